@@ -1,0 +1,183 @@
+//! Plain HTTP message heads shared by every part of the core.
+//!
+//! The core never sees a body and never performs I/O: it works on these heads and on the
+//! time, which is always passed in as [`Time`].
+
+use std::borrow::Cow;
+
+/// Milliseconds since the Unix epoch. The core never reads a clock; callers pass this in.
+pub type Time = u64;
+
+/// Whole seconds in a [`Time`] (RFC 9111 works in seconds).
+pub const fn secs(t: Time) -> u64 {
+    t / 1000
+}
+
+/// An ordered list of header fields. Names are stored lower-cased (field names are
+/// case-insensitive, RFC 9110 §5.1); values are kept as received.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    pub fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    /// Builds headers from name/value pairs (names are lower-cased).
+    pub fn from_pairs<N: AsRef<str>, V: Into<String>>(pairs: impl IntoIterator<Item = (N, V)>) -> Self {
+        let mut h = Self::new();
+        for (n, v) in pairs {
+            h.append(n.as_ref(), v);
+        }
+        h
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// All values of `name` joined with ", " (RFC 9110 §5.3 list combination).
+    pub fn get_joined<'a>(&'a self, name: &'a str) -> Option<Cow<'a, str>> {
+        let mut it = self.get_all(name);
+        let first = it.next()?;
+        match it.next() {
+            None => Some(Cow::Borrowed(first)),
+            Some(second) => {
+                let mut s = String::with_capacity(first.len() + second.len() + 2);
+                s.push_str(first);
+                s.push_str(", ");
+                s.push_str(second);
+                for v in it {
+                    s.push_str(", ");
+                    s.push_str(v);
+                }
+                Some(Cow::Owned(s))
+            }
+        }
+    }
+
+    /// The comma-separated list elements of every `name` field, trimmed, empty ones dropped.
+    pub fn list<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.get_all(name).flat_map(|v| v.split(',')).map(str::trim).filter(|s| !s.is_empty())
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+
+    /// Replaces every `name` field with one holding `value`.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        if let Some(pos) = self.0.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            if let Some(slot) = self.0.get_mut(pos) {
+                slot.1 = value;
+            }
+            let mut i = 0usize;
+            self.0.retain(|(n, _)| {
+                let keep = i <= pos || !n.eq_ignore_ascii_case(name);
+                i += 1;
+                keep
+            });
+        } else {
+            self.0.push((name.to_ascii_lowercase(), value));
+        }
+    }
+
+    pub fn append(&mut self, name: &str, value: impl Into<String>) {
+        self.0.push((name.to_ascii_lowercase(), value.into()));
+    }
+
+    /// Removes every `name` field; true when something was removed.
+    pub fn remove(&mut self, name: &str) -> bool {
+        let before = self.0.len();
+        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        before != self.0.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
+        self.0.retain(|(n, v)| keep(n, v));
+    }
+
+    /// Approximate size in bytes, for memory accounting.
+    pub fn byte_size(&self) -> usize {
+        self.0.iter().map(|(n, v)| n.len() + v.len() + 4).sum()
+    }
+}
+
+/// The head of a request: method, absolute URL and header fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    /// Upper-case method token, e.g. `GET`.
+    pub method: String,
+    pub url: url::Url,
+    pub headers: Headers,
+}
+
+impl RequestHead {
+    pub fn new(method: &str, url: url::Url, headers: Headers) -> Self {
+        Self { method: method.to_ascii_uppercase(), url, headers }
+    }
+
+    /// Parses `url`; None when it is not an absolute URL.
+    pub fn parse(method: &str, url: &str, headers: Headers) -> Option<Self> {
+        url::Url::parse(url).ok().map(|u| Self::new(method, u, headers))
+    }
+
+    pub fn is_get_or_head(&self) -> bool {
+        self.method == "GET" || self.method == "HEAD"
+    }
+
+    /// RFC 9110 §9.2.1: GET, HEAD, OPTIONS and TRACE are safe.
+    pub fn is_safe(&self) -> bool {
+        matches!(self.method.as_str(), "GET" | "HEAD" | "OPTIONS" | "TRACE")
+    }
+}
+
+/// The head of a response: status code and header fields.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ResponseHead {
+    pub status: u16,
+    pub headers: Headers,
+}
+
+impl ResponseHead {
+    pub fn new(status: u16, headers: Headers) -> Self {
+        Self { status, headers }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_case_insensitive_and_lists_combine() {
+        let mut h = Headers::from_pairs([("Cache-Control", "max-age=1"), ("X-A", "a"), ("cache-control", "public, ,")]);
+        assert_eq!(h.get("CACHE-CONTROL"), Some("max-age=1"));
+        assert_eq!(h.get_joined("cache-control").as_deref(), Some("max-age=1, public, ,"));
+        assert_eq!(h.list("cache-control").collect::<Vec<_>>(), vec!["max-age=1", "public"]);
+        h.set("Cache-Control", "no-store");
+        assert_eq!(h.get_all("cache-control").collect::<Vec<_>>(), vec!["no-store"]);
+        assert_eq!(h.iter().next(), Some(("cache-control", "no-store")));
+        assert!(h.remove("x-a"));
+        assert!(!h.contains("x-a"));
+    }
+}
