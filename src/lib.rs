@@ -32,6 +32,8 @@ pub mod policy;
 pub mod purge;
 
 pub mod engine;
+pub mod sim;
+pub mod stats;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;

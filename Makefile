@@ -1,0 +1,84 @@
+# rulecache — one entry point for building, running, testing and benchmarking.
+#   make run     build the worker and run it locally in front of the demo origin
+#   make test    every test the project has (lint, native, wasm build, runtime, browser)
+#   make bench   criterion benchmarks and the load benchmark against plain workers
+# Each target installs what it needs first and skips what is already there.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+CARGO_BIN := $(HOME)/.cargo/bin
+export PATH := $(CARGO_BIN):$(PATH)
+
+WORKER_BUILD_VERSION := 0.8.7
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"/, "", $$3); print $$3}' Cargo.lock)
+
+# worker-build would download these; we supply them from the registries instead.
+export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
+export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
+export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
+# Quiet, local-only wrangler/Miniflare.
+export WRANGLER_SEND_METRICS := false
+export CLOUDFLARE_CF_FETCH_ENABLED := false
+export WRANGLER_LOG_PATH := $(CURDIR)/target/wrangler-logs
+export CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser bench bench-core bench-load size clean-state
+
+all: build
+
+tools: tools-rust tools-node
+
+tools-rust:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@worker-build --version 2>/dev/null | grep -qx '$(WORKER_BUILD_VERSION)' || cargo install --locked worker-build --version $(WORKER_BUILD_VERSION)
+	@wasm-bindgen --version 2>/dev/null | grep -qx 'wasm-bindgen $(WASM_BINDGEN_VERSION)' || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+
+tools-node:
+	@if [ ! -x node_modules/.bin/wrangler ] || ! npm ls --depth=0 >/dev/null 2>&1; then npm ci --no-audit --no-fund; fi
+
+tools-browser:
+	@[ -x "$(CHROMIUM)" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## The release worker: build/index.js + build/index_bg.wasm
+build: tools
+	worker-build --release
+
+## The demo origin (native)
+origin:
+	cargo build --release --bin demo-origin
+
+run: build origin
+	node tests/support/run.mjs
+
+lint: tools-rust
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib --bins -- -D warnings
+
+test-native:
+	cargo test --all-targets
+
+test-runtime: build origin
+	node --test --test-concurrency=1 tests/integration/
+
+test-browser: build origin tools-browser
+	node --test --test-concurrency=1 tests/browser/
+
+test: lint test-native test-runtime test-browser
+	@echo "all test suites passed"
+
+bench: bench-core bench-load
+
+bench-core:
+	cargo bench --bench core
+
+bench-load: build origin
+	node benches/load/run.mjs
+
+size: build
+	@raw=$$(stat -c %s build/index_bg.wasm); gz=$$(gzip -9c build/index_bg.wasm | wc -c); \
+	  echo "release wasm: $$raw bytes raw, $$gz bytes gzipped"
+
+clean-state:
+	rm -rf .wrangler/state
