@@ -142,7 +142,7 @@ impl Meta {
 
     /// True when the entry carries `tag` (compared after [`normalise_tag`]).
     pub fn has_tag(&self, tag: &str) -> bool {
-        normalise_tag(tag).is_some_and(|tag| self.tags.iter().any(|t| *t == tag))
+        normalise_tag(tag).is_some_and(|tag| self.tags.contains(&tag))
     }
 }
 
