@@ -382,17 +382,17 @@ pub fn negotiate_encoding<'a>(req: &Headers, opts: &'a KeyOptions) -> &'a str {
         // RFC 9110 §12.5.3 lets us pick anything here; identity is the one every client reads.
         return "identity";
     }
-    let offered: Box<dyn Iterator<Item = &'a str>> = if opts.encodings.is_empty() {
-        Box::new(DEFAULT_ENCODINGS.into_iter())
-    } else {
-        Box::new(opts.encodings.iter().map(String::as_str))
-    };
     let mut best = ("identity", 0u16);
-    for coding in offered {
+    let mut consider = |coding: &'a str| {
         let weight = coding_weight(req, coding);
         if weight > best.1 {
             best = (coding, weight);
         }
+    };
+    if opts.encodings.is_empty() {
+        DEFAULT_ENCODINGS.into_iter().for_each(&mut consider);
+    } else {
+        opts.encodings.iter().map(String::as_str).for_each(&mut consider);
     }
     best.0
 }
