@@ -1,8 +1,8 @@
 //! Cache keys: the normalised primary key of a URL and the secondary (variant) keys.
 //!
-//! * The **primary key** is the normalised absolute URL (RFC 9111 §2: "The primary cache key
-//!   consists of the request method and target URI"; only GET and HEAD reach the cache, and a
-//!   HEAD is answered from the GET entry, so the method is left out).
+//! * The **primary key** is the normalised absolute URL (RFC 9111 §2: the cache key "is
+//!   composed from, at a minimum, the request method and target URI"; only GET and HEAD reach
+//!   the cache, and a HEAD is answered from the GET entry, so the method is left out).
 //! * The **variant** is the canonical form of the request fields named by the stored
 //!   response's `Vary` (RFC 9111 §4.1), so equivalent requests share one entry.
 //! * The **storage key** folds the primary key, the split-view audience and the variant into
@@ -57,12 +57,14 @@ pub fn primary_key(url: &url::Url, opts: &KeyOptions) -> String {
     out.push_str("://");
     out.push_str(host);
     out.make_ascii_lowercase();
-    // RFC 3986 §6.2.3: "the default port for the "http" scheme is "80" … Normalization
-    // should … omit the port component" (`Url::port` is None for a scheme's default port).
+    // RFC 3986 §6.2.3: "an explicit ":port", for which the port is empty or the default for
+    // the scheme, is equivalent to one where the port and its ":" delimiter are elided and
+    // thus should be removed" (`Url::port` is None for a scheme's default port).
     if let Some(port) = url.port() {
         let _ = write!(out, ":{port}");
     }
-    // RFC 3986 §6.2.3: "an empty path component should be normalized to a path of "/"".
+    // RFC 3986 §6.2.3: "a URI that uses the generic syntax for authority with an empty path
+    // should be normalized to a path of "/"".
     if !path.starts_with('/') {
         out.push('/');
     }
@@ -74,8 +76,9 @@ pub fn primary_key(url: &url::Url, opts: &KeyOptions) -> String {
 }
 
 /// Normalises percent-encoding in a path or query (RFC 3986 §6.2.2): escapes get upper-case
-/// hex ("should be normalized to use uppercase hexadecimal digits", §6.2.2.1), and escaped
-/// unreserved characters are decoded ("should be decoded", §6.2.2.2). Reserved characters
+/// hex ("should be normalized to use uppercase letters for the digits A-F", §6.2.2.1), and
+/// escaped unreserved characters are decoded ("should be decoded to their corresponding
+/// unreserved characters by URI normalizers", §6.2.2.2). Reserved characters
 /// such as `/`, `?`, `&` and `=` stay escaped. Borrows when nothing changes.
 pub fn normalise_component(s: &str) -> Cow<'_, str> {
     if !s.contains('%') {
@@ -329,9 +332,10 @@ fn push_field_value(out: &mut String, name: &str, req: &Headers, opts: &KeyOptio
     }
 }
 
-/// Fields whose whole value is case-insensitive: language tags (RFC 9110 §8.5.1: "Language
-/// tags are … case-insensitive") and charset names (RFC 9110 §8.3.2: "Charset names ought to
-/// … case-insensitive"), with their case-insensitive parameter names.
+/// Fields whose whole value is case-insensitive, parameter names included: language tags
+/// (RFC 5646 §2.1.1: "there exist conventions for the capitalization of some of the subtags,
+/// but these MUST NOT be taken to carry meaning") and charsets (RFC 9110 §8.3.2: "A charset
+/// is identified by a case-insensitive token").
 fn is_case_insensitive_field(name: &str) -> bool {
     matches!(name, "accept-language" | "accept-charset")
 }
