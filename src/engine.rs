@@ -23,9 +23,6 @@ pub const CACHE_NAME: &str = "rulecache";
 /// removed by the policy, whatever its configured name.)
 pub const INTERNAL_REQUEST_HEADERS: &[&str] = &["x-rulecache-meta", "x-rulecache-index"];
 
-/// The most variants a URL's index remembers (older ones are still found through the ledger).
-const MAX_VARIANTS: usize = 64;
-
 /// What a stored record at a key turned out to be.
 #[derive(Debug, Clone)]
 pub enum Found {
@@ -327,7 +324,9 @@ impl Flow {
     }
 
     fn use_stored(&mut self, policy: &Policy, mut meta: Meta, purged: Purged, now: Time) -> Step {
-        if meta.variant != self.variant {
+        // The key holds audience and variant; the record says whom it serves, so even a
+        // colliding key can never hand one audience's response to the other.
+        if !meta.serves(self.keyed_audience, self.variant.as_deref()) {
             return self.miss(policy, Fwd::VaryMiss, None);
         }
         match purged {
@@ -757,21 +756,18 @@ fn pretty_field_name(name: &str) -> String {
         .join("-")
 }
 
-/// Merges a new variant into the index kept at a URL's base key.
-pub fn merge_index(existing: Option<VaryIndex>, new: VaryIndex) -> VaryIndex {
-    match existing {
-        Some(mut old) if old.vary == new.vary => {
-            for k in new.variants {
-                old.variants.retain(|x| x != &k);
-                old.variants.push(k);
-            }
-            let excess = old.variants.len().saturating_sub(MAX_VARIANTS);
-            old.variants.drain(..excess);
-            old.stored_at = new.stored_at;
-            old
-        }
-        _ => new,
+/// Merges a new variant into the index kept at a URL's base key; returns the index and the
+/// storage keys it no longer remembers (the driver deletes them).
+pub fn merge_index(existing: Option<VaryIndex>, new: VaryIndex) -> (VaryIndex, Vec<String>) {
+    let mut index = match existing {
+        Some(old) if old.vary == new.vary => old,
+        _ => VaryIndex::new(new.url.clone()),
+    };
+    let mut forgotten = Vec::new();
+    for k in &new.variants {
+        forgotten.extend(index.record(k, &new.vary, new.stored_at));
     }
+    (index, forgotten)
 }
 
 fn strip_conditionals(h: &mut Headers) {

@@ -102,7 +102,11 @@ fn drive(
                             Some((Record::Index(i), _)) => Some(i),
                             _ => None,
                         };
-                        store.put(&index_key, Record::Index(merge_index(existing, index)), Vec::new());
+                        let (merged, forgotten) = merge_index(existing, index);
+                        for k in forgotten {
+                            store.delete(&k);
+                        }
+                        store.put(&index_key, Record::Index(merged), Vec::new());
                     }
                     store.put(&order.key, Record::Entry(Box::new(order.meta)), body);
                 }

@@ -1,7 +1,73 @@
-//! The Cloudflare Workers shell.
+//! The Cloudflare Workers shell: turns the core's decisions into I/O. Thin on purpose: every
+//! decision lives in the core; this module only moves heads, bodies and records.
+
+mod admin;
+mod cache;
+mod convert;
+mod ledger;
+mod policy_store;
+
+use std::cell::RefCell;
+
 use worker::*;
 
+use crate::http::Time;
+use crate::purge::auth::ReplayGuard;
+
+pub use ledger::PurgeLedger;
+
+/// The default admin path prefix (`ADMIN_PREFIX` var).
+const DEFAULT_ADMIN_PREFIX: &str = "/_rulecache";
+
+/// Settings read from the environment on each request (cheap: no I/O).
+pub(crate) struct Config {
+    /// The origin to forward to; `None`: the incoming URL itself (a worker on a zone route).
+    pub origin: Option<url::Url>,
+    pub admin_prefix: String,
+    /// `PURGE_SECRET`, when configured and non-empty. Never logged, never sent.
+    pub secret: Option<String>,
+}
+
+impl Config {
+    fn from_env(env: &Env) -> Config {
+        let origin = env
+            .var("ORIGIN")
+            .ok()
+            .map(|v| v.to_string())
+            .filter(|v| !v.trim().is_empty())
+            .and_then(|v| url::Url::parse(v.trim()).ok());
+        let admin_prefix = env
+            .var("ADMIN_PREFIX")
+            .ok()
+            .map(|v| v.to_string().trim_end_matches('/').to_string())
+            .filter(|v| v.starts_with('/') && v.len() > 1)
+            .unwrap_or_else(|| DEFAULT_ADMIN_PREFIX.to_string());
+        let secret = env.secret("PURGE_SECRET").ok().map(|s| s.to_string()).filter(|s| !s.is_empty());
+        Config { origin, admin_prefix, secret }
+    }
+}
+
+thread_local! {
+    /// Signatures already accepted by this isolate (HMAC replay protection).
+    pub(crate) static REPLAY: RefCell<ReplayGuard> = RefCell::new(ReplayGuard::new());
+}
+
+/// The current time; the only clock read in the crate.
+pub(crate) fn now() -> Time {
+    Date::now().as_millis()
+}
+
 #[event(fetch)]
-async fn fetch(req: Request, _env: Env, _ctx: Context) -> Result<Response> {
-    Fetch::Request(req).send().await
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    let config = Config::from_env(&env);
+    let now = now();
+    let path = req.path();
+    if path == config.admin_prefix || path.starts_with(&format!("{}/", config.admin_prefix)) {
+        return admin::handle(req, &env, &ctx, &config, now).await;
+    }
+    if req.inner().method().eq_ignore_ascii_case("PURGE") {
+        // Never forwarded to the origin, with or without credentials.
+        return admin::purge_method(req, &env, &config, now).await;
+    }
+    cache::handle(req, &env, &ctx, &config, now).await
 }

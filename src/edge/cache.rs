@@ -1,0 +1,347 @@
+//! Drives the engine's [`Flow`] against the memory tier, the Workers Cache API and the origin.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures_util::future::{select, Either};
+use worker::*;
+
+use super::convert::{headers_to_js, request_head, response_head};
+use super::{ledger, now, policy_store, Config};
+use crate::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, Reply, Step, StoreOrder};
+use crate::http::{Headers, RequestHead, Time};
+use crate::lru::ByteLru;
+use crate::meta::{Meta, VaryIndex};
+use crate::policy::Policy;
+use crate::stats::Stats;
+
+/// Header carrying an entry's record on a Cache API response.
+pub const META_HEADER: &str = "x-rulecache-meta";
+/// Header carrying a URL's variant index on a Cache API response.
+pub const INDEX_HEADER: &str = "x-rulecache-index";
+/// How long the Cache API keeps what we store. Freshness is decided by the core; this only
+/// bounds how long an entry stays available for revalidation and stale serving. The purge
+/// ledger compacts records older than this.
+pub const STORAGE_SECS: u64 = 7 * 24 * 3600;
+/// The memory tier: total bytes, and the largest body it takes.
+pub const MEMORY_CAPACITY: usize = 16 << 20;
+pub const MEMORY_MAX_ENTRY: usize = 256 << 10;
+/// How long we wait for the origin before treating it as unreachable.
+const ORIGIN_TIMEOUT_MS: u64 = 30_000;
+
+/// A body held by the memory tier.
+#[derive(Clone)]
+pub struct MemEntry {
+    pub meta: Rc<Meta>,
+    pub body: Rc<[u8]>,
+}
+
+thread_local! {
+    pub static MEMORY: RefCell<ByteLru<MemEntry>> = RefCell::new(ByteLru::new(MEMORY_CAPACITY, MEMORY_MAX_ENTRY));
+    pub static STATS: RefCell<Option<Stats>> = const { RefCell::new(None) };
+}
+
+/// Counts one answered request in this isolate's statistics.
+fn record_stats(ruleset: Option<&str>, outcome: Outcome, bytes: u64, now: Time) {
+    STATS.with(|s| {
+        let mut s = s.borrow_mut();
+        s.get_or_insert_with(|| Stats::new(now)).record(ruleset, outcome, bytes);
+    });
+}
+
+/// The body the last lookup found.
+enum StoredBody {
+    None,
+    Memory(Rc<[u8]>),
+    Cache(Response),
+}
+
+/// Serves one request through the cache.
+pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now: Time) -> Result<Response> {
+    let policy = policy_store::active(env, now).await;
+    ledger::refresh_if_due(env, ctx, now).await;
+    let head = request_head(&req)?;
+    let debug = crate::purge::auth::is_authorized_quick(config.secret.as_deref(), &head.headers);
+    let (mut flow, step) = Flow::start(&policy, head, now, debug);
+    let client_body = if req.inner().body().is_some() { Some(req) } else { None };
+    let mut io = Io { stored: StoredBody::None, origin: None, client_body };
+    let reply = io.drive(&policy, &mut flow, step, config).await;
+    let background = reply.background.clone();
+    let response = io.finish(reply, ctx, now).await?;
+    if let Some(bg) = background {
+        let policy = policy.clone();
+        let origin = config.origin.clone();
+        ctx.wait_until(async move {
+            let config = Config { origin, admin_prefix: String::new(), secret: None };
+            let mut flow = *bg;
+            let step = flow.background_step();
+            let mut io = Io { stored: StoredBody::None, origin: None, client_body: None };
+            let reply = io.drive(&policy, &mut flow, step, &config).await;
+            let _ = io.execute_store(reply.store, now).await;
+        });
+    }
+    Ok(response)
+}
+
+/// Looks up what is stored under `key` in the memory tier, then the Cache API. Used by the
+/// engine's lookups and by "explain".
+pub async fn lookup(key: &str) -> (Found, Option<Rc<Meta>>) {
+    let mut io = Io { stored: StoredBody::None, origin: None, client_body: None };
+    let found = io.lookup(key).await;
+    let meta = match &found {
+        Found::Entry(m) => Some(Rc::new((**m).clone())),
+        _ => None,
+    };
+    (found, meta)
+}
+
+/// Removes whatever is stored under `key` (and, for an index, every variant it lists) from
+/// this location. Returns how many records were removed.
+pub async fn delete_key(key: &str) -> usize {
+    let mut removed = 0;
+    MEMORY.with(|m| {
+        if m.borrow_mut().remove(key).is_some() {
+            removed += 1;
+        }
+    });
+    let Ok(cache) = Cache::open("rulecache".into()).await.pipe(Ok::<_, Error>) else { return removed };
+    if let Ok(Some(resp)) = cache.get(key, false).await {
+        if let Ok(Some(index)) = resp.headers().get(INDEX_HEADER) {
+            if let Ok(index) = VaryIndex::decode(&index) {
+                for v in &index.variants {
+                    MEMORY.with(|m| m.borrow_mut().remove(v));
+                    if matches!(cache.delete(v.as_str(), false).await, Ok(CacheDeletionOutcome::Success)) {
+                        removed += 1;
+                    }
+                }
+            }
+        }
+    }
+    if matches!(cache.delete(key, false).await, Ok(CacheDeletionOutcome::Success)) {
+        removed += 1;
+    }
+    removed
+}
+
+trait Pipe: Sized {
+    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
+        f(self)
+    }
+}
+impl<T> Pipe for T {}
+
+struct Io {
+    stored: StoredBody,
+    origin: Option<Response>,
+    /// The client's request, kept for its body (forwarded methods with a body).
+    client_body: Option<Request>,
+}
+
+impl Io {
+    async fn drive(&mut self, policy: &Policy, flow: &mut Flow, mut step: Step, config: &Config) -> Reply {
+        loop {
+            step = match step {
+                Step::Lookup { key } => {
+                    let found = self.lookup(&key).await;
+                    let purged = match &found {
+                        Found::Entry(meta) => ledger::effect(meta),
+                        _ => Purged::No,
+                    };
+                    flow.found(policy, found, purged, now())
+                }
+                Step::Fetch { request, with_body } => match self.fetch(config, &request, with_body).await {
+                    Some(resp) => {
+                        let head = response_head(&resp);
+                        self.origin = Some(resp);
+                        flow.origin_response(policy, head, now())
+                    }
+                    None => flow.origin_failed(policy, now()),
+                },
+                Step::Respond(reply) => return *reply,
+            }
+        }
+    }
+
+    async fn lookup(&mut self, key: &str) -> Found {
+        let hit = MEMORY.with(|m| m.borrow_mut().get(key).cloned());
+        if let Some(entry) = hit {
+            self.stored = StoredBody::Memory(entry.body.clone());
+            return Found::Entry(Box::new((*entry.meta).clone()));
+        }
+        let Ok(cache) = Cache::open("rulecache".into()).await.pipe(Ok::<_, Error>) else { return Found::Nothing };
+        let Ok(Some(resp)) = cache.get(key, false).await else { return Found::Nothing };
+        if let Ok(Some(index)) = resp.headers().get(INDEX_HEADER) {
+            return match VaryIndex::decode(&index) {
+                Ok(i) => Found::Index(i),
+                Err(_) => Found::Nothing,
+            };
+        }
+        match resp.headers().get(META_HEADER) {
+            Ok(Some(m)) => match Meta::decode(&m) {
+                Ok(meta) => {
+                    self.stored = StoredBody::Cache(resp);
+                    Found::Entry(Box::new(meta))
+                }
+                Err(_) => Found::Nothing,
+            },
+            _ => Found::Nothing,
+        }
+    }
+
+    /// Sends `request` to the origin; `None` when it cannot be reached in time.
+    async fn fetch(&mut self, config: &Config, request: &RequestHead, with_body: bool) -> Option<Response> {
+        let url = match &config.origin {
+            Some(origin) => {
+                let mut u = origin.clone();
+                u.set_path(request.url.path());
+                u.set_query(request.url.query());
+                u
+            }
+            None => request.url.clone(),
+        };
+        let mut init = RequestInit::new();
+        init.with_method(Method::from(request.method.clone()))
+            .with_headers(headers_to_js(&request.headers))
+            .with_redirect(RequestRedirect::Manual);
+        if with_body {
+            if let Some(client) = self.client_body.take() {
+                init.with_body(client.inner().body().map(Into::into));
+            }
+        }
+        let req = Request::new_with_init(url.as_str(), &init).ok()?;
+        let fetch = Box::pin(Fetch::Request(req).send());
+        let timeout = Box::pin(Delay::from(std::time::Duration::from_millis(ORIGIN_TIMEOUT_MS)));
+        match select(fetch, timeout).await {
+            Either::Left((Ok(resp), _)) => Some(resp),
+            _ => None,
+        }
+    }
+
+    /// Turns the engine's reply into the client's response, storing and invalidating as told.
+    async fn finish(&mut self, reply: Reply, ctx: &Context, now: Time) -> Result<Response> {
+        let Reply { head, body, store, invalidate, outcome, ruleset, text, .. } = reply;
+        for key in &invalidate {
+            delete_key(key).await;
+        }
+        let bodyless = matches!(head.status, 101 | 204 | 205 | 304);
+        let mut sent_bytes = 0u64;
+        let response_body: ResponseBody = match body {
+            _ if bodyless => ResponseBody::Empty,
+            BodySource::Empty => match text {
+                Some(t) => ResponseBody::Body(t.into_bytes()),
+                None => ResponseBody::Empty,
+            },
+            BodySource::Stored => match &mut self.stored {
+                StoredBody::Memory(bytes) => {
+                    sent_bytes = bytes.len() as u64;
+                    ResponseBody::Body(bytes.to_vec())
+                }
+                StoredBody::Cache(resp) => {
+                    let resp = if store.is_some() { resp.cloned()? } else { std::mem::replace(resp, Response::empty()?) };
+                    resp.into_parts().1
+                }
+                StoredBody::None => ResponseBody::Empty,
+            },
+            BodySource::Origin => match self.origin.as_mut() {
+                Some(resp) => {
+                    let resp = if store.is_some() { resp.cloned()? } else { std::mem::replace(resp, Response::empty()?) };
+                    resp.into_parts().1
+                }
+                None => ResponseBody::Empty,
+            },
+        };
+        if matches!(outcome, Outcome::Hit | Outcome::StaleServed) {
+            if let ResponseBody::Empty = response_body {
+            } else if sent_bytes == 0 {
+                sent_bytes = head.headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+            }
+        }
+        record_stats(ruleset.as_deref(), outcome, sent_bytes, now);
+        if let Some(order) = store {
+            let (stored, origin) = (std::mem::replace(&mut self.stored, StoredBody::None), self.origin.take());
+            ctx.wait_until(async move {
+                let mut io = Io { stored, origin, client_body: None };
+                let _ = io.execute_store(Some(order), now).await;
+            });
+        }
+        let response = Response::builder()
+            .with_status(head.status)
+            .with_headers(headers_to_js(&head.headers))
+            .body(response_body);
+        Ok(response)
+    }
+
+    /// Writes a store order: the entry (Cache API, and the memory tier when asked) and the
+    /// URL's variant index.
+    async fn execute_store(&mut self, order: Option<StoreOrder>, now: Time) -> Result<()> {
+        let Some(order) = order else { return Ok(()) };
+        let StoreOrder { key, mut meta, body, memory, index } = order;
+        let cache = Cache::open("rulecache".into()).await;
+        let source = match body {
+            BodySource::Origin => self.origin.take().map(StoredBody::Cache).unwrap_or(StoredBody::None),
+            BodySource::Stored => std::mem::replace(&mut self.stored, StoredBody::None),
+            BodySource::Empty => StoredBody::None,
+        };
+        let bytes: Option<Rc<[u8]>> = match source {
+            StoredBody::Memory(b) => Some(b),
+            StoredBody::Cache(mut resp) => {
+                let declared = meta.head.headers.get("content-length").and_then(|v| v.parse::<usize>().ok());
+                if memory && declared.is_some_and(|n| n <= MEMORY_MAX_ENTRY) {
+                    Some(resp.bytes().await?.into())
+                } else {
+                    // Large or unknown-length bodies stream straight into the Cache API.
+                    let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
+                    let stored = stored_response(&meta_value, resp.into_parts().1)?;
+                    cache.put(key.as_str(), stored).await?;
+                    MEMORY.with(|m| m.borrow_mut().remove(&key));
+                    return write_index(&cache, index, now).await;
+                }
+            }
+            StoredBody::None => Some(Rc::from(Vec::new())),
+        };
+        let bytes = bytes.unwrap_or_else(|| Rc::from(Vec::new()));
+        meta.body_len = bytes.len() as u64;
+        let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
+        let stored = stored_response(&meta_value, ResponseBody::Body(bytes.to_vec()))?;
+        cache.put(key.as_str(), stored).await?;
+        let size = bytes.len() + meta_value.len();
+        MEMORY.with(|m| {
+            let mut m = m.borrow_mut();
+            if memory {
+                m.insert(key.clone(), MemEntry { meta: Rc::new(meta), body: bytes }, size);
+            } else {
+                m.remove(&key);
+            }
+        });
+        write_index(&cache, index, now).await
+    }
+}
+
+/// The response the Cache API keeps: our record in a header, a storage lifetime, the body.
+fn stored_response(meta_value: &str, body: ResponseBody) -> Result<Response> {
+    let h = Headers::from_pairs([
+        (META_HEADER, meta_value.to_string()),
+        ("cache-control", format!("public, max-age={STORAGE_SECS}")),
+    ]);
+    Ok(Response::builder().with_status(200).with_headers(headers_to_js(&h)).body(body))
+}
+
+async fn write_index(cache: &Cache, index: Option<(String, VaryIndex)>, _now: Time) -> Result<()> {
+    let Some((index_key, index)) = index else { return Ok(()) };
+    let existing = match cache.get(index_key.as_str(), false).await {
+        Ok(Some(resp)) => resp.headers().get(INDEX_HEADER).ok().flatten().and_then(|v| VaryIndex::decode(&v).ok()),
+        _ => None,
+    };
+    let (merged, forgotten) = merge_index(existing, index);
+    for k in forgotten {
+        let _ = cache.delete(k.as_str(), false).await;
+    }
+    let value = merged.encode().map_err(|e| Error::RustError(e.to_string()))?;
+    let h = Headers::from_pairs([
+        (INDEX_HEADER, value),
+        ("cache-control".to_string(), format!("public, max-age={STORAGE_SECS}")),
+    ]);
+    let resp = Response::builder().with_status(200).with_headers(headers_to_js(&h)).empty();
+    MEMORY.with(|m| m.borrow_mut().remove(&index_key));
+    cache.put(index_key.as_str(), resp).await
+}
