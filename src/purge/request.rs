@@ -63,7 +63,7 @@ impl PurgeRequest {
                     .push(format!("{}: unknown key (expected urls, prefixes, tags or soft)", shown(other))),
             }
         }
-        problems.extend(request.problems());
+        problems.extend(request.count_problems());
         if problems.is_empty() {
             Ok(request)
         } else {
@@ -96,6 +96,19 @@ impl PurgeRequest {
 
     /// Every problem with this request (empty when it is acceptable).
     pub fn problems(&self) -> Vec<String> {
+        let mut problems = self.count_problems();
+        for (name, list) in [("urls", &self.urls), ("prefixes", &self.prefixes), ("tags", &self.tags)] {
+            for (i, item) in list.iter().enumerate() {
+                if let Some(problem) = item_problem(name, item) {
+                    problems.push(format!("{name}[{i}]: {problem}"));
+                }
+            }
+        }
+        problems
+    }
+
+    /// Problems with the number of items.
+    fn count_problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         let total = self.urls.len() + self.prefixes.len() + self.tags.len();
         if total == 0 {
@@ -105,18 +118,6 @@ impl PurgeRequest {
             problems.push(format!(
                 "the request lists {total} urls, prefixes and tags in all; at most {MAX_PURGE_ITEMS} are allowed"
             ));
-        }
-        for (name, list) in [("urls", &self.urls), ("prefixes", &self.prefixes)] {
-            for (i, item) in list.iter().enumerate() {
-                if let Some(problem) = url_problem(item) {
-                    problems.push(format!("{name}[{i}]: {problem}"));
-                }
-            }
-        }
-        for (i, tag) in self.tags.iter().enumerate() {
-            if let Some(problem) = tag_problem(tag) {
-                problems.push(format!("tags[{i}]: {problem}"));
-            }
         }
         problems
     }
@@ -171,11 +172,24 @@ fn string_list(name: &str, value: Value, problems: &mut Vec<String>) -> Vec<Stri
     let mut strings = Vec::with_capacity(items.len().min(MAX_PURGE_ITEMS));
     for (i, item) in items.into_iter().enumerate() {
         match item {
-            Value::String(s) => strings.push(s),
+            Value::String(s) => {
+                if let Some(problem) = item_problem(name, &s) {
+                    problems.push(format!("{name}[{i}]: {problem}"));
+                }
+                strings.push(s);
+            }
             _ => problems.push(format!("{name}[{i}]: must be a string")),
         }
     }
     strings
+}
+
+fn item_problem(list: &str, item: &str) -> Option<String> {
+    if list == "tags" {
+        tag_problem(item)
+    } else {
+        url_problem(item)
+    }
 }
 
 fn url_problem(item: &str) -> Option<String> {
