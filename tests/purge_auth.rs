@@ -1,3 +1,6 @@
+//! Test code: a failed `expect` or index is a failed test.
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+
 use rulecache::http::{Headers, Time};
 use rulecache::purge::auth::{
     authorize, digests_equal, is_authorized_quick, sign, AuthError, AuthInput, Credential, ReplayGuard,
@@ -10,7 +13,14 @@ const TS: u64 = 1_700_000_000;
 const NOW: Time = TS * 1000;
 const BODY: &[u8] = br#"{"urls":["/news"]}"#;
 
-fn check(secret: Option<&str>, method: &str, path: &str, headers: &Headers, body: &[u8], now: Time) -> Result<Credential, AuthError> {
+fn check(
+    secret: Option<&str>,
+    method: &str,
+    path: &str,
+    headers: &Headers,
+    body: &[u8],
+    now: Time,
+) -> Result<Credential, AuthError> {
     let input = AuthInput { method, path_and_query: path, headers, body };
     authorize(secret, &input, now, &mut ReplayGuard::new())
 }
@@ -20,7 +30,10 @@ fn bearer(token: &str) -> Headers {
 }
 
 fn signed(ts: u64, signature: &str) -> Headers {
-    Headers::from_pairs([("X-Rulecache-Timestamp", ts.to_string()), ("X-Rulecache-Signature", signature.to_owned())])
+    Headers::from_pairs([
+        ("X-Rulecache-Timestamp", ts.to_string()),
+        ("X-Rulecache-Signature", signature.to_owned()),
+    ])
 }
 
 fn signed_post(ts: u64) -> Headers {

@@ -1,3 +1,6 @@
+//! Test code: a failed `expect` or index is a failed test.
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+
 use rulecache::purge::expand::{expand_paths, resolve};
 
 fn plone_templates() -> Vec<String> {
@@ -57,8 +60,14 @@ fn templates_without_the_placeholder_are_purged_as_absolute_paths() {
 #[test]
 fn paths_resolve_against_the_base_and_keep_its_host() {
     let base = url("https://www.example.com/");
-    assert_eq!(resolve(&base, "/news?x=1#top").map(String::from), Some("https://www.example.com/news?x=1".into()));
-    assert_eq!(resolve(&base, "//evil.test/x").map(|u| u.host_str().map(String::from)), Some(Some("www.example.com".into())));
+    assert_eq!(
+        resolve(&base, "/news?x=1#top").map(String::from),
+        Some("https://www.example.com/news?x=1".into())
+    );
+    assert_eq!(
+        resolve(&base, "//evil.test/x").map(|u| u.host_str().map(String::from)),
+        Some(Some("www.example.com".into()))
+    );
 }
 
 #[test]

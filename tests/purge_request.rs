@@ -1,3 +1,6 @@
+//! Test code: a failed `expect` or index is a failed test.
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+
 use rulecache::http::Headers;
 use rulecache::purge::auth::{authorize, AuthInput, Credential, ReplayGuard};
 use rulecache::purge::ledger::Target;
@@ -68,7 +71,10 @@ fn at_most_a_thousand_items_in_all() {
     let urls: Vec<String> = (0..600).map(|i| format!("\"/p{i}\"")).collect();
     let tags: Vec<String> = (0..401).map(|i| format!("\"t{i}\"")).collect();
     let json = format!(r#"{{"urls":[{}],"tags":[{}]}}"#, urls.join(","), tags.join(","));
-    assert_eq!(problems(&json), ["the request lists 1001 urls, prefixes and tags in all; at most 1000 are allowed"]);
+    assert_eq!(
+        problems(&json),
+        ["the request lists 1001 urls, prefixes and tags in all; at most 1000 are allowed"]
+    );
     let json = format!(r#"{{"urls":[{}],"tags":[{}]}}"#, urls.join(","), tags[1..].join(","));
     assert!(PurgeRequest::from_json(json.as_bytes()).is_ok());
 }
@@ -85,7 +91,10 @@ fn a_long_list_of_problems_is_cut_short() {
 fn long_unknown_keys_are_shortened_in_messages() {
     let key = "k".repeat(500);
     let listed = problems(&format!(r#"{{"{key}":1,"tags":["t"]}}"#));
-    assert_eq!(listed, [format!("\"{}\"…: unknown key (expected urls, prefixes, tags or soft)", "k".repeat(64))]);
+    assert_eq!(
+        listed,
+        [format!("\"{}\"…: unknown key (expected urls, prefixes, tags or soft)", "k".repeat(64))]
+    );
 }
 
 #[test]
@@ -162,7 +171,9 @@ fn an_invalid_request_yields_no_targets() {
     let relative = PurgeRequest { prefixes: vec!["docs".into()], ..PurgeRequest::default() };
     assert_eq!(
         relative.targets(&credential(), &base, &[], |u| u.to_string()),
-        Err(vec!["prefixes[0]: \"docs\" is neither a path starting with / nor an absolute http(s) URL".to_owned()])
+        Err(vec![
+            "prefixes[0]: \"docs\" is neither a path starting with / nor an absolute http(s) URL".to_owned()
+        ])
     );
 }
 
