@@ -153,6 +153,14 @@ fn a_correctly_signed_request_is_accepted() {
 }
 
 #[test]
+fn a_signed_request_may_carry_another_authorization_scheme() {
+    let mut headers = signed_post(TS);
+    headers.append("Authorization", "Basic dXNlcjpwYXNz");
+    let credential = check(Some(SECRET), "POST", "/_purge", &headers, BODY, NOW);
+    assert_eq!(credential.map(|c| c.scheme()), Ok(Scheme::Signed));
+}
+
+#[test]
 fn a_signature_over_anything_else_is_invalid() {
     let headers = signed_post(TS);
     let invalid = Some(AuthError::Invalid);

@@ -37,7 +37,9 @@
 //!      -H "X-Rulecache-Signature: v1=$sig" --data "$body"
 //!    ```
 //!
-//! Whitespace around the configured secret is ignored; an empty secret counts as none, and
+//! A `Bearer` Authorization header is checked first; otherwise the signature headers; any
+//! other Authorization header (e.g. `Basic` for a logged-in user) is ignored when the request
+//! is signed. Whitespace around the configured secret is ignored; an empty secret counts as none, and
 //! with no secret purge and admin are disabled.
 
 use std::collections::HashMap;
@@ -196,8 +198,8 @@ pub fn authorize(
     replay: &mut ReplayGuard,
 ) -> Result<Credential, AuthError> {
     let secret = configured(secret).ok_or(AuthError::NotConfigured)?;
-    if let Some(authorization) = req.headers.get("authorization") {
-        let token = bearer_token(authorization).ok_or(AuthError::Invalid)?;
+    let authorization = req.headers.get("authorization");
+    if let Some(token) = authorization.and_then(bearer_token) {
         return if digests_equal(token.as_bytes(), secret.as_bytes()) {
             Ok(Credential { scheme: Scheme::Bearer })
         } else {
@@ -207,8 +209,8 @@ pub fn authorize(
     let timestamp = req.headers.get(TIMESTAMP_HEADER);
     let signature = req.headers.get(SIGNATURE_HEADER);
     match (timestamp, signature) {
-        (None, None) => Err(AuthError::Missing),
         (Some(ts), Some(sig)) => check_signed(secret, req, ts, sig, now, replay),
+        (None, None) if authorization.is_none() => Err(AuthError::Missing),
         _ => Err(AuthError::Invalid),
     }
 }
@@ -232,11 +234,10 @@ fn configured(secret: Option<&str>) -> Option<&str> {
     secret.map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// The token of `Bearer <token>` (scheme name case-insensitive).
+/// The token of `Bearer <token>` (scheme name case-insensitive); None for other schemes.
 fn bearer_token(authorization: &str) -> Option<&str> {
     let (scheme, token) = authorization.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
 }
 
 fn check_signed(
