@@ -1,0 +1,15 @@
+//! Purging: who may purge ([`auth`]), what a purge asks for ([`request`]), which paths a
+//! purge of one object reaches ([`expand`]) and the rules of the global purge ledger
+//! ([`ledger`]).
+//!
+//! Everything here is pure. The worker shell authenticates a request with
+//! [`auth::authorize`], parses it into a [`request::PurgeRequest`], turns that into ledger
+//! [`ledger::Target`]s (which needs the [`auth::Credential`] that only a successful
+//! authorization yields), appends them to the [`ledger::Ledger`] held by a Durable Object
+//! and keeps a [`ledger::LedgerCopy`] in every isolate to decide whether a stored entry has
+//! been purged.
+
+pub mod auth;
+pub mod expand;
+pub mod ledger;
+pub mod request;

@@ -1,0 +1,316 @@
+//! Authentication of purge and admin requests by a shared secret (`PURGE_SECRET`).
+//!
+//! Two forms are accepted:
+//!
+//! 1. **Bearer**: `Authorization: Bearer <secret>`. The token is compared with the secret in
+//!    constant time: both are hashed with SHA-256 and the two digests are compared with a
+//!    byte fold that never exits early, so neither the content nor the length of the secret
+//!    leaks through timing.
+//! 2. **Signed** (the secret never travels): two headers,
+//!
+//!    ```text
+//!    X-Rulecache-Timestamp: <unix time in seconds>
+//!    X-Rulecache-Signature: v1=<lower-case hex HMAC-SHA256>
+//!    ```
+//!
+//!    where the HMAC key is the secret and the signed string is
+//!
+//!    ```text
+//!    "v1" LF METHOD LF path-and-query LF timestamp LF hex(sha256(body))
+//!    ```
+//!
+//!    (LF is a single `\n`; METHOD is upper case; path-and-query is the request target as
+//!    sent, e.g. `/_purge?x=1`; the body hash of an empty body is that of zero bytes). A
+//!    signed request is accepted when its timestamp is within [`MAX_CLOCK_SKEW_SECS`] of the
+//!    server's clock, in either direction, and the same signature has not been accepted
+//!    before ([`ReplayGuard`]).
+//!
+//!    From a shell (`$PURGE_URL` is the purge endpoint, `$PURGE_PATH` its path and query):
+//!
+//!    ```text
+//!    ts=$(date +%s)
+//!    body='{"urls":["/news"]}'
+//!    body_hash=$(printf '%s' "$body" | openssl dgst -sha256 | sed 's/^.* //')
+//!    sig=$(printf 'v1\nPOST\n%s\n%s\n%s' "$PURGE_PATH" "$ts" "$body_hash" \
+//!      | openssl dgst -sha256 -hmac "$PURGE_SECRET" | sed 's/^.* //')
+//!    curl -X POST "$PURGE_URL" -H "X-Rulecache-Timestamp: $ts" \
+//!      -H "X-Rulecache-Signature: v1=$sig" --data "$body"
+//!    ```
+//!
+//! A `Bearer` Authorization header is checked first; otherwise the signature headers; any
+//! other Authorization header (e.g. `Basic` for a logged-in user) is ignored when the request
+//! is signed. Whitespace around the configured secret is ignored; an empty secret counts as none, and
+//! with no secret purge and admin are disabled.
+
+use std::collections::HashMap;
+
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::http::{secs, Headers, Time};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Request header carrying the signing time in Unix seconds.
+pub const TIMESTAMP_HEADER: &str = "x-rulecache-timestamp";
+/// Request header carrying `v1=<hex signature>`.
+pub const SIGNATURE_HEADER: &str = "x-rulecache-signature";
+/// How far a signed request's timestamp may be from the server's clock, either way.
+pub const MAX_CLOCK_SKEW_SECS: u64 = 300;
+/// How many accepted signatures a [`ReplayGuard`] remembers at most.
+pub const REPLAY_GUARD_CAPACITY: usize = 4096;
+
+/// Why a request was not authorized. Its [`message`](AuthError::message) never contains the
+/// secret or the presented credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthError {
+    /// No (or an empty) `PURGE_SECRET` is configured: purge and admin are off.
+    NotConfigured,
+    /// The request carries no credential.
+    Missing,
+    /// The credential is malformed or does not match the secret.
+    Invalid,
+    /// The signed request's timestamp is too far from the server's clock.
+    Expired,
+    /// The same signed request was accepted before.
+    Replayed,
+}
+
+impl AuthError {
+    /// The HTTP status to answer with: 403 when purging is disabled, 401 otherwise.
+    pub fn status(self) -> u16 {
+        match self {
+            AuthError::NotConfigured => 403,
+            _ => 401,
+        }
+    }
+
+    /// A plain sentence for the response body.
+    pub fn message(self) -> &'static str {
+        match self {
+            AuthError::NotConfigured => "purge and admin are disabled: no PURGE_SECRET is configured",
+            AuthError::Missing => {
+                "authentication required: send Authorization: Bearer <secret> \
+                 or sign the request with X-Rulecache-Timestamp and X-Rulecache-Signature"
+            }
+            AuthError::Invalid => "the credentials presented are not valid",
+            AuthError::Expired => {
+                "the signed request's timestamp is more than 300 seconds away from the server's clock"
+            }
+            AuthError::Replayed => "this signed request was already used: sign each request afresh",
+        }
+    }
+}
+
+impl std::fmt::Display for AuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// How a [`Credential`] was presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Bearer,
+    Signed,
+}
+
+/// Proof that a request was authorized. Only [`authorize`] can make one, and the functions
+/// that change state take it as an argument.
+#[derive(Debug)]
+pub struct Credential {
+    scheme: Scheme,
+}
+
+impl Credential {
+    /// How the request proved itself.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+}
+
+/// The parts of a request that authentication looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthInput<'a> {
+    pub method: &'a str,
+    /// The request target as sent: path and, when present, `?query`.
+    pub path_and_query: &'a str,
+    pub headers: &'a Headers,
+    pub body: &'a [u8],
+}
+
+/// Remembers the signatures accepted within the last [`MAX_CLOCK_SKEW_SECS`] window so a
+/// captured signed request cannot be sent again. Memory is bounded by
+/// [`REPLAY_GUARD_CAPACITY`]: entries whose timestamp has left the window are forgotten
+/// (such a request would be refused as expired anyway) and, when full, the entry closest to
+/// leaving the window is dropped.
+///
+/// The guard is per isolate; a replay sent to another isolate is only refused by that
+/// isolate's own guard.
+#[derive(Debug, Default, Clone)]
+pub struct ReplayGuard {
+    /// Signature bytes → the request's timestamp in seconds.
+    seen: HashMap<Vec<u8>, u64>,
+}
+
+impl ReplayGuard {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many signatures are remembered.
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+
+    fn forget_expired(&mut self, now_secs: u64) {
+        self.seen.retain(|_, ts| ts.saturating_add(MAX_CLOCK_SKEW_SECS) >= now_secs);
+    }
+
+    /// Records `signature`; false when it was already recorded.
+    fn record(&mut self, signature: &[u8], timestamp: u64, now_secs: u64) -> bool {
+        self.forget_expired(now_secs);
+        if self.seen.contains_key(signature) {
+            return false;
+        }
+        if self.seen.len() >= REPLAY_GUARD_CAPACITY {
+            let oldest = self.seen.iter().min_by_key(|(_, ts)| **ts).map(|(sig, _)| sig.clone());
+            if let Some(sig) = oldest {
+                self.seen.remove(&sig);
+            }
+        }
+        self.seen.insert(signature.to_vec(), timestamp);
+        true
+    }
+}
+
+/// Checks a purge or admin request against the configured secret.
+pub fn authorize(
+    secret: Option<&str>,
+    req: &AuthInput<'_>,
+    now: Time,
+    replay: &mut ReplayGuard,
+) -> Result<Credential, AuthError> {
+    let secret = configured(secret).ok_or(AuthError::NotConfigured)?;
+    let authorization = req.headers.get("authorization");
+    if let Some(token) = authorization.and_then(bearer_token) {
+        return if digests_equal(token.as_bytes(), secret.as_bytes()) {
+            Ok(Credential { scheme: Scheme::Bearer })
+        } else {
+            Err(AuthError::Invalid)
+        };
+    }
+    let timestamp = req.headers.get(TIMESTAMP_HEADER);
+    let signature = req.headers.get(SIGNATURE_HEADER);
+    match (timestamp, signature) {
+        (Some(ts), Some(sig)) => check_signed(secret, req, ts, sig, now, replay),
+        (None, None) if authorization.is_none() => Err(AuthError::Missing),
+        _ => Err(AuthError::Invalid),
+    }
+}
+
+/// True when `headers` carry `Authorization: Bearer <secret>` for a configured secret. For
+/// read-only extras such as debug headers; it changes nothing and yields no [`Credential`].
+pub fn is_authorized_quick(secret: Option<&str>, headers: &Headers) -> bool {
+    let Some(secret) = configured(secret) else { return false };
+    headers
+        .get("authorization")
+        .and_then(bearer_token)
+        .is_some_and(|token| digests_equal(token.as_bytes(), secret.as_bytes()))
+}
+
+/// The `X-Rulecache-Signature` value (`v1=<hex>`) for a request, as a client computes it.
+pub fn sign(secret: &str, method: &str, path_and_query: &str, timestamp: u64, body: &[u8]) -> String {
+    format!("v1={}", hex(&signature_bytes(secret.trim(), method, path_and_query, timestamp, body)))
+}
+
+fn configured(secret: Option<&str>) -> Option<&str> {
+    secret.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// The token of `Bearer <token>` (scheme name case-insensitive); None for other schemes.
+fn bearer_token(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+fn check_signed(
+    secret: &str,
+    req: &AuthInput<'_>,
+    timestamp: &str,
+    signature: &str,
+    now: Time,
+    replay: &mut ReplayGuard,
+) -> Result<Credential, AuthError> {
+    let ts: u64 = timestamp.trim().parse().map_err(|_| AuthError::Invalid)?;
+    let presented = signature.trim().strip_prefix("v1=").and_then(unhex).ok_or(AuthError::Invalid)?;
+    let mut mac = signing_mac(secret);
+    mac.update(string_to_sign(req.method, req.path_and_query, ts, req.body).as_bytes());
+    mac.verify_slice(&presented).map_err(|_| AuthError::Invalid)?;
+    let now_secs = secs(now);
+    if now_secs.abs_diff(ts) > MAX_CLOCK_SKEW_SECS {
+        return Err(AuthError::Expired);
+    }
+    if !replay.record(&presented, ts, now_secs) {
+        return Err(AuthError::Replayed);
+    }
+    Ok(Credential { scheme: Scheme::Signed })
+}
+
+fn signing_mac(secret: &str) -> HmacSha256 {
+    // HMAC accepts keys of any length, so this never fails; the fallback keeps it panic-free.
+    HmacSha256::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| HmacSha256::new(&Default::default()))
+}
+
+fn string_to_sign(method: &str, path_and_query: &str, timestamp: u64, body: &[u8]) -> String {
+    let body_hash = hex(&Sha256::digest(body));
+    format!("v1\n{}\n{}\n{}\n{}", method.to_ascii_uppercase(), path_and_query, timestamp, body_hash)
+}
+
+fn signature_bytes(secret: &str, method: &str, path_and_query: &str, timestamp: u64, body: &[u8]) -> Vec<u8> {
+    let mut mac = signing_mac(secret);
+    mac.update(string_to_sign(method, path_and_query, timestamp, body).as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// Constant-time equality of two byte strings of any lengths: compares their SHA-256
+/// digests with a fold over all 32 bytes (no early exit, length not observable).
+pub fn digests_equal(a: &[u8], b: &[u8]) -> bool {
+    let da = Sha256::digest(a);
+    let db = Sha256::digest(b);
+    let diff = da.iter().zip(db.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    diff == 0
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Decodes hex (either case); None when malformed.
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    s.as_bytes()
+        .chunks(2)
+        .map(|pair| match pair {
+            [hi, lo] => Some((hex_value(*hi)? << 4) | hex_value(*lo)?),
+            _ => None,
+        })
+        .collect()
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}

@@ -1,0 +1,88 @@
+//! Purge-path expansion in the style of plone.cachepurging: purging one object purges every
+//! path it is published under.
+//!
+//! A template is a path with `${path}` standing for the object's path, e.g. `${path}`,
+//! `${path}/`, `${path}/view`, `${path}/@@images/image`, `${path}/RSS`. A template without
+//! `${path}` is an absolute path purged alongside every object (e.g. `/sitemap.xml.gz`).
+
+/// The placeholder replaced by the object's path in a template.
+pub const PATH_PLACEHOLDER: &str = "${path}";
+
+/// Every path to purge for `path`: the path as given first, then each template applied to
+/// the object's path, without duplicates.
+///
+/// The object's path is `path` with a trailing `/` and then a trailing `/view` removed, so
+/// purging `/news/` or `/news/view` also purges `/news` and the rest of its views. For the
+/// root object `${path}` stands for the empty string, so `${path}/view` gives `/view` and
+/// both `${path}` and `${path}/` give `/`. A path with a query string is purged as given,
+/// without expansion (views are published without one). With no templates the result is
+/// the path itself.
+pub fn expand_paths(templates: &[String], path: &str) -> Vec<String> {
+    let given = with_leading_slash(path);
+    let mut paths = vec![given.clone()];
+    if given.contains('?') {
+        return paths;
+    }
+    let object = object_path(&given);
+    for template in templates {
+        let expanded = apply(template, object);
+        if !expanded.is_empty() && !paths.contains(&expanded) {
+            paths.push(expanded);
+        }
+    }
+    paths
+}
+
+/// `path` with a `/` in front when it has none.
+fn with_leading_slash(path: &str) -> String {
+    let path = path.trim();
+    if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    }
+}
+
+/// The object's path, without a trailing `/` or `/view`; `""` for the root.
+fn object_path(path: &str) -> &str {
+    let path = path.strip_suffix('/').unwrap_or(path);
+    path.strip_suffix("/view").unwrap_or(path)
+}
+
+fn apply(template: &str, object: &str) -> String {
+    let template = template.trim();
+    if template.is_empty() {
+        return String::new();
+    }
+    let expanded = template.replace(PATH_PLACEHOLDER, object);
+    if expanded.is_empty() {
+        "/".to_owned()
+    } else {
+        with_leading_slash(&expanded)
+    }
+}
+
+/// Resolves a purge target: an absolute `http`/`https` URL is taken as is, a path (starting
+/// with `/`) is resolved against `base`, keeping `base`'s scheme, host and port even when
+/// the path starts with `//`. The fragment is dropped. None for anything else.
+pub fn resolve(base: &url::Url, url_or_path: &str) -> Option<url::Url> {
+    let target = url_or_path.trim();
+    let target = target.split_once('#').map_or(target, |(before, _)| before);
+    if target.starts_with('/') {
+        let (path, query) = match target.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (target, None),
+        };
+        let mut url = base.clone();
+        url.set_fragment(None);
+        url.set_path(path);
+        url.set_query(query);
+        return Some(url);
+    }
+    let mut url = url::Url::parse(target).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return None;
+    }
+    url.set_fragment(None);
+    Some(url)
+}

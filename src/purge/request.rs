@@ -1,0 +1,251 @@
+//! What a purge asks for: URLs (each expanded to the paths it is published under),
+//! URL prefixes and cache tags, hard or soft.
+//!
+//! Two ways in: a JSON body (`{"urls": [...], "prefixes": [...], "tags": [...], "soft":
+//! true}`), and the `PURGE <url>` method of Varnish, Squid and plone.cachepurging.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::auth::Credential;
+use super::expand::{expand_paths, resolve};
+use super::ledger::Target;
+
+/// At most this many URLs, prefixes and tags in one purge request, all together.
+pub const MAX_PURGE_ITEMS: usize = 1000;
+/// The largest JSON purge body accepted.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// The longest URL or prefix accepted.
+pub const MAX_URL_BYTES: usize = 4096;
+/// The longest tag accepted.
+pub const MAX_TAG_BYTES: usize = 1024;
+/// At most this many problems are listed; the rest are counted.
+const MAX_PROBLEMS_LISTED: usize = 50;
+
+/// A purge request. URLs and prefixes are absolute `http(s)` URLs or paths starting with `/`
+/// (resolved against the site's base URL by [`PurgeRequest::targets`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PurgeRequest {
+    /// Objects to purge; each is expanded with the purge-path templates.
+    pub urls: Vec<String>,
+    /// URL prefixes: everything whose URL starts with one (host included) is purged.
+    pub prefixes: Vec<String>,
+    /// Cache tags, as sent by the origin in `Cache-Tag` or `Surrogate-Key`.
+    pub tags: Vec<String>,
+    /// Mark stale (revalidate on next use) instead of removing.
+    pub soft: bool,
+}
+
+impl PurgeRequest {
+    /// Parses and checks a JSON purge body; on failure every problem found is listed.
+    pub fn from_json(body: &[u8]) -> Result<PurgeRequest, Vec<String>> {
+        if body.len() > MAX_BODY_BYTES {
+            return Err(vec![format!("the purge request is larger than {MAX_BODY_BYTES} bytes")]);
+        }
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| vec![format!("the purge request is not valid JSON: {e}")])?;
+        let Value::Object(fields) = value else {
+            return Err(vec!["the purge request must be a JSON object".to_owned()]);
+        };
+        let mut problems = Vec::new();
+        let mut request = PurgeRequest::default();
+        for (key, value) in fields {
+            match key.as_str() {
+                "urls" => request.urls = string_list("urls", value, &mut problems),
+                "prefixes" => request.prefixes = string_list("prefixes", value, &mut problems),
+                "tags" => request.tags = string_list("tags", value, &mut problems),
+                "soft" => match value {
+                    Value::Bool(soft) => request.soft = soft,
+                    _ => problems.push("soft: must be true or false".to_owned()),
+                },
+                other => problems
+                    .push(format!("{}: unknown key (expected urls, prefixes, tags or soft)", shown(other))),
+            }
+        }
+        problems.extend(request.count_problems());
+        if problems.is_empty() {
+            Ok(request)
+        } else {
+            Err(capped(problems))
+        }
+    }
+
+    /// The purge asked for by `PURGE <url>`: that URL, plus the tags listed in
+    /// `X-Purge-Tags` (comma-separated) and `Surrogate-Key` (space-separated) request
+    /// headers; soft when `X-Purge-Soft` or `Fastly-Soft-Purge` is `1`. Tags that are too
+    /// long, repeated, or beyond [`MAX_PURGE_ITEMS`] are left out.
+    pub fn from_purge_method(url: &str, headers: &crate::http::Headers) -> PurgeRequest {
+        let soft = is_on(headers.get("x-purge-soft")) || is_on(headers.get("fastly-soft-purge"));
+        let mut tags: Vec<String> = Vec::new();
+        let listed = headers
+            .get_all("x-purge-tags")
+            .chain(headers.get_all("surrogate-key"))
+            .flat_map(|v| v.split(|c: char| c == ',' || c.is_whitespace()))
+            .filter(|t| !t.is_empty() && t.len() <= MAX_TAG_BYTES);
+        for tag in listed {
+            if tags.len() + 1 >= MAX_PURGE_ITEMS {
+                break;
+            }
+            if !tags.iter().any(|t| t == tag) {
+                tags.push(tag.to_owned());
+            }
+        }
+        PurgeRequest { urls: vec![url.trim().to_owned()], prefixes: Vec::new(), tags, soft }
+    }
+
+    /// Every problem with this request (empty when it is acceptable).
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = self.count_problems();
+        for (name, list) in [("urls", &self.urls), ("prefixes", &self.prefixes), ("tags", &self.tags)] {
+            for (i, item) in list.iter().enumerate() {
+                if let Some(problem) = item_problem(name, item) {
+                    problems.push(format!("{name}[{i}]: {problem}"));
+                }
+            }
+        }
+        problems
+    }
+
+    /// Problems with the number of items.
+    fn count_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let total = self.urls.len() + self.prefixes.len() + self.tags.len();
+        if total == 0 {
+            problems.push("nothing to purge: give at least one of urls, prefixes or tags".to_owned());
+        }
+        if total > MAX_PURGE_ITEMS {
+            problems.push(format!(
+                "the request lists {total} urls, prefixes and tags in all; at most {MAX_PURGE_ITEMS} are allowed"
+            ));
+        }
+        problems
+    }
+
+    /// The ledger targets of this purge: each URL resolved against `base`, expanded with
+    /// the purge-path `templates` and turned into a primary key by `primary_key`; each
+    /// prefix resolved against `base` (its URL without fragment is the prefix); each tag as
+    /// is. Duplicates are left out. Only an authorized request can be turned into targets.
+    pub fn targets(
+        &self,
+        _authorized: &Credential,
+        base: &url::Url,
+        templates: &[String],
+        primary_key: impl Fn(&url::Url) -> String,
+    ) -> Result<Vec<Target>, Vec<String>> {
+        let problems = self.problems();
+        if !problems.is_empty() {
+            return Err(capped(problems));
+        }
+        let mut targets = Vec::new();
+        let mut push = |target: Target| {
+            if !targets.contains(&target) {
+                targets.push(target);
+            }
+        };
+        for url in self.urls.iter().filter_map(|u| resolve(base, u)) {
+            let path_and_query = match url.query() {
+                Some(query) => format!("{}?{}", url.path(), query),
+                None => url.path().to_owned(),
+            };
+            for path in expand_paths(templates, &path_and_query) {
+                if let Some(expanded) = resolve(&url, &path) {
+                    push(Target::Url(primary_key(&expanded)));
+                }
+            }
+        }
+        for prefix in self.prefixes.iter().filter_map(|p| resolve(base, p)) {
+            push(Target::Prefix(prefix.into()));
+        }
+        for tag in &self.tags {
+            push(Target::Tag(tag.clone()));
+        }
+        Ok(targets)
+    }
+}
+
+fn string_list(name: &str, value: Value, problems: &mut Vec<String>) -> Vec<String> {
+    let Value::Array(items) = value else {
+        problems.push(format!("{name}: must be a list of strings"));
+        return Vec::new();
+    };
+    let mut strings = Vec::with_capacity(items.len().min(MAX_PURGE_ITEMS));
+    for (i, item) in items.into_iter().enumerate() {
+        match item {
+            Value::String(s) => {
+                if let Some(problem) = item_problem(name, &s) {
+                    problems.push(format!("{name}[{i}]: {problem}"));
+                }
+                strings.push(s);
+            }
+            _ => problems.push(format!("{name}[{i}]: must be a string")),
+        }
+    }
+    strings
+}
+
+fn item_problem(list: &str, item: &str) -> Option<String> {
+    if list == "tags" {
+        tag_problem(item)
+    } else {
+        url_problem(item)
+    }
+}
+
+fn url_problem(item: &str) -> Option<String> {
+    if item.trim().is_empty() {
+        return Some("is empty".to_owned());
+    }
+    if item.len() > MAX_URL_BYTES {
+        return Some(format!("is longer than {MAX_URL_BYTES} bytes"));
+    }
+    if item.chars().any(char::is_control) {
+        return Some("contains a control character".to_owned());
+    }
+    let is_path = item.trim().starts_with('/');
+    let is_absolute =
+        url::Url::parse(item.trim()).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+    if !is_path && !is_absolute {
+        return Some(format!(
+            "{} is neither a path starting with / nor an absolute http(s) URL",
+            shown(item)
+        ));
+    }
+    None
+}
+
+fn tag_problem(tag: &str) -> Option<String> {
+    if tag.is_empty() {
+        Some("is empty".to_owned())
+    } else if tag.len() > MAX_TAG_BYTES {
+        Some(format!("is longer than {MAX_TAG_BYTES} bytes"))
+    } else if tag.chars().any(|c| c == ',' || c.is_whitespace() || c.is_control()) {
+        Some("must not contain commas, spaces or control characters".to_owned())
+    } else {
+        None
+    }
+}
+
+/// `value` quoted for a message, cut short when long.
+fn shown(value: &str) -> String {
+    const MAX_CHARS: usize = 64;
+    if value.chars().count() <= MAX_CHARS {
+        format!("{value:?}")
+    } else {
+        let head: String = value.chars().take(MAX_CHARS).collect();
+        format!("{head:?}…")
+    }
+}
+
+fn capped(mut problems: Vec<String>) -> Vec<String> {
+    if problems.len() > MAX_PROBLEMS_LISTED {
+        let more = problems.len() - MAX_PROBLEMS_LISTED;
+        problems.truncate(MAX_PROBLEMS_LISTED);
+        problems.push(format!("and {more} more problems"));
+    }
+    problems
+}
+
+fn is_on(value: Option<&str>) -> bool {
+    value.is_some_and(|v| v.trim() == "1" || v.trim().eq_ignore_ascii_case("true"))
+}

@@ -1,0 +1,251 @@
+//! Test code: a failed `expect` or index is a failed test.
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+
+use rulecache::http::{Headers, Time};
+use rulecache::purge::auth::{
+    authorize, digests_equal, is_authorized_quick, sign, AuthError, AuthInput, Credential, ReplayGuard,
+    Scheme, REPLAY_GUARD_CAPACITY,
+};
+
+const SECRET: &str = "s3cret-value";
+/// 2023-11-14T22:13:20Z
+const TS: u64 = 1_700_000_000;
+const NOW: Time = TS * 1000;
+const BODY: &[u8] = br#"{"urls":["/news"]}"#;
+
+fn check(
+    secret: Option<&str>,
+    method: &str,
+    path: &str,
+    headers: &Headers,
+    body: &[u8],
+    now: Time,
+) -> Result<Credential, AuthError> {
+    let input = AuthInput { method, path_and_query: path, headers, body };
+    authorize(secret, &input, now, &mut ReplayGuard::new())
+}
+
+fn bearer(token: &str) -> Headers {
+    Headers::from_pairs([("Authorization", format!("Bearer {token}"))])
+}
+
+fn signed(ts: u64, signature: &str) -> Headers {
+    Headers::from_pairs([
+        ("X-Rulecache-Timestamp", ts.to_string()),
+        ("X-Rulecache-Signature", signature.to_owned()),
+    ])
+}
+
+fn signed_post(ts: u64) -> Headers {
+    signed(ts, &sign(SECRET, "POST", "/_purge", ts, BODY))
+}
+
+#[test]
+fn error_statuses_and_messages_are_pinned() {
+    let cases = [
+        (AuthError::NotConfigured, 403, "purge and admin are disabled: no PURGE_SECRET is configured"),
+        (
+            AuthError::Missing,
+            401,
+            "authentication required: send Authorization: Bearer <secret> or sign the request with \
+             X-Rulecache-Timestamp and X-Rulecache-Signature",
+        ),
+        (AuthError::Invalid, 401, "the credentials presented are not valid"),
+        (
+            AuthError::Expired,
+            401,
+            "the signed request's timestamp is more than 300 seconds away from the server's clock",
+        ),
+        (AuthError::Replayed, 401, "this signed request was already used: sign each request afresh"),
+    ];
+    for (error, status, message) in cases {
+        assert_eq!(error.status(), status, "{error:?}");
+        assert_eq!(error.message(), message);
+        assert_eq!(error.to_string(), message);
+        assert!(!message.contains(SECRET));
+    }
+}
+
+#[test]
+fn no_or_empty_secret_disables_purge_whatever_is_presented() {
+    for secret in [None, Some(""), Some("   ")] {
+        let result = check(secret, "POST", "/_purge", &bearer(""), b"", NOW);
+        assert_eq!(result.err(), Some(AuthError::NotConfigured), "{secret:?}");
+        let result = check(secret, "POST", "/_purge", &Headers::new(), b"", NOW);
+        assert_eq!(result.err(), Some(AuthError::NotConfigured));
+        assert!(!is_authorized_quick(secret, &bearer("")));
+    }
+}
+
+#[test]
+fn a_request_without_credentials_is_missing_them() {
+    let headers = Headers::from_pairs([("Cookie", "a=b")]);
+    assert_eq!(check(Some(SECRET), "POST", "/_purge", &headers, b"", NOW).err(), Some(AuthError::Missing));
+}
+
+#[test]
+fn the_right_bearer_token_is_accepted() {
+    let credential = check(Some(SECRET), "POST", "/_purge", &bearer(SECRET), b"", NOW);
+    assert_eq!(credential.map(|c| c.scheme()), Ok(Scheme::Bearer));
+    let lower_case_scheme = Headers::from_pairs([("authorization", format!("bearer {SECRET}"))]);
+    assert!(check(Some(SECRET), "GET", "/", &lower_case_scheme, b"", NOW).is_ok());
+}
+
+#[test]
+fn whitespace_around_the_configured_secret_is_ignored() {
+    let configured = format!("{SECRET}\n");
+    assert!(check(Some(&configured), "POST", "/_purge", &bearer(SECRET), b"", NOW).is_ok());
+}
+
+#[test]
+fn wrong_bearer_tokens_are_invalid() {
+    let same_length_wrong = "s3cret-valuX";
+    let shorter = "s3cret";
+    let longer = "s3cret-value-and-more";
+    for token in [same_length_wrong, shorter, longer, "S3CRET-VALUE"] {
+        let result = check(Some(SECRET), "POST", "/_purge", &bearer(token), b"", NOW);
+        assert_eq!(result.err(), Some(AuthError::Invalid), "{token}");
+    }
+    let basic = Headers::from_pairs([("Authorization", format!("Basic {SECRET}"))]);
+    assert_eq!(check(Some(SECRET), "POST", "/_purge", &basic, b"", NOW).err(), Some(AuthError::Invalid));
+    let empty = Headers::from_pairs([("Authorization", "Bearer ")]);
+    assert_eq!(check(Some(SECRET), "POST", "/_purge", &empty, b"", NOW).err(), Some(AuthError::Invalid));
+}
+
+#[test]
+fn constant_time_comparison_is_correct() {
+    assert!(digests_equal(b"", b""));
+    assert!(digests_equal(SECRET.as_bytes(), SECRET.as_bytes()));
+    assert!(!digests_equal(b"abc", b"abd"));
+    assert!(!digests_equal(b"abc", b"abcd"));
+    assert!(!digests_equal(b"", b"a"));
+    assert!(!digests_equal(b"xbc", b"abc"));
+}
+
+#[test]
+fn quick_check_accepts_only_the_right_bearer_token() {
+    assert!(is_authorized_quick(Some(SECRET), &bearer(SECRET)));
+    assert!(!is_authorized_quick(Some(SECRET), &bearer("nope")));
+    assert!(!is_authorized_quick(Some(SECRET), &Headers::new()));
+    assert!(!is_authorized_quick(Some(SECRET), &signed_post(TS)));
+}
+
+#[test]
+fn signatures_match_the_documented_openssl_recipe() {
+    // printf 'v1\nPOST\n/_purge?x=1\n1700000000\n<sha256 of body>' | openssl dgst -sha256 -hmac s3cret
+    assert_eq!(
+        sign("s3cret", "POST", "/_purge?x=1", TS, br#"{"urls":["/news"]}"#),
+        "v1=058765dde2a41d2734e18b8a4ac6a87f7150ce39ac14ed61344ca0e6baf19537"
+    );
+    // An empty body is hashed as zero bytes; the method is upper-cased.
+    assert_eq!(
+        sign("s3cret", "purge", "/news", TS, b""),
+        "v1=6287b19efa71aa20d01d7970bee951e728c7b62f8ee78a1b0fda32e329f5d043"
+    );
+}
+
+#[test]
+fn a_correctly_signed_request_is_accepted() {
+    let credential = check(Some(SECRET), "POST", "/_purge", &signed_post(TS), BODY, NOW);
+    assert_eq!(credential.map(|c| c.scheme()), Ok(Scheme::Signed));
+    let upper_hex = sign(SECRET, "POST", "/_purge", TS, BODY).to_uppercase().replace("V1=", "v1=");
+    assert!(check(Some(SECRET), "POST", "/_purge", &signed(TS, &upper_hex), BODY, NOW).is_ok());
+}
+
+#[test]
+fn a_signed_request_may_carry_another_authorization_scheme() {
+    let mut headers = signed_post(TS);
+    headers.append("Authorization", "Basic dXNlcjpwYXNz");
+    let credential = check(Some(SECRET), "POST", "/_purge", &headers, BODY, NOW);
+    assert_eq!(credential.map(|c| c.scheme()), Ok(Scheme::Signed));
+}
+
+#[test]
+fn a_signature_over_anything_else_is_invalid() {
+    let headers = signed_post(TS);
+    let invalid = Some(AuthError::Invalid);
+    assert_eq!(check(Some(SECRET), "POST", "/_purge", &headers, b"{}", NOW).err(), invalid, "body");
+    assert_eq!(check(Some(SECRET), "POST", "/_purge?all", &headers, BODY, NOW).err(), invalid, "path");
+    assert_eq!(check(Some(SECRET), "PURGE", "/_purge", &headers, BODY, NOW).err(), invalid, "method");
+    assert_eq!(check(Some("other"), "POST", "/_purge", &headers, BODY, NOW).err(), invalid, "secret");
+    let other_ts = signed(TS + 1, &sign(SECRET, "POST", "/_purge", TS, BODY));
+    assert_eq!(check(Some(SECRET), "POST", "/_purge", &other_ts, BODY, NOW).err(), invalid, "timestamp");
+}
+
+#[test]
+fn malformed_signed_headers_are_invalid() {
+    let good = sign(SECRET, "POST", "/_purge", TS, BODY);
+    let hex = good.trim_start_matches("v1=");
+    let malformed = [
+        Headers::from_pairs([("X-Rulecache-Timestamp", TS.to_string())]),
+        Headers::from_pairs([("X-Rulecache-Signature", good.clone())]),
+        signed(TS, hex),
+        signed(TS, &format!("v2={hex}")),
+        signed(TS, "v1=zz"),
+        signed(TS, "v1=abc"),
+        signed(TS, &format!("v1={}", &hex[..62])),
+        Headers::from_pairs([("X-Rulecache-Timestamp", "soon"), ("X-Rulecache-Signature", good.as_str())]),
+        Headers::from_pairs([("X-Rulecache-Timestamp", "-5"), ("X-Rulecache-Signature", good.as_str())]),
+    ];
+    for headers in malformed {
+        assert_eq!(
+            check(Some(SECRET), "POST", "/_purge", &headers, BODY, NOW).err(),
+            Some(AuthError::Invalid),
+            "{headers:?}"
+        );
+    }
+}
+
+#[test]
+fn a_signed_request_expires_300_seconds_either_side_of_now() {
+    for ts in [TS - 300, TS + 300] {
+        assert!(check(Some(SECRET), "POST", "/_purge", &signed_post(ts), BODY, NOW).is_ok(), "{ts}");
+    }
+    for ts in [TS - 301, TS + 301, 0] {
+        let result = check(Some(SECRET), "POST", "/_purge", &signed_post(ts), BODY, NOW);
+        assert_eq!(result.err(), Some(AuthError::Expired), "{ts}");
+    }
+}
+
+#[test]
+fn a_signed_request_is_accepted_once() {
+    let mut guard = ReplayGuard::new();
+    let headers = signed_post(TS);
+    let input = AuthInput { method: "POST", path_and_query: "/_purge", headers: &headers, body: BODY };
+    assert!(authorize(Some(SECRET), &input, NOW, &mut guard).is_ok());
+    assert_eq!(authorize(Some(SECRET), &input, NOW + 1_000, &mut guard).err(), Some(AuthError::Replayed));
+    // Once out of the window it is refused as expired, and the guard has forgotten it.
+    assert_eq!(authorize(Some(SECRET), &input, NOW + 301_000, &mut guard).err(), Some(AuthError::Expired));
+    // A fresh signature for the same purge is fine.
+    let again = signed_post(TS + 1);
+    let input = AuthInput { headers: &again, ..input };
+    assert!(authorize(Some(SECRET), &input, NOW + 1_000, &mut guard).is_ok());
+}
+
+#[test]
+fn bearer_requests_do_not_fill_the_replay_guard() {
+    let mut guard = ReplayGuard::new();
+    let headers = bearer(SECRET);
+    let input = AuthInput { method: "POST", path_and_query: "/_purge", headers: &headers, body: b"" };
+    assert!(authorize(Some(SECRET), &input, NOW, &mut guard).is_ok());
+    assert!(authorize(Some(SECRET), &input, NOW, &mut guard).is_ok());
+    assert!(guard.is_empty());
+}
+
+#[test]
+fn the_replay_guard_forgets_old_signatures_and_stays_bounded() {
+    let mut guard = ReplayGuard::new();
+    for i in 0..(REPLAY_GUARD_CAPACITY + 10) {
+        let path = format!("/_purge?n={i}");
+        let headers = signed(TS, &sign(SECRET, "POST", &path, TS, b""));
+        let input = AuthInput { method: "POST", path_and_query: &path, headers: &headers, body: b"" };
+        assert!(authorize(Some(SECRET), &input, NOW, &mut guard).is_ok());
+    }
+    assert_eq!(guard.len(), REPLAY_GUARD_CAPACITY);
+
+    let later = TS + 301;
+    let headers = signed(later, &sign(SECRET, "POST", "/_purge", later, b""));
+    let input = AuthInput { method: "POST", path_and_query: "/_purge", headers: &headers, body: b"" };
+    assert!(authorize(Some(SECRET), &input, later * 1000, &mut guard).is_ok());
+    assert_eq!(guard.len(), 1);
+}
