@@ -140,6 +140,8 @@ pub struct Flow {
     request_time: Time,
     /// The request proved the admin secret: debug headers are sent whatever the policy says.
     debug_proven: bool,
+    /// Why the request skips the cache, when it does.
+    bypass: Option<Bypass>,
 }
 
 impl Flow {
@@ -171,6 +173,7 @@ impl Flow {
             state: State::Done,
             request_time: now,
             debug_proven,
+            bypass: None,
         };
         let step = flow.first_step(policy);
         (flow, step)
@@ -235,6 +238,7 @@ impl Flow {
         } else {
             None
         };
+        self.bypass = bypass;
         if let Some(reason) = bypass {
             let fwd = if reason == Bypass::Method { Fwd::Method } else { Fwd::Bypass };
             let status = CacheStatus { fwd: Some(fwd), detail: Some(reason.as_str().into()), ..Default::default() };
@@ -695,6 +699,27 @@ impl Flow {
             head.headers.set("x-cache-policy", format!("{} v{}", policy.name(), policy.version()));
         }
         head.headers.append("cache-status", cs.to_value(CACHE_NAME));
+    }
+
+    /// Why this request skips the cache (None when it uses it).
+    pub fn bypass(&self) -> Option<Bypass> {
+        self.bypass
+    }
+
+    /// The headers a response would be sent downstream with (explain): the operation's
+    /// modifications and the debug decoration, without storing anything.
+    pub fn preview(&self, policy: &Policy, mut head: ResponseHead, now: Time) -> ResponseHead {
+        let operation = policy.operation(self.ruleset.as_deref());
+        let ctx = ModifyContext {
+            request: &self.client,
+            audience: self.audience,
+            policy_version: policy.version(),
+            split_view_header: policy.split_view_header(),
+            now,
+        };
+        operation.modify(&ctx, &mut head);
+        self.decorate(policy, &mut head, &CacheStatus::default(), Some(operation.name()));
+        head
     }
 
     pub fn audience(&self) -> Audience {

@@ -2,6 +2,7 @@
 //! decision lives in the core; this module only moves heads, bodies and records.
 
 mod admin;
+mod assets;
 mod cache;
 mod convert;
 mod ledger;

@@ -157,8 +157,9 @@ impl PurgeRequest {
         for prefix in self.prefixes.iter().filter_map(|p| resolve(base, p)) {
             push(Target::Prefix(prefix.into()));
         }
-        for tag in &self.tags {
-            push(Target::Tag(tag.clone()));
+        // Tags are compared as entries record them (trimmed, lower-cased, bounded).
+        for tag in self.tags.iter().filter_map(|t| crate::meta::normalise_tag(t)) {
+            push(Target::Tag(tag));
         }
         Ok(targets)
     }
