@@ -98,7 +98,9 @@ pub fn check(
     let cc = cc.unwrap_or_default();
     check_directives(req, resp, &cc)?;
     // Never store a response that sets a cookie for shared use: it belongs to one client.
-    if resp.headers.contains("set-cookie") {
+    // Unless the origin itself names Set-Cookie in a qualified private or no-cache, which
+    // drops the field from the stored copy (§5.2.2.4, §5.2.2.7; `hop::prepare_for_storage`).
+    if resp.headers.contains("set-cookie") && !names_field(&cc, "set-cookie") {
         return Err(NotStored::SetCookie);
     }
     // §4.1: "A stored response with a Vary header field value containing a member "*" always
@@ -111,6 +113,11 @@ pub fn check(
     }
     check_credentials(req, authenticated, &cc)?;
     check_freshness(resp, &cc, is_targeted)
+}
+
+/// True when a qualified `private` or `no-cache` names `field`.
+fn names_field(cc: &CacheControl, field: &str) -> bool {
+    [&cc.private, &cc.no_cache].into_iter().flatten().any(|scope| scope.fields().iter().any(|f| f == field))
 }
 
 fn check_directives(req: &RequestHead, resp: &ResponseHead, cc: &CacheControl) -> Result<(), NotStored> {
@@ -265,6 +272,8 @@ mod tests {
     fn set_cookie_and_vary_star_are_never_stored() {
         let r = resp(200, &[("cache-control", "public, max-age=60"), ("set-cookie", "a=b")]);
         assert_eq!(check(&get(&[]), false, &r, STORE), Err(NotStored::SetCookie));
+        let r = resp(200, &[("cache-control", "max-age=60, no-cache=\"Set-Cookie\""), ("set-cookie", "a=b")]);
+        assert_eq!(check(&get(&[]), false, &r, ORIGIN), Ok(()));
         let r = resp(200, &[("cache-control", "max-age=60"), ("vary", "Accept, *")]);
         assert_eq!(check(&get(&[]), false, &r, STORE), Err(NotStored::VaryStar));
     }
