@@ -4,12 +4,12 @@ use crate::http::{RequestHead, ResponseHead};
 
 /// The URLs whose stored responses must be invalidated after `resp` answered `req`.
 ///
-/// RFC 9111 §4.4: "A cache MUST invalidate the target URI (Section 7.1 of [HTTP]) when it
+/// RFC 9111 §4.4: "A cache MUST invalidate the target URI (Section 7.1 of \[HTTP\]) when it
 /// receives a non-error status code in response to an unsafe request method (including
 /// methods whose safety is unknown)." "A cache MAY invalidate other URIs [...] In particular,
 /// the URI(s) in the Location and Content-Location response header fields (if present) are
 /// candidates for invalidation". "However, a cache MUST NOT trigger an invalidation under
-/// these conditions if the origin (Section 4.3.1 of [HTTP]) of the URI to be invalidated
+/// these conditions if the origin (Section 4.3.1 of \[HTTP\]) of the URI to be invalidated
 /// differs from that of the target URI". "Here, a "non-error response" is one with a 2xx
 /// (Successful) or 3xx (Redirection) status code."
 ///

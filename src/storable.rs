@@ -149,7 +149,7 @@ fn check_directives(req: &RequestHead, resp: &ResponseHead, cc: &CacheControl) -
 }
 
 /// §3.5: "A shared cache MUST NOT use a cached response to a request with an Authorization
-/// header field (Section 11.6.2 of [HTTP]) to satisfy any subsequent request unless the
+/// header field (Section 11.6.2 of \[HTTP\]) to satisfy any subsequent request unless the
 /// response contains a Cache-Control field with a response directive (Section 5.2.2) that
 /// allows it to be stored by a shared cache", i.e. must-revalidate, public or s-maxage.
 fn check_credentials(req: &RequestHead, authenticated: bool, cc: &CacheControl) -> Result<(), NotStored> {
