@@ -1,0 +1,193 @@
+//! Revalidating a stored response with the origin (RFC 9111 §4.3): the conditional request
+//! we send, and the update of the stored response by a 304.
+
+use crate::cache_control;
+use crate::conditional::EntityTag;
+use crate::freshness::http_date;
+use crate::hop;
+use crate::http::{Headers, ResponseHead};
+
+/// The precondition fields a client may have sent; they are replaced by ours when we
+/// revalidate (the client's own conditionals are answered by `conditional`).
+pub const CLIENT_PRECONDITIONS: [&str; 5] =
+    ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range"];
+
+/// The fields to send to validate `stored` (RFC 9111 §4.3.1); None when it has no validator.
+///
+/// "When generating a conditional request for validation, a cache [...] MUST send the
+/// relevant entity tags (using If-None-Match) if the entity-tag was provided in the stored
+/// response(s) being validated" and "SHOULD send the Last-Modified value (using
+/// If-Modified-Since) if the request is not for a subrange, a single stored response is being
+/// validated, and that response contains a Last-Modified value."
+pub fn conditional_headers(stored: &ResponseHead) -> Option<Headers> {
+    let mut h = Headers::new();
+    if let Some(etag) = stored.headers.get("etag") {
+        if EntityTag::parse(etag).is_some() {
+            h.set("if-none-match", etag.trim());
+        }
+    }
+    if let Some(lm) = stored.headers.get("last-modified") {
+        if http_date(lm).is_some() {
+            h.set("if-modified-since", lm.trim());
+        }
+    }
+    (!h.is_empty()).then_some(h)
+}
+
+/// Rewrites the headers of a request to the origin into a revalidation of `stored`: removes
+/// the client's preconditions and adds ours. False (and nothing changed) when `stored` has no
+/// validator, in which case the caller fetches unconditionally.
+pub fn make_conditional(request_headers: &mut Headers, stored: &ResponseHead) -> bool {
+    let Some(ours) = conditional_headers(stored) else { return false };
+    for name in CLIENT_PRECONDITIONS {
+        request_headers.remove(name);
+    }
+    for (name, value) in ours.iter() {
+        request_headers.append(name, value);
+    }
+    true
+}
+
+/// Does the 304 `not_modified` select `stored` for update? (RFC 9111 §4.3.4)
+fn selects(stored: &ResponseHead, not_modified: &ResponseHead) -> bool {
+    let stored_etag = stored.headers.get("etag").and_then(EntityTag::parse);
+    let new_etag = not_modified.headers.get("etag").and_then(EntityTag::parse);
+    let stored_lm = stored.headers.get_all("last-modified").find_map(http_date);
+    let new_lm = not_modified.headers.get_all("last-modified").find_map(http_date);
+    match (new_etag, new_lm) {
+        // "If the new response contains one or more strong validators [...] All the stored
+        // responses with one of those same strong validators are identified for update."
+        (Some(new), _) if !new.weak => stored_etag.is_some_and(|s| s.strong_eq(&new)),
+        // "If the new response contains no strong validators but does contain one or more
+        // weak validators, and those validators correspond to one of the cache's stored
+        // responses, then the most recent of those matching stored responses is identified"
+        (Some(new), _) => stored_etag.is_some_and(|s| s.weak_eq(&new)),
+        (None, Some(lm)) => stored_lm == Some(lm),
+        // "If the new response does not include any form of validator [...] and that stored
+        // response also lacks a validator, then that stored response is identified for update."
+        (None, None) => stored_etag.is_none() && stored_lm.is_none(),
+    }
+}
+
+/// Fields of a 304 never copied into the stored response: those the stored body depends on
+/// or that are per message (RFC 9111 §3.2: "The Content-Length header field" and fields
+/// "that the cache's stored response depends upon"), and `Set-Cookie`, which a shared cache
+/// never stores. Hop-by-hop fields are removed as well (§3.1).
+pub const NOT_UPDATED: [&str; 5] =
+    ["content-length", "content-encoding", "content-range", "transfer-encoding", "set-cookie"];
+
+/// Merges a 304 into the stored response it validates (RFC 9111 §4.3.3, §4.3.4).
+///
+/// None when `not_modified` is not a 304 or does not select `stored` (validators differ):
+/// the caller then refetches without conditions. Otherwise the stored status is kept and
+/// every field of the 304 replaces the stored field of that name, except [`NOT_UPDATED`]
+/// and hop-by-hop fields; the fields named by a qualified `private`/`no-cache` of the result
+/// are dropped as on first storage.
+///
+/// §3.2: "the cache MUST add each header field in the provided response to the stored
+/// response, replacing field values that are already present".
+pub fn merge_not_modified(stored: &ResponseHead, not_modified: &ResponseHead) -> Option<ResponseHead> {
+    if not_modified.status != 304 || !selects(stored, not_modified) {
+        return None;
+    }
+    let mut update = not_modified.headers.clone();
+    hop::strip_hop_by_hop(&mut update);
+    update.retain(|name, _| !NOT_UPDATED.iter().any(|n| n.eq_ignore_ascii_case(name)));
+
+    let mut headers = stored.headers.clone();
+    let mut replaced: Vec<&str> = Vec::new();
+    for (name, _) in update.iter() {
+        if !replaced.contains(&name) {
+            headers.remove(name);
+            replaced.push(name);
+        }
+    }
+    for (name, value) in update.iter() {
+        headers.append(name, value);
+    }
+    let cc = cache_control::effective(&headers).0;
+    hop::prepare_for_storage(&mut headers, cc.as_ref());
+    Some(ResponseHead::new(stored.status, headers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LM: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
+
+    fn head(status: u16, pairs: &[(&str, &str)]) -> ResponseHead {
+        ResponseHead::new(status, Headers::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn conditional_headers_from_validators() {
+        let h = conditional_headers(&head(200, &[("etag", "W/\"a\""), ("last-modified", LM)]));
+        let h = h.unwrap_or_default();
+        assert_eq!(h.get("if-none-match"), Some("W/\"a\""));
+        assert_eq!(h.get("if-modified-since"), Some(LM));
+        assert_eq!(conditional_headers(&head(200, &[("last-modified", "garbage")])), None);
+        assert_eq!(conditional_headers(&head(200, &[])), None);
+    }
+
+    #[test]
+    fn make_conditional_replaces_client_preconditions() {
+        let mut req =
+            Headers::from_pairs([("if-none-match", "\"client\""), ("if-range", "x"), ("accept", "*/*")]);
+        assert!(make_conditional(&mut req, &head(200, &[("etag", "\"a\"")])));
+        assert_eq!(req.get("if-none-match"), Some("\"a\""));
+        assert!(!req.contains("if-range"));
+        let mut untouched = Headers::from_pairs([("if-none-match", "\"client\"")]);
+        assert!(!make_conditional(&mut untouched, &head(200, &[])));
+        assert_eq!(untouched.get("if-none-match"), Some("\"client\""));
+    }
+
+    #[test]
+    fn selection_by_strong_weak_and_last_modified() {
+        let stored = head(200, &[("etag", "\"a\""), ("last-modified", LM)]);
+        assert!(merge_not_modified(&stored, &head(304, &[("etag", "\"a\"")])).is_some());
+        assert!(merge_not_modified(&stored, &head(304, &[("etag", "\"b\"")])).is_none());
+        assert!(merge_not_modified(&stored, &head(304, &[("etag", "W/\"a\"")])).is_some());
+        assert!(merge_not_modified(&stored, &head(304, &[("last-modified", LM)])).is_some());
+        assert!(merge_not_modified(&stored, &head(304, &[])).is_none());
+        let weak = head(200, &[("etag", "W/\"a\"")]);
+        assert!(merge_not_modified(&weak, &head(304, &[("etag", "\"a\"")])).is_none());
+        assert!(merge_not_modified(&head(200, &[]), &head(304, &[])).is_some());
+        assert!(merge_not_modified(&stored, &head(200, &[("etag", "\"a\"")])).is_none());
+    }
+
+    #[test]
+    fn merge_replaces_fields_but_not_content_length_or_hop_by_hop() {
+        let stored = head(
+            200,
+            &[
+                ("etag", "\"a\""),
+                ("cache-control", "max-age=60"),
+                ("content-length", "100"),
+                ("content-type", "text/html"),
+                ("x-multi", "1"),
+                ("x-multi", "2"),
+            ],
+        );
+        let nm = head(
+            304,
+            &[
+                ("etag", "\"a\""),
+                ("cache-control", "max-age=600"),
+                ("content-length", "0"),
+                ("connection", "x-hop"),
+                ("x-hop", "1"),
+                ("x-multi", "3"),
+                ("set-cookie", "s=1"),
+            ],
+        );
+        let merged = merge_not_modified(&stored, &nm).unwrap_or_else(|| head(0, &[]));
+        assert_eq!(merged.status, 200);
+        assert_eq!(merged.headers.get("cache-control"), Some("max-age=600"));
+        assert_eq!(merged.headers.get("content-length"), Some("100"));
+        assert_eq!(merged.headers.get("content-type"), Some("text/html"));
+        assert_eq!(merged.headers.get_all("x-multi").collect::<Vec<_>>(), vec!["3"]);
+        assert!(!merged.headers.contains("x-hop") && !merged.headers.contains("connection"));
+        assert!(!merged.headers.contains("set-cookie"));
+    }
+}
