@@ -496,7 +496,7 @@ impl Flow {
     }
 
     fn ttl_of(&self, meta: &Meta, now: Time) -> i64 {
-        let life = freshness::lifetime(&meta.head, meta.storage).secs as i64;
+        let life = freshness::lifetime(&meta.head, meta.storage, meta.response_time).secs as i64;
         let age = freshness::current_age(&meta.head, meta.request_time, meta.response_time, now) as i64;
         life - age
     }
@@ -559,7 +559,8 @@ impl Flow {
             return Err("authenticated");
         }
         let mut stored_head = head.clone();
-        hop::prepare_for_storage(&mut stored_head.headers);
+        let (cc, _) = cache_control::effective(&head.headers);
+        hop::prepare_for_storage(&mut stored_head.headers, cc.as_ref());
         let spec = VarySpec::from_headers(&head.headers);
         let (variant, index) = match &spec {
             VarySpec::Star => return Err("vary-star"),
