@@ -128,9 +128,10 @@ impl Conditions {
                 test.holds(req.url.query_pairs().filter(|(n, _)| n == name).map(|(_, v)| v))
             })
             && self.headers.iter().all(|(name, test)| test.holds(req.headers.get_all(name)))
-            && self.cookies.iter().all(|(name, present)| {
-                audience::cookie_names(&req.headers).any(|n| n == name) == *present
-            })
+            && self
+                .cookies
+                .iter()
+                .all(|(name, present)| audience::cookie_names(&req.headers).any(|n| n == name) == *present)
     }
 
     /// Whether the response's Content-Type starts with one of the configured media types.

@@ -78,7 +78,8 @@ impl OperationKind {
 
     /// The parameters this kind accepts (plone's `options` plus the edge's own).
     pub fn parameter_names(self) -> &'static [&'static str] {
-        const EDGE: [&str; 5] = ["staleWhileRevalidate", "staleIfError", "persist", "stripSetCookie", "splitView"];
+        const EDGE: [&str; 5] =
+            ["staleWhileRevalidate", "staleIfError", "persist", "stripSetCookie", "splitView"];
         match self {
             OperationKind::StrongCaching | OperationKind::TerseCaching => &[
                 "maxage",
@@ -115,7 +116,6 @@ impl OperationKind {
             OperationKind::HonourOrigin => &[],
         }
     }
-
 }
 
 /// A part of a composed ETag. plone.app.caching's server-side components (catalogCounter,
@@ -459,9 +459,12 @@ impl Operation {
                 any = true;
                 out.push('|');
                 // "commas are bad in etags"; quotes, spaces and controls are not etagc.
-                out.extend(value.chars().map(|ch| if ch == ',' { ';' } else { ch }).filter(|ch| {
-                    ch.is_ascii_graphic() && *ch != '"'
-                }));
+                out.extend(
+                    value
+                        .chars()
+                        .map(|ch| if ch == ',' { ';' } else { ch })
+                        .filter(|ch| ch.is_ascii_graphic() && *ch != '"'),
+                );
             }
         }
         if !any {
@@ -482,7 +485,9 @@ impl Operation {
             }
             EtagComponent::Audience => Some(ctx.audience.as_str().to_string()),
             EtagComponent::Language => Some(req.get("accept-language").unwrap_or("").to_string()),
-            EtagComponent::Encoding => Some(h.get("content-encoding").unwrap_or("identity").trim().to_string()),
+            EtagComponent::Encoding => {
+                Some(h.get("content-encoding").unwrap_or("identity").trim().to_string())
+            }
             EtagComponent::LastModified => h
                 .get("last-modified")
                 .and_then(|v| httpdate::parse_http_date(v.trim()).ok())

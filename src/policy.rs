@@ -275,7 +275,8 @@ impl Policy {
             .rulesets
             .iter()
             .map(|(name, info)| {
-                let params = self.operation_parameters.get(name).cloned().unwrap_or_else(|| serde_json::json!({}));
+                let params =
+                    self.operation_parameters.get(name).cloned().unwrap_or_else(|| serde_json::json!({}));
                 serde_json::json!({
                     "name": name,
                     "title": info.title,

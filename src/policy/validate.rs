@@ -139,7 +139,12 @@ impl Walker {
     }
 
     /// An optional object with keys of the author's choosing.
-    fn free_section<'v>(&mut self, m: &'v Map<String, Value>, key: &str, path: &str) -> Option<&'v Map<String, Value>> {
+    fn free_section<'v>(
+        &mut self,
+        m: &'v Map<String, Value>,
+        key: &str,
+        path: &str,
+    ) -> Option<&'v Map<String, Value>> {
         let v = m.get(key)?;
         self.map(v, &child(path, key))
     }
@@ -273,7 +278,8 @@ impl Walker {
         let hint = self.hint(m);
         let audience = self.split_view(m);
         let (operations, operation_parameters, default_operation) = self.operations(m, &rulesets, &audience);
-        let cache_stop = self.string_list(m, "cacheStopRequestVariables", "").into_iter().map(|(s, _)| s).collect();
+        let cache_stop =
+            self.string_list(m, "cacheStopRequestVariables", "").into_iter().map(|(s, _)| s).collect();
         let key_options = self.cache_key(m);
         let purge_paths = self.purge(m);
         let page_map = self.page_map(m);
@@ -327,7 +333,12 @@ impl Walker {
         for (name, info) in rs {
             let p = child("/rulesets", name);
             if !is_ruleset_name(name) {
-                self.err(&p, format!("\"{name}\" is not a valid ruleset name: use letters, digits, '.', '-', '_' and ':'"));
+                self.err(
+                    &p,
+                    format!(
+                        "\"{name}\" is not a valid ruleset name: use letters, digits, '.', '-', '_' and ':'"
+                    ),
+                );
             }
             let Some(info) = self.object(info, &p, &["title", "description"]) else {
                 continue;
@@ -461,7 +472,13 @@ impl Walker {
     }
 
     /// `{"name": true | false | "value"}` conditions.
-    fn value_tests(&mut self, m: &Map<String, Value>, key: &str, p: &str, header: bool) -> Vec<(String, ValueTest)> {
+    fn value_tests(
+        &mut self,
+        m: &Map<String, Value>,
+        key: &str,
+        p: &str,
+        header: bool,
+    ) -> Vec<(String, ValueTest)> {
         let Some(obj) = self.free_section(m, key, p) else {
             return Vec::new();
         };
@@ -862,7 +879,9 @@ impl Walker {
             match item {
                 Value::String(name) => out.push(RawMember::Named(name.clone(), ip)),
                 Value::Object(_) => out.extend(self.raw_op(item, &ip).map(RawMember::Inline)),
-                other => self.expected(&ip, "the name of an entry of /operations or an operation object", other),
+                other => {
+                    self.expected(&ip, "the name of an entry of /operations or an operation object", other)
+                }
             }
         }
         Some(out)
