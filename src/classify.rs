@@ -1,0 +1,190 @@
+//! Classification: which ruleset a request (and, failing that, its response) belongs to.
+//!
+//! Rules are tried in the policy's order and the first match wins. A rule matches when every
+//! condition it states holds; a condition holding a list holds when any entry does.
+//!
+//! * Request rules (no `contentType` condition) are tried first, on the request alone.
+//! * Only when none matched, once the origin's response is known: the origin's ruleset hint
+//!   header (when trusted and naming a declared ruleset), then the rules with a `contentType`
+//!   condition, in order.
+
+use crate::audience;
+use crate::http::{Headers, RequestHead, ResponseHead};
+use crate::policy::glob::Glob;
+
+/// The outcome of classification: the ruleset and the rule that named it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Classified<'a> {
+    pub ruleset: &'a str,
+    /// The rule id; None when the ruleset came from the origin's hint header.
+    pub rule_id: Option<&'a str>,
+}
+
+/// What a query parameter, header or cookie condition asks of a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueTest {
+    /// `true`: present (with any value).
+    Present,
+    /// `false`: absent.
+    Absent,
+    /// A string: present with exactly this value.
+    Equals(String),
+}
+
+impl ValueTest {
+    fn holds(&self, mut values: impl Iterator<Item = impl AsRef<str>>) -> bool {
+        match self {
+            ValueTest::Present => values.next().is_some(),
+            ValueTest::Absent => values.next().is_none(),
+            ValueTest::Equals(want) => values.any(|v| v.as_ref() == want),
+        }
+    }
+}
+
+/// A host condition: an exact name, or `*.example.org` for any subdomain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostPattern {
+    Exact(String),
+    /// The suffix including its leading dot (`.example.org`).
+    Subdomain(String),
+}
+
+impl HostPattern {
+    fn matches(&self, host: &str) -> bool {
+        match self {
+            HostPattern::Exact(h) => host.eq_ignore_ascii_case(h),
+            HostPattern::Subdomain(suffix) => {
+                host.len() > suffix.len()
+                    && host
+                        .get(host.len() - suffix.len()..)
+                        .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+            }
+        }
+    }
+}
+
+/// The compiled `match` section of a rule. Empty lists state no condition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conditions {
+    /// Upper-case method names.
+    pub methods: Vec<String>,
+    pub hosts: Vec<HostPattern>,
+    /// Exact paths.
+    pub paths: Vec<String>,
+    pub path_prefixes: Vec<String>,
+    pub globs: Vec<Glob>,
+    /// File extensions without the dot, compared case-insensitively.
+    pub extensions: Vec<String>,
+    pub query: Vec<(String, ValueTest)>,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, ValueTest)>,
+    pub cookies: Vec<(String, bool)>,
+    /// Lower-cased media type prefixes of the response's Content-Type.
+    pub content_types: Vec<String>,
+}
+
+/// A compiled classification rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub id: String,
+    pub ruleset: String,
+    pub conditions: Conditions,
+}
+
+impl Rule {
+    /// Whether this rule needs the response (it has a `contentType` condition).
+    pub fn is_response_rule(&self) -> bool {
+        !self.conditions.content_types.is_empty()
+    }
+
+    fn classified(&self) -> Classified<'_> {
+        Classified { ruleset: &self.ruleset, rule_id: Some(&self.id) }
+    }
+}
+
+fn any_or_empty<T>(list: &[T], pred: impl FnMut(&T) -> bool) -> bool {
+    list.is_empty() || list.iter().any(pred)
+}
+
+/// The extension of the last path segment, without its dot.
+fn extension(path: &str) -> Option<&str> {
+    let last = path.rsplit('/').next()?;
+    let (_, ext) = last.rsplit_once('.')?;
+    Some(ext)
+}
+
+impl Conditions {
+    /// Whether every request condition holds.
+    pub fn request_matches(&self, req: &RequestHead) -> bool {
+        let path = req.url.path();
+        let host = req.url.host_str().unwrap_or("");
+        any_or_empty(&self.methods, |m| *m == req.method)
+            && any_or_empty(&self.hosts, |h| h.matches(host))
+            && any_or_empty(&self.paths, |p| p == path)
+            && any_or_empty(&self.path_prefixes, |p| path.starts_with(p.as_str()))
+            && any_or_empty(&self.globs, |g| g.matches(path))
+            && any_or_empty(&self.extensions, |e| extension(path).is_some_and(|x| x.eq_ignore_ascii_case(e)))
+            && self.query.iter().all(|(name, test)| {
+                test.holds(req.url.query_pairs().filter(|(n, _)| n == name).map(|(_, v)| v))
+            })
+            && self.headers.iter().all(|(name, test)| test.holds(req.headers.get_all(name)))
+            && self
+                .cookies
+                .iter()
+                .all(|(name, present)| audience::cookie_names(&req.headers).any(|n| n == name) == *present)
+    }
+
+    /// Whether the response's Content-Type starts with one of the configured media types.
+    pub fn response_matches(&self, resp: &Headers) -> bool {
+        let Some(ct) = resp.get("content-type") else {
+            return false;
+        };
+        let ct = ct.trim_start();
+        self.content_types.iter().any(|want| {
+            ct.len() >= want.len() && ct.get(..want.len()).is_some_and(|head| head.eq_ignore_ascii_case(want))
+        })
+    }
+}
+
+/// The first request rule (no `contentType` condition) matching `req`.
+pub fn classify_request<'a>(rules: &'a [Rule], req: &RequestHead) -> Option<Classified<'a>> {
+    rules
+        .iter()
+        .filter(|r| !r.is_response_rule())
+        .find(|r| r.conditions.request_matches(req))
+        .map(Rule::classified)
+}
+
+/// The first response rule (with a `contentType` condition) matching `req` and `resp`.
+pub fn classify_by_content_type<'a>(
+    rules: &'a [Rule],
+    req: &RequestHead,
+    resp: &ResponseHead,
+) -> Option<Classified<'a>> {
+    rules
+        .iter()
+        .filter(|r| r.is_response_rule())
+        .find(|r| r.conditions.response_matches(&resp.headers) && r.conditions.request_matches(req))
+        .map(Rule::classified)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subdomain_pattern_needs_a_label_before_the_suffix() {
+        let p = HostPattern::Subdomain(".example.org".into());
+        assert!(p.matches("www.Example.org"));
+        assert!(!p.matches(".example.org"));
+        assert!(!p.matches("example.org"));
+        assert!(!p.matches("badexample.org"));
+    }
+
+    #[test]
+    fn extension_is_of_the_last_segment() {
+        assert_eq!(extension("/files/report.pdf"), Some("pdf"));
+        assert_eq!(extension("/a.b/c"), None);
+        assert_eq!(extension("/"), None);
+    }
+}
