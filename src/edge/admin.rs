@@ -309,7 +309,7 @@ async fn explain(env: &Env, body: &[u8], config: &Config, now: Time) -> Result<R
         return json_response(400, &json!({ "errors": ["url must be an absolute http(s) URL"] }));
     };
     let policy = policy_store::active(env, now).await;
-    let (mut flow, step) = Flow::start(&policy, request, now, true);
+    let (flow, step) = Flow::start(&policy, request, now, true);
     let operation = policy.operation(flow.ruleset());
     let mut cached = json!({ "present": false, "status": "miss" });
     let mut response_head = ResponseHead::new(200, Headers::from_pairs([("content-type", "text/html; charset=utf-8")]));

@@ -209,12 +209,16 @@ impl Io {
             }
         }
         let req = Request::new_with_init(url.as_str(), &init).ok()?;
-        let fetch = Box::pin(Fetch::Request(req).send());
+        let fetcher = Fetch::Request(req);
         let timeout = Box::pin(Delay::from(std::time::Duration::from_millis(ORIGIN_TIMEOUT_MS)));
-        match select(fetch, timeout).await {
-            Either::Left((Ok(resp), _)) => Some(resp),
-            _ => None,
-        }
+        let outcome = {
+            let fetch = Box::pin(fetcher.send());
+            match select(fetch, timeout).await {
+                Either::Left((Ok(resp), _)) => Some(resp),
+                _ => None,
+            }
+        };
+        outcome
     }
 
     /// Turns the engine's reply into the client's response, storing and invalidating as told.
@@ -339,7 +343,7 @@ async fn write_index(cache: &Cache, index: Option<(String, VaryIndex)>, _now: Ti
     let value = merged.encode().map_err(|e| Error::RustError(e.to_string()))?;
     let h = Headers::from_pairs([
         (INDEX_HEADER, value),
-        ("cache-control".to_string(), format!("public, max-age={STORAGE_SECS}")),
+        ("cache-control", format!("public, max-age={STORAGE_SECS}")),
     ]);
     let resp = Response::builder().with_status(200).with_headers(headers_to_js(&h)).empty();
     MEMORY.with(|m| m.borrow_mut().remove(&index_key));

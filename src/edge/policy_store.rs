@@ -127,9 +127,3 @@ pub async fn rollback(env: &Env, version: u64, now: Time) -> Result<bool> {
     set_active(Rc::new(policy.with_version(version)), "kv", now);
     Ok(true)
 }
-
-/// The active version number as KV records it (None when nothing was pushed).
-pub async fn active_version(env: &Env) -> Option<u64> {
-    let kv = env.kv(KV_BINDING).ok()?;
-    kv.get(ACTIVE_KEY).text().await.ok().flatten().and_then(|t| t.trim().parse().ok())
-}
