@@ -47,10 +47,14 @@ async function openTab(name) {
   await page.locator(`#panel-${name}`).waitFor({ state: 'visible' });
 }
 
-async function statusText(pattern) {
-  const status = page.locator('#status');
-  await assertEventually(async () => pattern.test((await status.textContent()) || ''), `status matching ${pattern}`);
-  return (await status.textContent()) || '';
+/** Wait for the live status region to announce a message matching `pattern` (and `accept`). */
+async function waitStatus(pattern, accept = () => true) {
+  let match = null;
+  await assertEventually(async () => {
+    match = pattern.exec((await page.textContent('#status')) || '');
+    return match !== null && accept(match);
+  }, `status matching ${pattern}`);
+  return match;
 }
 
 async function assertEventually(check, what, timeoutMs = 15_000) {
@@ -137,6 +141,9 @@ describe('control panel', { timeout: 240_000 }, () => {
         await first.click();
         assert.equal(await p.evaluate(() => document.activeElement.id), 'bundle', 'error moves focus to the editor');
       }
+      // The secret survives a reload of the tab, and nothing was activated.
+      await p.reload();
+      await p.locator('#app').waitFor({ state: 'visible' });
       assert.equal(await p.textContent('#active-version'), before, 'nothing was activated');
     } finally {
       await other.close();
@@ -179,11 +186,24 @@ describe('control panel', { timeout: 240_000 }, () => {
     await shot('import');
 
     await page.click('#activate');
-    const message = await statusText(/Activated .* version \d+/);
-    const version = Number(/version (\d+)/.exec(message)[1]);
-    assert.ok(version > before, `new version ${version} > ${before}`);
+    const [, first] = await waitStatus(/Activated .* as version (\d+)/, (m) => Number(m[1]) > before);
     await openTab('settings');
-    assert.equal((await page.textContent('#active-version')).trim(), String(version));
+    assert.equal((await page.textContent('#active-version')).trim(), first);
+  });
+
+  it('History rolls back to an earlier version', STEP, async () => {
+    // Push the same profile again, then roll back to the previous push.
+    const first = Number((await page.textContent('#active-version')).trim());
+    await openTab('import');
+    await page.click('#activate');
+    const [, second] = await waitStatus(/Activated .* as version (\d+)/, (m) => Number(m[1]) > first);
+    await openTab('settings');
+    assert.equal((await page.textContent('#active-version')).trim(), second);
+    await page.click(`#history-table button[data-version="${first}"]`);
+    await waitStatus(/Rolled back\. Version (\d+) is now active/, (m) => Number(m[1]) === first);
+    assert.equal((await page.textContent('#active-version')).trim(), String(first));
+    const activeRow = page.locator('#history-table tbody tr', { has: page.locator('.badge') });
+    assert.equal((await activeRow.locator('td').first().textContent()).trim(), String(first));
   });
 
   it('Explain names the ruleset of /news', STEP, async () => {
