@@ -675,29 +675,34 @@ function opCell(entry) {
 }
 
 /**
- * Ruleset -> {operation, parameters} from a bundle. Reads the common shapes:
- * an `operations`/`operationMapping`/`mapping` object (name -> operation or
- * {operation, parameters}), or `rulesets` as an object or an array of
- * {name, operation, parameters}.
+ * Ruleset -> {operation, parameters} from a bundle. Finds every object with a
+ * string `operation`, named by its `ruleset` or `name` field or by the key it
+ * sits under, and name -> operation string maps under an `operations`,
+ * `operationMapping` or `mapping` key.
  */
 function operationsOf(bundle) {
   const out = new Map();
-  const put = (name, v) => {
-    if (!name) return;
-    if (typeof v === 'string') out.set(name, { operation: v });
-    else if (v && typeof v === 'object' && (v.operation || v.op)) {
-      out.set(name, { operation: v.operation || v.op, parameters: v.parameters || v.params });
+  const walk = (v, key, depth) => {
+    if (!v || typeof v !== 'object' || depth > 8) return;
+    if (Array.isArray(v)) {
+      for (const item of v) walk(item, null, depth + 1);
+      return;
+    }
+    if (typeof v.operation === 'string') {
+      const name = typeof v.ruleset === 'string' ? v.ruleset : typeof v.name === 'string' ? v.name : key;
+      if (name && !out.has(name)) out.set(name, { operation: v.operation, parameters: v.parameters || v.params });
+      return;
+    }
+    const isMap = key === 'operations' || key === 'operationMapping' || key === 'mapping';
+    for (const [k, item] of Object.entries(v)) {
+      if (isMap && typeof item === 'string') {
+        if (!out.has(k)) out.set(k, { operation: item });
+      } else {
+        walk(item, k, depth + 1);
+      }
     }
   };
-  if (!bundle || typeof bundle !== 'object') return out;
-  for (const key of ['rulesets', 'operations', 'operationMapping', 'mapping']) {
-    const v = bundle[key];
-    if (Array.isArray(v)) {
-      for (const item of v) if (item && typeof item === 'object') put(item.name || item.ruleset, item);
-    } else if (v && typeof v === 'object') {
-      for (const [name, item] of Object.entries(v)) put(name, item);
-    }
-  }
+  walk(bundle, null, 0);
   return out;
 }
 
