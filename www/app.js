@@ -94,7 +94,7 @@ let statusTimer = 0;
 function announce(message, kind = 'info') {
   const box = $('status');
   clearTimeout(statusTimer);
-  box.className = `status ${kind}`;
+  box.className = `status is-${kind}`;
   // Clear first so that repeating the same message is announced again.
   box.textContent = '';
   requestAnimationFrame(() => {
