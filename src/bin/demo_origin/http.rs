@@ -77,7 +77,11 @@ pub enum Body {
     Bytes(Vec<u8>),
     Static(&'static [u8]),
     /// `len` bytes of a repeating pattern, written in pieces.
-    Generated { len: u64, chunk_delay: Duration, chunked: bool },
+    Generated {
+        len: u64,
+        chunk_delay: Duration,
+        chunked: bool,
+    },
 }
 
 impl Body {
@@ -259,11 +263,13 @@ fn linger_close(mut stream: TcpStream) {
 /// Read one line (through `\n`) of at most `limit` bytes, without the line ending.
 fn read_line(reader: &mut BufReader<TcpStream>, limit: usize, buf: &mut Vec<u8>) -> Result<(), ReadError> {
     buf.clear();
-    let n = reader
-        .by_ref()
-        .take(limit as u64 + 1)
-        .read_until(b'\n', buf)
-        .map_err(|e| if is_timeout(&e) { ReadError::Closed } else { ReadError::Io })?;
+    let n = reader.by_ref().take(limit as u64 + 1).read_until(b'\n', buf).map_err(|e| {
+        if is_timeout(&e) {
+            ReadError::Closed
+        } else {
+            ReadError::Io
+        }
+    })?;
     if n == 0 {
         return Err(ReadError::Closed);
     }
@@ -358,7 +364,8 @@ fn parse_request_line(line: &[u8]) -> Result<(String, String, u8), ReadError> {
     const BAD: ReadError = ReadError::Reject(400, "bad request line");
     let line = std::str::from_utf8(line).map_err(|_| BAD)?;
     let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(BAD);
     };
@@ -378,9 +385,7 @@ fn parse_request_line(line: &[u8]) -> Result<(String, String, u8), ReadError> {
 fn split_target(target: &str) -> Result<(String, String), ReadError> {
     let rest = if target.starts_with('/') || target == "*" {
         target
-    } else if let Some(after) =
-        target.strip_prefix("http://").or_else(|| target.strip_prefix("https://"))
-    {
+    } else if let Some(after) = target.strip_prefix("http://").or_else(|| target.strip_prefix("https://")) {
         match after.find(['/', '?']) {
             Some(i) => after.get(i..).unwrap_or("/"),
             None => "/",
@@ -475,8 +480,13 @@ fn read_chunked(reader: &mut BufReader<TcpStream>) -> Result<Vec<u8>, ReadError>
         body.resize(start + size, 0);
         let chunk = body.get_mut(start..).ok_or(BAD)?;
         reader.read_exact(chunk).map_err(|_| ReadError::Io)?;
-        read_line(reader, 2, &mut line)?;
-        if !line.is_empty() {
+        // The chunk data ends with CRLF (a bare LF is tolerated).
+        let mut end = [0u8; 1];
+        reader.read_exact(&mut end).map_err(|_| ReadError::Io)?;
+        if end == *b"\r" {
+            reader.read_exact(&mut end).map_err(|_| ReadError::Io)?;
+        }
+        if end != *b"\n" {
             return Err(BAD);
         }
     }

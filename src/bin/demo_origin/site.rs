@@ -152,7 +152,11 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 pub fn base64_encode(input: &[u8]) -> String {
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [chunk.first().copied().unwrap_or(0), chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -358,9 +362,9 @@ impl Ctx<'_> {
 
     fn page(&self, title: &str, main: &str, meta: &str) -> String {
         let nav_user = match self.user {
-            Some(u) => format!(
-                "<span class=\"user\">Logged in as {u}</span> <a href=\"/logout\">Log out</a>"
-            ),
+            Some(u) => {
+                format!("<span class=\"user\">Logged in as {u}</span> <a href=\"/logout\">Log out</a>")
+            }
             None => "<a href=\"/login\">Log in</a>".to_string(),
         };
         format!(
@@ -676,7 +680,8 @@ impl Site {
                     )
                 } else if let Some(prefix) = params.get("prefix") {
                     let (mut hits, mut conditional, mut not_modified) = (0u64, 0u64, 0u64);
-                    for counter in state.counters.iter().filter(|(p, _)| p.starts_with(prefix)).map(|(_, v)| v)
+                    for counter in
+                        state.counters.iter().filter(|(p, _)| p.starts_with(prefix)).map(|(_, v)| v)
                     {
                         hits += counter.hits;
                         conditional += counter.conditional;
@@ -883,7 +888,9 @@ fn test_surface(ctx: &Ctx) -> Response {
         let Some((name, value)) = h.split_once(':') else { return bad(format!("h={h}")) };
         let name = name.trim();
         if !is_token(name)
-            || ["content-length", "transfer-encoding", "connection"].iter().any(|f| name.eq_ignore_ascii_case(f))
+            || ["content-length", "transfer-encoding", "connection"]
+                .iter()
+                .any(|f| name.eq_ignore_ascii_case(f))
         {
             return bad(format!("h={h}"));
         }
@@ -923,8 +930,10 @@ fn test_surface(ctx: &Ctx) -> Response {
     } else if let Some(body) = p.get("body") {
         Body::Bytes(body.as_bytes().to_vec())
     } else {
-        let mut text = format!("demo-origin {} {} hit={}\n{}\n", req.method, req.path, ctx.hit, ctx.marker())
-            .into_bytes();
+        // HEAD describes the GET body, so its Content-Length is the one a GET would have.
+        let method = if req.is_head() { "GET" } else { req.method.as_str() };
+        let mut text =
+            format!("demo-origin {method} {} hit={}\n{}\n", req.path, ctx.hit, ctx.marker()).into_bytes();
         if has_request_body {
             text.extend_from_slice(format!("request-body-length={}\n", req.body.len()).as_bytes());
             if req.body.len() <= ECHO_BODY_LIMIT {
