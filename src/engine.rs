@@ -40,7 +40,9 @@ pub enum Purged {
     /// Hard purge: the entry is a miss.
     Hard,
     /// Soft purge: the entry is stale from `at` and must be revalidated.
-    Soft { at: Time },
+    Soft {
+        at: Time,
+    },
 }
 
 /// Which body goes with a response the flow asks the driver to send.
@@ -114,11 +116,19 @@ enum State {
     /// Waiting for a variant record.
     Variant,
     /// Waiting for the origin's answer to a plain forward (no cache involvement).
-    Forwarding { status: CacheStatus },
+    Forwarding {
+        status: CacheStatus,
+    },
     /// Waiting for the origin's answer to a miss.
-    Missing { status: CacheStatus },
+    Missing {
+        status: CacheStatus,
+    },
     /// Waiting for the origin's answer to a conditional revalidation of `stored`.
-    Revalidating { stored: Box<Meta>, serve_if_error: bool, background: bool },
+    Revalidating {
+        stored: Box<Meta>,
+        serve_if_error: bool,
+        background: bool,
+    },
     Done,
 }
 
@@ -189,7 +199,8 @@ impl Flow {
         for (n, v) in cond.iter() {
             flow.upstream.headers.set(n, v);
         }
-        flow.state = State::Revalidating { stored: Box::new(stored.clone()), serve_if_error: false, background: true };
+        flow.state =
+            State::Revalidating { stored: Box::new(stored.clone()), serve_if_error: false, background: true };
         Some(Box::new(flow))
     }
 
@@ -241,7 +252,8 @@ impl Flow {
         self.bypass = bypass;
         if let Some(reason) = bypass {
             let fwd = if reason == Bypass::Method { Fwd::Method } else { Fwd::Bypass };
-            let status = CacheStatus { fwd: Some(fwd), detail: Some(reason.as_str().into()), ..Default::default() };
+            let status =
+                CacheStatus { fwd: Some(fwd), detail: Some(reason.as_str().into()), ..Default::default() };
             self.state = State::Forwarding { status };
             return Step::Fetch { request: self.upstream.clone(), with_body: !self.client.is_get_or_head() };
         }
@@ -376,7 +388,8 @@ impl Flow {
                         request.headers.set(n, v);
                     }
                 }
-                self.state = State::Revalidating { stored: Box::new(meta), serve_if_error, background: false };
+                self.state =
+                    State::Revalidating { stored: Box::new(meta), serve_if_error, background: false };
                 Step::Fetch { request, with_body: false }
             }
         }
@@ -405,8 +418,19 @@ impl Flow {
         match std::mem::replace(&mut self.state, State::Done) {
             State::Forwarding { mut status } => {
                 status.fwd_status = Some(head.status);
-                let invalidate = if self.client.is_safe() { Vec::new() } else { self.invalidation(policy, &head) };
-                let mut step = self.reply(policy, head, BodySource::Origin, status, None, Outcome::Bypass, None, None, now);
+                let invalidate =
+                    if self.client.is_safe() { Vec::new() } else { self.invalidation(policy, &head) };
+                let mut step = self.reply(
+                    policy,
+                    head,
+                    BodySource::Origin,
+                    status,
+                    None,
+                    Outcome::Bypass,
+                    None,
+                    None,
+                    now,
+                );
                 if let Step::Respond(r) = &mut step {
                     r.invalidate = invalidate;
                 }
@@ -433,7 +457,11 @@ impl Flow {
                             ..Default::default()
                         };
                         let order = StoreOrder {
-                            key: key::storage_key(&self.primary, self.keyed_audience, self.variant.as_deref()),
+                            key: key::storage_key(
+                                &self.primary,
+                                self.keyed_audience,
+                                self.variant.as_deref(),
+                            ),
                             memory: self.memory_for(policy, &meta),
                             meta: meta.clone(),
                             body: BodySource::Stored,
@@ -463,7 +491,11 @@ impl Flow {
                 if head.status >= 500 && serve_if_error && !background {
                     return self.serve_stale_on_error(policy, *stored, Some(head.status), now);
                 }
-                let status = CacheStatus { fwd: Some(Fwd::Stale), fwd_status: Some(head.status), ..Default::default() };
+                let status = CacheStatus {
+                    fwd: Some(Fwd::Stale),
+                    fwd_status: Some(head.status),
+                    ..Default::default()
+                };
                 self.after_full_response(policy, head, status, Outcome::Revalidated200, response_time, now)
             }
             State::Base | State::Variant | State::Done => {
@@ -482,7 +514,13 @@ impl Flow {
         }
     }
 
-    fn serve_stale_on_error(&mut self, policy: &Policy, meta: Meta, fwd_status: Option<u16>, now: Time) -> Step {
+    fn serve_stale_on_error(
+        &mut self,
+        policy: &Policy,
+        meta: Meta,
+        fwd_status: Option<u16>,
+        now: Time,
+    ) -> Step {
         let age = freshness::current_age(&meta.head, meta.request_time, meta.response_time, now);
         let cs = CacheStatus {
             hit: true,

@@ -170,7 +170,11 @@ mod tests {
 
     #[test]
     fn names_are_case_insensitive_and_lists_combine() {
-        let mut h = Headers::from_pairs([("Cache-Control", "max-age=1"), ("X-A", "a"), ("cache-control", "public, ,")]);
+        let mut h = Headers::from_pairs([
+            ("Cache-Control", "max-age=1"),
+            ("X-A", "a"),
+            ("cache-control", "public, ,"),
+        ]);
         assert_eq!(h.get("CACHE-CONTROL"), Some("max-age=1"));
         assert_eq!(h.get_joined("cache-control").as_deref(), Some("max-age=1, public, ,"));
         assert_eq!(h.list("cache-control").collect::<Vec<_>>(), vec!["max-age=1", "public"]);

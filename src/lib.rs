@@ -4,8 +4,8 @@
 //! the time passed in; it performs no I/O and reads no clock. The `edge` module is the thin
 //! Cloudflare Workers shell, compiled for wasm only.
 
-pub mod http;
 pub mod decision;
+pub mod http;
 
 // RFC 9111 core
 pub mod cache_control;

@@ -115,7 +115,8 @@ fn drive(
                     BodySource::Stored => stored_body,
                     BodySource::Origin => origin_body,
                 };
-                let exchange = Exchange { head: reply.head, body, outcome: reply.outcome, ruleset: reply.ruleset };
+                let exchange =
+                    Exchange { head: reply.head, body, outcome: reply.outcome, ruleset: reply.ruleset };
                 return (exchange, reply.background);
             }
         };

@@ -60,7 +60,13 @@ fn check(
 }
 
 /// Everything under the admin prefix.
-pub async fn handle(mut req: Request, env: &Env, _ctx: &Context, config: &Config, now: Time) -> Result<Response> {
+pub async fn handle(
+    mut req: Request,
+    env: &Env,
+    _ctx: &Context,
+    config: &Config,
+    now: Time,
+) -> Result<Response> {
     let url = req.url()?;
     let rest = url.path().strip_prefix(config.admin_prefix.as_str()).unwrap_or("").to_string();
     let method = req.inner().method().to_ascii_uppercase();
@@ -168,9 +174,9 @@ async fn run_purge(
     now: Time,
 ) -> Result<Response> {
     let policy = policy_store::active(env, now).await;
-    let targets = match purge.targets(&credential, base, policy.purge_paths(), |u| {
-        key::primary_key(u, policy.key_options())
-    }) {
+    let targets = match purge
+        .targets(&credential, base, policy.purge_paths(), |u| key::primary_key(u, policy.key_options()))
+    {
         Ok(t) => t,
         Err(problems) => return json_response(400, &json!({ "errors": problems })),
     };
@@ -180,7 +186,10 @@ async fn run_purge(
         Err(e) => {
             let msg = e.to_string();
             let status = if msg.contains("already applied") { 401 } else { 503 };
-            return json_response(status, &json!({ "error": format!("the purge ledger refused the purge: {msg}") }));
+            return json_response(
+                status,
+                &json!({ "error": format!("the purge ledger refused the purge: {msg}") }),
+            );
         }
     };
     ledger::apply(&answer.records, now);
@@ -196,10 +205,13 @@ async fn run_purge(
                     }
                 }
                 Target::Prefix(prefix) => {
-                    removed += MEMORY.with(|m| m.borrow_mut().remove_where(|_, e| e.meta.url.starts_with(prefix.as_str())));
+                    removed += MEMORY.with(|m| {
+                        m.borrow_mut().remove_where(|_, e| e.meta.url.starts_with(prefix.as_str()))
+                    });
                 }
                 Target::Tag(tag) => {
-                    removed += MEMORY.with(|m| m.borrow_mut().remove_where(|_, e| e.meta.tags.iter().any(|t| t == tag)));
+                    removed += MEMORY
+                        .with(|m| m.borrow_mut().remove_where(|_, e| e.meta.tags.iter().any(|t| t == tag)));
                 }
             }
         }
@@ -212,7 +224,8 @@ async fn run_purge(
             Target::Tag(t) => json!({ "tag": t }),
         })
         .collect();
-    let urls: Vec<&str> = targets.iter().filter_map(|t| if let Target::Url(u) = t { Some(u.as_str()) } else { None }).collect();
+    let urls: Vec<&str> =
+        targets.iter().filter_map(|t| if let Target::Url(u) = t { Some(u.as_str()) } else { None }).collect();
     json_response(
         200,
         &json!({
@@ -312,7 +325,8 @@ async fn explain(env: &Env, body: &[u8], config: &Config, now: Time) -> Result<R
     let (flow, step) = Flow::start(&policy, request, now, true);
     let operation = policy.operation(flow.ruleset());
     let mut cached = json!({ "present": false, "status": "miss" });
-    let mut response_head = ResponseHead::new(200, Headers::from_pairs([("content-type", "text/html; charset=utf-8")]));
+    let mut response_head =
+        ResponseHead::new(200, Headers::from_pairs([("content-type", "text/html; charset=utf-8")]));
     if let Step::Lookup { key } = step {
         let (mut found, _) = cache::lookup(&key).await;
         if let Found::Index(_) = &found {

@@ -1,4 +1,5 @@
-//! The control panel's files, compiled into the worker.
+//! The control panel's files, compiled into the worker: no separate asset upload, no build
+//! step, and the same secret-protected deployment as the API they call.
 
 /// One file served under the admin prefix.
 pub struct Asset {
@@ -6,8 +7,17 @@ pub struct Asset {
     pub body: &'static str,
 }
 
+const INDEX: &str = include_str!("../../www/index.html");
+const APP_JS: &str = include_str!("../../www/app.js");
+const APP_CSS: &str = include_str!("../../www/app.css");
+
 /// The asset at `path` (relative to the admin prefix, e.g. `/app.js`).
 pub fn find(path: &str) -> Option<Asset> {
-    let _ = path;
-    None
+    let (content_type, body) = match path {
+        "/" | "/index.html" => ("text/html; charset=utf-8", INDEX),
+        "/app.js" => ("text/javascript; charset=utf-8", APP_JS),
+        "/app.css" => ("text/css; charset=utf-8", APP_CSS),
+        _ => return None,
+    };
+    Some(Asset { content_type, body })
 }

@@ -64,7 +64,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
     let debug = crate::purge::auth::is_authorized_quick(config.secret.as_deref(), &head.headers);
     let (mut flow, step) = Flow::start(&policy, head, now, debug);
     let client_body = if req.inner().body().is_some() { Some(req) } else { None };
-    let mut io = Io { stored: StoredBody::None, origin: None, client_body };
+    let mut io = Io { stored: StoredBody::None, origin: None, client_body, pending_bytes: None };
     let reply = io.drive(&policy, &mut flow, step, config).await;
     let background = reply.background.clone();
     let response = io.finish(reply, ctx, now).await?;
@@ -75,7 +75,8 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
             let config = Config { origin, admin_prefix: String::new(), secret: None };
             let mut flow = *bg;
             let step = flow.background_step();
-            let mut io = Io { stored: StoredBody::None, origin: None, client_body: None };
+            let mut io =
+                Io { stored: StoredBody::None, origin: None, client_body: None, pending_bytes: None };
             let reply = io.drive(&policy, &mut flow, step, &config).await;
             let _ = io.execute_store(reply.store, now).await;
         });
@@ -86,7 +87,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
 /// Looks up what is stored under `key` in the memory tier, then the Cache API. Used by the
 /// engine's lookups and by "explain".
 pub async fn lookup(key: &str) -> (Found, Option<Rc<Meta>>) {
-    let mut io = Io { stored: StoredBody::None, origin: None, client_body: None };
+    let mut io = Io { stored: StoredBody::None, origin: None, client_body: None, pending_bytes: None };
     let found = io.lookup(key).await;
     let meta = match &found {
         Found::Entry(m) => Some(Rc::new((**m).clone())),
@@ -135,6 +136,8 @@ struct Io {
     origin: Option<Response>,
     /// The client's request, kept for its body (forwarded methods with a body).
     client_body: Option<Request>,
+    /// The origin body, already read for the memory tier.
+    pending_bytes: Option<Rc<[u8]>>,
 }
 
 impl Io {
@@ -168,7 +171,9 @@ impl Io {
             self.stored = StoredBody::Memory(entry.body.clone());
             return Found::Entry(Box::new((*entry.meta).clone()));
         }
-        let Ok(cache) = Cache::open("rulecache".into()).await.pipe(Ok::<_, Error>) else { return Found::Nothing };
+        let Ok(cache) = Cache::open("rulecache".into()).await.pipe(Ok::<_, Error>) else {
+            return Found::Nothing;
+        };
         let Ok(Some(resp)) = cache.get(key, false).await else { return Found::Nothing };
         if let Ok(Some(index)) = resp.headers().get(INDEX_HEADER) {
             return match VaryIndex::decode(&index) {
@@ -227,6 +232,29 @@ impl Io {
         for key in &invalidate {
             delete_key(key).await;
         }
+        // A small body bound for the memory tier is read now and put there before the client
+        // is answered, so the very next request in this isolate is a hit.
+        if let Some(order) = store.as_ref().filter(|o| o.memory && o.body == BodySource::Origin) {
+            let declared =
+                order.meta.head.headers.get("content-length").and_then(|v| v.parse::<usize>().ok());
+            if let (true, Some(resp)) =
+                (declared.is_some_and(|n| n <= MEMORY_MAX_ENTRY), self.origin.as_mut())
+            {
+                let bytes: Rc<[u8]> = resp.bytes().await?.into();
+                let mut meta = order.meta.clone();
+                meta.body_len = bytes.len() as u64;
+                let size = bytes.len() + order.key.len() + meta.head.headers.byte_size();
+                MEMORY.with(|m| {
+                    m.borrow_mut().insert(
+                        order.key.clone(),
+                        MemEntry { meta: Rc::new(meta), body: bytes.clone() },
+                        size,
+                    )
+                });
+                self.origin = None;
+                self.pending_bytes = Some(bytes);
+            }
+        }
         let bodyless = matches!(head.status, 101 | 204 | 205 | 304);
         let mut sent_bytes = 0u64;
         let response_body: ResponseBody = match body {
@@ -241,14 +269,25 @@ impl Io {
                     ResponseBody::Body(bytes.to_vec())
                 }
                 StoredBody::Cache(resp) => {
-                    let resp = if store.is_some() { resp.cloned()? } else { std::mem::replace(resp, Response::empty()?) };
+                    let resp = if store.is_some() {
+                        resp.cloned()?
+                    } else {
+                        std::mem::replace(resp, Response::empty()?)
+                    };
                     resp.into_parts().1
                 }
                 StoredBody::None => ResponseBody::Empty,
             },
+            BodySource::Origin if self.pending_bytes.is_some() => {
+                ResponseBody::Body(self.pending_bytes.as_ref().map(|b| b.to_vec()).unwrap_or_default())
+            }
             BodySource::Origin => match self.origin.as_mut() {
                 Some(resp) => {
-                    let resp = if store.is_some() { resp.cloned()? } else { std::mem::replace(resp, Response::empty()?) };
+                    let resp = if store.is_some() {
+                        resp.cloned()?
+                    } else {
+                        std::mem::replace(resp, Response::empty()?)
+                    };
                     resp.into_parts().1
                 }
                 None => ResponseBody::Empty,
@@ -262,10 +301,18 @@ impl Io {
         }
         record_stats(ruleset.as_deref(), outcome, sent_bytes, now);
         if let Some(order) = store {
-            let (stored, origin) = (std::mem::replace(&mut self.stored, StoredBody::None), self.origin.take());
+            let (mut stored, origin) =
+                (std::mem::replace(&mut self.stored, StoredBody::None), self.origin.take());
+            let mut order = order;
+            if let Some(bytes) = self.pending_bytes.take() {
+                stored = StoredBody::Memory(bytes);
+                order.body = BodySource::Stored;
+            }
             ctx.wait_until(async move {
-                let mut io = Io { stored, origin, client_body: None };
-                let _ = io.execute_store(Some(order), now).await;
+                let mut io = Io { stored, origin, client_body: None, pending_bytes: None };
+                if let Err(e) = io.execute_store(Some(order), now).await {
+                    console_error!("rulecache: storing a response failed: {e}");
+                }
             });
         }
         let response = Response::builder()
@@ -333,7 +380,9 @@ fn stored_response(meta_value: &str, body: ResponseBody) -> Result<Response> {
 async fn write_index(cache: &Cache, index: Option<(String, VaryIndex)>, _now: Time) -> Result<()> {
     let Some((index_key, index)) = index else { return Ok(()) };
     let existing = match cache.get(index_key.as_str(), false).await {
-        Ok(Some(resp)) => resp.headers().get(INDEX_HEADER).ok().flatten().and_then(|v| VaryIndex::decode(&v).ok()),
+        Ok(Some(resp)) => {
+            resp.headers().get(INDEX_HEADER).ok().flatten().and_then(|v| VaryIndex::decode(&v).ok())
+        }
         _ => None,
     };
     let (merged, forgotten) = merge_index(existing, index);

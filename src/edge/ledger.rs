@@ -71,7 +71,12 @@ async fn refresh(env: &Env, sent_at: Time) -> Result<()> {
 }
 
 /// Records a purge in the ledger; returns the purge id and its records.
-pub async fn append(env: &Env, targets: Vec<Target>, soft: bool, nonce: Option<String>) -> Result<AppendAnswer> {
+pub async fn append(
+    env: &Env,
+    targets: Vec<Target>,
+    soft: bool,
+    nonce: Option<String>,
+) -> Result<AppendAnswer> {
     let stub = env.durable_object(BINDING)?.get_by_name(OBJECT_NAME)?;
     let body = serde_json::to_string(&AppendOrder { targets, soft, nonce })?;
     let mut init = RequestInit::new();
@@ -160,13 +165,18 @@ impl DurableObject for PurgeLedger {
                     .unwrap_or(0);
                 let loaded = self.loaded.borrow();
                 let Some((ledger, _)) = loaded.as_ref() else { return Response::error("not loaded", 500) };
-                Response::from_json(&SinceAnswer { records: ledger.since(since).to_vec(), last_seq: ledger.last_seq() })
+                Response::from_json(&SinceAnswer {
+                    records: ledger.since(since).to_vec(),
+                    last_seq: ledger.last_seq(),
+                })
             }
             (Method::Post, "/append") => {
                 let order: AppendOrder = req.json().await?;
                 let answer = {
                     let mut loaded = self.loaded.borrow_mut();
-                    let Some((ledger, nonces)) = loaded.as_mut() else { return Response::error("not loaded", 500) };
+                    let Some((ledger, nonces)) = loaded.as_mut() else {
+                        return Response::error("not loaded", 500);
+                    };
                     let window = crate::purge::auth::MAX_CLOCK_SKEW_SECS * 2000;
                     nonces.retain(|(_, at)| now.saturating_sub(*at) <= window);
                     if let Some(n) = &order.nonce {

@@ -15,7 +15,6 @@ use worker::*;
 use crate::http::Time;
 use crate::purge::auth::ReplayGuard;
 
-
 /// The default admin path prefix (`ADMIN_PREFIX` var).
 const DEFAULT_ADMIN_PREFIX: &str = "/_rulecache";
 

@@ -46,7 +46,9 @@ thread_local! {
 /// The active policy (and where it came from).
 pub async fn active_with_source(env: &Env, now: Time) -> (Rc<Policy>, &'static str) {
     let cached = ACTIVE.with(|a| {
-        a.borrow().as_ref().map(|a| (a.policy.clone(), a.source, now.saturating_sub(a.checked_at) < POLICY_CHECK_MS))
+        a.borrow()
+            .as_ref()
+            .map(|a| (a.policy.clone(), a.source, now.saturating_sub(a.checked_at) < POLICY_CHECK_MS))
     });
     if let Some((policy, source, true)) = cached {
         return (policy, source);
