@@ -116,11 +116,14 @@ struct Persisted {
     nonces: Vec<(String, Time)>,
 }
 
+/// Signed requests already applied, with when (replay protection across isolates).
+type Nonces = Vec<(String, Time)>;
+
 /// The Durable Object holding the ledger.
 #[durable_object]
 pub struct PurgeLedger {
     state: State,
-    loaded: RefCell<Option<(Ledger, Vec<(String, Time)>)>>,
+    loaded: RefCell<Option<(Ledger, Nonces)>>,
 }
 
 impl PurgeLedger {

@@ -1,0 +1,197 @@
+// Purge: authenticated PURGE and purge API, variants, expansion, tags, prefixes, soft and
+// hard, and the global ledger — against the real worker in workerd, counting origin hits.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
+import { startStack, client, ns, sleep } from '../support/stack.mjs';
+
+const SECRET = 'purge-test-secret-0123456789';
+let stack, get;
+before(async () => { stack = await startStack({ secret: SECRET }); get = client(stack); });
+after(async () => { await stack?.stop(); });
+
+const bearer = { authorization: `Bearer ${SECRET}` };
+const status = (r) => r.headers.get('cache-status') ?? '';
+
+async function cached(path, init) {
+  const a = await get(path, init); await a.arrayBuffer();
+  const b = await get(path, init); await b.arrayBuffer();
+  assert.match(status(b), /hit/, `${path} should be served from cache before the purge`);
+}
+
+async function purgeApi(body, headers = bearer) {
+  const r = await get('/_rulecache/api/purge', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return { status: r.status, body: await r.json() };
+}
+
+function signed(method, pathAndQuery, body, ts = Math.floor(Date.now() / 1000)) {
+  const bodyHash = createHash('sha256').update(body).digest('hex');
+  const sig = createHmac('sha256', SECRET).update(`v1\n${method}\n${pathAndQuery}\n${ts}\n${bodyHash}`).digest('hex');
+  return { 'x-rulecache-timestamp': String(ts), 'x-rulecache-signature': `v1=${sig}` };
+}
+
+test('PURGE <url> with the bearer secret makes the URL a miss', async () => {
+  const p = `${ns('purge-url')}?cc=max-age%3D600`;
+  await cached(p);
+  const r = await get(p, { method: 'PURGE', headers: bearer });
+  assert.equal(r.status, 200);
+  const answer = await r.json();
+  assert.match(answer.id, /^p-/);
+  assert.ok(answer.removedLocal >= 1, 'the local copy was removed');
+  assert.ok(answer.honouredEverywhereBy > Date.now() - 1000);
+  const before = await stack.originHits(p.split('?')[0]);
+  const again = await get(p); await again.text();
+  assert.match(status(again), /fwd=/);
+  assert.equal(await stack.originHits(p.split('?')[0]), before + 1);
+});
+
+test('PURGE without or with a wrong credential changes nothing and never reaches the origin', async () => {
+  const p = `${ns('purge-denied')}?cc=max-age%3D600`;
+  await cached(p);
+  const hits = await stack.originHits(p.split('?')[0]);
+  for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${SECRET}x` }, { authorization: `Basic ${Buffer.from('a:' + SECRET).toString('base64')}` }]) {
+    const r = await get(p, { method: 'PURGE', headers });
+    assert.equal(r.status, 401);
+    const text = await r.text();
+    assert.ok(!text.includes(SECRET), 'the secret never appears in a response');
+  }
+  assert.equal(await stack.originHits(p.split('?')[0]), hits, 'PURGE was not forwarded');
+  const still = await get(p); await still.text();
+  assert.match(status(still), /hit/);
+});
+
+test('the purge API refuses bad credentials (401) and bad bodies (400) without purging', async () => {
+  const p = `${ns('purge-api-denied')}?cc=max-age%3D600`;
+  await cached(p);
+  assert.equal((await purgeApi({ urls: [p] }, { authorization: 'Bearer nope' })).status, 401);
+  const bad = await purgeApi({ urls: 'not-a-list', colour: 'red' });
+  assert.equal(bad.status, 400);
+  assert.ok(bad.body.errors.length >= 2, 'every problem is listed');
+  const still = await get(p); await still.text();
+  assert.match(status(still), /hit/);
+});
+
+test('purging a URL removes every variant of it (Vary and audience)', async () => {
+  const base = ns('purge-variants');
+  const p = `${base}?cc=max-age%3D600&vary=Accept-Language`;
+  await cached(p, { headers: { 'accept-language': 'en' } });
+  await cached(p, { headers: { 'accept-language': 'de' } });
+  const r = await purgeApi({ urls: [`${stack.workerUrl}${p}`] });
+  assert.equal(r.status, 200);
+  const hits = await stack.originHits(base);
+  for (const lang of ['en', 'de']) {
+    const x = await get(p, { headers: { 'accept-language': lang } }); await x.text();
+    assert.match(status(x), /fwd=/, `the ${lang} variant is gone`);
+  }
+  assert.equal(await stack.originHits(base), hits + 2);
+});
+
+test('purge-path expansion: purging /news/view also purges /news', async () => {
+  await cached('/news');
+  const r = await get('/news/view', { method: 'PURGE', headers: bearer });
+  const answer = await r.json();
+  assert.ok(answer.expanded.some((u) => u.endsWith('/news')), JSON.stringify(answer.expanded));
+  const x = await get('/news'); await x.text();
+  assert.match(status(x), /fwd=/);
+});
+
+test('purge by tag (Cache-Tag and Surrogate-Key) and by prefix', async () => {
+  const dir = ns('purge-tags');
+  const red = `${dir}/a?cc=max-age%3D600&h=Cache-Tag:red,blue`;
+  const key = `${dir}/b?cc=max-age%3D600&h=Surrogate-Key:alpha%20beta`;
+  const other = `${dir}/c?cc=max-age%3D600&h=Cache-Tag:green`;
+  for (const p of [red, key, other]) await cached(p);
+  assert.equal((await purgeApi({ tags: ['Blue', 'beta'] })).status, 200);
+  for (const p of [red, key]) { const x = await get(p); await x.text(); assert.match(status(x), /fwd=/, p); }
+  const g = await get(other); await g.text();
+  assert.match(status(g), /hit/, 'an entry without the tag stays');
+
+  const pdir = ns('purge-prefix');
+  const inside = [`${pdir}/one?cc=max-age%3D600`, `${pdir}/two/deeper?cc=max-age%3D600`];
+  const outside = `${pdir}-sibling?cc=max-age%3D600`;
+  for (const p of [...inside, outside]) await cached(p);
+  assert.equal((await purgeApi({ prefixes: [`${pdir}/`] })).status, 200);
+  for (const p of inside) { const x = await get(p); await x.text(); assert.match(status(x), /fwd=/, p); }
+  const o = await get(outside); await o.text();
+  assert.match(status(o), /hit/);
+});
+
+test('soft purge: the next request revalidates conditionally and gets a 304-based refresh', async () => {
+  const base = ns('purge-soft');
+  const p = `${base}?cc=max-age%3D600&etag=%22s1%22`;
+  await cached(p);
+  const before = await stack.originStats(base);
+  const r = await purgeApi({ urls: [p], soft: true });
+  assert.equal(r.status, 200);
+  const x = await get(p);
+  const body = await x.text();
+  assert.equal(x.status, 200);
+  assert.match(body, /hit=1/, 'the stored body is served after the 304');
+  assert.match(status(x), /fwd=stale; fwd-status=304/);
+  const afterStats = await stack.originStats(base);
+  assert.equal(afterStats.conditional, before.conditional + 1);
+  assert.equal(afterStats.not_modified, before.not_modified + 1);
+  const y = await get(p); await y.text();
+  assert.match(status(y), /hit/, 'refreshed: fresh again');
+});
+
+test('an entry whose local copy was not deleted is still treated as purged through the ledger', async () => {
+  const base = ns('purge-ledger');
+  const p = `${base}?cc=max-age%3D600`;
+  await cached(p);
+  const x = await get(p); await x.text();
+  const key = /key="([^"]+)"/.exec(status(x))?.[1];
+  assert.ok(key, 'debug Cache-Status names the key');
+  // As if another location had purged: the ledger knows, this location's cache does not.
+  await stack.ledgerAppend([{ url: key }], false);
+  const deadline = Date.now() + 15_000; // the documented bound is 10 s plus one ledger fetch
+  let purged = false;
+  while (Date.now() < deadline) {
+    const y = await get(p); await y.text();
+    if (/fwd=/.test(status(y))) { purged = true; break; }
+    await sleep(500);
+  }
+  assert.ok(purged, 'the ledger purge was honoured within the propagation bound');
+});
+
+test('HMAC-signed purges work once; replayed and expired signatures change nothing', async () => {
+  const p = `${ns('purge-signed')}?cc=max-age%3D600`;
+  await cached(p);
+  const body = JSON.stringify({ urls: [p] });
+  const headers = { 'content-type': 'application/json', ...signed('POST', '/_rulecache/api/purge', body) };
+  const first = await get('/_rulecache/api/purge', { method: 'POST', headers, body });
+  assert.equal(first.status, 200, await first.text());
+  const replay = await get('/_rulecache/api/purge', { method: 'POST', headers, body });
+  assert.equal(replay.status, 401);
+
+  const q = `${ns('purge-expired')}?cc=max-age%3D600`;
+  await cached(q);
+  const body2 = JSON.stringify({ urls: [q] });
+  const old = signed('POST', '/_rulecache/api/purge', body2, Math.floor(Date.now() / 1000) - 3600);
+  const expired = await get('/_rulecache/api/purge', { method: 'POST', headers: { 'content-type': 'application/json', ...old }, body: body2 });
+  assert.equal(expired.status, 401);
+  const tampered = signed('POST', '/_rulecache/api/purge', body2);
+  const t = await get('/_rulecache/api/purge', { method: 'POST', headers: { 'content-type': 'application/json', ...tampered }, body: JSON.stringify({ urls: [q, '/other'] }) });
+  assert.equal(t.status, 401);
+  const still = await get(q); await still.text();
+  assert.match(status(still), /hit/);
+});
+
+test('with no secret configured, purge and admin are disabled (403) and nothing is forwarded', async () => {
+  const open = await startStack({ secret: null });
+  try {
+    const g = client(open);
+    const p = `${ns('purge-nosecret')}?cc=max-age%3D600`;
+    const a = await g(p); await a.text();
+    const hits = await open.originHits(p.split('?')[0]);
+    const r = await g(p, { method: 'PURGE', headers: { authorization: 'Bearer anything' } });
+    assert.equal(r.status, 403);
+    assert.match((await r.json()).error, /disabled/);
+    const api = await g('/_rulecache/api/policy', { headers: { authorization: 'Bearer ' } });
+    assert.equal(api.status, 403);
+    await api.text();
+    assert.equal(await open.originHits(p.split('?')[0]), hits);
+  } finally {
+    await open.stop();
+  }
+});

@@ -1,0 +1,51 @@
+// `make run`: the demo origin on 127.0.0.1:8788 and the worker (workerd through Miniflare,
+// with local KV, Cache API and Durable Objects kept under .wrangler/state) on 127.0.0.1:8787.
+import fs from 'node:fs';
+import { Miniflare } from 'miniflare';
+import { startOrigin, workerOptions } from './stack.mjs';
+
+function devSecret() {
+  try {
+    const text = fs.readFileSync('.dev.vars', 'utf8');
+    const m = /^PURGE_SECRET\s*=\s*"?([^"\n]*)"?/m.exec(text);
+    if (m && m[1]) return m[1];
+  } catch {}
+  return 'dev-secret';
+}
+
+const originPort = Number(process.env.ORIGIN_PORT ?? 8788);
+const workerPort = Number(process.env.PORT ?? 8787);
+const origin = await startOriginOn(originPort);
+const secret = devSecret();
+const mf = new Miniflare(workerOptions({ originUrl: origin.url, secret, port: workerPort, persist: true }));
+const url = (await mf.ready).toString().replace(/\/$/, '');
+
+async function startOriginOn(port) {
+  // startOrigin picks a free port; the run command wants a fixed one.
+  const { spawn } = await import('node:child_process');
+  const child = spawn('target/release/demo-origin', ['--port', String(port), '--exit-on-stdin-close'], { stdio: ['pipe', 'inherit', 'inherit'] });
+  await new Promise((r) => setTimeout(r, 300));
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
+}
+void startOrigin;
+
+console.log(`
+rulecache is running at ${url}  (demo origin at ${origin.url})
+policy: the bundled splitviews profile until you push one; PURGE_SECRET: from .dev.vars, else "dev-secret"
+
+Try:
+  curl -si ${url}/news | grep -i -E '^(cache-status|x-cache|vary|cache-control)'     # twice: miss, then hit
+  curl -si -b '__ac=YWxpY2U6YWxpY2U=' ${url}/news | grep -i cache-status              # logged in: bypass (anonOnly)
+  curl -si ${url}/++plone++static/++unique++2026-01-01/app.js | grep -i cache-control  # strongCaching
+  curl -si -X PURGE -H 'Authorization: Bearer ${secret}' ${url}/news                  # purge /news and its variants
+  open ${url}/_rulecache/                                                              # the control panel (secret: ${secret})
+Stop with Ctrl-C.
+`);
+
+const stop = async () => {
+  await mf.dispose();
+  origin.stop();
+  process.exit(0);
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
