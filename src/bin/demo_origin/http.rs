@@ -197,7 +197,7 @@ fn accept_loop(listener: TcpListener, site: Arc<Site>) {
             }
         };
         let site = Arc::clone(&site);
-        let spawned = thread::Builder::new().stack_size(256 * 1024).spawn(move || {
+        let spawned = thread::Builder::new().stack_size(512 * 1024).spawn(move || {
             let _guard = guard;
             serve_connection(stream, &site);
         });
