@@ -2,7 +2,8 @@
 // with local KV, Cache API and Durable Objects kept under .wrangler/state) on 127.0.0.1:8787.
 import fs from 'node:fs';
 import { Miniflare } from 'miniflare';
-import { startOrigin, workerOptions } from './stack.mjs';
+import { spawn } from 'node:child_process';
+import { workerOptions } from './stack.mjs';
 
 function devSecret() {
   try {
@@ -21,13 +22,10 @@ const mf = new Miniflare(workerOptions({ originUrl: origin.url, secret, port: wo
 const url = (await mf.ready).toString().replace(/\/$/, '');
 
 async function startOriginOn(port) {
-  // startOrigin picks a free port; the run command wants a fixed one.
-  const { spawn } = await import('node:child_process');
   const child = spawn('target/release/demo-origin', ['--port', String(port), '--exit-on-stdin-close'], { stdio: ['pipe', 'inherit', 'inherit'] });
   await new Promise((r) => setTimeout(r, 300));
   return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') };
 }
-void startOrigin;
 
 console.log(`
 rulecache is running at ${url}  (demo origin at ${origin.url})
