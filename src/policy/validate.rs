@@ -778,7 +778,11 @@ impl Walker {
             let message = if known {
                 format!("the parameter \"{key}\" does not apply to {}", kind.name())
             } else {
-                format!("unknown parameter \"{key}\"")
+                let all = OperationKind::ALL.iter().flat_map(|k| k.parameter_names().iter());
+                match all.into_iter().find(|n| n.eq_ignore_ascii_case(key)) {
+                    Some(n) => format!("unknown parameter \"{key}\" (did you mean \"{n}\"?)"),
+                    None => format!("unknown parameter \"{key}\""),
+                }
             };
             self.err(&child(&pp, key), message);
         }
