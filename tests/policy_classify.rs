@@ -1,6 +1,6 @@
 //! Classification order, the origin hint, content-type rules, the page map, audience
 //! spoofing and cache-stop variables.
-#![allow(clippy::expect_used)]
+#![allow(clippy::expect_used, clippy::indexing_slicing)] // tests may panic
 
 use rulecache::decision::Audience;
 use rulecache::http::{Headers, RequestHead, ResponseHead};

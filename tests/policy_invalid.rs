@@ -1,5 +1,6 @@
 //! Every broken bundle under `tests/fixtures/policy/invalid` is rejected with exactly the
 //! messages pinned in the `.expected` file beside it (one `path: message` per line).
+#![allow(clippy::expect_used, clippy::indexing_slicing)] // tests may panic
 
 use std::path::Path;
 

@@ -1,5 +1,5 @@
 //! The operations' effects a user sees: downstream headers, edge storage and bypass.
-#![allow(clippy::expect_used)]
+#![allow(clippy::expect_used, clippy::indexing_slicing)] // tests may panic
 
 use rulecache::decision::{Audience, Bypass, EdgeStorage, ModifyContext};
 use rulecache::http::{Headers, RequestHead, ResponseHead};

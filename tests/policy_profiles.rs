@@ -1,7 +1,7 @@
 //! The shipped profiles: they validate, they classify the demo origin and a Plone site into
 //! the rulesets plone.app.caching uses, and they map rulesets to plone's operations with
 //! plone's parameters.
-#![allow(clippy::expect_used)]
+#![allow(clippy::expect_used, clippy::indexing_slicing)] // tests may panic
 
 use rulecache::decision::{Audience, Bypass, EdgeStorage, ModifyContext};
 use rulecache::http::{Headers, RequestHead, ResponseHead};

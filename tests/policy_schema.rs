@@ -1,5 +1,5 @@
 //! `policy/schema.json` and the validator describe the same format.
-#![allow(clippy::expect_used)]
+#![allow(clippy::expect_used, clippy::indexing_slicing)] // tests may panic
 
 use rulecache::policy::{EtagComponent, OperationKind, Policy};
 use serde_json::Value;

@@ -32,11 +32,12 @@ mod cli {
 
     /// Runs the command line; returns the exit status.
     pub fn run(args: Vec<String>) -> i32 {
-        let result = match args.first().map(String::as_str) {
-            Some("check") if args.len() > 1 => Ok(check(args.get(1..).unwrap_or_default())),
-            Some("explain") => explain(args.get(1..).unwrap_or_default()),
-            Some("push") if args.len() == 3 => push(&args[1], &args[2]),
-            Some("rollback") if args.len() == 3 => rollback(&args[1], &args[2]),
+        let words: Vec<&str> = args.iter().map(String::as_str).collect();
+        let result = match words.as_slice() {
+            ["check", files @ ..] if !files.is_empty() => Ok(check(files)),
+            ["explain", rest @ ..] => explain(rest),
+            ["push", url, file] => push(url, file),
+            ["rollback", url, version] => rollback(url, version),
             _ => Err(USAGE.to_string()),
         };
         match result {
@@ -53,7 +54,7 @@ mod cli {
     }
 
     /// Validates every file; prints each error as `FILE: /path: message`.
-    fn check(files: &[String]) -> i32 {
+    fn check(files: &[&str]) -> i32 {
         let mut failed = false;
         for file in files {
             let text = match read(file) {
@@ -86,17 +87,17 @@ mod cli {
     }
 
     /// Builds the request of `explain` from its arguments.
-    fn request(args: &[String]) -> Result<RequestHead, String> {
+    fn request(args: &[&str]) -> Result<RequestHead, String> {
         let (method, url) = match args {
             [m, u, ..] => (m, u),
             _ => return Err(USAGE.to_string()),
         };
         let mut headers = Headers::new();
-        let mut rest = args.iter().skip(2);
+        let mut rest = args.iter().skip(2).copied();
         while let Some(flag) = rest.next() {
             let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
-            match flag.as_str() {
-                "--cookie" => headers.append("cookie", value.clone()),
+            match flag {
+                "--cookie" => headers.append("cookie", value),
                 "--header" => {
                     let (name, v) = value.split_once(':').ok_or("--header takes 'Name: value'")?;
                     headers.append(name.trim(), v.trim().to_string());
@@ -120,7 +121,7 @@ mod cli {
         )
     }
 
-    fn explain(args: &[String]) -> Result<i32, String> {
+    fn explain(args: &[&str]) -> Result<i32, String> {
         let file = args.first().ok_or(USAGE)?;
         let policy = load(file)?;
         let req = request(args.get(1..).unwrap_or_default())?;
