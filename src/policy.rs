@@ -7,6 +7,32 @@
 //! format for editors.
 //!
 //! The three plone.app.caching profiles ship in `policy/` and are compiled in.
+//!
+//! ```json
+//! {
+//!   "$schema": "./schema.json",
+//!   "version": 1,
+//!   "name": "example",
+//!   "caching": {"enabled": true, "debugHeaders": true},
+//!   "rulesets": {"plone.resource": {"title": "Resources"}},
+//!   "rules": [{"id": "resources", "ruleset": "plone.resource",
+//!              "match": {"glob": "/**/++resource++*/**"}}],
+//!   "rulesetHint": {"header": "X-Cache-Ruleset", "trust": true},
+//!   "operations": {"plone.resource": {"operation": "strongCaching",
+//!                                     "parameters": {"maxage": 86400, "lastModified": true}}},
+//!   "default": "honourOrigin",
+//!   "cacheStopRequestVariables": ["statusmessages", "SearchableText"],
+//!   "cacheKey": {"dropParams": ["utm_*"], "sortQuery": true, "encodings": ["br", "gzip"]},
+//!   "splitView": {"enabled": true, "header": "X-Anonymous", "authCookies": ["__ac"]},
+//!   "purge": {"paths": ["${path}", "${path}/", "${path}/view"]},
+//!   "pageMap": [{"path": "/old", "action": "redirect301", "to": "/new"}]
+//! }
+//! ```
+//!
+//! Only `version` and `name` are required. Rule conditions (`methods`, `hosts`, `path`,
+//! `pathPrefix`, `glob`, `extensions`, `query`, `header`, `cookie`, `contentType`) must all
+//! hold; a list holds when any entry does. A chain's `operations` lists other `/operations`
+//! entries by name, or inline operations; chains may nest but not form cycles.
 
 mod validate;
 
