@@ -263,10 +263,12 @@ impl Operation {
         }
     }
 
+    /// What kind of operation this is.
     pub fn kind(&self) -> OperationKind {
         self.kind
     }
 
+    /// The parameters, defaults applied.
     pub fn parameters(&self) -> &Parameters {
         &self.params
     }

@@ -169,14 +169,17 @@ impl Policy {
         }
     }
 
+    /// The bundle's version (as written, or as assigned by [`Policy::with_version`]).
     pub fn version(&self) -> u64 {
         self.version
     }
 
+    /// The bundle's name.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The bundle's description.
     pub fn description(&self) -> &str {
         &self.description
     }
@@ -202,6 +205,7 @@ impl Policy {
         &self.source
     }
 
+    /// Cache-key options from the `cacheKey` section.
     pub fn key_options(&self) -> &KeyOptions {
         &self.key_options
     }
