@@ -22,7 +22,7 @@ const BUNDLE: &str = r#"{
   "cacheStopRequestVariables": ["statusmessages", "SearchableText"],
   "pageMap": [
     {"path": "/old", "action": "redirect301", "to": "https://example.org/new"},
-    {"path": "/tmp", "action": "redirect302", "to": "/elsewhere"},
+    {"path": "/temporary", "action": "redirect302", "to": "/elsewhere"},
     {"path": "/removed", "action": "gone410"},
     {"path": "/missing", "action": "gone404"},
     {"path": "/alias", "action": "rewrite", "to": "/real"}
@@ -110,7 +110,7 @@ fn the_page_map_answers_exact_paths() {
     let redirect =
         |status, location: &str| Some(PageAction::Redirect { status, location: location.to_string() });
     assert_eq!(p.page_action("/old").cloned(), redirect(301, "https://example.org/new"));
-    assert_eq!(p.page_action("/tmp").cloned(), redirect(302, "/elsewhere"));
+    assert_eq!(p.page_action("/temporary").cloned(), redirect(302, "/elsewhere"));
     assert_eq!(p.page_action("/removed"), Some(&PageAction::Gone { status: 410 }));
     assert_eq!(p.page_action("/missing"), Some(&PageAction::Gone { status: 404 }));
     assert_eq!(p.page_action("/alias"), Some(&PageAction::Rewrite { path: "/real".to_string() }));
