@@ -42,7 +42,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::audience::AudienceConfig;
-use crate::classify::{self, Classified, Rule};
+use crate::classify;
+pub use crate::classify::{Classified, Rule};
 use crate::decision::Audience;
 use crate::http::{Headers, RequestHead, ResponseHead};
 use crate::key::KeyOptions;
