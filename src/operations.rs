@@ -263,10 +263,12 @@ impl Operation {
         }
     }
 
+    /// What kind of operation this is.
     pub fn kind(&self) -> OperationKind {
         self.kind
     }
 
+    /// The parameters, defaults applied.
     pub fn parameters(&self) -> &Parameters {
         &self.params
     }
@@ -526,22 +528,31 @@ fn title_case(name: &str) -> String {
     out
 }
 
-/// An HTTP date `secs` seconds after `now` (milliseconds).
+/// The last second an HTTP date can show (9999-12-31T23:59:59Z); `httpdate` refuses later.
+const LAST_HTTP_DATE: u64 = 253_402_300_799;
+
+/// An HTTP date `secs` seconds after `now` (milliseconds), clamped to what HTTP dates can show.
 fn http_date(now: crate::http::Time, secs: u64) -> String {
-    let t = UNIX_EPOCH + Duration::from_millis(now) + Duration::from_secs(secs);
-    httpdate::fmt_http_date(t)
+    let t = crate::http::secs(now).saturating_add(secs).min(LAST_HTTP_DATE);
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(t))
 }
 
 /// A date ten years before `now`, as plone's `getExpiration(0)`.
 fn http_date_past(now: crate::http::Time) -> String {
-    let ten_years = Duration::from_secs(3650 * 86400);
-    let t = (UNIX_EPOCH + Duration::from_millis(now)).checked_sub(ten_years).unwrap_or(UNIX_EPOCH);
-    httpdate::fmt_http_date(t)
+    let t = crate::http::secs(now).min(LAST_HTTP_DATE).saturating_sub(3650 * 86400);
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(t))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_never_overflow() {
+        assert_eq!(http_date(u64::MAX, u64::MAX), "Fri, 31 Dec 9999 23:59:59 GMT");
+        assert_eq!(http_date_past(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(1_000, 60), "Thu, 01 Jan 1970 00:01:01 GMT");
+    }
 
     #[test]
     fn title_case_capitalises_each_word() {

@@ -7,6 +7,32 @@
 //! format for editors.
 //!
 //! The three plone.app.caching profiles ship in `policy/` and are compiled in.
+//!
+//! ```json
+//! {
+//!   "$schema": "./schema.json",
+//!   "version": 1,
+//!   "name": "example",
+//!   "caching": {"enabled": true, "debugHeaders": true},
+//!   "rulesets": {"plone.resource": {"title": "Resources"}},
+//!   "rules": [{"id": "resources", "ruleset": "plone.resource",
+//!              "match": {"glob": "/**/++resource++*/**"}}],
+//!   "rulesetHint": {"header": "X-Cache-Ruleset", "trust": true},
+//!   "operations": {"plone.resource": {"operation": "strongCaching",
+//!                                     "parameters": {"maxage": 86400, "lastModified": true}}},
+//!   "default": "honourOrigin",
+//!   "cacheStopRequestVariables": ["statusmessages", "SearchableText"],
+//!   "cacheKey": {"dropParams": ["utm_*"], "sortQuery": true, "encodings": ["br", "gzip"]},
+//!   "splitView": {"enabled": true, "header": "X-Anonymous", "authCookies": ["__ac"]},
+//!   "purge": {"paths": ["${path}", "${path}/", "${path}/view"]},
+//!   "pageMap": [{"path": "/old", "action": "redirect301", "to": "/new"}]
+//! }
+//! ```
+//!
+//! Only `version` and `name` are required. Rule conditions (`methods`, `hosts`, `path`,
+//! `pathPrefix`, `glob`, `extensions`, `query`, `header`, `cookie`, `contentType`) must all
+//! hold; a list holds when any entry does. A chain's `operations` lists other `/operations`
+//! entries by name, or inline operations; chains may nest but not form cycles.
 
 mod validate;
 
@@ -16,7 +42,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::audience::AudienceConfig;
-use crate::classify::{self, Classified, Rule};
+use crate::classify;
+pub use crate::classify::{Classified, Rule};
 use crate::decision::Audience;
 use crate::http::{Headers, RequestHead, ResponseHead};
 use crate::key::KeyOptions;
@@ -143,14 +170,17 @@ impl Policy {
         }
     }
 
+    /// The bundle's version (as written, or as assigned by [`Policy::with_version`]).
     pub fn version(&self) -> u64 {
         self.version
     }
 
+    /// The bundle's name.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The bundle's description.
     pub fn description(&self) -> &str {
         &self.description
     }
@@ -176,6 +206,7 @@ impl Policy {
         &self.source
     }
 
+    /// Cache-key options from the `cacheKey` section.
     pub fn key_options(&self) -> &KeyOptions {
         &self.key_options
     }

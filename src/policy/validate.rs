@@ -209,11 +209,22 @@ impl Walker {
         Some(s)
     }
 
+    /// Delta-seconds: RFC 9111 §1.2.2 caps them at 2147483648 ("a cache […] ought to
+    /// consider it to be 2147483648"); a larger value is most likely a mistake.
     fn seconds(&mut self, m: &Map<String, Value>, key: &str, path: &str) -> Option<u64> {
+        const MAX_SECONDS: u64 = 2_147_483_648;
         let v = m.get(key)?;
         let n = v.as_u64();
-        if n.is_none() {
-            self.expected(&child(path, key), "a whole number of seconds (0 or more)", v);
+        match n {
+            None => self.expected(&child(path, key), "a whole number of seconds (0 or more)", v),
+            Some(n) if n > MAX_SECONDS => {
+                self.err(
+                    &child(path, key),
+                    format!("{n} seconds is more than the largest age, {MAX_SECONDS}"),
+                );
+                return None;
+            }
+            Some(_) => {}
         }
         n
     }
@@ -778,7 +789,11 @@ impl Walker {
             let message = if known {
                 format!("the parameter \"{key}\" does not apply to {}", kind.name())
             } else {
-                format!("unknown parameter \"{key}\"")
+                let all = OperationKind::ALL.iter().flat_map(|k| k.parameter_names().iter());
+                match all.into_iter().find(|n| n.eq_ignore_ascii_case(key)) {
+                    Some(n) => format!("unknown parameter \"{key}\" (did you mean \"{n}\"?)"),
+                    None => format!("unknown parameter \"{key}\""),
+                }
             };
             self.err(&child(&pp, key), message);
         }
