@@ -163,6 +163,8 @@ impl Flow {
         }
         let audience = policy.audience(&client.headers);
         let mut upstream = client.clone();
+        // RFC 9110 §7.6.1: the connection-specific fields of the client's hop are not forwarded.
+        hop::strip_hop_by_hop(&mut upstream.headers);
         policy.prepare_origin_headers(&mut upstream.headers, audience);
         policy.prepare_origin_headers(&mut client.headers, audience);
         let classified = policy.classify_request(&client);
@@ -591,7 +593,13 @@ impl Flow {
         let storage: EdgeStorage = operation.storage();
         let authenticated = !self.audience.is_anonymous();
         storable::check(&self.client, authenticated, head, storage).map_err(|e| e.as_str())?;
-        if authenticated && self.keyed_audience.is_none() && !matches!(storage, EdgeStorage::HonourOrigin) {
+        if authenticated && matches!(storage, EdgeStorage::HonourOrigin) {
+            // RFC 9111 §3.5 would let an explicitly public response to an authenticated
+            // request be shared; the edge never shares one user's response with another user
+            // unless a policy operation declares the ruleset shared.
+            return Err("authenticated");
+        }
+        if authenticated && self.keyed_audience.is_none() {
             // Without split view the key does not separate audiences: a policy-stored response
             // to an authenticated request would be served to everybody.
             return Err("authenticated");
@@ -686,7 +694,17 @@ impl Flow {
         if self.client.is_get_or_head() && (200..300).contains(&head.status) {
             match conditional::evaluate(&self.client, &head) {
                 Conditional::NotModified => {
-                    head = conditional::not_modified(&head);
+                    // The 304 keeps our own status and debug fields (RFC 9211 applies to
+                    // every response), not only the representation fields of RFC 9110.
+                    let mut nm = conditional::not_modified(&head);
+                    for (n, v) in head.headers.iter() {
+                        if n.eq_ignore_ascii_case("cache-status")
+                            || n.to_ascii_lowercase().starts_with("x-cache-")
+                        {
+                            nm.headers.append(n, v);
+                        }
+                    }
+                    head = nm;
                     body = BodySource::Empty;
                 }
                 Conditional::PreconditionFailed => {

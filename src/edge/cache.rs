@@ -301,9 +301,17 @@ impl Io {
         }
         record_stats(ruleset.as_deref(), outcome, sent_bytes, now);
         if let Some(order) = store {
+            // The variant index is written before answering, so the next request finds the
+            // variant it just stored.
+            let mut order = order;
+            if let Some(index) = order.index.take() {
+                let cache = Cache::open("rulecache".into()).await;
+                if let Err(e) = write_index(&cache, Some(index), now).await {
+                    console_error!("rulecache: storing a variant index failed: {e}");
+                }
+            }
             let (mut stored, origin) =
                 (std::mem::replace(&mut self.stored, StoredBody::None), self.origin.take());
-            let mut order = order;
             if let Some(bytes) = self.pending_bytes.take() {
                 stored = StoredBody::Memory(bytes);
                 order.body = BodySource::Stored;

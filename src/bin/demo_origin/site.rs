@@ -887,10 +887,15 @@ fn test_surface(ctx: &Ctx) -> Response {
     for h in p.all("h") {
         let Some((name, value)) = h.split_once(':') else { return bad(format!("h={h}")) };
         let name = name.trim();
+        // `Connection` may name extra hop-by-hop fields, but never `close`/`keep-alive`: the
+        // connection's own persistence stays the server's business.
+        let persistence = name.eq_ignore_ascii_case("connection")
+            && value
+                .split(',')
+                .any(|o| ["close", "keep-alive"].iter().any(|f| o.trim().eq_ignore_ascii_case(f)));
         if !is_token(name)
-            || ["content-length", "transfer-encoding", "connection"]
-                .iter()
-                .any(|f| name.eq_ignore_ascii_case(f))
+            || persistence
+            || ["content-length", "transfer-encoding"].iter().any(|f| name.eq_ignore_ascii_case(f))
         {
             return bad(format!("h={h}"));
         }
