@@ -110,7 +110,9 @@ pub async fn push(env: &Env, text: &str, now: Time) -> Result<std::result::Resul
     };
     let kv = env.kv(KV_BINDING)?;
     let mut items = history(env).await?;
-    let version = items.iter().map(|i| i.version).max().unwrap_or(0) + 1;
+    // Versions only grow: above every pushed one and above the active (possibly bundled) one.
+    let active = active(env, now).await.version();
+    let version = items.iter().map(|i| i.version).max().unwrap_or(0).max(active) + 1;
     kv.put(&version_key(version), text).map_err(kv_err)?.execute().await.map_err(kv_err)?;
     items.insert(0, HistoryItem { version, name: policy.name().to_string(), pushed_at: now });
     items.truncate(MAX_HISTORY);
