@@ -74,8 +74,10 @@ pub enum Step {
     /// Look `key` up (memory tier, then Cache API) and call [`Flow::found`].
     Lookup { key: String },
     /// Send `request` to the origin (with the client's body when `with_body`), then call
-    /// [`Flow::origin_response`] or [`Flow::origin_failed`].
-    Fetch { request: RequestHead, with_body: bool },
+    /// [`Flow::origin_response`] or [`Flow::origin_failed`]. `coalesce`: the storage key this
+    /// miss will fill; a driver that already has a fetch for it in flight may wait for that
+    /// one and call [`Flow::retry_after_collapse`] instead.
+    Fetch { request: RequestHead, with_body: bool, coalesce: Option<String> },
     /// Answer the client. `store`: keep the origin body under this record too (the driver
     /// tees it). `background`: run this revalidation after answering (stale-while-revalidate).
     Respond(Box<Reply>),
@@ -152,6 +154,8 @@ pub struct Flow {
     debug_proven: bool,
     /// Why the request skips the cache, when it does.
     bypass: Option<Bypass>,
+    /// This request waited for another request's fetch of the same entry.
+    collapsed: bool,
 }
 
 impl Flow {
@@ -186,6 +190,7 @@ impl Flow {
             request_time: now,
             debug_proven,
             bypass: None,
+            collapsed: false,
         };
         let step = flow.first_step(policy);
         (flow, step)
@@ -208,7 +213,7 @@ impl Flow {
 
     /// The first step of a background flow.
     pub fn background_step(&self) -> Step {
-        Step::Fetch { request: self.upstream.clone(), with_body: false }
+        Step::Fetch { request: self.upstream.clone(), with_body: false, coalesce: None }
     }
 
     fn first_step(&mut self, policy: &Policy) -> Step {
@@ -257,7 +262,11 @@ impl Flow {
             let status =
                 CacheStatus { fwd: Some(fwd), detail: Some(reason.as_str().into()), ..Default::default() };
             self.state = State::Forwarding { status };
-            return Step::Fetch { request: self.upstream.clone(), with_body: !self.client.is_get_or_head() };
+            return Step::Fetch {
+                request: self.upstream.clone(),
+                with_body: !self.client.is_get_or_head(),
+                coalesce: None,
+            };
         }
         // The client's own conditionals are answered by us, from what we hold or fetch in full.
         strip_conditionals(&mut self.upstream.headers);
@@ -281,6 +290,16 @@ impl Flow {
             ruleset: None,
             text,
         }))
+    }
+
+    /// Another request's fetch of the same entry finished while this one waited (RFC 9111
+    /// §4: a cache may collapse requests): look again, and fetch only if it is still a miss.
+    pub fn retry_after_collapse(&mut self) -> Step {
+        self.collapsed = true;
+        self.variant = None;
+        self.vary = None;
+        self.state = State::Base;
+        Step::Lookup { key: self.base_key() }
     }
 
     /// The driver found `record` at the key of the last [`Step::Lookup`]. `purged` is what the
@@ -318,7 +337,10 @@ impl Flow {
         }
         let status = CacheStatus { fwd: Some(fwd), detail: detail.map(str::to_string), ..Default::default() };
         self.state = State::Missing { status };
-        Step::Fetch { request: self.upstream.clone(), with_body: false }
+        // A second miss after waiting for another request's fetch is not coalesced again.
+        let coalesce = (!self.collapsed)
+            .then(|| key::storage_key(&self.primary, self.keyed_audience, self.variant.as_deref()));
+        Step::Fetch { request: self.upstream.clone(), with_body: false, coalesce }
     }
 
     fn error_reply(&mut self, policy: &Policy, status: u16, detail: &str) -> Step {
@@ -365,7 +387,7 @@ impl Flow {
         let age = freshness::current_age(&meta.head, meta.request_time, meta.response_time, now);
         match freshness::evaluate(&self.client, &stored, now) {
             Verdict::Fresh { ttl } => {
-                let cs = CacheStatus { hit: true, ttl: Some(ttl as i64), ..Default::default() };
+                let cs = CacheStatus { hit: true, ttl: Some(ttl as i64), collapsed: self.collapsed, ..Default::default() };
                 self.serve_stored(policy, meta, age, cs, Outcome::Hit, None, now)
             }
             Verdict::Stale { stale_for, serve_while_revalidate: true, .. } => {
@@ -392,7 +414,7 @@ impl Flow {
                 }
                 self.state =
                     State::Revalidating { stored: Box::new(meta), serve_if_error, background: false };
-                Step::Fetch { request, with_body: false }
+                Step::Fetch { request, with_body: false, coalesce: None }
             }
         }
     }
@@ -488,7 +510,7 @@ impl Flow {
                     strip_conditionals(&mut request.headers);
                     let status = CacheStatus { fwd: Some(Fwd::Stale), ..Default::default() };
                     self.state = State::Missing { status };
-                    return Step::Fetch { request, with_body: false };
+                    return Step::Fetch { request, with_body: false, coalesce: None };
                 }
                 if head.status >= 500 && serve_if_error && !background {
                     return self.serve_stale_on_error(policy, *stored, Some(head.status), now);

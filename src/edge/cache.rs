@@ -1,6 +1,7 @@
 //! Drives the engine's [`Flow`] against the memory tier, the Workers Cache API and the origin.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures_util::future::{select, Either};
@@ -36,7 +37,63 @@ pub struct MemEntry {
     pub body: Rc<[u8]>,
 }
 
+/// One origin fetch in flight for a storage key; requests for the same key wait for it.
+/// (Waiters poll on their own timers: the runtime cancels a promise one request resolves for
+/// another, so the fetching request cannot wake them.)
+#[derive(Default)]
+struct Inflight {
+    done: Cell<bool>,
+}
+
+/// Held by the request that fetches; dropping it (after the answer, and the memory tier,
+/// are in place) releases the waiters.
+struct InflightGuard {
+    key: String,
+    inner: Rc<Inflight>,
+}
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        INFLIGHT.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.get(&self.key).is_some_and(|i| Rc::ptr_eq(i, &self.inner)) {
+                m.remove(&self.key);
+            }
+        });
+        self.inner.done.set(true);
+    }
+}
+
+/// How often a waiting request looks whether the fetch it waits for is done.
+const COALESCE_POLL_MS: u64 = 10;
+
+/// Waits until the fetch is done (or as long as an origin fetch may take).
+async fn wait_for_fetch(inflight: Rc<Inflight>) {
+    let mut waited = 0;
+    while !inflight.done.get() && waited < ORIGIN_TIMEOUT_MS {
+        Delay::from(std::time::Duration::from_millis(COALESCE_POLL_MS)).await;
+        waited += COALESCE_POLL_MS;
+    }
+}
+
+/// Either joins a fetch in flight for `key` (returns what to wait on) or registers this
+/// request as the one that fetches (returns the guard).
+fn coalesce(key: &str) -> Either<Rc<Inflight>, InflightGuard> {
+    INFLIGHT.with(|m| {
+        let mut m = m.borrow_mut();
+        match m.get(key) {
+            Some(i) => Either::Left(i.clone()),
+            None => {
+                let inner = Rc::new(Inflight::default());
+                m.insert(key.to_string(), inner.clone());
+                Either::Right(InflightGuard { key: key.to_string(), inner })
+            }
+        }
+    })
+}
+
 thread_local! {
+    static INFLIGHT: RefCell<HashMap<String, Rc<Inflight>>> = RefCell::new(HashMap::new());
     pub static MEMORY: RefCell<ByteLru<MemEntry>> = RefCell::new(ByteLru::new(MEMORY_CAPACITY, MEMORY_MAX_ENTRY));
     pub static STATS: RefCell<Option<Stats>> = const { RefCell::new(None) };
 }
@@ -64,7 +121,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
     let debug = crate::purge::auth::is_authorized_quick(config.secret.as_deref(), &head.headers);
     let (mut flow, step) = Flow::start(&policy, head, now, debug);
     let client_body = if req.inner().body().is_some() { Some(req) } else { None };
-    let mut io = Io { stored: StoredBody::None, origin: None, client_body, pending_bytes: None };
+    let mut io = Io { stored: StoredBody::None, origin: None, client_body, pending_bytes: None, leader: None };
     let reply = io.drive(&policy, &mut flow, step, config).await;
     let background = reply.background.clone();
     let response = io.finish(reply, ctx, now).await?;
@@ -76,7 +133,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
             let mut flow = *bg;
             let step = flow.background_step();
             let mut io =
-                Io { stored: StoredBody::None, origin: None, client_body: None, pending_bytes: None };
+                Io { stored: StoredBody::None, origin: None, client_body: None, pending_bytes: None, leader: None };
             let reply = io.drive(&policy, &mut flow, step, &config).await;
             let _ = io.execute_store(reply.store, now).await;
         });
@@ -87,7 +144,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
 /// Looks up what is stored under `key` in the memory tier, then the Cache API. Used by the
 /// engine's lookups and by "explain".
 pub async fn lookup(key: &str) -> (Found, Option<Rc<Meta>>) {
-    let mut io = Io { stored: StoredBody::None, origin: None, client_body: None, pending_bytes: None };
+    let mut io = Io { stored: StoredBody::None, origin: None, client_body: None, pending_bytes: None, leader: None };
     let found = io.lookup(key).await;
     let meta = match &found {
         Found::Entry(m) => Some(Rc::new((**m).clone())),
@@ -138,6 +195,8 @@ struct Io {
     client_body: Option<Request>,
     /// The origin body, already read for the memory tier.
     pending_bytes: Option<Rc<[u8]>>,
+    /// Set while this request is the one fetching an entry others wait for.
+    leader: Option<InflightGuard>,
 }
 
 impl Io {
@@ -152,7 +211,19 @@ impl Io {
                     };
                     flow.found(policy, found, purged, now())
                 }
-                Step::Fetch { request, with_body } => match self.fetch(config, &request, with_body).await {
+                Step::Fetch { request, with_body, coalesce: Some(key) } if self.leader.is_none() => {
+                    match coalesce(&key) {
+                        Either::Left(inflight) => {
+                            wait_for_fetch(inflight).await;
+                            flow.retry_after_collapse()
+                        }
+                        Either::Right(guard) => {
+                            self.leader = Some(guard);
+                            Step::Fetch { request, with_body, coalesce: None }
+                        }
+                    }
+                }
+                Step::Fetch { request, with_body, .. } => match self.fetch(config, &request, with_body).await {
                     Some(resp) => {
                         let head = response_head(&resp);
                         self.origin = Some(resp);
@@ -317,7 +388,7 @@ impl Io {
                 order.body = BodySource::Stored;
             }
             ctx.wait_until(async move {
-                let mut io = Io { stored, origin, client_body: None, pending_bytes: None };
+                let mut io = Io { stored, origin, client_body: None, pending_bytes: None, leader: None };
                 if let Err(e) = io.execute_store(Some(order), now).await {
                     console_error!("rulecache: storing a response failed: {e}");
                 }

@@ -752,3 +752,15 @@ test('a large cacheable body (5 MB) is stored and served from cache intact', asy
   assert.ok(second.body.equals(first.body), 'the cached body differs from the origin body');
   assert.equal(await stack.originHits(path), 1 + misses);
 });
+
+test('concurrent misses for one URL are collapsed into a single origin request', async () => {
+  const base = ns('collapse');
+  const p = `${base}?cc=max-age%3D60&delay_ms=400`;
+  const answers = await Promise.all(Array.from({ length: 8 }, async () => {
+    const r = await c(p);
+    return { status: r.headers.get('cache-status') ?? '', body: await r.text() };
+  }));
+  assert.equal(await stack.originHits(base), 1, 'one request reached the origin');
+  assert.ok(answers.every((a) => /hit=1/.test(a.body)), 'everybody got the one response');
+  assert.ok(answers.filter((a) => /collapsed/.test(a.status)).length >= 1, answers.map((a) => a.status).join('\n'));
+});
