@@ -387,7 +387,12 @@ impl Flow {
         let age = freshness::current_age(&meta.head, meta.request_time, meta.response_time, now);
         match freshness::evaluate(&self.client, &stored, now) {
             Verdict::Fresh { ttl } => {
-                let cs = CacheStatus { hit: true, ttl: Some(ttl as i64), collapsed: self.collapsed, ..Default::default() };
+                let cs = CacheStatus {
+                    hit: true,
+                    ttl: Some(ttl as i64),
+                    collapsed: self.collapsed,
+                    ..Default::default()
+                };
                 self.serve_stored(policy, meta, age, cs, Outcome::Hit, None, now)
             }
             Verdict::Stale { stale_for, serve_while_revalidate: true, .. } => {

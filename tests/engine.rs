@@ -61,7 +61,12 @@ struct World {
 
 impl World {
     fn new(origin: Origin) -> Self {
-        Self { policy: Policy::default_profile(), store: MemoryStore::new(), origin, purged: Box::new(|_| Purged::No) }
+        Self {
+            policy: Policy::default_profile(),
+            store: MemoryStore::new(),
+            origin,
+            purged: Box::new(|_| Purged::No),
+        }
     }
 
     fn with_policy(mut self, json: &str) -> Self {
@@ -70,8 +75,12 @@ impl World {
     }
 
     fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)], at: Time) -> Exchange {
-        let req = RequestHead::parse(method, &format!("https://site.example{path}"), Headers::from_pairs(headers.iter().copied()))
-            .unwrap();
+        let req = RequestHead::parse(
+            method,
+            &format!("https://site.example{path}"),
+            Headers::from_pairs(headers.iter().copied()),
+        )
+        .unwrap();
         let origin = &self.origin;
         sim::run(&self.policy, &mut self.store, &mut |r| origin.call(r), req, at, &*self.purged)
     }
@@ -87,7 +96,8 @@ fn status(x: &Exchange) -> &str {
 
 #[test]
 fn a_fresh_stored_response_is_served_with_age_and_without_the_origin() {
-    let mut w = World::new(Origin::new(|_, n| resp(200, &[("cache-control", "max-age=60")], &format!("v{n}"))));
+    let mut w =
+        World::new(Origin::new(|_, n| resp(200, &[("cache-control", "max-age=60")], &format!("v{n}"))));
     let first = w.get("/t/a", T0);
     assert_eq!(first.outcome, Outcome::Miss);
     assert!(status(&first).contains("fwd=uri-miss") && status(&first).contains("stored"));
@@ -103,7 +113,8 @@ fn a_fresh_stored_response_is_served_with_age_and_without_the_origin() {
 #[test]
 fn a_response_that_sets_a_cookie_or_is_private_is_never_stored() {
     for cc in [("set-cookie", "a=1"), ("cache-control", "private, max-age=60")] {
-        let mut w = World::new(Origin::new(move |_, _| resp(200, &[("cache-control", "max-age=60"), cc], "x")));
+        let mut w =
+            World::new(Origin::new(move |_, _| resp(200, &[("cache-control", "max-age=60"), cc], "x")));
         let first = w.get("/t/b", T0);
         assert!(!status(&first).contains("stored"), "{cc:?}: {}", status(&first));
         w.get("/t/b", T0 + 1000);
@@ -132,7 +143,9 @@ fn a_stale_entry_is_revalidated_with_its_validators_and_a_304_refreshes_it() {
 
 #[test]
 fn the_clients_own_conditionals_are_answered_by_the_edge() {
-    let mut w = World::new(Origin::new(|_, _| resp(200, &[("cache-control", "max-age=60"), ("etag", "\"abc\"")], "x")));
+    let mut w = World::new(Origin::new(|_, _| {
+        resp(200, &[("cache-control", "max-age=60"), ("etag", "\"abc\"")], "x")
+    }));
     w.get("/t/c", T0);
     let x = w.request("GET", "/t/c", &[("if-none-match", "W/\"abc\"")], T0 + 1000);
     assert_eq!(x.head.status, 304);
@@ -147,7 +160,11 @@ fn the_clients_own_conditionals_are_answered_by_the_edge() {
 #[test]
 fn stale_while_revalidate_serves_stale_and_refreshes_in_the_background() {
     let mut w = World::new(Origin::new(|_, n| {
-        resp(200, &[("cache-control", "max-age=10, stale-while-revalidate=60"), ("etag", &format!("\"{n}\""))], &format!("v{n}"))
+        resp(
+            200,
+            &[("cache-control", "max-age=10, stale-while-revalidate=60"), ("etag", &format!("\"{n}\""))],
+            &format!("v{n}"),
+        )
     }));
     w.get("/t/swr", T0);
     let x = w.get("/t/swr", T0 + 20_000);
@@ -164,7 +181,10 @@ fn stale_if_error_serves_stale_when_the_origin_fails_but_not_with_must_revalidat
     for (cc, expect_stale) in
         [("max-age=1, stale-if-error=300", true), ("max-age=1, stale-if-error=300, must-revalidate", false)]
     {
-        let mut w = World::new(Origin::new(move |_, n| if n == 1 { resp(200, &[("cache-control", cc)], "good") } else { None }));
+        let mut w =
+            World::new(Origin::new(
+                move |_, n| if n == 1 { resp(200, &[("cache-control", cc)], "good") } else { None },
+            ));
         w.get("/t/sie", T0);
         let x = w.get("/t/sie", T0 + 10_000);
         if expect_stale {
@@ -189,7 +209,8 @@ fn vary_keeps_variants_apart_and_vary_star_is_never_served() {
     assert_eq!((en.text().as_str(), de.outcome), ("en", Outcome::Hit));
     assert_eq!(de.text(), "de");
 
-    let mut w = World::new(Origin::new(|_, _| resp(200, &[("cache-control", "max-age=60"), ("vary", "*")], "x")));
+    let mut w =
+        World::new(Origin::new(|_, _| resp(200, &[("cache-control", "max-age=60"), ("vary", "*")], "x")));
     w.get("/t/star", T0);
     w.get("/t/star", T0 + 1000);
     assert_eq!(w.origin.hits("/t/star"), 2);
@@ -220,7 +241,8 @@ fn split_view_never_crosses_audiences_and_logged_in_views_bypass() {
     assert!(a.header("vary").unwrap_or("").contains("X-Anonymous"));
     assert_eq!(w.request("GET", "/news", &[], T0 + 1000).outcome, Outcome::Hit);
     // logged in, even claiming to be anonymous: its own fresh page, never the cached one
-    let u = w.request("GET", "/news", &[("cookie", "__ac=YWxpY2U6YWxpY2U="), ("x-anonymous", "1")], T0 + 2000);
+    let u =
+        w.request("GET", "/news", &[("cookie", "__ac=YWxpY2U6YWxpY2U="), ("x-anonymous", "1")], T0 + 2000);
     assert_eq!(u.text(), "user");
     assert_eq!(u.outcome, Outcome::Bypass);
     assert!(status(&u).contains("anon-only"));
@@ -243,7 +265,8 @@ fn purges_from_the_ledger_make_misses_or_force_revalidation() {
         }
     }));
     w.get("/t/p", T0);
-    w.purged = Box::new(|m: &Meta| if m.stored_at <= T0 { Purged::Soft { at: T0 + 500 } } else { Purged::No });
+    w.purged =
+        Box::new(|m: &Meta| if m.stored_at <= T0 { Purged::Soft { at: T0 + 500 } } else { Purged::No });
     let soft = w.get("/t/p", T0 + 1000);
     assert_eq!(soft.outcome, Outcome::Revalidated304);
     w.purged = Box::new(|m: &Meta| if m.stored_at <= T0 + 1000 { Purged::Hard } else { Purged::No });

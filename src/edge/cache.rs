@@ -121,7 +121,8 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
     let debug = crate::purge::auth::is_authorized_quick(config.secret.as_deref(), &head.headers);
     let (mut flow, step) = Flow::start(&policy, head, now, debug);
     let client_body = if req.inner().body().is_some() { Some(req) } else { None };
-    let mut io = Io { stored: StoredBody::None, origin: None, client_body, pending_bytes: None, leader: None };
+    let mut io =
+        Io { stored: StoredBody::None, origin: None, client_body, pending_bytes: None, leader: None };
     let reply = io.drive(&policy, &mut flow, step, config).await;
     let background = reply.background.clone();
     let response = io.finish(reply, ctx, now).await?;
@@ -132,8 +133,13 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
             let config = Config { origin, admin_prefix: String::new(), secret: None };
             let mut flow = *bg;
             let step = flow.background_step();
-            let mut io =
-                Io { stored: StoredBody::None, origin: None, client_body: None, pending_bytes: None, leader: None };
+            let mut io = Io {
+                stored: StoredBody::None,
+                origin: None,
+                client_body: None,
+                pending_bytes: None,
+                leader: None,
+            };
             let reply = io.drive(&policy, &mut flow, step, &config).await;
             let _ = io.execute_store(reply.store, now).await;
         });
@@ -144,7 +150,8 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
 /// Looks up what is stored under `key` in the memory tier, then the Cache API. Used by the
 /// engine's lookups and by "explain".
 pub async fn lookup(key: &str) -> (Found, Option<Rc<Meta>>) {
-    let mut io = Io { stored: StoredBody::None, origin: None, client_body: None, pending_bytes: None, leader: None };
+    let mut io =
+        Io { stored: StoredBody::None, origin: None, client_body: None, pending_bytes: None, leader: None };
     let found = io.lookup(key).await;
     let meta = match &found {
         Found::Entry(m) => Some(Rc::new((**m).clone())),
@@ -223,7 +230,8 @@ impl Io {
                         }
                     }
                 }
-                Step::Fetch { request, with_body, .. } => match self.fetch(config, &request, with_body).await {
+                Step::Fetch { request, with_body, .. } => match self.fetch(config, &request, with_body).await
+                {
                     Some(resp) => {
                         let head = response_head(&resp);
                         self.origin = Some(resp);
