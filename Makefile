@@ -54,7 +54,7 @@ run: build origin
 lint: tools-rust
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
-	cargo clippy --target wasm32-unknown-unknown --lib --bins -- -D warnings
+	cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
 
 test-native:
 	cargo test --all-targets
@@ -70,8 +70,10 @@ test: lint test-native test-runtime test-browser
 
 bench: bench-core bench-load
 
+# The benchmarks need unwinding (criterion), the release profile aborts on panic (wasm):
+# a separate target folder keeps the two builds of the library apart.
 bench-core:
-	cargo bench --bench core
+	CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR=target/bench-core cargo bench --bench core
 
 bench-load: build origin
 	node benches/load/run.mjs

@@ -834,6 +834,11 @@ impl Flow {
         &self.client
     }
 
+    /// The storage key of the entry this request uses (its variant, when it has one).
+    pub fn entry_key(&self) -> String {
+        key::storage_key(&self.primary, self.keyed_audience, self.variant.as_deref())
+    }
+
     /// The storage key of the base record for this request.
     pub fn base_key(&self) -> String {
         key::storage_key(&self.primary, self.keyed_audience, None)

@@ -122,6 +122,42 @@ impl Headers {
     }
 }
 
+/// One edit that turns one header list into another (see [`Headers::edits_to`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderEdit<'a> {
+    /// Remove every field of this name.
+    Remove(&'a str),
+    /// Replace every field of this name with these values, in order.
+    Replace(&'a str, Vec<&'a str>),
+}
+
+impl Headers {
+    /// The fewest whole-field edits that turn `self` into `target`: what the worker shell
+    /// applies to a JavaScript `Headers` object it passes through, instead of copying every
+    /// field across the wasm boundary.
+    pub fn edits_to<'a>(&'a self, target: &'a Headers) -> Vec<HeaderEdit<'a>> {
+        let mut edits = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, _) in self.0.iter().chain(target.0.iter()) {
+            if seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+                continue;
+            }
+            seen.push(name);
+            let before = self.get_all(name);
+            let after: Vec<&str> = target.get_all(name).collect();
+            if before.eq(after.iter().copied()) {
+                continue;
+            }
+            if after.is_empty() {
+                edits.push(HeaderEdit::Remove(name));
+            } else {
+                edits.push(HeaderEdit::Replace(name, after));
+            }
+        }
+        edits
+    }
+}
+
 /// The head of a request: method, absolute URL and header fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
@@ -167,6 +203,30 @@ impl ResponseHead {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edits_change_only_what_differs() {
+        let before =
+            Headers::from_pairs([("a", "1"), ("set-cookie", "x=1"), ("set-cookie", "y=2"), ("b", "2")]);
+        let mut after = before.clone();
+        assert!(before.edits_to(&after).is_empty());
+        after.remove("a");
+        after.set("b", "3");
+        after.append("cache-status", "rulecache; hit");
+        let edits = before.edits_to(&after);
+        assert_eq!(
+            edits,
+            vec![
+                HeaderEdit::Remove("a"),
+                HeaderEdit::Replace("b", vec!["3"]),
+                HeaderEdit::Replace("cache-status", vec!["rulecache; hit"])
+            ]
+        );
+        let mut one_cookie = before.clone();
+        one_cookie.remove("set-cookie");
+        one_cookie.append("set-cookie", "y=2");
+        assert_eq!(before.edits_to(&one_cookie), vec![HeaderEdit::Replace("set-cookie", vec!["y=2"])]);
+    }
 
     #[test]
     fn names_are_case_insensitive_and_lists_combine() {

@@ -531,6 +531,7 @@ pub fn primary_of_storage_key(key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::XorShift;
 
     fn key(url: &str) -> String {
         key_with(url, &KeyOptions::default())
@@ -788,32 +789,22 @@ mod tests {
         assert!(k.ends_with("p=1&p=1"));
     }
 
-    /// A small deterministic generator for the no-panic tests.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn text(&mut self, max: u64) -> String {
-            const ALPHABET: &[u8] = b"aZ09%%%fF/?&=;,*. \t\"\\\n\x01q";
-            let len = self.next() % max;
-            let mut s = String::new();
-            for _ in 0..len {
-                let r = self.next();
-                if r.is_multiple_of(7) {
-                    s.push(char::from_u32((r >> 8) as u32 % 0x11_0000).unwrap_or('\u{e9}'));
-                } else {
-                    let i = (r >> 8) as usize % ALPHABET.len();
-                    s.push(char::from(ALPHABET.get(i).copied().unwrap_or(b'a')));
-                }
+    /// Text for the no-panic tests: mostly characters URLs and headers care about, with the odd
+    /// random Unicode scalar value.
+    fn text(rng: &mut XorShift, max: u64) -> String {
+        const ALPHABET: &[u8] = b"aZ09%%%fF/?&=;,*. \t\"\\\n\x01q";
+        let len = rng.next() % max;
+        let mut s = String::new();
+        for _ in 0..len {
+            let r = rng.next();
+            if r.is_multiple_of(7) {
+                s.push(char::from_u32((r >> 8) as u32 % 0x11_0000).unwrap_or('\u{e9}'));
+            } else {
+                let i = (r >> 8) as usize % ALPHABET.len();
+                s.push(char::from(ALPHABET.get(i).copied().unwrap_or(b'a')));
             }
-            s
         }
+        s
     }
 
     #[test]
@@ -826,20 +817,20 @@ mod tests {
             encodings: vec!["br".into(), "identity".into()],
         };
         for _ in 0..3000 {
-            let raw = format!("http://e.com/{}", rng.text(40));
+            let raw = format!("http://e.com/{}", text(&mut rng, 40));
             if let Ok(url) = url::Url::parse(&raw) {
                 let pk = primary_key(&url, &opts);
                 // Normalising is idempotent.
                 let again = url::Url::parse(&pk).map(|u| primary_key(&u, &opts));
                 assert_eq!(again.as_deref(), Ok(pk.as_str()), "{raw}");
                 let _ = (path_of(&pk), query_of(&pk), origin_of(&pk));
-                let sk = storage_key(&pk, Some(Audience::Authenticated), Some(&rng.text(20)));
+                let sk = storage_key(&pk, Some(Audience::Authenticated), Some(&text(&mut rng, 20)));
                 assert_eq!(primary_of_storage_key(&sk).as_deref(), Some(pk.as_str()));
             }
-            let arbitrary = rng.text(60);
+            let arbitrary = text(&mut rng, 60);
             let _ = (path_of(&arbitrary), query_of(&arbitrary), primary_of_storage_key(&arbitrary));
-            let _ = matches_path_prefix(&arbitrary, &rng.text(10));
-            let req = headers(&[("accept-encoding", &rng.text(30)), ("x-a", &rng.text(30))]);
+            let _ = matches_path_prefix(&arbitrary, &text(&mut rng, 10));
+            let req = headers(&[("accept-encoding", &text(&mut rng, 30)), ("x-a", &text(&mut rng, 30))]);
             let spec = VarySpec::from_names(["accept-encoding", "x-a", "x-missing"]);
             let v = variant(&spec, &req, &opts).unwrap_or_default();
             assert_eq!(v.matches('\n').count(), 2, "{v:?}");

@@ -35,5 +35,8 @@ pub mod engine;
 pub mod sim;
 pub mod stats;
 
+#[doc(hidden)]
+pub mod testing;
+
 #[cfg(target_arch = "wasm32")]
 mod edge;

@@ -276,6 +276,7 @@ impl<V> std::fmt::Debug for ByteLru<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::XorShift;
 
     /// Keys from most to least recently used.
     fn order<V>(lru: &ByteLru<V>) -> Vec<String> {
@@ -399,21 +400,6 @@ mod tests {
         assert_eq!(order(&lru), vec!["b", "d"]);
         assert_eq!(lru.bytes(), 20);
         assert_eq!((lru.capacity(), lru.max_entry_bytes()), (25, 50));
-    }
-
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: u64) -> usize {
-            (self.next() % n) as usize
-        }
     }
 
     /// A slow, obviously correct model: a Vec ordered from least to most recently used.

@@ -1,6 +1,8 @@
 //! Scenario tests of the whole request flow (engine + policy + RFC core) on a fake clock,
 //! driven by `sim::run` over an in-memory store and an origin written as a closure.
 
+#![allow(clippy::unwrap_used, clippy::type_complexity)]
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 

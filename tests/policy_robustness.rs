@@ -4,28 +4,13 @@
 use rulecache::decision::ModifyContext;
 use rulecache::http::{Headers, RequestHead, ResponseHead};
 use rulecache::policy::Policy;
-
-/// A small deterministic generator (xorshift), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % (n as u64)).unwrap_or(0)
-    }
-}
+use rulecache::testing::XorShift;
 
 const ALPHABET: &[u8] = b"/*.{}[]\\\":,-_ ~+@=;%a0\t\x01";
 
 #[test]
 fn mangled_bundles_are_rejected_or_accepted_but_never_panic() {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     let (_, profile) = Policy::profiles()[2];
     for _ in 0..1500 {
         let mut bytes = profile.as_bytes().to_vec();
@@ -47,13 +32,13 @@ fn mangled_bundles_are_rejected_or_accepted_but_never_panic() {
     }
 }
 
-fn junk(rng: &mut Rng, len: usize) -> String {
-    (0..len).map(|_| char::from(ALPHABET[rng.below(ALPHABET.len())])).collect()
+fn junk(rng: &mut XorShift, len: usize) -> String {
+    rng.text_of_len(ALPHABET, len)
 }
 
 #[test]
 fn odd_requests_and_responses_never_panic() {
-    let mut rng = Rng(42);
+    let mut rng = XorShift(42);
     let policies: Vec<Policy> = Policy::profiles().iter().filter_map(|(id, _)| Policy::bundled(id)).collect();
     for _ in 0..1500 {
         let (path_len, cookie_len) = (rng.below(40), rng.below(30));

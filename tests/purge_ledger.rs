@@ -6,6 +6,7 @@ use rulecache::purge::ledger::{
     Effect, Ledger, LedgerCopy, PurgeRecord, Refresh, Target, BACKGROUND_REFRESH_AFTER_MS,
     BLOCKING_REFRESH_AFTER_MS,
 };
+use rulecache::testing::XorShift;
 
 const T0: Time = 1_700_000_000_000;
 const NEWS: &str = "https://www.example.com/news";
@@ -253,25 +254,13 @@ fn random_bytes_never_panic_the_ledger_reader() {
     for round in 0..20_000 {
         let bytes: Vec<u8> = if round % 3 == 0 {
             let mut b = seed.as_bytes().to_vec();
-            let at = (rng.next() % b.len() as u64) as usize;
+            let at = rng.below(b.len());
             b[at] = rng.next() as u8;
             b
         } else {
-            let len = (rng.next() % 80) as usize;
-            (0..len).map(|_| alphabet[(rng.next() % alphabet.len() as u64) as usize]).collect()
+            rng.text(alphabet, 79).into_bytes()
         };
         let _ = Ledger::from_json(&String::from_utf8_lossy(&bytes));
         let _ = serde_json::from_slice::<PurgeRecord>(&bytes);
-    }
-}
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
     }
 }

@@ -5,6 +5,7 @@ use rulecache::http::Headers;
 use rulecache::purge::auth::{authorize, AuthInput, Credential, ReplayGuard};
 use rulecache::purge::ledger::Target;
 use rulecache::purge::request::{PurgeRequest, MAX_PURGE_ITEMS};
+use rulecache::testing::XorShift;
 
 fn credential() -> Credential {
     let headers = Headers::from_pairs([("Authorization", "Bearer k")]);
@@ -182,31 +183,15 @@ fn random_bytes_never_panic_the_parser() {
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     let alphabet = br#"{}[]",:/ \0aetrufsln0123456789.-urlsprefixestagssoft"#;
     for round in 0..20_000 {
-        let len = (rng.next() % 64) as usize;
-        let bytes: Vec<u8> = (0..len)
-            .map(|_| {
-                let r = rng.next();
-                if round % 2 == 0 {
-                    r as u8
-                } else {
-                    alphabet[(r % alphabet.len() as u64) as usize]
-                }
-            })
-            .collect();
+        let bytes: Vec<u8> = if round % 2 == 0 {
+            let len = rng.below(64);
+            (0..len).map(|_| rng.next() as u8).collect()
+        } else {
+            rng.text(alphabet, 63).into_bytes()
+        };
         let _ = PurgeRequest::from_json(&bytes);
     }
     for json in [r#"{"urls":["#.repeat(1000), "[".repeat(100_000)] {
         assert!(PurgeRequest::from_json(json.as_bytes()).is_err());
-    }
-}
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
     }
 }

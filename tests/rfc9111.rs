@@ -12,6 +12,7 @@ use rulecache::http::{secs, Headers, RequestHead, ResponseHead, Time};
 use rulecache::invalidate;
 use rulecache::revalidate;
 use rulecache::storable::{self, NotStored};
+use rulecache::testing::XorShift;
 
 /// The fake clock's origin.
 const T: Time = 1_700_000_000_000;
@@ -588,44 +589,24 @@ fn cache_status_reports_remaining_and_negative_ttl() {
 
 // ---- parsers are total ----
 
-/// A small deterministic xorshift64* generator.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n.max(1) as u64).unwrap_or(0)
-    }
-
-    /// A string biased towards the characters these grammars care about, with the odd random
-    /// Unicode scalar value.
-    fn string(&mut self) -> String {
-        const ALPHABET: &[u8] =
-            b"max-age=s-maxage,no-cache private\"\\ W/*?01:;()=,\t9876543210 .GMTSun, Nov 1994:";
-        const WORDS: [&str; 8] =
-            ["max-age=", "no-cache", "\"", "W/\"", ", ", "?1", "2147483648", "Sun, 06 Nov 1994 08:49:37 GMT"];
-        let len = self.below(40);
-        let mut s = String::new();
-        for _ in 0..len {
-            match self.below(10) {
-                0 => {
-                    s.push(char::from_u32(u32::try_from(self.next() % 0x11_0000).unwrap_or(0)).unwrap_or('?'))
-                }
-                1 => s.push(char::from(u8::try_from(self.next() % 256).unwrap_or(0))),
-                2 => s.push_str(WORDS.get(self.below(WORDS.len())).copied().unwrap_or("")),
-                _ => s.push(char::from(ALPHABET.get(self.below(ALPHABET.len())).copied().unwrap_or(b'x'))),
-            }
+/// A string biased towards the characters these grammars care about, with the odd random
+/// Unicode scalar value.
+fn string(rng: &mut XorShift) -> String {
+    const ALPHABET: &[u8] =
+        b"max-age=s-maxage,no-cache private\"\\ W/*?01:;()=,\t9876543210 .GMTSun, Nov 1994:";
+    const WORDS: [&str; 8] =
+        ["max-age=", "no-cache", "\"", "W/\"", ", ", "?1", "2147483648", "Sun, 06 Nov 1994 08:49:37 GMT"];
+    let len = rng.below(40);
+    let mut s = String::new();
+    for _ in 0..len {
+        match rng.below(10) {
+            0 => s.push(char::from_u32(u32::try_from(rng.next() % 0x11_0000).unwrap_or(0)).unwrap_or('?')),
+            1 => s.push(char::from(u8::try_from(rng.next() % 256).unwrap_or(0))),
+            2 => s.push_str(WORDS.get(rng.below(WORDS.len())).copied().unwrap_or("")),
+            _ => s.push(char::from(ALPHABET.get(rng.below(ALPHABET.len())).copied().unwrap_or(b'x'))),
         }
-        s
     }
+    s
 }
 
 const FIELDS: [&str; 16] = [
@@ -651,7 +632,7 @@ fn random_headers(rng: &mut XorShift) -> Headers {
     let mut h = Headers::new();
     for _ in 0..rng.below(6) {
         let name = FIELDS.get(rng.below(FIELDS.len())).copied().unwrap_or("x");
-        h.append(name, rng.string());
+        h.append(name, string(rng));
     }
     h
 }
@@ -665,7 +646,7 @@ fn parsers_never_panic_on_random_input() {
         EdgeStorage::Store { ttl: 60, stale_while_revalidate: 10, stale_if_error: 10 },
     ];
     for i in 0..4000u64 {
-        let text = rng.string();
+        let text = string(&mut rng);
         let _ = CacheControl::parse([text.as_str()]);
         let _ = cache_control::delta_seconds(&text);
         let _ = freshness::http_date(&text);

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use futures_util::future::{select, Either};
 use worker::*;
 
-use super::convert::{headers_to_js, request_head, response_head};
+use super::convert::{edited_copy, headers_to_js, request_head, response_head};
 use super::{ledger, now, policy_store, Config};
 use crate::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, Reply, Step, StoreOrder};
 use crate::http::{Headers, RequestHead, Time};
@@ -92,7 +92,12 @@ fn coalesce(key: &str) -> Either<Rc<Inflight>, InflightGuard> {
     })
 }
 
+/// How long a URL whose response was not storable skips the Cache API lookup.
+const PASS_MS: Time = 120_000;
+
 thread_local! {
+    /// Hit-for-pass marks: storage key → until when.
+    static PASS: RefCell<ByteLru<Time>> = RefCell::new(ByteLru::new(1 << 20, 4096));
     static INFLIGHT: RefCell<HashMap<String, Rc<Inflight>>> = RefCell::new(HashMap::new());
     pub static MEMORY: RefCell<ByteLru<MemEntry>> = RefCell::new(ByteLru::new(MEMORY_CAPACITY, MEMORY_MAX_ENTRY));
     pub static STATS: RefCell<Option<Stats>> = const { RefCell::new(None) };
@@ -119,11 +124,23 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
     ledger::refresh_if_due(env, ctx, now).await;
     let head = request_head(&req)?;
     let debug = crate::purge::auth::is_authorized_quick(config.secret.as_deref(), &head.headers);
+    let client_headers = head.headers.clone();
     let (mut flow, step) = Flow::start(&policy, head, now, debug);
-    let client_body = if req.inner().body().is_some() { Some(req) } else { None };
-    let mut io =
-        Io { stored: StoredBody::None, origin: None, client_body, pending_bytes: None, leader: None };
+    let mut io = Io::new();
+    io.client = Some((req, client_headers));
     let reply = io.drive(&policy, &mut flow, step, config).await;
+    // Hit-for-pass: a URL whose response could not be stored skips the Cache API lookup for a
+    // while (Varnish's hit-for-miss); a stored response clears the mark.
+    let base_key = flow.base_key();
+    match (reply.outcome, reply.store.is_some()) {
+        (_, true) => PASS.with(|p| {
+            p.borrow_mut().remove(&base_key);
+        }),
+        (Outcome::Miss | Outcome::Revalidated200, false) if flow.bypass().is_none() => {
+            PASS.with(|p| p.borrow_mut().insert(base_key, now + PASS_MS, 64));
+        }
+        _ => {}
+    }
     let background = reply.background.clone();
     let response = io.finish(reply, ctx, now).await?;
     if let Some(bg) = background {
@@ -133,15 +150,13 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
             let config = Config { origin, admin_prefix: String::new(), secret: None };
             let mut flow = *bg;
             let step = flow.background_step();
-            let mut io = Io {
-                stored: StoredBody::None,
-                origin: None,
-                client_body: None,
-                pending_bytes: None,
-                leader: None,
-            };
+            let mut io = Io::new();
+            // The stored body, for re-storing it after a 304.
+            io.lookup(&flow.entry_key()).await;
             let reply = io.drive(&policy, &mut flow, step, &config).await;
-            let _ = io.execute_store(reply.store, now).await;
+            if let Err(e) = io.execute_store(reply.store, now).await {
+                console_error!("rulecache: storing a revalidated response failed: {e}");
+            }
         });
     }
     Ok(response)
@@ -150,8 +165,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
 /// Looks up what is stored under `key` in the memory tier, then the Cache API. Used by the
 /// engine's lookups and by "explain".
 pub async fn lookup(key: &str) -> (Found, Option<Rc<Meta>>) {
-    let mut io =
-        Io { stored: StoredBody::None, origin: None, client_body: None, pending_bytes: None, leader: None };
+    let mut io = Io::new();
     let found = io.lookup(key).await;
     let meta = match &found {
         Found::Entry(m) => Some(Rc::new((**m).clone())),
@@ -198,8 +212,11 @@ impl<T> Pipe for T {}
 struct Io {
     stored: StoredBody,
     origin: Option<Response>,
-    /// The client's request, kept for its body (forwarded methods with a body).
-    client_body: Option<Request>,
+    /// The origin's head as received (what the JavaScript response's headers hold).
+    origin_head: Option<Headers>,
+    /// The client's request and its head as received: its headers object is passed on to the
+    /// origin with only the fields the flow changed edited, and its body forwarded.
+    client: Option<(Request, Headers)>,
     /// The origin body, already read for the memory tier.
     pending_bytes: Option<Rc<[u8]>>,
     /// Set while this request is the one fetching an entry others wait for.
@@ -207,6 +224,17 @@ struct Io {
 }
 
 impl Io {
+    fn new() -> Self {
+        Io {
+            stored: StoredBody::None,
+            origin: None,
+            origin_head: None,
+            client: None,
+            pending_bytes: None,
+            leader: None,
+        }
+    }
+
     async fn drive(&mut self, policy: &Policy, flow: &mut Flow, mut step: Step, config: &Config) -> Reply {
         loop {
             step = match step {
@@ -234,6 +262,7 @@ impl Io {
                 {
                     Some(resp) => {
                         let head = response_head(&resp);
+                        self.origin_head = Some(head.headers.clone());
                         self.origin = Some(resp);
                         flow.origin_response(policy, head, now())
                     }
@@ -249,6 +278,10 @@ impl Io {
         if let Some(entry) = hit {
             self.stored = StoredBody::Memory(entry.body.clone());
             return Found::Entry(Box::new((*entry.meta).clone()));
+        }
+        let now = super::now();
+        if PASS.with(|p| p.borrow_mut().peek(key).is_some_and(|until| *until > now)) {
+            return Found::Nothing;
         }
         let Ok(cache) = Cache::open("rulecache".into()).await.pipe(Ok::<_, Error>) else {
             return Found::Nothing;
@@ -283,12 +316,16 @@ impl Io {
             }
             None => request.url.clone(),
         };
+        let headers = match &self.client {
+            Some((js, received)) => edited_copy(js.headers(), received, &request.headers),
+            None => headers_to_js(&request.headers),
+        };
         let mut init = RequestInit::new();
         init.with_method(Method::from(request.method.clone()))
-            .with_headers(headers_to_js(&request.headers))
+            .with_headers(headers)
             .with_redirect(RequestRedirect::Manual);
         if with_body {
-            if let Some(client) = self.client_body.take() {
+            if let Some((client, _)) = self.client.take() {
                 init.with_body(client.inner().body().map(Into::into));
             }
         }
@@ -308,6 +345,13 @@ impl Io {
     /// Turns the engine's reply into the client's response, storing and invalidating as told.
     async fn finish(&mut self, reply: Reply, ctx: &Context, now: Time) -> Result<Response> {
         let Reply { head, body, store, invalidate, outcome, ruleset, text, .. } = reply;
+        // An origin response passes its own headers object on, edited where the flow changed it.
+        let js_headers = match (body, self.origin.as_ref(), self.origin_head.as_ref()) {
+            (BodySource::Origin, Some(resp), Some(received)) => {
+                edited_copy(resp.headers(), received, &head.headers)
+            }
+            _ => headers_to_js(&head.headers),
+        };
         for key in &invalidate {
             delete_key(key).await;
         }
@@ -394,18 +438,26 @@ impl Io {
             if let Some(bytes) = self.pending_bytes.take() {
                 stored = StoredBody::Memory(bytes);
                 order.body = BodySource::Stored;
+            } else if let (BodySource::Stored, StoredBody::Memory(bytes)) = (order.body, &stored) {
+                // Refreshed by a 304 and held in memory: update the memory tier now; the Cache
+                // API copy keeps its older record and is revalidated if it is ever used.
+                let size = bytes.len() + order.key.len() + order.meta.head.headers.byte_size();
+                let entry = MemEntry { meta: Rc::new(order.meta), body: bytes.clone() };
+                MEMORY.with(|m| m.borrow_mut().insert(order.key, entry, size));
+                return Ok(Response::builder()
+                    .with_status(head.status)
+                    .with_headers(js_headers)
+                    .body(response_body));
             }
             ctx.wait_until(async move {
-                let mut io = Io { stored, origin, client_body: None, pending_bytes: None, leader: None };
+                let mut io = Io { stored, origin, ..Io::new() };
                 if let Err(e) = io.execute_store(Some(order), now).await {
                     console_error!("rulecache: storing a response failed: {e}");
                 }
             });
         }
-        let response = Response::builder()
-            .with_status(head.status)
-            .with_headers(headers_to_js(&head.headers))
-            .body(response_body);
+        let response =
+            Response::builder().with_status(head.status).with_headers(js_headers).body(response_body);
         Ok(response)
     }
 

@@ -2,7 +2,7 @@
 
 use worker::{Headers as JsHeaders, Request, Response, Result};
 
-use crate::http::{Headers, RequestHead, ResponseHead};
+use crate::http::{HeaderEdit, Headers, RequestHead, ResponseHead};
 
 /// Copies a JavaScript `Headers` into the core's list (one crossing per field).
 pub fn headers_from_js(js: &JsHeaders) -> Headers {
@@ -32,4 +32,24 @@ pub fn request_head(req: &Request) -> Result<RequestHead> {
 /// The head of a response.
 pub fn response_head(resp: &Response) -> ResponseHead {
     ResponseHead::new(resp.status_code(), headers_from_js(resp.headers()))
+}
+
+/// A copy of `js` (a JavaScript `Headers` that holds `from`) edited to hold `to`: one crossing
+/// for the copy and one per changed field, instead of one per field.
+pub fn edited_copy(js: &JsHeaders, from: &Headers, to: &Headers) -> JsHeaders {
+    let Ok(copy) = web_sys::Headers::new_with_headers(&js.0) else { return headers_to_js(to) };
+    for edit in from.edits_to(to) {
+        match edit {
+            HeaderEdit::Remove(name) => {
+                let _ = copy.delete(name);
+            }
+            HeaderEdit::Replace(name, values) => {
+                let _ = copy.delete(name);
+                for v in values {
+                    let _ = copy.append(name, v);
+                }
+            }
+        }
+    }
+    JsHeaders(copy)
 }

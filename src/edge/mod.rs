@@ -9,6 +9,7 @@ mod ledger;
 mod policy_store;
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use worker::*;
 
@@ -47,6 +48,8 @@ impl Config {
 }
 
 thread_local! {
+    /// The settings, read once per isolate (a new deployment starts new isolates).
+    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
     /// Signatures already accepted by this isolate (HMAC replay protection).
     pub(crate) static REPLAY: RefCell<ReplayGuard> = RefCell::new(ReplayGuard::new());
 }
@@ -58,7 +61,8 @@ pub(crate) fn now() -> Time {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    let config = Config::from_env(&env);
+    let config =
+        CONFIG.with(|c| c.borrow_mut().get_or_insert_with(|| Rc::new(Config::from_env(&env))).clone());
     let now = now();
     let path = req.path();
     if path == config.admin_prefix || path.starts_with(&format!("{}/", config.admin_prefix)) {

@@ -364,6 +364,12 @@ test('stale-while-revalidate serves the stale entry and revalidates in the backg
   assert.equal(stats.hits, 2, 'one background revalidation');
   assert.equal(stats.conditional, 1);
   assert.equal(stats.not_modified, 1);
+  // The entry refreshed by the background 304 keeps its body.
+  for (let i = 0; i < 5; i += 1) {
+    await sleep(100);
+    const later = await get(p);
+    assert.equal(later.text, first.text, `request ${i + 3} after the background 304`);
+  }
 });
 
 test('stale-if-error serves the stale entry when the origin answers 503', async () => {
