@@ -435,9 +435,10 @@ impl Flow {
         background: Option<Box<Flow>>,
         now: Time,
     ) -> Step {
-        let mut head = meta.head.clone();
+        // The entry is ours: its head is moved into the answer rather than copied.
+        let mut head = meta.head;
         head.headers.set("age", freshness::age_header_value(age));
-        self.reply(policy, head, BodySource::Stored, cs, None, outcome, background, Some(&meta), now)
+        self.reply(policy, head, BodySource::Stored, cs, None, outcome, background, None, now)
     }
 
     /// The origin answered the last [`Step::Fetch`].
@@ -599,8 +600,8 @@ impl Flow {
                 None
             }
         };
-        let meta = order.as_ref().map(|o| o.meta.clone());
-        self.reply(policy, head, BodySource::Origin, status, order, outcome, None, meta.as_ref(), now)
+        // `reply` does not look at the meta; cloning it here only cost allocations.
+        self.reply(policy, head, BodySource::Origin, status, order, outcome, None, None, now)
     }
 
     fn store_decision(
@@ -783,6 +784,12 @@ impl Flow {
             head.headers.set("x-cache-policy", format!("{} v{}", policy.name(), policy.version()));
         }
         head.headers.append("cache-status", cs.to_value(CACHE_NAME));
+    }
+
+    /// Whether a stale entry may stand in if the pending fetch fails (stale-if-error): only
+    /// then is it worth giving up on a slow origin.
+    pub fn has_stale_fallback(&self) -> bool {
+        matches!(self.state, State::Revalidating { serve_if_error: true, background: false, .. })
     }
 
     /// Why this request skips the cache (None when it uses it).

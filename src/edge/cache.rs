@@ -183,7 +183,7 @@ pub async fn delete_key(key: &str) -> usize {
             removed += 1;
         }
     });
-    let Ok(cache) = Cache::open("rulecache".into()).await.pipe(Ok::<_, Error>) else { return removed };
+    let cache = Cache::default();
     if let Ok(Some(resp)) = cache.get(key, false).await {
         if let Ok(Some(index)) = resp.headers().get(INDEX_HEADER) {
             if let Ok(index) = VaryIndex::decode(&index) {
@@ -201,13 +201,6 @@ pub async fn delete_key(key: &str) -> usize {
     }
     removed
 }
-
-trait Pipe: Sized {
-    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
-        f(self)
-    }
-}
-impl<T> Pipe for T {}
 
 struct Io {
     stored: StoredBody,
@@ -258,16 +251,17 @@ impl Io {
                         }
                     }
                 }
-                Step::Fetch { request, with_body, .. } => match self.fetch(config, &request, with_body).await
-                {
-                    Some(resp) => {
-                        let head = response_head(&resp);
-                        self.origin_head = Some(head.headers.clone());
-                        self.origin = Some(resp);
-                        flow.origin_response(policy, head, now())
+                Step::Fetch { request, with_body, .. } => {
+                    match self.fetch(config, &request, with_body, flow.has_stale_fallback()).await {
+                        Some(resp) => {
+                            let head = response_head(&resp);
+                            self.origin_head = Some(head.headers.clone());
+                            self.origin = Some(resp);
+                            flow.origin_response(policy, head, now())
+                        }
+                        None => flow.origin_failed(policy, now()),
                     }
-                    None => flow.origin_failed(policy, now()),
-                },
+                }
                 Step::Respond(reply) => return *reply,
             }
         }
@@ -283,9 +277,7 @@ impl Io {
         if PASS.with(|p| p.borrow_mut().peek(key).is_some_and(|until| *until > now)) {
             return Found::Nothing;
         }
-        let Ok(cache) = Cache::open("rulecache".into()).await.pipe(Ok::<_, Error>) else {
-            return Found::Nothing;
-        };
+        let cache = Cache::default();
         let Ok(Some(resp)) = cache.get(key, false).await else { return Found::Nothing };
         if let Ok(Some(index)) = resp.headers().get(INDEX_HEADER) {
             return match VaryIndex::decode(&index) {
@@ -305,8 +297,15 @@ impl Io {
         }
     }
 
-    /// Sends `request` to the origin; `None` when it cannot be reached in time.
-    async fn fetch(&mut self, config: &Config, request: &RequestHead, with_body: bool) -> Option<Response> {
+    /// Sends `request` to the origin; `None` when it cannot be reached (within
+    /// `ORIGIN_TIMEOUT_MS` when `timed`: a stale entry is waiting to stand in).
+    async fn fetch(
+        &mut self,
+        config: &Config,
+        request: &RequestHead,
+        with_body: bool,
+        timed: bool,
+    ) -> Option<Response> {
         let url = match &config.origin {
             Some(origin) => {
                 let mut u = origin.clone();
@@ -331,6 +330,9 @@ impl Io {
         }
         let req = Request::new_with_init(url.as_str(), &init).ok()?;
         let fetcher = Fetch::Request(req);
+        if !timed {
+            return fetcher.send().await.ok();
+        }
         let timeout = Box::pin(Delay::from(std::time::Duration::from_millis(ORIGIN_TIMEOUT_MS)));
         let outcome = {
             let fetch = Box::pin(fetcher.send());
@@ -428,7 +430,7 @@ impl Io {
             // variant it just stored.
             let mut order = order;
             if let Some(index) = order.index.take() {
-                let cache = Cache::open("rulecache".into()).await;
+                let cache = Cache::default();
                 if let Err(e) = write_index(&cache, Some(index), now).await {
                     console_error!("rulecache: storing a variant index failed: {e}");
                 }
@@ -466,7 +468,7 @@ impl Io {
     async fn execute_store(&mut self, order: Option<StoreOrder>, now: Time) -> Result<()> {
         let Some(order) = order else { return Ok(()) };
         let StoreOrder { key, mut meta, body, memory, index } = order;
-        let cache = Cache::open("rulecache".into()).await;
+        let cache = Cache::default();
         let source = match body {
             BodySource::Origin => self.origin.take().map(StoredBody::Cache).unwrap_or(StoredBody::None),
             BodySource::Stored => std::mem::replace(&mut self.stored, StoredBody::None),
