@@ -41,8 +41,12 @@ tools-browser:
 	@[ -x "$(CHROMIUM)" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 ## The release worker: build/index.js + build/index_bg.wasm
+WASM_FEATURES := --enable-bulk-memory --enable-reference-types --enable-multivalue --enable-sign-ext \
+	--enable-nontrapping-float-to-int --enable-mutable-globals --enable-exception-handling
 build: tools
 	worker-build --release
+	@# worker-build keeps the name section; drop it and optimise the final module for size.
+	$(WASM_OPT_BIN) build/index_bg.wasm -Oz --strip-debug --strip-producers $(WASM_FEATURES) -o build/index_bg.wasm
 
 ## The demo origin (native)
 origin:
