@@ -8,6 +8,9 @@
 //!   header (when trusted and naming a declared ruleset), then the rules with a `contentType`
 //!   condition, in order.
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
 use crate::audience;
 use crate::http::{Headers, RequestHead, ResponseHead};
 use crate::policy::glob::Glob;
@@ -113,25 +116,64 @@ fn extension(path: &str) -> Option<&str> {
     Some(ext)
 }
 
+/// What the conditions look at in a request, worked out once per request rather than once
+/// per rule: the path, host and extension, and (on first use) the query and the cookies.
+struct RequestView<'r> {
+    req: &'r RequestHead,
+    path: &'r str,
+    host: &'r str,
+    extension: Option<&'r str>,
+    query: OnceCell<Vec<(Cow<'r, str>, Cow<'r, str>)>>,
+    cookies: OnceCell<Vec<&'r str>>,
+}
+
+impl<'r> RequestView<'r> {
+    fn new(req: &'r RequestHead) -> Self {
+        let path = req.url.path();
+        RequestView {
+            req,
+            path,
+            host: req.url.host_str().unwrap_or(""),
+            extension: extension(path),
+            query: OnceCell::new(),
+            cookies: OnceCell::new(),
+        }
+    }
+
+    fn query(&self) -> &[(Cow<'r, str>, Cow<'r, str>)] {
+        self.query.get_or_init(|| self.req.url.query_pairs().collect())
+    }
+
+    fn cookie_names(&self) -> &[&'r str] {
+        self.cookies.get_or_init(|| audience::cookie_names(&self.req.headers).collect())
+    }
+}
+
 impl Conditions {
     /// Whether every request condition holds.
     pub fn request_matches(&self, req: &RequestHead) -> bool {
-        let path = req.url.path();
-        let host = req.url.host_str().unwrap_or("");
+        self.view_matches(&RequestView::new(req))
+    }
+
+    fn view_matches(&self, view: &RequestView<'_>) -> bool {
+        let req = view.req;
+        let path = view.path;
         any_or_empty(&self.methods, |m| *m == req.method)
-            && any_or_empty(&self.hosts, |h| h.matches(host))
+            && any_or_empty(&self.hosts, |h| h.matches(view.host))
             && any_or_empty(&self.paths, |p| p == path)
             && any_or_empty(&self.path_prefixes, |p| path.starts_with(p.as_str()))
             && any_or_empty(&self.globs, |g| g.matches(path))
-            && any_or_empty(&self.extensions, |e| extension(path).is_some_and(|x| x.eq_ignore_ascii_case(e)))
-            && self.query.iter().all(|(name, test)| {
-                test.holds(req.url.query_pairs().filter(|(n, _)| n == name).map(|(_, v)| v))
-            })
+            && any_or_empty(&self.extensions, |e| view.extension.is_some_and(|x| x.eq_ignore_ascii_case(e)))
+            && (self.query.is_empty()
+                || self.query.iter().all(|(name, test)| {
+                    test.holds(view.query().iter().filter(|(n, _)| n == name).map(|(_, v)| v))
+                }))
             && self.headers.iter().all(|(name, test)| test.holds(req.headers.get_all(name)))
-            && self
-                .cookies
-                .iter()
-                .all(|(name, present)| audience::cookie_names(&req.headers).any(|n| n == name) == *present)
+            && (self.cookies.is_empty()
+                || self
+                    .cookies
+                    .iter()
+                    .all(|(name, present)| view.cookie_names().iter().any(|n| n == name) == *present))
     }
 
     /// Whether the response's Content-Type starts with one of the configured media types.
@@ -148,10 +190,11 @@ impl Conditions {
 
 /// The first request rule (no `contentType` condition) matching `req`.
 pub fn classify_request<'a>(rules: &'a [Rule], req: &RequestHead) -> Option<Classified<'a>> {
+    let view = RequestView::new(req);
     rules
         .iter()
         .filter(|r| !r.is_response_rule())
-        .find(|r| r.conditions.request_matches(req))
+        .find(|r| r.conditions.view_matches(&view))
         .map(Rule::classified)
 }
 
@@ -161,10 +204,11 @@ pub fn classify_by_content_type<'a>(
     req: &RequestHead,
     resp: &ResponseHead,
 ) -> Option<Classified<'a>> {
+    let view = RequestView::new(req);
     rules
         .iter()
         .filter(|r| r.is_response_rule())
-        .find(|r| r.conditions.response_matches(&resp.headers) && r.conditions.request_matches(req))
+        .find(|r| r.conditions.response_matches(&resp.headers) && r.conditions.view_matches(&view))
         .map(Rule::classified)
 }
 

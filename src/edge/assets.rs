@@ -1,5 +1,5 @@
-//! The control panel's files, compiled into the worker: no separate asset upload, no build
-//! step, and the same secret-protected deployment as the API they call.
+//! The control panel's files, compiled into the worker (compacted by `build.rs`): no separate
+//! asset upload, no build step of their own, and the same deployment as the API they call.
 
 /// One file served under the admin prefix.
 pub struct Asset {
@@ -7,9 +7,9 @@ pub struct Asset {
     pub body: &'static str,
 }
 
-const INDEX: &str = include_str!("../../www/index.html");
-const APP_JS: &str = include_str!("../../www/app.js");
-const APP_CSS: &str = include_str!("../../www/app.css");
+const INDEX: &str = include_str!(concat!(env!("OUT_DIR"), "/index.html"));
+const APP_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/app.js"));
+const APP_CSS: &str = include_str!(concat!(env!("OUT_DIR"), "/app.css"));
 
 /// The asset at `path` (relative to the admin prefix, e.g. `/app.js`).
 pub fn find(path: &str) -> Option<Asset> {

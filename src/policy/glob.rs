@@ -305,11 +305,11 @@ mod tests {
         let segments = ["", "a", "ab", "*", "a*", "*b", "a*b", "*a*", "**", "**x", "b**"];
         let mut patterns = vec![String::new()];
         let mut level = vec![String::new()];
-        for _ in 0..4 {
+        for _ in 0..3 {
             level = level.iter().flat_map(|p| segments.iter().map(move |s| format!("{p}/{s}"))).collect();
             patterns.extend(level.iter().cloned());
         }
-        let paths = strings(&["a", "b", "/", "."], 7);
+        let paths = strings(&["a", "b", "/"], 7);
         let mut checked = 0;
         for pattern in &patterns {
             let Ok(glob) = Glob::new(pattern) else {

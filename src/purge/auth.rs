@@ -44,12 +44,9 @@
 
 use std::collections::HashMap;
 
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::http::{secs, Headers, Time};
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Request header carrying the signing time in Unix seconds.
 pub const TIMESTAMP_HEADER: &str = "x-rulecache-timestamp";
@@ -250,9 +247,13 @@ fn check_signed(
 ) -> Result<Credential, AuthError> {
     let ts: u64 = timestamp.trim().parse().map_err(|_| AuthError::Invalid)?;
     let presented = signature.trim().strip_prefix("v1=").and_then(unhex).ok_or(AuthError::Invalid)?;
-    let mut mac = signing_mac(secret);
-    mac.update(string_to_sign(req.method, req.path_and_query, ts, req.body).as_bytes());
-    mac.verify_slice(&presented).map_err(|_| AuthError::Invalid)?;
+    let expected = hmac_sha256(
+        secret.as_bytes(),
+        string_to_sign(req.method, req.path_and_query, ts, req.body).as_bytes(),
+    );
+    if !digests_equal(&expected, &presented) {
+        return Err(AuthError::Invalid);
+    }
     let now_secs = secs(now);
     if now_secs.abs_diff(ts) > MAX_CLOCK_SKEW_SECS {
         return Err(AuthError::Expired);
@@ -263,9 +264,22 @@ fn check_signed(
     Ok(Credential { scheme: Scheme::Signed })
 }
 
-fn signing_mac(secret: &str) -> HmacSha256 {
-    // HMAC accepts keys of any length, so this never fails; the fallback keeps it panic-free.
-    HmacSha256::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| HmacSha256::new(&Default::default()))
+/// HMAC-SHA256, RFC 2104: "H(K XOR opad, H(K XOR ipad, text))", where a key longer than the
+/// 64-byte block is first hashed and a shorter one is padded with zeros.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    let hashed;
+    let key = if key.len() > block.len() {
+        hashed = Sha256::digest(key);
+        hashed.as_slice()
+    } else {
+        key
+    };
+    for (slot, b) in block.iter_mut().zip(key) {
+        *slot = *b;
+    }
+    let inner = Sha256::new().chain_update(block.map(|b| b ^ 0x36)).chain_update(message).finalize();
+    Sha256::new().chain_update(block.map(|b| b ^ 0x5c)).chain_update(inner).finalize().into()
 }
 
 fn string_to_sign(method: &str, path_and_query: &str, timestamp: u64, body: &[u8]) -> String {
@@ -274,9 +288,8 @@ fn string_to_sign(method: &str, path_and_query: &str, timestamp: u64, body: &[u8
 }
 
 fn signature_bytes(secret: &str, method: &str, path_and_query: &str, timestamp: u64, body: &[u8]) -> Vec<u8> {
-    let mut mac = signing_mac(secret);
-    mac.update(string_to_sign(method, path_and_query, timestamp, body).as_bytes());
-    mac.finalize().into_bytes().to_vec()
+    hmac_sha256(secret.as_bytes(), string_to_sign(method, path_and_query, timestamp, body).as_bytes())
+        .to_vec()
 }
 
 /// Constant-time equality of two byte strings of any lengths: compares their SHA-256
