@@ -7,7 +7,7 @@ use worker::*;
 
 use super::cache::{self, MEMORY, STATS};
 use super::convert::headers_to_js;
-use super::{assets, ledger, policy_store, Config, REPLAY};
+use super::{assets, ledger, persist, policy_store, Config, REPLAY};
 use crate::decision::Audience;
 use crate::engine::{Flow, Found, Purged, Step};
 use crate::freshness::{self, Verdict};
@@ -201,7 +201,9 @@ async fn run_purge(
             match target {
                 Target::Url(pk) => {
                     for audience in [None, Some(Audience::Anonymous), Some(Audience::Authenticated)] {
-                        removed += cache::delete_key(&key::storage_key(pk, audience, None)).await;
+                        let storage_key = key::storage_key(pk, audience, None);
+                        removed += cache::delete_key(&storage_key).await;
+                        persist::delete(env, &storage_key).await;
                     }
                 }
                 Target::Prefix(prefix) => {

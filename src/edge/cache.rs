@@ -8,7 +8,7 @@ use futures_util::future::{select, Either};
 use worker::*;
 
 use super::convert::{edited_copy, headers_to_js, request_head, response_head};
-use super::{ledger, now, policy_store, Config};
+use super::{ledger, now, persist, policy_store, Config};
 use crate::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, Reply, Step, StoreOrder};
 use crate::http::{Headers, RequestHead, Time};
 use crate::lru::ByteLru;
@@ -128,7 +128,9 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
     let (mut flow, step) = Flow::start(&policy, head, now, debug);
     let mut io = Io::new();
     io.client = Some((req, client_headers));
+    io.env = Some(env.clone());
     let reply = io.drive(&policy, &mut flow, step, config).await;
+    io.persist = reply.store.as_ref().is_some_and(|o| policy.operation(o.meta.ruleset.as_deref()).persist());
     // Hit-for-pass: a URL whose response could not be stored skips the Cache API lookup for a
     // while (Varnish's hit-for-miss); a stored response clears the mark.
     let base_key = flow.base_key();
@@ -214,6 +216,10 @@ struct Io {
     pending_bytes: Option<Rc<[u8]>>,
     /// Set while this request is the one fetching an entry others wait for.
     leader: Option<InflightGuard>,
+    /// The bindings, for objects persisted in KV.
+    env: Option<Env>,
+    /// The entry being stored is also persisted in KV (its operation says `persist`).
+    persist: bool,
 }
 
 impl Io {
@@ -225,6 +231,8 @@ impl Io {
             client: None,
             pending_bytes: None,
             leader: None,
+            env: None,
+            persist: false,
         }
     }
 
@@ -232,7 +240,15 @@ impl Io {
         loop {
             step = match step {
                 Step::Lookup { key } => {
-                    let found = self.lookup(&key).await;
+                    let mut found = self.lookup(&key).await;
+                    if matches!(found, Found::Nothing) && policy.operation(flow.ruleset()).persist() {
+                        if let Some(env) = &self.env {
+                            if let Some((meta, body)) = persist::get(env, &key).await {
+                                self.stored = StoredBody::Memory(body.into());
+                                found = Found::Entry(Box::new(meta));
+                            }
+                        }
+                    }
                     let purged = match &found {
                         Found::Entry(meta) => ledger::effect(meta),
                         _ => Purged::No,
@@ -451,8 +467,9 @@ impl Io {
                     .with_headers(js_headers)
                     .body(response_body));
             }
+            let (env, persist) = (self.env.clone(), self.persist);
             ctx.wait_until(async move {
-                let mut io = Io { stored, origin, ..Io::new() };
+                let mut io = Io { stored, origin, env, persist, ..Io::new() };
                 if let Err(e) = io.execute_store(Some(order), now).await {
                     console_error!("rulecache: storing a response failed: {e}");
                 }
@@ -478,7 +495,7 @@ impl Io {
             StoredBody::Memory(b) => Some(b),
             StoredBody::Cache(mut resp) => {
                 let declared = meta.head.headers.get("content-length").and_then(|v| v.parse::<usize>().ok());
-                if memory && declared.is_some_and(|n| n <= MEMORY_MAX_ENTRY) {
+                if (memory && declared.is_some_and(|n| n <= MEMORY_MAX_ENTRY)) || self.persist {
                     Some(resp.bytes().await?.into())
                 } else {
                     // Large or unknown-length bodies stream straight into the Cache API.
@@ -496,6 +513,11 @@ impl Io {
         let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
         let stored = stored_response(&meta_value, ResponseBody::Body(bytes.to_vec()))?;
         cache.put(key.as_str(), stored).await?;
+        if let (true, Some(env)) = (self.persist, &self.env) {
+            if let Err(e) = persist::put(env, &key, &meta_value, &bytes).await {
+                console_error!("rulecache: persisting an entry in KV failed: {e}");
+            }
+        }
         let size = bytes.len() + meta_value.len();
         MEMORY.with(|m| {
             let mut m = m.borrow_mut();

@@ -6,6 +6,7 @@ mod assets;
 mod cache;
 mod convert;
 mod ledger;
+mod persist;
 mod policy_store;
 
 use std::cell::RefCell;

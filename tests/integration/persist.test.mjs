@@ -1,0 +1,61 @@
+// `persist`: an entry kept in KV is served by another location (its own, empty Cache API)
+// without reaching the origin.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Miniflare } from 'miniflare';
+import { startOrigin, workerOptions, sleep } from '../support/stack.mjs';
+
+const SECRET = 'persist-secret';
+let origin, kvDir, first, second;
+
+async function location() {
+  const mf = new Miniflare({ ...workerOptions({ originUrl: origin.url, secret: SECRET }), kvPersist: kvDir });
+  const url = (await mf.ready).toString().replace(/\/$/, '');
+  return { mf, url };
+}
+
+before(async () => {
+  origin = await startOrigin();
+  kvDir = mkdtempSync(join(tmpdir(), 'rulecache-kv-'));
+  first = await location();
+});
+after(async () => {
+  await first?.mf.dispose();
+  await second?.mf.dispose();
+  await origin?.stop();
+  rmSync(kvDir, { recursive: true, force: true });
+});
+
+test('a persisted entry stored at one location is served by another without the origin', async () => {
+  const profiles = await (await fetch(`${first.url}/_rulecache/api/profiles`, { headers: { authorization: `Bearer ${SECRET}` } })).json();
+  const bundle = profiles.find((p) => p.id === 'with-caching-proxy-splitviews').bundle;
+  bundle.operations['plone.resource'].parameters.persist = true;
+  const push = await fetch(`${first.url}/_rulecache/api/policy`, { method: 'POST', headers: { authorization: `Bearer ${SECRET}` }, body: JSON.stringify(bundle) });
+  assert.equal(push.status, 200, await push.text());
+
+  const path = '/++resource++demo/style.css';
+  const a = await fetch(`${first.url}${path}`);
+  const body = await a.text();
+  assert.match(a.headers.get('cache-status'), /stored/);
+  const hits = async () => (await (await fetch(`${origin.url}/__origin/hits?path=${encodeURIComponent(path)}`)).json()).hits;
+  assert.equal(await hits(), 1);
+  await sleep(500); // the copy is written after the answer
+
+  // Another location: a fresh runtime with its own cache, sharing only KV (and the policy in
+  // it), asked for the same site URL.
+  second = await location();
+  const b = await second.mf.dispatchFetch(`${first.url}${path}`);
+  assert.equal(await b.text(), body);
+  assert.match(b.headers.get('cache-status'), /hit/, b.headers.get('cache-status'));
+  assert.equal(await hits(), 1, 'the origin was not asked again');
+
+  // Not persisted (an item view): the second location must fetch it itself.
+  await fetch(`${first.url}/news/item-2`).then((r) => r.text());
+  await sleep(300);
+  const c = await second.mf.dispatchFetch(`${first.url}/news/item-2`);
+  await c.text();
+  assert.match(c.headers.get('cache-status'), /fwd=/);
+});
