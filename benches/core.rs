@@ -8,6 +8,7 @@
 //! worker's wasm is built with.
 
 use std::hint::black_box;
+use std::rc::Rc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
@@ -135,10 +136,10 @@ fn not_purged(_: &Meta) -> Purged {
 struct Forgetful;
 
 impl Store for Forgetful {
-    fn get(&self, _key: &str) -> Option<(Record, Vec<u8>)> {
+    fn get(&self, _key: &str) -> Option<(Record, Rc<[u8]>)> {
         None
     }
-    fn put(&mut self, _key: &str, _record: Record, _body: Vec<u8>) {}
+    fn put(&mut self, _key: &str, _record: Record, _body: Rc<[u8]>) {}
     fn delete(&mut self, _key: &str) -> bool {
         false
     }
@@ -170,6 +171,9 @@ fn decision_path(c: &mut Criterion) {
     ];
     let mut group = c.benchmark_group("decision");
     for (name, policy, req) in &cases {
+        group.bench_function(format!("{name}/classify"), |b| {
+            b.iter(|| black_box(policy.classify_request(black_box(req)).map(|c| c.ruleset.len())))
+        });
         let store = warmed_store(policy, req);
         let mut store = store;
         group.bench_function(format!("{name}/hit"), |b| {

@@ -75,9 +75,8 @@ fn is_sf_token(s: &str) -> bool {
     }
 }
 
-/// Serialises an `sf-string` (RFC 8941 §4.1.6); characters it cannot carry become `?`.
-fn sf_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+/// Appends `s` as an `sf-string` (RFC 8941 §4.1.6); characters it cannot carry become `?`.
+fn push_sf_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -90,15 +89,14 @@ fn sf_string(s: &str) -> String {
         }
     }
     out.push('"');
-    out
 }
 
-/// A token when it is one, else a string.
-fn token_or_string(s: &str) -> String {
+/// Appends a token when `s` is one, else a string.
+fn push_token_or_string(out: &mut String, s: &str) {
     if is_sf_token(s) {
-        s.to_string()
+        out.push_str(s);
     } else {
-        sf_string(s)
+        push_sf_string(out, s);
     }
 }
 
@@ -107,7 +105,15 @@ impl CacheStatus {
     /// its parameters (RFC 9211 §2), e.g. `rulecache; fwd=uri-miss; fwd-status=200; stored;
     /// ttl=60`.
     pub fn to_value(&self, cache_name: &str) -> String {
-        let mut out = token_or_string(cache_name);
+        self.to_value_with_key(cache_name, self.key.as_deref())
+    }
+
+    /// [`CacheStatus::to_value`] with `key` in place of the `key` field.
+    pub fn to_value_with_key(&self, cache_name: &str, key: Option<&str>) -> String {
+        use std::fmt::Write;
+        let detail_len = self.detail.as_deref().map_or(0, str::len);
+        let mut out = String::with_capacity(cache_name.len() + 64 + key.map_or(0, str::len) + detail_len);
+        push_token_or_string(&mut out, cache_name);
         if self.hit {
             out.push_str("; hit");
         }
@@ -116,7 +122,7 @@ impl CacheStatus {
             out.push_str(fwd.as_str());
         }
         if let Some(status) = self.fwd_status {
-            out.push_str(&format!("; fwd-status={status}"));
+            let _ = write!(out, "; fwd-status={status}");
         }
         if self.stored {
             out.push_str("; stored");
@@ -125,15 +131,15 @@ impl CacheStatus {
             out.push_str("; collapsed");
         }
         if let Some(ttl) = self.ttl {
-            out.push_str(&format!("; ttl={ttl}"));
+            let _ = write!(out, "; ttl={ttl}");
         }
-        if let Some(key) = &self.key {
+        if let Some(key) = key {
             out.push_str("; key=");
-            out.push_str(&sf_string(key));
+            push_sf_string(&mut out, key);
         }
         if let Some(detail) = &self.detail {
             out.push_str("; detail=");
-            out.push_str(&token_or_string(detail));
+            push_token_or_string(&mut out, detail);
         }
         out
     }

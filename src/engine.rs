@@ -5,6 +5,8 @@
 //! feeds the result back. The flow never touches a body: it says which body to send
 //! ([`BodySource`]) and the driver moves the bytes (or the JavaScript stream) itself.
 
+use std::borrow::Cow;
+
 use crate::cache_status::{CacheStatus, Fwd};
 use crate::conditional::{self, Conditional};
 use crate::decision::{Audience, Bypass, EdgeStorage, ModifyContext};
@@ -139,8 +141,12 @@ enum State {
 pub struct Flow {
     /// The request as the client sent it (internal headers removed).
     client: RequestHead,
-    /// The request as the origin will see it (split-view header set, path rewritten).
-    upstream: RequestHead,
+    /// The request as the origin will see it (split-view header set, path rewritten). Built
+    /// on first use: a request answered from the cache never needs it.
+    upstream: Option<RequestHead>,
+    /// The lookup stage was reached: a lazily built `upstream` drops the client's
+    /// conditionals and uses GET.
+    upstream_for_cache: bool,
     audience: Audience,
     primary: String,
     keyed_audience: Option<Audience>,
@@ -166,11 +172,18 @@ impl Flow {
             client.headers.remove(name);
         }
         let audience = policy.audience(&client.headers);
-        let mut upstream = client.clone();
-        // RFC 9110 §7.6.1: the connection-specific fields of the client's hop are not forwarded.
-        hop::strip_hop_by_hop(&mut upstream.headers);
-        policy.prepare_origin_headers(&mut upstream.headers, audience);
         policy.prepare_origin_headers(&mut client.headers, audience);
+        // RFC 9110 §7.6.1: the connection-specific fields of the client's hop are not forwarded.
+        // Without any, the origin's request is the client's and is built when first needed.
+        let mut upstream = None;
+        if client.headers.iter().any(|(n, _)| n == "connection" || hop::is_hop_by_hop(n)) {
+            let mut u = client.clone();
+            hop::strip_hop_by_hop(&mut u.headers);
+            // `Connection` may have named the split-view header: set it again, last, as it is
+            // when the hop-by-hop fields are stripped first.
+            policy.prepare_origin_headers(&mut u.headers, audience);
+            upstream = Some(u);
+        }
         let classified = policy.classify_request(&client);
         let ruleset = classified.as_ref().map(|c| c.ruleset.to_string());
         let rule_id = classified.as_ref().and_then(|c| c.rule_id.map(str::to_string));
@@ -179,6 +192,7 @@ impl Flow {
         let mut flow = Flow {
             client,
             upstream,
+            upstream_for_cache: false,
             audience,
             primary,
             keyed_audience,
@@ -199,12 +213,13 @@ impl Flow {
     /// A background revalidation of `stored` (stale-while-revalidate), run after the client
     /// was answered from the stale entry.
     fn background_revalidation(&self, stored: &Meta) -> Option<Box<Flow>> {
-        let mut flow = self.clone();
-        flow.upstream.method = "GET".into();
         let cond = revalidate::conditional_headers(&stored.head)?;
-        strip_conditionals(&mut flow.upstream.headers);
+        let mut flow = self.clone();
+        let upstream = flow.upstream_mut();
+        upstream.method = "GET".into();
+        strip_conditionals(&mut upstream.headers);
         for (n, v) in cond.iter() {
-            flow.upstream.headers.set(n, v);
+            upstream.headers.set(n, v);
         }
         flow.state =
             State::Revalidating { stored: Box::new(stored.clone()), serve_if_error: false, background: true };
@@ -213,7 +228,21 @@ impl Flow {
 
     /// The first step of a background flow.
     pub fn background_step(&self) -> Step {
-        Step::Fetch { request: self.upstream.clone(), with_body: false, coalesce: None }
+        Step::Fetch { request: self.upstream_request(), with_body: false, coalesce: None }
+    }
+
+    /// The origin's request, built from the client's on first use.
+    fn upstream_mut(&mut self) -> &mut RequestHead {
+        let (client, for_cache) = (&self.client, self.upstream_for_cache);
+        self.upstream.get_or_insert_with(|| build_upstream(client, for_cache))
+    }
+
+    /// A copy of the origin's request, to send.
+    fn upstream_request(&self) -> RequestHead {
+        match &self.upstream {
+            Some(u) => u.clone(),
+            None => build_upstream(&self.client, self.upstream_for_cache),
+        }
     }
 
     fn first_step(&mut self, policy: &Policy) -> Step {
@@ -235,10 +264,11 @@ impl Flow {
                 PageAction::Rewrite { path } => {
                     let (p, q) = match path.split_once('?') {
                         Some((p, q)) => (p.to_string(), Some(q.to_string())),
-                        None => (path.clone(), self.upstream.url.query().map(str::to_string)),
+                        None => (path.clone(), self.upstream_mut().url.query().map(str::to_string)),
                     };
-                    self.upstream.url.set_path(&p);
-                    self.upstream.url.set_query(q.as_deref());
+                    let upstream = self.upstream_mut();
+                    upstream.url.set_path(&p);
+                    upstream.url.set_query(q.as_deref());
                 }
             }
         }
@@ -263,14 +293,17 @@ impl Flow {
                 CacheStatus { fwd: Some(fwd), detail: Some(reason.as_str().into()), ..Default::default() };
             self.state = State::Forwarding { status };
             return Step::Fetch {
-                request: self.upstream.clone(),
+                request: self.upstream_request(),
                 with_body: !self.client.is_get_or_head(),
                 coalesce: None,
             };
         }
         // The client's own conditionals are answered by us, from what we hold or fetch in full.
-        strip_conditionals(&mut self.upstream.headers);
-        self.upstream.method = "GET".into();
+        self.upstream_for_cache = true;
+        if let Some(upstream) = &mut self.upstream {
+            strip_conditionals(&mut upstream.headers);
+            upstream.method = "GET".into();
+        }
         self.state = State::Base;
         Step::Lookup { key: key::storage_key(&self.primary, self.keyed_audience, None) }
     }
@@ -340,7 +373,7 @@ impl Flow {
         // A second miss after waiting for another request's fetch is not coalesced again.
         let coalesce = (!self.collapsed)
             .then(|| key::storage_key(&self.primary, self.keyed_audience, self.variant.as_deref()));
-        Step::Fetch { request: self.upstream.clone(), with_body: false, coalesce }
+        Step::Fetch { request: self.upstream_request(), with_body: false, coalesce }
     }
 
     fn error_reply(&mut self, policy: &Policy, status: u16, detail: &str) -> Step {
@@ -411,7 +444,7 @@ impl Flow {
                 {
                     return self.error_reply(policy, 504, "only-if-cached");
                 }
-                let mut request = self.upstream.clone();
+                let mut request = self.upstream_request();
                 if let Some(cond) = revalidate::conditional_headers(&meta.head) {
                     for (n, v) in cond.iter() {
                         request.headers.set(n, v);
@@ -437,6 +470,8 @@ impl Flow {
     ) -> Step {
         // The entry is ours: its head is moved into the answer rather than copied.
         let mut head = meta.head;
+        // Room for what `reply` adds (age, expires, vary, debug fields, Cache-Status).
+        head.headers.reserve(8);
         head.headers.set("age", freshness::age_header_value(age));
         self.reply(policy, head, BodySource::Stored, cs, None, outcome, background, None, now)
     }
@@ -512,7 +547,7 @@ impl Flow {
                         );
                     }
                     // RFC 9111 §4.3.3: the 304 does not select the stored response; fetch it anew.
-                    let mut request = self.upstream.clone();
+                    let mut request = self.upstream_request();
                     strip_conditionals(&mut request.headers);
                     let status = CacheStatus { fwd: Some(Fwd::Stale), ..Default::default() };
                     self.state = State::Missing { status };
@@ -769,9 +804,9 @@ impl Flow {
             head.headers.remove("cache-tag");
             head.headers.remove("surrogate-key");
         }
-        let mut cs = cs.clone();
+        let mut key = cs.key.as_deref();
         if debug {
-            cs.key = Some(self.primary.clone());
+            key = Some(&self.primary);
             let rule = self.ruleset.as_deref().unwrap_or("(default)");
             head.headers.set("x-cache-rule", rule);
             if let Some(op) = operation {
@@ -781,9 +816,14 @@ impl Flow {
                     head.headers.set("x-cache-chain-operations", chain.join(", "));
                 }
             }
-            head.headers.set("x-cache-policy", format!("{} v{}", policy.name(), policy.version()));
+            let name = policy.name();
+            let mut label = String::with_capacity(name.len() + 22);
+            label.push_str(name);
+            label.push_str(" v");
+            push_u64(&mut label, policy.version());
+            head.headers.set("x-cache-policy", label);
         }
-        head.headers.append("cache-status", cs.to_value(CACHE_NAME));
+        head.headers.append("cache-status", cs.to_value_with_key(CACHE_NAME, key));
     }
 
     /// Whether a stale entry may stand in if the pending fetch fails (stale-if-error): only
@@ -833,8 +873,11 @@ impl Flow {
         self.variant.as_deref()
     }
 
-    pub fn upstream(&self) -> &RequestHead {
-        &self.upstream
+    pub fn upstream(&self) -> Cow<'_, RequestHead> {
+        match &self.upstream {
+            Some(u) => Cow::Borrowed(u),
+            None => Cow::Owned(build_upstream(&self.client, self.upstream_for_cache)),
+        }
     }
 
     pub fn client(&self) -> &RequestHead {
@@ -889,6 +932,37 @@ pub fn merge_index(existing: Option<VaryIndex>, new: VaryIndex) -> (VaryIndex, V
         forgotten.extend(index.record(k, &new.vary, new.stored_at));
     }
     (index, forgotten)
+}
+
+/// The origin's request when the client's needs no hop-by-hop stripping: the client's, with
+/// its conditionals dropped and GET once the request goes through the cache.
+fn build_upstream(client: &RequestHead, for_cache: bool) -> RequestHead {
+    let mut u = client.clone();
+    if for_cache {
+        strip_conditionals(&mut u.headers);
+        u.method = "GET".into();
+    }
+    u
+}
+
+/// Appends the decimal digits of `n` (what `write!` does, without the formatting machinery).
+fn push_u64(out: &mut String, n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        if let Some(b) = buf.get_mut(i) {
+            *b = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    for &b in buf.get(i..).unwrap_or(&[]) {
+        out.push(char::from(b));
+    }
 }
 
 fn strip_conditionals(h: &mut Headers) {

@@ -18,6 +18,13 @@ pub const fn secs(t: Time) -> u64 {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Headers(Vec<(String, String)>);
 
+/// Whether a stored field name is `query`. Stored names are lower case, and so are the names
+/// the core asks for: the exact comparison settles almost every case.
+#[inline]
+fn name_is(stored: &str, query: &str) -> bool {
+    stored.len() == query.len() && (stored == query || stored.eq_ignore_ascii_case(query))
+}
+
 impl Headers {
     pub fn new() -> Self {
         Self(Vec::new())
@@ -34,12 +41,12 @@ impl Headers {
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.0.iter().find(|(n, _)| name_is(n, name)).map(|(_, v)| v.as_str())
     }
 
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.0.iter().filter(move |(n, _)| name_is(n, name)).map(|(_, v)| v.as_str())
     }
 
     /// All values of `name` joined with ", " (RFC 9110 §5.3 list combination).
@@ -68,22 +75,25 @@ impl Headers {
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.0.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+        self.0.iter().any(|(n, _)| name_is(n, name))
     }
 
     /// Replaces every `name` field with one holding `value`.
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
         let value = value.into();
-        if let Some(pos) = self.0.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        if let Some(pos) = self.0.iter().position(|(n, _)| name_is(n, name)) {
             if let Some(slot) = self.0.get_mut(pos) {
                 slot.1 = value;
             }
-            let mut i = 0usize;
-            self.0.retain(|(n, _)| {
-                let keep = i <= pos || !n.eq_ignore_ascii_case(name);
-                i += 1;
-                keep
-            });
+            let later = self.0.get(pos + 1..).is_some_and(|rest| rest.iter().any(|(n, _)| name_is(n, name)));
+            if later {
+                let mut i = 0usize;
+                self.0.retain(|(n, _)| {
+                    let keep = i <= pos || !name_is(n, name);
+                    i += 1;
+                    keep
+                });
+            }
         } else {
             self.0.push((name.to_ascii_lowercase(), value));
         }
@@ -95,9 +105,11 @@ impl Headers {
 
     /// Removes every `name` field; true when something was removed.
     pub fn remove(&mut self, name: &str) -> bool {
-        let before = self.0.len();
-        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        before != self.0.len()
+        if !self.contains(name) {
+            return false;
+        }
+        self.0.retain(|(n, _)| !name_is(n, name));
+        true
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -106,6 +118,11 @@ impl Headers {
 
     pub fn len(&self) -> usize {
         self.0.len()
+    }
+
+    /// Makes room for `additional` more fields without reallocating.
+    pub fn reserve(&mut self, additional: usize) {
+        self.0.reserve(additional);
     }
 
     pub fn is_empty(&self) -> bool {

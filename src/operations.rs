@@ -18,6 +18,7 @@
 //! Responses with an error status (400 and above) are left as the origin sent them, except
 //! by `noCaching`, which always applies.
 
+use std::borrow::Cow;
 use std::time::{Duration, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
@@ -289,15 +290,16 @@ impl Operation {
     }
 
     /// The ETag components in effect: `anonOnly` adds `anonymousOrRandom`, as in plone.
-    fn etag_components(&self) -> Option<Vec<EtagComponent>> {
-        let mut etags = self.params.etags.clone();
-        if self.params.anon_only {
-            let list = etags.get_or_insert_with(Vec::new);
-            if !list.contains(&EtagComponent::AnonymousOrRandom) {
-                list.push(EtagComponent::AnonymousOrRandom);
-            }
+    fn etag_components(&self) -> Option<Cow<'_, [EtagComponent]>> {
+        let etags = self.params.etags.as_deref();
+        let implied = self.params.anon_only
+            && !etags.is_some_and(|list| list.contains(&EtagComponent::AnonymousOrRandom));
+        if !implied {
+            return etags.map(Cow::Borrowed);
         }
-        etags
+        let mut list = etags.map(<[EtagComponent]>::to_vec).unwrap_or_default();
+        list.push(EtagComponent::AnonymousOrRandom);
+        Some(Cow::Owned(list))
     }
 
     /// Whether this operation keeps authenticated responses out of shared caches: it is
@@ -434,27 +436,43 @@ impl Operation {
     /// Merges the `vary` parameter and, for a split-view ruleset, the split-view header into
     /// Vary; never replaces or duplicates (case-insensitively) what is there.
     fn merge_vary(&self, ctx: &ModifyContext, h: &mut Headers) {
-        let split = ctx.split_view_header.filter(|_| self.params.split_view).map(title_case);
-        let wanted = self.params.vary.iter().cloned().chain(split);
-        let mut list: Vec<String> = h.list("vary").map(str::to_string).collect();
-        if list.iter().any(|v| v == "*") {
-            return;
-        }
-        let before = list.len();
-        for name in wanted {
-            if !list.iter().any(|v| v.eq_ignore_ascii_case(&name)) {
-                list.push(name);
+        let split = ctx.split_view_header.filter(|_| self.params.split_view);
+        let joined = {
+            let list: Vec<&str> = h.list("vary").collect();
+            if list.contains(&"*") {
+                return;
             }
-        }
-        if list.len() != before {
-            h.set("vary", list.join(", "));
-        }
+            let mut added: Vec<Cow<'_, str>> = Vec::new();
+            let wanted = self.params.vary.iter().map(|v| (v.as_str(), false)).chain(split.map(|s| (s, true)));
+            for (name, title) in wanted {
+                let listed = |v: &str| v.eq_ignore_ascii_case(name);
+                if !list.iter().any(|v| listed(v)) && !added.iter().any(|v| listed(v)) {
+                    added.push(if title { Cow::Owned(title_case(name)) } else { Cow::Borrowed(name) });
+                }
+            }
+            if added.is_empty() {
+                return;
+            }
+            let len = list.iter().map(|v| v.len() + 2).sum::<usize>()
+                + added.iter().map(|v| v.len() + 2).sum::<usize>();
+            let mut joined = String::with_capacity(len);
+            for (i, v) in list.iter().copied().chain(added.iter().map(|v| v.as_ref())).enumerate() {
+                if i > 0 {
+                    joined.push_str(", ");
+                }
+                joined.push_str(v);
+            }
+            joined
+        };
+        h.set("vary", joined);
     }
 
     /// plone's `getETag`: the components' values joined as `"|a|b|c"`; None when no
     /// component has a value. Weak when the origin's ETag was weak.
     fn compose_etag(&self, ctx: &ModifyContext, h: &Headers, components: &[EtagComponent]) -> Option<String> {
-        let mut out = String::new();
+        let weak = h.get("etag").is_some_and(|e| e.trim_start().starts_with("W/"));
+        let mut out = String::with_capacity(48);
+        out.push_str(if weak { "W/\"" } else { "\"" });
         let mut any = false;
         for c in components {
             if let Some(value) = self.component_value(*c, ctx, h) {
@@ -472,34 +490,43 @@ impl Operation {
         if !any {
             return None;
         }
-        let weak = h.get("etag").is_some_and(|e| e.trim_start().starts_with("W/"));
-        Some(format!("{}\"{out}\"", if weak { "W/" } else { "" }))
+        out.push('"');
+        Some(out)
     }
 
-    fn component_value(&self, c: EtagComponent, ctx: &ModifyContext, h: &Headers) -> Option<String> {
+    fn component_value<'h>(
+        &self,
+        c: EtagComponent,
+        ctx: &ModifyContext<'h>,
+        h: &'h Headers,
+    ) -> Option<Cow<'h, str>> {
         let req = &ctx.request.headers;
         let authenticated = ctx.audience == Audience::Authenticated;
         match c {
-            EtagComponent::Origin => h.get("etag").map(|e| origin_opaque(e).to_string()),
+            EtagComponent::Origin => h.get("etag").map(|e| Cow::Borrowed(origin_opaque(e))),
             EtagComponent::UserId => {
+                // Only an authenticated request has a credential worth digesting.
+                if !authenticated {
+                    return None;
+                }
                 let cfg = self.audience.as_deref()?;
-                cfg.credential(req).filter(|_| authenticated).map(digest)
+                cfg.credential(req).map(|c| Cow::Owned(digest(c)))
             }
-            EtagComponent::Audience => Some(ctx.audience.as_str().to_string()),
-            EtagComponent::Language => Some(req.get("accept-language").unwrap_or("").to_string()),
+            EtagComponent::Audience => Some(Cow::Borrowed(ctx.audience.as_str())),
+            EtagComponent::Language => Some(Cow::Borrowed(req.get("accept-language").unwrap_or(""))),
             EtagComponent::Encoding => {
-                Some(h.get("content-encoding").unwrap_or("identity").trim().to_string())
+                Some(Cow::Borrowed(h.get("content-encoding").unwrap_or("identity").trim()))
             }
             EtagComponent::LastModified => h
                 .get("last-modified")
                 .and_then(|v| httpdate::parse_http_date(v.trim()).ok())
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map(|d| d.as_secs().to_string()),
-            EtagComponent::PolicyVersion => Some(ctx.policy_version.to_string()),
+                .map(|d| Cow::Owned(d.as_secs().to_string())),
+            EtagComponent::PolicyVersion => Some(Cow::Owned(ctx.policy_version.to_string())),
             EtagComponent::Copy => {
-                Some(if audience::cookie_value(req, "__cp").is_some() { "1" } else { "0" }.to_string())
+                Some(Cow::Borrowed(if audience::cookie_value(req, "__cp").is_some() { "1" } else { "0" }))
             }
-            EtagComponent::AnonymousOrRandom => authenticated.then(|| ctx.now.to_string()),
+            EtagComponent::AnonymousOrRandom => authenticated.then(|| Cow::Owned(ctx.now.to_string())),
         }
     }
 }
@@ -534,13 +561,21 @@ const LAST_HTTP_DATE: u64 = 253_402_300_799;
 /// An HTTP date `secs` seconds after `now` (milliseconds), clamped to what HTTP dates can show.
 fn http_date(now: crate::http::Time, secs: u64) -> String {
     let t = crate::http::secs(now).saturating_add(secs).min(LAST_HTTP_DATE);
-    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(t))
+    fmt_http_date(t)
+}
+
+/// `httpdate::fmt_http_date` written into a string of the right size at once.
+fn fmt_http_date(secs_since_epoch: u64) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(29);
+    let _ = write!(out, "{}", httpdate::HttpDate::from(UNIX_EPOCH + Duration::from_secs(secs_since_epoch)));
+    out
 }
 
 /// A date ten years before `now`, as plone's `getExpiration(0)`.
 fn http_date_past(now: crate::http::Time) -> String {
     let t = crate::http::secs(now).min(LAST_HTTP_DATE).saturating_sub(3650 * 86400);
-    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(t))
+    fmt_http_date(t)
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! given as a closure, with the time passed in. The native scenario tests use it; the worker
 //! shell drives the same flow asynchronously against the Cache API and `fetch`.
 
+use std::rc::Rc;
+
 use crate::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, Step};
 use crate::http::{RequestHead, ResponseHead, Time};
 use crate::meta::Meta;
@@ -15,7 +17,8 @@ pub type OriginResult = Option<(ResponseHead, Vec<u8>)>;
 #[derive(Debug, Clone)]
 pub struct Exchange {
     pub head: ResponseHead,
-    pub body: Vec<u8>,
+    /// Shared with the store when the answer came from it.
+    pub body: Rc<[u8]>,
     pub outcome: Outcome,
     pub ruleset: Option<String>,
 }
@@ -59,8 +62,8 @@ fn drive(
     now: Time,
     purged: &dyn Fn(&Meta) -> Purged,
 ) -> (Exchange, Option<Box<Flow>>) {
-    let mut stored_body: Vec<u8> = Vec::new();
-    let mut origin_body: Vec<u8> = Vec::new();
+    let mut stored_body: Rc<[u8]> = Rc::from(Vec::new());
+    let mut origin_body: Rc<[u8]> = Rc::clone(&stored_body);
     loop {
         step = match step {
             Step::Lookup { key } => {
@@ -77,7 +80,7 @@ fn drive(
             }
             Step::Fetch { request, .. } => match origin(&request) {
                 Some((head, body)) => {
-                    origin_body = body;
+                    origin_body = Rc::from(body);
                     flow.origin_response(policy, head, now)
                 }
                 None => flow.origin_failed(policy, now),
@@ -94,8 +97,8 @@ fn drive(
                 }
                 if let Some(order) = reply.store {
                     let body = match order.body {
-                        BodySource::Stored => stored_body.clone(),
-                        _ => origin_body.clone(),
+                        BodySource::Stored => Rc::clone(&stored_body),
+                        _ => Rc::clone(&origin_body),
                     };
                     if let Some((index_key, index)) = order.index {
                         let existing = match store.get(&index_key) {
@@ -106,12 +109,12 @@ fn drive(
                         for k in forgotten {
                             store.delete(&k);
                         }
-                        store.put(&index_key, Record::Index(merged), Vec::new());
+                        store.put(&index_key, Record::Index(merged), Rc::from(Vec::new()));
                     }
                     store.put(&order.key, Record::Entry(Box::new(order.meta)), body);
                 }
                 let body = match reply.body {
-                    BodySource::Empty => reply.text.map(String::into_bytes).unwrap_or_default(),
+                    BodySource::Empty => Rc::from(reply.text.map(String::into_bytes).unwrap_or_default()),
                     BodySource::Stored => stored_body,
                     BodySource::Origin => origin_body,
                 };

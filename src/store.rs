@@ -3,6 +3,7 @@
 //! tier; [`MemoryStore`] is the in-memory implementation the native tests use.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use crate::meta::{Meta, VaryIndex};
 
@@ -13,10 +14,10 @@ pub enum Record {
     Index(VaryIndex),
 }
 
-/// A key → (record, body) store.
+/// A key → (record, body) store. Bodies are shared (`Rc`), so a lookup never copies one.
 pub trait Store {
-    fn get(&self, key: &str) -> Option<(Record, Vec<u8>)>;
-    fn put(&mut self, key: &str, record: Record, body: Vec<u8>);
+    fn get(&self, key: &str) -> Option<(Record, Rc<[u8]>)>;
+    fn put(&mut self, key: &str, record: Record, body: Rc<[u8]>);
     /// True when something was removed.
     fn delete(&mut self, key: &str) -> bool;
 }
@@ -24,7 +25,7 @@ pub trait Store {
 /// A store held in a `HashMap`.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    map: HashMap<String, (Record, Vec<u8>)>,
+    map: HashMap<String, (Record, Rc<[u8]>)>,
 }
 
 impl MemoryStore {
@@ -46,11 +47,11 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
-    fn get(&self, key: &str) -> Option<(Record, Vec<u8>)> {
-        self.map.get(key).cloned()
+    fn get(&self, key: &str) -> Option<(Record, Rc<[u8]>)> {
+        self.map.get(key).map(|(record, body)| (record.clone(), Rc::clone(body)))
     }
 
-    fn put(&mut self, key: &str, record: Record, body: Vec<u8>) {
+    fn put(&mut self, key: &str, record: Record, body: Rc<[u8]>) {
         self.map.insert(key.to_string(), (record, body));
     }
 

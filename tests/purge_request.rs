@@ -62,6 +62,11 @@ fn structural_problems_are_plain_sentences() {
         ["urls[0]: \"ftp://example.com/x\" is neither a path starting with / nor an absolute http(s) URL"]
     );
     assert_eq!(problems(r#"{"urls":["/a\u0000"]}"#), ["urls[0]: contains a control character"]);
+    assert_eq!(
+        problems(r#"{"urls":["https://bücher.example/a"]}"#),
+        ["urls[0]: \"https://bücher.example/a\" has a host that is not ASCII: write an internationalised name in punycode (xn--…)"]
+    );
+    assert!(problems(r#"{"urls":["https://xn--bcher-kva.example/a"]}"#).is_empty());
     let not_json = problems("{");
     assert_eq!(not_json.len(), 1);
     assert!(not_json[0].starts_with("the purge request is not valid JSON: "), "{not_json:?}");

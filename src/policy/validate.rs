@@ -466,7 +466,7 @@ impl Walker {
         c.query = self.value_tests(m, "query", p, false);
         c.headers = self.value_tests(m, "header", p, true);
         c.cookies = self.cookie_tests(m, p);
-        Some(c)
+        Some(c.with_path_bytes())
     }
 
     fn host(&mut self, s: &str, p: &str) -> Option<HostPattern> {
@@ -477,7 +477,7 @@ impl Walker {
         };
         let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
         if !ok {
-            self.err(p, format!("\"{s}\" is not a host name (write \"example.org\" or \"*.example.org\")"));
+            self.err(p, format!("\"{s}\" is not a host name (write \"example.org\" or \"*.example.org\", an internationalised name in punycode)"));
         }
         ok.then_some(pattern)
     }

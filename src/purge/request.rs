@@ -206,6 +206,12 @@ fn url_problem(item: &str) -> Option<String> {
     let is_path = item.trim().starts_with('/');
     let is_absolute =
         url::Url::parse(item.trim()).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+    if !is_path && !is_absolute && !item.is_ascii() && item.contains("://") {
+        return Some(format!(
+            "{} has a host that is not ASCII: write an internationalised name in punycode (xn--…)",
+            shown(item)
+        ));
+    }
     if !is_path && !is_absolute {
         return Some(format!(
             "{} is neither a path starting with / nor an absolute http(s) URL",
