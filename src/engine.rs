@@ -309,9 +309,20 @@ impl Flow {
     }
 
     fn synthetic(&mut self, policy: &Policy, status: u16, headers: Headers, text: Option<String>) -> Step {
-        let mut head = ResponseHead::new(status, headers);
         let cs = CacheStatus { hit: true, detail: Some("page-map".into()), ..Default::default() };
-        self.decorate(policy, &mut head, &cs, None);
+        self.answer_locally(policy, ResponseHead::new(status, headers), &cs, None, text)
+    }
+
+    /// A response made here rather than by the origin or the cache (page map, errors).
+    fn answer_locally(
+        &mut self,
+        policy: &Policy,
+        mut head: ResponseHead,
+        cs: &CacheStatus,
+        ruleset: Option<String>,
+        text: Option<String>,
+    ) -> Step {
+        self.decorate(policy, &mut head, cs, None);
         self.state = State::Done;
         Step::Respond(Box::new(Reply {
             head,
@@ -320,7 +331,7 @@ impl Flow {
             invalidate: Vec::new(),
             background: None,
             outcome: Outcome::Synthetic,
-            ruleset: None,
+            ruleset,
             text,
         }))
     }
@@ -380,20 +391,15 @@ impl Flow {
         let mut h = Headers::new();
         h.set("content-type", "text/plain; charset=utf-8");
         h.set("cache-control", "no-store");
-        let mut head = ResponseHead::new(status, h);
         let cs = CacheStatus { detail: Some(detail.into()), ..Default::default() };
-        self.decorate(policy, &mut head, &cs, None);
-        self.state = State::Done;
-        Step::Respond(Box::new(Reply {
-            head,
-            body: BodySource::Empty,
-            store: None,
-            invalidate: Vec::new(),
-            background: None,
-            outcome: Outcome::Synthetic,
-            ruleset: self.ruleset.clone(),
-            text: Some(format!("{status} {detail}\n")),
-        }))
+        let ruleset = self.ruleset.clone();
+        self.answer_locally(
+            policy,
+            ResponseHead::new(status, h),
+            &cs,
+            ruleset,
+            Some(format!("{status} {detail}\n")),
+        )
     }
 
     fn use_stored(&mut self, policy: &Policy, mut meta: Meta, purged: Purged, now: Time) -> Step {

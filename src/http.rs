@@ -217,9 +217,31 @@ impl ResponseHead {
     }
 }
 
+/// Whether the path of the serialised absolute URL `url` is `prefix` or lies under it
+/// (`/_rulecache`, `/_rulecache/api/…`, but not `/_rulecachex`). Read from the string, with no
+/// URL parsing: it routes every request.
+pub fn url_path_is_under(url: &str, prefix: &str) -> bool {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme.find('/').and_then(|i| after_scheme.get(i..)).unwrap_or("/");
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_path_is_under_a_prefix_only_at_a_segment_boundary() {
+        let under = |u: &str| url_path_is_under(u, "/_rulecache");
+        assert!(under("https://e.org/_rulecache"));
+        assert!(under("https://e.org/_rulecache/api/policy?x=1"));
+        assert!(under("http://127.0.0.1:8787/_rulecache?tab=stats"));
+        assert!(!under("https://e.org/_rulecachex"));
+        assert!(!under("https://e.org/news/_rulecache"));
+        assert!(!under("https://e.org/?/_rulecache"));
+        assert!(!under("https://e.org"));
+    }
 
     #[test]
     fn edits_change_only_what_differs() {

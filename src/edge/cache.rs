@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures_util::future::{select, Either};
-use worker::*;
+use worker::{Headers as JsHeaders, *};
 
-use super::convert::{edited_copy, headers_to_js, request_head, response_head};
+use super::convert::{edited_copy, headers_to_js, request_head, response_head, send};
 use super::{ledger, now, persist, policy_store, Config};
 use crate::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, Reply, Step, StoreOrder};
 use crate::http::{Headers, RequestHead, Time};
@@ -111,6 +111,11 @@ fn record_stats(ruleset: Option<&str>, outcome: Outcome, bytes: u64, now: Time) 
     });
 }
 
+/// Whether `base_key` is marked hit-for-pass (its last response could not be stored).
+fn is_hit_for_pass(base_key: &str, now: Time) -> bool {
+    PASS.with(|p| p.borrow_mut().peek(base_key).is_some_and(|until| *until > now))
+}
+
 /// The body the last lookup found.
 enum StoredBody {
     None,
@@ -119,7 +124,13 @@ enum StoredBody {
 }
 
 /// Serves one request through the cache.
-pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now: Time) -> Result<Response> {
+pub async fn handle(
+    req: web_sys::Request,
+    env: &Env,
+    ctx: &Context,
+    config: &Config,
+    now: Time,
+) -> Result<Response> {
     let policy = policy_store::active(env, now).await;
     ledger::refresh_if_due(env, ctx, now).await;
     let head = request_head(&req)?;
@@ -211,7 +222,7 @@ struct Io {
     origin_head: Option<Headers>,
     /// The client's request and its head as received: its headers object is passed on to the
     /// origin with only the fields the flow changed edited, and its body forwarded.
-    client: Option<(Request, Headers)>,
+    client: Option<(web_sys::Request, Headers)>,
     /// The origin body, already read for the memory tier.
     pending_bytes: Option<Rc<[u8]>>,
     /// Set while this request is the one fetching an entry others wait for.
@@ -255,7 +266,12 @@ impl Io {
                     };
                     flow.found(policy, found, purged, now())
                 }
-                Step::Fetch { request, with_body, coalesce: Some(key) } if self.leader.is_none() => {
+                // A URL marked hit-for-pass is fetched at once: its responses are not stored, so
+                // waiting for another request's fetch would only delay this one (as Varnish's
+                // hit-for-pass objects turn request coalescing off).
+                Step::Fetch { request, with_body, coalesce: Some(key) }
+                    if self.leader.is_none() && !is_hit_for_pass(&flow.base_key(), now()) =>
+                {
                     match coalesce(&key) {
                         Either::Left(inflight) => {
                             wait_for_fetch(inflight).await;
@@ -289,8 +305,7 @@ impl Io {
             self.stored = StoredBody::Memory(entry.body.clone());
             return Found::Entry(Box::new((*entry.meta).clone()));
         }
-        let now = super::now();
-        if PASS.with(|p| p.borrow_mut().peek(key).is_some_and(|until| *until > now)) {
+        if is_hit_for_pass(key, super::now()) {
             return Found::Nothing;
         }
         let cache = Cache::default();
@@ -332,26 +347,25 @@ impl Io {
             None => request.url.clone(),
         };
         let headers = match &self.client {
-            Some((js, received)) => edited_copy(js.headers(), received, &request.headers),
-            None => headers_to_js(&request.headers),
+            Some((js, received)) => edited_copy(&js.headers(), received, &request.headers),
+            None => headers_to_js(&request.headers).0,
         };
-        let mut init = RequestInit::new();
-        init.with_method(Method::from(request.method.clone()))
-            .with_headers(headers)
-            .with_redirect(RequestRedirect::Manual);
+        let init = web_sys::RequestInit::new();
+        init.set_method(&request.method);
+        init.set_headers(&headers);
+        init.set_redirect(web_sys::RequestRedirect::Manual);
         if with_body {
-            if let Some((client, _)) = self.client.take() {
-                init.with_body(client.inner().body().map(Into::into));
+            if let Some(body) = self.client.take().and_then(|(client, _)| client.body()) {
+                init.set_body(&body);
             }
         }
-        let req = Request::new_with_init(url.as_str(), &init).ok()?;
-        let fetcher = Fetch::Request(req);
+        let req = web_sys::Request::new_with_str_and_init(url.as_str(), &init).ok()?;
         if !timed {
-            return fetcher.send().await.ok();
+            return send(&req).await.ok();
         }
         let timeout = Box::pin(Delay::from(std::time::Duration::from_millis(ORIGIN_TIMEOUT_MS)));
         let outcome = {
-            let fetch = Box::pin(fetcher.send());
+            let fetch = Box::pin(send(&req));
             match select(fetch, timeout).await {
                 Either::Left((Ok(resp), _)) => Some(resp),
                 _ => None,
@@ -366,7 +380,7 @@ impl Io {
         // An origin response passes its own headers object on, edited where the flow changed it.
         let js_headers = match (body, self.origin.as_ref(), self.origin_head.as_ref()) {
             (BodySource::Origin, Some(resp), Some(received)) => {
-                edited_copy(resp.headers(), received, &head.headers)
+                JsHeaders(edited_copy(&resp.headers().0, received, &head.headers))
             }
             _ => headers_to_js(&head.headers),
         };

@@ -1,6 +1,7 @@
 //! Moving heads between JavaScript objects and the core's plain types.
 
-use worker::{Headers as JsHeaders, Request, Response, Result};
+use wasm_bindgen::JsCast;
+use worker::{Headers as JsHeaders, Response, Result};
 
 use crate::http::{HeaderEdit, Headers, RequestHead, ResponseHead};
 
@@ -23,10 +24,10 @@ pub fn headers_to_js(h: &Headers) -> JsHeaders {
     js
 }
 
-/// The head of an incoming request.
-pub fn request_head(req: &Request) -> Result<RequestHead> {
-    let url = req.url()?;
-    Ok(RequestHead::new(&req.inner().method(), url, headers_from_js(req.headers())))
+/// The head of an incoming request: method, URL and header fields, nothing else read.
+pub fn request_head(req: &web_sys::Request) -> Result<RequestHead> {
+    let url = url::Url::parse(&req.url())?;
+    Ok(RequestHead::new(&req.method(), url, headers_from_js(&JsHeaders(req.headers()))))
 }
 
 /// The head of a response.
@@ -34,10 +35,28 @@ pub fn response_head(resp: &Response) -> ResponseHead {
     ResponseHead::new(resp.status_code(), headers_from_js(resp.headers()))
 }
 
+/// Wraps a runtime response reading only its status, headers and body. (`Response::from`
+/// also reads `cf` and `webSocket`, which the cache never uses; reading `cf` builds an object
+/// on every call.)
+pub fn lean_response(resp: web_sys::Response) -> Response {
+    let builder = Response::builder().with_status(resp.status()).with_headers(JsHeaders(resp.headers()));
+    match resp.body() {
+        Some(stream) => builder.stream(stream),
+        None => builder.empty(),
+    }
+}
+
+/// Sends `req` with the runtime's `fetch`.
+pub async fn send(req: &web_sys::Request) -> Result<Response> {
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let answer = wasm_bindgen_futures::JsFuture::from(global.fetch_with_request(req)).await?;
+    Ok(lean_response(answer.dyn_into()?))
+}
+
 /// A copy of `js` (a JavaScript `Headers` that holds `from`) edited to hold `to`: one crossing
 /// for the copy and one per changed field, instead of one per field.
-pub fn edited_copy(js: &JsHeaders, from: &Headers, to: &Headers) -> JsHeaders {
-    let Ok(copy) = web_sys::Headers::new_with_headers(&js.0) else { return headers_to_js(to) };
+pub fn edited_copy(js: &web_sys::Headers, from: &Headers, to: &Headers) -> web_sys::Headers {
+    let Ok(copy) = web_sys::Headers::new_with_headers(js) else { return headers_to_js(to).0 };
     for edit in from.edits_to(to) {
         match edit {
             HeaderEdit::Remove(name) => {
@@ -51,5 +70,5 @@ pub fn edited_copy(js: &JsHeaders, from: &Headers, to: &Headers) -> JsHeaders {
             }
         }
     }
-    JsHeaders(copy)
+    copy
 }

@@ -61,17 +61,18 @@ pub(crate) fn now() -> Time {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response> {
     let config =
         CONFIG.with(|c| c.borrow_mut().get_or_insert_with(|| Rc::new(Config::from_env(&env))).clone());
     let now = now();
-    let path = req.path();
-    if path == config.admin_prefix || path.starts_with(&format!("{}/", config.admin_prefix)) {
-        return admin::handle(req, &env, &ctx, &config, now).await;
+    // The runtime's request is used as it is on the cache path; the admin paths take the
+    // `worker` crate's wrapper (which reads every property, `cf` included).
+    if crate::http::url_path_is_under(&req.url(), &config.admin_prefix) {
+        return admin::handle(req.into(), &env, &ctx, &config, now).await;
     }
-    if req.inner().method().eq_ignore_ascii_case("PURGE") {
+    if req.method().eq_ignore_ascii_case("PURGE") {
         // Never forwarded to the origin, with or without credentials.
-        return admin::purge_method(req, &env, &config, now).await;
+        return admin::purge_method(req.into(), &env, &config, now).await;
     }
     cache::handle(req, &env, &ctx, &config, now).await
 }

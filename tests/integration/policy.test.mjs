@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startStack, client } from '../support/stack.mjs';
+import { startStack, client, cacheStatus, isHit, fetchText as readText } from '../support/stack.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PROFILE = JSON.parse(fs.readFileSync(path.join(root, 'policy/with-caching-proxy-splitviews.json'), 'utf8'));
@@ -21,8 +21,6 @@ function bundle(edit = () => {}) {
   return b;
 }
 
-const cacheStatus = (r) => r.headers.get('cache-status') ?? '';
-const isHit = (r) => /^rulecache; hit\b/.test(cacheStatus(r));
 
 let stack;
 let get;
@@ -36,11 +34,7 @@ after(async () => {
   await stack?.stop();
 });
 
-async function fetchText(p, headers = {}) {
-  const r = await get(p, { headers });
-  const body = await r.text();
-  return { r, body };
-}
+const fetchText = (p, headers = {}) => readText(get, p, headers);
 
 /** Calls the admin API; `secret` null sends no Authorization at all. */
 async function api(method, p, body, secret = stack.secret) {

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startStack, client, ns } from '../support/stack.mjs';
+import { startStack, client, ns, cacheStatus, isHit, fetchText as readText } from '../support/stack.mjs';
 
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin'];
 const acCookie = (user) => `__ac=${Buffer.from(`${user}:${user}`).toString('base64')}`;
@@ -24,8 +24,6 @@ function assertAudience(body, user, context = '') {
   assert.deepEqual(found, [want], `${context}: expected exactly ${JSON.stringify(want)}, got ${JSON.stringify(found)}`);
 }
 
-const cacheStatus = (r) => r.headers.get('cache-status') ?? '';
-const isHit = (r) => /^rulecache; hit\b/.test(cacheStatus(r));
 const varyList = (r) => (r.headers.get('vary') ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
 
 let stack;
@@ -40,11 +38,7 @@ after(async () => {
   await stack?.stop();
 });
 
-async function fetchText(p, headers = {}) {
-  const r = await get(p, { headers });
-  const body = await r.text();
-  return { r, body };
-}
+const fetchText = (p, headers = {}) => readText(get, p, headers);
 
 /** A GET over plain node:http, sending exactly `headers`. */
 function rawGet(p, headers = {}) {

@@ -112,6 +112,19 @@ export function client(stack) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The Cache-Status field of a response ('' when absent). */
+export const cacheStatus = (r) => r.headers.get('cache-status') ?? '';
+
+/** Whether rulecache answered from storage. */
+export const isHit = (r) => /^rulecache; hit\b/.test(cacheStatus(r));
+
+/** GET `p` with `headers` through `get` (see `client`); the response and its text. */
+export async function fetchText(get, p, headers = {}) {
+  const r = await get(p, { headers });
+  const body = await r.text();
+  return { r, body };
+}
+
 /** A unique URL namespace under the origin's test surface. */
 let counter = 0;
 export function ns(name) {

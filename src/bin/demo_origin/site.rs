@@ -538,17 +538,7 @@ impl Site {
             },
             _ => return self.not_found(ctx),
         };
-        let etag = format!("\"v{version}\"");
-        let lm = content_last_modified(version);
-        let resp = resp
-            .header("ETag", etag.clone())
-            .header("Last-Modified", http_date(lm))
-            .header("X-Origin-Version", version.to_string());
-        if not_modified(ctx.req, Some(&etag), Some(lm)) {
-            into_304(resp)
-        } else {
-            resp
-        }
+        versioned(ctx, resp, format!("\"v{version}\""), version)
     }
 
     fn not_found(&self, ctx: &Ctx) -> Response {
@@ -597,17 +587,7 @@ impl Site {
             &format!("path={} version={version}", html_escape(&ctx.req.path)),
         );
         let etag = format!("\"v{version}-{}\"", ctx.user.unwrap_or("anon"));
-        let lm = content_last_modified(version);
-        let resp = Response::text(200, HTML, body)
-            .header("X-Cache-Ruleset", ruleset)
-            .header("ETag", etag.clone())
-            .header("Last-Modified", http_date(lm))
-            .header("X-Origin-Version", version.to_string());
-        if not_modified(ctx.req, Some(&etag), Some(lm)) {
-            into_304(resp)
-        } else {
-            resp
-        }
+        versioned(ctx, Response::text(200, HTML, body).header("X-Cache-Ruleset", ruleset), etag, version)
     }
 
     fn login(&self, ctx: &Ctx) -> Response {
@@ -807,6 +787,21 @@ fn feed(path: &str, version: u32, hit: u64) -> String {
          <item><title>Purge on publish</title><link>/news/item-2</link></item>\n\
          <!-- base={base} -->\n</channel>\n</rss>\n"
     )
+}
+
+/// Adds the validators of content `version` (ETag, Last-Modified) and answers the request's
+/// conditional headers with a 304 when they match.
+fn versioned(ctx: &Ctx, resp: Response, etag: String, version: u32) -> Response {
+    let lm = content_last_modified(version);
+    let resp = resp
+        .header("ETag", etag.clone())
+        .header("Last-Modified", http_date(lm))
+        .header("X-Origin-Version", version.to_string());
+    if not_modified(ctx.req, Some(&etag), Some(lm)) {
+        into_304(resp)
+    } else {
+        resp
+    }
 }
 
 fn stable_resource(path: &str, version: u32, hit: u64) -> Option<Response> {
