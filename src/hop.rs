@@ -5,8 +5,13 @@ use crate::http::Headers;
 
 /// Connection-specific fields removed by every intermediary, whether or not `Connection`
 /// lists them (RFC 9110 §7.6.1, plus the legacy `Keep-Alive` and `Proxy-Connection`, and the
-/// hop-by-hop authentication fields of RFC 9110 §11.7.1/§11.7.2).
-pub const HOP_BY_HOP: [&str; 9] = [
+/// hop-by-hop authentication fields of RFC 9110 §11.7.1-§11.7.3).
+///
+/// RFC 9111 §3.1: "Header fields that are specific to the proxy that a cache uses when
+/// forwarding a request MUST NOT be stored [...] Effectively, this is limited to
+/// Proxy-Authenticate (Section 11.7.1 of [HTTP]), Proxy-Authentication-Info (Section 11.7.3 of
+/// [HTTP]), and Proxy-Authorization (Section 11.7.2 of [HTTP])."
+pub const HOP_BY_HOP: [&str; 10] = [
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -16,6 +21,7 @@ pub const HOP_BY_HOP: [&str; 9] = [
     "trailer",
     "proxy-authenticate",
     "proxy-authorization",
+    "proxy-authentication-info",
 ];
 
 /// True when `name` is always hop-by-hop.
@@ -82,6 +88,7 @@ mod tests {
             ("Trailer", "x"),
             ("Proxy-Authenticate", "Basic"),
             ("Proxy-Authorization", "Basic xyz"),
+            ("Proxy-Authentication-Info", "nextnonce=\"x\""),
             ("Proxy-Connection", "keep-alive"),
             ("X-Secret", "1"),
             ("Content-Type", "text/html"),
