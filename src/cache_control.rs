@@ -329,6 +329,11 @@ fn directives(value: &str) -> Vec<(String, Option<String>)> {
         }
         let mut arg = None;
         if chars.next_if_eq(&'=').is_some() {
+            // RFC 9111 §5.2: `cache-directive = token [ "=" ( token / quoted-string ) ]` leaves
+            // no room for whitespace around "=": `max-age =60` and `max-age= 60` carry no valid
+            // argument. The directive is kept with an invalid (empty) argument, so that a
+            // freshness directive makes the response stale and a field list means all fields.
+            let spaced = name.ends_with([' ', '\t']) || chars.peek().is_some_and(|c| *c == ' ' || *c == '\t');
             while chars.next_if(|c| *c == ' ' || *c == '\t').is_some() {}
             let mut v = String::new();
             if chars.next_if_eq(&'"').is_some() {
@@ -345,6 +350,9 @@ fn directives(value: &str) -> Vec<(String, Option<String>)> {
                     v.push(c);
                 }
                 v = v.trim().to_string();
+            }
+            if spaced {
+                v.clear();
             }
             arg = Some(v);
         }
@@ -616,6 +624,17 @@ mod tests {
         assert_eq!(cc("max-age=-1").max_age, Some(0));
         assert_eq!(cc("max-age").max_age, Some(0));
         assert_eq!(cc("s-maxage=1.5").s_maxage, Some(0));
+    }
+
+    #[test]
+    fn whitespace_around_equals_invalidates_the_argument() {
+        assert_eq!(cc("max-age =60").max_age, Some(0));
+        assert_eq!(cc("max-age= 60").max_age, Some(0));
+        assert_eq!(cc("max-age=\t\"60\", public").max_age, Some(0));
+        assert!(cc("max-age =60, public").public);
+        assert!(cc("private= \"x-user\"").private_all());
+        assert!(cc("no-store =1").no_store);
+        assert_eq!(cc("max-age=60 ").max_age, Some(60));
     }
 
     #[test]
