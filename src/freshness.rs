@@ -31,9 +31,51 @@ pub fn is_heuristically_cacheable(status: u16) -> bool {
 
 /// Parses an HTTP-date (RFC 9110 §5.6.7: IMF-fixdate, RFC 850 or asctime) into whole seconds
 /// since the Unix epoch. None when it is not a valid date (or is before 1970).
+///
+/// RFC 9110 §5.6.7 makes HTTP-date case-sensitive, but also says: "Recipients of timestamp
+/// values are encouraged to be robust in parsing timestamps unless otherwise restricted by
+/// the field definition." A date whose only fault is the case of its day name, month name or
+/// `GMT` (`THU, 18 AUG 2050 02:01:18 gmt`) is read as the date it spells.
 pub fn http_date(value: &str) -> Option<u64> {
-    let t = httpdate::parse_http_date(value.trim()).ok()?;
+    let value = value.trim();
+    let t = match httpdate::parse_http_date(value) {
+        Ok(t) => t,
+        Err(_) => {
+            let canonical = canonical_date_case(value)?;
+            httpdate::parse_http_date(&canonical).ok()?
+        }
+    };
     t.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs())
+}
+
+/// `value` with each run of letters written as the date formats spell it (`Thu`, `Aug`,
+/// `Thursday`, `GMT`); None when that changes nothing or the value is not ASCII.
+fn canonical_date_case(value: &str) -> Option<String> {
+    if !value.is_ascii() {
+        return None;
+    }
+    let mut out = String::with_capacity(value.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.eq_ignore_ascii_case("gmt") {
+            out.push_str("GMT");
+        } else {
+            for (i, c) in word.chars().enumerate() {
+                out.push(if i == 0 { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() });
+            }
+        }
+        word.clear();
+    };
+    for c in value.chars() {
+        if c.is_ascii_alphabetic() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    (out != value).then_some(out)
 }
 
 /// Formats whole seconds since the epoch as an IMF-fixdate.
@@ -447,6 +489,20 @@ mod tests {
         assert_eq!(http_date("Sunday, 06-Nov-94 08:49:37 GMT"), Some(784_111_777));
         assert_eq!(http_date("Sun Nov  6 08:49:37 1994"), Some(784_111_777));
         assert_eq!(http_date("0"), None);
+    }
+
+    #[test]
+    fn http_dates_in_the_wrong_case_are_read() {
+        for v in [
+            "SUN, 06 NOV 1994 08:49:37 GMT",
+            "sun, 06 nov 1994 08:49:37 gmt",
+            "SUNDAY, 06-nov-94 08:49:37 GMT",
+        ] {
+            assert_eq!(http_date(v), Some(784_111_777), "{v}");
+        }
+        for v in ["Sun, 06 Nov 1994 08:49:37 UTC", "Sün, 06 Nov 1994 08:49:37 GMT", "", "gmt"] {
+            assert_eq!(http_date(v), None, "{v}");
+        }
     }
 
     #[test]
