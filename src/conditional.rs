@@ -99,12 +99,33 @@ fn single_date(h: &Headers, name: &str) -> Option<u64> {
 /// would serve with 200; anything else passes through), and only GET and HEAD requests (the
 /// cache answers nothing else).
 pub fn evaluate(req: &RequestHead, served: &ResponseHead) -> Conditional {
+    evaluate_dated(req, served, false)
+}
+
+/// [`evaluate`] for a response served from the cache's store: a stored response without
+/// `Last-Modified` is dated by its `Date` for `If-Modified-Since`.
+///
+/// RFC 9111 §4.3.2: "A cache recipient SHOULD generate a 304 (Not Modified) response [...] if
+/// one of the following cases is true: 1) the selected stored response has a Last-Modified
+/// field value that is earlier than or equal to the conditional timestamp; 2) no
+/// Last-Modified field is present in the selected stored response, but it has a Date field
+/// value that is earlier than or equal to the conditional timestamp".
+pub fn evaluate_stored(req: &RequestHead, served: &ResponseHead) -> Conditional {
+    evaluate_dated(req, served, true)
+}
+
+fn evaluate_dated(req: &RequestHead, served: &ResponseHead, date_stands_in: bool) -> Conditional {
     if served.status != 200 || !req.is_get_or_head() {
         return Conditional::None;
     }
     let h = &req.headers;
     let etag = served.headers.get("etag").and_then(EntityTag::parse);
     let last_modified = served.headers.get_all("last-modified").find_map(http_date);
+    let modified_for_ims = if date_stands_in && !served.headers.contains("last-modified") {
+        served.headers.get_all("date").find_map(http_date)
+    } else {
+        last_modified
+    };
 
     // §13.2.2 step 1: "When recipient is the origin server and If-Match is present, evaluate
     // the If-Match precondition: if true, continue to step 3; if false, respond 412".
@@ -137,7 +158,7 @@ pub fn evaluate(req: &RequestHead, served: &ResponseHead) -> Conditional {
     // If-Modified-Since is present, evaluate the If-Modified-Since precondition: [...] if false,
     // respond 304". §13.1.3: false when "the selected representation's last modification date
     // is earlier or equal to the date provided in the field value".
-    if let (Some(since), Some(lm)) = (single_date(h, "if-modified-since"), last_modified) {
+    if let (Some(since), Some(lm)) = (single_date(h, "if-modified-since"), modified_for_ims) {
         if lm <= since {
             return Conditional::NotModified;
         }

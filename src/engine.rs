@@ -761,7 +761,15 @@ impl Flow {
         }
         self.decorate(policy, &mut head, &cs, Some(operation.name()));
         if self.client.is_get_or_head() && (200..300).contains(&head.status) {
-            match conditional::evaluate(&self.client, &head) {
+            // A response from the store (or just stored) is answered as RFC 9111 §4.3.2 says
+            // for stored responses; a forwarded one only by its own validators.
+            let stored = body == BodySource::Stored || store.is_some();
+            let verdict = if stored {
+                conditional::evaluate_stored(&self.client, &head)
+            } else {
+                conditional::evaluate(&self.client, &head)
+            };
+            match verdict {
                 Conditional::NotModified => {
                     // The 304 keeps our own status and debug fields (RFC 9211 applies to
                     // every response), not only the representation fields of RFC 9110.
