@@ -206,8 +206,22 @@ fn huge_max_age_values_are_clamped_not_rejected() {
     // §1.2.2: "If a cache receives a delta-seconds value greater than the greatest integer it
     // can represent, or if any of its subsequent calculations overflows, the cache MUST
     // consider the value to be 2147483648 (2^31)".
-    assert!(reused(&[("cache-control", "max-age=2147483648")]));
-    assert!(reused(&[("cache-control", "max-age=99999999999")]));
+    for cc in ["max-age=2147483647", "max-age=2147483648", "max-age=2147483649", "max-age=99999999999"] {
+        let cc: &'static str = cc;
+        assert!(Cache::always(move |_| hv(&[("cache-control", cc)])).reused_after(3, &[]), "{cc}");
+    }
+}
+
+#[test]
+fn a_response_becomes_stale_when_max_age_runs_out() {
+    // §4.2: "A fresh response is one whose age has not yet exceeded its freshness lifetime."
+    assert!(!reused(&[("cache-control", "max-age=2"), ("template-a", "1")]));
+}
+
+#[test]
+fn an_old_date_counts_towards_the_age() {
+    // §4.2.3: apparent_age = max(0, response_time - date_value).
+    assert!(!reused_rel(&[("date", "@-7200"), ("cache-control", "max-age=3600")], 3));
 }
 
 #[test]
@@ -235,6 +249,7 @@ fn s_maxage_overrides_max_age_for_a_shared_cache() {
     assert!(!reused(&[("cache-control", "s-maxage=1, max-age=3600")]));
     assert!(!reused(&[("cache-control", "max-age=3600"), ("cache-control", "s-maxage=1")]));
     assert!(reused(&[("cache-control", "max-age=1, s-maxage=3600")]));
+    assert!(reused_rel(&[("expires", "@-10"), ("cache-control", "max-age=0, s-maxage=3600")], 3));
 }
 
 // --- Expires (RFC 9111 §5.3) --------------------------------------------------------------
