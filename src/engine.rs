@@ -16,7 +16,7 @@ use crate::key::{self, VarySpec};
 use crate::meta::{Meta, VaryIndex};
 use crate::policy::{PageAction, Policy};
 use crate::storable;
-use crate::{cache_control, hop, invalidate, revalidate};
+use crate::{cache_control, hop, invalidate, range, revalidate};
 
 /// The name this cache uses in `Cache-Status` (RFC 9211 §2: "a token identifying the cache").
 pub const CACHE_NAME: &str = "rulecache";
@@ -99,6 +99,8 @@ pub struct Reply {
     pub ruleset: Option<String>,
     /// A synthetic body (page map, errors) when `body` is `Empty` and this is set.
     pub text: Option<String>,
+    /// Send only bytes `start..=end` of the stored body (a `206` cut from a stored `200`).
+    pub range: Option<(u64, u64)>,
 }
 
 /// Store a body under `key` with `meta`; write `index` beside it when the response varies.
@@ -162,6 +164,8 @@ pub struct Flow {
     bypass: Option<Bypass>,
     /// This request waited for another request's fetch of the same entry.
     collapsed: bool,
+    /// The length of the stored body found by the last lookup, when known.
+    stored_len: Option<u64>,
 }
 
 impl Flow {
@@ -205,6 +209,7 @@ impl Flow {
             debug_proven,
             bypass: None,
             collapsed: false,
+            stored_len: None,
         };
         let step = flow.first_step(policy);
         (flow, step)
@@ -279,12 +284,8 @@ impl Flow {
             Some(Bypass::Method)
         } else if policy.cache_stop(&self.client) {
             Some(Bypass::CacheStop)
-        } else if let Some(b) = operation.bypass(self.audience) {
-            Some(b)
-        } else if self.client.headers.contains("range") {
-            Some(Bypass::Range)
         } else {
-            None
+            operation.bypass(self.audience)
         };
         self.bypass = bypass;
         if let Some(reason) = bypass {
@@ -333,6 +334,7 @@ impl Flow {
             outcome: Outcome::Synthetic,
             ruleset,
             text,
+            range: None,
         }))
     }
 
@@ -379,12 +381,35 @@ impl Flow {
             // using a stored response ... or respond with a 504 (Gateway Timeout) status code."
             return self.error_reply(policy, 504, "only-if-cached");
         }
+        if self.client.headers.contains("range") {
+            return self.forward_range_miss(fwd);
+        }
         let status = CacheStatus { fwd: Some(fwd), detail: detail.map(str::to_string), ..Default::default() };
         self.state = State::Missing { status };
         // A second miss after waiting for another request's fetch is not coalesced again.
         let coalesce = (!self.collapsed)
             .then(|| key::storage_key(&self.primary, self.keyed_audience, self.variant.as_deref()));
         Step::Fetch { request: self.upstream_request(), with_body: false, coalesce }
+    }
+
+    /// A range request that found nothing to cut its range from is forwarded as the client
+    /// sent it (its `Range`, `If-Range` and other preconditions included), and the origin's
+    /// partial answer passes through unstored (RFC 9111 §3: a cache must not store a `206`
+    /// unless it supports combining partial content, which rulecache does not).
+    fn forward_range_miss(&mut self, fwd: Fwd) -> Step {
+        let mut request = self.upstream_request();
+        request.method = self.client.method.clone();
+        for name in RANGE_AND_PRECONDITIONS {
+            request.headers.remove(name);
+            for v in self.client.headers.get_all(name) {
+                request.headers.append(name, v);
+            }
+        }
+        self.bypass = Some(Bypass::Range);
+        let status =
+            CacheStatus { fwd: Some(fwd), detail: Some(Bypass::Range.as_str().into()), ..Default::default() };
+        self.state = State::Forwarding { status };
+        Step::Fetch { request, with_body: false, coalesce: None }
     }
 
     fn error_reply(&mut self, policy: &Policy, status: u16, detail: &str) -> Step {
@@ -416,6 +441,11 @@ impl Flow {
         if self.ruleset.is_none() {
             self.ruleset = meta.ruleset.clone();
         }
+        self.stored_len = if meta.body_len > 0 {
+            Some(meta.body_len)
+        } else {
+            meta.head.headers.get("content-length").and_then(|v| v.trim().parse().ok())
+        };
         let stored = Stored {
             head: &meta.head,
             request_time: meta.request_time,
@@ -661,7 +691,15 @@ impl Flow {
         }
         let storage: EdgeStorage = operation.storage();
         let authenticated = !self.audience.is_anonymous();
-        storable::check(&self.client, authenticated, head, storage).map_err(|e| e.as_str())?;
+        if self.client.headers.contains("range") {
+            // The origin was asked for the whole representation (the upstream request of the
+            // cache path carries no `Range`), so its answer is judged as a plain GET's.
+            let mut whole = self.client.clone();
+            whole.headers.remove("range");
+            storable::check(&whole, authenticated, head, storage).map_err(|e| e.as_str())?;
+        } else {
+            storable::check(&self.client, authenticated, head, storage).map_err(|e| e.as_str())?;
+        }
         if authenticated && matches!(storage, EdgeStorage::HonourOrigin) {
             // RFC 9111 §3.5 would let an explicitly public response to an authenticated
             // request be shared; the edge never shares one user's response with another user
@@ -760,6 +798,7 @@ impl Flow {
             operation.modify(&ctx, &mut head);
         }
         self.decorate(policy, &mut head, &cs, Some(operation.name()));
+        let mut cut = None;
         if self.client.is_get_or_head() && (200..300).contains(&head.status) {
             // A response from the store (or just stored) is answered as RFC 9111 §4.3.2 says
             // for stored responses; a forwarded one only by its own validators.
@@ -789,6 +828,15 @@ impl Flow {
                     self.decorate(policy, &mut head, &cs, Some(operation.name()));
                     body = BodySource::Empty;
                 }
+                Conditional::None if body == BodySource::Stored && self.client.headers.contains("range") => {
+                    let answer = range::answer(&self.client, &head, self.stored_len);
+                    range::apply(&mut head, answer);
+                    match answer {
+                        range::Answer::Partial { start, end, .. } => cut = Some((start, end)),
+                        range::Answer::Unsatisfiable { .. } => body = BodySource::Empty,
+                        range::Answer::Full => {}
+                    }
+                }
                 Conditional::None => {}
             }
         }
@@ -805,6 +853,7 @@ impl Flow {
             outcome,
             ruleset: self.ruleset.clone(),
             text: None,
+            range: cut,
         }))
     }
 
@@ -979,8 +1028,15 @@ fn push_u64(out: &mut String, n: u64) {
     }
 }
 
+/// The client's fields that make the origin's answer partial or conditional.
+const RANGE_AND_PRECONDITIONS: [&str; 6] =
+    ["range", "if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range"];
+
+/// Drops the client's range and preconditions from a request of the cache path: the cache
+/// asks the origin for the whole representation (adding its own validators) and answers the
+/// client's conditionals and range itself.
 fn strip_conditionals(h: &mut Headers) {
-    for name in ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range"] {
+    for name in RANGE_AND_PRECONDITIONS {
         h.remove(name);
     }
 }

@@ -14,6 +14,7 @@ pub mod conditional;
 pub mod freshness;
 pub mod hop;
 pub mod invalidate;
+pub mod range;
 pub mod revalidate;
 pub mod storable;
 

@@ -111,10 +111,16 @@ fn drive(
                         }
                         store.put(&index_key, Record::Index(merged), Rc::from(Vec::new()));
                     }
-                    store.put(&order.key, Record::Entry(Box::new(order.meta)), body);
+                    // As the shell does: the record holds the length of the body it stores.
+                    let mut meta = order.meta;
+                    meta.body_len = body.len() as u64;
+                    store.put(&order.key, Record::Entry(Box::new(meta)), body);
                 }
                 let body = match reply.body {
                     BodySource::Empty => Rc::from(reply.text.map(String::into_bytes).unwrap_or_default()),
+                    BodySource::Stored if reply.range.is_some() => {
+                        Rc::from(crate::range::cut(&stored_body, reply.range))
+                    }
                     BodySource::Stored => stored_body,
                     BodySource::Origin => origin_body,
                 };

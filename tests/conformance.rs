@@ -1178,3 +1178,117 @@ fn head_is_answered_from_a_stored_get() {
     let x = c.send("HEAD", "/r", &[]);
     assert_eq!((c.hits(), x.outcome, x.body.len()), (1, Outcome::Hit, 0));
 }
+
+// --- Partial content from a stored complete response (RFC 9110 §14, RFC 9111 §3.3) --------
+
+/// A cache whose origin answers every GET with the whole of `body`, fresh for an hour, and a
+/// `Range` request with the 206 an origin would send.
+fn whole_body(body: &'static str) -> Cache {
+    Cache::new(move |req, _, now| {
+        let date = at(now, 0);
+        let lm = at(now, -3600);
+        let common =
+            [("cache-control", "max-age=3600"), ("etag", "\"v1\""), ("date", &date), ("last-modified", &lm)];
+        match req.headers.get("range") {
+            Some(_) => {
+                let mut h = common.to_vec();
+                let range = format!("bytes 0-0/{}", body.len());
+                h.push(("content-range", &range));
+                answer(206, &h, body.get(..1).unwrap_or_default())
+            }
+            None => answer(200, &common, body),
+        }
+    })
+}
+
+#[test]
+fn a_smaller_range_is_cut_from_a_stored_complete_response() {
+    // RFC 9110 §14.1.1: int-range, open int-range and suffix-range, each served from storage.
+    for (range, text, content_range) in [
+        ("bytes=0-1", "01", "bytes 0-1/11"),
+        ("bytes=1-", "1234567890", "bytes 1-10/11"),
+        ("bytes=-1", "0", "bytes 10-10/11"),
+        ("bytes=3-999", "34567890", "bytes 3-10/11"),
+    ] {
+        let mut c = whole_body("01234567890");
+        c.get(&[]);
+        let x = c.get(&[("range", range)]);
+        assert_eq!(c.hits(), 1, "{range}: served from storage");
+        assert_eq!(x.head.status, 206, "{range}");
+        assert_eq!(x.text(), text, "{range}");
+        assert_eq!(x.header("content-range"), Some(content_range), "{range}");
+        assert_eq!(x.header("content-length"), Some(text.len().to_string().as_str()), "{range}");
+        assert_eq!(x.outcome, Outcome::Hit, "{range}");
+    }
+}
+
+#[test]
+fn an_unsatisfiable_range_gets_416_with_the_length() {
+    // RFC 9110 §15.5.17: "a server generating a 416 (Range Not Satisfiable) response to a
+    // byte-range request SHOULD generate a Content-Range header field specifying the current
+    // length of the selected representation".
+    let mut c = whole_body("01234567890");
+    c.get(&[]);
+    let x = c.get(&[("range", "bytes=20-")]);
+    assert_eq!((c.hits(), x.head.status, x.header("content-range")), (1, 416, Some("bytes */11")));
+    assert!(x.body.is_empty());
+}
+
+#[test]
+fn several_ranges_or_a_bad_range_get_the_whole_stored_response() {
+    // RFC 9110 §14.2: "A server MAY ignore the Range header field."
+    for range in ["bytes=0-1,4-5", "bytes=5-2", "lines=1-2"] {
+        let mut c = whole_body("01234567890");
+        c.get(&[]);
+        let x = c.get(&[("range", range)]);
+        assert_eq!((c.hits(), x.head.status, x.text().as_str()), (1, 200, "01234567890"), "{range}");
+    }
+}
+
+#[test]
+fn if_range_decides_between_the_range_and_the_whole() {
+    // RFC 9110 §13.1.5: a matching validator lets the Range apply; otherwise the server "MUST
+    // ignore the Range header field".
+    let mut c = whole_body("01234567890");
+    c.get(&[]);
+    let x = c.get(&[("range", "bytes=0-1"), ("if-range", "\"v1\"")]);
+    assert_eq!((x.head.status, x.text().as_str()), (206, "01"));
+    let x = c.get(&[("range", "bytes=0-1"), ("if-range", "\"v0\"")]);
+    assert_eq!((x.head.status, x.text().as_str()), (200, "01234567890"));
+    assert_eq!(c.hits(), 1);
+}
+
+#[test]
+fn a_range_miss_is_forwarded_with_its_range_and_not_stored() {
+    // RFC 9111 §3: a 206 is only stored by a cache that can combine partial content.
+    let mut c = whole_body("01234567890");
+    let x = c.get(&[("range", "bytes=0-0"), ("if-range", "\"v1\"")]);
+    assert_eq!(x.head.status, 206);
+    assert_eq!(c.last_request().headers.get("range"), Some("bytes=0-0"));
+    assert_eq!(c.last_request().headers.get("if-range"), Some("\"v1\""));
+    c.get(&[("range", "bytes=0-0")]);
+    assert_eq!(c.hits(), 2, "the 206 was not stored");
+    // The whole response is stored by a plain GET; ranges are then cut from it.
+    c.get(&[]);
+    let x = c.get(&[("range", "bytes=0-0")]);
+    assert_eq!((c.hits(), x.text().as_str()), (3, "0"));
+}
+
+#[test]
+fn a_stale_entry_is_revalidated_whole_before_a_range_is_cut() {
+    // The conditional request for the stored response carries no Range: a 304 refreshes the
+    // whole stored response, from which the range is then served.
+    let mut c = Cache::new(|req, n, now| {
+        let date = at(now, 0);
+        if n > 1 && req.headers.get("if-none-match") == Some("\"v1\"") {
+            return answer(304, &[("cache-control", "max-age=1"), ("etag", "\"v1\""), ("date", &date)], "");
+        }
+        answer(200, &[("cache-control", "max-age=1"), ("etag", "\"v1\""), ("date", &date)], "abcdef")
+    });
+    c.get(&[]);
+    c.pause(5);
+    let x = c.get(&[("range", "bytes=2-3")]);
+    assert_eq!(c.hits(), 2);
+    assert_eq!(c.last_request().headers.get("range"), None);
+    assert_eq!((x.head.status, x.text().as_str(), x.outcome), (206, "cd", Outcome::Revalidated304));
+}

@@ -14,6 +14,7 @@ use crate::http::{Headers, RequestHead, Time};
 use crate::lru::ByteLru;
 use crate::meta::{Meta, VaryIndex};
 use crate::policy::Policy;
+use crate::range;
 use crate::stats::Stats;
 
 /// Header carrying an entry's record on a Cache API response.
@@ -376,7 +377,7 @@ impl Io {
 
     /// Turns the engine's reply into the client's response, storing and invalidating as told.
     async fn finish(&mut self, reply: Reply, ctx: &Context, now: Time) -> Result<Response> {
-        let Reply { head, body, store, invalidate, outcome, ruleset, text, .. } = reply;
+        let Reply { head, body, store, invalidate, outcome, ruleset, text, range, .. } = reply;
         // An origin response passes its own headers object on, edited where the flow changed it.
         let js_headers = match (body, self.origin.as_ref(), self.origin_head.as_ref()) {
             (BodySource::Origin, Some(resp), Some(received)) => {
@@ -420,16 +421,26 @@ impl Io {
             },
             BodySource::Stored => match &mut self.stored {
                 StoredBody::Memory(bytes) => {
-                    sent_bytes = bytes.len() as u64;
-                    ResponseBody::Body(bytes.to_vec())
+                    let part = range::cut(bytes, range);
+                    sent_bytes = part.len() as u64;
+                    ResponseBody::Body(part.to_vec())
                 }
                 StoredBody::Cache(resp) => {
-                    let resp = if store.is_some() {
+                    let mut resp = if store.is_some() {
                         resp.cloned()?
                     } else {
                         std::mem::replace(resp, Response::empty()?)
                     };
-                    resp.into_parts().1
+                    match range {
+                        // A range is cut from the stored body, read whole.
+                        Some(_) => {
+                            let bytes = resp.bytes().await?;
+                            let part = range::cut(&bytes, range);
+                            sent_bytes = part.len() as u64;
+                            ResponseBody::Body(part.to_vec())
+                        }
+                        None => resp.into_parts().1,
+                    }
                 }
                 StoredBody::None => ResponseBody::Empty,
             },

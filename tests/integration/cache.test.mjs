@@ -770,3 +770,32 @@ test('concurrent misses for one URL are collapsed into a single origin request',
   assert.ok(answers.every((a) => /hit=1/.test(a.body)), 'everybody got the one response');
   assert.ok(answers.filter((a) => /collapsed/.test(a.status)).length >= 1, answers.map((a) => a.status).join('\n'));
 });
+
+test('a Range request is cut from a stored complete response, in memory and in the Cache API', async () => {
+  for (const [name, params] of [['range-mem', { cc: 'max-age=600', body: '0123456789A' }], ['range-big', { cc: 'max-age=600', bytes: 300000 }]]) {
+    const path = ns(name);
+    const p = url(path, params);
+    const whole = await prime(p);
+    assert.equal(whole.status, 200);
+    // The Cache API write of a large body finishes after the answer: wait for the first hit.
+    const { misses } = await untilHit(p);
+    const len = whole.body.length;
+    for (const [range, start, end] of [['bytes=0-1', 0, 1], ['bytes=5-', 5, len - 1], ['bytes=-3', len - 3, len - 1]]) {
+      const r = await get(p, { headers: { Range: range } });
+      assert.equal(r.status, 206, `${name} ${range}: ${r.cs}`);
+      assert.equal(status(r.cs).hit, true, r.cs);
+      assert.equal(r.headers.get('content-range'), `bytes ${start}-${end}/${len}`);
+      assert.deepEqual(r.body, whole.body.subarray(start, end + 1), `${name} ${range}`);
+    }
+    const bad = await get(p, { headers: { Range: `bytes=${len}-` } });
+    assert.equal(bad.status, 416);
+    assert.equal(bad.headers.get('content-range'), `bytes */${len}`);
+    // Over node:http: fetch() would add Cache-Control: no-cache to a request with If-Range.
+    const ifRange = await raw(p, { headers: { Range: 'bytes=0-1', 'If-Range': '"not-this-one"' } });
+    assert.equal(ifRange.status, 200, `a failed If-Range gets the whole response: ${ifRange.cs}`);
+    assert.equal(status(ifRange.cs).hit, true, ifRange.cs);
+    assert.equal(status(bad.cs).hit, true, bad.cs);
+    assert.equal(ifRange.body.length, len);
+    assert.equal(await stack.originHits(path), 1 + misses, `${name}: every range came from storage`);
+  }
+});
