@@ -134,6 +134,8 @@ enum State {
         stored: Box<Meta>,
         serve_if_error: bool,
         background: bool,
+        /// `Stale`, or `Request` when the entry was fresh but the request refused it.
+        fwd: Fwd,
     },
     Done,
 }
@@ -226,8 +228,12 @@ impl Flow {
         for (n, v) in cond.iter() {
             upstream.headers.set(n, v);
         }
-        flow.state =
-            State::Revalidating { stored: Box::new(stored.clone()), serve_if_error: false, background: true };
+        flow.state = State::Revalidating {
+            stored: Box::new(stored.clone()),
+            serve_if_error: false,
+            background: true,
+            fwd: Fwd::Stale,
+        };
         Some(Box::new(flow))
     }
 
@@ -474,7 +480,7 @@ impl Flow {
                 let background = self.background_revalidation(&meta);
                 self.serve_stored(policy, meta, age, cs, Outcome::StaleServed, background, now)
             }
-            Verdict::Stale { serve_if_error, .. } => {
+            Verdict::Stale { serve_if_error, by_request, .. } => {
                 if cache_control::CacheControl::from_headers(&self.client.headers, "cache-control")
                     .is_some_and(|cc| cc.only_if_cached)
                 {
@@ -486,8 +492,12 @@ impl Flow {
                         request.headers.set(n, v);
                     }
                 }
+                // RFC 9211 §2.2: "request: The cache was able to select a fresh response for
+                // the request, but the request's semantics (e.g., Cache-Control request
+                // directives) did not allow its use."
+                let fwd = if by_request { Fwd::Request } else { Fwd::Stale };
                 self.state =
-                    State::Revalidating { stored: Box::new(meta), serve_if_error, background: false };
+                    State::Revalidating { stored: Box::new(meta), serve_if_error, background: false, fwd };
                 Step::Fetch { request, with_body: false, coalesce: None }
             }
         }
@@ -541,7 +551,7 @@ impl Flow {
                 status.fwd_status = Some(head.status);
                 self.after_full_response(policy, head, status, Outcome::Miss, response_time, now)
             }
-            State::Revalidating { stored, serve_if_error, background } => {
+            State::Revalidating { stored, serve_if_error, background, fwd } => {
                 if head.status == 304 {
                     if let Some(merged) = revalidate::merge_not_modified(&stored.head, &head) {
                         let mut meta = *stored;
@@ -551,7 +561,7 @@ impl Flow {
                         meta.stored_at = now;
                         meta.stale_from = None;
                         let cs = CacheStatus {
-                            fwd: Some(Fwd::Stale),
+                            fwd: Some(fwd),
                             fwd_status: Some(304),
                             stored: true,
                             ttl: Some(self.ttl_of(&meta, now)),
@@ -585,18 +595,15 @@ impl Flow {
                     // RFC 9111 §4.3.3: the 304 does not select the stored response; fetch it anew.
                     let mut request = self.upstream_request();
                     strip_conditionals(&mut request.headers);
-                    let status = CacheStatus { fwd: Some(Fwd::Stale), ..Default::default() };
+                    let status = CacheStatus { fwd: Some(fwd), ..Default::default() };
                     self.state = State::Missing { status };
                     return Step::Fetch { request, with_body: false, coalesce: None };
                 }
                 if head.status >= 500 && serve_if_error && !background {
                     return self.serve_stale_on_error(policy, *stored, Some(head.status), now);
                 }
-                let status = CacheStatus {
-                    fwd: Some(Fwd::Stale),
-                    fwd_status: Some(head.status),
-                    ..Default::default()
-                };
+                let status =
+                    CacheStatus { fwd: Some(fwd), fwd_status: Some(head.status), ..Default::default() };
                 self.after_full_response(policy, head, status, Outcome::Revalidated200, response_time, now)
             }
             State::Base | State::Variant | State::Done => {
@@ -608,7 +615,7 @@ impl Flow {
     /// The origin could not be reached (connection refused, reset, timed out).
     pub fn origin_failed(&mut self, policy: &Policy, now: Time) -> Step {
         match std::mem::replace(&mut self.state, State::Done) {
-            State::Revalidating { stored, serve_if_error: true, background: false } => {
+            State::Revalidating { stored, serve_if_error: true, background: false, .. } => {
                 self.serve_stale_on_error(policy, *stored, None, now)
             }
             _ => self.error_reply(policy, 502, "origin-unreachable"),

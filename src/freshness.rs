@@ -246,6 +246,9 @@ pub enum Verdict {
         serve_while_revalidate: bool,
         /// It may be served if revalidation fails (`stale-if-error`).
         serve_if_error: bool,
+        /// It would be fresh, but the request's own directives (`no-cache`, `max-age`,
+        /// `min-fresh`) did not allow its use (RFC 9211 §2.2 `fwd=request`).
+        by_request: bool,
     },
 }
 
@@ -388,7 +391,8 @@ pub fn evaluate(req: &RequestHead, stored: &Stored, now: Time) -> Verdict {
     // unless the request said no-cache.
     let serve_if_error =
         may_be_stale && ((naturally_fresh && !request_no_cache) || within(stale_for, error_window));
-    Verdict::Stale { stale_for, serve_while_revalidate, serve_if_error }
+    let by_request = naturally_fresh && !rules.always_revalidate;
+    Verdict::Stale { stale_for, serve_while_revalidate, serve_if_error, by_request }
 }
 
 #[cfg(test)]

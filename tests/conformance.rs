@@ -981,8 +981,23 @@ fn request_no_cache_validates_the_stored_response() {
     assert!(c.last_request().headers.contains("if-modified-since"));
     let mut c = Cache::always(|_| hv(&[("cache-control", "max-age=3600"), ("etag", "\"abc\"")]));
     c.get(&[]);
-    c.get(&[("cache-control", "no-cache")]);
+    let x = c.get(&[("cache-control", "no-cache")]);
     assert_eq!(c.last_request().headers.get("if-none-match"), Some("\"abc\""));
+    // RFC 9211 §2.2: "request: The cache was able to select a fresh response for the request,
+    // but the request's semantics (e.g., Cache-Control request directives) did not allow its
+    // use."
+    assert!(
+        x.header("cache-status").is_some_and(|cs| cs.contains("fwd=request")),
+        "{:?}",
+        x.header("cache-status")
+    );
+    c.pause(4000);
+    let x = c.get(&[]);
+    assert!(
+        x.header("cache-status").is_some_and(|cs| cs.contains("fwd=stale")),
+        "{:?}",
+        x.header("cache-status")
+    );
 }
 
 #[test]

@@ -86,7 +86,12 @@ fn store(pairs: &[(&str, &str)]) -> Entry {
 }
 
 fn stale(stale_for: u64, serve_while_revalidate: bool, serve_if_error: bool) -> Verdict {
-    Verdict::Stale { stale_for, serve_while_revalidate, serve_if_error }
+    Verdict::Stale { stale_for, serve_while_revalidate, serve_if_error, by_request: false }
+}
+
+/// A verdict for an entry that is fresh but that the request would not accept as it is.
+fn refused_by_request(serve_if_error: bool) -> Verdict {
+    Verdict::Stale { stale_for: 0, serve_while_revalidate: false, serve_if_error, by_request: true }
 }
 
 // ---- freshness lifetime and age (RFC 9111 §4.2) ----
@@ -290,7 +295,7 @@ fn qualified_no_cache_only_strips_the_named_field() {
 fn request_no_cache_revalidates_a_fresh_response() {
     let e = store(&[("cache-control", "max-age=600, stale-while-revalidate=60")]);
     let r = get(&[("cache-control", "no-cache")]);
-    assert_eq!(e.verdict(&r, T + s(10)), stale(0, false, false));
+    assert_eq!(e.verdict(&r, T + s(10)), refused_by_request(false));
 }
 
 #[test]
@@ -305,7 +310,7 @@ fn pragma_no_cache_applies_only_without_request_cache_control() {
 fn request_max_age_limits_the_acceptable_age() {
     let e = store(&[("cache-control", "max-age=600")]);
     assert!(e.verdict(&get(&[("cache-control", "max-age=100")]), T + s(100)).is_fresh());
-    assert_eq!(e.verdict(&get(&[("cache-control", "max-age=100")]), T + s(101)), stale(0, false, true));
+    assert_eq!(e.verdict(&get(&[("cache-control", "max-age=100")]), T + s(101)), refused_by_request(true));
 }
 
 #[test]

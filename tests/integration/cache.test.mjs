@@ -308,6 +308,7 @@ test('request Cache-Control: no-cache forces revalidation of a fresh entry', asy
   assert.equal(r.status, 200);
   assert.equal(r.text, first.text);
   assert.equal(status(r.cs).hit, false, r.cs);
+  assert.equal(status(r.cs).fwd, 'request', `RFC 9211: a fresh entry the request refused: ${r.cs}`);
   const stats = await stack.originStats(path);
   assert.equal(stats.hits, 2);
   assert.equal(stats.conditional, 1);
@@ -323,6 +324,7 @@ test('request Cache-Control: max-age=0 forces revalidation of a fresh entry with
   const r = await get(p, { headers: { 'Cache-Control': 'max-age=0' } });
   assert.equal(r.status, 200);
   assert.equal(status(r.cs).hit, false, r.cs);
+  assert.equal(status(r.cs).fwd, 'request', r.cs);
   assert.equal((await stack.originStats(path)).conditional, 1);
 });
 
