@@ -1,7 +1,7 @@
 # rulecache — one entry point for building, running, testing and benchmarking.
 #   make run     build the worker and run it locally in front of the demo origin
 #   make test    every test the project has (lint, native, wasm build, runtime, browser)
-#   make bench   criterion benchmarks and the load benchmark against plain workers
+#   make bench   criterion benchmarks, the load benchmark against plain workers, purge propagation
 # Each target installs what it needs first and skips what is already there.
 
 SHELL := /bin/bash
@@ -23,7 +23,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 export WRANGLER_LOG_PATH := $(CURDIR)/target/wrangler-logs
 export CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser bench bench-core bench-load size clean-state
+.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser bench bench-core bench-load bench-propagation size clean-state
 
 all: build
 
@@ -72,7 +72,7 @@ test-browser: build origin tools-browser
 test: lint test-native test-runtime test-browser
 	@echo "all test suites passed"
 
-bench: bench-core bench-load
+bench: bench-core bench-load bench-propagation
 
 # The benchmarks need unwinding (criterion), the release profile aborts on panic (wasm):
 # a separate target folder keeps the two builds of the library apart.
@@ -81,6 +81,9 @@ bench-core:
 
 bench-load: build origin
 	node benches/load/run.mjs
+
+bench-propagation: build origin
+	node benches/propagation/run.mjs
 
 size: build
 	@raw=$$(stat -c %s build/index_bg.wasm); gz=$$(gzip -9c build/index_bg.wasm | wc -c); \
