@@ -139,6 +139,51 @@ impl Headers {
     }
 }
 
+/// The shell moves a whole header list across the wasm boundary as one string of lines:
+/// name, value, name, value…, each ending in `\n` (a field value never holds a line break).
+impl Headers {
+    /// Reads lines written by [`Headers::write_lines`] or by the shell's JavaScript side. A
+    /// trailing name without a value is ignored.
+    pub fn from_lines(text: &str) -> Headers {
+        let mut h = Headers::new();
+        h.reserve(text.bytes().filter(|&b| b == b'\n').count() / 2);
+        let mut lines = text.split('\n');
+        while let (Some(name), Some(value)) = (lines.next(), lines.next()) {
+            h.append(name, value);
+        }
+        h
+    }
+
+    /// Appends every field to `out` as lines. A field whose name or value holds a line break
+    /// cannot be sent (the runtime refuses it too) and is left out.
+    pub fn write_lines(&self, out: &mut String) {
+        out.reserve(self.byte_size());
+        for (name, value) in self.iter() {
+            write_line(out, name, value);
+        }
+    }
+
+    /// Every field as lines (see [`Headers::write_lines`]).
+    pub fn to_lines(&self) -> String {
+        let mut out = String::new();
+        self.write_lines(&mut out);
+        out
+    }
+}
+
+/// Appends one field to `out` as lines (see [`Headers::write_lines`]); false, and nothing
+/// written, when its name or value holds a line break.
+pub fn write_line(out: &mut String, name: &str, value: &str) -> bool {
+    if name.contains('\n') || value.contains('\n') {
+        return false;
+    }
+    out.push_str(name);
+    out.push('\n');
+    out.push_str(value);
+    out.push('\n');
+    true
+}
+
 /// One edit that turns one header list into another (see [`Headers::edits_to`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeaderEdit<'a> {
@@ -241,6 +286,19 @@ mod tests {
         assert!(!under("https://e.org/news/_rulecache"));
         assert!(!under("https://e.org/?/_rulecache"));
         assert!(!under("https://e.org"));
+    }
+
+    #[test]
+    fn header_lines_round_trip_and_skip_what_cannot_be_sent() {
+        let h =
+            Headers::from_pairs([("A", "1"), ("set-cookie", "x=1"), ("set-cookie", "y=2"), ("empty", "")]);
+        let lines = h.to_lines();
+        assert_eq!(lines, "a\n1\nset-cookie\nx=1\nset-cookie\ny=2\nempty\n\n");
+        assert_eq!(Headers::from_lines(&lines), h);
+        assert!(Headers::from_lines("").is_empty());
+        assert_eq!(Headers::from_lines("X-Odd\n1\ndangling"), Headers::from_pairs([("x-odd", "1")]));
+        let bad = Headers::from_pairs([("a", "1\nb"), ("c\nd", "2"), ("e", "3")]);
+        assert_eq!(bad.to_lines(), "e\n3\n");
     }
 
     #[test]

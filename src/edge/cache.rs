@@ -5,9 +5,12 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures_util::future::{select, Either};
-use worker::{Headers as JsHeaders, *};
+use worker::*;
 
-use super::convert::{edited_copy, headers_to_js, request_head, response_head, send};
+use super::convert::{
+    edited_copy, forward, headers_to_js, lean_response, read_body, respond, response_head, OutBody,
+    OutHeaders, RequestLines,
+};
 use super::{ledger, now, persist, policy_store, Config};
 use crate::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, Reply, Step, StoreOrder};
 use crate::http::{Headers, RequestHead, Time};
@@ -127,14 +130,15 @@ enum StoredBody {
 /// Serves one request through the cache.
 pub async fn handle(
     req: web_sys::Request,
+    incoming: RequestLines,
     env: &Env,
     ctx: &Context,
     config: &Config,
     now: Time,
-) -> Result<Response> {
+) -> Result<web_sys::Response> {
     let policy = policy_store::active(env, now).await;
     ledger::refresh_if_due(env, ctx, now).await;
-    let head = request_head(&req)?;
+    let head = incoming.head()?;
     let debug = crate::purge::auth::is_authorized_quick(config.secret.as_deref(), &head.headers);
     let client_headers = head.headers.clone();
     let (mut flow, step) = Flow::start(&policy, head, now, debug);
@@ -218,7 +222,7 @@ pub async fn delete_key(key: &str) -> usize {
 
 struct Io {
     stored: StoredBody,
-    origin: Option<Response>,
+    origin: Option<web_sys::Response>,
     /// The origin's head as received (what the JavaScript response's headers hold).
     origin_head: Option<Headers>,
     /// The client's request and its head as received: its headers object is passed on to the
@@ -337,7 +341,7 @@ impl Io {
         request: &RequestHead,
         with_body: bool,
         timed: bool,
-    ) -> Option<Response> {
+    ) -> Option<web_sys::Response> {
         let url = match &config.origin {
             Some(origin) => {
                 let mut u = origin.clone();
@@ -348,25 +352,17 @@ impl Io {
             None => request.url.clone(),
         };
         let headers = match &self.client {
-            Some((js, received)) => edited_copy(&js.headers(), received, &request.headers),
+            Some((js, received)) => edited_copy(js.headers(), received, &request.headers),
             None => headers_to_js(&request.headers).0,
         };
-        let init = web_sys::RequestInit::new();
-        init.set_method(&request.method);
-        init.set_headers(&headers);
-        init.set_redirect(web_sys::RequestRedirect::Manual);
-        if with_body {
-            if let Some(body) = self.client.take().and_then(|(client, _)| client.body()) {
-                init.set_body(&body);
-            }
-        }
-        let req = web_sys::Request::new_with_str_and_init(url.as_str(), &init).ok()?;
+        let body = if with_body { self.client.take().and_then(|(client, _)| client.body()) } else { None };
+        let send = forward(url.as_str(), &request.method, &headers, body);
         if !timed {
-            return send(&req).await.ok();
+            return send.await.ok();
         }
         let timeout = Box::pin(Delay::from(std::time::Duration::from_millis(ORIGIN_TIMEOUT_MS)));
         let outcome = {
-            let fetch = Box::pin(send(&req));
+            let fetch = Box::pin(send);
             match select(fetch, timeout).await {
                 Either::Left((Ok(resp), _)) => Some(resp),
                 _ => None,
@@ -376,14 +372,14 @@ impl Io {
     }
 
     /// Turns the engine's reply into the client's response, storing and invalidating as told.
-    async fn finish(&mut self, reply: Reply, ctx: &Context, now: Time) -> Result<Response> {
+    async fn finish(&mut self, reply: Reply, ctx: &Context, now: Time) -> Result<web_sys::Response> {
         let Reply { head, body, store, invalidate, outcome, ruleset, text, range, .. } = reply;
         // An origin response passes its own headers object on, edited where the flow changed it.
-        let js_headers = match (body, self.origin.as_ref(), self.origin_head.as_ref()) {
+        let out_headers = match (body, self.origin.as_ref(), self.origin_head.as_ref()) {
             (BodySource::Origin, Some(resp), Some(received)) => {
-                JsHeaders(edited_copy(&resp.headers().0, received, &head.headers))
+                OutHeaders::Js(edited_copy(resp.headers(), received, &head.headers))
             }
-            _ => headers_to_js(&head.headers),
+            _ => OutHeaders::Core(&head.headers),
         };
         for key in &invalidate {
             delete_key(key).await;
@@ -394,9 +390,9 @@ impl Io {
             let declared =
                 order.meta.head.headers.get("content-length").and_then(|v| v.parse::<usize>().ok());
             if let (true, Some(resp)) =
-                (declared.is_some_and(|n| n <= MEMORY_MAX_ENTRY), self.origin.as_mut())
+                (declared.is_some_and(|n| n <= MEMORY_MAX_ENTRY), self.origin.as_ref())
             {
-                let bytes: Rc<[u8]> = resp.bytes().await?.into();
+                let bytes = read_body(resp).await?;
                 let mut meta = order.meta.clone();
                 meta.body_len = bytes.len() as u64;
                 let size = bytes.len() + order.key.len() + meta.head.headers.byte_size();
@@ -413,17 +409,19 @@ impl Io {
         }
         let bodyless = matches!(head.status, 101 | 204 | 205 | 304);
         let mut sent_bytes = 0u64;
-        let response_body: ResponseBody = match body {
-            _ if bodyless => ResponseBody::Empty,
-            BodySource::Empty => match text {
-                Some(t) => ResponseBody::Body(t.into_bytes()),
-                None => ResponseBody::Empty,
+        // A stored body read whole here (the body sent borrows from it).
+        let whole: Vec<u8>;
+        let out_body = match body {
+            _ if bodyless => OutBody::None,
+            BodySource::Empty => match &text {
+                Some(t) => OutBody::Bytes(t.as_bytes()),
+                None => OutBody::None,
             },
             BodySource::Stored => match &mut self.stored {
                 StoredBody::Memory(bytes) => {
                     let part = range::cut(bytes, range);
                     sent_bytes = part.len() as u64;
-                    ResponseBody::Body(part.to_vec())
+                    OutBody::Bytes(part)
                 }
                 StoredBody::Cache(resp) => {
                     let mut resp = if store.is_some() {
@@ -431,41 +429,43 @@ impl Io {
                     } else {
                         std::mem::replace(resp, Response::empty()?)
                     };
-                    match range {
+                    if range.is_some() {
                         // A range is cut from the stored body, read whole.
-                        Some(_) => {
-                            let bytes = resp.bytes().await?;
-                            let part = range::cut(&bytes, range);
-                            sent_bytes = part.len() as u64;
-                            ResponseBody::Body(part.to_vec())
+                        whole = resp.bytes().await?;
+                        let part = range::cut(&whole, range);
+                        sent_bytes = part.len() as u64;
+                        OutBody::Bytes(part)
+                    } else {
+                        match resp.into_parts().1 {
+                            ResponseBody::Body(bytes) => {
+                                whole = bytes;
+                                OutBody::Bytes(&whole)
+                            }
+                            ResponseBody::Stream(stream) => OutBody::Stream(stream),
+                            ResponseBody::Empty => OutBody::None,
                         }
-                        None => resp.into_parts().1,
                     }
                 }
-                StoredBody::None => ResponseBody::Empty,
+                StoredBody::None => OutBody::None,
             },
-            BodySource::Origin if self.pending_bytes.is_some() => {
-                ResponseBody::Body(self.pending_bytes.as_ref().map(|b| b.to_vec()).unwrap_or_default())
-            }
-            BodySource::Origin => match self.origin.as_mut() {
-                Some(resp) => {
-                    let resp = if store.is_some() {
-                        resp.cloned()?
-                    } else {
-                        std::mem::replace(resp, Response::empty()?)
-                    };
-                    resp.into_parts().1
+            BodySource::Origin => match (&self.pending_bytes, self.origin.as_ref()) {
+                (Some(bytes), _) => OutBody::Bytes(bytes),
+                // A body also being stored reaches the client through a copy.
+                (None, Some(resp)) if store.is_some() => {
+                    resp.clone()?.body().map_or(OutBody::None, OutBody::Stream)
                 }
-                None => ResponseBody::Empty,
+                (None, Some(resp)) => resp.body().map_or(OutBody::None, OutBody::Stream),
+                (None, None) => OutBody::None,
             },
         };
-        if matches!(outcome, Outcome::Hit | Outcome::StaleServed) {
-            if let ResponseBody::Empty = response_body {
-            } else if sent_bytes == 0 {
-                sent_bytes = head.headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-            }
+        if matches!(outcome, Outcome::Hit | Outcome::StaleServed)
+            && !matches!(out_body, OutBody::None)
+            && sent_bytes == 0
+        {
+            sent_bytes = head.headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
         }
         record_stats(ruleset.as_deref(), outcome, sent_bytes, now);
+        let response = respond(head.status, &out_headers, out_body)?;
         if let Some(order) = store {
             // The variant index is written before answering, so the next request finds the
             // variant it just stored.
@@ -487,10 +487,7 @@ impl Io {
                 let size = bytes.len() + order.key.len() + order.meta.head.headers.byte_size();
                 let entry = MemEntry { meta: Rc::new(order.meta), body: bytes.clone() };
                 MEMORY.with(|m| m.borrow_mut().insert(order.key, entry, size));
-                return Ok(Response::builder()
-                    .with_status(head.status)
-                    .with_headers(js_headers)
-                    .body(response_body));
+                return Ok(response);
             }
             let (env, persist) = (self.env.clone(), self.persist);
             ctx.wait_until(async move {
@@ -500,8 +497,6 @@ impl Io {
                 }
             });
         }
-        let response =
-            Response::builder().with_status(head.status).with_headers(js_headers).body(response_body);
         Ok(response)
     }
 
@@ -512,7 +507,9 @@ impl Io {
         let StoreOrder { key, mut meta, body, memory, index } = order;
         let cache = Cache::default();
         let source = match body {
-            BodySource::Origin => self.origin.take().map(StoredBody::Cache).unwrap_or(StoredBody::None),
+            BodySource::Origin => {
+                self.origin.take().map(|r| StoredBody::Cache(lean_response(r))).unwrap_or(StoredBody::None)
+            }
             BodySource::Stored => std::mem::replace(&mut self.stored, StoredBody::None),
             BodySource::Empty => StoredBody::None,
         };

@@ -57,22 +57,24 @@ thread_local! {
 
 /// The current time; the only clock read in the crate.
 pub(crate) fn now() -> Time {
-    Date::now().as_millis()
+    js_sys::Date::now() as Time
 }
 
 #[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let config =
         CONFIG.with(|c| c.borrow_mut().get_or_insert_with(|| Rc::new(Config::from_env(&env))).clone());
     let now = now();
-    // The runtime's request is used as it is on the cache path; the admin paths take the
-    // `worker` crate's wrapper (which reads every property, `cf` included).
-    if crate::http::url_path_is_under(&req.url(), &config.admin_prefix) {
-        return admin::handle(req.into(), &env, &ctx, &config, now).await;
+    // The runtime's request is used as it is on the cache path (its method, URL and fields
+    // read in one crossing); the admin paths take the `worker` crate's wrapper (which reads
+    // every property, `cf` included).
+    let incoming = convert::RequestLines::read(&req);
+    if crate::http::url_path_is_under(incoming.url(), &config.admin_prefix) {
+        return admin::handle(req.into(), &env, &ctx, &config, now).await.map(Into::into);
     }
-    if req.method().eq_ignore_ascii_case("PURGE") {
+    if incoming.method().eq_ignore_ascii_case("PURGE") {
         // Never forwarded to the origin, with or without credentials.
-        return admin::purge_method(req.into(), &env, &config, now).await;
+        return admin::purge_method(req.into(), &env, &config, now).await.map(Into::into);
     }
-    cache::handle(req, &env, &ctx, &config, now).await
+    cache::handle(req, incoming, &env, &ctx, &config, now).await
 }
