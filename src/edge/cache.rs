@@ -39,6 +39,29 @@ const ORIGIN_TIMEOUT_MS: u64 = 30_000;
 pub struct MemEntry {
     pub meta: Rc<Meta>,
     pub body: Rc<[u8]>,
+    /// The head fields of the last response served from this entry, and the same as a
+    /// JavaScript `Headers`: the next hit passes that object on again when its fields are the
+    /// same (they change with `Age`), else a copy edited where they differ, instead of sending
+    /// every field across.
+    last_head: Rc<RefCell<Option<(Headers, web_sys::Headers)>>>,
+}
+
+impl MemEntry {
+    fn new(meta: Meta, body: Rc<[u8]>) -> Self {
+        MemEntry { meta: Rc::new(meta), body, last_head: Rc::default() }
+    }
+
+    /// The JavaScript `Headers` of a response from this entry with head fields `to`.
+    fn headers_for(&self, to: &Headers) -> web_sys::Headers {
+        let mut last = self.last_head.borrow_mut();
+        let js = match last.as_ref() {
+            Some((fields, js)) if fields == to => return js.clone(),
+            Some((fields, js)) => edited_copy(js.clone(), fields, to),
+            None => edited_copy(headers_to_js(&self.meta.head.headers).0, &self.meta.head.headers, to),
+        };
+        *last = Some((to.clone(), js.clone()));
+        js
+    }
 }
 
 /// One origin fetch in flight for a storage key; requests for the same key wait for it.
@@ -230,6 +253,8 @@ struct Io {
     client: Option<(web_sys::Request, Headers)>,
     /// The origin body, already read for the memory tier.
     pending_bytes: Option<Rc<[u8]>>,
+    /// The memory-tier entry the last lookup found (its head, as a JavaScript object).
+    memory_hit: Option<MemEntry>,
     /// Set while this request is the one fetching an entry others wait for.
     leader: Option<InflightGuard>,
     /// The bindings, for objects persisted in KV.
@@ -246,6 +271,7 @@ impl Io {
             origin_head: None,
             client: None,
             pending_bytes: None,
+            memory_hit: None,
             leader: None,
             env: None,
             persist: false,
@@ -308,7 +334,9 @@ impl Io {
         let hit = MEMORY.with(|m| m.borrow_mut().get(key).cloned());
         if let Some(entry) = hit {
             self.stored = StoredBody::Memory(entry.body.clone());
-            return Found::Entry(Box::new((*entry.meta).clone()));
+            let meta = (*entry.meta).clone();
+            self.memory_hit = Some(entry);
+            return Found::Entry(Box::new(meta));
         }
         if is_hit_for_pass(key, super::now()) {
             return Found::Nothing;
@@ -379,6 +407,13 @@ impl Io {
             (BodySource::Origin, Some(resp), Some(received)) => {
                 OutHeaders::Js(edited_copy(resp.headers(), received, &head.headers))
             }
+            // So does a memory-tier entry, for the body it holds.
+            (BodySource::Stored, _, _) => match (&self.stored, &self.memory_hit) {
+                (StoredBody::Memory(bytes), Some(entry)) if Rc::ptr_eq(bytes, &entry.body) => {
+                    OutHeaders::Js(entry.headers_for(&head.headers))
+                }
+                _ => OutHeaders::Core(&head.headers),
+            },
             _ => OutHeaders::Core(&head.headers),
         };
         for key in &invalidate {
@@ -397,11 +432,7 @@ impl Io {
                 meta.body_len = bytes.len() as u64;
                 let size = bytes.len() + order.key.len() + meta.head.headers.byte_size();
                 MEMORY.with(|m| {
-                    m.borrow_mut().insert(
-                        order.key.clone(),
-                        MemEntry { meta: Rc::new(meta), body: bytes.clone() },
-                        size,
-                    )
+                    m.borrow_mut().insert(order.key.clone(), MemEntry::new(meta, bytes.clone()), size)
                 });
                 self.origin = None;
                 self.pending_bytes = Some(bytes);
@@ -485,7 +516,7 @@ impl Io {
                 // Refreshed by a 304 and held in memory: update the memory tier now; the Cache
                 // API copy keeps its older record and is revalidated if it is ever used.
                 let size = bytes.len() + order.key.len() + order.meta.head.headers.byte_size();
-                let entry = MemEntry { meta: Rc::new(order.meta), body: bytes.clone() };
+                let entry = MemEntry::new(order.meta, bytes.clone());
                 MEMORY.with(|m| m.borrow_mut().insert(order.key, entry, size));
                 return Ok(response);
             }
@@ -544,7 +575,7 @@ impl Io {
         MEMORY.with(|m| {
             let mut m = m.borrow_mut();
             if memory {
-                m.insert(key.clone(), MemEntry { meta: Rc::new(meta), body: bytes }, size);
+                m.insert(key.clone(), MemEntry::new(meta, bytes), size);
             } else {
                 m.remove(&key);
             }

@@ -199,8 +199,10 @@ pub fn edited_copy(js: web_sys::Headers, from: &Headers, to: &Headers) -> web_sy
         if name.contains('\n') {
             continue;
         }
-        removed.push_str(name);
-        removed.push('\n');
+        if from.contains(name) {
+            removed.push_str(name);
+            removed.push('\n');
+        }
         for v in values {
             write_line(&mut added, name, v);
         }
