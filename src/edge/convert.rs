@@ -142,14 +142,14 @@ pub async fn forward(
     headers: &web_sys::Headers,
     body: Option<ReadableStream>,
 ) -> Result<web_sys::Response> {
-    let answer = wasm_bindgen_futures::JsFuture::from(forward_js(url, method, headers, body)?).await?;
+    let answer = super::settle::JsAwait::new(forward_js(url, method, headers, body)?).await?;
     // `fetch` resolves to a Response.
     Ok(answer.unchecked_into())
 }
 
 /// Reads a runtime response's whole body.
 pub async fn read_body(resp: &web_sys::Response) -> Result<Rc<[u8]>> {
-    let buffer = wasm_bindgen_futures::JsFuture::from(resp.array_buffer()?).await?;
+    let buffer = super::settle::JsAwait::new(resp.array_buffer()?).await?;
     Ok(js_sys::Uint8Array::new(&buffer).to_vec().into())
 }
 

@@ -8,13 +8,10 @@ mod convert;
 mod ledger;
 mod persist;
 mod policy_store;
+mod settle;
 
 use std::cell::RefCell;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
-use std::task::{self, Poll, Wake, Waker};
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
@@ -67,11 +64,12 @@ pub(crate) fn now() -> Time {
 }
 
 /// The fetch handler, exported for the runtime. A request answered without waiting on I/O (a
-/// memory-tier hit) is answered within the call; any other gets a promise. (The `worker`
-/// crate's `#[event(fetch)]` always spawns a task, queues a microtask and returns a promise.)
+/// memory-tier hit) is answered within the call; any other gets a promise (see `settle`).
+/// (The `worker` crate's `#[event(fetch)]` always spawns a task, queues a microtask and
+/// returns a promise.)
 #[wasm_bindgen]
 pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
-    settle(Box::pin(answer(req, env, Context::new(ctx))))
+    settle::settle(Box::pin(answer(req, env, Context::new(ctx))))
 }
 
 /// The response to one request; an error is logged and answered with a plain 500.
@@ -103,55 +101,4 @@ async fn route(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         return admin::purge_method(req.into(), &env, &config, now).await.map(Into::into);
     }
     cache::handle(req, incoming, &env, &ctx, &config, now).await
-}
-
-type Answer = Pin<Box<dyn Future<Output = JsValue>>>;
-
-/// Polls `answer` once: its value when ready, else a promise of it, driven by the
-/// wasm-bindgen task queue. A future that keeps the waker of that first poll (the `worker`
-/// crate's `Delay` does) wakes the queued task through the [`Relay`].
-fn settle(mut answer: Answer) -> JsValue {
-    let relay = Arc::new(Relay::default());
-    let waker = Waker::from(relay.clone());
-    match answer.as_mut().poll(&mut task::Context::from_waker(&waker)) {
-        Poll::Ready(value) => value,
-        Poll::Pending => wasm_bindgen_futures::future_to_promise(Relayed { answer, relay }).into(),
-    }
-}
-
-/// Forwards a wake to the waker of the latest poll.
-#[derive(Default)]
-struct Relay(Mutex<Option<Waker>>);
-
-impl Wake for Relay {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        let latest = self.0.lock().ok().and_then(|w| w.clone());
-        if let Some(w) = latest {
-            w.wake();
-        }
-    }
-}
-
-/// An answer polled on, after its first poll, by the task queue.
-struct Relayed {
-    answer: Answer,
-    relay: Arc<Relay>,
-}
-
-impl Future for Relayed {
-    type Output = std::result::Result<JsValue, JsValue>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        if let Ok(mut latest) = this.relay.0.lock() {
-            if !latest.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *latest = Some(cx.waker().clone());
-            }
-        }
-        this.answer.as_mut().poll(cx).map(Ok)
-    }
 }
