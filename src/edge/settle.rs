@@ -25,13 +25,24 @@ use wasm_bindgen_futures::JsFuture;
 pub type Answer = Pin<Box<dyn Future<Output = JsValue>>>;
 
 #[wasm_bindgen(inline_js = r#"
-export function resumeOn(promise, id, resume) {
-  return promise.then((v) => resume(id, v, true), (e) => resume(id, e, false));
+// A promise dropped unsettled (its request cancelled) lets its answer go.
+const unsettled = typeof FinalizationRegistry === 'undefined'
+  ? null
+  : new FinalizationRegistry(({ id, forget }) => forget(id));
+export function resumeOn(promise, id, resume, forget) {
+  const token = {};
+  const settled = (v, ok) => {
+    unsettled?.unregister(token);
+    return resume(id, v, ok);
+  };
+  const onValue = (v) => settled(v, true);
+  unsettled?.register(onValue, { id, forget }, token);
+  return promise.then(onValue, (e) => settled(e, false));
 }
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = resumeOn)]
-    fn resume_on(promise: &Promise, id: u32, resume: &JsValue) -> Promise;
+    fn resume_on(promise: &Promise, id: u32, resume: &JsValue, forget: &JsValue) -> Promise;
 }
 
 /// A promise's outcome, once it has settled.
@@ -59,6 +70,11 @@ thread_local! {
     /// The function a parked promise calls when it settles (made once per isolate).
     static RESUME: Closure<dyn Fn(u32, JsValue, bool) -> JsValue> =
         Closure::new(|id: u32, value: JsValue, ok: bool| resume(id, if ok { Ok(value) } else { Err(value) }));
+    /// The function that drops an answer whose promise was dropped unsettled.
+    static FORGET: Closure<dyn Fn(u32)> = Closure::new(|id: u32| {
+        let dropped = SUSPENDED.with(|s| s.borrow_mut().remove(&id));
+        drop(dropped);
+    });
 }
 
 fn resume(id: u32, outcome: Result<JsValue, JsValue>) -> JsValue {
@@ -92,7 +108,7 @@ pub fn settle(mut answer: Answer) -> JsValue {
             });
             let promise = one.promise.clone();
             SUSPENDED.with(|s| s.borrow_mut().insert(id, Suspended { answer, parked: one }));
-            return RESUME.with(|r| resume_on(&promise, id, r.as_ref())).into();
+            return RESUME.with(|r| FORGET.with(|f| resume_on(&promise, id, r.as_ref(), f.as_ref()))).into();
         }
     }
     // Otherwise the task queue drives it; each parked promise wakes it when it settles.
