@@ -229,6 +229,53 @@ pub struct RequestHead {
     pub headers: Headers,
 }
 
+/// The authority of a URL or reference as the URL parser would find it (after the scheme and
+/// any slashes, up to the path, query or fragment), or `None` when it has none.
+fn authority_of(input: &str) -> Option<&str> {
+    let input = input.trim_start_matches(|c: char| c <= ' ');
+    let is_slash = |c: char| c == '/' || c == '\\';
+    let scheme_end = input.find(':').filter(|&i| {
+        input.get(..i).is_some_and(|s| {
+            s.starts_with(|c: char| c.is_ascii_alphabetic())
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        })
+    });
+    let rest = match scheme_end {
+        Some(i) => input.get(i + 1..)?,
+        None if input.starts_with("//") || input.starts_with("\\\\") => input,
+        None => return None,
+    };
+    let after = rest.trim_start_matches(is_slash);
+    let end = after.find(|c: char| is_slash(c) || c == '?' || c == '#').unwrap_or(after.len());
+    after.get(..end)
+}
+
+/// Whether `input` names a host the URL parser may be given: one written in ASCII without
+/// percent-escapes (which the parser would decode, non-ASCII bytes and all).
+fn host_is_plain_ascii(input: &str) -> bool {
+    authority_of(input).is_none_or(|a| a.is_ascii() && !a.contains('%'))
+}
+
+/// Parses an absolute URL from outside input (a purge list, a policy, an origin's header).
+/// `None` when it is not a URL, and when its host is not plain ASCII: hosts are written in
+/// punycode (see the README's limits), and the ASCII-only IDNA back end the crate builds
+/// with must never see a non-ASCII label.
+pub fn parse_url(input: &str) -> Option<url::Url> {
+    if !host_is_plain_ascii(input) {
+        return None;
+    }
+    url::Url::parse(input).ok()
+}
+
+/// Resolves the reference `input` (absolute, scheme- or path-relative) against `base`, with
+/// the same rule as [`parse_url`] for its host.
+pub fn join_url(base: &url::Url, input: &str) -> Option<url::Url> {
+    if !host_is_plain_ascii(input) {
+        return None;
+    }
+    base.join(input).ok()
+}
+
 impl RequestHead {
     pub fn new(method: &str, url: url::Url, headers: Headers) -> Self {
         Self { method: method.to_ascii_uppercase(), url, headers }
@@ -236,7 +283,7 @@ impl RequestHead {
 
     /// Parses `url`; None when it is not an absolute URL.
     pub fn parse(method: &str, url: &str, headers: Headers) -> Option<Self> {
-        url::Url::parse(url).ok().map(|u| Self::new(method, u, headers))
+        parse_url(url).map(|u| Self::new(method, u, headers))
     }
 
     pub fn is_get_or_head(&self) -> bool {
@@ -275,6 +322,34 @@ pub fn url_path_is_under(url: &str, prefix: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_with_a_non_ascii_host_are_refused_before_the_parser_sees_them() {
+        for bad in [
+            "https://B\u{fc}cher.example/a",
+            "https://&V\u{51e}",
+            "https:B\u{fc}cher.example",
+            "  https:\\\\B\u{fc}cher.example/",
+            "http://user@\u{e9}.example",
+            "https:1888R%88988%8888",
+            "https://B%C3%BCcher.example/",
+        ] {
+            assert!(parse_url(bad).is_none(), "{bad}");
+        }
+        let base = parse_url("https://origin.example/a/b").unwrap_or_else(|| unreachable!());
+        for bad in ["//B\u{fc}cher.example/x", "https://&V\u{51e}/y", "\\\\B\u{fc}cher.example"] {
+            assert!(join_url(&base, bad).is_none(), "{bad}");
+        }
+        // Non-ASCII outside the host is left to the parser, which percent-encodes it.
+        let u = parse_url("https://example.org/caf\u{e9}?q=\u{e9}#\u{e9}");
+        assert_eq!(u.map(|u| u.path().to_string()), Some("/caf%C3%A9".to_string()));
+        assert_eq!(
+            join_url(&base, "caf\u{e9}").map(|u| u.to_string()),
+            Some("https://origin.example/a/caf%C3%A9".to_string())
+        );
+        assert_eq!(join_url(&base, "/x?y").map(|u| u.to_string()), Some("https://origin.example/x?y".into()));
+        assert!(parse_url("https://EXAMPLE.org/").is_some_and(|u| u.host_str() == Some("example.org")));
+    }
 
     #[test]
     fn a_url_path_is_under_a_prefix_only_at_a_segment_boundary() {

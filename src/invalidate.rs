@@ -25,7 +25,7 @@ pub fn targets(req: &RequestHead, resp: &ResponseHead) -> Vec<url::Url> {
     let mut out = vec![target];
     for field in ["location", "content-location"] {
         let Some(value) = resp.headers.get(field) else { continue };
-        let Ok(mut url) = req.url.join(value.trim()) else { continue };
+        let Some(mut url) = crate::http::join_url(&req.url, value.trim()) else { continue };
         url.set_fragment(None);
         if url.origin() == origin && !out.contains(&url) {
             out.push(url);

@@ -39,7 +39,7 @@ impl Config {
             .ok()
             .map(|v| v.to_string())
             .filter(|v| !v.trim().is_empty())
-            .and_then(|v| url::Url::parse(v.trim()).ok());
+            .and_then(|v| crate::http::parse_url(v.trim()));
         let admin_prefix = env
             .var("ADMIN_PREFIX")
             .ok()

@@ -675,7 +675,7 @@ impl Walker {
         match action {
             "redirect301" | "redirect302" => {
                 let to = needs_to(self)?;
-                let ok = to.starts_with('/') || url::Url::parse(to).is_ok();
+                let ok = to.starts_with('/') || crate::http::parse_url(to).is_some();
                 if !ok {
                     self.err(&tp, format!("\"{to}\" is neither a path starting with / nor an absolute URL"));
                 }

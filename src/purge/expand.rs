@@ -79,7 +79,7 @@ pub fn resolve(base: &url::Url, url_or_path: &str) -> Option<url::Url> {
         url.set_query(query);
         return Some(url);
     }
-    let mut url = url::Url::parse(target).ok()?;
+    let mut url = crate::http::parse_url(target)?;
     if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
         return None;
     }

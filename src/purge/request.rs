@@ -204,8 +204,8 @@ fn url_problem(item: &str) -> Option<String> {
         return Some("contains a control character".to_owned());
     }
     let is_path = item.trim().starts_with('/');
-    let is_absolute =
-        url::Url::parse(item.trim()).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+    let is_absolute = crate::http::parse_url(item.trim())
+        .is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
     if !is_path && !is_absolute && !item.is_ascii() && item.contains("://") {
         return Some(format!(
             "{} has a host that is not ASCII: write an internationalised name in punycode (xn--…)",
