@@ -46,6 +46,48 @@ impl XorShift {
     }
 }
 
+/// The header fields the cache reads, requests and responses alike: the names randomised and
+/// fuzzed header lists draw from, so that inputs exercise values rather than guess names.
+pub const HEADER_NAMES: &[&str] = &[
+    "cache-control",
+    "cdn-cache-control",
+    "cloudflare-cdn-cache-control",
+    "pragma",
+    "expires",
+    "date",
+    "age",
+    "last-modified",
+    "etag",
+    "vary",
+    "content-length",
+    "content-encoding",
+    "content-type",
+    "content-range",
+    "set-cookie",
+    "cookie",
+    "authorization",
+    "range",
+    "if-range",
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "accept-encoding",
+    "accept",
+    "accept-language",
+    "cache-tag",
+    "surrogate-key",
+    "surrogate-control",
+    "x-anonymous",
+    "x-rulecache-ruleset",
+    "x-rulecache-timestamp",
+    "x-rulecache-signature",
+    "location",
+    "content-location",
+    "host",
+    "connection",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
