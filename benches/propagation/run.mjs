@@ -16,15 +16,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startStack, client, ns, sleep } from '../../tests/support/stack.mjs';
+import { startStack, client, ns, sleep, cacheStatus, isHit } from '../../tests/support/stack.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ROUNDS = Number(process.env.PROPAGATION_ROUNDS ?? 8);
 const POLL_MS = Number(process.env.PROPAGATION_POLL_MS ?? 50);
 const QUIET_MS = 11_000;
 
-const cacheStatus = (r) => r.headers.get('cache-status') ?? '';
-const isHit = (r) => /^rulecache; hit\b/.test(cacheStatus(r));
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;

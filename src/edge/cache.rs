@@ -57,7 +57,7 @@ impl MemEntry {
         let js = match last.as_ref() {
             Some((fields, js)) if fields == to => return js.clone(),
             Some((fields, js)) => edited_copy(js.clone(), fields, to),
-            None => edited_copy(headers_to_js(&self.meta.head.headers).0, &self.meta.head.headers, to),
+            None => headers_to_js(to).0,
         };
         *last = Some((to.clone(), js.clone()));
         js
