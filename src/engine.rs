@@ -45,7 +45,17 @@ pub enum Purged {
     Soft {
         at: Time,
     },
+    /// The isolate's copy of the ledger is older than the propagation bound and the entry is
+    /// old enough to have been purged meanwhile: revalidate it before use (no
+    /// stale-while-revalidate), with `Cache-Status: …; detail=ledger-unverified`.
+    Unverified {
+        before: Time,
+    },
 }
+
+/// The `Cache-Status` detail of an entry revalidated because the purge ledger could not be
+/// consulted (see [`Purged::Unverified`]).
+pub const LEDGER_UNVERIFIED: &str = "ledger-unverified";
 
 /// Which body goes with a response the flow asks the driver to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +178,8 @@ pub struct Flow {
     collapsed: bool,
     /// The length of the stored body found by the last lookup, when known.
     stored_len: Option<u64>,
+    /// The entry is revalidated because the purge ledger could not be consulted.
+    unverified: bool,
 }
 
 impl Flow {
@@ -212,6 +224,7 @@ impl Flow {
             bypass: None,
             collapsed: false,
             stored_len: None,
+            unverified: false,
         };
         let step = flow.first_step(policy);
         (flow, step)
@@ -442,6 +455,10 @@ impl Flow {
         match purged {
             Purged::Hard => return self.miss(policy, Fwd::Miss, Some("purged")),
             Purged::Soft { at } => meta.stale_from = Some(meta.stale_from.map_or(at, |s| s.min(at))),
+            Purged::Unverified { before } => {
+                self.unverified = true;
+                meta.stale_from = Some(meta.stale_from.map_or(before, |s| s.min(before)));
+            }
             Purged::No => {}
         }
         if self.ruleset.is_none() {
@@ -470,7 +487,7 @@ impl Flow {
                 };
                 self.serve_stored(policy, meta, age, cs, Outcome::Hit, None, now)
             }
-            Verdict::Stale { stale_for, serve_while_revalidate: true, .. } => {
+            Verdict::Stale { stale_for, serve_while_revalidate: true, .. } if !self.unverified => {
                 let cs = CacheStatus {
                     hit: true,
                     ttl: Some(-(stale_for as i64)),
@@ -565,6 +582,7 @@ impl Flow {
                             fwd_status: Some(304),
                             stored: true,
                             ttl: Some(self.ttl_of(&meta, now)),
+                            detail: self.unverified.then(|| LEDGER_UNVERIFIED.to_owned()),
                             ..Default::default()
                         };
                         let order = StoreOrder {
@@ -602,8 +620,12 @@ impl Flow {
                 if head.status >= 500 && serve_if_error && !background {
                     return self.serve_stale_on_error(policy, *stored, Some(head.status), now);
                 }
-                let status =
-                    CacheStatus { fwd: Some(fwd), fwd_status: Some(head.status), ..Default::default() };
+                let status = CacheStatus {
+                    fwd: Some(fwd),
+                    fwd_status: Some(head.status),
+                    detail: self.unverified.then(|| LEDGER_UNVERIFIED.to_owned()),
+                    ..Default::default()
+                };
                 self.after_full_response(policy, head, status, Outcome::Revalidated200, response_time, now)
             }
             State::Base | State::Variant | State::Done => {

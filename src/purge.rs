@@ -6,10 +6,11 @@
 //! [`auth::authorize`], parses it into a [`request::PurgeRequest`], turns that into ledger
 //! [`ledger::Target`]s (which needs the [`auth::Credential`] that only a successful
 //! authorization yields), appends them to the [`ledger::Ledger`] held by a Durable Object
-//! and keeps a [`ledger::LedgerCopy`] in every isolate to decide whether a stored entry has
-//! been purged.
+//! over rows of its storage, and keeps a [`ledger::LedgerCopy`] in every isolate to decide
+//! whether a stored entry has been purged, refreshed as [`fanout`] decides.
 
 pub mod auth;
 pub mod expand;
+pub mod fanout;
 pub mod ledger;
 pub mod request;

@@ -1,16 +1,28 @@
-//! The rules of the global purge ledger.
+//! The rules of the global purge ledger: the authoritative log ([`Ledger`], run by a Durable
+//! Object over rows of its SQLite storage, [`LedgerRows`]) and each isolate's copy of it
+//! ([`LedgerCopy`]).
 //!
-//! `cache.delete` reaches one location only, so every purge is also recorded in a
-//! [`Ledger`] held by a Durable Object (strongly consistent). Every isolate keeps a
-//! [`LedgerCopy`], refreshed incrementally with [`Ledger::since`], and treats an entry
-//! stored at or before a matching record's time as purged: a hard purge removes it, a soft
-//! purge marks it stale so it is revalidated.
+//! `cache.delete` reaches one location only, so every purge is also recorded in the ledger.
+//! Every isolate keeps a copy, refreshed incrementally ([`Ledger::since`], see
+//! [`super::fanout`] for when and how), and treats an entry whose origin request was sent at
+//! or before a matching record's time (give or take [`CLOCK_SKEW_MARGIN_MS`]) as purged: a
+//! hard purge removes it, a soft purge marks it stale so it is revalidated.
 //!
-//! **Propagation bound.** An isolate refreshes its copy in the background once it is
-//! [`BACKGROUND_REFRESH_AFTER_MS`] old (the current request uses the copy it has), and a
-//! request waits for a refresh once the copy is [`BLOCKING_REFRESH_AFTER_MS`] old. So a purge
-//! recorded in the ledger takes effect everywhere within 10 s (plus the duration of one
-//! ledger fetch), and typically within about 2 s on a busy isolate.
+//! **A log, not a value.** Each purged target is one row with its sequence number, written in
+//! one transaction with the ledger's head (its epoch and last sequence number) before the
+//! answer is given and before anything in memory changes. A read or write error fails the
+//! request; nothing is ever taken to be empty because it could not be read.
+//!
+//! **Epoch.** Every answer names the ledger's epoch, a random identity chosen when the ledger
+//! is first written. Sequence numbers only mean something within one epoch: a copy that sees
+//! another epoch (the storage was lost or replaced) or a head below its own cursor starts over
+//! from sequence 0, keeping what it already knows (a purge is never unlearned).
+//!
+//! **Cursor.** A copy's cursor only moves over a contiguous prefix of sequence numbers: over
+//! an answer to "everything after my cursor", or over records learned out of band (the answer
+//! to this isolate's own purge) when they directly follow it. Records learned out of band past
+//! a gap are applied at once but the cursor waits below the gap, so the next refresh still
+//! fetches what other locations wrote in between.
 //!
 //! **Matching.** A [`Target::Url`] matches the entry whose primary key is exactly that
 //! string; a [`Target::Prefix`] matches every primary key that starts with it, as a plain
@@ -25,13 +37,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::http::Time;
 
-/// Refresh the copy in the background once the last successful fetch is this old.
+/// Refresh the copy in the background once the last successful refresh is this old.
 pub const BACKGROUND_REFRESH_AFTER_MS: Time = 2_000;
-/// Make the request wait for a refresh once the last successful fetch is this old. This is
-/// the propagation bound of a purge.
+/// Make the request wait for a refresh once the last successful refresh is this old, and
+/// revalidate what might have been purged meanwhile when that refresh fails (see
+/// [`LedgerCopy::judge`]). This is the propagation bound of a purge.
 pub const BLOCKING_REFRESH_AFTER_MS: Time = 10_000;
-/// The version written by [`Ledger::to_json`].
-pub const LEDGER_FORMAT_VERSION: u32 = 1;
+/// How far the clocks of the ledger (which stamps a purge) and of an isolate (which stamps
+/// when it sent an origin request) may disagree: an entry whose origin request was sent up
+/// to this long after a purge's time is still taken to be purged by it.
+pub const CLOCK_SKEW_MARGIN_MS: Time = 1_000;
+/// The most records one [`Ledger::since`] answer carries; the rest follow on request.
+pub const PAGE_RECORDS: usize = 5_000;
+/// The most targets one append takes (one API purge of 1,000 URLs with their purge paths
+/// fits many times over).
+pub const MAX_APPEND_TARGETS: usize = 50_000;
+/// How long a nonce (a signed request's signature, or a purge's retry key) is remembered:
+/// a signed request is accepted within 300 s either side of the ledger's clock.
+pub const NONCE_LIFETIME_MS: Time = 2 * super::auth::MAX_CLOCK_SKEW_SECS * 1000 + 60_000;
 
 /// What a purge record reaches.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -45,14 +68,43 @@ pub enum Target {
     Tag(String),
 }
 
+impl Target {
+    /// The kind as stored in a row: `url`, `prefix` or `tag`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::Url(_) => "url",
+            Target::Prefix(_) => "prefix",
+            Target::Tag(_) => "tag",
+        }
+    }
+
+    /// The target's text (URL, prefix or tag).
+    pub fn value(&self) -> &str {
+        match self {
+            Target::Url(s) | Target::Prefix(s) | Target::Tag(s) => s,
+        }
+    }
+
+    /// The target of a row; None for an unknown kind.
+    pub fn from_row(kind: &str, value: String) -> Option<Target> {
+        match kind {
+            "url" => Some(Target::Url(value)),
+            "prefix" => Some(Target::Prefix(value)),
+            "tag" => Some(Target::Tag(value)),
+            _ => None,
+        }
+    }
+}
+
 /// One purged target, as stored in the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurgeRecord {
-    /// Position in the ledger; strictly increasing.
+    /// Position in the ledger; dense and strictly increasing within an epoch.
     pub seq: u64,
     /// The purge this record belongs to (one per [`Ledger::append`] call).
     pub id: String,
-    /// When the purge was recorded; entries stored at or before this time are purged.
+    /// When the purge was recorded; entries whose origin request was sent at or before this
+    /// time are purged.
     pub at: Time,
     pub target: Target,
     /// Soft purge: mark stale and revalidate instead of removing.
@@ -64,93 +116,295 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-/// The authoritative ledger, held by the Durable Object.
+/// The ledger's identity and position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ledger {
-    version: u32,
-    /// The highest sequence number ever given out (compaction does not lower it).
-    last_seq: u64,
-    /// Records in ascending `seq` order.
-    records: Vec<PurgeRecord>,
+pub struct Head {
+    /// Chosen at random when the ledger is first written.
+    pub epoch: String,
+    /// The highest sequence number given out (compaction does not lower it).
+    pub last_seq: u64,
 }
 
-impl Default for Ledger {
-    fn default() -> Self {
-        Self::new()
+/// A nonce row: signature bytes (or a retry key) and until when it is remembered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonceRow {
+    pub nonce: Vec<u8>,
+    pub expires: Time,
+}
+
+/// Everything one append writes, in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowsWrite {
+    pub head: Head,
+    /// New rows, ascending `seq`.
+    pub records: Vec<PurgeRecord>,
+    pub nonce: Option<NonceRow>,
+    /// Delete the records whose `at` is below this (spent: they can affect nothing).
+    pub delete_records_before: Time,
+    /// Delete the nonces whose `expires` is below this.
+    pub delete_nonces_before: Time,
+}
+
+/// The ledger's storage: rows in the Durable Object's SQLite database (or memory, in tests).
+/// Errors are plain messages; the ledger turns them into a failed request.
+pub trait LedgerRows {
+    /// The head; `None` for a ledger never written.
+    fn head(&self) -> Result<Option<Head>, String>;
+    /// Up to `limit` records with `after < seq <= through`, ascending.
+    fn records(&self, after: u64, through: u64, limit: usize) -> Result<Vec<PurgeRecord>, String>;
+    /// Whether `nonce` is remembered and has not expired at `now`.
+    fn nonce_seen(&self, nonce: &[u8], now: Time) -> Result<bool, String>;
+    /// Writes all of `write`, or nothing.
+    fn commit(&mut self, write: &RowsWrite) -> Result<(), String>;
+}
+
+/// Rows held in memory: for tests and the simulation.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryRows {
+    pub head: Option<Head>,
+    pub records: Vec<PurgeRecord>,
+    pub nonces: HashMap<Vec<u8>, Time>,
+}
+
+impl LedgerRows for MemoryRows {
+    fn head(&self) -> Result<Option<Head>, String> {
+        Ok(self.head.clone())
     }
+
+    fn records(&self, after: u64, through: u64, limit: usize) -> Result<Vec<PurgeRecord>, String> {
+        let start = self.records.partition_point(|r| r.seq <= after);
+        Ok(self.records.iter().skip(start).take_while(|r| r.seq <= through).take(limit).cloned().collect())
+    }
+
+    fn nonce_seen(&self, nonce: &[u8], now: Time) -> Result<bool, String> {
+        Ok(self.nonces.get(nonce).is_some_and(|expires| *expires >= now))
+    }
+
+    fn commit(&mut self, write: &RowsWrite) -> Result<(), String> {
+        self.head = Some(write.head.clone());
+        self.records.extend(write.records.iter().cloned());
+        self.records.retain(|r| r.at >= write.delete_records_before);
+        if let Some(n) = &write.nonce {
+            self.nonces.insert(n.nonce.clone(), n.expires);
+        }
+        self.nonces.retain(|_, expires| *expires >= write.delete_nonces_before);
+        Ok(())
+    }
+}
+
+/// What a location asks the ledger to record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendOrder {
+    /// Any number of targets (up to [`MAX_APPEND_TARGETS`]), recorded in one transaction.
+    pub targets: Vec<Target>,
+    #[serde(default)]
+    pub soft: bool,
+    /// Hex of a signed request's decoded signature bytes (either case), or of a purge's retry
+    /// key: the ledger refuses to apply the same bytes twice.
+    #[serde(default)]
+    pub nonce: Option<String>,
+}
+
+/// The ledger's answer to an append.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendAnswer {
+    pub id: String,
+    pub epoch: String,
+    pub records: Vec<PurgeRecord>,
+    pub last_seq: u64,
+}
+
+/// The ledger's answer to "the records after `from`".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SinceAnswer {
+    pub epoch: String,
+    /// The sequence number asked after.
+    pub from: u64,
+    /// The answer holds every live record with `from < seq <= to`.
+    pub to: u64,
+    /// The ledger's head when it answered.
+    pub last_seq: u64,
+    pub records: Vec<PurgeRecord>,
+    /// More records follow `to`: ask again after it.
+    #[serde(default)]
+    pub more: bool,
+}
+
+/// Why the ledger could not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerError {
+    /// The nonce was applied before (a replayed signed request, or a retried purge).
+    Replayed,
+    /// The order is malformed (a nonce that is not hex, too many targets).
+    BadOrder(String),
+    /// Storage could not be read or written: nothing was recorded.
+    Storage(String),
+}
+
+impl LedgerError {
+    /// The HTTP status the Durable Object answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            LedgerError::Replayed => 409,
+            LedgerError::BadOrder(_) => 400,
+            LedgerError::Storage(_) => 503,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            LedgerError::Replayed => "this signed request was already applied".to_owned(),
+            LedgerError::BadOrder(why) => why.clone(),
+            LedgerError::Storage(why) => format!("the purge ledger's storage failed: {why}"),
+        }
+    }
+}
+
+/// The authoritative ledger, run by the Durable Object over its rows. It remembers the head
+/// it last read or wrote; the rows are the truth, and the head is replaced only after a
+/// write succeeded.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    head: Option<Head>,
+    max_entry_lifetime_ms: Time,
 }
 
 impl Ledger {
-    pub fn new() -> Self {
-        Self { version: LEDGER_FORMAT_VERSION, last_seq: 0, records: Vec::new() }
+    /// A ledger whose records are spent `max_entry_lifetime_ms` after their time (every
+    /// stored entry has left storage by then).
+    pub fn new(max_entry_lifetime_ms: Time) -> Self {
+        Self { head: None, max_entry_lifetime_ms }
     }
 
-    /// Records one purge of `targets` at `now`: returns its id (`p-<first seq>-<now>`) and
-    /// the new records, one per distinct target, with increasing sequence numbers.
-    pub fn append(&mut self, now: Time, targets: Vec<Target>, soft: bool) -> (String, Vec<PurgeRecord>) {
-        let id = format!("p-{}-{}", self.last_seq.saturating_add(1), now);
-        let mut added = Vec::with_capacity(targets.len());
-        for target in targets {
-            if added.iter().any(|r: &PurgeRecord| r.target == target) {
+    fn load(&mut self, rows: &dyn LedgerRows) -> Result<Option<Head>, LedgerError> {
+        if self.head.is_none() {
+            self.head = rows.head().map_err(LedgerError::Storage)?;
+        }
+        Ok(self.head.clone())
+    }
+
+    /// Records one purge of `order.targets` at `now`, one row per distinct target with
+    /// increasing sequence numbers, in one write. `new_epoch` names the ledger when it is
+    /// written for the first time. Nothing changes when the write fails.
+    pub fn append(
+        &mut self,
+        rows: &mut dyn LedgerRows,
+        order: &AppendOrder,
+        now: Time,
+        new_epoch: &str,
+    ) -> Result<AppendAnswer, LedgerError> {
+        if order.targets.len() > MAX_APPEND_TARGETS {
+            return Err(LedgerError::BadOrder(format!(
+                "at most {MAX_APPEND_TARGETS} targets in one append, not {}",
+                order.targets.len()
+            )));
+        }
+        let nonce = match &order.nonce {
+            Some(hex) => Some(
+                unhex(hex.trim())
+                    .filter(|b| !b.is_empty())
+                    .ok_or_else(|| LedgerError::BadOrder("the nonce must be hex".to_owned()))?,
+            ),
+            None => None,
+        };
+        let head = self.load(rows)?;
+        if let Some(n) = &nonce {
+            if rows.nonce_seen(n, now).map_err(LedgerError::Storage)? {
+                return Err(LedgerError::Replayed);
+            }
+        }
+        let (epoch, mut last_seq) = match head {
+            Some(h) => (h.epoch, h.last_seq),
+            None => (new_epoch.to_owned(), 0),
+        };
+        let id = format!("p-{}-{}", last_seq.saturating_add(1), now);
+        let mut records: Vec<PurgeRecord> = Vec::with_capacity(order.targets.len());
+        let mut seen = std::collections::HashSet::with_capacity(order.targets.len());
+        for target in &order.targets {
+            if !seen.insert(target) {
                 continue;
             }
-            self.last_seq = self.last_seq.saturating_add(1);
-            added.push(PurgeRecord { seq: self.last_seq, id: id.clone(), at: now, target, soft });
+            last_seq = last_seq.saturating_add(1);
+            records.push(PurgeRecord {
+                seq: last_seq,
+                id: id.clone(),
+                at: now,
+                target: target.clone(),
+                soft: order.soft,
+            });
         }
-        self.records.extend(added.iter().cloned());
-        (id, added)
-    }
-
-    /// The records after `seq`, oldest first (all of them for 0).
-    pub fn since(&self, seq: u64) -> &[PurgeRecord] {
-        let start = self.records.partition_point(|r| r.seq <= seq);
-        self.records.get(start..).unwrap_or(&[])
-    }
-
-    /// The highest sequence number given out; 0 for a new ledger.
-    pub fn last_seq(&self) -> u64 {
-        self.last_seq
-    }
-
-    /// The records held.
-    pub fn records(&self) -> &[PurgeRecord] {
-        &self.records
-    }
-
-    /// Drops the records that can no longer affect anything: a record only affects entries
-    /// stored at or before its time, and every entry leaves storage `max_entry_lifetime_ms`
-    /// after it was stored, so a record older than that is spent. Returns how many went.
-    pub fn compact(&mut self, now: Time, max_entry_lifetime_ms: Time) -> usize {
-        let before = self.records.len();
-        self.records.retain(|r| !is_spent(r.at, now, max_entry_lifetime_ms));
-        before - self.records.len()
-    }
-
-    /// The ledger as compact JSON, for Durable Object storage.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    /// Reads what [`to_json`](Ledger::to_json) wrote. Refuses unknown versions and records
-    /// out of order.
-    pub fn from_json(json: &str) -> Result<Ledger, String> {
-        let ledger: Ledger =
-            serde_json::from_str(json).map_err(|e| format!("the purge ledger is not valid JSON: {e}"))?;
-        if ledger.version != LEDGER_FORMAT_VERSION {
-            return Err(format!("the purge ledger has unknown format version {}", ledger.version));
+        let write = RowsWrite {
+            head: Head { epoch: epoch.clone(), last_seq },
+            records,
+            nonce: nonce.map(|nonce| NonceRow { nonce, expires: now.saturating_add(NONCE_LIFETIME_MS) }),
+            delete_records_before: now.saturating_sub(self.max_entry_lifetime_ms),
+            delete_nonces_before: now,
+        };
+        if let Err(e) = rows.commit(&write) {
+            // What the rows hold now is read again before the next request is answered.
+            self.head = None;
+            return Err(LedgerError::Storage(e));
         }
-        let ordered = ledger.records.windows(2).all(|w| matches!(w, [a, b] if a.seq < b.seq));
-        let within = ledger.records.last().is_none_or(|r| r.seq <= ledger.last_seq);
-        if !ordered || !within {
-            return Err("the purge ledger's records are out of order".to_owned());
-        }
-        Ok(ledger)
+        self.head = Some(write.head.clone());
+        Ok(AppendAnswer { id, epoch, records: write.records, last_seq })
+    }
+
+    /// The records after `from`, oldest first, at most [`PAGE_RECORDS`] of them.
+    pub fn since(&mut self, rows: &dyn LedgerRows, from: u64) -> Result<SinceAnswer, LedgerError> {
+        let Some(head) = self.load(rows)? else {
+            // Never written: no epoch yet. A copy that saw this starts over when the first
+            // purge names the epoch.
+            return Ok(SinceAnswer {
+                epoch: String::new(),
+                from,
+                to: 0,
+                last_seq: 0,
+                records: Vec::new(),
+                more: false,
+            });
+        };
+        let records = rows.records(from, head.last_seq, PAGE_RECORDS).map_err(LedgerError::Storage)?;
+        let more = records.len() >= PAGE_RECORDS && records.last().is_some_and(|r| r.seq < head.last_seq);
+        let to = if more { records.last().map_or(head.last_seq, |r| r.seq) } else { head.last_seq };
+        Ok(SinceAnswer { epoch: head.epoch, from, to, last_seq: head.last_seq, records, more })
+    }
+
+    /// The head last read or written.
+    pub fn head(&self) -> Option<&Head> {
+        self.head.as_ref()
     }
 }
 
 fn is_spent(at: Time, now: Time, max_entry_lifetime_ms: Time) -> bool {
     at.saturating_add(max_entry_lifetime_ms) < now
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Decodes hex (either case); None when malformed.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    s.as_bytes()
+        .chunks(2)
+        .map(|pair| match pair {
+            [hi, lo] => Some((hex_value(*hi)? << 4) | hex_value(*lo)?),
+            _ => None,
+        })
+        .collect()
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok())
 }
 
 /// What the ledger does to a stored entry.
@@ -160,17 +414,9 @@ pub enum Effect {
     Hard,
     /// Marked stale at `at` (the latest matching soft purge): revalidate before use.
     Soft { at: Time },
-}
-
-/// Whether the copy must be refreshed before, or alongside, the current request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refresh {
-    /// The copy is recent enough.
-    No,
-    /// Start a refresh without waiting for it; use the copy as it is.
-    Background,
-    /// Wait for a refresh before using the copy.
-    Blocking,
+    /// The copy could not be refreshed for longer than the propagation bound and the entry is
+    /// old enough to have been purged meanwhile: revalidate it before use (and say so).
+    Unverified { before: Time },
 }
 
 /// The latest hard and soft purge times recorded for one target.
@@ -191,12 +437,28 @@ impl Marks {
     }
 }
 
+/// How far an answer took a copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// The copy holds everything the ledger held when the answer was asked for.
+    Complete,
+    /// The answer was one page: ask again after [`LedgerCopy::cursor`].
+    More,
+    /// The answer started after the copy's cursor (or named another epoch): its records were
+    /// applied, and the copy must ask again after its cursor.
+    Gap,
+}
+
 /// An isolate's copy of the ledger, indexed for [`effect`](LedgerCopy::effect) lookups.
 #[derive(Debug, Clone, Default)]
 pub struct LedgerCopy {
-    last_seq: u64,
-    last_fetch: Option<Time>,
-    refresh_started: Option<Time>,
+    epoch: Option<String>,
+    /// Every record with `seq <= cursor` (of `epoch`) has been applied.
+    cursor: u64,
+    /// Sequence numbers above the cursor applied out of band.
+    ahead: BTreeSet<u64>,
+    /// When the last refresh that made the copy complete was sent.
+    last_success: Option<Time>,
     urls: HashMap<String, Marks>,
     tags: HashMap<String, Marks>,
     prefixes: HashMap<String, Marks>,
@@ -209,18 +471,68 @@ impl LedgerCopy {
         Self::default()
     }
 
-    /// Takes in records fetched at `fetched_at` (the time the fetch was *sent*, so that
-    /// every purge recorded before it is known to be included). Records at or below
-    /// [`last_seq`](LedgerCopy::last_seq) are ignored.
-    pub fn apply(&mut self, records: &[PurgeRecord], fetched_at: Time) {
-        let known = self.last_seq;
-        for record in records.iter().filter(|r| r.seq > known) {
+    fn start_epoch(&mut self, epoch: &str) {
+        if self.epoch.as_deref() != Some(epoch) {
+            self.epoch = Some(epoch.to_owned());
+            self.cursor = 0;
+            self.ahead.clear();
+        }
+    }
+
+    /// Takes in an answer to "the records after `answer.from`", asked for at `sent_at` (the
+    /// time the request was *sent*, so that every purge recorded before it is known to be
+    /// included once the copy is complete).
+    pub fn apply_answer(&mut self, answer: &SinceAnswer, sent_at: Time) -> Progress {
+        let known_epoch = self.epoch.as_deref() == Some(answer.epoch.as_str());
+        self.start_epoch(&answer.epoch);
+        for record in &answer.records {
             self.add(record);
         }
-        let newest = records.iter().map(|r| r.seq).max().unwrap_or(0);
-        self.last_seq = self.last_seq.max(newest);
-        self.last_fetch = Some(self.last_fetch.map_or(fetched_at, |t| t.max(fetched_at)));
-        self.refresh_started = None;
+        if answer.last_seq < self.cursor {
+            // The ledger is behind what this copy saw in the same epoch: start over.
+            self.cursor = 0;
+            self.ahead.clear();
+            return Progress::Gap;
+        }
+        if answer.from > self.cursor || !known_epoch && answer.from > 0 {
+            self.ahead.extend(answer.records.iter().map(|r| r.seq).filter(|s| *s > self.cursor));
+            return Progress::Gap;
+        }
+        self.cursor = self.cursor.max(answer.to);
+        self.advance();
+        if answer.more {
+            return Progress::More;
+        }
+        self.last_success = Some(self.last_success.map_or(sent_at, |t| t.max(sent_at)));
+        Progress::Complete
+    }
+
+    /// Takes in records learned out of band (the answer to this isolate's own purge): they
+    /// apply at once; the cursor moves over them only where they directly follow it.
+    pub fn apply_own(&mut self, epoch: &str, records: &[PurgeRecord]) {
+        for record in records {
+            self.add(record);
+        }
+        if self.epoch.as_deref() == Some(epoch) {
+            self.ahead.extend(records.iter().map(|r| r.seq).filter(|s| *s > self.cursor));
+            self.advance();
+        }
+    }
+
+    /// Takes in a purge the ledger could not record (yet): it applies in this isolate only
+    /// and moves nothing.
+    pub fn apply_local(&mut self, targets: &[Target], soft: bool, at: Time) {
+        for target in targets {
+            self.add(&PurgeRecord { seq: 0, id: String::new(), at, target: target.clone(), soft });
+        }
+    }
+
+    fn advance(&mut self) {
+        self.ahead.retain(|s| *s > self.cursor);
+        while self.ahead.first().is_some_and(|s| *s == self.cursor.saturating_add(1)) {
+            self.cursor = self.cursor.saturating_add(1);
+            self.ahead.pop_first();
+        }
     }
 
     fn add(&mut self, record: &PurgeRecord) {
@@ -235,26 +547,32 @@ impl LedgerCopy {
         map.entry(key.clone()).or_default().add(record.at, record.soft);
     }
 
-    /// The highest sequence number applied; ask the ledger for the records after it.
-    pub fn last_seq(&self) -> u64 {
-        self.last_seq
+    /// Every record up to this sequence number has been applied; ask for the ones after it.
+    pub fn cursor(&self) -> u64 {
+        self.cursor
     }
 
-    /// When the last successful fetch was sent, if any.
-    pub fn last_fetch(&self) -> Option<Time> {
-        self.last_fetch
+    /// The epoch of the ledger the cursor counts in, once known.
+    pub fn epoch(&self) -> Option<&str> {
+        self.epoch.as_deref()
     }
 
-    /// What the ledger does to an entry with primary key `url` and `tags`, stored at
-    /// `stored_at`. An entry is affected by a matching record with `at >= stored_at`; a hard
-    /// purge wins over soft ones.
-    pub fn effect(&self, url: &str, tags: &[String], stored_at: Time) -> Option<Effect> {
+    /// When the last refresh that completed the copy was sent, if any.
+    pub fn last_success(&self) -> Option<Time> {
+        self.last_success
+    }
+
+    /// What the known records do to an entry with primary key `url` and `tags` whose origin
+    /// request was sent at `sent_at`: a matching record affects it when
+    /// `sent_at <= at + CLOCK_SKEW_MARGIN_MS`; a hard purge wins over soft ones.
+    pub fn effect(&self, url: &str, tags: &[String], sent_at: Time) -> Option<Effect> {
+        let basis = sent_at.saturating_sub(CLOCK_SKEW_MARGIN_MS);
         let mut found = Marks::default();
         let mut merge = |marks: &Marks| {
-            if let Some(at) = marks.hard.filter(|at| *at >= stored_at) {
+            if let Some(at) = marks.hard.filter(|at| *at >= basis) {
                 found.add(at, false);
             }
-            if let Some(at) = marks.soft.filter(|at| *at >= stored_at) {
+            if let Some(at) = marks.soft.filter(|at| *at >= basis) {
                 found.add(at, true);
             }
         };
@@ -276,32 +594,40 @@ impl LedgerCopy {
         }
     }
 
-    /// Whether to refresh the copy at `now`: in the background once the last successful
-    /// fetch is [`BACKGROUND_REFRESH_AFTER_MS`] old (unless one was started less than that
-    /// long ago, see [`refresh_started`](LedgerCopy::refresh_started)), blocking once it is
-    /// [`BLOCKING_REFRESH_AFTER_MS`] old or there has been none.
-    pub fn refresh_due(&self, now: Time) -> Refresh {
-        let Some(last) = self.last_fetch else { return Refresh::Blocking };
-        let age = now.saturating_sub(last);
-        if age >= BLOCKING_REFRESH_AFTER_MS {
-            return Refresh::Blocking;
+    /// [`effect`](LedgerCopy::effect) at `now`, with the fail mode: when the copy has not
+    /// been refreshed successfully for [`BLOCKING_REFRESH_AFTER_MS`], a purge older than that
+    /// may be unknown to it, and such a purge can only affect entries whose origin request
+    /// was sent before it. Those entries (sent more than the bound before `now`, give or take
+    /// the clock margin) are [`Effect::Unverified`]: revalidated before use. Younger entries
+    /// are served: any purge they could have missed is still within the bound.
+    pub fn judge(&self, url: &str, tags: &[String], sent_at: Time, now: Time) -> Option<Effect> {
+        let known = self.effect(url, tags, sent_at);
+        if known.is_some() {
+            return known;
         }
-        let in_flight =
-            self.refresh_started.is_some_and(|t| now.saturating_sub(t) < BACKGROUND_REFRESH_AFTER_MS);
-        if age >= BACKGROUND_REFRESH_AFTER_MS && !in_flight {
-            Refresh::Background
-        } else {
-            Refresh::No
+        let horizon = now.saturating_sub(BLOCKING_REFRESH_AFTER_MS);
+        let behind = self.last_success.is_none_or(|l| l < horizon);
+        let old = sent_at.saturating_sub(CLOCK_SKEW_MARGIN_MS) <= horizon;
+        (behind && old).then_some(Effect::Unverified { before: horizon })
+    }
+
+    /// What the copy says about a stored entry at `now`, as the engine takes it: judged by
+    /// when the entry's origin request was sent (`request_time`, kept by every format of the
+    /// stored record), not by when its response arrived or was stored. A response fetched
+    /// before a purge and arriving after it is purged.
+    pub fn purged(&self, meta: &crate::meta::Meta, now: Time) -> crate::engine::Purged {
+        use crate::engine::Purged;
+        match self.judge(&meta.url, &meta.tags, meta.request_time, now) {
+            None => Purged::No,
+            Some(Effect::Hard) => Purged::Hard,
+            Some(Effect::Soft { at }) => Purged::Soft { at },
+            Some(Effect::Unverified { before }) => Purged::Unverified { before },
         }
     }
 
-    /// Notes that a background refresh was started at `now`, so that the requests that
-    /// follow do not start more while it runs. [`apply`](LedgerCopy::apply) clears it.
-    pub fn refresh_started(&mut self, now: Time) {
-        self.refresh_started = Some(now);
-    }
-
-    /// Drops what can no longer affect a stored entry (see [`Ledger::compact`]).
+    /// Drops what can no longer affect a stored entry: a record only affects entries sent at
+    /// or before its time, and every entry leaves storage `max_entry_lifetime_ms` after it
+    /// was stored.
     pub fn compact(&mut self, now: Time, max_entry_lifetime_ms: Time) {
         let live = |marks: &mut Marks| !is_spent(marks.newest(), now, max_entry_lifetime_ms);
         self.urls.retain(|_, m| live(m));

@@ -1,0 +1,213 @@
+//! How the ledger's copies are kept up to date without melting one Durable Object: when an
+//! isolate refreshes ([`Refresher`]), where it gets the answer from ([`plan`]), and what a
+//! purge does when the ledger cannot take it ([`retry_delay`]). Pure decisions; the worker
+//! shell executes them.
+//!
+//! **One poll per location.** The answer to the last ledger poll made in a location is kept
+//! in that location's Cache API as a [`SharedAnswer`]. An isolate whose copy is due for a
+//! refresh uses it when it is less than [`SHARED_ANSWER_FRESH_MS`] old and starts at or below
+//! the copy's cursor; otherwise it claims the next poll (writes the stale answer back with
+//! its claim, so the isolates that look meanwhile wait for it rather than poll too), asks
+//! the ledger and shares the answer. A location of any size therefore polls the ledger about
+//! once per [`SHARED_ANSWER_FRESH_MS`] while it has traffic, whatever its isolate count.
+//!
+//! **Blocking refresh.** A request whose copy is [`BLOCKING_REFRESH_AFTER_MS`] old waits for
+//! a refresh, but one refresh per isolate at a time (single flight: requests arriving while
+//! one runs wait for the same one) and never longer than [`BLOCKING_REFRESH_TIMEOUT_MS`]
+//! after that refresh started. A failed refresh is retried after a backoff (1 s, doubling up
+//! to [`BACKOFF_MAX_MS`]); in between, no request waits.
+//!
+//! **Fail mode.** While the copy is older than the bound, entries old enough to have been
+//! purged by a record it cannot see are revalidated before use
+//! ([`super::ledger::LedgerCopy::judge`]) and `Cache-Status` says `detail=ledger-unverified`;
+//! younger entries are served as usual.
+
+use super::ledger::{LedgerCopy, SinceAnswer, BACKGROUND_REFRESH_AFTER_MS, BLOCKING_REFRESH_AFTER_MS};
+use crate::http::Time;
+
+/// A request waits for a blocking refresh at most this long after that refresh started.
+pub const BLOCKING_REFRESH_TIMEOUT_MS: Time = 500;
+/// A refresh that has not reported within this long is taken to be lost.
+pub const REFRESH_GIVE_UP_MS: Time = 5_000;
+/// The first retry after a failed refresh; each further failure doubles it.
+pub const BACKOFF_BASE_MS: Time = 1_000;
+/// The longest wait between refresh attempts while the ledger fails.
+pub const BACKOFF_MAX_MS: Time = 30_000;
+/// A location's shared answer is used for this long after its poll was sent.
+pub const SHARED_ANSWER_FRESH_MS: Time = 1_500;
+/// An isolate's claim of the next poll holds off other pollers of its location this long.
+pub const CLAIM_HOLD_MS: Time = 1_000;
+/// An isolate that found the next poll claimed looks again after this long.
+pub const CLAIM_RETRY_MS: Time = 200;
+/// A shared answer is written only when it holds at most this many records (a copy far
+/// behind, such as a new isolate's, asks for its own pages).
+pub const SHARED_MAX_RECORDS: usize = 2_000;
+/// A poll reaches back to the shared answer's start when the copy's cursor is at most this
+/// many records past it, so the new shared answer serves the isolates a little behind too.
+pub const SHARED_REACH_BACK: u64 = 1_000;
+/// A purge the ledger did not take is retried this many times.
+pub const APPEND_RETRIES: u32 = 4;
+
+/// What a request does about the copy before it is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    /// Use the copy as it is.
+    No,
+    /// Start a refresh without waiting for it.
+    Background,
+    /// Wait, until `until` at most, for a refresh: start one when none runs, else join it.
+    Blocking { until: Time },
+}
+
+/// How a refresh ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The copy is complete as of the refresh.
+    Success,
+    /// The ledger (or the location's cache) could not be read.
+    Failure,
+    /// Another isolate of the location is polling: look again shortly.
+    Deferred,
+}
+
+/// One isolate's refresh state: the flight in progress, failures and backoff.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refresher {
+    started: Option<Time>,
+    failures: u32,
+    retry_at: Time,
+}
+
+impl Refresher {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether a refresh runs (started less than [`REFRESH_GIVE_UP_MS`] ago).
+    pub fn in_flight(&self, now: Time) -> bool {
+        self.started.is_some_and(|s| now.saturating_sub(s) < REFRESH_GIVE_UP_MS)
+    }
+
+    /// What a request at `now` does, given when the copy last completed a refresh.
+    pub fn due(&self, last_success: Option<Time>, now: Time) -> Refresh {
+        let age = last_success.map(|l| now.saturating_sub(l));
+        let stale = age.is_none_or(|a| a >= BLOCKING_REFRESH_AFTER_MS);
+        if self.in_flight(now) {
+            let until = self.started.map_or(now, |s| s.saturating_add(BLOCKING_REFRESH_TIMEOUT_MS));
+            return if stale && until > now { Refresh::Blocking { until } } else { Refresh::No };
+        }
+        if now < self.retry_at {
+            return Refresh::No;
+        }
+        if stale {
+            Refresh::Blocking { until: now.saturating_add(BLOCKING_REFRESH_TIMEOUT_MS) }
+        } else if age.is_some_and(|a| a >= BACKGROUND_REFRESH_AFTER_MS) {
+            Refresh::Background
+        } else {
+            Refresh::No
+        }
+    }
+
+    /// A refresh starts at `now`.
+    pub fn start(&mut self, now: Time) {
+        self.started = Some(now);
+    }
+
+    /// The refresh ended at `now`.
+    pub fn finish(&mut self, outcome: Outcome, now: Time) {
+        self.started = None;
+        match outcome {
+            Outcome::Success => {
+                self.failures = 0;
+                self.retry_at = 0;
+            }
+            Outcome::Failure => {
+                self.failures = self.failures.saturating_add(1);
+                self.retry_at = now.saturating_add(backoff(self.failures));
+            }
+            Outcome::Deferred => self.retry_at = now.saturating_add(CLAIM_RETRY_MS),
+        }
+    }
+
+    /// Consecutive failed refreshes.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+}
+
+/// The wait after `failures` consecutive failures: 1 s, 2 s, 4 s … at most 30 s.
+pub fn backoff(failures: u32) -> Time {
+    let shift = failures.saturating_sub(1).min(16);
+    BACKOFF_BASE_MS.saturating_mul(1 << shift).min(BACKOFF_MAX_MS)
+}
+
+/// When to try a purge's ledger write again after `attempt` failures (1-based): 0.5 s, 1 s,
+/// 2 s, 4 s; `None` after [`APPEND_RETRIES`].
+pub fn retry_delay(attempt: u32) -> Option<Time> {
+    (attempt >= 1 && attempt <= APPEND_RETRIES).then(|| 500 * (1 << (attempt - 1).min(8)))
+}
+
+/// The last poll's answer kept in a location's cache.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SharedAnswer {
+    pub answer: SinceAnswer,
+    /// When the poll was sent.
+    pub sent_at: Time,
+    /// An isolate claimed the next poll at this time.
+    #[serde(default)]
+    pub claimed_at: Option<Time>,
+}
+
+/// Where a refresh gets its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Apply the location's shared answer.
+    UseShared,
+    /// Another isolate is polling for the location: use the copy as it is for now.
+    Wait,
+    /// Ask the ledger for the records after `since`; `claim`: first write the shared answer
+    /// back with this isolate's claim; the answer is shared when [`shareable`].
+    Poll { since: u64, claim: bool },
+}
+
+/// Whether `shared` can complete `copy`: same epoch (or a first answer from 0), starting at
+/// or below the cursor, whole.
+fn usable(copy: &LedgerCopy, shared: &SharedAnswer) -> bool {
+    let a = &shared.answer;
+    let epoch_ok = match copy.epoch() {
+        Some(e) => e == a.epoch,
+        None => a.from == 0,
+    };
+    epoch_ok && a.from <= copy.cursor() && !a.more && a.last_seq >= copy.cursor()
+}
+
+/// Where a refresh at `now` gets its answer, given the location's shared answer (if any) and
+/// whether the request waits for it (`blocking`: a claim by another isolate is not waited
+/// for, the request polls itself).
+pub fn plan(copy: &LedgerCopy, shared: Option<&SharedAnswer>, blocking: bool, now: Time) -> Plan {
+    let Some(s) = shared else { return Plan::Poll { since: copy.cursor(), claim: false } };
+    let fresh = now.saturating_sub(s.sent_at) < SHARED_ANSWER_FRESH_MS;
+    let news = copy.last_success().is_none_or(|l| s.sent_at > l);
+    if usable(copy, s) && fresh && news {
+        return Plan::UseShared;
+    }
+    let claimed = s.claimed_at.is_some_and(|c| now.saturating_sub(c) < CLAIM_HOLD_MS);
+    if claimed && !blocking {
+        return Plan::Wait;
+    }
+    let same_epoch = copy.epoch() == Some(s.answer.epoch.as_str());
+    let since = if same_epoch
+        && s.answer.from < copy.cursor()
+        && copy.cursor() - s.answer.from <= SHARED_REACH_BACK
+    {
+        s.answer.from
+    } else {
+        copy.cursor()
+    };
+    Plan::Poll { since, claim: !claimed }
+}
+
+/// Whether a poll's answer goes into the location's cache for the other isolates.
+pub fn shareable(answer: &SinceAnswer) -> bool {
+    !answer.more && answer.records.len() <= SHARED_MAX_RECORDS
+}

@@ -1,0 +1,164 @@
+//! When copies refresh and where from: single flight, timeout, backoff, one poll per location.
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+
+use rulecache::http::Time;
+use rulecache::purge::fanout::{
+    backoff, plan, retry_delay, shareable, Outcome, Plan, Refresh, Refresher, SharedAnswer, BACKOFF_MAX_MS,
+    BLOCKING_REFRESH_TIMEOUT_MS, CLAIM_HOLD_MS, CLAIM_RETRY_MS, REFRESH_GIVE_UP_MS, SHARED_ANSWER_FRESH_MS,
+    SHARED_MAX_RECORDS, SHARED_REACH_BACK,
+};
+use rulecache::purge::ledger::{
+    LedgerCopy, PurgeRecord, SinceAnswer, Target, BACKGROUND_REFRESH_AFTER_MS, BLOCKING_REFRESH_AFTER_MS,
+};
+
+const T0: Time = 1_700_000_000_000;
+
+fn answer(from: u64, to: u64) -> SinceAnswer {
+    let records = (from + 1..=to)
+        .map(|seq| PurgeRecord {
+            seq,
+            id: "p".into(),
+            at: T0,
+            target: Target::Tag(format!("t{seq}")),
+            soft: false,
+        })
+        .collect();
+    SinceAnswer { epoch: "e".into(), from, to, last_seq: to, records, more: false }
+}
+
+/// A copy at `cursor`, complete as of `at`.
+fn copy_at(cursor: u64, at: Time) -> LedgerCopy {
+    let mut c = LedgerCopy::new();
+    c.apply_answer(&answer(0, cursor), at);
+    c
+}
+
+#[test]
+fn refresh_is_background_after_two_seconds_and_blocking_after_ten() {
+    assert_eq!((BACKGROUND_REFRESH_AFTER_MS, BLOCKING_REFRESH_AFTER_MS), (2_000, 10_000));
+    let r = Refresher::new();
+    assert_eq!(
+        r.due(None, T0),
+        Refresh::Blocking { until: T0 + BLOCKING_REFRESH_TIMEOUT_MS },
+        "never refreshed"
+    );
+    assert_eq!(r.due(Some(T0), T0 + 1_999), Refresh::No);
+    assert_eq!(r.due(Some(T0), T0 + 2_000), Refresh::Background);
+    assert_eq!(r.due(Some(T0), T0 + 9_999), Refresh::Background);
+    assert!(matches!(r.due(Some(T0), T0 + 10_000), Refresh::Blocking { .. }));
+    assert_eq!(r.due(Some(T0), T0 - 5), Refresh::No, "a clock that steps back");
+}
+
+#[test]
+fn one_refresh_at_a_time_and_waiters_are_released_together() {
+    let mut r = Refresher::new();
+    r.start(T0 + 2_000);
+    assert!(r.in_flight(T0 + 2_100));
+    assert_eq!(r.due(Some(T0), T0 + 2_500), Refresh::No, "no second background refresh");
+    // A blocking refresh started at 10 s: requests arriving meanwhile join it, and nobody
+    // waits past its start plus the timeout.
+    let mut b = Refresher::new();
+    let start = T0 + 10_000;
+    let until = start + BLOCKING_REFRESH_TIMEOUT_MS;
+    assert_eq!(b.due(Some(T0), start), Refresh::Blocking { until });
+    b.start(start);
+    assert_eq!(b.due(Some(T0), start + 100), Refresh::Blocking { until }, "joins the same flight");
+    assert_eq!(b.due(Some(T0), until), Refresh::No, "past the deadline nobody waits");
+    assert!(!b.in_flight(start + REFRESH_GIVE_UP_MS), "a lost refresh is given up");
+    assert!(matches!(b.due(Some(T0), start + REFRESH_GIVE_UP_MS), Refresh::Blocking { .. }));
+}
+
+#[test]
+fn failures_back_off_and_no_request_waits_during_the_backoff() {
+    assert_eq!(
+        (1..=7).map(backoff).collect::<Vec<_>>(),
+        [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000]
+    );
+    assert_eq!(backoff(1_000), BACKOFF_MAX_MS);
+    let mut r = Refresher::new();
+    let mut now = T0 + 20_000;
+    for failures in 1..=4u32 {
+        assert!(matches!(r.due(Some(T0), now), Refresh::Blocking { .. }));
+        r.start(now);
+        r.finish(Outcome::Failure, now + BLOCKING_REFRESH_TIMEOUT_MS);
+        assert_eq!(r.failures(), failures);
+        let retry = now + BLOCKING_REFRESH_TIMEOUT_MS + backoff(failures);
+        assert_eq!(r.due(Some(T0), retry - 1), Refresh::No, "in the backoff");
+        now = retry;
+    }
+    r.start(now);
+    r.finish(Outcome::Success, now + 10);
+    assert_eq!(r.failures(), 0);
+    assert_eq!(r.due(Some(now), now + 11), Refresh::No);
+    // A deferred refresh (another isolate polls) looks again shortly.
+    r.start(now + 3_000);
+    r.finish(Outcome::Deferred, now + 3_000);
+    assert_eq!(r.due(Some(now), now + 3_000 + CLAIM_RETRY_MS - 1), Refresh::No);
+    assert_eq!(r.due(Some(now), now + 3_000 + CLAIM_RETRY_MS), Refresh::Background);
+}
+
+#[test]
+fn a_purge_write_is_retried_four_times() {
+    assert_eq!(
+        (0..=5).map(retry_delay).collect::<Vec<_>>(),
+        [None, Some(500), Some(1_000), Some(2_000), Some(4_000), None]
+    );
+}
+
+#[test]
+fn a_fresh_shared_answer_serves_every_isolate_of_the_location() {
+    let copy = copy_at(10, T0);
+    let shared = SharedAnswer { answer: answer(8, 12), sent_at: T0 + 2_000, claimed_at: None };
+    assert_eq!(plan(&copy, Some(&shared), false, T0 + 2_000 + SHARED_ANSWER_FRESH_MS - 1), Plan::UseShared);
+    let mut c = copy.clone();
+    c.apply_answer(&shared.answer, shared.sent_at);
+    assert_eq!((c.cursor(), c.last_success()), (12, Some(T0 + 2_000)));
+    // Stale: poll, reaching back to the shared answer's start, and claim the poll.
+    assert_eq!(
+        plan(&copy, Some(&shared), false, T0 + 2_000 + SHARED_ANSWER_FRESH_MS),
+        Plan::Poll { since: 8, claim: true }
+    );
+    // Starts after the cursor: of no use to this copy.
+    let ahead = SharedAnswer { answer: answer(11, 12), sent_at: T0 + 2_000, claimed_at: None };
+    assert_eq!(plan(&copy, Some(&ahead), false, T0 + 2_100), Plan::Poll { since: 10, claim: true });
+    // Another epoch: poll after the cursor (the answer resets the copy).
+    let mut other = shared.clone();
+    other.answer.epoch = "e2".into();
+    assert!(matches!(plan(&copy, Some(&other), false, T0 + 2_100), Plan::Poll { .. }));
+    // Nothing shared yet.
+    assert_eq!(plan(&copy, None, false, T0 + 2_100), Plan::Poll { since: 10, claim: false });
+    // A new isolate can start from a shared answer that starts at 0.
+    let whole = SharedAnswer { answer: answer(0, 12), sent_at: T0 + 2_000, claimed_at: None };
+    assert_eq!(plan(&LedgerCopy::new(), Some(&whole), true, T0 + 2_100), Plan::UseShared);
+    assert_eq!(
+        plan(&LedgerCopy::new(), Some(&shared), true, T0 + 2_100),
+        Plan::Poll { since: 0, claim: true }
+    );
+}
+
+#[test]
+fn a_claimed_poll_is_waited_for_unless_the_request_blocks() {
+    let copy = copy_at(10, T0);
+    let stale = T0 + 2_000;
+    let shared = SharedAnswer { answer: answer(8, 12), sent_at: stale, claimed_at: Some(stale + 1_600) };
+    let now = stale + 1_700;
+    assert_eq!(plan(&copy, Some(&shared), false, now), Plan::Wait);
+    assert_eq!(plan(&copy, Some(&shared), true, now), Plan::Poll { since: 8, claim: false });
+    assert_eq!(
+        plan(&copy, Some(&shared), false, stale + 1_600 + CLAIM_HOLD_MS),
+        Plan::Poll { since: 8, claim: true }
+    );
+}
+
+#[test]
+fn the_shared_answer_reaches_back_only_so_far_and_stays_small() {
+    let far = copy_at(5_000, T0);
+    let shared =
+        SharedAnswer { answer: answer(5_000 - SHARED_REACH_BACK - 1, 5_000), sent_at: T0, claimed_at: None };
+    assert_eq!(plan(&far, Some(&shared), false, T0 + 5_000), Plan::Poll { since: 5_000, claim: true });
+    assert!(shareable(&answer(0, SHARED_MAX_RECORDS as u64)));
+    assert!(!shareable(&answer(0, SHARED_MAX_RECORDS as u64 + 1)));
+    let mut paged = answer(0, 3);
+    paged.more = true;
+    assert!(!shareable(&paged));
+}
