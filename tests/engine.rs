@@ -315,3 +315,37 @@ fn a_page_map_answers_before_any_lookup() {
     assert_eq!(w.get("/gone", T0).head.status, 410);
     assert_eq!(w.origin.hits("/old") + w.origin.hits("/gone"), 0);
 }
+
+#[test]
+fn an_entry_the_ledger_cannot_vouch_for_is_revalidated_first_and_says_so() {
+    // stale-while-revalidate would serve it at once: an unverified entry waits for the origin.
+    let mut w = World::new(Origin::new(|req, n| {
+        let h = [("cache-control", "max-age=600, stale-while-revalidate=600"), ("etag", "\"u\"")];
+        if req.headers.contains("if-none-match") {
+            resp(304, &h, "")
+        } else {
+            resp(200, &h, &format!("v{n}"))
+        }
+    }));
+    w.get("/t/u", T0);
+    w.purged =
+        Box::new(
+            |m: &Meta| {
+                if m.request_time <= T0 {
+                    Purged::Unverified { before: T0 + 1 }
+                } else {
+                    Purged::No
+                }
+            },
+        );
+    let x = w.get("/t/u", T0 + 20_000);
+    assert_eq!(x.outcome, Outcome::Revalidated304);
+    assert!(
+        status(&x).contains("fwd=stale") && status(&x).contains("detail=ledger-unverified"),
+        "{}",
+        status(&x)
+    );
+    assert_eq!(w.origin.hits("/t/u"), 2, "revalidated before the answer");
+    let y = w.get("/t/u", T0 + 21_000);
+    assert_eq!(y.outcome, Outcome::Hit, "revalidated: its request time is now recent");
+}

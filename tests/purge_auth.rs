@@ -249,3 +249,57 @@ fn the_replay_guard_forgets_old_signatures_and_stays_bounded() {
     assert!(authorize(Some(SECRET), &input, later * 1000, &mut guard).is_ok());
     assert_eq!(guard.len(), 1);
 }
+
+fn v2_headers(ts: u64, host: &str, extra: &[(&str, &str)]) -> Headers {
+    let mut h = Headers::from_pairs(extra.iter().copied());
+    h.set("host", host);
+    let sig = rulecache::purge::auth::sign_v2(SECRET, "PURGE", "/news", ts, b"", &h);
+    h.set("x-rulecache-timestamp", ts.to_string());
+    h.set("x-rulecache-signature", sig);
+    h
+}
+
+#[test]
+fn a_v2_signature_covers_the_host_and_every_field_that_changes_a_purge() {
+    let ok = v2_headers(TS, "www.example.org", &[("x-purge-tags", "a, b"), ("x-purge-soft", "1")]);
+    assert!(check(Some(SECRET), "PURGE", "/news", &ok, b"", NOW).is_ok());
+    for (name, value) in [
+        ("host", "other.example.org"),
+        ("x-purge-tags", "a, b, everything"),
+        ("x-purge-soft", "0"),
+        ("surrogate-key", "more"),
+        ("fastly-soft-purge", "1"),
+    ] {
+        let mut tampered = ok.clone();
+        tampered.set(name, value);
+        assert_eq!(
+            check(Some(SECRET), "PURGE", "/news", &tampered, b"", NOW).err(),
+            Some(AuthError::Invalid),
+            "{name}"
+        );
+    }
+    let mut dropped = ok.clone();
+    dropped.remove("x-purge-soft");
+    assert_eq!(check(Some(SECRET), "PURGE", "/news", &dropped, b"", NOW).err(), Some(AuthError::Invalid));
+}
+
+#[test]
+fn a_v1_signature_is_refused_when_a_purge_field_it_does_not_cover_is_sent() {
+    let v1 = sign(SECRET, "PURGE", "/news", TS, b"");
+    let plain = signed(TS, &v1);
+    assert!(check(Some(SECRET), "PURGE", "/news", &plain, b"", NOW).is_ok());
+    let mut with_tags = plain.clone();
+    with_tags.set("x-purge-tags", "everything");
+    assert_eq!(check(Some(SECRET), "PURGE", "/news", &with_tags, b"", NOW).err(), Some(AuthError::Invalid));
+}
+
+#[test]
+fn the_ledger_nonce_is_the_decoded_signature_in_either_case() {
+    let sig = sign(SECRET, "POST", "/_purge", TS, BODY);
+    let lower = signed(TS, &sig);
+    let upper = signed(TS, &sig.to_uppercase().replace("V1=", "v1="));
+    let bytes = rulecache::purge::auth::signature_bytes_of(&lower);
+    assert_eq!(bytes.as_ref().map(Vec::len), Some(32));
+    assert_eq!(bytes, rulecache::purge::auth::signature_bytes_of(&upper));
+    assert_eq!(rulecache::purge::auth::signature_bytes_of(&signed(TS, "v1=zz")), None);
+}

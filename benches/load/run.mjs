@@ -384,7 +384,7 @@ function workerdConfigs(originUrl, haveRust) {
       id: 'rulecache',
       modules: wasmBuild(path.join(root, 'build')),
       text: { ORIGIN: originUrl, ADMIN_PREFIX: '/_rulecache', PURGE_SECRET: 'bench-secret' },
-      durableObjects: { PURGE_LEDGER: 'PurgeLedger' },
+      durableObjects: { PURGE_LEDGER: { className: 'PurgeLedger', useSQLite: true } },
     })),
   };
   if (haveRust) {

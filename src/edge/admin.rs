@@ -14,8 +14,8 @@ use crate::freshness::{self, Verdict};
 use crate::http::{Headers, RequestHead, ResponseHead, Time};
 use crate::key;
 use crate::policy::Policy;
-use crate::purge::auth::{authorize, AuthError, AuthInput, Credential, SIGNATURE_HEADER};
-use crate::purge::ledger::{Target, BLOCKING_REFRESH_AFTER_MS};
+use crate::purge::auth::{authorize, signature_bytes_of, AuthError, AuthInput, Credential};
+use crate::purge::ledger::{hex, AppendOrder, Target, BLOCKING_REFRESH_AFTER_MS, CLOCK_SKEW_MARGIN_MS};
 use crate::purge::request::{PurgeRequest, MAX_BODY_BYTES};
 
 /// A strict policy for the panel: only its own files, no inline code.
@@ -55,7 +55,15 @@ fn check(
         Some(q) => format!("{}?{}", url.path(), q),
         None => url.path().to_string(),
     };
-    let input = AuthInput { method, path_and_query: &path_and_query, headers, body };
+    // A signature covers the host the worker sees in the URL, whatever the field says.
+    let mut headers = headers.clone();
+    let host = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        (None, _) => String::new(),
+    };
+    headers.set("host", host.to_ascii_lowercase());
+    let input = AuthInput { method, path_and_query: &path_and_query, headers: &headers, body };
     REPLAY.with(|r| authorize(config.secret.as_deref(), &input, now / 1000 * 1000, &mut r.borrow_mut()))
 }
 
@@ -63,7 +71,7 @@ fn check(
 pub async fn handle(
     mut req: Request,
     env: &Env,
-    _ctx: &Context,
+    ctx: &Context,
     config: &Config,
     now: Time,
 ) -> Result<Response> {
@@ -102,7 +110,7 @@ pub async fn handle(
         Ok(c) => c,
         Err(e) => return auth_failure(e),
     };
-    let nonce = headers.get(SIGNATURE_HEADER).map(str::to_string);
+    let nonce = signature_bytes_of(&headers).map(|b| hex(&b));
     match (method.as_str(), api) {
         ("GET", "policy") => policy_info(env, now).await,
         ("POST", "policy") => {
@@ -142,7 +150,7 @@ pub async fn handle(
             json_response(200, &Value::Array(list))
         }
         ("POST", "purge") => match PurgeRequest::from_json(&body) {
-            Ok(purge) => run_purge(env, purge, credential, &url, nonce, now).await,
+            Ok(purge) => run_purge(env, ctx, purge, credential, &url, nonce, now).await,
             Err(problems) => json_response(400, &json!({ "errors": problems })),
         },
         ("GET", "stats") => stats(),
@@ -152,7 +160,13 @@ pub async fn handle(
 }
 
 /// `PURGE <url>`: the Varnish/Squid/plone.cachepurging convention. Never forwarded.
-pub async fn purge_method(mut req: Request, env: &Env, config: &Config, now: Time) -> Result<Response> {
+pub async fn purge_method(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    config: &Config,
+    now: Time,
+) -> Result<Response> {
     let url = req.url()?;
     let body = req.bytes().await.unwrap_or_default();
     let headers = super::convert::headers_from_js(req.headers());
@@ -160,13 +174,14 @@ pub async fn purge_method(mut req: Request, env: &Env, config: &Config, now: Tim
         Ok(c) => c,
         Err(e) => return auth_failure(e),
     };
-    let nonce = headers.get(SIGNATURE_HEADER).map(str::to_string);
+    let nonce = signature_bytes_of(&headers).map(|b| hex(&b));
     let purge = PurgeRequest::from_purge_method(url.as_str(), &headers);
-    run_purge(env, purge, credential, &url, nonce, now).await
+    run_purge(env, ctx, purge, credential, &url, nonce, now).await
 }
 
 async fn run_purge(
     env: &Env,
+    ctx: &Context,
     purge: PurgeRequest,
     credential: Credential,
     base: &url::Url,
@@ -180,19 +195,40 @@ async fn run_purge(
         Ok(t) => t,
         Err(problems) => return json_response(400, &json!({ "errors": problems })),
     };
-    // Record it globally first: if the ledger cannot take it, nothing is reported as done.
-    let answer = match ledger::append(env, targets.clone(), purge.soft, nonce).await {
-        Ok(a) => a,
-        Err(e) => {
-            let msg = e.to_string();
-            let status = if msg.contains("already applied") { 401 } else { 503 };
+    // Record it globally first. A signed request's signature is its nonce (the ledger applies
+    // it once, whichever isolate it reaches); any other purge gets a random one, so that a
+    // retry of a write that did land is recognised.
+    let signed = nonce.is_some();
+    let order = AppendOrder {
+        targets: targets.clone(),
+        soft: purge.soft,
+        nonce: nonce.or_else(|| Some(ledger::retry_key())),
+    };
+    let (recorded, id) = match ledger::append(env, &order).await {
+        Ok(answer) => {
+            ledger::apply_own(&answer);
+            (true, answer.id)
+        }
+        Err(e) if e.status == 409 && signed => {
+            return json_response(401, &json!({ "error": AuthError::Replayed.message() }));
+        }
+        Err(e) if e.status == 400 => {
             return json_response(
-                status,
-                &json!({ "error": format!("the purge ledger refused the purge: {msg}") }),
+                400,
+                &json!({ "error": format!("the purge ledger refused the purge: {}", e.message) }),
             );
         }
+        Err(e) => {
+            // The ledger is down: this location still purges, and the write is retried.
+            console_error!(
+                "rulecache: the purge ledger did not take a purge (status {}); retrying",
+                e.status
+            );
+            ledger::apply_local(&targets, purge.soft, now);
+            ctx.wait_until(ledger::retry_append(env.clone(), order));
+            (false, String::new())
+        }
     };
-    ledger::apply(&answer.records, now);
     // A hard purge also removes this location's copies at once; a soft one keeps them so
     // they can be revalidated conditionally (the ledger marks them stale).
     let mut removed = 0usize;
@@ -228,15 +264,30 @@ async fn run_purge(
         .collect();
     let urls: Vec<&str> =
         targets.iter().filter_map(|t| if let Target::Url(u) = t { Some(u.as_str()) } else { None }).collect();
+    let bound = now + BLOCKING_REFRESH_AFTER_MS + CLOCK_SKEW_MARGIN_MS;
+    if !recorded {
+        return json_response(
+            202,
+            &json!({
+                "recorded": false,
+                "error": "the purge ledger could not be reached: this location was purged, and recording the purge for the other locations is being retried",
+                "soft": purge.soft,
+                "expanded": urls,
+                "targets": expanded,
+                "removedLocal": removed,
+            }),
+        );
+    }
     json_response(
         200,
         &json!({
-            "id": answer.id,
+            "id": id,
+            "recorded": true,
             "soft": purge.soft,
             "expanded": urls,
             "targets": expanded,
             "removedLocal": removed,
-            "honouredEverywhereBy": now + BLOCKING_REFRESH_AFTER_MS,
+            "honouredEverywhereBy": bound,
         }),
     )
 }
@@ -337,7 +388,7 @@ async fn explain(env: &Env, body: &[u8], config: &Config, now: Time) -> Result<R
             }
         }
         if let Found::Entry(meta) = found {
-            let purged = ledger::effect(&meta);
+            let purged = ledger::effect(&meta, now);
             let stored = freshness::Stored {
                 head: &meta.head,
                 request_time: meta.request_time,

@@ -292,7 +292,7 @@ impl Io {
                         }
                     }
                     let purged = match &found {
-                        Found::Entry(meta) => ledger::effect(meta),
+                        Found::Entry(meta) => ledger::effect(meta, now()),
                         _ => Purged::No,
                     };
                     flow.found(policy, found, purged, now())

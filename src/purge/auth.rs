@@ -10,31 +10,40 @@
 //!
 //!    ```text
 //!    X-Rulecache-Timestamp: <unix time in seconds>
-//!    X-Rulecache-Signature: v1=<lower-case hex HMAC-SHA256>
+//!    X-Rulecache-Signature: v2=<hex HMAC-SHA256>
 //!    ```
 //!
 //!    where the HMAC key is the secret and the signed string is
 //!
 //!    ```text
-//!    "v1" LF METHOD LF path-and-query LF timestamp LF hex(sha256(body))
+//!    "v2" LF METHOD LF host LF path-and-query LF timestamp LF hex(sha256(body))
+//!         LF X-Purge-Tags LF X-Purge-Soft LF Surrogate-Key LF Fastly-Soft-Purge
 //!    ```
 //!
-//!    (LF is a single `\n`; METHOD is upper case; path-and-query is the request target as
-//!    sent, e.g. `/_purge?x=1`; the body hash of an empty body is that of zero bytes). A
-//!    signed request is accepted when its timestamp is within [`MAX_CLOCK_SKEW_SECS`] of the
-//!    server's clock, in either direction, and the same signature has not been accepted
-//!    before ([`ReplayGuard`]).
+//!    (LF is a single `\n`; METHOD is upper case; host is the request's host in lower case,
+//!    with its port when the URL names one, e.g. `www.example.org`; path-and-query is the
+//!    request target as sent, e.g. `/_purge?x=1`; the body hash of an empty body is that of
+//!    zero bytes; each of the four header lines is that field's values as sent, joined by
+//!    `, `, empty when absent: every field that changes what a `PURGE` purges, see
+//!    [`super::request::PURGE_METHOD_HEADERS`]). A signed request is accepted when its
+//!    timestamp is within [`MAX_CLOCK_SKEW_SECS`] of the server's clock, in either
+//!    direction, and the same signature has not been accepted before ([`ReplayGuard`], and
+//!    across isolates the purge ledger, both comparing the decoded signature bytes).
 //!
-//!    From a shell (`$PURGE_URL` is the purge endpoint, `$PURGE_PATH` its path and query):
+//!    The older `v1=` form signs `"v1" LF METHOD LF path-and-query LF timestamp LF
+//!    hex(sha256(body))`: it covers neither the host nor those header fields, so it is
+//!    refused on a request that carries any of the fields.
+//!
+//!    From a shell (`$HOST` the site's host, `$PURGE_PATH` the endpoint's path and query):
 //!
 //!    ```text
 //!    ts=$(date +%s)
 //!    body='{"urls":["/news"]}'
 //!    body_hash=$(printf '%s' "$body" | openssl dgst -sha256 | sed 's/^.* //')
-//!    sig=$(printf 'v1\nPOST\n%s\n%s\n%s' "$PURGE_PATH" "$ts" "$body_hash" \
+//!    sig=$(printf 'v2\nPOST\n%s\n%s\n%s\n%s\n\n\n\n' "$HOST" "$PURGE_PATH" "$ts" "$body_hash" \
 //!      | openssl dgst -sha256 -hmac "$PURGE_SECRET" | sed 's/^.* //')
-//!    curl -X POST "$PURGE_URL" -H "X-Rulecache-Timestamp: $ts" \
-//!      -H "X-Rulecache-Signature: v1=$sig" --data "$body"
+//!    curl -X POST "https://$HOST$PURGE_PATH" -H "X-Rulecache-Timestamp: $ts" \
+//!      -H "X-Rulecache-Signature: v2=$sig" --data "$body"
 //!    ```
 //!
 //! A `Bearer` Authorization header is checked first; otherwise the signature headers; any
@@ -222,7 +231,28 @@ pub fn is_authorized_quick(secret: Option<&str>, headers: &Headers) -> bool {
         .is_some_and(|token| digests_equal(token.as_bytes(), secret.as_bytes()))
 }
 
-/// The `X-Rulecache-Signature` value (`v1=<hex>`) for a request, as a client computes it.
+/// The `X-Rulecache-Signature` value (`v2=<hex>`) for a request, as a client computes it:
+/// `headers` are the request's fields (its `host` and the purge fields are read).
+pub fn sign_v2(
+    secret: &str,
+    method: &str,
+    path_and_query: &str,
+    timestamp: u64,
+    body: &[u8],
+    headers: &Headers,
+) -> String {
+    let text = string_to_sign_v2(method, path_and_query, timestamp, body, headers);
+    format!("v2={}", hex(&hmac_sha256(secret.trim().as_bytes(), text.as_bytes())))
+}
+
+/// The decoded bytes of a request's signature (`v1=`/`v2=` hex, either case), when it has
+/// one: what the purge ledger remembers to refuse a replay at any isolate.
+pub fn signature_bytes_of(headers: &Headers) -> Option<Vec<u8>> {
+    let value = headers.get(SIGNATURE_HEADER)?.trim();
+    value.strip_prefix("v2=").or_else(|| value.strip_prefix("v1=")).and_then(unhex)
+}
+
+/// The `X-Rulecache-Signature` value (`v1=<hex>`, the older form) for a request.
 pub fn sign(secret: &str, method: &str, path_and_query: &str, timestamp: u64, body: &[u8]) -> String {
     format!("v1={}", hex(&signature_bytes(secret.trim(), method, path_and_query, timestamp, body)))
 }
@@ -246,11 +276,20 @@ fn check_signed(
     replay: &mut ReplayGuard,
 ) -> Result<Credential, AuthError> {
     let ts: u64 = timestamp.trim().parse().map_err(|_| AuthError::Invalid)?;
-    let presented = signature.trim().strip_prefix("v1=").and_then(unhex).ok_or(AuthError::Invalid)?;
-    let expected = hmac_sha256(
-        secret.as_bytes(),
-        string_to_sign(req.method, req.path_and_query, ts, req.body).as_bytes(),
-    );
+    let signature = signature.trim();
+    let text = if let Some(v2) = signature.strip_prefix("v2=") {
+        (v2, string_to_sign_v2(req.method, req.path_and_query, ts, req.body, req.headers))
+    } else if let Some(v1) = signature.strip_prefix("v1=") {
+        // The older form covers no header field: refused when one that changes the purge is sent.
+        if super::request::PURGE_METHOD_HEADERS.iter().any(|h| req.headers.contains(h)) {
+            return Err(AuthError::Invalid);
+        }
+        (v1, string_to_sign(req.method, req.path_and_query, ts, req.body))
+    } else {
+        return Err(AuthError::Invalid);
+    };
+    let presented = unhex(text.0).ok_or(AuthError::Invalid)?;
+    let expected = hmac_sha256(secret.as_bytes(), text.1.as_bytes());
     if !digests_equal(&expected, &presented) {
         return Err(AuthError::Invalid);
     }
@@ -285,6 +324,31 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
 fn string_to_sign(method: &str, path_and_query: &str, timestamp: u64, body: &[u8]) -> String {
     let body_hash = hex(&Sha256::digest(body));
     format!("v1\n{}\n{}\n{}\n{}", method.to_ascii_uppercase(), path_and_query, timestamp, body_hash)
+}
+
+fn string_to_sign_v2(
+    method: &str,
+    path_and_query: &str,
+    timestamp: u64,
+    body: &[u8],
+    headers: &Headers,
+) -> String {
+    let body_hash = hex(&Sha256::digest(body));
+    let host = headers.get("host").unwrap_or("").trim().to_ascii_lowercase();
+    let mut text = format!(
+        "v2\n{}\n{}\n{}\n{}\n{}",
+        method.to_ascii_uppercase(),
+        host,
+        path_and_query,
+        timestamp,
+        body_hash
+    );
+    for name in super::request::PURGE_METHOD_HEADERS {
+        let values: Vec<&str> = headers.get_all(name).map(str::trim).collect();
+        text.push('\n');
+        text.push_str(&values.join(", "));
+    }
+    text
 }
 
 fn signature_bytes(secret: &str, method: &str, path_and_query: &str, timestamp: u64, body: &[u8]) -> Vec<u8> {

@@ -144,7 +144,7 @@ pub fn backoff(failures: u32) -> Time {
 /// When to try a purge's ledger write again after `attempt` failures (1-based): 0.5 s, 1 s,
 /// 2 s, 4 s; `None` after [`APPEND_RETRIES`].
 pub fn retry_delay(attempt: u32) -> Option<Time> {
-    (attempt >= 1 && attempt <= APPEND_RETRIES).then(|| 500 * (1 << (attempt - 1).min(8)))
+    (1..=APPEND_RETRIES).contains(&attempt).then(|| 500 * (1 << (attempt - 1).min(8)))
 }
 
 /// The last poll's answer kept in a location's cache.

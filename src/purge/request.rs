@@ -19,6 +19,10 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 pub const MAX_URL_BYTES: usize = 4096;
 /// The longest tag accepted.
 pub const MAX_TAG_BYTES: usize = 1024;
+/// The request fields that change what a `PURGE <url>` purges (read by
+/// [`PurgeRequest::from_purge_method`]); a signed request covers every one of them.
+pub const PURGE_METHOD_HEADERS: &[&str] =
+    &["x-purge-tags", "x-purge-soft", "surrogate-key", "fastly-soft-purge"];
 /// At most this many problems are listed; the rest are counted.
 const MAX_PROBLEMS_LISTED: usize = 50;
 

@@ -49,7 +49,7 @@ export function workerOptions({ originUrl, secret, port = 0, persist = false, bi
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
     compatibilityDate: '2026-04-01',
     kvNamespaces: ['RULECACHE_KV'],
-    durableObjects: { PURGE_LEDGER: 'PurgeLedger' },
+    durableObjects: { PURGE_LEDGER: { className: 'PurgeLedger', useSQLite: true } },
     bindings: vars,
     host: '127.0.0.1',
     port,
