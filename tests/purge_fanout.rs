@@ -162,3 +162,39 @@ fn the_shared_answer_reaches_back_only_so_far_and_stays_small() {
     paged.more = true;
     assert!(!shareable(&paged));
 }
+
+#[test]
+fn purges_the_ledger_did_not_take_are_kept_and_retried_with_a_backoff() {
+    use rulecache::purge::fanout::{PendingAppends, PENDING_CAPACITY};
+    use rulecache::purge::ledger::AppendOrder;
+    let order = |i: usize| AppendOrder {
+        targets: vec![Target::Tag(format!("t{i}"))],
+        soft: false,
+        nonce: Some(format!("{i:02x}")),
+    };
+    let mut p = PendingAppends::new();
+    p.push(order(1), T0);
+    assert!(p.take_due(T0 + 499).is_empty());
+    let due = p.take_due(T0 + 500);
+    assert_eq!(due.len(), 1);
+    assert!(p.is_empty(), "taken out while it is tried");
+    let (o, attempts) = due.into_iter().next().expect("one");
+    p.failed(o, attempts, T0 + 600);
+    assert_eq!(p.next_at(), Some(T0 + 1_600));
+    // Never dropped for failing, only when the queue is full.
+    let (o, mut attempts) = p.take_due(T0 + 1_600).into_iter().next().expect("one");
+    let mut now = T0 + 1_600;
+    let mut o = o;
+    for _ in 0..20 {
+        p.failed(o, attempts, now);
+        now = p.next_at().expect("kept");
+        let next = p.take_due(now).into_iter().next().expect("due");
+        o = next.0;
+        attempts = next.1;
+    }
+    assert!(attempts > 20);
+    for i in 0..PENDING_CAPACITY + 3 {
+        p.push(order(i), now);
+    }
+    assert_eq!((p.len(), p.given_up()), (PENDING_CAPACITY, 3));
+}

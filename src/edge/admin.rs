@@ -225,7 +225,7 @@ async fn run_purge(
                 e.status
             );
             ledger::apply_local(&targets, purge.soft, now);
-            ctx.wait_until(ledger::retry_append(env.clone(), order));
+            ledger::defer_append(env, ctx, order, now);
             (false, String::new())
         }
     };

@@ -17,7 +17,9 @@ use super::now;
 use crate::engine::Purged;
 use crate::http::Time;
 use crate::meta::Meta;
-use crate::purge::fanout::{self, Outcome, Plan, Refresh, Refresher, SharedAnswer, REFRESH_GIVE_UP_MS};
+use crate::purge::fanout::{
+    self, Outcome, PendingAppends, Plan, Refresh, Refresher, SharedAnswer, REFRESH_GIVE_UP_MS,
+};
 use crate::purge::ledger::{
     hex, AppendAnswer, AppendOrder, Head, Ledger, LedgerCopy, LedgerError, LedgerRows, Progress, PurgeRecord,
     RowsWrite, SinceAnswer, Target,
@@ -41,6 +43,8 @@ thread_local! {
     /// The refresh in flight: set when it is done. (Waiters poll it on their own timers: the
     /// runtime cancels a promise one request resolves for another.)
     static FLIGHT: RefCell<Option<Rc<Cell<bool>>>> = const { RefCell::new(None) };
+    /// Purges the ledger did not take, retried.
+    static PENDING: RefCell<PendingAppends> = RefCell::new(PendingAppends::new());
 }
 
 /// What the ledger says about a stored entry at `now`, as the engine wants it.
@@ -108,6 +112,9 @@ fn start_flight(env: &Env, ctx: &Context, now: Time, blocking: bool) -> Rc<Cell<
 }
 
 async fn refresh(env: &Env, blocking: bool) -> Outcome {
+    if !blocking {
+        flush_pending(env).await;
+    }
     for _ in 0..MAX_ROUNDS {
         let shared = read_shared().await;
         let plan = COPY.with(|c| fanout::plan(&c.borrow(), shared.as_ref(), blocking, now()));
@@ -198,25 +205,32 @@ pub async fn append(env: &Env, order: &AppendOrder) -> std::result::Result<Appen
     resp.json().await.map_err(unreachable)
 }
 
-/// Retries a purge the ledger did not take, in the background ([`fanout::retry_delay`]).
-/// The nonce makes a retry of a write that did land harmless (the ledger answers 409).
-pub async fn retry_append(env: Env, order: AppendOrder) {
-    let mut attempt = 1;
-    while let Some(delay) = fanout::retry_delay(attempt) {
+/// Keeps a purge the ledger did not take for retrying: once after the first retry delay (in
+/// the background of the request that took it), then with every refresh of the copy.
+pub fn defer_append(env: &Env, ctx: &Context, order: AppendOrder, now: Time) {
+    PENDING.with(|p| p.borrow_mut().push(order, now));
+    let env = env.clone();
+    ctx.wait_until(async move {
+        let delay = fanout::retry_delay(1).unwrap_or(500);
         Delay::from(std::time::Duration::from_millis(delay)).await;
-        match append(&env, &order).await {
-            Ok(answer) => {
-                apply_own(&answer);
-                return;
+        flush_pending(&env).await;
+    });
+}
+
+/// Tries the kept purges that are due.
+async fn flush_pending(env: &Env) {
+    let due = PENDING.with(|p| p.borrow_mut().take_due(now()));
+    for (order, attempts) in due {
+        match append(env, &order).await {
+            Ok(answer) => apply_own(&answer),
+            // Already recorded: an earlier attempt landed.
+            Err(e) if e.status == 409 => {}
+            Err(e) if e.status == 400 => {
+                console_error!("rulecache: the purge ledger refused a kept purge: {}", e.message);
             }
-            Err(e) if e.status == 409 => return,
-            Err(e) if e.status == 400 => break,
-            Err(_) => attempt += 1,
+            Err(_) => PENDING.with(|p| p.borrow_mut().failed(order, attempts, now())),
         }
     }
-    console_error!(
-        "rulecache: a purge could not be recorded in the ledger; it was applied at this location only"
-    );
 }
 
 /// 16 random bytes as hex: the retry key of a purge without a signature.

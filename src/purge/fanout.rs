@@ -211,3 +211,69 @@ pub fn plan(copy: &LedgerCopy, shared: Option<&SharedAnswer>, blocking: bool, no
 pub fn shareable(answer: &SinceAnswer) -> bool {
     !answer.more && answer.records.len() <= SHARED_MAX_RECORDS
 }
+
+/// The most purges an isolate keeps for retrying while the ledger is down; beyond it the
+/// oldest is given up (and logged).
+pub const PENDING_CAPACITY: usize = 1_000;
+
+/// Purges the ledger did not take, kept by the isolate that took them and retried: after
+/// [`retry_delay`] and by every refresh of the copy once it is due, until the ledger takes
+/// them (their nonce makes a retry of a write that did land harmless).
+#[derive(Debug, Clone, Default)]
+pub struct PendingAppends {
+    /// Order, failed attempts so far, next attempt at.
+    orders: std::collections::VecDeque<(super::ledger::AppendOrder, u32, Time)>,
+    given_up: u64,
+}
+
+impl PendingAppends {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps `order`, which failed at `now`.
+    pub fn push(&mut self, order: super::ledger::AppendOrder, now: Time) {
+        if self.orders.len() >= PENDING_CAPACITY {
+            self.orders.pop_front();
+            self.given_up += 1;
+        }
+        self.orders.push_back((order, 1, now.saturating_add(retry_delay(1).unwrap_or(BACKOFF_BASE_MS))));
+    }
+
+    /// Takes the orders due at `now` (each is handed back with [`failed`](Self::failed) or
+    /// dropped when the ledger took it).
+    pub fn take_due(&mut self, now: Time) -> Vec<(super::ledger::AppendOrder, u32)> {
+        let (due, wait): (Vec<_>, Vec<_>) = self.orders.drain(..).partition(|(_, _, at)| *at <= now);
+        self.orders = wait.into();
+        due.into_iter().map(|(o, n, _)| (o, n)).collect()
+    }
+
+    /// `order` failed again at `now` after `attempts` attempts: retried after a backoff.
+    pub fn failed(&mut self, order: super::ledger::AppendOrder, attempts: u32, now: Time) {
+        let attempts = attempts.saturating_add(1);
+        let wait = retry_delay(attempts).unwrap_or_else(|| backoff(attempts));
+        if self.orders.len() >= PENDING_CAPACITY {
+            self.orders.pop_front();
+            self.given_up += 1;
+        }
+        self.orders.push_back((order, attempts, now.saturating_add(wait)));
+    }
+
+    /// The earliest next attempt.
+    pub fn next_at(&self) -> Option<Time> {
+        self.orders.iter().map(|(_, _, at)| *at).min()
+    }
+
+    pub fn len(&self) -> usize {
+        self.orders.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.orders.is_empty()
+    }
+
+    /// Purges given up because the queue was full.
+    pub fn given_up(&self) -> u64 {
+        self.given_up
+    }
+}

@@ -1,0 +1,155 @@
+// The global purge ledger against the real worker in workerd: a purge written by another
+// location is honoured even after this isolate takes a purge itself; the ledger keeps more
+// than 9,000 records across a restart of its Durable Object; a signature is one nonce
+// whatever the case of its hex; a signed PURGE covers the fields that change it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Miniflare } from 'miniflare';
+import { startStack, startOrigin, workerOptions, client, ns, sleep, cacheStatus, isHit } from '../support/stack.mjs';
+
+const SECRET = 'ledger-test-secret-0123456789';
+let stack, get;
+before(async () => { stack = await startStack({ secret: SECRET }); get = client(stack); });
+after(async () => { await stack?.stop(); });
+
+const bearer = { authorization: `Bearer ${SECRET}` };
+
+/** Stores `p` and returns its storage key once it is a hit. */
+async function cachedKey(g, p) {
+  for (let i = 0; i < 50; i += 1) {
+    const r = await g(p); await r.arrayBuffer();
+    const key = /key="([^"]+)"/.exec(cacheStatus(r))?.[1];
+    if (isHit(r) && key) return key;
+    await sleep(20);
+  }
+  throw new Error(`${p} was never served from cache`);
+}
+
+/** Polls `p` until it is not a hit; the milliseconds it took, or null after `limit`. */
+async function untilMiss(g, p, limit = 15_000) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < limit) {
+    const r = await g(p); await r.arrayBuffer();
+    if (!isHit(r)) return Date.now() - t0;
+    await sleep(200);
+  }
+  return null;
+}
+
+async function ledger(mf, path, init) {
+  const namespace = await mf.getDurableObjectNamespace('PURGE_LEDGER');
+  const stub = namespace.get(namespace.idFromName('global'));
+  const r = await stub.fetch(`https://ledger${path}`, init);
+  return { status: r.status, body: r.status === 200 ? await r.json() : await r.text() };
+}
+
+test('a purge another location wrote is honoured after this isolate takes a purge of its own', async () => {
+  const other = `${ns('ledger-other')}?cc=max-age%3D600`;
+  const mine = `${ns('ledger-mine')}?cc=max-age%3D600`;
+  const otherKey = await cachedKey(get, other);
+  await cachedKey(get, mine);
+  // Let the copy refresh once, so the purges below come after its cursor.
+  await sleep(2_500);
+  await (await get(mine)).arrayBuffer();
+  await sleep(200);
+  // Another location purges `other` (only the ledger knows); then this isolate purges `mine`.
+  const appended = await stack.ledgerAppend([{ url: otherKey }], false);
+  assert.ok(appended.records?.length === 1, JSON.stringify(appended));
+  const r = await get(mine, { method: 'PURGE', headers: bearer });
+  assert.equal(r.status, 200, await r.text());
+  const own = await get(mine); await own.arrayBuffer();
+  assert.ok(!isHit(own), 'its own purge applies at once');
+  const ms = await untilMiss(get, other);
+  assert.ok(ms !== null, 'the other location\'s purge was honoured within the bound (it was lost before)');
+});
+
+test('the ledger refuses a signature already applied, in upper- as in lower-case hex', async () => {
+  const sig = createHash('sha256').update(`nonce-${process.pid}-${Date.now()}`).digest('hex');
+  const order = (nonce) => ({ method: 'POST', body: JSON.stringify({ targets: [{ tag: `nonce-${process.pid}` }], soft: false, nonce }) });
+  assert.equal((await ledger(stack.mf, '/append', order(sig))).status, 200);
+  assert.equal((await ledger(stack.mf, '/append', order(sig))).status, 409);
+  assert.equal((await ledger(stack.mf, '/append', order(sig.toUpperCase()))).status, 409, 'same bytes, other case');
+  assert.equal((await ledger(stack.mf, '/append', order('xyz'))).status, 400);
+});
+
+function signedV2(method, host, pathAndQuery, fields, ts = Math.floor(Date.now() / 1000)) {
+  const bodyHash = createHash('sha256').update('').digest('hex');
+  const lines = ['x-purge-tags', 'x-purge-soft', 'surrogate-key', 'fastly-soft-purge'].map((n) => fields[n] ?? '');
+  const text = ['v2', method, host, pathAndQuery, String(ts), bodyHash, ...lines].join('\n');
+  const sig = createHmac('sha256', SECRET).update(text).digest('hex');
+  return { ...fields, 'x-rulecache-timestamp': String(ts), 'x-rulecache-signature': `v2=${sig}` };
+}
+
+test('a signed PURGE covers its host and its purge fields', async () => {
+  const p = `${ns('ledger-signed')}?cc=max-age%3D600&h=Cache-Tag:signed-tag`;
+  await cachedKey(get, p);
+  const host = new URL(stack.workerUrl).host;
+  const good = signedV2('PURGE', host, p, { 'x-purge-tags': 'signed-tag' });
+  const tampered = { ...good, 'x-purge-tags': 'signed-tag, everything' };
+  const t = await get(p, { method: 'PURGE', headers: tampered });
+  assert.equal(t.status, 401, 'an added tag breaks the signature');
+  await t.arrayBuffer();
+  const soft = { ...good, 'x-purge-soft': '1' };
+  const s = await get(p, { method: 'PURGE', headers: soft });
+  assert.equal(s.status, 401, 'an added soft flag breaks the signature');
+  await s.arrayBuffer();
+  const still = await get(p); await still.arrayBuffer();
+  assert.ok(isHit(still));
+  const ok = await get(p, { method: 'PURGE', headers: good });
+  assert.equal(ok.status, 200, await ok.text());
+  const gone = await get(p); await gone.arrayBuffer();
+  assert.ok(!isHit(gone));
+});
+
+test('more than 9,000 records survive a restart of the ledger, and a new isolate honours them', async () => {
+  const origin = await startOrigin();
+  const dir = mkdtempSync(join(tmpdir(), 'rulecache-ledger-'));
+  const options = () => ({
+    ...workerOptions({ originUrl: origin.url, secret: SECRET }),
+    durableObjectsPersist: join(dir, 'do'),
+    cachePersist: join(dir, 'cache'),
+  });
+  let mf = new Miniflare(options());
+  try {
+    let url = (await mf.ready).toString().replace(/\/$/, '');
+    const g = (p, init) => fetch(p.startsWith('http') ? p : `${url}${p}`, { redirect: 'manual', ...init });
+    const kept = `${ns('ledger-restart')}?cc=max-age%3D86400`;
+    const keptKey = await cachedKey(g, kept);
+    // Two API purges of 1,000 URLs, each expanded to five purge paths: 10,000 records.
+    for (let batch = 0; batch < 2; batch += 1) {
+      const urls = Array.from({ length: 1000 }, (_, i) => `/bulk/${batch}/${i}`);
+      const r = await g('/_rulecache/api/purge', { method: 'POST', headers: { ...bearer, 'content-type': 'application/json' }, body: JSON.stringify({ urls }) });
+      assert.equal(r.status, 200, await r.text());
+      await r.arrayBuffer();
+    }
+    // Another location purges the kept entry: only the ledger knows.
+    const namespace = await mf.getDurableObjectNamespace('PURGE_LEDGER');
+    const stub = namespace.get(namespace.idFromName('global'));
+    const before = await (await stub.fetch('https://ledger/since?seq=0')).json();
+    assert.ok(before.last_seq >= 10_000, `last_seq ${before.last_seq}`);
+    const appended = await (await stub.fetch('https://ledger/append', { method: 'POST', body: JSON.stringify({ targets: [{ url: keptKey }], soft: false }) })).json();
+    assert.equal(appended.records[0].seq, before.last_seq + 1);
+    await mf.dispose();
+
+    mf = new Miniflare(options());
+    url = (await mf.ready).toString().replace(/\/$/, '');
+    const ns2 = await mf.getDurableObjectNamespace('PURGE_LEDGER');
+    const stub2 = ns2.get(ns2.idFromName('global'));
+    const after = await (await stub2.fetch(`https://ledger/since?seq=${before.last_seq}`)).json();
+    assert.equal(after.epoch, before.epoch, 'the same ledger');
+    assert.equal(after.last_seq, before.last_seq + 1, 'nothing lost, nothing reused');
+    const next = await (await stub2.fetch('https://ledger/append', { method: 'POST', body: JSON.stringify({ targets: [{ tag: 'after-restart' }], soft: false }) })).json();
+    assert.equal(next.records[0].seq, before.last_seq + 2);
+    // A new isolate reads every page of the ledger before its first answer.
+    const r = await g(kept); await r.arrayBuffer();
+    assert.ok(!isHit(r), `the purge written before the restart is honoured: ${cacheStatus(r)}`);
+  } finally {
+    await mf.dispose();
+    await origin.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
