@@ -23,7 +23,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 export WRANGLER_LOG_PATH := $(CURDIR)/target/wrangler-logs
 export CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser bench bench-core bench-load bench-propagation size clean-state
+.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser bench bench-core bench-load bench-propagation bench-purge-sim size clean-state
 
 all: build
 
@@ -72,12 +72,16 @@ test-browser: build origin tools-browser
 test: lint test-native test-runtime test-browser
 	@echo "all test suites passed"
 
-bench: bench-core bench-load bench-propagation
+bench: bench-core bench-load bench-propagation bench-purge-sim
 
 # The benchmarks need unwinding (criterion), the release profile aborts on panic (wasm):
 # a separate target folder keeps the two builds of the library apart.
 bench-core:
 	CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR=target/bench-core cargo bench --bench core
+
+# The global purge path simulated natively and deterministically (1k, 10k, 100k isolates).
+bench-purge-sim:
+	CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR=target/bench-core cargo bench --bench purge_sim
 
 bench-load: build origin
 	node benches/load/run.mjs

@@ -113,10 +113,17 @@ fn a_fresh_shared_answer_serves_every_isolate_of_the_location() {
     let mut c = copy.clone();
     c.apply_answer(&shared.answer, shared.sent_at);
     assert_eq!((c.cursor(), c.last_success()), (12, Some(T0 + 2_000)));
-    // Stale: poll, reaching back to the shared answer's start, and claim the poll.
+    // Stale: poll after the cursor, and claim the poll.
     assert_eq!(
         plan(&copy, Some(&shared), false, T0 + 2_000 + SHARED_ANSWER_FRESH_MS),
-        Plan::Poll { since: 8, claim: true }
+        Plan::Poll { since: 10, claim: true }
+    );
+    // A copy ahead of the shared answer reaches back to its end, so that the next shared
+    // answer also serves the isolates that applied only this one.
+    let ahead_copy = copy_at(15, T0 + 3_000);
+    assert_eq!(
+        plan(&ahead_copy, Some(&shared), false, T0 + 2_000 + SHARED_ANSWER_FRESH_MS),
+        Plan::Poll { since: 12, claim: true }
     );
     // Starts after the cursor: of no use to this copy.
     let ahead = SharedAnswer { answer: answer(11, 12), sent_at: T0 + 2_000, claimed_at: None };
@@ -143,10 +150,10 @@ fn a_claimed_poll_is_waited_for_unless_the_request_blocks() {
     let shared = SharedAnswer { answer: answer(8, 12), sent_at: stale, claimed_at: Some(stale + 1_600) };
     let now = stale + 1_700;
     assert_eq!(plan(&copy, Some(&shared), false, now), Plan::Wait);
-    assert_eq!(plan(&copy, Some(&shared), true, now), Plan::Poll { since: 8, claim: false });
+    assert_eq!(plan(&copy, Some(&shared), true, now), Plan::Poll { since: 10, claim: false });
     assert_eq!(
         plan(&copy, Some(&shared), false, stale + 1_600 + CLAIM_HOLD_MS),
-        Plan::Poll { since: 8, claim: true }
+        Plan::Poll { since: 10, claim: true }
     );
 }
 

@@ -42,8 +42,9 @@ pub const CLAIM_RETRY_MS: Time = 200;
 /// A shared answer is written only when it holds at most this many records (a copy far
 /// behind, such as a new isolate's, asks for its own pages).
 pub const SHARED_MAX_RECORDS: usize = 2_000;
-/// A poll reaches back to the shared answer's start when the copy's cursor is at most this
-/// many records past it, so the new shared answer serves the isolates a little behind too.
+/// A poll reaches back to the end of the previous shared answer when the copy's cursor is at
+/// most this many records past it, so the new shared answer also serves the isolates of the
+/// location that applied only the previous one.
 pub const SHARED_REACH_BACK: u64 = 1_000;
 /// A purge the ledger did not take is retried this many times.
 pub const APPEND_RETRIES: u32 = 4;
@@ -196,11 +197,9 @@ pub fn plan(copy: &LedgerCopy, shared: Option<&SharedAnswer>, blocking: bool, no
         return Plan::Wait;
     }
     let same_epoch = copy.epoch() == Some(s.answer.epoch.as_str());
-    let since = if same_epoch
-        && s.answer.from < copy.cursor()
-        && copy.cursor() - s.answer.from <= SHARED_REACH_BACK
-    {
-        s.answer.from
+    let reach = s.answer.to;
+    let since = if same_epoch && reach < copy.cursor() && copy.cursor() - reach <= SHARED_REACH_BACK {
+        reach
     } else {
         copy.cursor()
     };
