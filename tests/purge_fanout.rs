@@ -29,7 +29,7 @@ fn answer(from: u64, to: u64) -> SinceAnswer {
 /// A copy at `cursor`, complete as of `at`.
 fn copy_at(cursor: u64, at: Time) -> LedgerCopy {
     let mut c = LedgerCopy::new();
-    c.apply_answer(&answer(0, cursor), at);
+    c.apply_answer(&answer(0, cursor), at, Time::MAX);
     c
 }
 
@@ -111,7 +111,7 @@ fn a_fresh_shared_answer_serves_every_isolate_of_the_location() {
     let shared = SharedAnswer { answer: answer(8, 12), sent_at: T0 + 2_000, claimed_at: None };
     assert_eq!(plan(&copy, Some(&shared), false, T0 + 2_000 + SHARED_ANSWER_FRESH_MS - 1), Plan::UseShared);
     let mut c = copy.clone();
-    c.apply_answer(&shared.answer, shared.sent_at);
+    c.apply_answer(&shared.answer, shared.sent_at, Time::MAX);
     assert_eq!((c.cursor(), c.last_success()), (12, Some(T0 + 2_000)));
     // Stale: poll after the cursor, and claim the poll.
     assert_eq!(

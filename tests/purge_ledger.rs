@@ -57,7 +57,7 @@ impl World {
     fn refresh(&mut self, copy: &mut LedgerCopy, now: Time) {
         for _ in 0..1000 {
             let answer = self.since(copy.cursor());
-            if copy.apply_answer(&answer, now) == Progress::Complete {
+            if copy.apply_answer(&answer, now, Time::MAX) == Progress::Complete {
                 return;
             }
         }
@@ -100,7 +100,7 @@ fn a_ledger_never_written_answers_no_epoch_and_names_one_on_the_first_purge() {
     let empty = w.since(0);
     assert_eq!((empty.epoch.as_str(), empty.last_seq), ("", 0));
     let mut copy = LedgerCopy::new();
-    assert_eq!(copy.apply_answer(&empty, T0), Progress::Complete);
+    assert_eq!(copy.apply_answer(&empty, T0, Time::MAX), Progress::Complete);
     w.append(T0 + 1, vec![url(NEWS)], false);
     // The copy asks after its cursor (0) and gets the new epoch with everything.
     w.refresh(&mut copy, T0 + 2);
@@ -153,6 +153,28 @@ fn a_response_fetched_before_a_purge_and_arriving_after_it_is_purged() {
     // Sent after the purge (beyond the clock margin): served.
     let later = meta_of(NEWS, purge_at + CLOCK_SKEW_MARGIN_MS + 1, purge_at + 2_000);
     assert_eq!(copy.purged(&later, purge_at + 2_001), Purged::No);
+}
+
+#[test]
+fn an_entry_fetched_after_the_copy_learned_of_a_purge_is_not_purged_again() {
+    let mut w = World::new();
+    w.append(T0, vec![url(NEWS)], false);
+    let mut copy = LedgerCopy::new();
+    let answer = w.since(0);
+    // Learned at T0 + 200: a request sent within the clock margin but after that is newer
+    // than the purge for certain.
+    copy.apply_answer(&answer, T0 + 100, T0 + 200);
+    assert_eq!(
+        copy.effect(NEWS, &[], T0 + 199),
+        Some(Effect::Hard),
+        "sent before it was learned: within the margin"
+    );
+    assert_eq!(copy.effect(NEWS, &[], T0 + 200), None, "sent after it was learned");
+    // Its own purge: learned when the ledger answered.
+    let mine = w.append(T0 + 5_000, vec![url("https://e.com/mine")], true);
+    copy.apply_own(&mine.epoch, &mine.records, T0 + 5_050);
+    assert_eq!(copy.effect("https://e.com/mine", &[], T0 + 5_049), Some(Effect::Soft { at: T0 + 5_000 }));
+    assert_eq!(copy.effect("https://e.com/mine", &[], T0 + 5_050), None);
 }
 
 #[test]
@@ -243,7 +265,7 @@ fn an_own_purge_does_not_skip_what_another_location_wrote() {
     // Another location purges /other (seq 2); then this isolate purges /mine (seq 3).
     w.append(T0 + 100, vec![url("https://e.com/other")], false);
     let mine = w.append(T0 + 200, vec![url("https://e.com/mine")], false);
-    copy.apply_own(&mine.epoch, &mine.records);
+    copy.apply_own(&mine.epoch, &mine.records, Time::MAX);
     assert_eq!(copy.effect("https://e.com/mine", &[], T0), Some(Effect::Hard), "its own purge at once");
     assert_eq!(copy.cursor(), 1, "seq 2 is unseen: the cursor waits below it");
     w.refresh(&mut copy, T0 + 300);
@@ -257,7 +279,7 @@ fn own_records_directly_after_the_cursor_move_it() {
     w.append(T0, vec![url("https://e.com/a")], false);
     let mut copy = w.copy(T0);
     let mine = w.append(T0 + 1, vec![url("https://e.com/b"), url("https://e.com/c")], false);
-    copy.apply_own(&mine.epoch, &mine.records);
+    copy.apply_own(&mine.epoch, &mine.records, Time::MAX);
     assert_eq!(copy.cursor(), 3);
     assert_eq!(copy.last_success(), Some(T0), "learning out of band is not a refresh");
 }
@@ -284,7 +306,7 @@ fn interleaved_writers_and_slow_refreshes_never_skip_a_record() {
                     let targets: Vec<Target> =
                         (0..1 + rng.below(3)).map(|i| url(&format!("https://e.com/{n}/{i}"))).collect();
                     let answer = w.append(now, targets, false);
-                    copies[who].apply_own(&answer.epoch, &answer.records);
+                    copies[who].apply_own(&answer.epoch, &answer.records, Time::MAX);
                 }
                 2 => {
                     if pending[who].is_none() {
@@ -294,7 +316,7 @@ fn interleaved_writers_and_slow_refreshes_never_skip_a_record() {
                 }
                 _ => {
                     if let Some((answer, sent)) = pending[who].take() {
-                        copies[who].apply_answer(&answer, sent);
+                        copies[who].apply_answer(&answer, sent, Time::MAX);
                     }
                 }
             }
@@ -312,7 +334,7 @@ fn interleaved_writers_and_slow_refreshes_never_skip_a_record() {
         }
         for (who, copy) in copies.iter_mut().enumerate() {
             if let Some((answer, sent)) = pending[who].take() {
-                copy.apply_answer(&answer, sent);
+                copy.apply_answer(&answer, sent, Time::MAX);
             }
             w.refresh(copy, now + 1);
             for record in &w.rows.records {
@@ -334,7 +356,7 @@ fn an_answer_that_starts_after_the_cursor_is_applied_but_leaves_a_gap() {
     w.append(T0 + 1, vec![url("https://e.com/2")], false);
     w.append(T0 + 2, vec![url("https://e.com/3")], false);
     let later = w.since(2);
-    assert_eq!(copy.apply_answer(&later, T0 + 3), Progress::Gap);
+    assert_eq!(copy.apply_answer(&later, T0 + 3, Time::MAX), Progress::Gap);
     assert_eq!(copy.cursor(), 1);
     assert_eq!(copy.effect("https://e.com/3", &[], T0), Some(Effect::Hard));
     assert_eq!(copy.last_success(), Some(T0));
@@ -356,10 +378,10 @@ fn another_epoch_or_a_ledger_behind_the_cursor_starts_the_copy_over() {
         .append(&mut rows, &order(vec![url("https://e.com/new")], false), T0 + 10, "e-other")
         .expect("append");
     let answer = fresh.since(&rows, copy.cursor()).expect("since");
-    assert_eq!(copy.apply_answer(&answer, T0 + 11), Progress::Gap, "another epoch");
+    assert_eq!(copy.apply_answer(&answer, T0 + 11, Time::MAX), Progress::Gap, "another epoch");
     assert_eq!((copy.epoch(), copy.cursor()), (Some("e-other"), 0));
     let whole = fresh.since(&rows, 0).expect("since");
-    assert_eq!(copy.apply_answer(&whole, T0 + 12), Progress::Complete);
+    assert_eq!(copy.apply_answer(&whole, T0 + 12, Time::MAX), Progress::Complete);
     assert_eq!(copy.effect("https://e.com/new", &[], T0), Some(Effect::Hard));
     assert_eq!(copy.effect("https://e.com/a", &[], T0), Some(Effect::Hard), "a purge is never unlearned");
 
@@ -370,9 +392,10 @@ fn another_epoch_or_a_ledger_behind_the_cursor_starts_the_copy_over() {
     ahead.apply_own(
         "e-other",
         &[PurgeRecord { seq: 2, id: "x".into(), at: T0, target: url("https://e.com/x"), soft: false }],
+        Time::MAX,
     );
     assert_eq!(ahead.cursor(), 2);
-    assert_eq!(ahead.apply_answer(&behind, T0 + 13), Progress::Gap);
+    assert_eq!(ahead.apply_answer(&behind, T0 + 13, Time::MAX), Progress::Gap);
     assert_eq!(ahead.cursor(), 0);
 }
 
@@ -433,7 +456,7 @@ fn a_restarted_ledger_continues_from_its_rows() {
     assert_eq!(next.records[0].seq, 11, "sequence numbers continue");
     assert_eq!(next.epoch, EPOCH, "the epoch is kept");
     let answer = restarted.since(&w.rows, copy.cursor()).expect("since");
-    assert_eq!(copy.apply_answer(&answer, T0 + 21), Progress::Complete);
+    assert_eq!(copy.apply_answer(&answer, T0 + 21, Time::MAX), Progress::Complete);
     assert_eq!(copy.effect("https://e.com/after", &[], T0), Some(Effect::Hard));
 }
 
@@ -471,14 +494,14 @@ fn a_storage_error_in_the_middle_of_a_burst_loses_no_purge() {
                 }
             }
         };
-        copy.apply_own(&answer.epoch, &answer.records);
+        copy.apply_own(&answer.epoch, &answer.records, Time::MAX);
         if i % 5 == 0 {
             let a = ledger.since(&rows, copy.cursor()).expect("since");
-            copy.apply_answer(&a, now);
+            copy.apply_answer(&a, now, Time::MAX);
         }
     }
     let a = ledger.since(&rows, copy.cursor()).expect("since");
-    assert_eq!(copy.apply_answer(&a, now), Progress::Complete);
+    assert_eq!(copy.apply_answer(&a, now, Time::MAX), Progress::Complete);
     assert_eq!(rows.inner.records.len(), 30);
     assert_eq!(rows.inner.records.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=30).collect::<Vec<u64>>());
     for i in 0..30 {
@@ -520,7 +543,7 @@ fn more_than_nine_thousand_records_are_kept_and_served_in_pages() {
     assert_eq!(first.records.len(), PAGE_RECORDS);
     assert!(first.more);
     let mut copy = LedgerCopy::new();
-    assert_eq!(copy.apply_answer(&first, T0 + 20), Progress::More);
+    assert_eq!(copy.apply_answer(&first, T0 + 20, Time::MAX), Progress::More);
     assert_eq!(copy.last_success(), None, "one page is not a complete copy");
     w.refresh(&mut copy, T0 + 21);
     assert_eq!(copy.cursor(), 10_000);
@@ -660,7 +683,7 @@ fn random_bytes_never_panic_the_answer_readers() {
             rng.text(alphabet, 79).into_bytes()
         };
         if let Ok(answer) = serde_json::from_slice::<SinceAnswer>(&bytes) {
-            LedgerCopy::new().apply_answer(&answer, T0);
+            LedgerCopy::new().apply_answer(&answer, T0, Time::MAX);
         }
         let _ = serde_json::from_slice::<AppendOrder>(&bytes);
     }

@@ -55,7 +55,8 @@ pub fn effect(meta: &Meta, now: Time) -> Purged {
 /// Applies the answer to this isolate's own purge (out of band: the cursor only moves over
 /// records directly after it).
 pub fn apply_own(answer: &AppendAnswer) {
-    COPY.with(|c| c.borrow_mut().apply_own(&answer.epoch, &answer.records));
+    let at = now();
+    COPY.with(|c| c.borrow_mut().apply_own(&answer.epoch, &answer.records, at));
 }
 
 /// Applies a purge the ledger has not taken (yet) to this isolate only.
@@ -119,7 +120,10 @@ async fn refresh(env: &Env, blocking: bool) -> Outcome {
         let shared = read_shared().await;
         let plan = COPY.with(|c| fanout::plan(&c.borrow(), shared.as_ref(), blocking, now()));
         let progress = match (plan, shared) {
-            (Plan::UseShared, Some(s)) => COPY.with(|c| c.borrow_mut().apply_answer(&s.answer, s.sent_at)),
+            (Plan::UseShared, Some(s)) => {
+                let at = now();
+                COPY.with(|c| c.borrow_mut().apply_answer(&s.answer, s.sent_at, at))
+            }
             (Plan::Wait, _) => return Outcome::Deferred,
             (Plan::UseShared, None) => return Outcome::Failure,
             (Plan::Poll { since, claim }, shared) => {
@@ -135,7 +139,8 @@ async fn refresh(env: &Env, blocking: bool) -> Outcome {
                         return Outcome::Failure;
                     }
                 };
-                let progress = COPY.with(|c| c.borrow_mut().apply_answer(&answer, sent_at));
+                let at = now();
+                let progress = COPY.with(|c| c.borrow_mut().apply_answer(&answer, sent_at, at));
                 if fanout::shareable(&answer) {
                     write_shared(&SharedAnswer { answer, sent_at, claimed_at: None }).await;
                 }

@@ -419,21 +419,26 @@ pub enum Effect {
     Unverified { before: Time },
 }
 
-/// The latest hard and soft purge times recorded for one target.
+/// The latest hard and soft purge recorded for one target: its time, and when this copy
+/// learned of it (on the isolate's clock).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Marks {
-    hard: Option<Time>,
-    soft: Option<Time>,
+    hard: Option<(Time, Time)>,
+    soft: Option<(Time, Time)>,
 }
 
 impl Marks {
-    fn add(&mut self, at: Time, soft: bool) {
+    fn add(&mut self, at: Time, soft: bool, learned: Time) {
         let slot = if soft { &mut self.soft } else { &mut self.hard };
-        *slot = Some(slot.map_or(at, |t| t.max(at)));
+        *slot = Some(match *slot {
+            Some((t, l)) if t > at => (t, l),
+            Some((t, l)) if t == at => (t, l.min(learned)),
+            _ => (at, learned),
+        });
     }
 
     fn newest(&self) -> Time {
-        self.hard.unwrap_or(0).max(self.soft.unwrap_or(0))
+        self.hard.map_or(0, |(t, _)| t).max(self.soft.map_or(0, |(t, _)| t))
     }
 }
 
@@ -481,12 +486,12 @@ impl LedgerCopy {
 
     /// Takes in an answer to "the records after `answer.from`", asked for at `sent_at` (the
     /// time the request was *sent*, so that every purge recorded before it is known to be
-    /// included once the copy is complete).
-    pub fn apply_answer(&mut self, answer: &SinceAnswer, sent_at: Time) -> Progress {
+    /// included once the copy is complete) and applied at `now`.
+    pub fn apply_answer(&mut self, answer: &SinceAnswer, sent_at: Time, now: Time) -> Progress {
         let known_epoch = self.epoch.as_deref() == Some(answer.epoch.as_str());
         self.start_epoch(&answer.epoch);
         for record in &answer.records {
-            self.add(record);
+            self.add(record, now);
         }
         if answer.last_seq < self.cursor {
             // The ledger is behind what this copy saw in the same epoch: start over.
@@ -509,9 +514,9 @@ impl LedgerCopy {
 
     /// Takes in records learned out of band (the answer to this isolate's own purge): they
     /// apply at once; the cursor moves over them only where they directly follow it.
-    pub fn apply_own(&mut self, epoch: &str, records: &[PurgeRecord]) {
+    pub fn apply_own(&mut self, epoch: &str, records: &[PurgeRecord], now: Time) {
         for record in records {
-            self.add(record);
+            self.add(record, now);
         }
         if self.epoch.as_deref() == Some(epoch) {
             self.ahead.extend(records.iter().map(|r| r.seq).filter(|s| *s > self.cursor));
@@ -523,7 +528,7 @@ impl LedgerCopy {
     /// and moves nothing.
     pub fn apply_local(&mut self, targets: &[Target], soft: bool, at: Time) {
         for target in targets {
-            self.add(&PurgeRecord { seq: 0, id: String::new(), at, target: target.clone(), soft });
+            self.add(&PurgeRecord { seq: 0, id: String::new(), at, target: target.clone(), soft }, at);
         }
     }
 
@@ -535,7 +540,7 @@ impl LedgerCopy {
         }
     }
 
-    fn add(&mut self, record: &PurgeRecord) {
+    fn add(&mut self, record: &PurgeRecord, learned: Time) {
         let (map, key) = match &record.target {
             Target::Url(url) => (&mut self.urls, url),
             Target::Tag(tag) => (&mut self.tags, tag),
@@ -544,7 +549,7 @@ impl LedgerCopy {
                 (&mut self.prefixes, prefix)
             }
         };
-        map.entry(key.clone()).or_default().add(record.at, record.soft);
+        map.entry(key.clone()).or_default().add(record.at, record.soft, learned);
     }
 
     /// Every record up to this sequence number has been applied; ask for the ones after it.
@@ -564,16 +569,20 @@ impl LedgerCopy {
 
     /// What the known records do to an entry with primary key `url` and `tags` whose origin
     /// request was sent at `sent_at`: a matching record affects it when
-    /// `sent_at <= at + CLOCK_SKEW_MARGIN_MS`; a hard purge wins over soft ones.
+    /// `sent_at <= at + CLOCK_SKEW_MARGIN_MS` (the ledger's clock and this isolate's may
+    /// disagree that much), unless the request was sent after this copy learned of the record
+    /// (then it was certainly sent after the purge, whatever the clocks say: an entry fetched
+    /// again right after a purge is not purged again). A hard purge wins over soft ones.
     pub fn effect(&self, url: &str, tags: &[String], sent_at: Time) -> Option<Effect> {
         let basis = sent_at.saturating_sub(CLOCK_SKEW_MARGIN_MS);
         let mut found = Marks::default();
+        let affects = |(at, learned): (Time, Time)| at >= basis && sent_at < learned;
         let mut merge = |marks: &Marks| {
-            if let Some(at) = marks.hard.filter(|at| *at >= basis) {
-                found.add(at, false);
+            if let Some(m) = marks.hard.filter(|m| affects(*m)) {
+                found.add(m.0, false, m.1);
             }
-            if let Some(at) = marks.soft.filter(|at| *at >= basis) {
-                found.add(at, true);
+            if let Some(m) = marks.soft.filter(|m| affects(*m)) {
+                found.add(m.0, true, m.1);
             }
         };
         if let Some(marks) = self.urls.get(url) {
@@ -589,7 +598,7 @@ impl LedgerCopy {
         }
         match found {
             Marks { hard: Some(_), .. } => Some(Effect::Hard),
-            Marks { soft: Some(at), .. } => Some(Effect::Soft { at }),
+            Marks { soft: Some((at, _)), .. } => Some(Effect::Soft { at }),
             Marks { hard: None, soft: None } => None,
         }
     }

@@ -119,12 +119,12 @@ test('more than 9,000 records survive a restart of the ledger, and a new isolate
     const g = (p, init) => fetch(p.startsWith('http') ? p : `${url}${p}`, { redirect: 'manual', ...init });
     const kept = `${ns('ledger-restart')}?cc=max-age%3D86400`;
     const keptKey = await cachedKey(g, kept);
-    // Two API purges of 1,000 URLs, each expanded to five purge paths: 10,000 records.
+    // Two API purges of 1,000 URLs, each expanded to five purge paths: 10,000 records (soft,
+    // so that this location does not delete 10,000 keys of its own first).
     for (let batch = 0; batch < 2; batch += 1) {
       const urls = Array.from({ length: 1000 }, (_, i) => `/bulk/${batch}/${i}`);
-      const r = await g('/_rulecache/api/purge', { method: 'POST', headers: { ...bearer, 'content-type': 'application/json' }, body: JSON.stringify({ urls }) });
+      const r = await g('/_rulecache/api/purge', { method: 'POST', headers: { ...bearer, 'content-type': 'application/json' }, body: JSON.stringify({ urls, soft: true }) });
       assert.equal(r.status, 200, await r.text());
-      await r.arrayBuffer();
     }
     // Another location purges the kept entry: only the ledger knows.
     const namespace = await mf.getDurableObjectNamespace('PURGE_LEDGER');
