@@ -111,6 +111,8 @@ pub struct Policy {
     key_options: KeyOptions,
     audience: AudienceConfig,
     purge_paths: Vec<String>,
+    /// Groups of origins that are one site: a URL purge reaches every origin of its group.
+    purge_aliases: Vec<Vec<String>>,
     page_map: BTreeMap<String, PageAction>,
 }
 
@@ -166,6 +168,7 @@ impl Policy {
             key_options: KeyOptions::default(),
             audience: AudienceConfig::default(),
             purge_paths: vec!["${path}".to_string()],
+            purge_aliases: Vec::new(),
             page_map: BTreeMap::new(),
         }
     }
@@ -287,6 +290,11 @@ impl Policy {
     /// Purge path templates (`${path}`, `${path}/view`, …).
     pub fn purge_paths(&self) -> &[String] {
         &self.purge_paths
+    }
+
+    /// The `purge.aliases` groups, each a list of normalised origins (`scheme://host[:port]`).
+    pub fn purge_aliases(&self) -> &[Vec<String>] {
+        &self.purge_aliases
     }
 
     /// The declared rulesets, by name.

@@ -160,7 +160,7 @@ fn targets_expand_urls_resolve_prefixes_and_keep_tags() {
             Target::Url("key:https://www.example.com/news".into()),
             Target::Url("key:https://www.example.com/news/view".into()),
             Target::Url("key:https://other.example/x?y=1".into()),
-            Target::Prefix("https://www.example.com/docs/".into()),
+            Target::Prefix("key:https://www.example.com/docs/".into()),
             Target::Tag("page-1".into()),
         ])
     );
@@ -199,4 +199,79 @@ fn random_bytes_never_panic_the_parser() {
     for json in [r#"{"urls":["#.repeat(1000), "[".repeat(100_000)] {
         assert!(PurgeRequest::from_json(json.as_bytes()).is_err());
     }
+}
+
+#[test]
+fn a_url_purge_reaches_every_alias_of_its_site_and_prefixes_are_normalised_like_keys() {
+    use rulecache::key::{primary_key, KeyOptions};
+    let policy = rulecache::policy::Policy::from_json(
+        r#"{"version": 1, "name": "aliases", "purge": {"paths": ["${path}"],
+            "aliases": [["https://www.example.org", "http://www.example.org", "https://example.org", "https://example.org."]]}}"#,
+    )
+    .expect("a valid policy");
+    assert_eq!(
+        policy.purge_aliases(),
+        [vec![
+            "https://www.example.org".to_owned(),
+            "http://www.example.org".into(),
+            "https://example.org".into(),
+            "https://example.org.".into()
+        ]]
+    );
+    let request = PurgeRequest {
+        urls: vec!["/news?b=2&a=1".into()],
+        prefixes: vec!["/Docs%7e/".into()],
+        tags: vec![],
+        soft: false,
+    };
+    let base = url::Url::parse("https://www.example.org/").expect("base");
+    let opts = KeyOptions::default();
+    let targets = request
+        .targets_with_aliases(&credential(), &base, policy.purge_paths(), policy.purge_aliases(), |u| {
+            primary_key(u, &opts)
+        })
+        .expect("targets");
+    let urls: Vec<&str> =
+        targets.iter().filter_map(|t| if let Target::Url(u) = t { Some(u.as_str()) } else { None }).collect();
+    let key = |s: &str| primary_key(&url::Url::parse(s).expect("url"), &opts);
+    for origin in
+        ["https://www.example.org", "http://www.example.org", "https://example.org", "https://example.org."]
+    {
+        let k = key(&format!("{origin}/news?b=2&a=1"));
+        assert!(urls.contains(&k.as_str()), "{k} in {urls:?}");
+    }
+    let prefixes: Vec<&str> = targets
+        .iter()
+        .filter_map(|t| if let Target::Prefix(p) = t { Some(p.as_str()) } else { None })
+        .collect();
+    assert_eq!(prefixes.len(), 4);
+    assert!(prefixes.contains(&key("https://example.org/Docs~/").as_str()), "{prefixes:?}");
+    // An origin of no group: the URL alone.
+    let other = url::Url::parse("https://cdn.example.net/").expect("base");
+    let alone = request
+        .targets_with_aliases(&credential(), &other, policy.purge_paths(), policy.purge_aliases(), |u| {
+            u.to_string()
+        })
+        .expect("targets");
+    assert_eq!(alone.len(), 2);
+}
+
+#[test]
+fn alias_groups_are_checked() {
+    let Err(errors) = rulecache::policy::Policy::from_json(
+        r#"{"version": 1, "name": "aliases", "purge": {"aliases": [["https://a.example"], ["https://b.example/path", "ftp://c.example", "https://d.example"], ["https://d.example", "https://e.example"], "x"]}}"#,
+    ) else {
+        panic!("the policy is invalid");
+    };
+    let shown: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect();
+    assert_eq!(
+        shown,
+        [
+            "/purge/aliases/0: an alias group names at least two origins",
+            "/purge/aliases/1/0: \"https://b.example/path\" is not an origin: write scheme and host only, as in \"https://www.example.org\"",
+            "/purge/aliases/1/1: \"ftp://c.example\" is not an origin: write scheme and host only, as in \"https://www.example.org\"",
+            "/purge/aliases/2/0: \"https://d.example\" is already listed at /purge/aliases/1/2",
+            "/purge/aliases/3: expected an array of origins, found a string",
+        ]
+    );
 }

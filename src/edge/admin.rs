@@ -189,9 +189,13 @@ async fn run_purge(
     now: Time,
 ) -> Result<Response> {
     let policy = policy_store::active(env, now).await;
-    let targets = match purge
-        .targets(&credential, base, policy.purge_paths(), |u| key::primary_key(u, policy.key_options()))
-    {
+    let targets = match purge.targets_with_aliases(
+        &credential,
+        base,
+        policy.purge_paths(),
+        policy.purge_aliases(),
+        |u| key::primary_key(u, policy.key_options()),
+    ) {
         Ok(t) => t,
         Err(problems) => return json_response(400, &json!({ "errors": problems })),
     };

@@ -292,7 +292,7 @@ impl Walker {
         let cache_stop =
             self.string_list(m, "cacheStopRequestVariables", "").into_iter().map(|(s, _)| s).collect();
         let key_options = self.cache_key(m);
-        let purge_paths = self.purge(m);
+        let (purge_paths, purge_aliases) = self.purge(m);
         let page_map = self.page_map(m);
         Some(Policy {
             source: text.to_string(),
@@ -311,6 +311,7 @@ impl Walker {
             key_options,
             audience,
             purge_paths,
+            purge_aliases,
             page_map,
         })
     }
@@ -616,9 +617,9 @@ impl Walker {
         out
     }
 
-    fn purge(&mut self, m: &Map<String, Value>) -> Vec<String> {
-        let Some(s) = self.section(m, "purge", "", &["paths"]) else {
-            return vec!["${path}".to_string()];
+    fn purge(&mut self, m: &Map<String, Value>) -> (Vec<String>, Vec<Vec<String>>) {
+        let Some(s) = self.section(m, "purge", "", &["paths", "aliases"]) else {
+            return (vec!["${path}".to_string()], Vec::new());
         };
         let mut out = Vec::new();
         for (t, tp) in self.string_list(s, "paths", "/purge") {
@@ -628,7 +629,54 @@ impl Walker {
                 self.err(&tp, "a purge path must contain ${path}");
             }
         }
-        out
+        (out, self.purge_aliases(s))
+    }
+
+    /// `purge.aliases`: groups of origins (`scheme://host[:port]`) that are one site.
+    fn purge_aliases(&mut self, s: &Map<String, Value>) -> Vec<Vec<String>> {
+        let mut groups = Vec::new();
+        let Some(v) = s.get("aliases") else { return groups };
+        let Some(items) = v.as_array() else {
+            self.expected("/purge/aliases", "an array of arrays of origins", v);
+            return groups;
+        };
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for (i, group) in items.iter().enumerate() {
+            let gp = index("/purge/aliases", i);
+            let Some(list) = group.as_array() else {
+                self.expected(&gp, "an array of origins", group);
+                continue;
+            };
+            if list.len() < 2 {
+                self.err(&gp, "an alias group names at least two origins");
+            }
+            let mut origins = Vec::new();
+            for (j, item) in list.iter().enumerate() {
+                let ip = index(&gp, j);
+                let Some(text) = item.as_str() else {
+                    self.expected(&ip, "an origin such as \"https://www.example.org\"", item);
+                    continue;
+                };
+                match crate::purge::expand::origin_of(text) {
+                    Some(origin) => {
+                        if let Some(first) = seen.get(&origin) {
+                            self.err(&ip, format!("\"{origin}\" is already listed at {first}"));
+                            continue;
+                        }
+                        seen.insert(origin.clone(), ip.clone());
+                        origins.push(origin);
+                    }
+                    None => self.err(
+                        &ip,
+                        format!("\"{text}\" is not an origin: write scheme and host only, as in \"https://www.example.org\""),
+                    ),
+                }
+            }
+            if origins.len() >= 2 {
+                groups.push(origins);
+            }
+        }
+        groups
     }
 
     fn page_map(&mut self, m: &Map<String, Value>) -> BTreeMap<String, PageAction> {

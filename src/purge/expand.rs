@@ -86,3 +86,41 @@ pub fn resolve(base: &url::Url, url_or_path: &str) -> Option<url::Url> {
     url.set_fragment(None);
     Some(url)
 }
+
+/// The normalised origin (`scheme://host[:port]`, lower case, default port left out) that
+/// `text` names: an absolute http(s) URL with nothing after the host but an optional `/`.
+pub fn origin_of(text: &str) -> Option<String> {
+    let url = crate::http::parse_url(text.trim())?;
+    let bare = matches!(url.path(), "" | "/") && url.query().is_none() && url.fragment().is_none();
+    let plain = url.username().is_empty() && url.password().is_none();
+    if !matches!(url.scheme(), "http" | "https") || !bare || !plain {
+        return None;
+    }
+    url_origin(&url)
+}
+
+/// `scheme://host[:port]` of `url`.
+fn url_origin(url: &url::Url) -> Option<String> {
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(port) => format!("{}://{}:{}", url.scheme(), host, port),
+        None => format!("{}://{}", url.scheme(), host),
+    })
+}
+
+/// `url` and the same URL under every other origin of its alias group, when `aliases` (see
+/// `Policy::purge_aliases`) list its origin; else `url` alone.
+pub fn alias_urls(aliases: &[Vec<String>], url: &url::Url) -> Vec<url::Url> {
+    let mut out = vec![url.clone()];
+    let Some(origin) = url_origin(url) else { return out };
+    let Some(group) = aliases.iter().find(|g| g.contains(&origin)) else { return out };
+    let rest = &url.as_str()[origin.len().min(url.as_str().len())..];
+    for other in group.iter().filter(|o| **o != origin) {
+        if let Some(u) = crate::http::parse_url(&format!("{other}{rest}")) {
+            if !out.contains(&u) {
+                out.push(u);
+            }
+        }
+    }
+    out
+}

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::auth::Credential;
-use super::expand::{expand_paths, resolve};
+use super::expand::{alias_urls, expand_paths, resolve};
 use super::ledger::Target;
 
 /// At most this many URLs, prefixes and tags in one purge request, all together.
@@ -132,9 +132,24 @@ impl PurgeRequest {
     /// is. Duplicates are left out. Only an authorized request can be turned into targets.
     pub fn targets(
         &self,
+        authorized: &Credential,
+        base: &url::Url,
+        templates: &[String],
+        primary_key: impl Fn(&url::Url) -> String,
+    ) -> Result<Vec<Target>, Vec<String>> {
+        self.targets_with_aliases(authorized, base, templates, &[], primary_key)
+    }
+
+    /// As [`targets`](PurgeRequest::targets), and every URL and prefix is also purged under
+    /// each other origin of its `aliases` group (the policy's `purge.aliases`: host names and
+    /// schemes that are one site). A prefix without a query is normalised as primary keys
+    /// are (so `/News%7e/` reaches keys written `/News~/`).
+    pub fn targets_with_aliases(
+        &self,
         _authorized: &Credential,
         base: &url::Url,
         templates: &[String],
+        aliases: &[Vec<String>],
         primary_key: impl Fn(&url::Url) -> String,
     ) -> Result<Vec<Target>, Vec<String>> {
         let problems = self.problems();
@@ -154,12 +169,17 @@ impl PurgeRequest {
             };
             for path in expand_paths(templates, &path_and_query) {
                 if let Some(expanded) = resolve(&url, &path) {
-                    push(Target::Url(primary_key(&expanded)));
+                    for alias in alias_urls(aliases, &expanded) {
+                        push(Target::Url(primary_key(&alias)));
+                    }
                 }
             }
         }
         for prefix in self.prefixes.iter().filter_map(|p| resolve(base, p)) {
-            push(Target::Prefix(prefix.into()));
+            for alias in alias_urls(aliases, &prefix) {
+                let normalised = if alias.query().is_none() { primary_key(&alias) } else { alias.into() };
+                push(Target::Prefix(normalised));
+            }
         }
         // Tags are compared as entries record them (trimmed, lower-cased, bounded).
         for tag in self.tags.iter().filter_map(|t| crate::meta::normalise_tag(t)) {

@@ -153,3 +153,42 @@ test('more than 9,000 records survive a restart of the ledger, and a new isolate
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('two isolates writing one ledger: a tag purge taken by one is honoured by the other after its own purge', async () => {
+  const origin = await startOrigin();
+  const base = workerOptions({ originUrl: origin.url, secret: SECRET });
+  const { host, port, ...shared } = base;
+  const mf = new Miniflare({
+    host,
+    port,
+    workers: [
+      { ...shared, name: 'a' },
+      { ...shared, name: 'b', durableObjects: { PURGE_LEDGER: { className: 'PurgeLedger', scriptName: 'a', useSQLite: true } } },
+    ],
+  });
+  try {
+    const url = (await mf.ready).toString().replace(/\/$/, '');
+    const a = (p, init) => fetch(`${url}${p}`, { redirect: 'manual', ...init });
+    const b = await mf.getWorker('b');
+    const tag = `two-isolates-${process.pid}`;
+    const x = `${ns('ledger-two-x')}?cc=max-age%3D600&h=Cache-Tag:${tag}`;
+    const y = `${ns('ledger-two-y')}?cc=max-age%3D600`;
+    await cachedKey(a, x);
+    await cachedKey(a, y);
+    await sleep(2_500);
+    await (await a(y)).arrayBuffer();
+    await sleep(200);
+    // The other isolate purges the tag (a tag purge deletes nothing from the Cache API, so
+    // only the ledger can reach the first isolate's copy) ...
+    const pb = await b.fetch(`${url}/anything`, { method: 'PURGE', headers: { ...bearer, 'x-purge-tags': tag } });
+    assert.equal(pb.status, 200, await pb.text());
+    // ... then the first isolate takes a purge of its own.
+    const pa = await a(y, { method: 'PURGE', headers: bearer });
+    assert.equal(pa.status, 200, await pa.text());
+    const ms = await untilMiss(a, x);
+    assert.ok(ms !== null, 'the other isolate\'s purge was honoured within the bound');
+  } finally {
+    await mf.dispose();
+    await origin.stop();
+  }
+});
