@@ -93,7 +93,6 @@ impl Ord for Queued {
 
 struct Flight {
     id: u64,
-    blocking: bool,
     rounds: usize,
     deadline_set: bool,
 }
@@ -231,9 +230,8 @@ impl Sim {
                     return;
                 }
                 let loc = self.isolates[i].loc;
-                let blocking = self.isolates[i].flight.as_ref().is_some_and(|f| f.blocking);
                 let shared = self.shared[loc].clone();
-                let plan = fanout::plan(&self.isolates[i].copy, shared.as_deref(), blocking, now);
+                let plan = fanout::plan(&self.isolates[i].copy, shared.as_deref(), now);
                 match (plan, shared) {
                     (Plan::UseShared, Some(s)) => {
                         let progress = self.isolates[i].copy.apply_answer(&s.answer, s.sent_at, now);
@@ -381,7 +379,7 @@ impl Sim {
         let now = self.now;
         let iso = &mut self.isolates[i];
         iso.refresher.start(now);
-        iso.flight = Some(Flight { id, blocking, rounds: 0, deadline_set: false });
+        iso.flight = Some(Flight { id, rounds: 0, deadline_set: false });
         if !blocking {
             self.flush(i);
         }

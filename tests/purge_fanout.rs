@@ -109,50 +109,46 @@ fn a_purge_write_is_retried_four_times() {
 fn a_fresh_shared_answer_serves_every_isolate_of_the_location() {
     let copy = copy_at(10, T0);
     let shared = SharedAnswer { answer: answer(8, 12), sent_at: T0 + 2_000, claimed_at: None };
-    assert_eq!(plan(&copy, Some(&shared), false, T0 + 2_000 + SHARED_ANSWER_FRESH_MS - 1), Plan::UseShared);
+    assert_eq!(plan(&copy, Some(&shared), T0 + 2_000 + SHARED_ANSWER_FRESH_MS - 1), Plan::UseShared);
     let mut c = copy.clone();
     c.apply_answer(&shared.answer, shared.sent_at, Time::MAX);
     assert_eq!((c.cursor(), c.last_success()), (12, Some(T0 + 2_000)));
     // Stale: poll after the cursor, and claim the poll.
     assert_eq!(
-        plan(&copy, Some(&shared), false, T0 + 2_000 + SHARED_ANSWER_FRESH_MS),
+        plan(&copy, Some(&shared), T0 + 2_000 + SHARED_ANSWER_FRESH_MS),
         Plan::Poll { since: 10, claim: true }
     );
     // A copy ahead of the shared answer reaches back to its end, so that the next shared
     // answer also serves the isolates that applied only this one.
     let ahead_copy = copy_at(15, T0 + 3_000);
     assert_eq!(
-        plan(&ahead_copy, Some(&shared), false, T0 + 2_000 + SHARED_ANSWER_FRESH_MS),
+        plan(&ahead_copy, Some(&shared), T0 + 2_000 + SHARED_ANSWER_FRESH_MS),
         Plan::Poll { since: 12, claim: true }
     );
     // Starts after the cursor: of no use to this copy.
     let ahead = SharedAnswer { answer: answer(11, 12), sent_at: T0 + 2_000, claimed_at: None };
-    assert_eq!(plan(&copy, Some(&ahead), false, T0 + 2_100), Plan::Poll { since: 10, claim: true });
+    assert_eq!(plan(&copy, Some(&ahead), T0 + 2_100), Plan::Poll { since: 10, claim: true });
     // Another epoch: poll after the cursor (the answer resets the copy).
     let mut other = shared.clone();
     other.answer.epoch = "e2".into();
-    assert!(matches!(plan(&copy, Some(&other), false, T0 + 2_100), Plan::Poll { .. }));
+    assert!(matches!(plan(&copy, Some(&other), T0 + 2_100), Plan::Poll { .. }));
     // Nothing shared yet.
-    assert_eq!(plan(&copy, None, false, T0 + 2_100), Plan::Poll { since: 10, claim: false });
+    assert_eq!(plan(&copy, None, T0 + 2_100), Plan::Poll { since: 10, claim: false });
     // A new isolate can start from a shared answer that starts at 0.
     let whole = SharedAnswer { answer: answer(0, 12), sent_at: T0 + 2_000, claimed_at: None };
-    assert_eq!(plan(&LedgerCopy::new(), Some(&whole), true, T0 + 2_100), Plan::UseShared);
-    assert_eq!(
-        plan(&LedgerCopy::new(), Some(&shared), true, T0 + 2_100),
-        Plan::Poll { since: 0, claim: true }
-    );
+    assert_eq!(plan(&LedgerCopy::new(), Some(&whole), T0 + 2_100), Plan::UseShared);
+    assert_eq!(plan(&LedgerCopy::new(), Some(&shared), T0 + 2_100), Plan::Poll { since: 0, claim: true });
 }
 
 #[test]
-fn a_claimed_poll_is_waited_for_unless_the_request_blocks() {
+fn a_claimed_poll_is_left_to_the_isolate_that_claimed_it() {
     let copy = copy_at(10, T0);
     let stale = T0 + 2_000;
     let shared = SharedAnswer { answer: answer(8, 12), sent_at: stale, claimed_at: Some(stale + 1_600) };
     let now = stale + 1_700;
-    assert_eq!(plan(&copy, Some(&shared), false, now), Plan::Wait);
-    assert_eq!(plan(&copy, Some(&shared), true, now), Plan::Poll { since: 10, claim: false });
+    assert_eq!(plan(&copy, Some(&shared), now), Plan::Wait);
     assert_eq!(
-        plan(&copy, Some(&shared), false, stale + 1_600 + CLAIM_HOLD_MS),
+        plan(&copy, Some(&shared), stale + 1_600 + CLAIM_HOLD_MS),
         Plan::Poll { since: 10, claim: true }
     );
 }
@@ -162,7 +158,7 @@ fn the_shared_answer_reaches_back_only_so_far_and_stays_small() {
     let far = copy_at(5_000, T0);
     let shared =
         SharedAnswer { answer: answer(5_000 - SHARED_REACH_BACK - 1, 5_000), sent_at: T0, claimed_at: None };
-    assert_eq!(plan(&far, Some(&shared), false, T0 + 5_000), Plan::Poll { since: 5_000, claim: true });
+    assert_eq!(plan(&far, Some(&shared), T0 + 5_000), Plan::Poll { since: 5_000, claim: true });
     assert!(shareable(&answer(0, SHARED_MAX_RECORDS as u64)));
     assert!(!shareable(&answer(0, SHARED_MAX_RECORDS as u64 + 1)));
     let mut paged = answer(0, 3);

@@ -118,7 +118,7 @@ async fn refresh(env: &Env, blocking: bool) -> Outcome {
     }
     for _ in 0..MAX_ROUNDS {
         let shared = read_shared().await;
-        let plan = COPY.with(|c| fanout::plan(&c.borrow(), shared.as_ref(), blocking, now()));
+        let plan = COPY.with(|c| fanout::plan(&c.borrow(), shared.as_ref(), now()));
         let progress = match (plan, shared) {
             (Plan::UseShared, Some(s)) => {
                 let at = now();

@@ -182,10 +182,12 @@ fn usable(copy: &LedgerCopy, shared: &SharedAnswer) -> bool {
     epoch_ok && a.from <= copy.cursor() && !a.more && a.last_seq >= copy.cursor()
 }
 
-/// Where a refresh at `now` gets its answer, given the location's shared answer (if any) and
-/// whether the request waits for it (`blocking`: a claim by another isolate is not waited
-/// for, the request polls itself).
-pub fn plan(copy: &LedgerCopy, shared: Option<&SharedAnswer>, blocking: bool, now: Time) -> Plan {
+/// Where a refresh at `now` gets its answer, given the location's shared answer (if any). A
+/// poll claimed by another isolate is left to it, even by a request that would wait: that
+/// request goes on at once with the copy it has (in the fail mode when the copy is older
+/// than the bound), so a location that comes back after a ledger outage polls once, not once
+/// per isolate.
+pub fn plan(copy: &LedgerCopy, shared: Option<&SharedAnswer>, now: Time) -> Plan {
     let Some(s) = shared else { return Plan::Poll { since: copy.cursor(), claim: false } };
     let fresh = now.saturating_sub(s.sent_at) < SHARED_ANSWER_FRESH_MS;
     let news = copy.last_success().is_none_or(|l| s.sent_at > l);
@@ -193,7 +195,7 @@ pub fn plan(copy: &LedgerCopy, shared: Option<&SharedAnswer>, blocking: bool, no
         return Plan::UseShared;
     }
     let claimed = s.claimed_at.is_some_and(|c| now.saturating_sub(c) < CLAIM_HOLD_MS);
-    if claimed && !blocking {
+    if claimed {
         return Plan::Wait;
     }
     let same_epoch = copy.epoch() == Some(s.answer.epoch.as_str());
@@ -203,7 +205,7 @@ pub fn plan(copy: &LedgerCopy, shared: Option<&SharedAnswer>, blocking: bool, no
     } else {
         copy.cursor()
     };
-    Plan::Poll { since, claim: !claimed }
+    Plan::Poll { since, claim: true }
 }
 
 /// Whether a poll's answer goes into the location's cache for the other isolates.
