@@ -44,24 +44,25 @@ tools-browser:
 WASM_FEATURES := --enable-bulk-memory --enable-reference-types --enable-multivalue --enable-sign-ext \
 	--enable-nontrapping-float-to-int --enable-mutable-globals --enable-exception-handling
 build: tools
-	worker-build --release
+	cd crates/worker && worker-build --release
+	rm -rf build && mv crates/worker/build build
 	@# worker-build keeps the name section; drop it and optimise the final module for size.
 	$(WASM_OPT_BIN) build/index_bg.wasm -Oz --strip-debug --strip-producers $(WASM_FEATURES) -o build/index_bg.wasm
 
 ## The demo origin (native)
 origin:
-	cargo build --release --bin demo-origin
+	cargo build --release -p demo-origin
 
 run: build origin
 	node tests/support/run.mjs
 
 lint: tools-rust
-	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
-	cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p rulecache -p rulecache-worker --lib --target wasm32-unknown-unknown -- -D warnings
 
 test-native:
-	cargo test --all-targets
+	cargo test --workspace --all-targets
 
 test-runtime: build origin
 	node --test --test-concurrency=1 tests/integration/
@@ -77,7 +78,7 @@ bench: bench-core bench-load bench-propagation
 # The benchmarks need unwinding (criterion), the release profile aborts on panic (wasm):
 # a separate target folder keeps the two builds of the library apart.
 bench-core:
-	CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR=target/bench-core cargo bench --bench core
+	CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR=target/bench-core cargo bench -p rulecache --bench core
 
 bench-load: build origin
 	node benches/load/run.mjs

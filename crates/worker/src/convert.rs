@@ -10,7 +10,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::ReadableStream;
 use worker::{Headers as JsHeaders, Response, Result};
 
-use crate::http::{write_line, HeaderEdit, Headers, RequestHead, ResponseHead};
+use rulecache::http::{write_line, HeaderEdit, Headers, RequestHead, ResponseHead};
 
 #[wasm_bindgen(inline_js = r#"
 function put(h, lines) {

@@ -8,7 +8,8 @@ use std::thread;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rulecache");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// The repository root (the CLI is run from there, as an operator would).
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
 fn run(args: &[&str], secret: Option<&str>) -> Output {
     let mut cmd = Command::new(BIN);
@@ -35,7 +36,7 @@ fn check_reports_ok_or_every_error_with_the_file_name() {
         "policy/with-caching-proxy.json: ok (with-caching-proxy, version 1)\n\
          policy/without-caching-proxy.json: ok (without-caching-proxy, version 1)\n"
     );
-    let bad = "tests/fixtures/policy/invalid/undeclared-rulesets.json";
+    let bad = "crates/core/tests/fixtures/policy/invalid/undeclared-rulesets.json";
     let o = run(&["check", "policy/with-caching-proxy.json", bad], None);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(

@@ -5,7 +5,7 @@
 use worker::{Env, KvError};
 
 use super::cache::STORAGE_SECS;
-use crate::meta::Meta;
+use rulecache::meta::Meta;
 
 const KV_BINDING: &str = "RULECACHE_KV";
 const PREFIX: &str = "obj:";

@@ -8,8 +8,8 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 use worker::*;
 
-use crate::http::Time;
-use crate::policy::{Policy, PolicyError};
+use rulecache::http::Time;
+use rulecache::policy::{Policy, PolicyError};
 
 const KV_BINDING: &str = "RULECACHE_KV";
 const ACTIVE_KEY: &str = "policy:active";

@@ -34,15 +34,16 @@
 //! hold; a list holds when any entry does. A chain's `operations` lists other `/operations`
 //! entries by name, or inline operations; chains may nest but not form cycles.
 
-mod validate;
-
+pub mod audience;
+pub mod classify;
 pub(crate) mod glob;
+pub mod operations;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::audience::AudienceConfig;
-use crate::classify;
 pub use crate::classify::{Classified, Rule};
 use crate::decision::Audience;
 use crate::http::{Headers, RequestHead, ResponseHead};
@@ -115,9 +116,9 @@ pub struct Policy {
 }
 
 const PROFILES: [(&str, &str); 3] = [
-    ("without-caching-proxy", include_str!("../policy/without-caching-proxy.json")),
-    ("with-caching-proxy", include_str!("../policy/with-caching-proxy.json")),
-    ("with-caching-proxy-splitviews", include_str!("../policy/with-caching-proxy-splitviews.json")),
+    ("without-caching-proxy", include_str!("../../../../policy/without-caching-proxy.json")),
+    ("with-caching-proxy", include_str!("../../../../policy/with-caching-proxy.json")),
+    ("with-caching-proxy-splitviews", include_str!("../../../../policy/with-caching-proxy-splitviews.json")),
 ];
 
 /// The id of the profile used when no policy has been pushed.

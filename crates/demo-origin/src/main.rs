@@ -64,17 +64,11 @@
 //!
 //! Request bodies up to 8 MiB (413 beyond); malformed requests get 400.
 
-#[cfg(not(target_arch = "wasm32"))]
-#[path = "demo_origin/http.rs"]
 mod http;
-#[cfg(not(target_arch = "wasm32"))]
-#[path = "demo_origin/site.rs"]
 mod site;
-#[cfg(all(test, not(target_arch = "wasm32")))]
-#[path = "demo_origin/tests.rs"]
+#[cfg(test)]
 mod tests;
 
-#[cfg(not(target_arch = "wasm32"))]
 const HELP: &str = "\
 demo-origin: a small CMS-like origin server for trying the edge cache
 
@@ -99,7 +93,6 @@ Every HTML page names its audience in one marker:
   <body data-audience=\"authenticated\" data-user=\"alice\">
 ";
 
-#[cfg(not(target_arch = "wasm32"))]
 fn main() {
     use std::io::{Read, Write};
     use std::sync::Arc;
@@ -161,6 +154,3 @@ fn main() {
     let _ = out.flush();
     let _ = handle.join();
 }
-
-#[cfg(target_arch = "wasm32")]
-fn main() {}

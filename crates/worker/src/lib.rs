@@ -1,5 +1,8 @@
-//! The Cloudflare Workers shell: turns the core's decisions into I/O. Thin on purpose: every
-//! decision lives in the core; this module only moves heads, bodies and records.
+//! The Cloudflare Workers shell of rulecache: turns the core's decisions into I/O (the Cache
+//! API, KV, the purge ledger's Durable Object, fetch to the origin). Compiled for wasm only; on
+//! the host this crate is empty.
+
+#![cfg(target_arch = "wasm32")]
 
 mod admin;
 mod assets;
@@ -17,8 +20,8 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 use worker::*;
 
-use crate::http::Time;
-use crate::purge::auth::ReplayGuard;
+use rulecache::http::Time;
+use rulecache::purge::auth::ReplayGuard;
 
 /// The default admin path prefix (`ADMIN_PREFIX` var).
 const DEFAULT_ADMIN_PREFIX: &str = "/_rulecache";
@@ -39,7 +42,7 @@ impl Config {
             .ok()
             .map(|v| v.to_string())
             .filter(|v| !v.trim().is_empty())
-            .and_then(|v| crate::http::parse_url(v.trim()));
+            .and_then(|v| rulecache::http::parse_url(v.trim()));
         let admin_prefix = env
             .var("ADMIN_PREFIX")
             .ok()
@@ -93,7 +96,7 @@ async fn route(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     // read in one crossing); the admin paths take the `worker` crate's wrapper (which reads
     // every property, `cf` included).
     let incoming = convert::RequestLines::read(&req);
-    if crate::http::url_path_is_under(incoming.url(), &config.admin_prefix) {
+    if rulecache::http::url_path_is_under(incoming.url(), &config.admin_prefix) {
         return admin::handle(req.into(), &env, &ctx, &config, now).await.map(Into::into);
     }
     if incoming.method().eq_ignore_ascii_case("PURGE") {

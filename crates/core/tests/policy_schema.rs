@@ -5,8 +5,8 @@ use rulecache::policy::{EtagComponent, OperationKind, Policy};
 use serde_json::Value;
 
 fn schema() -> Value {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/policy/schema.json")).expect("schema");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../policy/schema.json"))
+        .expect("schema");
     serde_json::from_str(&text).expect("schema is JSON")
 }
 

@@ -1,6 +1,6 @@
 //! The purge ledger: a Durable Object holds the authority (strongly consistent, one for every
 //! location); each isolate keeps a copy, refreshed on a bounded interval, and treats an entry
-//! stored before a matching record as purged. The rules live in `crate::purge::ledger`.
+//! stored before a matching record as purged. The rules live in `rulecache::purge::ledger`.
 
 use std::cell::RefCell;
 
@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use worker::*;
 
 use super::cache::STORAGE_SECS;
-use crate::engine::Purged;
-use crate::http::Time;
-use crate::meta::Meta;
-use crate::purge::ledger::{Effect, Ledger, LedgerCopy, PurgeRecord, Refresh, Target};
+use rulecache::engine::Purged;
+use rulecache::http::Time;
+use rulecache::meta::Meta;
+use rulecache::purge::ledger::{Effect, Ledger, LedgerCopy, PurgeRecord, Refresh, Target};
 
 const BINDING: &str = "PURGE_LEDGER";
 const OBJECT_NAME: &str = "global";
@@ -180,7 +180,7 @@ impl DurableObject for PurgeLedger {
                     let Some((ledger, nonces)) = loaded.as_mut() else {
                         return Response::error("not loaded", 500);
                     };
-                    let window = crate::purge::auth::MAX_CLOCK_SKEW_SECS * 2000;
+                    let window = rulecache::purge::auth::MAX_CLOCK_SKEW_SECS * 2000;
                     nonces.retain(|(_, at)| now.saturating_sub(*at) <= window);
                     if let Some(n) = &order.nonce {
                         if nonces.iter().any(|(seen, _)| seen == n) {

@@ -8,15 +8,15 @@ use worker::*;
 use super::cache::{self, MEMORY, STATS};
 use super::convert::headers_to_js;
 use super::{assets, ledger, persist, policy_store, Config, REPLAY};
-use crate::decision::Audience;
-use crate::engine::{Flow, Found, Purged, Step};
-use crate::freshness::{self, Verdict};
-use crate::http::{Headers, RequestHead, ResponseHead, Time};
-use crate::key;
-use crate::policy::Policy;
-use crate::purge::auth::{authorize, AuthError, AuthInput, Credential, SIGNATURE_HEADER};
-use crate::purge::ledger::{Target, BLOCKING_REFRESH_AFTER_MS};
-use crate::purge::request::{PurgeRequest, MAX_BODY_BYTES};
+use rulecache::decision::Audience;
+use rulecache::engine::{Flow, Found, Purged, Step};
+use rulecache::freshness::{self, Verdict};
+use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
+use rulecache::key;
+use rulecache::policy::Policy;
+use rulecache::purge::auth::{authorize, AuthError, AuthInput, Credential, SIGNATURE_HEADER};
+use rulecache::purge::ledger::{Target, BLOCKING_REFRESH_AFTER_MS};
+use rulecache::purge::request::{PurgeRequest, MAX_BODY_BYTES};
 
 /// A strict policy for the panel: only its own files, no inline code.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \

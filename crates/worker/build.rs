@@ -5,13 +5,19 @@
 use std::path::Path;
 use std::{env, fs};
 
+/// The panel's sources, at the repository root.
+const WWW: &str = "../../www";
+
 fn main() {
-    println!("cargo:rerun-if-changed=www");
+    println!("cargo:rerun-if-changed={WWW}");
     let out = env::var("OUT_DIR").unwrap_or_else(|_| ".".into());
     for name in ["index.html", "app.js", "app.css"] {
-        let src = Path::new("www").join(name);
+        let src = Path::new(WWW).join(name);
         println!("cargo:rerun-if-changed={}", src.display());
-        let text = fs::read_to_string(&src).unwrap_or_default();
+        let text = match fs::read_to_string(&src) {
+            Ok(text) => text,
+            Err(e) => panic!("cannot read {}: {e}", src.display()),
+        };
         let compact = compact(&text, name);
         let _ = fs::write(Path::new(&out).join(name), compact);
     }

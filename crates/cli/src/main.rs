@@ -10,15 +10,10 @@
 //!
 //! `push` and `rollback` authenticate with the shared secret from `RULECACHE_SECRET`.
 
-#[cfg(not(target_arch = "wasm32"))]
 fn main() {
     std::process::exit(cli::run(std::env::args().skip(1).collect()));
 }
 
-#[cfg(target_arch = "wasm32")]
-fn main() {}
-
-#[cfg(not(target_arch = "wasm32"))]
 mod cli {
     use rulecache::decision::{Audience, EdgeStorage, ModifyContext};
     use rulecache::http::{Headers, RequestHead, ResponseHead};

@@ -12,13 +12,13 @@ use super::convert::{
     OutHeaders, RequestLines,
 };
 use super::{ledger, now, persist, policy_store, Config};
-use crate::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, Reply, Step, StoreOrder};
-use crate::http::{Headers, RequestHead, Time};
-use crate::lru::ByteLru;
-use crate::meta::{Meta, VaryIndex};
-use crate::policy::Policy;
-use crate::range;
-use crate::stats::Stats;
+use rulecache::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, Reply, Step, StoreOrder};
+use rulecache::http::{Headers, RequestHead, Time};
+use rulecache::lru::ByteLru;
+use rulecache::meta::{Meta, VaryIndex};
+use rulecache::policy::Policy;
+use rulecache::range;
+use rulecache::stats::Stats;
 
 /// Header carrying an entry's record on a Cache API response.
 pub const META_HEADER: &str = "x-rulecache-meta";
@@ -162,7 +162,7 @@ pub async fn handle(
     let policy = policy_store::active(env, now).await;
     ledger::refresh_if_due(env, ctx, now).await;
     let head = incoming.head()?;
-    let debug = crate::purge::auth::is_authorized_quick(config.secret.as_deref(), &head.headers);
+    let debug = rulecache::purge::auth::is_authorized_quick(config.secret.as_deref(), &head.headers);
     let client_headers = head.headers.clone();
     let (mut flow, step) = Flow::start(&policy, head, now, debug);
     let mut io = Io::new();
