@@ -9,12 +9,8 @@ SHELL := /bin/bash
 CARGO_BIN := $(HOME)/.cargo/bin
 export PATH := $(CARGO_BIN):$(PATH)
 
-WORKER_BUILD_VERSION := 0.8.7
-# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
-WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"/, "", $$3); print $$3}' Cargo.lock)
-
-# worker-build would download these; we supply them from the registries instead.
-export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
+# The worker is packed by the workspace's own worker-pack (wasm-bindgen as a library, wasm-opt
+# and esbuild from npm): nothing is downloaded or installed from source at build time.
 export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
 export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
 # Quiet, local-only wrangler/Miniflare.
@@ -31,8 +27,6 @@ tools: tools-rust tools-node
 
 tools-rust:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-	@worker-build --version 2>/dev/null | grep -qx '$(WORKER_BUILD_VERSION)' || cargo install --locked worker-build --version $(WORKER_BUILD_VERSION)
-	@wasm-bindgen --version 2>/dev/null | grep -qx 'wasm-bindgen $(WASM_BINDGEN_VERSION)' || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 
 tools-node:
 	@if [ ! -x node_modules/.bin/wrangler ] || ! npm ls --depth=0 >/dev/null 2>&1; then npm ci --no-audit --no-fund; fi
@@ -40,14 +34,10 @@ tools-node:
 tools-browser:
 	@[ -x "$(CHROMIUM)" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-## The release worker: build/index.js + build/index_bg.wasm
-WASM_FEATURES := --enable-bulk-memory --enable-reference-types --enable-multivalue --enable-sign-ext \
-	--enable-nontrapping-float-to-int --enable-mutable-globals --enable-exception-handling
+## The release worker: build/index.js + build/index_bg.wasm (a no-op when nothing changed)
 build: tools
-	cd crates/worker && worker-build --release
-	rm -rf build && mv crates/worker/build build
-	@# worker-build keeps the name section; drop it and optimise the final module for size.
-	$(WASM_OPT_BIN) build/index_bg.wasm -Oz --strip-debug --strip-producers $(WASM_FEATURES) -o build/index_bg.wasm
+	cargo build -q -p worker-pack
+	target/debug/worker-pack --out build
 
 ## The demo origin (native)
 origin:
