@@ -19,20 +19,13 @@ use rulecache::meta::{Meta, VaryIndex};
 use rulecache::policy::Policy;
 use rulecache::range;
 use rulecache::stats::Stats;
+use rulecache::tiers::{self, HitForPass, COLLAPSE_POLL_MS, COLLAPSE_WAIT_MS};
 
 /// Header carrying an entry's record on a Cache API response.
 pub const META_HEADER: &str = "x-rulecache-meta";
 /// Header carrying a URL's variant index on a Cache API response.
 pub const INDEX_HEADER: &str = "x-rulecache-index";
-/// How long the Cache API keeps what we store. Freshness is decided by the core; this only
-/// bounds how long an entry stays available for revalidation and stale serving. The purge
-/// ledger compacts records older than this.
-pub const STORAGE_SECS: u64 = 7 * 24 * 3600;
-/// The memory tier: total bytes, and the largest body it takes.
-pub const MEMORY_CAPACITY: usize = 16 << 20;
-pub const MEMORY_MAX_ENTRY: usize = 256 << 10;
-/// How long we wait for the origin before treating it as unreachable.
-const ORIGIN_TIMEOUT_MS: u64 = 30_000;
+pub use rulecache::tiers::STORAGE_SECS;
 
 /// A body held by the memory tier.
 #[derive(Clone)]
@@ -91,15 +84,12 @@ impl Drop for InflightGuard {
     }
 }
 
-/// How often a waiting request looks whether the fetch it waits for is done.
-const COALESCE_POLL_MS: u64 = 10;
-
-/// Waits until the fetch is done (or as long as an origin fetch may take).
+/// Waits until the fetch is done (or as long as the core lets a collapsed request wait).
 async fn wait_for_fetch(inflight: Rc<Inflight>) {
     let mut waited = 0;
-    while !inflight.done.get() && waited < ORIGIN_TIMEOUT_MS {
-        Delay::from(std::time::Duration::from_millis(COALESCE_POLL_MS)).await;
-        waited += COALESCE_POLL_MS;
+    while !inflight.done.get() && waited < COLLAPSE_WAIT_MS {
+        Delay::from(std::time::Duration::from_millis(COLLAPSE_POLL_MS)).await;
+        waited += COLLAPSE_POLL_MS;
     }
 }
 
@@ -119,14 +109,11 @@ fn coalesce(key: &str) -> Either<Rc<Inflight>, InflightGuard> {
     })
 }
 
-/// How long a URL whose response was not storable skips the Cache API lookup.
-const PASS_MS: Time = 120_000;
-
 thread_local! {
-    /// Hit-for-pass marks: storage key → until when.
-    static PASS: RefCell<ByteLru<Time>> = RefCell::new(ByteLru::new(1 << 20, 4096));
+    /// Hit-for-pass marks (the core's rules).
+    static PASS: RefCell<HitForPass> = RefCell::new(HitForPass::default());
     static INFLIGHT: RefCell<HashMap<String, Rc<Inflight>>> = RefCell::new(HashMap::new());
-    pub static MEMORY: RefCell<ByteLru<MemEntry>> = RefCell::new(ByteLru::new(MEMORY_CAPACITY, MEMORY_MAX_ENTRY));
+    pub static MEMORY: RefCell<ByteLru<MemEntry>> = RefCell::new(tiers::memory_tier());
     pub static STATS: RefCell<Option<Stats>> = const { RefCell::new(None) };
 }
 
@@ -140,7 +127,7 @@ fn record_stats(ruleset: Option<&str>, outcome: Outcome, bytes: u64, now: Time) 
 
 /// Whether `base_key` is marked hit-for-pass (its last response could not be stored).
 fn is_hit_for_pass(base_key: &str, now: Time) -> bool {
-    PASS.with(|p| p.borrow_mut().peek(base_key).is_some_and(|until| *until > now))
+    PASS.with(|p| p.borrow().is_marked(base_key, now))
 }
 
 /// The body the last lookup found.
@@ -170,18 +157,8 @@ pub async fn handle(
     io.env = Some(env.clone());
     let reply = io.drive(&policy, &mut flow, step, config).await;
     io.persist = reply.store.as_ref().is_some_and(|o| policy.operation(o.meta.ruleset.as_deref()).persist());
-    // Hit-for-pass: a URL whose response could not be stored skips the Cache API lookup for a
-    // while (Varnish's hit-for-miss); a stored response clears the mark.
-    let base_key = flow.base_key();
-    match (reply.outcome, reply.store.is_some()) {
-        (_, true) => PASS.with(|p| {
-            p.borrow_mut().remove(&base_key);
-        }),
-        (Outcome::Miss | Outcome::Revalidated200, false) if flow.bypass().is_none() => {
-            PASS.with(|p| p.borrow_mut().insert(base_key, now + PASS_MS, 64));
-        }
-        _ => {}
-    }
+    let change = tiers::pass_change(reply.outcome, reply.store.is_some(), flow.bypass().is_some());
+    PASS.with(|p| p.borrow_mut().apply(&flow.base_key(), change, now));
     let background = reply.background.clone();
     let response = io.finish(reply, ctx, now).await?;
     if let Some(bg) = background {
@@ -300,7 +277,7 @@ impl Io {
                 // A URL marked hit-for-pass is fetched at once: its responses are not stored, so
                 // waiting for another request's fetch would only delay this one (as Varnish's
                 // hit-for-pass objects turn request coalescing off).
-                Step::Fetch { request, with_body, coalesce: Some(key) }
+                Step::Fetch { request, with_body, coalesce: Some(key), deadline_ms }
                     if self.leader.is_none() && !is_hit_for_pass(&flow.base_key(), now()) =>
                 {
                     match coalesce(&key) {
@@ -310,12 +287,12 @@ impl Io {
                         }
                         Either::Right(guard) => {
                             self.leader = Some(guard);
-                            Step::Fetch { request, with_body, coalesce: None }
+                            Step::Fetch { request, with_body, coalesce: None, deadline_ms }
                         }
                     }
                 }
-                Step::Fetch { request, with_body, .. } => {
-                    match self.fetch(config, &request, with_body, flow.has_stale_fallback()).await {
+                Step::Fetch { request, with_body, deadline_ms, .. } => {
+                    match self.fetch(config, &request, with_body, deadline_ms).await {
                         Some(resp) => {
                             let head = response_head(&resp);
                             self.origin_head = Some(head.headers.clone());
@@ -361,14 +338,14 @@ impl Io {
         }
     }
 
-    /// Sends `request` to the origin; `None` when it cannot be reached (within
-    /// `ORIGIN_TIMEOUT_MS` when `timed`: a stale entry is waiting to stand in).
+    /// Sends `request` to the origin; `None` when it cannot be reached (within `deadline_ms`
+    /// when the flow set one).
     async fn fetch(
         &mut self,
         config: &Config,
         request: &RequestHead,
         with_body: bool,
-        timed: bool,
+        deadline_ms: Option<u64>,
     ) -> Option<web_sys::Response> {
         let url = match &config.origin {
             Some(origin) => {
@@ -385,10 +362,8 @@ impl Io {
         };
         let body = if with_body { self.client.take().and_then(|(client, _)| client.body()) } else { None };
         let send = forward(url.as_str(), &request.method, &headers, body);
-        if !timed {
-            return send.await.ok();
-        }
-        let timeout = Box::pin(Delay::from(std::time::Duration::from_millis(ORIGIN_TIMEOUT_MS)));
+        let Some(deadline_ms) = deadline_ms else { return send.await.ok() };
+        let timeout = Box::pin(Delay::from(std::time::Duration::from_millis(deadline_ms)));
         let outcome = {
             let fetch = Box::pin(send);
             match select(fetch, timeout).await {
@@ -422,15 +397,13 @@ impl Io {
         // A small body bound for the memory tier is read now and put there before the client
         // is answered, so the very next request in this isolate is a hit.
         if let Some(order) = store.as_ref().filter(|o| o.memory && o.body == BodySource::Origin) {
-            let declared =
-                order.meta.head.headers.get("content-length").and_then(|v| v.parse::<usize>().ok());
             if let (true, Some(resp)) =
-                (declared.is_some_and(|n| n <= MEMORY_MAX_ENTRY), self.origin.as_ref())
+                (tiers::memory_admits(order.meta.head.headers.content_length()), self.origin.as_ref())
             {
                 let bytes = read_body(resp).await?;
                 let mut meta = order.meta.clone();
                 meta.body_len = bytes.len() as u64;
-                let size = bytes.len() + order.key.len() + meta.head.headers.byte_size();
+                let size = tiers::memory_entry_size(&meta.head.headers, bytes.len());
                 MEMORY.with(|m| {
                     m.borrow_mut().insert(order.key.clone(), MemEntry::new(meta, bytes.clone()), size)
                 });
@@ -493,7 +466,7 @@ impl Io {
             && !matches!(out_body, OutBody::None)
             && sent_bytes == 0
         {
-            sent_bytes = head.headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+            sent_bytes = head.headers.content_length().unwrap_or(0);
         }
         record_stats(ruleset.as_deref(), outcome, sent_bytes, now);
         let response = respond(head.status, &out_headers, out_body)?;
@@ -515,7 +488,7 @@ impl Io {
             } else if let (BodySource::Stored, StoredBody::Memory(bytes)) = (order.body, &stored) {
                 // Refreshed by a 304 and held in memory: update the memory tier now; the Cache
                 // API copy keeps its older record and is revalidated if it is ever used.
-                let size = bytes.len() + order.key.len() + order.meta.head.headers.byte_size();
+                let size = tiers::memory_entry_size(&order.meta.head.headers, bytes.len());
                 let entry = MemEntry::new(order.meta, bytes.clone());
                 MEMORY.with(|m| m.borrow_mut().insert(order.key, entry, size));
                 return Ok(response);
@@ -547,8 +520,7 @@ impl Io {
         let bytes: Option<Rc<[u8]>> = match source {
             StoredBody::Memory(b) => Some(b),
             StoredBody::Cache(mut resp) => {
-                let declared = meta.head.headers.get("content-length").and_then(|v| v.parse::<usize>().ok());
-                if (memory && declared.is_some_and(|n| n <= MEMORY_MAX_ENTRY)) || self.persist {
+                if (memory && tiers::memory_admits(meta.head.headers.content_length())) || self.persist {
                     Some(resp.bytes().await?.into())
                 } else {
                     // Large or unknown-length bodies stream straight into the Cache API.
@@ -571,7 +543,7 @@ impl Io {
                 console_error!("rulecache: persisting an entry in KV failed: {e}");
             }
         }
-        let size = bytes.len() + meta_value.len();
+        let size = tiers::memory_entry_size(&meta.head.headers, bytes.len());
         MEMORY.with(|m| {
             let mut m = m.borrow_mut();
             if memory {

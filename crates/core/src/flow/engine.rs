@@ -78,8 +78,10 @@ pub enum Step {
     /// Send `request` to the origin (with the client's body when `with_body`), then call
     /// [`Flow::origin_response`] or [`Flow::origin_failed`]. `coalesce`: the storage key this
     /// miss will fill; a driver that already has a fetch for it in flight may wait for that
-    /// one and call [`Flow::retry_after_collapse`] instead.
-    Fetch { request: RequestHead, with_body: bool, coalesce: Option<String> },
+    /// one and call [`Flow::retry_after_collapse`] instead. `deadline_ms`: how long to wait for
+    /// the origin before calling [`Flow::origin_failed`] (set only when a stale entry can stand
+    /// in for the answer; otherwise the origin is waited for as long as the runtime allows).
+    Fetch { request: RequestHead, with_body: bool, coalesce: Option<String>, deadline_ms: Option<u64> },
     /// Answer the client. `store`: keep the origin body under this record too (the driver
     /// tees it). `background`: run this revalidation after answering (stale-while-revalidate).
     Respond(Box<Reply>),
@@ -239,7 +241,7 @@ impl Flow {
 
     /// The first step of a background flow.
     pub fn background_step(&self) -> Step {
-        Step::Fetch { request: self.upstream_request(), with_body: false, coalesce: None }
+        self.fetch(self.upstream_request(), false, None)
     }
 
     /// The origin's request, built from the client's on first use.
@@ -299,11 +301,7 @@ impl Flow {
             let status =
                 CacheStatus { fwd: Some(fwd), detail: Some(reason.as_str().into()), ..Default::default() };
             self.state = State::Forwarding { status };
-            return Step::Fetch {
-                request: self.upstream_request(),
-                with_body: !self.client.is_get_or_head(),
-                coalesce: None,
-            };
+            return self.fetch(self.upstream_request(), !self.client.is_get_or_head(), None);
         }
         // The client's own conditionals are answered by us, from what we hold or fetch in full.
         self.upstream_for_cache = true;
@@ -395,7 +393,7 @@ impl Flow {
         // A second miss after waiting for another request's fetch is not coalesced again.
         let coalesce = (!self.collapsed)
             .then(|| key::storage_key(&self.primary, self.keyed_audience, self.variant.as_deref()));
-        Step::Fetch { request: self.upstream_request(), with_body: false, coalesce }
+        self.fetch(self.upstream_request(), false, coalesce)
     }
 
     /// A range request that found nothing to cut its range from is forwarded as the client
@@ -415,7 +413,7 @@ impl Flow {
         let status =
             CacheStatus { fwd: Some(fwd), detail: Some(Bypass::Range.as_str().into()), ..Default::default() };
         self.state = State::Forwarding { status };
-        Step::Fetch { request, with_body: false, coalesce: None }
+        self.fetch(request, false, None)
     }
 
     fn error_reply(&mut self, policy: &Policy, status: u16, detail: &str) -> Step {
@@ -447,11 +445,8 @@ impl Flow {
         if self.ruleset.is_none() {
             self.ruleset = meta.ruleset.clone();
         }
-        self.stored_len = if meta.body_len > 0 {
-            Some(meta.body_len)
-        } else {
-            meta.head.headers.get("content-length").and_then(|v| v.trim().parse().ok())
-        };
+        self.stored_len =
+            if meta.body_len > 0 { Some(meta.body_len) } else { meta.head.headers.content_length() };
         let stored = Stored {
             head: &meta.head,
             request_time: meta.request_time,
@@ -498,7 +493,7 @@ impl Flow {
                 let fwd = if by_request { Fwd::Request } else { Fwd::Stale };
                 self.state =
                     State::Revalidating { stored: Box::new(meta), serve_if_error, background: false, fwd };
-                Step::Fetch { request, with_body: false, coalesce: None }
+                self.fetch(request, false, None)
             }
         }
     }
@@ -597,7 +592,7 @@ impl Flow {
                     strip_conditionals(&mut request.headers);
                     let status = CacheStatus { fwd: Some(fwd), ..Default::default() };
                     self.state = State::Missing { status };
-                    return Step::Fetch { request, with_body: false, coalesce: None };
+                    return self.fetch(request, false, None);
                 }
                 if head.status >= 500 && serve_if_error && !background {
                     return self.serve_stale_on_error(policy, *stored, Some(head.status), now);
@@ -750,7 +745,7 @@ impl Flow {
             ruleset: self.ruleset.clone(),
             operation: operation.name().to_string(),
             policy_version: policy.version(),
-            body_len: head.headers.get("content-length").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
+            body_len: head.headers.content_length().unwrap_or(0),
             stale_from: None,
         };
         Ok(StoreOrder {
@@ -898,8 +893,14 @@ impl Flow {
 
     /// Whether a stale entry may stand in if the pending fetch fails (stale-if-error): only
     /// then is it worth giving up on a slow origin.
-    pub fn has_stale_fallback(&self) -> bool {
+    fn has_stale_fallback(&self) -> bool {
         matches!(self.state, State::Revalidating { serve_if_error: true, background: false, .. })
+    }
+
+    /// A fetch step in the current state, with the deadline the state allows.
+    fn fetch(&self, request: RequestHead, with_body: bool, coalesce: Option<String>) -> Step {
+        let deadline_ms = self.has_stale_fallback().then_some(crate::tiers::ORIGIN_DEADLINE_MS);
+        Step::Fetch { request, with_body, coalesce, deadline_ms }
     }
 
     /// Why this request skips the cache (None when it uses it).

@@ -21,6 +21,8 @@ pub struct Exchange {
     pub body: Rc<[u8]>,
     pub outcome: Outcome,
     pub ruleset: Option<String>,
+    /// The deadline of each origin fetch made for the answer, in order (`None`: none set).
+    pub fetch_deadlines: Vec<Option<u64>>,
 }
 
 impl Exchange {
@@ -64,6 +66,7 @@ fn drive(
 ) -> (Exchange, Option<Box<Flow>>) {
     let mut stored_body: Rc<[u8]> = Rc::from(Vec::new());
     let mut origin_body: Rc<[u8]> = Rc::clone(&stored_body);
+    let mut fetch_deadlines = Vec::new();
     loop {
         step = match step {
             Step::Lookup { key } => {
@@ -78,13 +81,16 @@ fn drive(
                 };
                 flow.found(policy, found, state, now)
             }
-            Step::Fetch { request, .. } => match origin(&request) {
-                Some((head, body)) => {
-                    origin_body = Rc::from(body);
-                    flow.origin_response(policy, head, now)
+            Step::Fetch { request, deadline_ms, .. } => {
+                fetch_deadlines.push(deadline_ms);
+                match origin(&request) {
+                    Some((head, body)) => {
+                        origin_body = Rc::from(body);
+                        flow.origin_response(policy, head, now)
+                    }
+                    None => flow.origin_failed(policy, now),
                 }
-                None => flow.origin_failed(policy, now),
-            },
+            }
             Step::Respond(reply) => {
                 let reply = *reply;
                 for key in &reply.invalidate {
@@ -124,8 +130,13 @@ fn drive(
                     BodySource::Stored => stored_body,
                     BodySource::Origin => origin_body,
                 };
-                let exchange =
-                    Exchange { head: reply.head, body, outcome: reply.outcome, ruleset: reply.ruleset };
+                let exchange = Exchange {
+                    head: reply.head,
+                    body,
+                    outcome: reply.outcome,
+                    ruleset: reply.ruleset,
+                    fetch_deadlines,
+                };
                 return (exchange, reply.background);
             }
         };
