@@ -1,7 +1,6 @@
 //! Drives the engine's [`Flow`] against the memory tier, the Workers Cache API and the origin.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures_util::future::{select, Either};
@@ -20,7 +19,7 @@ use rulecache::meta::{Meta, VaryIndex};
 use rulecache::policy::Policy;
 use rulecache::range;
 use rulecache::stats::Stats;
-use rulecache::tiers::{self, HitForPass, COLLAPSE_POLL_MS, COLLAPSE_WAIT_MS};
+use rulecache::tiers::{self, Collapser, HitForPass, Join, COLLAPSE_POLL_MS};
 
 /// Header carrying an entry's record on a Cache API response.
 pub const META_HEADER: &str = "x-rulecache-meta";
@@ -58,62 +57,36 @@ impl MemEntry {
     }
 }
 
-/// One origin fetch in flight for a storage key; requests for the same key wait for it.
-/// (Waiters poll on their own timers: the runtime cancels a promise one request resolves for
-/// another, so the fetching request cannot wake them.)
-#[derive(Default)]
-struct Inflight {
-    done: Cell<bool>,
-}
-
-/// Held by the request that fetches; dropping it (after the answer, and the memory tier,
-/// are in place) releases the waiters.
+/// Held by the request that leads the fetch of an entry; dropping it (after the answer, and
+/// the memory tier, are in place) releases the requests collapsed behind it. (Waiters poll on
+/// their own timers: the runtime cancels a promise one request resolves for another, so the
+/// fetching request cannot wake them.)
 struct InflightGuard {
     key: String,
-    inner: Rc<Inflight>,
+    ticket: u64,
 }
 
 impl Drop for InflightGuard {
     fn drop(&mut self) {
-        INFLIGHT.with(|m| {
-            let mut m = m.borrow_mut();
-            if m.get(&self.key).is_some_and(|i| Rc::ptr_eq(i, &self.inner)) {
-                m.remove(&self.key);
-            }
-        });
-        self.inner.done.set(true);
+        COLLAPSER.with(|c| c.borrow_mut().finish(&self.key, self.ticket));
     }
 }
 
-/// Waits until the fetch is done (or as long as the core lets a collapsed request wait).
-async fn wait_for_fetch(inflight: Rc<Inflight>) {
+/// Waits until the fetch joined as `ticket` is done, or as long as the core lets a collapsed
+/// request wait.
+async fn wait_for_fetch(key: &str, ticket: u64) {
     let mut waited = 0;
-    while !inflight.done.get() && waited < COLLAPSE_WAIT_MS {
+    while !COLLAPSER.with(|c| c.borrow().is_done(key, ticket)) && !Collapser::gives_up(waited) {
         Delay::from(std::time::Duration::from_millis(COLLAPSE_POLL_MS)).await;
         waited += COLLAPSE_POLL_MS;
     }
 }
 
-/// Either joins a fetch in flight for `key` (returns what to wait on) or registers this
-/// request as the one that fetches (returns the guard).
-fn coalesce(key: &str) -> Either<Rc<Inflight>, InflightGuard> {
-    INFLIGHT.with(|m| {
-        let mut m = m.borrow_mut();
-        match m.get(key) {
-            Some(i) => Either::Left(i.clone()),
-            None => {
-                let inner = Rc::new(Inflight::default());
-                m.insert(key.to_string(), inner.clone());
-                Either::Right(InflightGuard { key: key.to_string(), inner })
-            }
-        }
-    })
-}
-
 thread_local! {
     /// Hit-for-pass marks (the core's rules).
     static PASS: RefCell<HitForPass> = RefCell::new(HitForPass::default());
-    static INFLIGHT: RefCell<HashMap<String, Rc<Inflight>>> = RefCell::new(HashMap::new());
+    /// Fetches in flight (the core's rules).
+    static COLLAPSER: RefCell<Collapser> = RefCell::new(Collapser::default());
     pub static MEMORY: RefCell<ByteLru<MemEntry>> = RefCell::new(tiers::memory_tier());
     pub static STATS: RefCell<Option<Stats>> = const { RefCell::new(None) };
 }
@@ -264,32 +237,31 @@ impl Io {
                     };
                     flow.found(policy, found, purged, now())
                 }
-                // A URL marked hit-for-pass is fetched at once: its responses are not stored, so
-                // waiting for another request's fetch would only delay this one (as Varnish's
-                // hit-for-pass objects turn request coalescing off).
-                Step::Fetch { request, with_body, coalesce: Some(key), deadline_ms }
-                    if self.leader.is_none() && !is_hit_for_pass(&flow.base_key(), now()) =>
-                {
-                    match coalesce(&key) {
-                        Either::Left(inflight) => {
-                            wait_for_fetch(inflight).await;
+                // RFC 9111 §4: requests for an entry another request is fetching wait for that
+                // fetch and look again (the core says when: not for a URL marked hit-for-pass).
+                Step::Fetch { request, with_body, coalesce, deadline_ms } => {
+                    let marked = is_hit_for_pass(&flow.base_key(), now());
+                    let join = COLLAPSER
+                        .with(|c| c.borrow_mut().join(coalesce.as_deref(), self.leader.is_some(), marked));
+                    match (join, coalesce) {
+                        (Join::Wait(ticket), Some(key)) => {
+                            wait_for_fetch(&key, ticket).await;
                             flow.retry_after_collapse()
                         }
-                        Either::Right(guard) => {
-                            self.leader = Some(guard);
-                            Step::Fetch { request, with_body, coalesce: None, deadline_ms }
+                        (join, key) => {
+                            if let (Join::Lead(ticket), Some(key)) = (join, key) {
+                                self.leader = Some(InflightGuard { key, ticket });
+                            }
+                            match self.fetch(config, &request, with_body, deadline_ms).await {
+                                Some(resp) => {
+                                    let head = response_head(&resp);
+                                    self.origin_head = Some(head.headers.clone());
+                                    self.origin = Some(resp);
+                                    flow.origin_response(policy, head, now())
+                                }
+                                None => flow.origin_failed(policy, now()),
+                            }
                         }
-                    }
-                }
-                Step::Fetch { request, with_body, deadline_ms, .. } => {
-                    match self.fetch(config, &request, with_body, deadline_ms).await {
-                        Some(resp) => {
-                            let head = response_head(&resp);
-                            self.origin_head = Some(head.headers.clone());
-                            self.origin = Some(resp);
-                            flow.origin_response(policy, head, now())
-                        }
-                        None => flow.origin_failed(policy, now()),
                     }
                 }
                 Step::Respond(reply) => return *reply,
