@@ -1,0 +1,666 @@
+//! Drives the engine's [`Flow`] against the memory tier, the Workers Cache API and the origin.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures_util::future::{select, Either};
+use worker::*;
+
+use super::convert::{
+    edited_copy, forward, headers_to_js, lean_response, read_body, respond, response_head, OutBody,
+    OutHeaders, RequestLines,
+};
+use super::{ledger, now, persist, policy_store, Config};
+use rulecache::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, Reply, Step};
+use rulecache::flow::{lookup_tiers, Effect, Tier};
+use rulecache::http::{Headers, RequestHead, Time};
+use rulecache::lru::ByteLru;
+use rulecache::meta::{Meta, VaryIndex};
+use rulecache::policy::Policy;
+use rulecache::range;
+use rulecache::stats::Stats;
+use rulecache::tiers::{self, Collapser, HitForPass, Join, COLLAPSE_POLL_MS};
+
+/// Header carrying an entry's record on a Cache API response.
+pub const META_HEADER: &str = "x-rulecache-meta";
+/// Header carrying a URL's variant index on a Cache API response.
+pub const INDEX_HEADER: &str = "x-rulecache-index";
+pub use rulecache::tiers::STORAGE_SECS;
+
+/// A body held by the memory tier.
+#[derive(Clone)]
+pub struct MemEntry {
+    pub meta: Rc<Meta>,
+    pub body: Rc<[u8]>,
+    /// The head fields of the last response served from this entry, and the same as a
+    /// JavaScript `Headers`: the next hit passes that object on again when its fields are the
+    /// same (they change with `Age`), else a copy edited where they differ, instead of sending
+    /// every field across.
+    last_head: Rc<RefCell<Option<(Headers, web_sys::Headers)>>>,
+}
+
+impl MemEntry {
+    fn new(meta: Meta, body: Rc<[u8]>) -> Self {
+        MemEntry { meta: Rc::new(meta), body, last_head: Rc::default() }
+    }
+
+    /// The JavaScript `Headers` of a response from this entry with head fields `to`.
+    fn headers_for(&self, to: &Headers) -> web_sys::Headers {
+        let mut last = self.last_head.borrow_mut();
+        let js = match last.as_ref() {
+            Some((fields, js)) if fields == to => return js.clone(),
+            Some((fields, js)) => edited_copy(js.clone(), fields, to),
+            None => headers_to_js(to).0,
+        };
+        *last = Some((to.clone(), js.clone()));
+        js
+    }
+}
+
+/// Held by the request that leads the fetch of an entry; dropping it (after the answer, and
+/// the memory tier, are in place) releases the requests collapsed behind it. (Waiters poll on
+/// their own timers: the runtime cancels a promise one request resolves for another, so the
+/// fetching request cannot wake them.)
+struct InflightGuard {
+    key: String,
+    ticket: u64,
+}
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        COLLAPSER.with(|c| c.borrow_mut().finish(&self.key, self.ticket));
+    }
+}
+
+/// Waits until the fetch joined as `ticket` is done, or as long as the core lets a collapsed
+/// request wait.
+async fn wait_for_fetch(key: &str, ticket: u64) {
+    let mut waited = 0;
+    while !COLLAPSER.with(|c| c.borrow().is_done(key, ticket)) && !Collapser::gives_up(waited) {
+        Delay::from(std::time::Duration::from_millis(COLLAPSE_POLL_MS)).await;
+        waited += COLLAPSE_POLL_MS;
+    }
+}
+
+thread_local! {
+    /// Hit-for-pass marks (the core's rules).
+    static PASS: RefCell<HitForPass> = RefCell::new(HitForPass::default());
+    /// Fetches in flight (the core's rules).
+    static COLLAPSER: RefCell<Collapser> = RefCell::new(Collapser::default());
+    pub static MEMORY: RefCell<ByteLru<MemEntry>> = RefCell::new(tiers::memory_tier());
+    pub static STATS: RefCell<Option<Stats>> = const { RefCell::new(None) };
+}
+
+/// Counts one answered request in this isolate's statistics.
+fn record_stats(ruleset: Option<&str>, outcome: Outcome, bytes: u64, now: Time) {
+    STATS.with(|s| {
+        let mut s = s.borrow_mut();
+        s.get_or_insert_with(|| Stats::new(now)).record(ruleset, outcome, bytes);
+    });
+}
+
+/// Whether `base_key` is marked hit-for-pass (its last response could not be stored).
+fn is_hit_for_pass(base_key: &str, now: Time) -> bool {
+    PASS.with(|p| p.borrow().is_marked(base_key, now))
+}
+
+/// The body the last lookup found.
+enum StoredBody {
+    None,
+    Memory(Rc<[u8]>),
+    Cache(Response),
+}
+
+/// Serves one request through the cache.
+pub async fn handle(
+    req: web_sys::Request,
+    incoming: RequestLines,
+    env: &Env,
+    ctx: &Context,
+    config: &Config,
+    now: Time,
+) -> Result<web_sys::Response> {
+    let policy = policy_store::active(env, now).await;
+    ledger::refresh_if_due(env, ctx, now).await;
+    let head = incoming.head()?;
+    let debug = rulecache::purge::auth::is_authorized_quick(config.secret.as_deref(), &head.headers);
+    let client_headers = head.headers.clone();
+    let (mut flow, step) = Flow::start(&policy, head, now, debug);
+    let mut io = Io::new();
+    io.client = Some((req, client_headers));
+    io.env = Some(env.clone());
+    let mut reply = io.drive(&policy, &mut flow, step, config).await;
+    let effects = flow.effects(&policy, &mut reply);
+    let (response, background) = io.execute(effects, Some(reply), ctx, now).await?;
+    if let Some(bg) = background {
+        let policy = policy.clone();
+        let origin = config.origin.clone();
+        let env = env.clone();
+        ctx.wait_until(async move {
+            let config = Config { origin, admin_prefix: String::new(), secret: None };
+            let mut flow = *bg;
+            let step = flow.background_step();
+            let mut io = Io::new();
+            io.env = Some(env);
+            // The stored body, for re-storing it after a 304.
+            io.lookup(&flow.entry_key(), false).await;
+            let mut reply = io.drive(&policy, &mut flow, step, &config).await;
+            let effects = flow.effects(&policy, &mut reply);
+            if let Err(e) = io.execute_stored(effects, now).await {
+                console_error!("rulecache: storing a revalidated response failed: {e}");
+            }
+        });
+    }
+    response.ok_or_else(|| Error::RustError("no answer".into()))
+}
+
+/// Looks up what is stored under `key` in the tiers a lookup searches (see
+/// [`Io::lookup`]). Used by "explain".
+pub async fn lookup(key: &str, kv: bool) -> (Found, Option<Rc<Meta>>) {
+    let mut io = Io::new();
+    let found = io.lookup(key, kv).await;
+    let meta = match &found {
+        Found::Entry(m) => Some(Rc::new((**m).clone())),
+        _ => None,
+    };
+    (found, meta)
+}
+
+/// Removes whatever is stored under `key` (and, for an index, every variant it lists) from
+/// this location. Returns how many records were removed.
+pub async fn delete_key(key: &str) -> usize {
+    let mut removed = 0;
+    MEMORY.with(|m| {
+        if m.borrow_mut().remove(key).is_some() {
+            removed += 1;
+        }
+    });
+    let cache = Cache::default();
+    if let Ok(Some(resp)) = cache.get(key, false).await {
+        if let Ok(Some(index)) = resp.headers().get(INDEX_HEADER) {
+            if let Ok(index) = VaryIndex::decode(&index) {
+                for v in &index.variants {
+                    MEMORY.with(|m| m.borrow_mut().remove(v));
+                    if matches!(cache.delete(v.as_str(), false).await, Ok(CacheDeletionOutcome::Success)) {
+                        removed += 1;
+                    }
+                }
+            }
+        }
+    }
+    if matches!(cache.delete(key, false).await, Ok(CacheDeletionOutcome::Success)) {
+        removed += 1;
+    }
+    removed
+}
+
+struct Io {
+    stored: StoredBody,
+    origin: Option<web_sys::Response>,
+    /// The origin's head as received (what the JavaScript response's headers hold).
+    origin_head: Option<Headers>,
+    /// The client's request and its head as received: its headers object is passed on to the
+    /// origin with only the fields the flow changed edited, and its body forwarded.
+    client: Option<(web_sys::Request, Headers)>,
+    /// The origin body, already read for the memory tier.
+    pending_bytes: Option<Rc<[u8]>>,
+    /// The memory-tier entry the last lookup found (its head, as a JavaScript object).
+    memory_hit: Option<MemEntry>,
+    /// Set while this request is the one fetching an entry others wait for.
+    leader: Option<InflightGuard>,
+    /// The bindings, for objects persisted in KV.
+    env: Option<Env>,
+}
+
+impl Io {
+    fn new() -> Self {
+        Io {
+            stored: StoredBody::None,
+            origin: None,
+            origin_head: None,
+            client: None,
+            pending_bytes: None,
+            memory_hit: None,
+            leader: None,
+            env: None,
+        }
+    }
+
+    async fn drive(&mut self, policy: &Policy, flow: &mut Flow, mut step: Step, config: &Config) -> Reply {
+        loop {
+            step = match step {
+                Step::Lookup { key, kv } => {
+                    let found = self.lookup(&key, kv).await;
+                    let purged = match &found {
+                        Found::Entry(meta) => ledger::effect(meta, now()),
+                        _ => Purged::No,
+                    };
+                    flow.found(policy, found, purged, now())
+                }
+                // RFC 9111 §4: requests for an entry another request is fetching wait for that
+                // fetch and look again (the core says when: not for a URL marked hit-for-pass).
+                Step::Fetch { request, with_body, coalesce, deadline_ms } => {
+                    let marked = is_hit_for_pass(&flow.base_key(), now());
+                    let join = COLLAPSER
+                        .with(|c| c.borrow_mut().join(coalesce.as_deref(), self.leader.is_some(), marked));
+                    match (join, coalesce) {
+                        (Join::Wait(ticket), Some(key)) => {
+                            wait_for_fetch(&key, ticket).await;
+                            flow.retry_after_collapse()
+                        }
+                        (join, key) => {
+                            if let (Join::Lead(ticket), Some(key)) = (join, key) {
+                                self.leader = Some(InflightGuard { key, ticket });
+                            }
+                            match self.fetch(config, &request, with_body, deadline_ms).await {
+                                Some(resp) => {
+                                    let head = response_head(&resp);
+                                    self.origin_head = Some(head.headers.clone());
+                                    self.origin = Some(resp);
+                                    flow.origin_response(policy, head, now())
+                                }
+                                None => flow.origin_failed(policy, now()),
+                            }
+                        }
+                    }
+                }
+                Step::Respond(reply) => return *reply,
+            }
+        }
+    }
+
+    /// Searches the tiers the core names for `key` (memory, the Cache API unless the key is
+    /// marked hit-for-pass, KV when `kv`).
+    async fn lookup(&mut self, key: &str, kv: bool) -> Found {
+        for tier in lookup_tiers(kv, is_hit_for_pass(key, super::now())) {
+            let found = match tier {
+                Tier::Memory => self.lookup_memory(key),
+                Tier::Cache => self.lookup_cache(key).await,
+                Tier::Kv => self.lookup_kv(key).await,
+            };
+            if !matches!(found, Found::Nothing) {
+                return found;
+            }
+        }
+        Found::Nothing
+    }
+
+    fn lookup_memory(&mut self, key: &str) -> Found {
+        let Some(entry) = MEMORY.with(|m| m.borrow_mut().get(key).cloned()) else { return Found::Nothing };
+        self.stored = StoredBody::Memory(entry.body.clone());
+        let meta = (*entry.meta).clone();
+        self.memory_hit = Some(entry);
+        Found::Entry(Box::new(meta))
+    }
+
+    async fn lookup_cache(&mut self, key: &str) -> Found {
+        let cache = Cache::default();
+        let Ok(Some(resp)) = cache.get(key, false).await else { return Found::Nothing };
+        if let Ok(Some(index)) = resp.headers().get(INDEX_HEADER) {
+            return match VaryIndex::decode(&index) {
+                Ok(i) => Found::Index(i),
+                Err(_) => Found::Nothing,
+            };
+        }
+        match resp.headers().get(META_HEADER) {
+            Ok(Some(m)) => match Meta::decode(&m) {
+                Ok(meta) => {
+                    self.stored = StoredBody::Cache(resp);
+                    Found::Entry(Box::new(meta))
+                }
+                Err(_) => Found::Nothing,
+            },
+            _ => Found::Nothing,
+        }
+    }
+
+    async fn lookup_kv(&mut self, key: &str) -> Found {
+        let Some(env) = &self.env else { return Found::Nothing };
+        match persist::get(env, key).await {
+            Some((meta, body)) => {
+                self.stored = StoredBody::Memory(body.into());
+                Found::Entry(Box::new(meta))
+            }
+            None => Found::Nothing,
+        }
+    }
+
+    /// Sends `request` to the origin; `None` when it cannot be reached (within `deadline_ms`
+    /// when the flow set one).
+    async fn fetch(
+        &mut self,
+        config: &Config,
+        request: &RequestHead,
+        with_body: bool,
+        deadline_ms: Option<u64>,
+    ) -> Option<web_sys::Response> {
+        let url = match &config.origin {
+            Some(origin) => {
+                let mut u = origin.clone();
+                u.set_path(request.url.path());
+                u.set_query(request.url.query());
+                u
+            }
+            None => request.url.clone(),
+        };
+        let headers = match &self.client {
+            Some((js, received)) => edited_copy(js.headers(), received, &request.headers),
+            None => headers_to_js(&request.headers).0,
+        };
+        let body = if with_body { self.client.take().and_then(|(client, _)| client.body()) } else { None };
+        let send = forward(url.as_str(), &request.method, &headers, body);
+        let Some(deadline_ms) = deadline_ms else { return send.await.ok() };
+        let timeout = Box::pin(Delay::from(std::time::Duration::from_millis(deadline_ms)));
+        let outcome = {
+            let fetch = Box::pin(send);
+            match select(fetch, timeout).await {
+                Either::Left((Ok(resp), _)) => Some(resp),
+                _ => None,
+            }
+        };
+        outcome
+    }
+
+    /// Applies a reply's effects in order (see [`Flow::effects`]): deletions, the hit-for-pass
+    /// mark and a memory-tier put before the answer; the variant index right after it; the
+    /// Cache API and KV puts in the background. Returns the client's response (when `reply` is
+    /// given) and the background flow to run.
+    async fn execute(
+        &mut self,
+        effects: Vec<Effect>,
+        reply: Option<Reply>,
+        ctx: &Context,
+        now: Time,
+    ) -> Result<(Option<web_sys::Response>, Option<Box<Flow>>)> {
+        // A body also stored after the answer reaches the client through a copy.
+        let storing_after =
+            effects.iter().any(|e| matches!(e, Effect::Put { tier: Tier::Cache | Tier::Kv, .. }));
+        let mut reply = reply;
+        let mut response = None;
+        let mut later = Vec::new();
+        let mut background = None;
+        let mut answered = false;
+        for effect in effects {
+            match effect {
+                Effect::Background(flow) => background = Some(flow),
+                effect if answered => later.push(effect),
+                Effect::Delete { key } => {
+                    delete_key(&key).await;
+                }
+                Effect::Pass { key, change } => PASS.with(|p| p.borrow_mut().apply(&key, change, now)),
+                Effect::Put { key, meta, body, tier: Tier::Memory } => {
+                    self.put_memory(key, *meta, body).await?
+                }
+                Effect::Forget { key, tier: Tier::Memory } => {
+                    MEMORY.with(|m| m.borrow_mut().remove(&key));
+                }
+                Effect::Answer => {
+                    answered = true;
+                    if let Some(reply) = reply.take() {
+                        response = Some(self.answer(reply, storing_after, now).await?);
+                    }
+                }
+                other => later.push(other),
+            }
+        }
+        // The variant index is written before answering, so the next request finds the variant
+        // it just stored; the entry itself is stored in the background.
+        let mut puts = Vec::new();
+        for effect in later {
+            match effect {
+                Effect::WriteIndex { key, index } => {
+                    if let Err(e) = write_index(&Cache::default(), key, index).await {
+                        console_error!("rulecache: storing a variant index failed: {e}");
+                    }
+                }
+                other => puts.push(other),
+            }
+        }
+        if !puts.is_empty() {
+            let (stored, origin) =
+                (std::mem::replace(&mut self.stored, StoredBody::None), self.origin.take());
+            let pending = self.pending_bytes.take();
+            let env = self.env.clone();
+            ctx.wait_until(async move {
+                let mut io = Io { stored, origin, env, pending_bytes: pending, ..Io::new() };
+                if let Err(e) = io.execute_stored(puts, now).await {
+                    console_error!("rulecache: storing a response failed: {e}");
+                }
+            });
+        }
+        Ok((response, background))
+    }
+
+    /// Puts an entry in the memory tier; an origin body (or a Cache API body) is read now.
+    async fn put_memory(&mut self, key: String, mut meta: Meta, body: BodySource) -> Result<()> {
+        let bytes: Rc<[u8]> = match body {
+            BodySource::Origin => match (&self.pending_bytes, self.origin.take()) {
+                (Some(bytes), _) => bytes.clone(),
+                (None, Some(resp)) => {
+                    let bytes = read_body(&resp).await?;
+                    self.pending_bytes = Some(bytes.clone());
+                    bytes
+                }
+                (None, None) => return Ok(()),
+            },
+            BodySource::Stored => match std::mem::replace(&mut self.stored, StoredBody::None) {
+                StoredBody::Memory(bytes) => {
+                    self.stored = StoredBody::Memory(bytes.clone());
+                    bytes
+                }
+                StoredBody::Cache(mut resp) => {
+                    let bytes: Rc<[u8]> = resp.bytes().await?.into();
+                    self.stored = StoredBody::Memory(bytes.clone());
+                    bytes
+                }
+                StoredBody::None => return Ok(()),
+            },
+            BodySource::Empty => Rc::from(Vec::new()),
+        };
+        meta.body_len = bytes.len() as u64;
+        let size = tiers::memory_entry_size(&meta.head.headers, bytes.len());
+        MEMORY.with(|m| m.borrow_mut().insert(key, MemEntry::new(meta, bytes), size));
+        Ok(())
+    }
+
+    /// The client's response for `reply`.
+    async fn answer(&mut self, reply: Reply, storing_after: bool, now: Time) -> Result<web_sys::Response> {
+        let Reply { head, body, outcome, ruleset, text, range, .. } = reply;
+        // An origin response passes its own headers object on, edited where the flow changed it.
+        let out_headers = match (body, self.origin.as_ref(), self.origin_head.as_ref()) {
+            (BodySource::Origin, Some(resp), Some(received)) => {
+                OutHeaders::Js(edited_copy(resp.headers(), received, &head.headers))
+            }
+            // So does a memory-tier entry, for the body it holds.
+            (BodySource::Stored, _, _) => match (&self.stored, &self.memory_hit) {
+                (StoredBody::Memory(bytes), Some(entry)) if Rc::ptr_eq(bytes, &entry.body) => {
+                    OutHeaders::Js(entry.headers_for(&head.headers))
+                }
+                _ => OutHeaders::Core(&head.headers),
+            },
+            _ => OutHeaders::Core(&head.headers),
+        };
+        let bodyless = matches!(head.status, 101 | 204 | 205 | 304);
+        let mut sent_bytes = 0u64;
+        // A stored body read whole here (the body sent borrows from it).
+        let whole: Vec<u8>;
+        let out_body = match body {
+            _ if bodyless => OutBody::None,
+            BodySource::Empty => match &text {
+                Some(t) => OutBody::Bytes(t.as_bytes()),
+                None => OutBody::None,
+            },
+            BodySource::Stored => match &mut self.stored {
+                StoredBody::Memory(bytes) => {
+                    let part = range::cut(bytes, range);
+                    sent_bytes = part.len() as u64;
+                    OutBody::Bytes(part)
+                }
+                StoredBody::Cache(resp) => {
+                    let mut resp = if storing_after {
+                        resp.cloned()?
+                    } else {
+                        std::mem::replace(resp, Response::empty()?)
+                    };
+                    if range.is_some() {
+                        // A range is cut from the stored body, read whole.
+                        whole = resp.bytes().await?;
+                        let part = range::cut(&whole, range);
+                        sent_bytes = part.len() as u64;
+                        OutBody::Bytes(part)
+                    } else {
+                        match resp.into_parts().1 {
+                            ResponseBody::Body(bytes) => {
+                                whole = bytes;
+                                OutBody::Bytes(&whole)
+                            }
+                            ResponseBody::Stream(stream) => OutBody::Stream(stream),
+                            ResponseBody::Empty => OutBody::None,
+                        }
+                    }
+                }
+                StoredBody::None => OutBody::None,
+            },
+            BodySource::Origin => match (&self.pending_bytes, self.origin.as_ref()) {
+                (Some(bytes), _) => OutBody::Bytes(bytes),
+                (None, Some(resp)) if storing_after => {
+                    resp.clone()?.body().map_or(OutBody::None, OutBody::Stream)
+                }
+                (None, Some(resp)) => resp.body().map_or(OutBody::None, OutBody::Stream),
+                (None, None) => OutBody::None,
+            },
+        };
+        if matches!(outcome, Outcome::Hit | Outcome::StaleServed)
+            && !matches!(out_body, OutBody::None)
+            && sent_bytes == 0
+        {
+            sent_bytes = head.headers.content_length().unwrap_or(0);
+        }
+        record_stats(ruleset.as_deref(), outcome, sent_bytes, now);
+        respond(head.status, &out_headers, out_body)
+    }
+
+    /// Applies effects with no client waiting (a background revalidation, or what follows an
+    /// answer): puts into the Cache API and KV, the index, the memory tier.
+    async fn execute_stored(&mut self, effects: Vec<Effect>, now: Time) -> Result<()> {
+        let needs_bytes =
+            effects.iter().any(|e| matches!(e, Effect::Put { tier: Tier::Kv | Tier::Memory, .. }));
+        for effect in effects {
+            match effect {
+                Effect::Delete { key } => {
+                    delete_key(&key).await;
+                }
+                Effect::Pass { key, change } => PASS.with(|p| p.borrow_mut().apply(&key, change, now)),
+                Effect::Put { key, meta, body, tier: Tier::Memory } => {
+                    self.put_memory(key, *meta, body).await?
+                }
+                Effect::Forget { key, tier: Tier::Memory } => {
+                    MEMORY.with(|m| m.borrow_mut().remove(&key));
+                }
+                Effect::WriteIndex { key, index } => write_index(&Cache::default(), key, index).await?,
+                Effect::Put { key, meta, body, tier: Tier::Cache } => {
+                    self.put_cache(&key, *meta, body, needs_bytes).await?;
+                }
+                Effect::Put { key, meta, body, tier: Tier::Kv } => self.put_kv(&key, *meta, body).await?,
+                Effect::Forget { .. } | Effect::Answer | Effect::Background(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The body `source` names, read whole (kept for the next put of the same answer).
+    async fn body_bytes(&mut self, source: BodySource) -> Result<Rc<[u8]>> {
+        if let Some(bytes) = &self.pending_bytes {
+            return Ok(bytes.clone());
+        }
+        let bytes: Rc<[u8]> = match source {
+            BodySource::Origin => match self.origin.take() {
+                Some(resp) => read_body(&resp).await?,
+                None => Rc::from(Vec::new()),
+            },
+            BodySource::Stored => match std::mem::replace(&mut self.stored, StoredBody::None) {
+                StoredBody::Memory(b) => b,
+                StoredBody::Cache(mut resp) => resp.bytes().await?.into(),
+                StoredBody::None => Rc::from(Vec::new()),
+            },
+            BodySource::Empty => Rc::from(Vec::new()),
+        };
+        self.pending_bytes = Some(bytes.clone());
+        Ok(bytes)
+    }
+
+    /// Stores an entry in the Cache API: the body streams in unless it is (or must be) read.
+    async fn put_cache(&mut self, key: &str, mut meta: Meta, body: BodySource, read: bool) -> Result<()> {
+        let cache = Cache::default();
+        let streams = !read
+            && self.pending_bytes.is_none()
+            && match body {
+                BodySource::Origin => self.origin.is_some(),
+                BodySource::Stored => matches!(self.stored, StoredBody::Cache(_)),
+                BodySource::Empty => false,
+            };
+        if streams {
+            let resp = match body {
+                BodySource::Origin => self.origin.take().map(lean_response),
+                _ => match std::mem::replace(&mut self.stored, StoredBody::None) {
+                    StoredBody::Cache(resp) => Some(resp),
+                    _ => None,
+                },
+            };
+            if let Some(resp) = resp {
+                // Large or unknown-length bodies stream straight into the Cache API.
+                let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
+                let stored = stored_response(&meta_value, resp.into_parts().1)?;
+                return cache.put(key, stored).await;
+            }
+        }
+        let bytes = self.body_bytes(body).await?;
+        meta.body_len = bytes.len() as u64;
+        let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
+        let stored = stored_response(&meta_value, ResponseBody::Body(bytes.to_vec()))?;
+        cache.put(key, stored).await
+    }
+
+    /// Keeps an entry in KV for every location.
+    async fn put_kv(&mut self, key: &str, mut meta: Meta, body: BodySource) -> Result<()> {
+        let bytes = self.body_bytes(body).await?;
+        meta.body_len = bytes.len() as u64;
+        let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
+        if let Some(env) = &self.env {
+            if let Err(e) = persist::put(env, key, &meta_value, &bytes).await {
+                console_error!("rulecache: persisting an entry in KV failed: {e}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The response the Cache API keeps: our record in a header, a storage lifetime, the body.
+fn stored_response(meta_value: &str, body: ResponseBody) -> Result<Response> {
+    let h = Headers::from_pairs([
+        (META_HEADER, meta_value.to_string()),
+        ("cache-control", format!("public, max-age={STORAGE_SECS}")),
+    ]);
+    Ok(Response::builder().with_status(200).with_headers(headers_to_js(&h)).body(body))
+}
+
+async fn write_index(cache: &Cache, index_key: String, index: VaryIndex) -> Result<()> {
+    let existing = match cache.get(index_key.as_str(), false).await {
+        Ok(Some(resp)) => {
+            resp.headers().get(INDEX_HEADER).ok().flatten().and_then(|v| VaryIndex::decode(&v).ok())
+        }
+        _ => None,
+    };
+    let (merged, forgotten) = merge_index(existing, index);
+    for k in forgotten {
+        let _ = cache.delete(k.as_str(), false).await;
+    }
+    let value = merged.encode().map_err(|e| Error::RustError(e.to_string()))?;
+    let h = Headers::from_pairs([
+        (INDEX_HEADER, value),
+        ("cache-control", format!("public, max-age={STORAGE_SECS}")),
+    ]);
+    let resp = Response::builder().with_status(200).with_headers(headers_to_js(&h)).empty();
+    MEMORY.with(|m| m.borrow_mut().remove(&index_key));
+    cache.put(index_key.as_str(), resp).await
+}

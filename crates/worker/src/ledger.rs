@@ -1,0 +1,473 @@
+//! The purge ledger: a Durable Object holds the authority as rows of its SQLite storage (one
+//! for every location); each isolate keeps a copy, refreshed as `rulecache::purge::fanout`
+//! decides, through its location's Cache API. The rules live in `rulecache::purge::ledger` and
+//! `rulecache::purge::fanout`; this module only moves the data.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use futures_util::future::{select, Either};
+use serde::Deserialize;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::*;
+
+use super::cache::STORAGE_SECS;
+use super::now;
+use rulecache::engine::Purged;
+use rulecache::http::Time;
+use rulecache::meta::Meta;
+use rulecache::purge::fanout::{
+    self, Outcome, PendingAppends, Plan, Refresh, Refresher, SharedAnswer, REFRESH_GIVE_UP_MS,
+};
+use rulecache::purge::ledger::{
+    hex, AppendAnswer, AppendOrder, Head, Ledger, LedgerCopy, LedgerError, LedgerRows, Progress, PurgeRecord,
+    RowsWrite, SinceAnswer, Target,
+};
+
+const BINDING: &str = "PURGE_LEDGER";
+const OBJECT_NAME: &str = "global";
+/// Records older than this can affect nothing: every entry leaves storage by then (an hour
+/// more for requests that took long to answer).
+const MAX_ENTRY_LIFETIME_MS: Time = (STORAGE_SECS + 3600) * 1000;
+/// Where a location keeps its last ledger answer in the Cache API.
+const SHARED_KEY: &str = "https://purge-ledger.rulecache.internal/since";
+/// How often a request waiting for a refresh looks whether it is done.
+const WAIT_POLL_MS: u64 = 10;
+/// The most answers one refresh applies (pages of a long ledger, a gap, a new epoch).
+const MAX_ROUNDS: usize = 64;
+
+thread_local! {
+    static COPY: RefCell<LedgerCopy> = RefCell::new(LedgerCopy::new());
+    static REFRESHER: RefCell<Refresher> = RefCell::new(Refresher::new());
+    /// The refresh in flight: set when it is done. (Waiters poll it on their own timers: the
+    /// runtime cancels a promise one request resolves for another.)
+    static FLIGHT: RefCell<Option<Rc<Cell<bool>>>> = const { RefCell::new(None) };
+    /// Purges the ledger did not take, retried.
+    static PENDING: RefCell<PendingAppends> = RefCell::new(PendingAppends::new());
+}
+
+/// What the ledger says about a stored entry at `now`, as the engine wants it.
+pub fn effect(meta: &Meta, now: Time) -> Purged {
+    COPY.with(|c| c.borrow().purged(meta, now))
+}
+
+/// Applies the answer to this isolate's own purge (out of band: the cursor only moves over
+/// records directly after it).
+pub fn apply_own(answer: &AppendAnswer) {
+    let at = now();
+    COPY.with(|c| c.borrow_mut().apply_own(&answer.epoch, &answer.records, at));
+}
+
+/// Applies a purge the ledger has not taken (yet) to this isolate only.
+pub fn apply_local(targets: &[Target], soft: bool, at: Time) {
+    COPY.with(|c| c.borrow_mut().apply_local(targets, soft, at));
+}
+
+/// Refreshes the copy when due: in the background (the current request uses the copy it
+/// has), or waiting for a refresh, one per isolate at a time, until its deadline at most.
+pub async fn refresh_if_due(env: &Env, ctx: &Context, now: Time) {
+    let last = COPY.with(|c| c.borrow().last_success());
+    let due = REFRESHER.with(|r| r.borrow().due(last, now));
+    match due {
+        Refresh::No => {}
+        Refresh::Background => {
+            start_flight(env, ctx, now, false);
+        }
+        Refresh::Blocking { until } => {
+            let running = REFRESHER.with(|r| r.borrow().in_flight(now));
+            let flight = match FLIGHT.with(|f| f.borrow().clone()) {
+                Some(f) if running => f,
+                _ => start_flight(env, ctx, now, true),
+            };
+            while !flight.get() && super::now() < until {
+                Delay::from(std::time::Duration::from_millis(WAIT_POLL_MS)).await;
+            }
+        }
+    }
+}
+
+fn start_flight(env: &Env, ctx: &Context, now: Time, blocking: bool) -> Rc<Cell<bool>> {
+    REFRESHER.with(|r| r.borrow_mut().start(now));
+    let done = Rc::new(Cell::new(false));
+    FLIGHT.with(|f| *f.borrow_mut() = Some(done.clone()));
+    let env = env.clone();
+    let flag = done.clone();
+    ctx.wait_until(async move {
+        let work = Box::pin(refresh(&env, blocking));
+        let limit = Box::pin(Delay::from(std::time::Duration::from_millis(REFRESH_GIVE_UP_MS)));
+        let outcome = match select(work, limit).await {
+            Either::Left((outcome, _)) => outcome,
+            Either::Right(_) => Outcome::Failure,
+        };
+        REFRESHER.with(|r| r.borrow_mut().finish(outcome, super::now()));
+        flag.set(true);
+        FLIGHT.with(|f| {
+            let mut f = f.borrow_mut();
+            if f.as_ref().is_some_and(|x| Rc::ptr_eq(x, &flag)) {
+                *f = None;
+            }
+        });
+    });
+    done
+}
+
+async fn refresh(env: &Env, blocking: bool) -> Outcome {
+    if !blocking {
+        flush_pending(env).await;
+    }
+    for _ in 0..MAX_ROUNDS {
+        let shared = read_shared().await;
+        let plan = COPY.with(|c| fanout::plan(&c.borrow(), shared.as_ref(), now()));
+        let progress = match (plan, shared) {
+            (Plan::UseShared, Some(s)) => {
+                let at = now();
+                COPY.with(|c| c.borrow_mut().apply_answer(&s.answer, s.sent_at, at))
+            }
+            (Plan::Wait, _) => return Outcome::Deferred,
+            (Plan::UseShared, None) => return Outcome::Failure,
+            (Plan::Poll { since, claim }, shared) => {
+                if let (true, Some(mut s)) = (claim, shared) {
+                    s.claimed_at = Some(now());
+                    write_shared(&s).await;
+                }
+                let sent_at = now();
+                let answer = match fetch_since(env, since).await {
+                    Ok(a) => a,
+                    Err(e) => {
+                        console_error!("rulecache: the purge ledger could not be read: {e}");
+                        return Outcome::Failure;
+                    }
+                };
+                let at = now();
+                let progress = COPY.with(|c| c.borrow_mut().apply_answer(&answer, sent_at, at));
+                if fanout::shareable(&answer) {
+                    write_shared(&SharedAnswer { answer, sent_at, claimed_at: None }).await;
+                }
+                progress
+            }
+        };
+        if progress == Progress::Complete {
+            let at = now();
+            COPY.with(|c| c.borrow_mut().compact(at, MAX_ENTRY_LIFETIME_MS));
+            return Outcome::Success;
+        }
+    }
+    Outcome::Failure
+}
+
+async fn read_shared() -> Option<SharedAnswer> {
+    let mut resp = Cache::default().get(SHARED_KEY, false).await.ok()??;
+    resp.json::<SharedAnswer>().await.ok()
+}
+
+async fn write_shared(shared: &SharedAnswer) {
+    let Ok(body) = serde_json::to_string(shared) else { return };
+    let headers = worker::Headers::new();
+    let _ = headers.set("content-type", "application/json");
+    // The Cache API needs a lifetime; whether the answer is fresh is the core's decision.
+    let _ = headers.set("cache-control", "max-age=60");
+    let Ok(resp) = Response::ok(body).map(|r| r.with_headers(headers)) else { return };
+    if let Err(e) = Cache::default().put(SHARED_KEY, resp).await {
+        console_error!("rulecache: sharing the ledger answer failed: {e}");
+    }
+}
+
+async fn fetch_since(env: &Env, since: u64) -> Result<SinceAnswer> {
+    let stub = env.durable_object(BINDING)?.get_by_name(OBJECT_NAME)?;
+    let mut resp = stub.fetch_with_str(&format!("https://ledger/since?seq={since}")).await?;
+    if resp.status_code() != 200 {
+        return Err(Error::RustError(format!(
+            "status {}: {}",
+            resp.status_code(),
+            resp.text().await.unwrap_or_default()
+        )));
+    }
+    resp.json().await
+}
+
+/// Why an append did not record the purge.
+pub struct AppendError {
+    /// The ledger's status (409 replayed, 400 refused, 503 storage), or 503 when it could not
+    /// be reached.
+    pub status: u16,
+    pub message: String,
+}
+
+/// Records a purge in the ledger; returns the purge id and its records.
+pub async fn append(env: &Env, order: &AppendOrder) -> std::result::Result<AppendAnswer, AppendError> {
+    let unreachable = |e: Error| AppendError { status: 503, message: e.to_string() };
+    let stub = env.durable_object(BINDING).and_then(|ns| ns.get_by_name(OBJECT_NAME)).map_err(unreachable)?;
+    let body = serde_json::to_string(order).map_err(|e| unreachable(e.into()))?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(body.into()));
+    let req = Request::new_with_init("https://ledger/append", &init).map_err(unreachable)?;
+    let mut resp = stub.fetch_with_request(req).await.map_err(unreachable)?;
+    if resp.status_code() != 200 {
+        let status = resp.status_code();
+        return Err(AppendError { status, message: resp.text().await.unwrap_or_default() });
+    }
+    resp.json().await.map_err(unreachable)
+}
+
+/// Keeps a purge the ledger did not take for retrying: once after the first retry delay (in
+/// the background of the request that took it), then with every refresh of the copy.
+pub fn defer_append(env: &Env, ctx: &Context, order: AppendOrder, now: Time) {
+    PENDING.with(|p| p.borrow_mut().push(order, now));
+    let env = env.clone();
+    ctx.wait_until(async move {
+        let delay = fanout::retry_delay(1).unwrap_or(500);
+        Delay::from(std::time::Duration::from_millis(delay)).await;
+        flush_pending(&env).await;
+    });
+}
+
+/// Tries the kept purges that are due.
+async fn flush_pending(env: &Env) {
+    let due = PENDING.with(|p| p.borrow_mut().take_due(now()));
+    for (order, attempts) in due {
+        match append(env, &order).await {
+            Ok(answer) => apply_own(&answer),
+            // Already recorded: an earlier attempt landed.
+            Err(e) if e.status == 409 => {}
+            Err(e) if e.status == 400 => {
+                console_error!("rulecache: the purge ledger refused a kept purge: {}", e.message);
+            }
+            Err(_) => PENDING.with(|p| p.borrow_mut().failed(order, attempts, now())),
+        }
+    }
+}
+
+/// 16 random bytes as hex: the retry key of a purge without a signature.
+pub fn retry_key() -> String {
+    let mut bytes = [0u8; 16];
+    for chunk in bytes.chunks_mut(4) {
+        let r = (js_sys::Math::random() * 4_294_967_296.0) as u32;
+        for (slot, b) in chunk.iter_mut().zip(r.to_le_bytes()) {
+            *slot = b;
+        }
+    }
+    hex(&bytes)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Durable Object
+// ---------------------------------------------------------------------------------------------
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS ledger_head (id INTEGER PRIMARY KEY CHECK (id = 1), epoch TEXT NOT NULL, last_seq INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS purge_records (seq INTEGER PRIMARY KEY, purge_id TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL, soft INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS purge_records_at ON purge_records (at)",
+    "CREATE INDEX IF NOT EXISTS purge_records_kind ON purge_records (kind, target)",
+    "CREATE TABLE IF NOT EXISTS purge_nonces (nonce TEXT PRIMARY KEY, expires INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS purge_nonces_expires ON purge_nonces (expires)",
+];
+
+/// The ledger's rows in the object's SQLite storage.
+struct SqlRows {
+    storage: Storage,
+}
+
+#[derive(Deserialize)]
+struct HeadRow {
+    epoch: String,
+    last_seq: f64,
+}
+
+#[derive(Deserialize)]
+struct RecordRow {
+    seq: f64,
+    purge_id: String,
+    at: f64,
+    kind: String,
+    target: String,
+    soft: f64,
+}
+
+fn int(v: u64) -> SqlStorageValue {
+    SqlStorageValue::Integer(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+fn text<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+impl LedgerRows for SqlRows {
+    fn head(&self) -> std::result::Result<Option<Head>, String> {
+        let rows: Vec<HeadRow> = self
+            .storage
+            .sql()
+            .exec("SELECT epoch, last_seq FROM ledger_head WHERE id = 1", None)
+            .and_then(|c| c.to_array())
+            .map_err(text)?;
+        Ok(rows.into_iter().next().map(|r| Head { epoch: r.epoch, last_seq: r.last_seq as u64 }))
+    }
+
+    fn records(
+        &self,
+        after: u64,
+        through: u64,
+        limit: usize,
+    ) -> std::result::Result<Vec<PurgeRecord>, String> {
+        let rows: Vec<RecordRow> = self
+            .storage
+            .sql()
+            .exec(
+                "SELECT seq, purge_id, at, kind, target, soft FROM purge_records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                vec![int(after), int(through), int(limit as u64)],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(text)?;
+        rows.into_iter()
+            .map(|r| {
+                let target = Target::from_row(&r.kind, r.target)
+                    .ok_or_else(|| format!("record {} has an unknown kind {:?}", r.seq, r.kind))?;
+                Ok(PurgeRecord {
+                    seq: r.seq as u64,
+                    id: r.purge_id,
+                    at: r.at as u64,
+                    target,
+                    soft: r.soft != 0.0,
+                })
+            })
+            .collect()
+    }
+
+    fn nonce_seen(&self, nonce: &[u8], now: Time) -> std::result::Result<bool, String> {
+        #[derive(Deserialize)]
+        struct Seen {
+            #[allow(dead_code)]
+            n: f64,
+        }
+        let rows: Vec<Seen> = self
+            .storage
+            .sql()
+            .exec(
+                "SELECT 1 AS n FROM purge_nonces WHERE nonce = ? AND expires >= ?",
+                vec![SqlStorageValue::String(hex(nonce)), int(now)],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(text)?;
+        Ok(!rows.is_empty())
+    }
+
+    fn commit(&mut self, write: &RowsWrite) -> std::result::Result<(), String> {
+        let sql = self.storage.sql();
+        let write = write.clone();
+        transaction_sync(&self.storage, move || {
+            sql.exec(
+                "INSERT INTO ledger_head (id, epoch, last_seq) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq",
+                vec![SqlStorageValue::String(write.head.epoch.clone()), int(write.head.last_seq)],
+            )?;
+            for r in &write.records {
+                sql.exec(
+                    "INSERT INTO purge_records (seq, purge_id, at, kind, target, soft) VALUES (?, ?, ?, ?, ?, ?)",
+                    vec![
+                        int(r.seq),
+                        SqlStorageValue::String(r.id.clone()),
+                        int(r.at),
+                        SqlStorageValue::String(r.target.kind().to_owned()),
+                        SqlStorageValue::String(r.target.value().to_owned()),
+                        SqlStorageValue::Integer(i64::from(r.soft)),
+                    ],
+                )?;
+            }
+            if let Some(n) = &write.nonce {
+                sql.exec(
+                    "INSERT OR REPLACE INTO purge_nonces (nonce, expires) VALUES (?, ?)",
+                    vec![SqlStorageValue::String(hex(&n.nonce)), int(n.expires)],
+                )?;
+            }
+            sql.exec("DELETE FROM purge_records WHERE at < ?", vec![int(write.delete_records_before)])?;
+            sql.exec("DELETE FROM purge_nonces WHERE expires < ?", vec![int(write.delete_nonces_before)])?;
+            Ok(())
+        })
+        .map_err(text)
+    }
+}
+
+/// Runs `body` in one SQLite transaction (`storage.transactionSync`): an error rolls every
+/// statement of it back.
+fn transaction_sync(storage: &Storage, body: impl FnOnce() -> Result<()> + 'static) -> Result<()> {
+    let raw: &JsValue = storage.as_raw().as_ref();
+    let function: js_sys::Function = js_sys::Reflect::get(raw, &JsValue::from_str("transactionSync"))?
+        .dyn_into()
+        .map_err(|_| Error::RustError("this runtime has no storage.transactionSync".into()))?;
+    let closure = Closure::once(move || -> std::result::Result<JsValue, JsValue> {
+        body().map(|()| JsValue::UNDEFINED).map_err(|e| JsValue::from_str(&e.to_string()))
+    });
+    function.call1(raw, closure.as_ref().unchecked_ref())?;
+    Ok(())
+}
+
+/// The Durable Object holding the ledger.
+#[durable_object]
+pub struct PurgeLedger {
+    state: State,
+    ledger: RefCell<Ledger>,
+    schema_ready: Cell<bool>,
+}
+
+impl PurgeLedger {
+    fn rows(&self) -> Result<SqlRows> {
+        let storage = self.state.storage();
+        if !self.schema_ready.get() {
+            let sql = storage.sql();
+            for statement in SCHEMA {
+                sql.exec(statement, None)?;
+            }
+            self.schema_ready.set(true);
+        }
+        Ok(SqlRows { storage })
+    }
+}
+
+fn ledger_error(e: &LedgerError) -> Result<Response> {
+    Response::error(e.message(), e.status())
+}
+
+impl DurableObject for PurgeLedger {
+    fn new(state: State, _env: Env) -> Self {
+        Self {
+            state,
+            ledger: RefCell::new(Ledger::new(MAX_ENTRY_LIFETIME_MS)),
+            schema_ready: Cell::new(false),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let now = now();
+        let url = req.url()?;
+        let mut rows = match self.rows() {
+            Ok(rows) => rows,
+            Err(e) => return Response::error(format!("the purge ledger's storage failed: {e}"), 503),
+        };
+        match (req.method(), url.path()) {
+            (Method::Get, "/since") => {
+                let since = url
+                    .query_pairs()
+                    .find(|(k, _)| k == "seq")
+                    .and_then(|(_, v)| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+                let answer = self.ledger.borrow_mut().since(&rows, since);
+                match answer {
+                    Ok(a) => Response::from_json(&a),
+                    Err(e) => ledger_error(&e),
+                }
+            }
+            (Method::Post, "/append") => {
+                let order: AppendOrder = match req.json().await {
+                    Ok(o) => o,
+                    Err(e) => return Response::error(format!("the append order is not valid: {e}"), 400),
+                };
+                let epoch = format!("e-{now}-{}", retry_key());
+                let answer = self.ledger.borrow_mut().append(&mut rows, &order, now, &epoch);
+                match answer {
+                    Ok(a) => Response::from_json(&a),
+                    Err(e) => ledger_error(&e),
+                }
+            }
+            _ => Response::error("not found", 404),
+        }
+    }
+}
