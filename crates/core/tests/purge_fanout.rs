@@ -5,7 +5,7 @@ use rulecache::http::Time;
 use rulecache::purge::fanout::{
     backoff, plan, retry_delay, shareable, Outcome, Plan, Refresh, Refresher, SharedAnswer, BACKOFF_MAX_MS,
     BLOCKING_REFRESH_TIMEOUT_MS, CLAIM_HOLD_MS, CLAIM_RETRY_MS, REFRESH_GIVE_UP_MS, SHARED_ANSWER_FRESH_MS,
-    SHARED_MAX_RECORDS, SHARED_REACH_BACK,
+    SHARED_MAX_RECORDS, SHARED_REACH_BACK, SHARED_WINDOW_MS,
 };
 use rulecache::purge::ledger::{
     LedgerCopy, PurgeRecord, SinceAnswer, Target, BACKGROUND_REFRESH_AFTER_MS, BLOCKING_REFRESH_AFTER_MS,
@@ -113,16 +113,19 @@ fn a_fresh_shared_answer_serves_every_isolate_of_the_location() {
     let mut c = copy.clone();
     c.apply_answer(&shared.answer, shared.sent_at, Time::MAX);
     assert_eq!((c.cursor(), c.last_success()), (12, Some(T0 + 2_000)));
-    // Stale: poll after the cursor, and claim the poll.
+    // Stale: poll, reaching back to the shared records of the last 12 s, and claim the poll.
     assert_eq!(
         plan(&copy, Some(&shared), T0 + 2_000 + SHARED_ANSWER_FRESH_MS),
-        Plan::Poll { since: 10, claim: true }
+        Plan::Poll { since: 8, claim: true }
     );
-    // A copy ahead of the shared answer reaches back to its end, so that the next shared
-    // answer also serves the isolates that applied only this one.
     let ahead_copy = copy_at(15, T0 + 3_000);
     assert_eq!(
         plan(&ahead_copy, Some(&shared), T0 + 2_000 + SHARED_ANSWER_FRESH_MS),
+        Plan::Poll { since: 8, claim: true }
+    );
+    // Records older than the window are not reached for.
+    assert_eq!(
+        plan(&ahead_copy, Some(&shared), T0 + SHARED_WINDOW_MS + 1),
         Plan::Poll { since: 12, claim: true }
     );
     // Starts after the cursor: of no use to this copy.
@@ -149,7 +152,7 @@ fn a_claimed_poll_is_left_to_the_isolate_that_claimed_it() {
     assert_eq!(plan(&copy, Some(&shared), now), Plan::Wait);
     assert_eq!(
         plan(&copy, Some(&shared), stale + 1_600 + CLAIM_HOLD_MS),
-        Plan::Poll { since: 10, claim: true }
+        Plan::Poll { since: 8, claim: true }
     );
 }
 

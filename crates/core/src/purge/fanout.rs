@@ -39,12 +39,15 @@ pub const SHARED_ANSWER_FRESH_MS: Time = 1_500;
 pub const CLAIM_HOLD_MS: Time = 1_000;
 /// An isolate that found the next poll claimed looks again after this long.
 pub const CLAIM_RETRY_MS: Time = 200;
+/// How far back in time a poll reaches for the location's shared answer: a little more than
+/// the propagation bound, since every isolate that refreshed within it can use the answer.
+pub const SHARED_WINDOW_MS: Time = 12_000;
 /// A shared answer is written only when it holds at most this many records (a copy far
 /// behind, such as a new isolate's, asks for its own pages).
 pub const SHARED_MAX_RECORDS: usize = 2_000;
-/// A poll reaches back to the end of the previous shared answer when the copy's cursor is at
-/// most this many records past it, so the new shared answer also serves the isolates of the
-/// location that applied only the previous one.
+/// A poll reaches back over the records of the last [`SHARED_WINDOW_MS`] in the previous
+/// shared answer (at most this many records), so the new shared answer also serves the
+/// isolates of the location that did not apply the previous one.
 pub const SHARED_REACH_BACK: u64 = 1_000;
 /// A purge the ledger did not take is retried this many times.
 pub const APPEND_RETRIES: u32 = 4;
@@ -199,7 +202,14 @@ pub fn plan(copy: &LedgerCopy, shared: Option<&SharedAnswer>, now: Time) -> Plan
         return Plan::Wait;
     }
     let same_epoch = copy.epoch() == Some(s.answer.epoch.as_str());
-    let reach = s.answer.to;
+    // Reach back to the first shared record of the last SHARED_WINDOW_MS: every isolate of
+    // the location that refreshed within the propagation bound is at or past it.
+    let reach = s
+        .answer
+        .records
+        .iter()
+        .find(|r| r.at.saturating_add(SHARED_WINDOW_MS) >= now)
+        .map_or(s.answer.to, |r| r.seq.saturating_sub(1).max(s.answer.from));
     let since = if same_epoch && reach < copy.cursor() && copy.cursor() - reach <= SHARED_REACH_BACK {
         reach
     } else {
