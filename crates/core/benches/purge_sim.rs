@@ -456,7 +456,7 @@ fn percentile(sorted: &[Time], p: f64) -> Time {
 struct Report {
     isolates: usize,
     ledger_rps: f64,
-    ledger_peak: u64,
+    ledger_peak: (u64, usize),
     p50: Time,
     p99: Time,
     max: Time,
@@ -519,10 +519,11 @@ fn simulate(per_location: usize) -> Report {
             .m
             .ledger_requests
             .iter()
+            .enumerate()
             .skip((WARM_UP_MS / 1000) as usize)
-            .copied()
+            .map(|(s, n)| (*n, s))
             .max()
-            .unwrap_or(0),
+            .unwrap_or((0, 0)),
         p50: percentile(&normal, 0.5),
         p99: percentile(&normal, 0.99),
         max: normal.last().copied().unwrap_or(0),
@@ -563,10 +564,11 @@ fn main() {
         let per_location = (isolates / LOCATIONS).max(1);
         let r = simulate(per_location);
         println!(
-            "| {} | {:.0} ({}) | {} / {} / {} ms | {} ({} records; skipped {}, unrecorded {}, late {}) | {} / {} / {} ms, {:.2} % | {:.2} % |",
+            "| {} | {:.0} ({} at {} s) | {} / {} / {} ms | {} ({} records; skipped {}, unrecorded {}, late {}) | {} / {} / {} ms, {:.2} % | {:.2} % |",
             r.isolates,
             r.ledger_rps,
-            r.ledger_peak,
+            r.ledger_peak.0,
+            r.ledger_peak.1,
             r.p50,
             r.p99,
             r.max,

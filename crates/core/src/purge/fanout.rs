@@ -40,8 +40,8 @@ pub const CLAIM_HOLD_MS: Time = 1_000;
 /// An isolate that found the next poll claimed looks again after this long.
 pub const CLAIM_RETRY_MS: Time = 200;
 /// How far back in time a poll reaches for the location's shared answer: a little more than
-/// the propagation bound, since every isolate that refreshed within it can use the answer.
-pub const SHARED_WINDOW_MS: Time = 12_000;
+/// the propagation bound, so that even an isolate idle for twice the bound can use the answer.
+pub const SHARED_WINDOW_MS: Time = 20_000;
 /// A shared answer is written only when it holds at most this many records (a copy far
 /// behind, such as a new isolate's, asks for its own pages).
 pub const SHARED_MAX_RECORDS: usize = 2_000;
@@ -203,7 +203,7 @@ pub fn plan(copy: &LedgerCopy, shared: Option<&SharedAnswer>, now: Time) -> Plan
     }
     let same_epoch = copy.epoch() == Some(s.answer.epoch.as_str());
     // Reach back to the first shared record of the last SHARED_WINDOW_MS: every isolate of
-    // the location that refreshed within the propagation bound is at or past it.
+    // the location that refreshed within twice the propagation bound is at or past it.
     let reach = s
         .answer
         .records
