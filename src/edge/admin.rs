@@ -14,7 +14,7 @@ use crate::freshness::{self, Verdict};
 use crate::http::{Headers, RequestHead, ResponseHead, Time};
 use crate::key;
 use crate::policy::Policy;
-use crate::purge::auth::{authorize, AuthError, AuthInput, Credential, SIGNATURE_HEADER};
+use crate::purge::auth::{authorize, authorize_address, AuthError, AuthInput, Credential, SIGNATURE_HEADER};
 use crate::purge::ledger::{Target, BLOCKING_REFRESH_AFTER_MS};
 use crate::purge::request::{PurgeRequest, MAX_BODY_BYTES};
 
@@ -156,10 +156,13 @@ pub async fn purge_method(mut req: Request, env: &Env, config: &Config, now: Tim
     let url = req.url()?;
     let body = req.bytes().await.unwrap_or_default();
     let headers = super::convert::headers_from_js(req.headers());
-    let credential = match check(config, "PURGE", &url, &headers, &body, now) {
-        Ok(c) => c,
-        Err(e) => return auth_failure(e),
-    };
+    let policy = policy_store::active(env, now).await;
+    let allowed = authorize_address("PURGE", headers.get("cf-connecting-ip"), policy.purge_allow_from());
+    let credential =
+        match allowed.map(Ok).unwrap_or_else(|| check(config, "PURGE", &url, &headers, &body, now)) {
+            Ok(c) => c,
+            Err(e) => return auth_failure(e),
+        };
     let nonce = headers.get(SIGNATURE_HEADER).map(str::to_string);
     let purge = PurgeRequest::from_purge_method(url.as_str(), &headers);
     run_purge(env, purge, credential, &url, nonce, now).await
