@@ -856,6 +856,7 @@ mod tests {
             keep_params: Some(vec!["*".into()]),
             sort_query: true,
             encodings: vec!["br".into(), "identity".into()],
+            vary_cookies: Some(vec!["s*".into(), "id".into()]),
         };
         for _ in 0..3000 {
             let raw = format!("http://e.com/{}", text(&mut rng, 40));
