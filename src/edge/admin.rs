@@ -199,7 +199,9 @@ pub async fn purge_method(
     let removed = if purge.soft { 0 } else { remove_local(env, &targets).await };
     let due = BURST.with(|b| b.borrow().due_at(purge.soft)).unwrap_or(now);
     let mut answer = purge_answer(None, purge.soft, &targets, removed, due + BLOCKING_REFRESH_AFTER_MS);
-    answer["batched"] = Value::Bool(true);
+    if let Value::Object(fields) = &mut answer {
+        fields.insert("batched".into(), Value::Bool(true));
+    }
     json_response(200, &answer)
 }
 

@@ -96,8 +96,12 @@ test("WhiteNoise's hashed statics are kept; a purge from an allowed address need
   const second = await get(worker.url, hashed);
   assert.ok(isHit(second), second.status);
   assert.ok(Number(/ttl=(\d+)/.exec(second.status)?.[1]) > 300_000_000, second.status);
-  // Wagtail's invalidator: PURGE with the site's Host, no credentials
-  const purge = await fetch(`${worker.url}/`, { method: 'PURGE' });
+  // Wagtail's invalidator: PURGE with the site's Host, no credentials, from an allowed
+  // address (in CF-Connecting-IP, as Cloudflare's edge sets it)
+  const denied = await fetch(`${worker.url}/`, { method: 'PURGE', headers: { 'cf-connecting-ip': '192.0.2.1' } });
+  assert.equal(denied.status, 401, 'another address needs the secret');
+  assert.ok(isHit(await get(worker.url, '/')), 'a refused purge changes nothing');
+  const purge = await fetch(`${worker.url}/`, { method: 'PURGE', headers: { 'cf-connecting-ip': '127.0.0.1' } });
   assert.equal(purge.status, 200, await purge.text());
   const after = await get(worker.url, '/');
   assert.ok(!isHit(after), after.status);

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   PLONE, SECRET, reachable, startWorker, get, isHit, ploneLogin, ploneRegistry, until, users,
-  startVirtualHostProxy,
+  startVirtualHostProxy, ploneEditText,
 } from './support.mjs';
 
 let worker;
@@ -87,14 +87,8 @@ test('an edit through the web is purged by plone.cachepurging and the next anony
   const again = await get(worker.url, '/Plone/doc1');
   assert.ok(isHit(again), again.status);
   const text = `Edited text ${Date.now()}`;
-  // the editor saves the document (plone.restapi, as Volto does), straight to the backend
-  const editor = `Basic ${Buffer.from(`editor1:${users.editor1.password}`).toString('base64')}`;
-  const r = await fetch(`${PLONE}/Plone/doc1`, {
-    method: 'PATCH',
-    headers: { authorization: editor, accept: 'application/json', 'content-type': 'application/json' },
-    body: JSON.stringify({ text: { data: `<p>${text}</p>`, 'content-type': 'text/html', encoding: 'utf-8' } }),
-  });
-  assert.equal(r.status, 204, await r.text());
+  // the editor saves the document with Plone's edit form, on the backend URL
+  await ploneEditText(PLONE, '/Plone/doc1', 'editor1', `<p>${text}</p>`);
   const seen = [];
   const visible = await until(async () => {
     const x = await get(worker.url, '/Plone/doc1');

@@ -115,3 +115,54 @@ export async function ploneLogin(base, user, sitePath = '/Plone') {
   if (!ac) throw new Error(`login of ${user} failed: ${r.status} ${await r.text()}`);
   return { ac, all: cookies };
 }
+
+const unescapeHtml = (s) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+const attr = (tag, name) => {
+  const m = new RegExp(`\\s${name}="([^"]*)"`).exec(tag);
+  return m ? unescapeHtml(m[1]) : null;
+};
+
+/** The fields a browser would submit from the form with `id` in `html` (no button pressed). */
+export function formFields(html, id = 'form') {
+  const start = html.search(new RegExp(`<form\\b[^>]*\\sid="${id}"`));
+  if (start < 0) throw new Error(`no form #${id}`);
+  const form = html.slice(start, html.indexOf('</form>', start));
+  const fields = [];
+  for (const [tag] of form.matchAll(/<input\b[^>]*>/g)) {
+    const name = attr(tag, 'name');
+    const type = (attr(tag, 'type') ?? 'text').toLowerCase();
+    if (!name || ['submit', 'button', 'image', 'file', 'reset'].includes(type)) continue;
+    if (['checkbox', 'radio'].includes(type) && !/\schecked\b/.test(tag)) continue;
+    fields.push([name, attr(tag, 'value') ?? (type === 'checkbox' ? 'on' : '')]);
+  }
+  for (const m of form.matchAll(/<textarea\b([^>]*)>([\s\S]*?)<\/textarea>/g)) {
+    const name = attr(m[1], 'name');
+    if (name) fields.push([name, unescapeHtml(m[2])]);
+  }
+  for (const m of form.matchAll(/<select\b([^>]*)>([\s\S]*?)<\/select>/g)) {
+    const name = attr(m[1], 'name');
+    for (const [opt] of m[2].matchAll(/<option\b[^>]*>/g)) {
+      if (name && /\sselected\b/.test(opt)) fields.push([name, attr(opt, 'value') ?? '']);
+    }
+  }
+  return fields;
+}
+
+/** Edits a document's text through Plone's classic edit form as `user`, at `base` (the
+ * backend an editor works on): log in, open @@edit, change the text, press Save. */
+export async function ploneEditText(base, docPath, user, html) {
+  const { ac } = await ploneLogin(base, user);
+  const page = await fetch(`${base}${docPath}/@@edit`, { headers: { cookie: ac } });
+  const fields = formFields(await page.text())
+    .filter(([n]) => n !== 'form.widgets.IRichTextBehavior.text');
+  fields.push(['form.widgets.IRichTextBehavior.text', html], ['form.buttons.save', 'Save']);
+  const r = await fetch(`${base}${docPath}/@@edit`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: ac, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields),
+  });
+  const body = await r.text();
+  if (r.status !== 302) throw new Error(`the edit form answered ${r.status}: ${body.slice(0, 300)}`);
+  return r;
+}
