@@ -700,7 +700,7 @@ impl Flow {
         let storage: EdgeStorage = operation.storage();
         let authenticated = !self.audience.is_anonymous();
         let relaxed;
-        let head = match self.anonymous_private_override(operation, head) {
+        let head = match self.anonymous_private_override(policy, operation, head) {
             Some(h) => {
                 relaxed = h;
                 &relaxed
@@ -776,12 +776,22 @@ impl Flow {
     /// anonymous variant (Plone's own weakCaching marks every view `private`, anonymous ones
     /// included). None (the origin's `private` stands) for an authenticated request, without
     /// split view, for a status outside 2xx, and when a CDN-targeted field (RFC 9213) said it:
-    /// that one was addressed to this cache.
-    fn anonymous_private_override(&self, operation: &Operation, head: &ResponseHead) -> Option<ResponseHead> {
+    /// that one was addressed to this cache. Nor when the request carries any
+    /// `Authorization`, or its `Cookie` text names an auth cookie anywhere (`a="1, __ac=…"`
+    /// is one cookie to us but a login to Zope, which ends a quoted value at `,`): the
+    /// origin may have read a login the edge did not, and its `private` is then the truth.
+    fn anonymous_private_override(
+        &self,
+        policy: &Policy,
+        operation: &Operation,
+        head: &ResponseHead,
+    ) -> Option<ResponseHead> {
         if !operation.stores_anonymous_private()
             || self.keyed_audience != Some(Audience::Anonymous)
             || !self.audience.is_anonymous()
             || !(200..300).contains(&head.status)
+            || self.client.headers.contains("authorization")
+            || mentions_auth_cookie(policy.audience_config(), &self.client.headers)
         {
             return None;
         }
@@ -1113,4 +1123,15 @@ fn split_directives(value: &str) -> Vec<&str> {
     out.push(value[start..].trim());
     out.retain(|d| !d.is_empty());
     out
+}
+
+/// Whether any `Cookie` field names an auth cookie (`<name>=`) or an auth cookie prefix
+/// anywhere in its text, however a server would split it.
+fn mentions_auth_cookie(cfg: &crate::audience::AudienceConfig, h: &Headers) -> bool {
+    h.get_all("cookie").any(|v| {
+        cfg.auth_cookies.iter().any(|name| {
+            v.match_indices(name.as_str())
+                .any(|(at, _)| v.get(at + name.len()..).is_some_and(|rest| rest.starts_with('=')))
+        }) || cfg.auth_cookie_prefixes.iter().any(|p| v.contains(p.as_str()))
+    })
 }
