@@ -12,7 +12,8 @@ use super::convert::{
     OutHeaders, RequestLines,
 };
 use super::{ledger, now, persist, policy_store, Config};
-use rulecache::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, Reply, Step, StoreOrder};
+use rulecache::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, Reply, Step};
+use rulecache::flow::{lookup_tiers, Effect, Tier};
 use rulecache::http::{Headers, RequestHead, Time};
 use rulecache::lru::ByteLru;
 use rulecache::meta::{Meta, VaryIndex};
@@ -155,36 +156,36 @@ pub async fn handle(
     let mut io = Io::new();
     io.client = Some((req, client_headers));
     io.env = Some(env.clone());
-    let reply = io.drive(&policy, &mut flow, step, config).await;
-    io.persist = reply.store.as_ref().is_some_and(|o| policy.operation(o.meta.ruleset.as_deref()).persist());
-    let change = tiers::pass_change(reply.outcome, reply.store.is_some(), flow.bypass().is_some());
-    PASS.with(|p| p.borrow_mut().apply(&flow.base_key(), change, now));
-    let background = reply.background.clone();
-    let response = io.finish(reply, ctx, now).await?;
+    let mut reply = io.drive(&policy, &mut flow, step, config).await;
+    let effects = flow.effects(&policy, &mut reply);
+    let (response, background) = io.execute(effects, Some(reply), ctx, now).await?;
     if let Some(bg) = background {
         let policy = policy.clone();
         let origin = config.origin.clone();
+        let env = env.clone();
         ctx.wait_until(async move {
             let config = Config { origin, admin_prefix: String::new(), secret: None };
             let mut flow = *bg;
             let step = flow.background_step();
             let mut io = Io::new();
+            io.env = Some(env);
             // The stored body, for re-storing it after a 304.
-            io.lookup(&flow.entry_key()).await;
-            let reply = io.drive(&policy, &mut flow, step, &config).await;
-            if let Err(e) = io.execute_store(reply.store, now).await {
+            io.lookup(&flow.entry_key(), false).await;
+            let mut reply = io.drive(&policy, &mut flow, step, &config).await;
+            let effects = flow.effects(&policy, &mut reply);
+            if let Err(e) = io.execute_stored(effects, now).await {
                 console_error!("rulecache: storing a revalidated response failed: {e}");
             }
         });
     }
-    Ok(response)
+    response.ok_or_else(|| Error::RustError("no answer".into()))
 }
 
-/// Looks up what is stored under `key` in the memory tier, then the Cache API. Used by the
-/// engine's lookups and by "explain".
-pub async fn lookup(key: &str) -> (Found, Option<Rc<Meta>>) {
+/// Looks up what is stored under `key` in the tiers a lookup searches (see
+/// [`Io::lookup`]). Used by "explain".
+pub async fn lookup(key: &str, kv: bool) -> (Found, Option<Rc<Meta>>) {
     let mut io = Io::new();
-    let found = io.lookup(key).await;
+    let found = io.lookup(key, kv).await;
     let meta = match &found {
         Found::Entry(m) => Some(Rc::new((**m).clone())),
         _ => None,
@@ -236,8 +237,6 @@ struct Io {
     leader: Option<InflightGuard>,
     /// The bindings, for objects persisted in KV.
     env: Option<Env>,
-    /// The entry being stored is also persisted in KV (its operation says `persist`).
-    persist: bool,
 }
 
 impl Io {
@@ -251,23 +250,14 @@ impl Io {
             memory_hit: None,
             leader: None,
             env: None,
-            persist: false,
         }
     }
 
     async fn drive(&mut self, policy: &Policy, flow: &mut Flow, mut step: Step, config: &Config) -> Reply {
         loop {
             step = match step {
-                Step::Lookup { key } => {
-                    let mut found = self.lookup(&key).await;
-                    if matches!(found, Found::Nothing) && policy.operation(flow.ruleset()).persist() {
-                        if let Some(env) = &self.env {
-                            if let Some((meta, body)) = persist::get(env, &key).await {
-                                self.stored = StoredBody::Memory(body.into());
-                                found = Found::Entry(Box::new(meta));
-                            }
-                        }
-                    }
+                Step::Lookup { key, kv } => {
+                    let found = self.lookup(&key, kv).await;
                     let purged = match &found {
                         Found::Entry(meta) => ledger::effect(meta),
                         _ => Purged::No,
@@ -307,17 +297,31 @@ impl Io {
         }
     }
 
-    async fn lookup(&mut self, key: &str) -> Found {
-        let hit = MEMORY.with(|m| m.borrow_mut().get(key).cloned());
-        if let Some(entry) = hit {
-            self.stored = StoredBody::Memory(entry.body.clone());
-            let meta = (*entry.meta).clone();
-            self.memory_hit = Some(entry);
-            return Found::Entry(Box::new(meta));
+    /// Searches the tiers the core names for `key` (memory, the Cache API unless the key is
+    /// marked hit-for-pass, KV when `kv`).
+    async fn lookup(&mut self, key: &str, kv: bool) -> Found {
+        for tier in lookup_tiers(kv, is_hit_for_pass(key, super::now())) {
+            let found = match tier {
+                Tier::Memory => self.lookup_memory(key),
+                Tier::Cache => self.lookup_cache(key).await,
+                Tier::Kv => self.lookup_kv(key).await,
+            };
+            if !matches!(found, Found::Nothing) {
+                return found;
+            }
         }
-        if is_hit_for_pass(key, super::now()) {
-            return Found::Nothing;
-        }
+        Found::Nothing
+    }
+
+    fn lookup_memory(&mut self, key: &str) -> Found {
+        let Some(entry) = MEMORY.with(|m| m.borrow_mut().get(key).cloned()) else { return Found::Nothing };
+        self.stored = StoredBody::Memory(entry.body.clone());
+        let meta = (*entry.meta).clone();
+        self.memory_hit = Some(entry);
+        Found::Entry(Box::new(meta))
+    }
+
+    async fn lookup_cache(&mut self, key: &str) -> Found {
         let cache = Cache::default();
         let Ok(Some(resp)) = cache.get(key, false).await else { return Found::Nothing };
         if let Ok(Some(index)) = resp.headers().get(INDEX_HEADER) {
@@ -335,6 +339,17 @@ impl Io {
                 Err(_) => Found::Nothing,
             },
             _ => Found::Nothing,
+        }
+    }
+
+    async fn lookup_kv(&mut self, key: &str) -> Found {
+        let Some(env) = &self.env else { return Found::Nothing };
+        match persist::get(env, key).await {
+            Some((meta, body)) => {
+                self.stored = StoredBody::Memory(body.into());
+                Found::Entry(Box::new(meta))
+            }
+            None => Found::Nothing,
         }
     }
 
@@ -374,9 +389,111 @@ impl Io {
         outcome
     }
 
-    /// Turns the engine's reply into the client's response, storing and invalidating as told.
-    async fn finish(&mut self, reply: Reply, ctx: &Context, now: Time) -> Result<web_sys::Response> {
-        let Reply { head, body, store, invalidate, outcome, ruleset, text, range, .. } = reply;
+    /// Applies a reply's effects in order (see [`Flow::effects`]): deletions, the hit-for-pass
+    /// mark and a memory-tier put before the answer; the variant index right after it; the
+    /// Cache API and KV puts in the background. Returns the client's response (when `reply` is
+    /// given) and the background flow to run.
+    async fn execute(
+        &mut self,
+        effects: Vec<Effect>,
+        reply: Option<Reply>,
+        ctx: &Context,
+        now: Time,
+    ) -> Result<(Option<web_sys::Response>, Option<Box<Flow>>)> {
+        // A body also stored after the answer reaches the client through a copy.
+        let storing_after =
+            effects.iter().any(|e| matches!(e, Effect::Put { tier: Tier::Cache | Tier::Kv, .. }));
+        let mut reply = reply;
+        let mut response = None;
+        let mut later = Vec::new();
+        let mut background = None;
+        let mut answered = false;
+        for effect in effects {
+            match effect {
+                Effect::Background(flow) => background = Some(flow),
+                effect if answered => later.push(effect),
+                Effect::Delete { key } => {
+                    delete_key(&key).await;
+                }
+                Effect::Pass { key, change } => PASS.with(|p| p.borrow_mut().apply(&key, change, now)),
+                Effect::Put { key, meta, body, tier: Tier::Memory } => {
+                    self.put_memory(key, *meta, body).await?
+                }
+                Effect::Forget { key, tier: Tier::Memory } => {
+                    MEMORY.with(|m| m.borrow_mut().remove(&key));
+                }
+                Effect::Answer => {
+                    answered = true;
+                    if let Some(reply) = reply.take() {
+                        response = Some(self.answer(reply, storing_after, now).await?);
+                    }
+                }
+                other => later.push(other),
+            }
+        }
+        // The variant index is written before answering, so the next request finds the variant
+        // it just stored; the entry itself is stored in the background.
+        let mut puts = Vec::new();
+        for effect in later {
+            match effect {
+                Effect::WriteIndex { key, index } => {
+                    if let Err(e) = write_index(&Cache::default(), key, index).await {
+                        console_error!("rulecache: storing a variant index failed: {e}");
+                    }
+                }
+                other => puts.push(other),
+            }
+        }
+        if !puts.is_empty() {
+            let (stored, origin) =
+                (std::mem::replace(&mut self.stored, StoredBody::None), self.origin.take());
+            let pending = self.pending_bytes.take();
+            let env = self.env.clone();
+            ctx.wait_until(async move {
+                let mut io = Io { stored, origin, env, pending_bytes: pending, ..Io::new() };
+                if let Err(e) = io.execute_stored(puts, now).await {
+                    console_error!("rulecache: storing a response failed: {e}");
+                }
+            });
+        }
+        Ok((response, background))
+    }
+
+    /// Puts an entry in the memory tier; an origin body (or a Cache API body) is read now.
+    async fn put_memory(&mut self, key: String, mut meta: Meta, body: BodySource) -> Result<()> {
+        let bytes: Rc<[u8]> = match body {
+            BodySource::Origin => match (&self.pending_bytes, self.origin.take()) {
+                (Some(bytes), _) => bytes.clone(),
+                (None, Some(resp)) => {
+                    let bytes = read_body(&resp).await?;
+                    self.pending_bytes = Some(bytes.clone());
+                    bytes
+                }
+                (None, None) => return Ok(()),
+            },
+            BodySource::Stored => match std::mem::replace(&mut self.stored, StoredBody::None) {
+                StoredBody::Memory(bytes) => {
+                    self.stored = StoredBody::Memory(bytes.clone());
+                    bytes
+                }
+                StoredBody::Cache(mut resp) => {
+                    let bytes: Rc<[u8]> = resp.bytes().await?.into();
+                    self.stored = StoredBody::Memory(bytes.clone());
+                    bytes
+                }
+                StoredBody::None => return Ok(()),
+            },
+            BodySource::Empty => Rc::from(Vec::new()),
+        };
+        meta.body_len = bytes.len() as u64;
+        let size = tiers::memory_entry_size(&meta.head.headers, bytes.len());
+        MEMORY.with(|m| m.borrow_mut().insert(key, MemEntry::new(meta, bytes), size));
+        Ok(())
+    }
+
+    /// The client's response for `reply`.
+    async fn answer(&mut self, reply: Reply, storing_after: bool, now: Time) -> Result<web_sys::Response> {
+        let Reply { head, body, outcome, ruleset, text, range, .. } = reply;
         // An origin response passes its own headers object on, edited where the flow changed it.
         let out_headers = match (body, self.origin.as_ref(), self.origin_head.as_ref()) {
             (BodySource::Origin, Some(resp), Some(received)) => {
@@ -391,26 +508,6 @@ impl Io {
             },
             _ => OutHeaders::Core(&head.headers),
         };
-        for key in &invalidate {
-            delete_key(key).await;
-        }
-        // A small body bound for the memory tier is read now and put there before the client
-        // is answered, so the very next request in this isolate is a hit.
-        if let Some(order) = store.as_ref().filter(|o| o.memory && o.body == BodySource::Origin) {
-            if let (true, Some(resp)) =
-                (tiers::memory_admits(order.meta.head.headers.content_length()), self.origin.as_ref())
-            {
-                let bytes = read_body(resp).await?;
-                let mut meta = order.meta.clone();
-                meta.body_len = bytes.len() as u64;
-                let size = tiers::memory_entry_size(&meta.head.headers, bytes.len());
-                MEMORY.with(|m| {
-                    m.borrow_mut().insert(order.key.clone(), MemEntry::new(meta, bytes.clone()), size)
-                });
-                self.origin = None;
-                self.pending_bytes = Some(bytes);
-            }
-        }
         let bodyless = matches!(head.status, 101 | 204 | 205 | 304);
         let mut sent_bytes = 0u64;
         // A stored body read whole here (the body sent borrows from it).
@@ -428,7 +525,7 @@ impl Io {
                     OutBody::Bytes(part)
                 }
                 StoredBody::Cache(resp) => {
-                    let mut resp = if store.is_some() {
+                    let mut resp = if storing_after {
                         resp.cloned()?
                     } else {
                         std::mem::replace(resp, Response::empty()?)
@@ -454,8 +551,7 @@ impl Io {
             },
             BodySource::Origin => match (&self.pending_bytes, self.origin.as_ref()) {
                 (Some(bytes), _) => OutBody::Bytes(bytes),
-                // A body also being stored reaches the client through a copy.
-                (None, Some(resp)) if store.is_some() => {
+                (None, Some(resp)) if storing_after => {
                     resp.clone()?.body().map_or(OutBody::None, OutBody::Stream)
                 }
                 (None, Some(resp)) => resp.body().map_or(OutBody::None, OutBody::Stream),
@@ -469,90 +565,101 @@ impl Io {
             sent_bytes = head.headers.content_length().unwrap_or(0);
         }
         record_stats(ruleset.as_deref(), outcome, sent_bytes, now);
-        let response = respond(head.status, &out_headers, out_body)?;
-        if let Some(order) = store {
-            // The variant index is written before answering, so the next request finds the
-            // variant it just stored.
-            let mut order = order;
-            if let Some(index) = order.index.take() {
-                let cache = Cache::default();
-                if let Err(e) = write_index(&cache, Some(index), now).await {
-                    console_error!("rulecache: storing a variant index failed: {e}");
-                }
-            }
-            let (mut stored, origin) =
-                (std::mem::replace(&mut self.stored, StoredBody::None), self.origin.take());
-            if let Some(bytes) = self.pending_bytes.take() {
-                stored = StoredBody::Memory(bytes);
-                order.body = BodySource::Stored;
-            } else if let (BodySource::Stored, StoredBody::Memory(bytes)) = (order.body, &stored) {
-                // Refreshed by a 304 and held in memory: update the memory tier now; the Cache
-                // API copy keeps its older record and is revalidated if it is ever used.
-                let size = tiers::memory_entry_size(&order.meta.head.headers, bytes.len());
-                let entry = MemEntry::new(order.meta, bytes.clone());
-                MEMORY.with(|m| m.borrow_mut().insert(order.key, entry, size));
-                return Ok(response);
-            }
-            let (env, persist) = (self.env.clone(), self.persist);
-            ctx.wait_until(async move {
-                let mut io = Io { stored, origin, env, persist, ..Io::new() };
-                if let Err(e) = io.execute_store(Some(order), now).await {
-                    console_error!("rulecache: storing a response failed: {e}");
-                }
-            });
-        }
-        Ok(response)
+        respond(head.status, &out_headers, out_body)
     }
 
-    /// Writes a store order: the entry (Cache API, and the memory tier when asked) and the
-    /// URL's variant index.
-    async fn execute_store(&mut self, order: Option<StoreOrder>, now: Time) -> Result<()> {
-        let Some(order) = order else { return Ok(()) };
-        let StoreOrder { key, mut meta, body, memory, index } = order;
-        let cache = Cache::default();
-        let source = match body {
-            BodySource::Origin => {
-                self.origin.take().map(|r| StoredBody::Cache(lean_response(r))).unwrap_or(StoredBody::None)
-            }
-            BodySource::Stored => std::mem::replace(&mut self.stored, StoredBody::None),
-            BodySource::Empty => StoredBody::None,
-        };
-        let bytes: Option<Rc<[u8]>> = match source {
-            StoredBody::Memory(b) => Some(b),
-            StoredBody::Cache(mut resp) => {
-                if (memory && tiers::memory_admits(meta.head.headers.content_length())) || self.persist {
-                    Some(resp.bytes().await?.into())
-                } else {
-                    // Large or unknown-length bodies stream straight into the Cache API.
-                    let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
-                    let stored = stored_response(&meta_value, resp.into_parts().1)?;
-                    cache.put(key.as_str(), stored).await?;
-                    MEMORY.with(|m| m.borrow_mut().remove(&key));
-                    return write_index(&cache, index, now).await;
+    /// Applies effects with no client waiting (a background revalidation, or what follows an
+    /// answer): puts into the Cache API and KV, the index, the memory tier.
+    async fn execute_stored(&mut self, effects: Vec<Effect>, now: Time) -> Result<()> {
+        let needs_bytes =
+            effects.iter().any(|e| matches!(e, Effect::Put { tier: Tier::Kv | Tier::Memory, .. }));
+        for effect in effects {
+            match effect {
+                Effect::Delete { key } => {
+                    delete_key(&key).await;
                 }
+                Effect::Pass { key, change } => PASS.with(|p| p.borrow_mut().apply(&key, change, now)),
+                Effect::Put { key, meta, body, tier: Tier::Memory } => {
+                    self.put_memory(key, *meta, body).await?
+                }
+                Effect::Forget { key, tier: Tier::Memory } => {
+                    MEMORY.with(|m| m.borrow_mut().remove(&key));
+                }
+                Effect::WriteIndex { key, index } => write_index(&Cache::default(), key, index).await?,
+                Effect::Put { key, meta, body, tier: Tier::Cache } => {
+                    self.put_cache(&key, *meta, body, needs_bytes).await?;
+                }
+                Effect::Put { key, meta, body, tier: Tier::Kv } => self.put_kv(&key, *meta, body).await?,
+                Effect::Forget { .. } | Effect::Answer | Effect::Background(_) => {}
             }
-            StoredBody::None => Some(Rc::from(Vec::new())),
+        }
+        Ok(())
+    }
+
+    /// The body `source` names, read whole (kept for the next put of the same answer).
+    async fn body_bytes(&mut self, source: BodySource) -> Result<Rc<[u8]>> {
+        if let Some(bytes) = &self.pending_bytes {
+            return Ok(bytes.clone());
+        }
+        let bytes: Rc<[u8]> = match source {
+            BodySource::Origin => match self.origin.take() {
+                Some(resp) => read_body(&resp).await?,
+                None => Rc::from(Vec::new()),
+            },
+            BodySource::Stored => match std::mem::replace(&mut self.stored, StoredBody::None) {
+                StoredBody::Memory(b) => b,
+                StoredBody::Cache(mut resp) => resp.bytes().await?.into(),
+                StoredBody::None => Rc::from(Vec::new()),
+            },
+            BodySource::Empty => Rc::from(Vec::new()),
         };
-        let bytes = bytes.unwrap_or_else(|| Rc::from(Vec::new()));
+        self.pending_bytes = Some(bytes.clone());
+        Ok(bytes)
+    }
+
+    /// Stores an entry in the Cache API: the body streams in unless it is (or must be) read.
+    async fn put_cache(&mut self, key: &str, mut meta: Meta, body: BodySource, read: bool) -> Result<()> {
+        let cache = Cache::default();
+        let streams = !read
+            && self.pending_bytes.is_none()
+            && match body {
+                BodySource::Origin => self.origin.is_some(),
+                BodySource::Stored => matches!(self.stored, StoredBody::Cache(_)),
+                BodySource::Empty => false,
+            };
+        if streams {
+            let resp = match body {
+                BodySource::Origin => self.origin.take().map(lean_response),
+                _ => match std::mem::replace(&mut self.stored, StoredBody::None) {
+                    StoredBody::Cache(resp) => Some(resp),
+                    _ => None,
+                },
+            };
+            if let Some(resp) = resp {
+                // Large or unknown-length bodies stream straight into the Cache API.
+                let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
+                let stored = stored_response(&meta_value, resp.into_parts().1)?;
+                return cache.put(key, stored).await;
+            }
+        }
+        let bytes = self.body_bytes(body).await?;
         meta.body_len = bytes.len() as u64;
         let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
         let stored = stored_response(&meta_value, ResponseBody::Body(bytes.to_vec()))?;
-        cache.put(key.as_str(), stored).await?;
-        if let (true, Some(env)) = (self.persist, &self.env) {
-            if let Err(e) = persist::put(env, &key, &meta_value, &bytes).await {
+        cache.put(key, stored).await
+    }
+
+    /// Keeps an entry in KV for every location.
+    async fn put_kv(&mut self, key: &str, mut meta: Meta, body: BodySource) -> Result<()> {
+        let bytes = self.body_bytes(body).await?;
+        meta.body_len = bytes.len() as u64;
+        let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
+        if let Some(env) = &self.env {
+            if let Err(e) = persist::put(env, key, &meta_value, &bytes).await {
                 console_error!("rulecache: persisting an entry in KV failed: {e}");
             }
         }
-        let size = tiers::memory_entry_size(&meta.head.headers, bytes.len());
-        MEMORY.with(|m| {
-            let mut m = m.borrow_mut();
-            if memory {
-                m.insert(key.clone(), MemEntry::new(meta, bytes), size);
-            } else {
-                m.remove(&key);
-            }
-        });
-        write_index(&cache, index, now).await
+        Ok(())
     }
 }
 
@@ -565,8 +672,7 @@ fn stored_response(meta_value: &str, body: ResponseBody) -> Result<Response> {
     Ok(Response::builder().with_status(200).with_headers(headers_to_js(&h)).body(body))
 }
 
-async fn write_index(cache: &Cache, index: Option<(String, VaryIndex)>, _now: Time) -> Result<()> {
-    let Some((index_key, index)) = index else { return Ok(()) };
+async fn write_index(cache: &Cache, index_key: String, index: VaryIndex) -> Result<()> {
     let existing = match cache.get(index_key.as_str(), false).await {
         Ok(Some(resp)) => {
             resp.headers().get(INDEX_HEADER).ok().flatten().and_then(|v| VaryIndex::decode(&v).ok())

@@ -19,6 +19,9 @@ pub const MEMORY_MAX_ENTRY: usize = 256 << 10;
 /// Room for an entry's key and head fields beside the largest body.
 const MEMORY_HEAD_ALLOWANCE: usize = 64 << 10;
 
+/// The largest value (record, newline, body) KV takes: Workers KV's own limit is 25 MiB.
+pub const KV_MAX_VALUE: usize = 25 << 20;
+
 /// How long a request waits for the origin when a stale entry can stand in for its answer.
 pub const ORIGIN_DEADLINE_MS: u64 = 30_000;
 /// How often a request waiting for another request's fetch of the same entry looks again.
