@@ -9,7 +9,7 @@ use rulecache::flow::{Effect, Tier};
 use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
 use rulecache::meta::Meta;
 use rulecache::policy::Policy;
-use rulecache::sim::{Edge, Exchange, OriginResult};
+use rulecache::sim::{Edge, Exchange, OriginResult, Progress};
 use rulecache::store::{Record, Store};
 use rulecache::tiers::{MEMORY_MAX_ENTRY, PASS_MS};
 
@@ -229,4 +229,68 @@ fn a_storable_miss_puts_memory_before_the_answer_and_the_rest_after() {
         ]
     );
     assert!(reply.store.is_none(), "the store order moved into the effects");
+}
+
+#[test]
+fn two_misses_for_one_entry_collapse_behind_one_origin_fetch() {
+    let policy = Policy::from_json(r#"{"version": 1, "name": "plain"}"#).unwrap();
+    let mut edge = Edge::new();
+    let calls = std::cell::Cell::new(0);
+    let mut origin = |_: &RequestHead| {
+        calls.set(calls.get() + 1);
+        ok(&[("cache-control", "max-age=60")], b"one".to_vec())
+    };
+    let mut a = edge.start(&policy, get("/t/collapse"), T0);
+    let mut b = edge.start(&policy, get("/t/collapse"), T0);
+    assert!(matches!(edge.advance(&policy, &mut a, &mut origin, T0, &not_purged), Progress::Leading));
+    assert!(matches!(edge.advance(&policy, &mut b, &mut origin, T0, &not_purged), Progress::Waiting));
+    assert!(
+        matches!(edge.advance(&policy, &mut b, &mut origin, T0, &not_purged), Progress::Waiting),
+        "still in flight"
+    );
+    let Progress::Done(first) = edge.advance(&policy, &mut a, &mut origin, T0, &not_purged) else {
+        panic!("a done")
+    };
+    assert_eq!(first.outcome, Outcome::Miss);
+    let Progress::Done(second) = edge.advance(&policy, &mut b, &mut origin, T0, &not_purged) else {
+        panic!("b done")
+    };
+    assert_eq!(second.outcome, Outcome::Hit, "b was answered from what a stored");
+    assert_eq!(second.text(), "one");
+    assert_eq!(calls.get(), 1, "one origin fetch for both");
+}
+
+#[test]
+fn no_collapse_for_a_url_marked_hit_for_pass() {
+    let policy = Policy::from_json(r#"{"version": 1, "name": "plain"}"#).unwrap();
+    let mut edge = Edge::new();
+    let calls = std::cell::Cell::new(0);
+    let mut origin = |_: &RequestHead| {
+        calls.set(calls.get() + 1);
+        ok(&[("cache-control", "no-store")], b"private".to_vec())
+    };
+    run(&mut edge, &policy, &mut origin, "/t/uncollapsed", T0);
+    let mut a = edge.start(&policy, get("/t/uncollapsed"), T0 + 1);
+    let mut b = edge.start(&policy, get("/t/uncollapsed"), T0 + 1);
+    // Neither waits for the other: each goes to the origin at once.
+    assert!(matches!(edge.advance(&policy, &mut a, &mut origin, T0 + 1, &not_purged), Progress::Done(_)));
+    assert!(matches!(edge.advance(&policy, &mut b, &mut origin, T0 + 1, &not_purged), Progress::Done(_)));
+    assert_eq!(calls.get(), 3);
+}
+
+#[test]
+fn a_waiter_that_gives_up_looks_again_and_fetches_alone() {
+    let policy = Policy::from_json(r#"{"version": 1, "name": "plain"}"#).unwrap();
+    let mut edge = Edge::new();
+    let calls = std::cell::Cell::new(0);
+    let mut origin = |_: &RequestHead| {
+        calls.set(calls.get() + 1);
+        ok(&[("cache-control", "max-age=60")], format!("v{}", calls.get()).into_bytes())
+    };
+    let mut a = edge.start(&policy, get("/t/stuck"), T0);
+    assert!(matches!(edge.advance(&policy, &mut a, &mut origin, T0, &not_purged), Progress::Leading));
+    // a never finishes; a plain run waits as long as it may, then fetches alone.
+    let alone = run(&mut edge, &policy, &mut origin, "/t/stuck", T0);
+    assert_eq!(alone.outcome, Outcome::Miss);
+    assert_eq!(calls.get(), 1);
 }

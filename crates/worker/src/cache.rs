@@ -1,7 +1,6 @@
 //! Drives the engine's [`Flow`] against the memory tier, the Workers Cache API and the origin.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures_util::future::{select, Either};
@@ -20,7 +19,7 @@ use rulecache::meta::{Meta, VaryIndex};
 use rulecache::policy::Policy;
 use rulecache::range;
 use rulecache::stats::Stats;
-use rulecache::tiers::{self, HitForPass, COLLAPSE_POLL_MS, COLLAPSE_WAIT_MS};
+use rulecache::tiers::{self, Collapser, HitForPass, Join, COLLAPSE_POLL_MS};
 
 /// Header carrying an entry's record on a Cache API response.
 pub const META_HEADER: &str = "x-rulecache-meta";
@@ -58,62 +57,36 @@ impl MemEntry {
     }
 }
 
-/// One origin fetch in flight for a storage key; requests for the same key wait for it.
-/// (Waiters poll on their own timers: the runtime cancels a promise one request resolves for
-/// another, so the fetching request cannot wake them.)
-#[derive(Default)]
-struct Inflight {
-    done: Cell<bool>,
-}
-
-/// Held by the request that fetches; dropping it (after the answer, and the memory tier,
-/// are in place) releases the waiters.
+/// Held by the request that leads the fetch of an entry; dropping it (after the answer, and
+/// the memory tier, are in place) releases the requests collapsed behind it. (Waiters poll on
+/// their own timers: the runtime cancels a promise one request resolves for another, so the
+/// fetching request cannot wake them.)
 struct InflightGuard {
     key: String,
-    inner: Rc<Inflight>,
+    ticket: u64,
 }
 
 impl Drop for InflightGuard {
     fn drop(&mut self) {
-        INFLIGHT.with(|m| {
-            let mut m = m.borrow_mut();
-            if m.get(&self.key).is_some_and(|i| Rc::ptr_eq(i, &self.inner)) {
-                m.remove(&self.key);
-            }
-        });
-        self.inner.done.set(true);
+        COLLAPSER.with(|c| c.borrow_mut().finish(&self.key, self.ticket));
     }
 }
 
-/// Waits until the fetch is done (or as long as the core lets a collapsed request wait).
-async fn wait_for_fetch(inflight: Rc<Inflight>) {
+/// Waits until the fetch joined as `ticket` is done, or as long as the core lets a collapsed
+/// request wait.
+async fn wait_for_fetch(key: &str, ticket: u64) {
     let mut waited = 0;
-    while !inflight.done.get() && waited < COLLAPSE_WAIT_MS {
+    while !COLLAPSER.with(|c| c.borrow().is_done(key, ticket)) && !Collapser::gives_up(waited) {
         Delay::from(std::time::Duration::from_millis(COLLAPSE_POLL_MS)).await;
         waited += COLLAPSE_POLL_MS;
     }
 }
 
-/// Either joins a fetch in flight for `key` (returns what to wait on) or registers this
-/// request as the one that fetches (returns the guard).
-fn coalesce(key: &str) -> Either<Rc<Inflight>, InflightGuard> {
-    INFLIGHT.with(|m| {
-        let mut m = m.borrow_mut();
-        match m.get(key) {
-            Some(i) => Either::Left(i.clone()),
-            None => {
-                let inner = Rc::new(Inflight::default());
-                m.insert(key.to_string(), inner.clone());
-                Either::Right(InflightGuard { key: key.to_string(), inner })
-            }
-        }
-    })
-}
-
 thread_local! {
     /// Hit-for-pass marks (the core's rules).
     static PASS: RefCell<HitForPass> = RefCell::new(HitForPass::default());
-    static INFLIGHT: RefCell<HashMap<String, Rc<Inflight>>> = RefCell::new(HashMap::new());
+    /// Fetches in flight (the core's rules).
+    static COLLAPSER: RefCell<Collapser> = RefCell::new(Collapser::default());
     pub static MEMORY: RefCell<ByteLru<MemEntry>> = RefCell::new(tiers::memory_tier());
     pub static STATS: RefCell<Option<Stats>> = const { RefCell::new(None) };
 }
@@ -264,32 +237,31 @@ impl Io {
                     };
                     flow.found(policy, found, purged, now())
                 }
-                // A URL marked hit-for-pass is fetched at once: its responses are not stored, so
-                // waiting for another request's fetch would only delay this one (as Varnish's
-                // hit-for-pass objects turn request coalescing off).
-                Step::Fetch { request, with_body, coalesce: Some(key), deadline_ms }
-                    if self.leader.is_none() && !is_hit_for_pass(&flow.base_key(), now()) =>
-                {
-                    match coalesce(&key) {
-                        Either::Left(inflight) => {
-                            wait_for_fetch(inflight).await;
+                // RFC 9111 §4: requests for an entry another request is fetching wait for that
+                // fetch and look again (the core says when: not for a URL marked hit-for-pass).
+                Step::Fetch { request, with_body, coalesce, deadline_ms } => {
+                    let marked = is_hit_for_pass(&flow.base_key(), now());
+                    let join = COLLAPSER
+                        .with(|c| c.borrow_mut().join(coalesce.as_deref(), self.leader.is_some(), marked));
+                    match (join, coalesce) {
+                        (Join::Wait(ticket), Some(key)) => {
+                            wait_for_fetch(&key, ticket).await;
                             flow.retry_after_collapse()
                         }
-                        Either::Right(guard) => {
-                            self.leader = Some(guard);
-                            Step::Fetch { request, with_body, coalesce: None, deadline_ms }
+                        (join, key) => {
+                            if let (Join::Lead(ticket), Some(key)) = (join, key) {
+                                self.leader = Some(InflightGuard { key, ticket });
+                            }
+                            match self.fetch(config, &request, with_body, deadline_ms).await {
+                                Some(resp) => {
+                                    let head = response_head(&resp);
+                                    self.origin_head = Some(head.headers.clone());
+                                    self.origin = Some(resp);
+                                    flow.origin_response(policy, head, now())
+                                }
+                                None => flow.origin_failed(policy, now()),
+                            }
                         }
-                    }
-                }
-                Step::Fetch { request, with_body, deadline_ms, .. } => {
-                    match self.fetch(config, &request, with_body, deadline_ms).await {
-                        Some(resp) => {
-                            let head = response_head(&resp);
-                            self.origin_head = Some(head.headers.clone());
-                            self.origin = Some(resp);
-                            flow.origin_response(policy, head, now())
-                        }
-                        None => flow.origin_failed(policy, now()),
                     }
                 }
                 Step::Respond(reply) => return *reply,
@@ -409,19 +381,21 @@ impl Io {
         let mut background = None;
         let mut answered = false;
         for effect in effects {
+            let effect = match effect {
+                Effect::Background(flow) => {
+                    background = Some(flow);
+                    continue;
+                }
+                effect if answered => {
+                    later.push(effect);
+                    continue;
+                }
+                effect => match self.apply_local(effect, now).await? {
+                    Some(effect) => effect,
+                    None => continue,
+                },
+            };
             match effect {
-                Effect::Background(flow) => background = Some(flow),
-                effect if answered => later.push(effect),
-                Effect::Delete { key } => {
-                    delete_key(&key).await;
-                }
-                Effect::Pass { key, change } => PASS.with(|p| p.borrow_mut().apply(&key, change, now)),
-                Effect::Put { key, meta, body, tier: Tier::Memory } => {
-                    self.put_memory(key, *meta, body).await?
-                }
-                Effect::Forget { key, tier: Tier::Memory } => {
-                    MEMORY.with(|m| m.borrow_mut().remove(&key));
-                }
                 Effect::Answer => {
                     answered = true;
                     if let Some(reply) = reply.take() {
@@ -457,6 +431,24 @@ impl Io {
             });
         }
         Ok((response, background))
+    }
+
+    /// Applies the effects that touch only this isolate and this location's deletions (no body
+    /// leaves for storage): deletions, the hit-for-pass mark, the memory tier. Returns any other
+    /// effect for the caller.
+    async fn apply_local(&mut self, effect: Effect, now: Time) -> Result<Option<Effect>> {
+        match effect {
+            Effect::Delete { key } => {
+                delete_key(&key).await;
+            }
+            Effect::Pass { key, change } => PASS.with(|p| p.borrow_mut().apply(&key, change, now)),
+            Effect::Put { key, meta, body, tier: Tier::Memory } => self.put_memory(key, *meta, body).await?,
+            Effect::Forget { key, tier: Tier::Memory } => {
+                MEMORY.with(|m| m.borrow_mut().remove(&key));
+            }
+            other => return Ok(Some(other)),
+        }
+        Ok(None)
     }
 
     /// Puts an entry in the memory tier; an origin body (or a Cache API body) is read now.
@@ -574,23 +566,20 @@ impl Io {
         let needs_bytes =
             effects.iter().any(|e| matches!(e, Effect::Put { tier: Tier::Kv | Tier::Memory, .. }));
         for effect in effects {
+            let Some(effect) = self.apply_local(effect, now).await? else { continue };
             match effect {
-                Effect::Delete { key } => {
-                    delete_key(&key).await;
-                }
-                Effect::Pass { key, change } => PASS.with(|p| p.borrow_mut().apply(&key, change, now)),
-                Effect::Put { key, meta, body, tier: Tier::Memory } => {
-                    self.put_memory(key, *meta, body).await?
-                }
-                Effect::Forget { key, tier: Tier::Memory } => {
-                    MEMORY.with(|m| m.borrow_mut().remove(&key));
-                }
                 Effect::WriteIndex { key, index } => write_index(&Cache::default(), key, index).await?,
                 Effect::Put { key, meta, body, tier: Tier::Cache } => {
                     self.put_cache(&key, *meta, body, needs_bytes).await?;
                 }
                 Effect::Put { key, meta, body, tier: Tier::Kv } => self.put_kv(&key, *meta, body).await?,
-                Effect::Forget { .. } | Effect::Answer | Effect::Background(_) => {}
+                // Applied by `apply_local`, or nothing to do without a client.
+                Effect::Delete { .. }
+                | Effect::Pass { .. }
+                | Effect::Put { tier: Tier::Memory, .. }
+                | Effect::Forget { .. }
+                | Effect::Answer
+                | Effect::Background(_) => {}
             }
         }
         Ok(())

@@ -13,7 +13,7 @@ use crate::lru::ByteLru;
 use crate::meta::Meta;
 use crate::policy::Policy;
 use crate::store::{MemoryStore, Record, Store};
-use crate::tiers::{self, HitForPass};
+use crate::tiers::{self, Collapser, HitForPass, Join};
 
 /// What the origin closure returns: a response, or `None` when it cannot be reached.
 pub type OriginResult = Option<(ResponseHead, Vec<u8>)>;
@@ -42,13 +42,14 @@ impl Exchange {
     }
 }
 
-/// One location's storage as one isolate sees it: its memory tier and hit-for-pass marks, the
-/// location's Cache API, and KV.
+/// One location's storage as one isolate sees it: its memory tier, hit-for-pass marks and
+/// fetches in flight, the location's Cache API, and KV.
 pub struct Edge {
     pub memory: ByteLru<(Box<Meta>, Rc<[u8]>)>,
     pub cache: MemoryStore,
     pub kv: MemoryStore,
     pub pass: HitForPass,
+    pub collapser: Collapser,
 }
 
 impl Default for Edge {
@@ -58,8 +59,34 @@ impl Default for Edge {
             cache: MemoryStore::new(),
             kv: MemoryStore::new(),
             pass: HitForPass::default(),
+            collapser: Collapser::default(),
         }
     }
+}
+
+/// A request on its way through an [`Edge`], for interleaving several (see [`Edge::start`]).
+pub struct Running {
+    flow: Flow,
+    step: Option<Step>,
+    stored_body: Rc<[u8]>,
+    origin_body: Rc<[u8]>,
+    fetch_deadlines: Vec<Option<u64>>,
+    looked_in: Vec<Tier>,
+    /// The fetch this request leads (its waiters are released when it is done).
+    leading: Option<(String, u64)>,
+    /// The fetch this request waits for.
+    waiting: Option<(String, u64)>,
+    /// Waited as long as allowed: look again and fetch alone.
+    give_up: bool,
+}
+
+/// Where a [`Running`] request stopped.
+pub enum Progress {
+    /// It leads the fetch of an entry and is about to ask the origin; others collapse behind it.
+    Leading,
+    /// It waits for another request's fetch of the same entry.
+    Waiting,
+    Done(Box<Exchange>),
 }
 
 impl Edge {
@@ -76,13 +103,52 @@ impl Edge {
         now: Time,
         purged: &dyn Fn(&Meta) -> Purged,
     ) -> Exchange {
-        let mut tiers = Tiers {
+        run_on(policy, &mut self.tiers(), origin, request, now, purged)
+    }
+
+    /// Starts a request at `now` without running it: [`Edge::advance`] runs it until it is done
+    /// or waits for another request's fetch, so that tests can interleave requests.
+    pub fn start(&mut self, policy: &Policy, request: RequestHead, now: Time) -> Running {
+        let (flow, step) = Flow::start(policy, request, now, false);
+        Running::new(flow, step)
+    }
+
+    /// Runs `running` on until it is done or waits (see [`Progress`]).
+    pub fn advance(
+        &mut self,
+        policy: &Policy,
+        running: &mut Running,
+        origin: &mut dyn FnMut(&RequestHead) -> OriginResult,
+        now: Time,
+        purged: &dyn Fn(&Meta) -> Purged,
+    ) -> Progress {
+        advance(policy, &mut self.tiers(), running, origin, now, purged)
+    }
+
+    fn tiers(&mut self) -> Tiers<'_> {
+        Tiers {
             memory: &mut self.memory,
             cache: &mut self.cache,
             kv: &mut self.kv,
             pass: &mut self.pass,
-        };
-        run_on(policy, &mut tiers, origin, request, now, purged)
+            collapser: &mut self.collapser,
+        }
+    }
+}
+
+impl Running {
+    fn new(flow: Flow, step: Step) -> Self {
+        Running {
+            flow,
+            step: Some(step),
+            stored_body: Rc::from(Vec::new()),
+            origin_body: Rc::from(Vec::new()),
+            fetch_deadlines: Vec::new(),
+            looked_in: Vec::new(),
+            leading: None,
+            waiting: None,
+            give_up: false,
+        }
     }
 }
 
@@ -92,6 +158,7 @@ struct Tiers<'a> {
     cache: &'a mut dyn Store,
     kv: &'a mut dyn Store,
     pass: &'a mut HitForPass,
+    collapser: &'a mut Collapser,
 }
 
 /// Runs one request through the cache at `now`, with `store` as the location's Cache API (the
@@ -107,7 +174,9 @@ pub fn run(
     purged: &dyn Fn(&Meta) -> Purged,
 ) -> Exchange {
     let (mut memory, mut kv, mut pass) = (tiers::memory_tier(), MemoryStore::new(), HitForPass::default());
-    let mut tiers = Tiers { memory: &mut memory, cache: store, kv: &mut kv, pass: &mut pass };
+    let mut collapser = Collapser::default();
+    let mut tiers =
+        Tiers { memory: &mut memory, cache: store, kv: &mut kv, pass: &mut pass, collapser: &mut collapser };
     run_on(policy, &mut tiers, origin, request, now, purged)
 }
 
@@ -119,13 +188,17 @@ fn run_on(
     now: Time,
     purged: &dyn Fn(&Meta) -> Purged,
 ) -> Exchange {
-    let (mut flow, step) = Flow::start(policy, request, now, false);
-    let (exchange, background) = drive(policy, tiers, origin, &mut flow, step, now, purged);
-    if let Some(mut bg) = background {
-        let step = bg.background_step();
-        let _ = drive(policy, tiers, origin, &mut bg, step, now, purged);
+    let (flow, step) = Flow::start(policy, request, now, false);
+    let mut running = Running::new(flow, step);
+    loop {
+        match advance(policy, tiers, &mut running, origin, now, purged) {
+            Progress::Done(exchange) => return *exchange,
+            Progress::Leading => {}
+            // Nobody else is running: the fetch waited for never finishes, so the request
+            // waits as long as it may, then looks again and fetches alone.
+            Progress::Waiting => running.give_up = true,
+        }
     }
-    exchange
 }
 
 /// What a lookup found, and the body beside it.
@@ -152,38 +225,54 @@ fn lookup(tiers: &Tiers<'_>, key: &str, kv: bool, now: Time, looked_in: &mut Vec
     none()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn drive(
+fn advance(
     policy: &Policy,
     tiers: &mut Tiers<'_>,
+    running: &mut Running,
     origin: &mut dyn FnMut(&RequestHead) -> OriginResult,
-    flow: &mut Flow,
-    mut step: Step,
     now: Time,
     purged: &dyn Fn(&Meta) -> Purged,
-) -> (Exchange, Option<Box<Flow>>) {
-    let mut stored_body: Rc<[u8]> = Rc::from(Vec::new());
-    let mut origin_body: Rc<[u8]> = Rc::clone(&stored_body);
-    let mut fetch_deadlines = Vec::new();
-    let mut looked_in = Vec::new();
+) -> Progress {
+    if let Some((key, ticket)) = running.waiting.take() {
+        if !running.give_up && !tiers.collapser.is_done(&key, ticket) {
+            running.waiting = Some((key, ticket));
+            return Progress::Waiting;
+        }
+        running.step = Some(running.flow.retry_after_collapse());
+    }
+    let Running { flow, stored_body, origin_body, fetch_deadlines, looked_in, .. } = running;
+    let Some(mut step) = running.step.take() else { return Progress::Waiting };
     loop {
         step = match step {
             Step::Lookup { key, kv } => {
-                let (found, body) = lookup(tiers, &key, kv, now, &mut looked_in);
+                let (found, body) = lookup(tiers, &key, kv, now, looked_in);
                 let state = match &found {
                     Found::Entry(m) => {
-                        stored_body = body;
+                        *stored_body = body;
                         purged(m)
                     }
                     _ => Purged::No,
                 };
                 flow.found(policy, found, state, now)
             }
-            Step::Fetch { request, deadline_ms, .. } => {
+            Step::Fetch { request, deadline_ms, coalesce, with_body } => {
+                let marked = tiers.pass.is_marked(&flow.base_key(), now);
+                match tiers.collapser.join(coalesce.as_deref(), running.leading.is_some(), marked) {
+                    Join::Wait(ticket) => {
+                        running.waiting = coalesce.map(|k| (k, ticket));
+                        return Progress::Waiting;
+                    }
+                    Join::Lead(ticket) => {
+                        running.leading = coalesce.clone().map(|k| (k, ticket));
+                        running.step = Some(Step::Fetch { request, deadline_ms, coalesce, with_body });
+                        return Progress::Leading;
+                    }
+                    Join::Alone => {}
+                }
                 fetch_deadlines.push(deadline_ms);
                 match origin(&request) {
                     Some((head, body)) => {
-                        origin_body = Rc::from(body);
+                        *origin_body = Rc::from(body);
                         flow.origin_response(policy, head, now)
                     }
                     None => flow.origin_failed(policy, now),
@@ -207,8 +296,8 @@ fn drive(
                         Effect::Pass { key, change } => tiers.pass.apply(&key, change, now),
                         Effect::Put { key, mut meta, body, tier } => {
                             let body = match body {
-                                BodySource::Stored => Rc::clone(&stored_body),
-                                _ => Rc::clone(&origin_body),
+                                BodySource::Stored => Rc::clone(stored_body),
+                                _ => Rc::clone(origin_body),
                             };
                             // As the shell does: the record holds the length of the body it stores.
                             meta.body_len = body.len() as u64;
@@ -251,20 +340,36 @@ fn drive(
                 let body = match reply.body {
                     BodySource::Empty => Rc::from(reply.text.map(String::into_bytes).unwrap_or_default()),
                     BodySource::Stored if reply.range.is_some() => {
-                        Rc::from(crate::range::cut(&stored_body, reply.range))
+                        Rc::from(crate::range::cut(stored_body, reply.range))
                     }
-                    BodySource::Stored => stored_body,
-                    BodySource::Origin => origin_body,
+                    BodySource::Stored => Rc::clone(stored_body),
+                    BodySource::Origin => Rc::clone(origin_body),
                 };
                 let exchange = Exchange {
                     head: reply.head,
                     body,
                     outcome: reply.outcome,
                     ruleset: reply.ruleset,
-                    fetch_deadlines,
-                    looked_in,
+                    fetch_deadlines: std::mem::take(fetch_deadlines),
+                    looked_in: std::mem::take(looked_in),
                 };
-                return (exchange, background);
+                // The answer and the memory tier are in place: release the waiters.
+                if let Some((key, ticket)) = running.leading.take() {
+                    tiers.collapser.finish(&key, ticket);
+                }
+                // A background revalidation runs right after the answer, at the same `now`.
+                if let Some(bg) = background {
+                    let step = bg.background_step();
+                    let mut bg = Running::new(*bg, step);
+                    loop {
+                        match advance(policy, tiers, &mut bg, origin, now, purged) {
+                            Progress::Done(_) => break,
+                            Progress::Leading => {}
+                            Progress::Waiting => bg.give_up = true,
+                        }
+                    }
+                }
+                return Progress::Done(Box::new(exchange));
             }
         };
     }
