@@ -11,7 +11,7 @@ use crate::cache_status::{CacheStatus, Fwd};
 use crate::conditional::{self, Conditional};
 use crate::decision::{Audience, Bypass, EdgeStorage, ModifyContext};
 use crate::freshness::{self, Stored, Verdict};
-use crate::http::{Headers, RequestHead, ResponseHead, Time};
+use crate::http::{Headers, Method, RequestHead, ResponseHead, Time};
 use crate::key::{self, VarySpec};
 use crate::meta::{Meta, VaryIndex};
 use crate::operations::Operation;
@@ -231,7 +231,7 @@ impl Flow {
         let cond = revalidate::conditional_headers(&stored.head)?;
         let mut flow = self.clone();
         let upstream = flow.upstream_mut();
-        upstream.method = "GET".into();
+        upstream.method = Method::Get;
         strip_conditionals(&mut upstream.headers);
         for (n, v) in cond.iter() {
             upstream.headers.set(n, v);
@@ -313,7 +313,7 @@ impl Flow {
         self.upstream_for_cache = true;
         if let Some(upstream) = &mut self.upstream {
             strip_conditionals(&mut upstream.headers);
-            upstream.method = "GET".into();
+            upstream.method = Method::Get;
         }
         self.state = State::Base;
         Step::Lookup { key: key::storage_key(&self.primary, self.keyed_audience, None), kv: self.persist }
@@ -684,7 +684,7 @@ impl Flow {
         response_time: Time,
         now: Time,
     ) -> Result<StoreOrder, &'static str> {
-        if self.client.method != "GET" {
+        if self.client.method != Method::Get {
             return Err("method");
         }
         let operation = policy.operation(self.ruleset.as_deref());
@@ -893,7 +893,7 @@ impl Flow {
                 Conditional::None => {}
             }
         }
-        if self.client.method == "HEAD" {
+        if self.client.method == Method::Head {
             body = BodySource::Empty;
         }
         self.state = State::Done;
@@ -1073,7 +1073,7 @@ fn build_upstream(client: &RequestHead, for_cache: bool) -> RequestHead {
     let mut u = client.clone();
     if for_cache {
         strip_conditionals(&mut u.headers);
-        u.method = "GET".into();
+        u.method = Method::Get;
     }
     u
 }
