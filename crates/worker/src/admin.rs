@@ -9,12 +9,15 @@ use super::cache::{self, MEMORY, STATS};
 use super::convert::headers_to_js;
 use super::{assets, ledger, persist, policy_store, Config, REPLAY};
 use rulecache::decision::Audience;
-use rulecache::engine::{Flow, Found, Purged, Step};
-use rulecache::freshness::{self, Verdict};
+use rulecache::engine::Found;
+use rulecache::flow::explain::Explain;
 use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
 use rulecache::key;
 use rulecache::policy::Policy;
-use rulecache::purge::auth::{authorize, signature_bytes_of, AuthError, AuthInput, Credential};
+use rulecache::purge::auth::{
+    authorize, authorize_address, signature_bytes_of, AuthError, AuthInput, Credential, Scheme,
+};
+use rulecache::purge::burst::{Burst, Offer};
 use rulecache::purge::ledger::{hex, AppendOrder, Target, BLOCKING_REFRESH_AFTER_MS, CLOCK_SKEW_MARGIN_MS};
 use rulecache::purge::request::{PurgeRequest, MAX_BODY_BYTES};
 
@@ -159,7 +162,9 @@ pub async fn handle(
     }
 }
 
-/// `PURGE <url>`: the Varnish/Squid/plone.cachepurging convention. Never forwarded.
+/// `PURGE <url>`: the Varnish/Squid/plone.cachepurging convention. Never forwarded. Purges
+/// proven by Basic credentials or an allowed address join this isolate's burst window
+/// (`rulecache::purge::burst`): one ledger write per burst.
 pub async fn purge_method(
     mut req: Request,
     env: &Env,
@@ -170,13 +175,86 @@ pub async fn purge_method(
     let url = req.url()?;
     let body = req.bytes().await.unwrap_or_default();
     let headers = super::convert::headers_from_js(req.headers());
-    let credential = match check(config, "PURGE", &url, &headers, &body, now) {
-        Ok(c) => c,
-        Err(e) => return auth_failure(e),
-    };
+    let policy = policy_store::active(env, now).await;
+    let allowed = authorize_address("PURGE", headers.get("cf-connecting-ip"), policy.purge_allow_from());
+    let credential =
+        match allowed.map(Ok).unwrap_or_else(|| check(config, "PURGE", &url, &headers, &body, now)) {
+            Ok(c) => c,
+            Err(e) => return auth_failure(e),
+        };
     let nonce = signature_bytes_of(&headers).map(|b| hex(&b));
     let purge = PurgeRequest::from_purge_method(url.as_str(), &headers);
-    run_purge(env, ctx, purge, credential, &url, nonce, now).await
+    // Bursts come from purgers that send one PURGE per path (Basic credentials of a proxy URL,
+    // or an allowed address); Bearer and signed purges are written at once, with their id.
+    if !matches!(credential.scheme(), Scheme::Basic | Scheme::Address) {
+        return run_purge(env, ctx, purge, credential, &url, nonce, now).await;
+    }
+    let targets = match purge.targets_with_aliases(
+        &credential,
+        &url,
+        policy.purge_paths(),
+        policy.purge_aliases(),
+        |u| key::primary_key(u, policy.key_options()),
+    ) {
+        Ok(t) => t,
+        Err(problems) => return json_response(400, &json!({ "errors": problems })),
+    };
+    let offer = BURST.with(|b| b.borrow_mut().offer(&targets, purge.soft, now));
+    match offer {
+        Offer::Full => return run_purge(env, ctx, purge, credential, &url, None, now).await,
+        Offer::Opened => {
+            let (env, soft) = (env.clone(), purge.soft);
+            ctx.wait_until(async move { write_window(&env, soft).await });
+        }
+        Offer::Joined => {}
+    }
+    let removed = if purge.soft { 0 } else { remove_local(env, &targets).await };
+    let due = BURST.with(|b| b.borrow().due_at(purge.soft)).unwrap_or(now);
+    let mut answer = purge_answer(
+        None,
+        purge.soft,
+        &targets,
+        removed,
+        due + BLOCKING_REFRESH_AFTER_MS + CLOCK_SKEW_MARGIN_MS,
+    );
+    if let Value::Object(fields) = &mut answer {
+        fields.insert("batched".into(), Value::Bool(true));
+    }
+    json_response(200, &answer)
+}
+
+thread_local! {
+    /// This isolate's open burst windows of unsigned PURGE requests.
+    static BURST: std::cell::RefCell<Burst> = std::cell::RefCell::new(Burst::new());
+}
+
+/// Writes the burst window (hard or `soft`) to the ledger once it is due, in one append; when
+/// the ledger fails, the window is applied here and kept for retrying (`ledger::keep_pending`).
+async fn write_window(env: &Env, soft: bool) {
+    loop {
+        let now = super::now();
+        match BURST.with(|b| b.borrow_mut().take_due(soft, now)) {
+            Ok(targets) => {
+                let order = AppendOrder { targets, soft, nonce: Some(ledger::retry_key()) };
+                match ledger::append(env, &order).await {
+                    Ok(answer) => ledger::apply_own(&answer),
+                    Err(e) => {
+                        console_error!(
+                            "rulecache: the purge ledger did not take a burst (status {}); retrying",
+                            e.status
+                        );
+                        ledger::apply_local(&order.targets, soft, now);
+                        ledger::keep_pending(order, super::now());
+                    }
+                }
+                return;
+            }
+            Err(Some(at)) => {
+                Delay::from(std::time::Duration::from_millis(at.saturating_sub(now).max(1))).await
+            }
+            Err(None) => return,
+        }
+    }
 }
 
 async fn run_purge(
@@ -208,10 +286,10 @@ async fn run_purge(
         soft: purge.soft,
         nonce: nonce.or_else(|| Some(ledger::retry_key())),
     };
-    let (recorded, id) = match ledger::append(env, &order).await {
+    let id = match ledger::append(env, &order).await {
         Ok(answer) => {
             ledger::apply_own(&answer);
-            (true, answer.id)
+            Some(answer.id)
         }
         Err(e) if e.status == 409 && signed => {
             return json_response(401, &json!({ "error": AuthError::Replayed.message() }));
@@ -230,34 +308,58 @@ async fn run_purge(
             );
             ledger::apply_local(&targets, purge.soft, now);
             ledger::defer_append(env, ctx, order, now);
-            (false, String::new())
+            None
         }
     };
     // A hard purge also removes this location's copies at once; a soft one keeps them so
     // they can be revalidated conditionally (the ledger marks them stale).
+    let removed = if purge.soft { 0 } else { remove_local(env, &targets).await };
+    let bound = now + BLOCKING_REFRESH_AFTER_MS + CLOCK_SKEW_MARGIN_MS;
+    let mut answer = purge_answer(id.as_deref(), purge.soft, &targets, removed, bound);
+    if let Value::Object(fields) = &mut answer {
+        fields.insert("recorded".into(), Value::Bool(id.is_some()));
+        if id.is_none() {
+            fields.remove("honouredEverywhereBy");
+            fields.insert(
+                "error".into(),
+                Value::String(
+                    "the purge ledger could not be reached: this location was purged, and recording the purge for the other locations is being retried"
+                        .into(),
+                ),
+            );
+            return json_response(202, &answer);
+        }
+    }
+    json_response(200, &answer)
+}
+
+/// Removes this location's copies of what `targets` reach; how many were removed.
+async fn remove_local(env: &Env, targets: &[Target]) -> usize {
     let mut removed = 0usize;
-    if !purge.soft {
-        for target in &targets {
-            match target {
-                Target::Url(pk) => {
-                    for audience in [None, Some(Audience::Anonymous), Some(Audience::Authenticated)] {
-                        let storage_key = key::storage_key(pk, audience, None);
-                        removed += cache::delete_key(&storage_key).await;
-                        persist::delete(env, &storage_key).await;
-                    }
+    for target in targets {
+        match target {
+            Target::Url(pk) => {
+                for audience in [None, Some(Audience::Anonymous), Some(Audience::Authenticated)] {
+                    let storage_key = key::storage_key(pk, audience, None);
+                    removed += cache::delete_key(&storage_key).await;
+                    persist::delete(env, &storage_key).await;
                 }
-                Target::Prefix(prefix) => {
-                    removed += MEMORY.with(|m| {
-                        m.borrow_mut().remove_where(|_, e| e.meta.url.starts_with(prefix.as_str()))
-                    });
-                }
-                Target::Tag(tag) => {
-                    removed += MEMORY
-                        .with(|m| m.borrow_mut().remove_where(|_, e| e.meta.tags.iter().any(|t| t == tag)));
-                }
+            }
+            Target::Prefix(prefix) => {
+                removed += MEMORY
+                    .with(|m| m.borrow_mut().remove_where(|_, e| e.meta.url.starts_with(prefix.as_str())));
+            }
+            Target::Tag(tag) => {
+                removed +=
+                    MEMORY.with(|m| m.borrow_mut().remove_where(|_, e| e.meta.tags.iter().any(|t| t == tag)));
             }
         }
     }
+    removed
+}
+
+/// The JSON answer of a purge.
+fn purge_answer(id: Option<&str>, soft: bool, targets: &[Target], removed: usize, by: Time) -> Value {
     let expanded: Vec<Value> = targets
         .iter()
         .map(|t| match t {
@@ -268,32 +370,14 @@ async fn run_purge(
         .collect();
     let urls: Vec<&str> =
         targets.iter().filter_map(|t| if let Target::Url(u) = t { Some(u.as_str()) } else { None }).collect();
-    let bound = now + BLOCKING_REFRESH_AFTER_MS + CLOCK_SKEW_MARGIN_MS;
-    if !recorded {
-        return json_response(
-            202,
-            &json!({
-                "recorded": false,
-                "error": "the purge ledger could not be reached: this location was purged, and recording the purge for the other locations is being retried",
-                "soft": purge.soft,
-                "expanded": urls,
-                "targets": expanded,
-                "removedLocal": removed,
-            }),
-        );
-    }
-    json_response(
-        200,
-        &json!({
-            "id": id,
-            "recorded": true,
-            "soft": purge.soft,
-            "expanded": urls,
-            "targets": expanded,
-            "removedLocal": removed,
-            "honouredEverywhereBy": bound,
-        }),
-    )
+    json!({
+        "id": id,
+        "soft": soft,
+        "expanded": urls,
+        "targets": expanded,
+        "removedLocal": removed,
+        "honouredEverywhereBy": by,
+    })
 }
 
 async fn policy_info(env: &Env, now: Time) -> Result<Response> {
@@ -353,14 +437,6 @@ fn get() -> String {
     "GET".into()
 }
 
-fn headers_json(h: &Headers) -> Value {
-    let mut map = serde_json::Map::new();
-    for (n, v) in h.iter() {
-        map.insert(n.to_string(), Value::String(v.to_string()));
-    }
-    Value::Object(map)
-}
-
 async fn explain(env: &Env, body: &[u8], config: &Config, now: Time) -> Result<Response> {
     let input: ExplainInput = match serde_json::from_slice(body) {
         Ok(i) => i,
@@ -379,72 +455,28 @@ async fn explain(env: &Env, body: &[u8], config: &Config, now: Time) -> Result<R
         return json_response(400, &json!({ "errors": ["url must be an absolute http(s) URL"] }));
     };
     let policy = policy_store::active(env, now).await;
-    let (flow, step) = Flow::start(&policy, request, now, true);
-    let operation = policy.operation(flow.ruleset());
-    let mut cached = json!({ "present": false, "status": "miss" });
-    let mut response_head =
-        ResponseHead::new(200, Headers::from_pairs([("content-type", "text/html; charset=utf-8")]));
-    if let Step::Lookup { key, kv } = step {
-        let (mut found, _) = cache::lookup(&key, kv).await;
-        if let Found::Index(_) = &found {
-            if let Step::Lookup { key, kv } = flow.clone().found(&policy, found.clone(), Purged::No, now) {
-                found = cache::lookup(&key, kv).await.0;
-            }
-        }
+    let mut explain = Explain::start(&policy, request, now);
+    let mut entry = None;
+    while let Some((key, kv)) = explain.lookup().map(|(k, kv)| (k.to_string(), kv)) {
+        let (found, _) = cache::lookup(&key, kv).await;
+        explain.found(&policy, &found, now);
         if let Found::Entry(meta) = found {
-            let purged = ledger::effect(&meta, now);
-            let stored = freshness::Stored {
-                head: &meta.head,
-                request_time: meta.request_time,
-                response_time: meta.response_time,
-                storage: meta.storage,
-                stale_from: match purged {
-                    Purged::Soft { at } => Some(at),
-                    _ => meta.stale_from,
-                },
-            };
-            let age = freshness::current_age(&meta.head, meta.request_time, meta.response_time, now);
-            let (fresh, ttl) = match freshness::evaluate(flow.client(), &stored, now) {
-                Verdict::Fresh { ttl } => (true, ttl as i64),
-                Verdict::Stale { stale_for, .. } => (false, -(stale_for as i64)),
-            };
-            let status = match (purged, fresh) {
-                (Purged::Hard, _) => "purged",
-                (_, true) => "hit",
-                (_, false) => "stale",
-            };
-            cached = json!({ "present": purged != Purged::Hard, "fresh": fresh && purged != Purged::Hard,
-                             "age": age, "ttl": ttl, "status": status, "storedAt": meta.stored_at });
-            response_head = meta.head.clone();
+            entry = Some(*meta);
         }
     }
-    let preview = flow.preview(&policy, response_head, now);
-    let upstream_url = match &config.origin {
-        Some(o) => {
-            let mut u = o.clone();
-            u.set_path(flow.upstream().url.path());
-            u.set_query(flow.upstream().url.query());
-            u.to_string()
-        }
-        None => flow.upstream().url.to_string(),
+    let purged = entry.as_ref().map(|m| ledger::effect(m, now));
+    let sample = ResponseHead::new(200, Headers::from_pairs([("content-type", "text/html; charset=utf-8")]));
+    let explanation = explain.finish(&policy, entry.as_ref().zip(purged), sample, now);
+    let mut body = serde_json::to_value(&explanation).unwrap_or(Value::Null);
+    // The URL the origin is sent, in this deployment.
+    let origin_url = match &config.origin {
+        Some(o) => rulecache::http::join_url(o, &explanation.origin_path).map(|u| u.to_string()),
+        None => rulecache::http::parse_url(&input.url)
+            .and_then(|u| rulecache::http::join_url(&u, &explanation.origin_path))
+            .map(|u| u.to_string()),
     };
-    json_response(
-        200,
-        &json!({
-            "ruleset": flow.ruleset(),
-            "rule": flow.rule_id(),
-            "operation": operation.name(),
-            "chain": operation.chain_names(),
-            "bypass": flow.bypass().map(|b| b.as_str()),
-            "audience": flow.audience().as_str(),
-            "key": flow.primary_key(),
-            "storageKey": flow.base_key(),
-            "variant": flow.variant().map(str::to_string).unwrap_or_else(|| flow.audience().as_str().to_string()),
-            "originUrl": upstream_url,
-            "requestHeadersToOrigin": headers_json(&flow.upstream().headers),
-            "responseHeaders": headers_json(&preview.headers),
-            "cached": cached,
-            "policyVersion": policy.version(),
-        }),
-    )
+    if let (Value::Object(map), Some(url)) = (&mut body, origin_url) {
+        map.insert("originUrl".into(), Value::String(url));
+    }
+    json_response(200, &body)
 }

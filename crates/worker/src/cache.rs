@@ -381,19 +381,21 @@ impl Io {
         let mut background = None;
         let mut answered = false;
         for effect in effects {
+            let effect = match effect {
+                Effect::Background(flow) => {
+                    background = Some(flow);
+                    continue;
+                }
+                effect if answered => {
+                    later.push(effect);
+                    continue;
+                }
+                effect => match self.apply_local(effect, now).await? {
+                    Some(effect) => effect,
+                    None => continue,
+                },
+            };
             match effect {
-                Effect::Background(flow) => background = Some(flow),
-                effect if answered => later.push(effect),
-                Effect::Delete { key } => {
-                    delete_key(&key).await;
-                }
-                Effect::Pass { key, change } => PASS.with(|p| p.borrow_mut().apply(&key, change, now)),
-                Effect::Put { key, meta, body, tier: Tier::Memory } => {
-                    self.put_memory(key, *meta, body).await?
-                }
-                Effect::Forget { key, tier: Tier::Memory } => {
-                    MEMORY.with(|m| m.borrow_mut().remove(&key));
-                }
                 Effect::Answer => {
                     answered = true;
                     if let Some(reply) = reply.take() {
@@ -429,6 +431,24 @@ impl Io {
             });
         }
         Ok((response, background))
+    }
+
+    /// Applies the effects that touch only this isolate and this location's deletions (no body
+    /// leaves for storage): deletions, the hit-for-pass mark, the memory tier. Returns any other
+    /// effect for the caller.
+    async fn apply_local(&mut self, effect: Effect, now: Time) -> Result<Option<Effect>> {
+        match effect {
+            Effect::Delete { key } => {
+                delete_key(&key).await;
+            }
+            Effect::Pass { key, change } => PASS.with(|p| p.borrow_mut().apply(&key, change, now)),
+            Effect::Put { key, meta, body, tier: Tier::Memory } => self.put_memory(key, *meta, body).await?,
+            Effect::Forget { key, tier: Tier::Memory } => {
+                MEMORY.with(|m| m.borrow_mut().remove(&key));
+            }
+            other => return Ok(Some(other)),
+        }
+        Ok(None)
     }
 
     /// Puts an entry in the memory tier; an origin body (or a Cache API body) is read now.
@@ -546,23 +566,20 @@ impl Io {
         let needs_bytes =
             effects.iter().any(|e| matches!(e, Effect::Put { tier: Tier::Kv | Tier::Memory, .. }));
         for effect in effects {
+            let Some(effect) = self.apply_local(effect, now).await? else { continue };
             match effect {
-                Effect::Delete { key } => {
-                    delete_key(&key).await;
-                }
-                Effect::Pass { key, change } => PASS.with(|p| p.borrow_mut().apply(&key, change, now)),
-                Effect::Put { key, meta, body, tier: Tier::Memory } => {
-                    self.put_memory(key, *meta, body).await?
-                }
-                Effect::Forget { key, tier: Tier::Memory } => {
-                    MEMORY.with(|m| m.borrow_mut().remove(&key));
-                }
                 Effect::WriteIndex { key, index } => write_index(&Cache::default(), key, index).await?,
                 Effect::Put { key, meta, body, tier: Tier::Cache } => {
                     self.put_cache(&key, *meta, body, needs_bytes).await?;
                 }
                 Effect::Put { key, meta, body, tier: Tier::Kv } => self.put_kv(&key, *meta, body).await?,
-                Effect::Forget { .. } | Effect::Answer | Effect::Background(_) => {}
+                // Applied by `apply_local`, or nothing to do without a client.
+                Effect::Delete { .. }
+                | Effect::Pass { .. }
+                | Effect::Put { tier: Tier::Memory, .. }
+                | Effect::Forget { .. }
+                | Effect::Answer
+                | Effect::Background(_) => {}
             }
         }
         Ok(())

@@ -222,6 +222,11 @@ pub fn defer_append(env: &Env, ctx: &Context, order: AppendOrder, now: Time) {
     });
 }
 
+/// Keeps a purge the ledger did not take for retrying with the next refreshes of the copy.
+pub fn keep_pending(order: AppendOrder, now: Time) {
+    PENDING.with(|p| p.borrow_mut().push(order, now));
+}
+
 /// Tries the kept purges that are due.
 async fn flush_pending(env: &Env) {
     let due = PENDING.with(|p| p.borrow_mut().take_due(now()));

@@ -11,9 +11,10 @@ use crate::cache_status::{CacheStatus, Fwd};
 use crate::conditional::{self, Conditional};
 use crate::decision::{Audience, Bypass, EdgeStorage, ModifyContext};
 use crate::freshness::{self, Stored, Verdict};
-use crate::http::{Headers, RequestHead, ResponseHead, Time};
+use crate::http::{Headers, Method, RequestHead, ResponseHead, Time};
 use crate::key::{self, VarySpec};
 use crate::meta::{Meta, VaryIndex};
+use crate::operations::Operation;
 use crate::policy::{PageAction, Policy};
 use crate::storable;
 use crate::{cache_control, hop, invalidate, range, revalidate};
@@ -243,7 +244,7 @@ impl Flow {
         let cond = revalidate::conditional_headers(&stored.head)?;
         let mut flow = self.clone();
         let upstream = flow.upstream_mut();
-        upstream.method = "GET".into();
+        upstream.method = Method::Get;
         strip_conditionals(&mut upstream.headers);
         for (n, v) in cond.iter() {
             upstream.headers.set(n, v);
@@ -325,7 +326,7 @@ impl Flow {
         self.upstream_for_cache = true;
         if let Some(upstream) = &mut self.upstream {
             strip_conditionals(&mut upstream.headers);
-            upstream.method = "GET".into();
+            upstream.method = Method::Get;
         }
         self.state = State::Base;
         Step::Lookup { key: key::storage_key(&self.primary, self.keyed_audience, None), kv: self.persist }
@@ -455,15 +456,13 @@ impl Flow {
         if !meta.serves(self.keyed_audience, self.variant.as_deref()) {
             return self.miss(policy, Fwd::VaryMiss, None);
         }
-        match purged {
-            Purged::Hard => return self.miss(policy, Fwd::Miss, Some("purged")),
-            Purged::Soft { at } => meta.stale_from = Some(meta.stale_from.map_or(at, |s| s.min(at))),
-            Purged::Unverified { before } => {
-                self.unverified = true;
-                meta.stale_from = Some(meta.stale_from.map_or(before, |s| s.min(before)));
-            }
-            Purged::No => {}
+        if let Purged::Unverified { .. } = purged {
+            self.unverified = true;
         }
+        if purged == Purged::Hard {
+            return self.miss(policy, Fwd::Miss, Some("purged"));
+        }
+        meta.stale_from = meta.stale_after(purged);
         if self.ruleset.is_none() {
             self.ruleset = meta.ruleset.clone();
         }
@@ -678,12 +677,7 @@ impl Flow {
         response_time: Time,
         now: Time,
     ) -> Step {
-        if self.ruleset.is_none() {
-            if let Some(c) = policy.classify_response(&self.client, &head) {
-                self.ruleset = Some(c.ruleset.to_string());
-                self.rule_id = c.rule_id.map(str::to_string);
-            }
-        }
+        self.classify_response(policy, &head);
         let operation = policy.operation(self.ruleset.as_deref());
         if operation.strip_set_cookie() {
             head.headers.remove("set-cookie");
@@ -711,7 +705,7 @@ impl Flow {
         response_time: Time,
         now: Time,
     ) -> Result<StoreOrder, &'static str> {
-        if self.client.method != "GET" {
+        if self.client.method != Method::Get {
             return Err("method");
         }
         let operation = policy.operation(self.ruleset.as_deref());
@@ -720,6 +714,14 @@ impl Flow {
         }
         let storage: EdgeStorage = operation.storage();
         let authenticated = !self.audience.is_anonymous();
+        let relaxed;
+        let head = match self.anonymous_private_override(policy, operation, head) {
+            Some(h) => {
+                relaxed = h;
+                &relaxed
+            }
+            None => head,
+        };
         if self.client.headers.contains("range") {
             // The origin was asked for the whole representation (the upstream request of the
             // cache path carries no `Range`), so its answer is judged as a plain GET's.
@@ -784,6 +786,49 @@ impl Flow {
         })
     }
 
+    /// `storeAnonymousPrivate`: the origin's head without its unqualified `private`, when an
+    /// operation that says so keeps a successful answer to an anonymous request under the
+    /// anonymous variant (Plone's own weakCaching marks every view `private`, anonymous ones
+    /// included). None (the origin's `private` stands) for an authenticated request, without
+    /// split view, for a status outside 2xx, and when a CDN-targeted field (RFC 9213) said it:
+    /// that one was addressed to this cache. Nor when the request carries any
+    /// `Authorization`, or its `Cookie` text names an auth cookie anywhere (`a="1, __ac=…"`
+    /// is one cookie to us but a login to Zope, which ends a quoted value at `,`): the
+    /// origin may have read a login the edge did not, and its `private` is then the truth.
+    fn anonymous_private_override(
+        &self,
+        policy: &Policy,
+        operation: &Operation,
+        head: &ResponseHead,
+    ) -> Option<ResponseHead> {
+        if !operation.stores_anonymous_private()
+            || self.keyed_audience != Some(Audience::Anonymous)
+            || !self.audience.is_anonymous()
+            || !(200..300).contains(&head.status)
+            || self.client.headers.contains("authorization")
+            || mentions_auth_cookie(policy.audience_config(), &self.client.headers)
+        {
+            return None;
+        }
+        let (cc, is_targeted) = cache_control::effective(&head.headers);
+        if is_targeted || !cc.is_some_and(|cc| cc.private_all()) {
+            return None;
+        }
+        let mut relaxed = head.clone();
+        let kept: Vec<String> = head
+            .headers
+            .get_all("cache-control")
+            .flat_map(split_directives)
+            .filter(|d| !d.eq_ignore_ascii_case("private"))
+            .map(str::to_string)
+            .collect();
+        relaxed.headers.remove("cache-control");
+        if !kept.is_empty() {
+            relaxed.headers.set("cache-control", kept.join(", "));
+        }
+        Some(relaxed)
+    }
+
     fn memory_for(&self, policy: &Policy, meta: &Meta) -> bool {
         let op = policy.operation(meta.ruleset.as_deref());
         op.ram_cache() || matches!(meta.storage, EdgeStorage::HonourOrigin)
@@ -844,7 +889,7 @@ impl Flow {
                     let mut nm = conditional::not_modified(&head);
                     for (n, v) in head.headers.iter() {
                         if n.eq_ignore_ascii_case("cache-status")
-                            || n.to_ascii_lowercase().starts_with("x-cache-")
+                            || n.to_ascii_lowercase().starts_with("x-rulecache-")
                         {
                             nm.headers.append(n, v);
                         }
@@ -869,7 +914,7 @@ impl Flow {
                 Conditional::None => {}
             }
         }
-        if self.client.method == "HEAD" {
+        if self.client.method == Method::Head {
             body = BodySource::Empty;
         }
         self.state = State::Done;
@@ -900,12 +945,12 @@ impl Flow {
         if debug {
             key = Some(&self.primary);
             let rule = self.ruleset.as_deref().unwrap_or("(default)");
-            head.headers.set("x-cache-rule", rule);
+            head.headers.set("x-rulecache-rule", rule);
             if let Some(op) = operation {
-                head.headers.set("x-cache-operation", op);
+                head.headers.set("x-rulecache-operation", op);
                 let chain = policy.operation(self.ruleset.as_deref()).chain_names();
                 if !chain.is_empty() {
-                    head.headers.set("x-cache-chain-operations", chain.join(", "));
+                    head.headers.set("x-rulecache-chain-operations", chain.join(", "));
                 }
             }
             let name = policy.name();
@@ -913,7 +958,7 @@ impl Flow {
             label.push_str(name);
             label.push_str(" v");
             push_u64(&mut label, policy.version());
-            head.headers.set("x-cache-policy", label);
+            head.headers.set("x-rulecache-policy", label);
         }
         head.headers.append("cache-status", cs.to_value_with_key(CACHE_NAME, key));
     }
@@ -933,6 +978,17 @@ impl Flow {
     /// Why this request skips the cache (None when it uses it).
     pub fn bypass(&self) -> Option<Bypass> {
         self.bypass
+    }
+
+    /// A request no request-only rule classified takes its ruleset from the origin's response
+    /// (a trusted hint header, then `contentType` rules).
+    pub fn classify_response(&mut self, policy: &Policy, head: &ResponseHead) {
+        if self.ruleset.is_none() {
+            if let Some(c) = policy.classify_response(&self.client, head) {
+                self.ruleset = Some(c.ruleset.to_string());
+                self.rule_id = c.rule_id.map(str::to_string);
+            }
+        }
     }
 
     /// The headers a response would be sent downstream with (explain): the operation's
@@ -1038,7 +1094,7 @@ fn build_upstream(client: &RequestHead, for_cache: bool) -> RequestHead {
     let mut u = client.clone();
     if for_cache {
         strip_conditionals(&mut u.headers);
-        u.method = "GET".into();
+        u.method = Method::Get;
     }
     u
 }
@@ -1074,4 +1130,40 @@ fn strip_conditionals(h: &mut Headers) {
     for name in RANGE_AND_PRECONDITIONS {
         h.remove(name);
     }
+}
+
+/// The directives of one `Cache-Control` field value, trimmed, split at the commas outside
+/// quoted strings (RFC 9111 §5.2: `#cache-directive`, arguments may be quoted-strings).
+fn split_directives(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, b) in value.bytes().enumerate() {
+        if quoted {
+            quoted = escaped || b != b'"';
+            escaped = !escaped && b == b'\\';
+            continue;
+        }
+        match b {
+            b'"' => quoted = true,
+            b',' => {
+                out.push(value[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(value[start..].trim());
+    out.retain(|d| !d.is_empty());
+    out
+}
+
+/// Whether any `Cookie` field names an auth cookie (`<name>=`) or an auth cookie prefix
+/// anywhere in its text, however a server would split it.
+fn mentions_auth_cookie(cfg: &crate::audience::AudienceConfig, h: &Headers) -> bool {
+    h.get_all("cookie").any(|v| {
+        cfg.auth_cookies.iter().any(|name| {
+            v.match_indices(name.as_str())
+                .any(|(at, _)| v.get(at + name.len()..).is_some_and(|rest| rest.starts_with('=')))
+        }) || cfg.auth_cookie_prefixes.iter().any(|p| v.contains(p.as_str()))
+    })
 }

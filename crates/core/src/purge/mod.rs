@@ -10,6 +10,7 @@
 //! whether a stored entry has been purged, refreshed as [`fanout`] decides.
 
 pub mod auth;
+pub mod burst;
 pub mod expand;
 pub mod fanout;
 pub mod ledger;
