@@ -244,8 +244,10 @@ impl Policy {
         if self.cache_stop.is_empty() {
             return false;
         }
+        // A cookie is read as conservatively as for the audience: a cache-stop cookie any
+        // origin could see (after a `,` or whitespace, say) stops the cache.
         let named = |n: &str| self.cache_stop.iter().any(|v| v == n);
-        crate::audience::cookie_names(&req.headers).any(named)
+        crate::audience::mentions_any(&req.headers, &self.cache_stop)
             || req.url.query_pairs().any(|(n, _)| named(n.as_ref()))
     }
 
