@@ -27,7 +27,27 @@ pub struct KeyOptions {
     /// Content codings the origin can serve, in preference order (e.g. `["br", "gzip"]`);
     /// `Accept-Encoding` is normalised to one of these or `identity`.
     pub encodings: Vec<String>,
+    /// Cookies forwarded on requests whose response may be stored, besides the auth cookies
+    /// and cache-stop variables (exact names).
+    pub keep_cookies: Vec<String>,
+    /// Lower-case request header names forwarded although the key ignores them (from
+    /// [`UNKEYED_REQUEST_HEADERS`]).
+    pub trusted_headers: Vec<String>,
 }
+
+/// Request headers that make origins build other URLs, methods or hosts than the ones keyed:
+/// removed before forwarding unless the policy trusts them (`cacheKey.trustedHeaders`).
+pub const UNKEYED_REQUEST_HEADERS: [&str; 9] = [
+    "x-forwarded-host",
+    "x-forwarded-server",
+    "x-host",
+    "forwarded",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
 
 /// The codings assumed when [`KeyOptions::encodings`] is empty.
 pub const DEFAULT_ENCODINGS: [&str; 2] = ["br", "gzip"];
@@ -823,6 +843,7 @@ mod tests {
             keep_params: Some(vec!["*".into()]),
             sort_query: true,
             encodings: vec!["br".into(), "identity".into()],
+            ..KeyOptions::default()
         };
         for _ in 0..3000 {
             let raw = format!("http://e.com/{}", text(&mut rng, 40));

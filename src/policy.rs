@@ -100,6 +100,8 @@ pub struct Policy {
     description: String,
     caching_enabled: bool,
     debug_headers: bool,
+    /// The longest a policy operation keeps a 404 or 410, in seconds.
+    not_found_ttl: u64,
     rulesets: BTreeMap<String, RulesetInfo>,
     rules: Vec<Rule>,
     hint: Hint,
@@ -119,6 +121,9 @@ const PROFILES: [(&str, &str); 3] = [
     ("with-caching-proxy", include_str!("../policy/with-caching-proxy.json")),
     ("with-caching-proxy-splitviews", include_str!("../policy/with-caching-proxy-splitviews.json")),
 ];
+
+/// How long a policy operation keeps a 404 or 410 unless `caching.notFoundTtl` says otherwise.
+pub const DEFAULT_NOT_FOUND_TTL: u64 = 30;
 
 /// The id of the profile used when no policy has been pushed.
 pub const DEFAULT_PROFILE: &str = "with-caching-proxy-splitviews";
@@ -156,6 +161,7 @@ impl Policy {
             description: String::new(),
             caching_enabled: true,
             debug_headers: false,
+            not_found_ttl: DEFAULT_NOT_FOUND_TTL,
             rulesets: BTreeMap::new(),
             rules: Vec::new(),
             hint: Hint { header: "x-cache-ruleset".to_string(), trust: false },
@@ -193,6 +199,11 @@ impl Policy {
     /// Whether `X-Cache-Rule`/`X-Cache-Operation`/`X-Cache-Chain-Operations` are sent.
     pub fn debug_headers(&self) -> bool {
         self.debug_headers
+    }
+
+    /// The longest a policy operation keeps a 404 or 410 (`caching.notFoundTtl`), in seconds.
+    pub fn not_found_ttl(&self) -> u64 {
+        self.not_found_ttl
     }
 
     /// The same policy under another version (the server assigns versions on push).
@@ -249,6 +260,11 @@ impl Policy {
         let named = |n: &str| self.cache_stop.iter().any(|v| v == n);
         crate::audience::mentions_any(&req.headers, &self.cache_stop)
             || req.url.query_pairs().any(|(n, _)| named(n.as_ref()))
+    }
+
+    /// The cache-stop request variables (cookie or query parameter names).
+    pub fn cache_stop_variables(&self) -> &[String] {
+        &self.cache_stop
     }
 
     /// The ruleset of the first request rule matching `req`.

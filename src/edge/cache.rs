@@ -173,14 +173,12 @@ pub async fn handle(
     // Hit-for-pass: a URL whose response could not be stored skips the Cache API lookup for a
     // while (Varnish's hit-for-miss); a stored response clears the mark.
     let base_key = flow.base_key();
-    match (reply.outcome, reply.store.is_some()) {
-        (_, true) => PASS.with(|p| {
+    if reply.store.is_some() {
+        PASS.with(|p| {
             p.borrow_mut().remove(&base_key);
-        }),
-        (Outcome::Miss | Outcome::Revalidated200, false) if flow.bypass().is_none() => {
-            PASS.with(|p| p.borrow_mut().insert(base_key, now + PASS_MS, 64));
-        }
-        _ => {}
+        });
+    } else if crate::engine::marks_hit_for_pass(&reply, flow.bypass().is_some()) {
+        PASS.with(|p| p.borrow_mut().insert(base_key, now + PASS_MS, 64));
     }
     let background = reply.background.clone();
     let response = io.finish(reply, ctx, now).await?;
