@@ -74,7 +74,12 @@ impl AudienceConfig {
             is_malformed(field)
                 || mentions(field, &self.auth_cookies, &self.auth_cookie_prefixes, true)
                 || (field.contains('%')
-                    && mentions(&percent_decode(field), &self.auth_cookies, &self.auth_cookie_prefixes, false))
+                    && mentions(
+                        &percent_decode(field),
+                        &self.auth_cookies,
+                        &self.auth_cookie_prefixes,
+                        false,
+                    ))
         };
         if h.get_all("cookie").any(reads) {
             return true;
@@ -218,7 +223,8 @@ fn is_name_byte(b: u8) -> bool {
 /// A `Cookie` field no parser reads the same way: a control byte (other than a tab), or an
 /// unbalanced double quote.
 fn is_malformed(field: &str) -> bool {
-    field.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) || field.bytes().filter(|b| *b == b'"').count() % 2 == 1
+    field.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+        || field.bytes().filter(|b| *b == b'"').count() % 2 == 1
 }
 
 /// `%XX` escapes decoded (invalid ones kept), bytes read lossily as UTF-8.
@@ -254,7 +260,8 @@ fn starts_with_ci(s: &str, prefix: &str) -> bool {
 /// as some parser could read it, with or without a value (cache-stop variables).
 pub fn mentions_any(h: &Headers, names: &[String]) -> bool {
     h.get_all("cookie").any(|field| {
-        mentions(field, names, &[], false) || (field.contains('%') && mentions(&percent_decode(field), names, &[], false))
+        mentions(field, names, &[], false)
+            || (field.contains('%') && mentions(&percent_decode(field), names, &[], false))
     })
 }
 
@@ -331,7 +338,8 @@ mod tests {
         ] {
             assert_eq!(cfg.audience(&h(header)), Audience::Authenticated, "{header:?}");
         }
-        for header in ["x__ac=tok", "a=1; b=2", "__ac=; b=1", "__ac = \"\" ; b=1", "a.__ac=tok", "__acx=tok"] {
+        for header in ["x__ac=tok", "a=1; b=2", "__ac=; b=1", "__ac = \"\" ; b=1", "a.__ac=tok", "__acx=tok"]
+        {
             assert_eq!(cfg.audience(&h(header)), Audience::Anonymous, "{header:?}");
         }
     }

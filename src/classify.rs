@@ -116,7 +116,10 @@ fn any_or_empty<T>(list: &[T], pred: impl FnMut(&T) -> bool) -> bool {
 /// media types). `application/octet-stream` is accepted for every extension not read as text.
 const EXTENSION_TYPES: &[(&str, &[&str])] = &[
     ("css", &["text/css"]),
-    ("js", &["text/javascript", "application/javascript", "application/x-javascript", "application/ecmascript"]),
+    (
+        "js",
+        &["text/javascript", "application/javascript", "application/x-javascript", "application/ecmascript"],
+    ),
     ("mjs", &["text/javascript", "application/javascript"]),
     ("map", &["application/json"]),
     ("json", &["application/json"]),
@@ -167,7 +170,8 @@ pub fn content_type_fits_extension(ext: &str, content_type: Option<&str>) -> boo
     }
     match EXTENSION_TYPES.iter().find(|(e, _)| e.eq_ignore_ascii_case(ext)) {
         Some((_, types)) => {
-            let textual = types.iter().any(|t| t.starts_with("text/") || t.ends_with("json") || t.ends_with("xml"));
+            let textual =
+                types.iter().any(|t| t.starts_with("text/") || t.ends_with("json") || t.ends_with("xml"));
             types.contains(&media.as_str()) || (!textual && media == "application/octet-stream")
         }
         None => !matches!(media.as_str(), "text/html" | "application/xhtml+xml"),

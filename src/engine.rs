@@ -872,7 +872,8 @@ impl Flow {
     fn vary_spec(&self, policy: &Policy, head: &ResponseHead) -> VarySpec {
         let operation = policy.operation(self.ruleset.as_deref());
         let split = policy.split_view_header();
-        let extra = operation.vary_names().into_iter().filter(|n| !split.is_some_and(|s| n.eq_ignore_ascii_case(s)));
+        let extra =
+            operation.vary_names().into_iter().filter(|n| !split.is_some_and(|s| n.eq_ignore_ascii_case(s)));
         VarySpec::from_names(head.headers.list("vary").chain(extra))
     }
 
@@ -1120,7 +1121,9 @@ impl Flow {
     pub fn upstream(&self) -> Cow<'_, RequestHead> {
         match &self.upstream {
             Some(u) => Cow::Borrowed(u),
-            None => Cow::Owned(build_upstream(&self.client, self.upstream_for_cache, self.forward.as_deref())),
+            None => {
+                Cow::Owned(build_upstream(&self.client, self.upstream_for_cache, self.forward.as_deref()))
+            }
         }
     }
 

@@ -11,8 +11,35 @@ use rulecache::testing::cookie_parsers::{sees_auth, PARSERS};
 use rulecache::testing::XorShift;
 
 const PIECES: &[&str] = &[
-    "__ac", "__AC", "__ac_name", "__acx", "x__ac", "%5F%5Fac", "statusmessages", "a", "b", "_ZopeId", "path",
-    "$Version", "=", "==", ";", "; ", ",", ", ", " ", "\t", "\"", "\"\"", "\\", "tok", "1", "%20", "é", ":", "(",
+    "__ac",
+    "__AC",
+    "__ac_name",
+    "__acx",
+    "x__ac",
+    "%5F%5Fac",
+    "statusmessages",
+    "a",
+    "b",
+    "_ZopeId",
+    "path",
+    "$Version",
+    "=",
+    "==",
+    ";",
+    "; ",
+    ",",
+    ", ",
+    " ",
+    "\t",
+    "\"",
+    "\"\"",
+    "\\",
+    "tok",
+    "1",
+    "%20",
+    "é",
+    ":",
+    "(",
     "Wed, 09 Jun 2021 10:18:14 GMT",
 ];
 
@@ -22,7 +49,8 @@ fn field(rng: &mut XorShift) -> String {
 }
 
 fn configs() -> Vec<AudienceConfig> {
-    let mut out = vec![AudienceConfig { auth_cookie_prefixes: vec!["__ac_".into()], ..AudienceConfig::default() }];
+    let mut out =
+        vec![AudienceConfig { auth_cookie_prefixes: vec!["__ac_".into()], ..AudienceConfig::default() }];
     for (id, _) in Policy::profiles() {
         if let Some(p) = Policy::bundled(id) {
             out.push(p.audience_config().clone());
@@ -36,7 +64,11 @@ fn check(cfg: &AudienceConfig, header: &str) {
     let edge = cfg.audience(&h);
     for (name, parse) in PARSERS {
         if sees_auth(cfg, &parse(header)) {
-            assert_eq!(edge, Audience::Authenticated, "{name} sees an auth cookie in {header:?}, the edge does not");
+            assert_eq!(
+                edge,
+                Audience::Authenticated,
+                "{name} sees an auth cookie in {header:?}, the edge does not"
+            );
         }
     }
 }
@@ -57,7 +89,8 @@ fn known_disagreements_between_parsers_are_all_authenticated() {
         "__ac= , x",
     ] {
         let h = Headers::from_pairs([("cookie", header)]);
-        let seen: Vec<&str> = PARSERS.iter().filter(|(_, p)| sees_auth(cfg, &p(header))).map(|(n, _)| *n).collect();
+        let seen: Vec<&str> =
+            PARSERS.iter().filter(|(_, p)| sees_auth(cfg, &p(header))).map(|(n, _)| *n).collect();
         assert!(!seen.is_empty(), "no parser sees a login in {header:?}: the case tests nothing");
         assert_eq!(cfg.audience(&h), Audience::Authenticated, "{header:?} (seen by {seen:?})");
     }

@@ -313,7 +313,8 @@ pub fn node(field: &str) -> Vec<(String, String)> {
     if len < 2 {
         return out;
     }
-    let find = |c: char, from: usize| s.get(from..).and_then(|t| t.iter().position(|x| *x == c)).map(|p| p + from);
+    let find =
+        |c: char, from: usize| s.get(from..).and_then(|t| t.iter().position(|x| *x == c)).map(|p| p + from);
     let mut index = 0;
     loop {
         let Some(eq) = find('=', index) else { break };
@@ -393,7 +394,10 @@ mod tests {
         assert!(python("junk; __ac=tok").is_empty());
         assert!(python("path=/; __ac=tok").is_empty());
         assert_eq!(names(python("__ac=1; __ac=2")), ["__ac=2"]);
-        assert_eq!(names(python("a=Wed, 09 Jun 2021 10:18:14 GMT; b=1")), ["a=Wed, 09 Jun 2021 10:18:14 GMT", "b=1"]);
+        assert_eq!(
+            names(python("a=Wed, 09 Jun 2021 10:18:14 GMT; b=1")),
+            ["a=Wed, 09 Jun 2021 10:18:14 GMT", "b=1"]
+        );
     }
 
     #[test]
