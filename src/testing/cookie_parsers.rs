@@ -23,8 +23,11 @@ pub fn sees_auth(cfg: &AudienceConfig, cookies: &[(String, String)]) -> bool {
     cookies.iter().any(|(n, v)| cfg.is_auth_cookie(n) && !v.trim_matches([' ', '\t']).is_empty())
 }
 
+/// A parser: a `Cookie` field to the `(name, value)` pairs an application sees.
+pub type Parser = fn(&str) -> Vec<(String, String)>;
+
 /// Every parser, by name.
-pub const PARSERS: [(&str, fn(&str) -> Vec<(String, String)>); 4] =
+pub const PARSERS: [(&str, Parser); 4] =
     [("zope", zope), ("python", python), ("node", node), ("lenient", lenient)];
 
 fn push_first(out: &mut Vec<(String, String)>, name: String, value: String) {
@@ -316,8 +319,7 @@ pub fn node(field: &str) -> Vec<(String, String)> {
     let find =
         |c: char, from: usize| s.get(from..).and_then(|t| t.iter().position(|x| *x == c)).map(|p| p + from);
     let mut index = 0;
-    loop {
-        let Some(eq) = find('=', index) else { break };
+    while let Some(eq) = find('=', index) {
         let end = find(';', index).unwrap_or(len);
         if eq > end {
             index = s.get(..eq).and_then(|t| t.iter().rposition(|x| *x == ';')).map_or(0, |p| p + 1);
