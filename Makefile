@@ -2,6 +2,7 @@
 #   make run     build the worker and run it locally in front of the demo origin
 #   make test    every test the project has (lint, native, wasm build, runtime, browser)
 #   make bench   criterion benchmarks, the load benchmark against plain workers, purge propagation
+#   make soak    the split-view soak at a larger size (SOAK_REQUESTS, default 100000)
 # Each target installs what it needs first and skips what is already there.
 
 SHELL := /bin/bash
@@ -23,7 +24,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 export WRANGLER_LOG_PATH := $(CURDIR)/target/wrangler-logs
 export CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser bench bench-core bench-load bench-propagation size clean-state
+.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser soak bench bench-core bench-load bench-propagation size clean-state
 
 all: build
 
@@ -71,6 +72,12 @@ test-browser: build origin tools-browser
 
 test: lint test-native test-runtime test-browser
 	@echo "all test suites passed"
+
+# The split-view soak of the runtime suite (20000 requests there), larger; its report goes to
+# bench-results/soak.json.
+SOAK_REQUESTS ?= 100000
+soak: build
+	SOAK_REQUESTS=$(SOAK_REQUESTS) node --test tests/integration/soak.test.mjs
 
 bench: bench-core bench-load bench-propagation
 
