@@ -330,6 +330,16 @@ impl Io {
 
     async fn lookup(&mut self, key: &str) -> Found {
         let hit = MEMORY.with(|m| m.borrow_mut().get(key).cloned());
+        // An entry older than the storage horizon may have outlived the ledger records that
+        // purged it (they are compacted after that long): it is dropped, not served.
+        let horizon = super::now().saturating_sub(STORAGE_SECS * 1000);
+        let hit = match hit {
+            Some(entry) if entry.meta.stored_at < horizon => {
+                MEMORY.with(|m| m.borrow_mut().remove(key));
+                None
+            }
+            other => other,
+        };
         if let Some(entry) = hit {
             self.stored = StoredBody::Memory(entry.body.clone());
             let meta = (*entry.meta).clone();
