@@ -177,8 +177,8 @@ pub struct Flow {
 /// of the key, only the cookies the policy names, and the negotiated `Accept-Encoding`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ForwardEdits {
-    /// The `Cookie` field to send (None: none).
-    cookie: Option<String>,
+    /// The `Cookie` field to send (`Some(None)`: none; `None`: the client's, untouched).
+    cookie: Option<Option<String>>,
     /// The query to send, when it differs from the client's.
     query: Option<Option<String>>,
     accept_encoding: String,
@@ -187,10 +187,11 @@ struct ForwardEdits {
 impl ForwardEdits {
     fn apply(&self, u: &mut RequestHead) {
         match &self.cookie {
-            Some(c) => u.headers.set("cookie", c.clone()),
-            None => {
+            Some(Some(c)) => u.headers.set("cookie", c.clone()),
+            Some(None) => {
                 u.headers.remove("cookie");
             }
+            None => {}
         }
         if let Some(q) = &self.query {
             u.url.set_query(q.as_deref());
@@ -367,13 +368,17 @@ impl Flow {
     fn forward_edits(&self, policy: &Policy, rewritten: bool) -> ForwardEdits {
         // Cookies the policy does not name may change the origin's answer without being in
         // the key; plone.recipe.varnish's default configuration drops them the same way.
+        // A response to an authenticated request that may not be shared is never stored: its
+        // cookies go as they came (the origin must see the login however it spells it).
         let audience = policy.audience_config();
         let keep = |name: &str| {
             audience.is_auth_cookie(name)
                 || policy.cache_stop_variables().iter().any(|v| v == name)
                 || policy.key_options().keep_cookies.iter().any(|k| k == name)
         };
-        let cookie = crate::audience::keep_only(&self.client.headers, keep);
+        let storable = self.audience.is_anonymous()
+            || policy.operation(self.ruleset.as_deref()).share_authenticated();
+        let cookie = storable.then(|| crate::audience::keep_only(&self.client.headers, keep));
         // Parameters left out of the key are left out of the request too (and a parameter
         // cloaked behind `;` in a dropped one with them).
         let keyed = key::query_of(&self.primary);
