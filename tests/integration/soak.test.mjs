@@ -76,7 +76,7 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
 function send(method, p, fields) {
   const u = new URL(stack.workerUrl + p);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, method, path: u.pathname + u.search, headers: fields.flat(), agent }, (res) => {
+    const req = http.request({ host: u.hostname, port: u.port, method, path: u.pathname + u.search, headers: [['host', u.host], ...fields].flat(), agent }, (res) => {
       const chunks = [];
       res.on('data', (d) => chunks.push(d));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('latin1') }));

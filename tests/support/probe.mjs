@@ -43,7 +43,7 @@ export async function startProbe() {
     whoami(parser, fields) {
       return new Promise((resolve, reject) => {
         const u = new URL(`${url}/__probe/whoami?parser=${parser}`);
-        const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, headers: fields.flat() }, (res) => {
+        const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, headers: [['host', u.host], ...fields].flat() }, (res) => {
           let body = '';
           res.on('data', (d) => (body += d));
           res.on('end', () => resolve(JSON.parse(body).user ?? 'anonymous'));
@@ -69,7 +69,7 @@ export function rawRequest(base, p, { method = 'GET', fields = [], body } = {}) 
   const u = new URL(base + p);
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: u.hostname, port: u.port, method, path: u.pathname + u.search, headers: fields.flat(), agent: false },
+      { host: u.hostname, port: u.port, method, path: u.pathname + u.search, headers: [['host', u.host], ...fields].flat(), agent: false },
       (res) => {
         const chunks = [];
         res.on('data', (d) => chunks.push(d));
