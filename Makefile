@@ -2,7 +2,7 @@
 #   make run     build the worker and run it locally in front of the demo origin
 #   make test    every test the project has (lint, native, wasm build, runtime, browser)
 #   make bench   criterion benchmarks, the load benchmark against plain workers, purge propagation
-#   make soak    the split-view soak at a larger size (SOAK_REQUESTS, default 100000)
+#   make soak    the split-view soak at a larger size (SOAK_REQUESTS, default 24000)
 # Each target installs what it needs first and skips what is already there.
 
 SHELL := /bin/bash
@@ -73,9 +73,9 @@ test-browser: build origin tools-browser
 test: lint test-native test-runtime test-browser
 	@echo "all test suites passed"
 
-# The split-view soak of the runtime suite (20000 requests there), larger; its report goes to
+# The split-view soak of the runtime suite (4000 requests there), larger; its report goes to
 # bench-results/soak.json.
-SOAK_REQUESTS ?= 100000
+SOAK_REQUESTS ?= 24000
 soak: build
 	SOAK_REQUESTS=$(SOAK_REQUESTS) node --test tests/integration/soak.test.mjs
 

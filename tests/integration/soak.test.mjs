@@ -3,7 +3,7 @@
 // Authorization), with conditional requests, HEAD, ranges, purges and expiring entries,
 // through the real worker in front of the probe origin reading cookies like Zope, Python,
 // Node and a lenient parser. Every answer names the user the origin rendered it for; it must
-// be the user the origin takes the request for. Counts: SOAK_REQUESTS (default 20000; `make
+// be the user the origin takes the request for. Counts: SOAK_REQUESTS (default 4000; `make
 // soak` runs more), SOAK_USERS (default 24), SOAK_CONCURRENCY (default 16).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import { startStack } from '../support/stack.mjs';
 import { startProbe, PARSERS } from '../support/probe.mjs';
 import { XorShift } from '../support/xorshift.mjs';
 
-const REQUESTS = Number(process.env.SOAK_REQUESTS ?? 20000);
+const REQUESTS = Number(process.env.SOAK_REQUESTS ?? 4000);
 const USERS = Number(process.env.SOAK_USERS ?? 24);
 const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY ?? 16);
 const SECRET = 'soak-secret';
@@ -105,6 +105,7 @@ test(`split-view soak: ${REQUESTS} requests, ${USERS} users, every parser: zero 
       pool.push({ fields, expected, label: u ?? 'visitor' });
     }
   }
+  const started = Date.now();
   const etags = new Map();
   const tally = Object.fromEntries(PARSERS.map((p) => [p, { requests: 0, hits: 0, checked: 0, crossings: 0, loggedIn: 0 }]));
   const crossings = [];
@@ -154,6 +155,7 @@ test(`split-view soak: ${REQUESTS} requests, ${USERS} users, every parser: zero 
   const total = Object.values(tally).reduce((a, t) => ({ requests: a.requests + t.requests, hits: a.hits + t.hits, crossings: a.crossings + t.crossings, checked: a.checked + t.checked }), { requests: 0, hits: 0, crossings: 0, checked: 0 });
   const report = {
     requests: REQUESTS,
+    seconds: +((Date.now() - started) / 1000).toFixed(1),
     purges,
     identities: pool.length,
     users: USERS,
