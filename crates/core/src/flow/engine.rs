@@ -381,8 +381,8 @@ impl Flow {
         let cookie = storable.then(|| crate::audience::keep_only(&self.client.headers, keep));
         // Parameters left out of the key are left out of the request too (and a parameter
         // cloaked behind `;` in a dropped one with them).
-        let keyed = key::query_of(&self.primary);
-        let query = (!rewritten && keyed != self.client.url.query()).then(|| keyed.map(str::to_string));
+        let forwarded = self.client.url.query().and_then(|q| key::forwarded_query(q, policy.key_options()));
+        let query = (!rewritten && forwarded.as_deref() != self.client.url.query()).then_some(forwarded);
         let accept_encoding = key::negotiate_encoding(&self.client.headers, policy.key_options()).to_string();
         ForwardEdits { cookie, query, accept_encoding }
     }

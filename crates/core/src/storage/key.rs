@@ -155,6 +155,22 @@ fn hex_digit_upper(n: u8) -> char {
     char::from_digit(u32::from(n), 16).map_or('0', |c| c.to_ascii_uppercase())
 }
 
+/// The query a request of the cache path forwards: the key's parameters (percent-encoding
+/// normalised, the dropped ones left out, so a parameter cloaked behind `;` in a dropped one
+/// goes with it) in the client's order; None when none is left. The key may sort them, the
+/// origin gets them as sent.
+pub fn forwarded_query(query: &str, opts: &KeyOptions) -> Option<String> {
+    let query = normalise_component(query);
+    let mut out = String::new();
+    for param in query.split('&').filter(|p| !p.is_empty()).filter(|p| param_kept(param_name(p), opts)) {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(param);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// Appends `?query` after filtering (and maybe sorting) its parameters; nothing when no
 /// parameter is left.
 fn push_query(out: &mut String, query: &str, opts: &KeyOptions) {
