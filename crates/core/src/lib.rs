@@ -27,7 +27,7 @@ pub mod policy;
 pub use policy::{audience, classify, operations};
 
 pub mod storage;
-pub use storage::{key, lru, meta, stats, store};
+pub use storage::{key, lru, meta, stats, store, tiers};
 
 pub mod purge;
 

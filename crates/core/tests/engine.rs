@@ -315,3 +315,21 @@ fn a_page_map_answers_before_any_lookup() {
     assert_eq!(w.get("/gone", T0).head.status, 410);
     assert_eq!(w.origin.hits("/old") + w.origin.hits("/gone"), 0);
 }
+
+#[test]
+fn the_origin_is_given_a_deadline_only_when_a_stale_entry_can_stand_in() {
+    let mut w = World::new(Origin::new(|_, n| {
+        resp(200, &[("cache-control", "max-age=10, stale-if-error=600")], &format!("v{n}"))
+    }));
+    let miss = w.get("/t/deadline", T0);
+    assert_eq!(miss.fetch_deadlines, [None], "nothing to fall back on: the origin is waited for");
+    let stale = w.get("/t/deadline", T0 + 20_000);
+    assert_eq!(stale.fetch_deadlines, [Some(rulecache::tiers::ORIGIN_DEADLINE_MS)]);
+    assert_eq!(stale.text(), "v2");
+
+    let mut w =
+        World::new(Origin::new(|_, n| resp(200, &[("cache-control", "max-age=10")], &format!("v{n}"))));
+    w.get("/t/no-fallback", T0);
+    let stale = w.get("/t/no-fallback", T0 + 20_000);
+    assert_eq!(stale.fetch_deadlines, [None], "a stale entry without stale-if-error cannot stand in");
+}

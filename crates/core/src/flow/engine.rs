@@ -74,13 +74,16 @@ pub enum Outcome {
 /// One thing for the driver to do.
 #[derive(Debug, Clone)]
 pub enum Step {
-    /// Look `key` up (memory tier, then Cache API) and call [`Flow::found`].
-    Lookup { key: String },
+    /// Look `key` up (memory tier, then Cache API, then — when `kv` — Workers KV) and call
+    /// [`Flow::found`].
+    Lookup { key: String, kv: bool },
     /// Send `request` to the origin (with the client's body when `with_body`), then call
     /// [`Flow::origin_response`] or [`Flow::origin_failed`]. `coalesce`: the storage key this
     /// miss will fill; a driver that already has a fetch for it in flight may wait for that
-    /// one and call [`Flow::retry_after_collapse`] instead.
-    Fetch { request: RequestHead, with_body: bool, coalesce: Option<String> },
+    /// one and call [`Flow::retry_after_collapse`] instead. `deadline_ms`: how long to wait for
+    /// the origin before calling [`Flow::origin_failed`] (set only when a stale entry can stand
+    /// in for the answer; otherwise the origin is waited for as long as the runtime allows).
+    Fetch { request: RequestHead, with_body: bool, coalesce: Option<String>, deadline_ms: Option<u64> },
     /// Answer the client. `store`: keep the origin body under this record too (the driver
     /// tees it). `background`: run this revalidation after answering (stale-while-revalidate).
     Respond(Box<Reply>),
@@ -171,6 +174,8 @@ pub struct Flow {
     stored_len: Option<u64>,
     /// What a request of the cache path forwards differently from what the client sent.
     forward: Option<Box<ForwardEdits>>,
+    /// The request's ruleset keeps its entries in KV too: lookups fall back to it.
+    persist: bool,
 }
 
 /// The edits that make a request of the cache path forward exactly what is keyed: the query
@@ -256,7 +261,9 @@ impl Flow {
             collapsed: false,
             stored_len: None,
             forward: None,
+            persist: false,
         };
+        flow.persist = policy.operation(flow.ruleset.as_deref()).persist();
         let step = flow.first_step(policy);
         (flow, step)
     }
@@ -283,7 +290,7 @@ impl Flow {
 
     /// The first step of a background flow.
     pub fn background_step(&self) -> Step {
-        Step::Fetch { request: self.upstream_request(), with_body: false, coalesce: None }
+        self.fetch(self.upstream_request(), false, None)
     }
 
     /// The origin's request, built from the client's on first use.
@@ -345,11 +352,7 @@ impl Flow {
             let status =
                 CacheStatus { fwd: Some(fwd), detail: Some(reason.as_str().into()), ..Default::default() };
             self.state = State::Forwarding { status };
-            return Step::Fetch {
-                request: self.upstream_request(),
-                with_body: !self.client.is_get_or_head(),
-                coalesce: None,
-            };
+            return self.fetch(self.upstream_request(), !self.client.is_get_or_head(), None);
         }
         // The client's own conditionals are answered by us, from what we hold or fetch in full.
         self.upstream_for_cache = true;
@@ -361,7 +364,7 @@ impl Flow {
         }
         self.forward = Some(Box::new(edits));
         self.state = State::Base;
-        Step::Lookup { key: key::storage_key(&self.primary, self.keyed_audience, None) }
+        Step::Lookup { key: key::storage_key(&self.primary, self.keyed_audience, None), kv: self.persist }
     }
 
     /// What a request of the cache path forwards: the key is exactly what is forwarded.
@@ -423,7 +426,7 @@ impl Flow {
         self.variant = None;
         self.vary = None;
         self.state = State::Base;
-        Step::Lookup { key: self.base_key() }
+        Step::Lookup { key: self.base_key(), kv: self.persist }
     }
 
     /// The driver found `record` at the key of the last [`Step::Lookup`]. `purged` is what the
@@ -438,7 +441,7 @@ impl Flow {
                         self.vary = Some(spec);
                         self.variant = Some(v);
                         self.state = State::Variant;
-                        Step::Lookup { key: k }
+                        Step::Lookup { key: k, kv: self.persist }
                     }
                     None => self.miss(policy, Fwd::VaryMiss, None),
                 }
@@ -467,7 +470,7 @@ impl Flow {
         // A second miss after waiting for another request's fetch is not coalesced again.
         let coalesce = (!self.collapsed)
             .then(|| key::storage_key(&self.primary, self.keyed_audience, self.variant.as_deref()));
-        Step::Fetch { request: self.upstream_request(), with_body: false, coalesce }
+        self.fetch(self.upstream_request(), false, coalesce)
     }
 
     /// A range request that found nothing to cut its range from is forwarded as the client
@@ -487,7 +490,7 @@ impl Flow {
         let status =
             CacheStatus { fwd: Some(fwd), detail: Some(Bypass::Range.as_str().into()), ..Default::default() };
         self.state = State::Forwarding { status };
-        Step::Fetch { request, with_body: false, coalesce: None }
+        self.fetch(request, false, None)
     }
 
     fn error_reply(&mut self, policy: &Policy, status: u16, detail: &str) -> Step {
@@ -511,19 +514,15 @@ impl Flow {
         if !meta.serves(self.keyed_audience, self.variant.as_deref()) {
             return self.miss(policy, Fwd::VaryMiss, None);
         }
-        match purged {
-            Purged::Hard => return self.miss(policy, Fwd::Miss, Some("purged")),
-            Purged::Soft { at } => meta.stale_from = Some(meta.stale_from.map_or(at, |s| s.min(at))),
-            Purged::No => {}
+        if purged == Purged::Hard {
+            return self.miss(policy, Fwd::Miss, Some("purged"));
         }
+        meta.stale_from = meta.stale_after(purged);
         if self.ruleset.is_none() {
             self.ruleset = meta.ruleset.clone();
         }
-        self.stored_len = if meta.body_len > 0 {
-            Some(meta.body_len)
-        } else {
-            meta.head.headers.get("content-length").and_then(|v| v.trim().parse().ok())
-        };
+        self.stored_len =
+            if meta.body_len > 0 { Some(meta.body_len) } else { meta.head.headers.content_length() };
         let stored = Stored {
             head: &meta.head,
             request_time: meta.request_time,
@@ -570,7 +569,7 @@ impl Flow {
                 let fwd = if by_request { Fwd::Request } else { Fwd::Stale };
                 self.state =
                     State::Revalidating { stored: Box::new(meta), serve_if_error, background: false, fwd };
-                Step::Fetch { request, with_body: false, coalesce: None }
+                self.fetch(request, false, None)
             }
         }
     }
@@ -702,7 +701,7 @@ impl Flow {
                     strip_conditionals(&mut request.headers);
                     let status = CacheStatus { fwd: Some(fwd), ..Default::default() };
                     self.state = State::Missing { status };
-                    return Step::Fetch { request, with_body: false, coalesce: None };
+                    return self.fetch(request, false, None);
                 }
                 if head.status >= 500 && serve_if_error && !background {
                     return self.serve_stale_on_error(policy, *stored, Some(head.status), now);
@@ -761,12 +760,7 @@ impl Flow {
         response_time: Time,
         now: Time,
     ) -> Step {
-        if self.ruleset.is_none() {
-            if let Some(c) = policy.classify_response(&self.client, &head) {
-                self.ruleset = Some(c.ruleset.to_string());
-                self.rule_id = c.rule_id.map(str::to_string);
-            }
-        }
+        self.classify_response(policy, &head);
         let operation = policy.operation(self.ruleset.as_deref());
         if operation.strip_set_cookie() {
             head.headers.remove("set-cookie");
@@ -923,7 +917,7 @@ impl Flow {
             ruleset: self.ruleset.clone(),
             operation: operation.name().to_string(),
             policy_version: policy.version(),
-            body_len: head.headers.get("content-length").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
+            body_len: head.headers.content_length().unwrap_or(0),
             stale_from: None,
         };
         Ok(StoreOrder {
@@ -1078,13 +1072,30 @@ impl Flow {
 
     /// Whether a stale entry may stand in if the pending fetch fails (stale-if-error): only
     /// then is it worth giving up on a slow origin.
-    pub fn has_stale_fallback(&self) -> bool {
+    fn has_stale_fallback(&self) -> bool {
         matches!(self.state, State::Revalidating { serve_if_error: true, background: false, .. })
+    }
+
+    /// A fetch step in the current state, with the deadline the state allows.
+    fn fetch(&self, request: RequestHead, with_body: bool, coalesce: Option<String>) -> Step {
+        let deadline_ms = self.has_stale_fallback().then_some(crate::tiers::ORIGIN_DEADLINE_MS);
+        Step::Fetch { request, with_body, coalesce, deadline_ms }
     }
 
     /// Why this request skips the cache (None when it uses it).
     pub fn bypass(&self) -> Option<Bypass> {
         self.bypass
+    }
+
+    /// A request no request-only rule classified takes its ruleset from the origin's response
+    /// (a trusted hint header, then `contentType` rules).
+    pub fn classify_response(&mut self, policy: &Policy, head: &ResponseHead) {
+        if self.ruleset.is_none() {
+            if let Some(c) = policy.classify_response(&self.client, head) {
+                self.ruleset = Some(c.ruleset.to_string());
+                self.rule_id = c.rule_id.map(str::to_string);
+            }
+        }
     }
 
     /// The headers a response would be sent downstream with (explain): the operation's
@@ -1194,17 +1205,6 @@ fn split_directives(value: &str) -> Vec<&str> {
     out.push(value.get(start..).unwrap_or("").trim());
     out.retain(|d| !d.is_empty());
     out
-}
-
-/// Whether an answer marks its URL hit-for-pass (its next requests skip the Cache API
-/// lookup): a cache-path response that could not be stored, unless it was an error, which
-/// says nothing about the URL's later responses (and must not hide a stored entry after a
-/// failed revalidation).
-pub fn marks_hit_for_pass(reply: &Reply, bypassed: bool) -> bool {
-    matches!(reply.outcome, Outcome::Miss | Outcome::Revalidated200)
-        && reply.store.is_none()
-        && !bypassed
-        && reply.head.status < 400
 }
 
 /// Adds `name` to `Vary` unless it is already listed (case-insensitively); never replaces.

@@ -2,4 +2,8 @@
 //! itself (a sans-I/O state machine: decisions in, actions out).
 
 pub mod decision;
+mod effects;
 pub mod engine;
+pub mod explain;
+
+pub use effects::{lookup_tiers, Effect, Tier};

@@ -44,6 +44,29 @@ impl Headers {
         self.0.iter().find(|(n, _)| name_is(n, name)).map(|(_, v)| v.as_str())
     }
 
+    /// The message's `Content-Length`, the one reading of it in the crate.
+    ///
+    /// RFC 9110 §8.6: "Content-Length = 1*DIGIT". "a recipient MAY either reject the message as
+    /// invalid or replace that invalid field value with a single instance of the decimal value,
+    /// since that indicates the sender has generated a list of identical field values (e.g.,
+    /// `Content-Length: 42, 42`)". Members are trimmed of whitespace; any member that is not
+    /// digits, or members that differ, make the length unknown (`None`).
+    pub fn content_length(&self) -> Option<u64> {
+        let mut length = None;
+        for member in self.get_all("content-length").flat_map(|v| v.split(',')) {
+            let member = member.trim_matches([' ', '\t']);
+            if member.is_empty() || !member.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let n: u64 = member.parse().ok()?;
+            if length.is_some_and(|l| l != n) {
+                return None;
+            }
+            length = Some(n);
+        }
+        length
+    }
+
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.0.iter().filter(move |(n, _)| name_is(n, name)).map(|(_, v)| v.as_str())
@@ -264,6 +287,7 @@ pub fn parse_url(input: &str) -> Option<url::Url> {
     if !host_is_plain_ascii(input) {
         return None;
     }
+    #[allow(clippy::disallowed_methods)] // the one place allowed to call it
     url::Url::parse(input).ok()
 }
 
@@ -273,6 +297,7 @@ pub fn join_url(base: &url::Url, input: &str) -> Option<url::Url> {
     if !host_is_plain_ascii(input) {
         return None;
     }
+    #[allow(clippy::disallowed_methods)] // the one place allowed to call it
     base.join(input).ok()
 }
 
@@ -322,6 +347,22 @@ pub fn url_path_is_under(url: &str, prefix: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_length_is_digits_or_a_list_of_the_same_digits() {
+        let cl = |values: &[&str]| {
+            Headers::from_pairs(values.iter().map(|v| ("content-length", *v))).content_length()
+        };
+        assert_eq!(cl(&["42"]), Some(42));
+        assert_eq!(cl(&[" 42\t"]), Some(42));
+        assert_eq!(cl(&["42, 42"]), Some(42));
+        assert_eq!(cl(&["42", "42"]), Some(42));
+        assert_eq!(cl(&[]), None);
+        for bad in ["", "-1", "+42", "4 2", "42, 43", "0x10", "42;", "99999999999999999999999"] {
+            assert_eq!(cl(&[bad]), None, "{bad:?}");
+        }
+        assert_eq!(cl(&["42", "43"]), None);
+    }
 
     #[test]
     fn urls_with_a_non_ascii_host_are_refused_before_the_parser_sees_them() {

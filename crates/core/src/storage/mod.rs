@@ -6,3 +6,4 @@ pub mod lru;
 pub mod meta;
 pub mod stats;
 pub mod store;
+pub mod tiers;

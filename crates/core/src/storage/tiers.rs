@@ -1,0 +1,274 @@
+//! The rules of the edge's storage tiers, as the shell applies them: how long things are kept,
+//! which bodies the memory tier takes and what each one costs it, hit-for-pass marks, and how
+//! long a request waits for the origin or for another request's fetch. The shell holds the
+//! state (one per isolate) and performs the I/O; every choice is made here.
+
+use crate::engine::Outcome;
+use crate::http::{Headers, Time};
+use crate::lru::ByteLru;
+
+/// How long the Cache API keeps what we store. Freshness is decided by the flow; this only
+/// bounds how long an entry stays available for revalidation and stale serving. The purge
+/// ledger keeps its records at least this long.
+pub const STORAGE_SECS: u64 = 7 * 24 * 3600;
+
+/// The memory tier's capacity in bytes.
+pub const MEMORY_CAPACITY: usize = 16 << 20;
+/// The largest body the memory tier takes.
+pub const MEMORY_MAX_ENTRY: usize = 256 << 10;
+/// Room for an entry's key and head fields beside the largest body.
+const MEMORY_HEAD_ALLOWANCE: usize = 64 << 10;
+
+/// The largest value (record, newline, body) KV takes: Workers KV's own limit is 25 MiB.
+pub const KV_MAX_VALUE: usize = 25 << 20;
+
+/// How long a request waits for the origin when a stale entry can stand in for its answer.
+pub const ORIGIN_DEADLINE_MS: u64 = 30_000;
+/// How often a request waiting for another request's fetch of the same entry looks again.
+pub const COLLAPSE_POLL_MS: u64 = 10;
+/// How long a collapsed request waits at most before fetching on its own.
+pub const COLLAPSE_WAIT_MS: u64 = ORIGIN_DEADLINE_MS;
+
+/// How long a URL whose response could not be stored skips the Cache API lookup and request
+/// collapsing (Varnish's hit-for-pass).
+pub const PASS_MS: Time = 120_000;
+/// How many bytes of keys the hit-for-pass marks may hold, and the longest key they take.
+pub const PASS_CAPACITY: usize = 1 << 20;
+pub const PASS_MAX_KEY: usize = 4096;
+/// What one mark costs beyond its key.
+const PASS_ENTRY_OVERHEAD: usize = 64;
+
+/// Whether a body of `declared` bytes (its `Content-Length`) is read into the memory tier
+/// before the client is answered. Bodies of unknown length stream and are not.
+pub fn memory_admits(declared: Option<u64>) -> bool {
+    declared.is_some_and(|n| n <= MEMORY_MAX_ENTRY as u64)
+}
+
+/// What an entry costs the memory tier beside its key (which the tier counts itself): its body
+/// and its stored head fields. One formula wherever an entry is put there.
+pub fn memory_entry_size(fields: &Headers, body_len: usize) -> usize {
+    body_len + fields.byte_size()
+}
+
+/// An empty memory tier: [`MEMORY_CAPACITY`] bytes, entries up to the largest body it takes
+/// with room for its key and fields.
+pub fn memory_tier<V>() -> ByteLru<V> {
+    ByteLru::new(MEMORY_CAPACITY, MEMORY_MAX_ENTRY + MEMORY_HEAD_ALLOWANCE)
+}
+
+/// What an answer does to the URL's hit-for-pass mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassChange {
+    /// A response was stored: the URL is cacheable again.
+    Clear,
+    /// A response came from the origin and could not be stored.
+    Mark,
+    Keep,
+}
+
+/// The mark change after an answer with `status`: `stored` when the reply stores a response,
+/// `bypassed` when the policy sent the request past the cache (that says nothing about the
+/// URL's responses). An error answer (400 and above) says nothing about them either, and
+/// marking it would hide a stored entry after a failed revalidation, or let one request that
+/// provokes a 431 send everyone past the cache.
+pub fn pass_change(outcome: Outcome, stored: bool, bypassed: bool, status: u16) -> PassChange {
+    match outcome {
+        _ if stored => PassChange::Clear,
+        Outcome::Miss | Outcome::Revalidated200 if !bypassed && status < 400 => PassChange::Mark,
+        _ => PassChange::Keep,
+    }
+}
+
+/// One isolate's hit-for-pass marks: base key → until when.
+#[derive(Debug)]
+pub struct HitForPass {
+    marks: ByteLru<Time>,
+}
+
+impl Default for HitForPass {
+    fn default() -> Self {
+        HitForPass { marks: ByteLru::new(PASS_CAPACITY, PASS_MAX_KEY) }
+    }
+}
+
+impl HitForPass {
+    /// Whether `key` is marked at `now`: its lookups skip the Cache API and its fetches are not
+    /// collapsed (its responses are not stored, so waiting for another request's fetch would
+    /// only delay this one).
+    pub fn is_marked(&self, key: &str, now: Time) -> bool {
+        self.marks.peek(key).is_some_and(|until| *until > now)
+    }
+
+    /// Applies an answer's [`PassChange`] to `key`.
+    pub fn apply(&mut self, key: &str, change: PassChange, now: Time) {
+        match change {
+            PassChange::Clear => {
+                self.marks.remove(key);
+            }
+            PassChange::Mark => {
+                self.marks.insert(key.to_string(), now + PASS_MS, PASS_ENTRY_OVERHEAD);
+            }
+            PassChange::Keep => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_takes_known_small_bodies_only() {
+        assert!(memory_admits(Some(0)));
+        assert!(memory_admits(Some(MEMORY_MAX_ENTRY as u64)));
+        assert!(!memory_admits(Some(MEMORY_MAX_ENTRY as u64 + 1)));
+        assert!(!memory_admits(None));
+    }
+
+    #[test]
+    fn an_entry_costs_its_body_and_fields_and_the_largest_body_fits() {
+        let fields = Headers::from_pairs([("etag", "\"a\""), ("content-type", "text/html")]);
+        assert!(fields.byte_size() > 0);
+        assert_eq!(memory_entry_size(&fields, 10), 10 + fields.byte_size());
+        let mut tier = memory_tier::<()>();
+        let key = "https://example.org/a-rather-long-path/with/segments?and=query".to_string();
+        assert!(tier.insert(key, (), memory_entry_size(&fields, MEMORY_MAX_ENTRY)));
+        let mut tier = memory_tier::<()>();
+        let many = (0..MEMORY_CAPACITY / MEMORY_MAX_ENTRY + 4)
+            .filter(|i| tier.insert(format!("k{i}"), (), memory_entry_size(&fields, MEMORY_MAX_ENTRY)))
+            .count();
+        assert!(many > MEMORY_CAPACITY / MEMORY_MAX_ENTRY - 2, "each insert is taken");
+        assert!(tier.bytes() <= MEMORY_CAPACITY, "but the tier stays within its capacity");
+    }
+
+    #[test]
+    fn unstorable_misses_mark_and_stored_answers_clear() {
+        assert_eq!(pass_change(Outcome::Miss, false, false, 200), PassChange::Mark);
+        assert_eq!(pass_change(Outcome::Revalidated200, false, false, 200), PassChange::Mark);
+        assert_eq!(pass_change(Outcome::Miss, true, false, 200), PassChange::Clear);
+        // A bypass says nothing about the URL's responses; hits and synthetic answers neither.
+        assert_eq!(pass_change(Outcome::Miss, false, true, 200), PassChange::Keep);
+        assert_eq!(pass_change(Outcome::Bypass, false, true, 200), PassChange::Keep);
+        assert_eq!(pass_change(Outcome::Hit, false, false, 200), PassChange::Keep);
+        // An error says nothing about the URL's later responses.
+        assert_eq!(pass_change(Outcome::Miss, false, false, 431), PassChange::Keep);
+        assert_eq!(pass_change(Outcome::Revalidated200, false, false, 503), PassChange::Keep);
+    }
+
+    #[test]
+    fn a_mark_lasts_pass_ms_and_a_store_clears_it() {
+        let mut p = HitForPass::default();
+        p.apply("u", PassChange::Mark, 1_000);
+        assert!(p.is_marked("u", 1_000));
+        assert!(p.is_marked("u", 1_000 + PASS_MS - 1));
+        assert!(!p.is_marked("u", 1_000 + PASS_MS));
+        p.apply("u", PassChange::Mark, 5_000);
+        p.apply("u", PassChange::Clear, 5_001);
+        assert!(!p.is_marked("u", 5_002));
+        p.apply("v", PassChange::Keep, 0);
+        assert!(!p.is_marked("v", 0));
+    }
+
+    #[test]
+    fn marks_are_bounded_the_oldest_forgotten_first() {
+        let mut p = HitForPass::default();
+        let key = |i: usize| format!("https://example.org/{i:06}");
+        let per = key(0).len() + PASS_ENTRY_OVERHEAD;
+        let n = PASS_CAPACITY / per + 100;
+        for i in 0..n {
+            p.apply(&key(i), PassChange::Mark, 0);
+        }
+        assert!(!p.is_marked(&key(0), 1), "the first marks were evicted");
+        assert!(p.is_marked(&key(n - 1), 1));
+        // A key longer than the bound is never marked (it would evict everything else).
+        let long = "x".repeat(PASS_MAX_KEY + 1);
+        p.apply(&long, PassChange::Mark, 0);
+        assert!(!p.is_marked(&long, 1));
+    }
+}
+
+/// What a request that needs the origin for a storage key does (RFC 9111 §4: "a cache can
+/// ... collapse requests" for the same resource).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    /// Fetch, and release the waiters when the answer (and the memory tier) is in place.
+    Lead(u64),
+    /// Another request is fetching this key: wait until it is done (or for at most
+    /// [`COLLAPSE_WAIT_MS`]), then look again.
+    Wait(u64),
+    /// Fetch without collapsing: the flow asked for none, this request already leads, or the
+    /// key is marked hit-for-pass (its responses are not stored, so waiting would only delay).
+    Alone,
+}
+
+/// One isolate's fetches in flight, by storage key.
+#[derive(Debug, Default)]
+pub struct Collapser {
+    inflight: std::collections::HashMap<String, u64>,
+    next: u64,
+}
+
+impl Collapser {
+    /// How a fetch for `coalesce` (the flow's [`crate::engine::Step::Fetch`] key) goes.
+    pub fn join(&mut self, coalesce: Option<&str>, leading: bool, pass_marked: bool) -> Join {
+        let Some(key) = coalesce.filter(|_| !leading && !pass_marked) else { return Join::Alone };
+        if let Some(ticket) = self.inflight.get(key) {
+            return Join::Wait(*ticket);
+        }
+        self.next += 1;
+        self.inflight.insert(key.to_string(), self.next);
+        Join::Lead(self.next)
+    }
+
+    /// The leader of `ticket` is done with `key`.
+    pub fn finish(&mut self, key: &str, ticket: u64) {
+        if self.inflight.get(key) == Some(&ticket) {
+            self.inflight.remove(key);
+        }
+    }
+
+    /// Whether the fetch a waiter joined as `ticket` is done.
+    pub fn is_done(&self, key: &str, ticket: u64) -> bool {
+        self.inflight.get(key) != Some(&ticket)
+    }
+
+    /// Whether a waiter that has waited `waited_ms` fetches on its own.
+    pub fn gives_up(waited_ms: u64) -> bool {
+        waited_ms >= COLLAPSE_WAIT_MS
+    }
+}
+
+#[cfg(test)]
+mod collapse_tests {
+    use super::*;
+
+    #[test]
+    fn the_first_fetch_leads_the_next_wait_and_all_are_released_together() {
+        let mut c = Collapser::default();
+        let Join::Lead(t) = c.join(Some("k"), false, false) else { panic!("lead") };
+        assert_eq!(c.join(Some("k"), false, false), Join::Wait(t));
+        assert_eq!(c.join(Some("k"), false, false), Join::Wait(t));
+        assert!(!c.is_done("k", t));
+        assert!(matches!(c.join(Some("other"), false, false), Join::Lead(_)), "keys are independent");
+        c.finish("k", t);
+        assert!(c.is_done("k", t));
+        // A later fetch leads anew; the old ticket stays done.
+        let Join::Lead(t2) = c.join(Some("k"), false, false) else { panic!("lead") };
+        assert_ne!(t, t2);
+        assert!(c.is_done("k", t) && !c.is_done("k", t2));
+        // Finishing an old ticket does not release the new fetch's waiters.
+        c.finish("k", t);
+        assert!(!c.is_done("k", t2));
+    }
+
+    #[test]
+    fn no_collapse_without_a_key_for_a_leader_or_under_hit_for_pass() {
+        let mut c = Collapser::default();
+        assert_eq!(c.join(None, false, false), Join::Alone);
+        assert_eq!(c.join(Some("k"), true, false), Join::Alone);
+        assert_eq!(c.join(Some("k"), false, true), Join::Alone);
+        assert!(matches!(c.join(Some("k"), false, false), Join::Lead(_)), "nothing was registered");
+        assert!(!Collapser::gives_up(COLLAPSE_WAIT_MS - 1));
+        assert!(Collapser::gives_up(COLLAPSE_WAIT_MS));
+    }
+}
