@@ -11,7 +11,7 @@ use crate::cache_status::{CacheStatus, Fwd};
 use crate::conditional::{self, Conditional};
 use crate::decision::{Audience, Bypass, EdgeStorage, ModifyContext};
 use crate::freshness::{self, Stored, Verdict};
-use crate::http::{Headers, RequestHead, ResponseHead, Time};
+use crate::http::{Headers, Method, RequestHead, ResponseHead, Time};
 use crate::key::{self, VarySpec};
 use crate::meta::{Meta, VaryIndex};
 use crate::policy::{PageAction, Policy};
@@ -274,7 +274,7 @@ impl Flow {
         let cond = revalidate::conditional_headers(&stored.head)?;
         let mut flow = self.clone();
         let upstream = flow.upstream_mut();
-        upstream.method = "GET".into();
+        upstream.method = Method::Get;
         strip_conditionals(&mut upstream.headers);
         for (n, v) in cond.iter() {
             upstream.headers.set(n, v);
@@ -359,7 +359,7 @@ impl Flow {
         let edits = self.forward_edits(policy, rewritten);
         if let Some(upstream) = &mut self.upstream {
             strip_conditionals(&mut upstream.headers);
-            upstream.method = "GET".into();
+            upstream.method = Method::Get;
             edits.apply(upstream);
         }
         self.forward = Some(Box::new(edits));
@@ -789,7 +789,7 @@ impl Flow {
     /// Whether `head`, the answer to this request, may be stored, and how (the operation's
     /// storage, a 404/410's lifetime cut short); else the reason for `Cache-Status`.
     fn storability(&self, policy: &Policy, head: &ResponseHead) -> Result<EdgeStorage, &'static str> {
-        if self.client.method != "GET" {
+        if self.client.method != Method::Get {
             return Err("method");
         }
         let operation = policy.operation(self.ruleset.as_deref());
@@ -1014,7 +1014,7 @@ impl Flow {
                 Conditional::None => {}
             }
         }
-        if self.client.method == "HEAD" {
+        if self.client.method == Method::Head {
             body = BodySource::Empty;
         }
         self.state = State::Done;
@@ -1252,7 +1252,7 @@ fn build_upstream(client: &RequestHead, for_cache: bool, edits: Option<&ForwardE
     let mut u = client.clone();
     if for_cache {
         strip_conditionals(&mut u.headers);
-        u.method = "GET".into();
+        u.method = Method::Get;
     }
     if let Some(e) = edits {
         e.apply(&mut u);

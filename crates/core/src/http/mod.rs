@@ -3,7 +3,11 @@
 //! The core never sees a body and never performs I/O: it works on these heads and on the
 //! time, which is always passed in as [`Time`].
 
+mod method;
+
 use std::borrow::Cow;
+
+pub use method::Method;
 
 /// Milliseconds since the Unix epoch. The core never reads a clock; callers pass this in.
 pub type Time = u64;
@@ -246,8 +250,7 @@ impl Headers {
 /// The head of a request: method, absolute URL and header fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
-    /// Upper-case method token, e.g. `GET`.
-    pub method: String,
+    pub method: Method,
     pub url: url::Url,
     pub headers: Headers,
 }
@@ -303,7 +306,7 @@ pub fn join_url(base: &url::Url, input: &str) -> Option<url::Url> {
 
 impl RequestHead {
     pub fn new(method: &str, url: url::Url, headers: Headers) -> Self {
-        Self { method: method.to_ascii_uppercase(), url, headers }
+        Self { method: Method::parse(method), url, headers }
     }
 
     /// Parses `url`; None when it is not an absolute URL.
@@ -312,12 +315,12 @@ impl RequestHead {
     }
 
     pub fn is_get_or_head(&self) -> bool {
-        self.method == "GET" || self.method == "HEAD"
+        self.method.is_get_or_head()
     }
 
     /// RFC 9110 §9.2.1: GET, HEAD, OPTIONS and TRACE are safe.
     pub fn is_safe(&self) -> bool {
-        matches!(self.method.as_str(), "GET" | "HEAD" | "OPTIONS" | "TRACE")
+        self.method.is_safe()
     }
 }
 
@@ -341,12 +344,37 @@ pub fn url_path_is_under(url: &str, prefix: &str) -> bool {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
     let path = after_scheme.find('/').and_then(|i| after_scheme.get(i..)).unwrap_or("/");
     let path = path.split(['?', '#']).next().unwrap_or(path);
-    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    has_path_prefix(path, prefix)
+}
+
+/// What "prefix" means everywhere in rulecache (policy `pathPrefix`, the admin routes, purge
+/// prefixes): whole path segments. `/news` covers `/news` and `/news/…` (and `/news?…`), not
+/// `/newsletter`; a prefix ending in `/` covers what starts with it.
+pub fn has_path_prefix(path: &str, prefix: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || prefix.ends_with('/') || rest.starts_with(['/', '?', '#']),
+        None => false,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prefix_covers_whole_segments() {
+        assert!(has_path_prefix("/news", "/news"));
+        assert!(has_path_prefix("/news/item-1", "/news"));
+        assert!(has_path_prefix("/news?page=2", "/news"));
+        assert!(!has_path_prefix("/newsletter", "/news"));
+        assert!(!has_path_prefix("/new", "/news"));
+        assert!(has_path_prefix("/news/", "/news/"));
+        assert!(has_path_prefix("/news/x", "/news/"));
+        assert!(!has_path_prefix("/news", "/news/"));
+        assert!(has_path_prefix("/anything", "/"));
+        assert!(url_path_is_under("https://e.org/_rulecache/api", "/_rulecache"));
+        assert!(!url_path_is_under("https://e.org/_rulecachex", "/_rulecache"));
+    }
 
     #[test]
     fn content_length_is_digits_or_a_list_of_the_same_digits() {
