@@ -166,11 +166,11 @@ test('Accept-Encoding reaches the origin normalised, not as the client wrote it'
 test('the admin secret is never forwarded, and debug headers need it', async () => {
   const p = fresh('zope', 'plain/*');
   const plain = await text(p);
-  assert.equal(plain.r.headers.get('x-cache-rule'), null, 'debug headers sent to everyone');
+  assert.equal(plain.r.headers.get('x-rulecache-rule'), null, 'debug headers sent to everyone');
   assert.ok(!/key=/.test(cacheStatus(plain.r)), `cache key sent to everyone: ${cacheStatus(plain.r)}`);
   const q = fresh('zope', 'plain/*');
   const debug = await text(q, { authorization: `Bearer ${SECRET}` });
-  assert.ok(debug.r.headers.get('x-cache-rule'), 'debug headers with the secret');
+  assert.ok(debug.r.headers.get('x-rulecache-rule'), 'debug headers with the secret');
   const seen = sentHeaders((await probe.log(q)).at(-1));
   assert.equal(seen.authorization, undefined, 'the admin secret reached the origin');
 });
@@ -231,7 +231,7 @@ test('a stored policy that no longer validates keeps the last good one, and says
   await sleep(5500);
   const p = fresh('zope', 'plain/*');
   const page = await text(p);
-  assert.ok(page.r.headers.get('x-cache-policy')?.startsWith('adversarial-good'), `policy now: ${page.r.headers.get('x-cache-policy')}`);
+  assert.ok(page.r.headers.get('x-rulecache-policy')?.startsWith('adversarial-good'), `policy now: ${page.r.headers.get('x-rulecache-policy')}`);
   const info = await (await get('/_rulecache/api/policy', { headers: admin })).json();
   assert.match(info.storeError?.error ?? '', /no longer validates/);
   // Put things back for the other tests.

@@ -336,6 +336,6 @@ fn cache_tags_and_keys_need_the_secret() {
     let x = w.request("/page", &[], T0);
     assert_eq!(x.header("cache-tag"), None);
     assert!(!cache_status(&x).contains("key="), "{}", cache_status(&x));
-    assert!(x.header("x-cache-operation").is_some(), "debugHeaders still names the operation");
+    assert!(x.header("x-rulecache-operation").is_some(), "debugHeaders still names the operation");
     let _ = w.origin_calls();
 }

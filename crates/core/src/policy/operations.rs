@@ -79,13 +79,14 @@ impl OperationKind {
 
     /// The parameters this kind accepts (plone's `options` plus the edge's own).
     pub fn parameter_names(self) -> &'static [&'static str] {
-        const EDGE: [&str; 6] = [
+        const EDGE: [&str; 7] = [
             "staleWhileRevalidate",
             "staleIfError",
             "persist",
             "stripSetCookie",
             "splitView",
             "shareAuthenticated",
+            "storeAnonymousPrivate",
         ];
         match self {
             OperationKind::StrongCaching | OperationKind::TerseCaching => &[
@@ -102,6 +103,7 @@ impl OperationKind {
                 EDGE[3],
                 EDGE[4],
                 EDGE[5],
+                EDGE[6],
             ],
             OperationKind::ModerateCaching => &[
                 "smaxage",
@@ -116,6 +118,7 @@ impl OperationKind {
                 EDGE[3],
                 EDGE[4],
                 EDGE[5],
+                EDGE[6],
             ],
             OperationKind::WeakCaching => {
                 &["etags", "lastModified", "ramCache", "vary", "anonOnly", EDGE[1], EDGE[3], EDGE[4], EDGE[5]]
@@ -220,6 +223,10 @@ pub struct Parameters {
     /// Responses to authenticated requests may be shared among authenticated users (when the
     /// origin also marks them shareable, RFC 9111 §3.5). Default false: never stored.
     pub share_authenticated: bool,
+    /// Store the origin's unqualified `private` answer to an *anonymous* request under the
+    /// anonymous variant for the operation's lifetime (Plone's weakCaching answers `private`
+    /// for every view, anonymous ones included). Off by default; needs `anonOnly`.
+    pub store_anonymous_private: bool,
 }
 
 impl Parameters {
@@ -295,7 +302,7 @@ impl Operation {
         self.kind.name()
     }
 
-    /// The members' names, for `X-Cache-Chain-Operations`; empty unless a chain.
+    /// The members' names, for `X-Rulecache-Chain-Operations`; empty unless a chain.
     pub fn chain_names(&self) -> Vec<&str> {
         self.members.iter().map(Operation::name).collect()
     }
@@ -393,6 +400,19 @@ impl Operation {
             out.extend(m.vary_names());
         }
         out
+    }
+
+    /// Whether an origin's `private` answer to an anonymous request may be stored under the
+    /// anonymous variant (`storeAnonymousPrivate`). Never for `honourOrigin`, which has no
+    /// parameters, nor for an operation that keeps no copy at the edge.
+    pub fn stores_anonymous_private(&self) -> bool {
+        match self.kind {
+            OperationKind::Chain => self.members.iter().any(Operation::stores_anonymous_private),
+            OperationKind::StrongCaching | OperationKind::ModerateCaching | OperationKind::TerseCaching => {
+                self.params.store_anonymous_private && self.params.anon_only
+            }
+            _ => false,
+        }
     }
 
     /// Whether split-view caching applies (false when this operation or any member turns it
