@@ -228,7 +228,7 @@ pub async fn purge_method(
         Offer::Full => return run_purge(env, ctx, purge, credential, &url, None, now).await,
         Offer::Opened => {
             let (env, soft) = (env.clone(), purge.soft);
-            ctx.wait_until(async move { write_window(&env, soft).await });
+            ctx.wait_until(async move { write_window(&env, soft, now).await });
         }
         Offer::Joined => {}
     }
@@ -254,14 +254,15 @@ thread_local! {
 
 /// Writes the burst window (hard or `soft`) to the ledger once it is due, in one append; when
 /// the ledger fails, the window is applied here and kept for retrying (`ledger::keep_pending`).
-async fn write_window(env: &Env, soft: bool) {
+/// `opened_at`: when the window's first purge was taken.
+async fn write_window(env: &Env, soft: bool, opened_at: Time) {
     loop {
         let now = super::now();
         match BURST.with(|b| b.borrow_mut().take_due(soft, now)) {
             Ok(targets) => {
                 let order = AppendOrder { targets, soft, nonce: Some(ledger::retry_key()) };
                 match ledger::append(env, &order).await {
-                    Ok(answer) => ledger::apply_own(&answer),
+                    Ok(answer) => ledger::apply_own(&answer, opened_at),
                     Err(e) => {
                         console_error!(
                             "rulecache: the purge ledger did not take a burst (status {}); retrying",
@@ -312,7 +313,7 @@ async fn run_purge(
     };
     let id = match ledger::append(env, &order).await {
         Ok(answer) => {
-            ledger::apply_own(&answer);
+            ledger::apply_own(&answer, now);
             Some(answer.id)
         }
         Err(e) if e.status == 409 && signed => {

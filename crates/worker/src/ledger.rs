@@ -53,10 +53,11 @@ pub fn effect(meta: &Meta, now: Time) -> Purged {
 }
 
 /// Applies the answer to this isolate's own purge (out of band: the cursor only moves over
-/// records directly after it).
-pub fn apply_own(answer: &AppendAnswer) {
-    let at = now();
-    COPY.with(|c| c.borrow_mut().apply_own(&answer.epoch, &answer.records, at));
+/// records directly after it). `taken_at`: when this isolate took the purge; an origin request
+/// it sent after that postdates the purge (the purger sends it after the change), so it is
+/// not purged again whatever the clocks say.
+pub fn apply_own(answer: &AppendAnswer, taken_at: Time) {
+    COPY.with(|c| c.borrow_mut().apply_own(&answer.epoch, &answer.records, taken_at));
 }
 
 /// Applies a purge the ledger has not taken (yet) to this isolate only.
@@ -232,7 +233,7 @@ async fn flush_pending(env: &Env) {
     let due = PENDING.with(|p| p.borrow_mut().take_due(now()));
     for (order, attempts) in due {
         match append(env, &order).await {
-            Ok(answer) => apply_own(&answer),
+            Ok(answer) => apply_own(&answer, now()),
             // Already recorded: an earlier attempt landed.
             Err(e) if e.status == 409 => {}
             Err(e) if e.status == 400 => {
