@@ -128,6 +128,8 @@ enum State {
     /// Waiting for the origin's answer to a miss.
     Missing {
         status: CacheStatus,
+        /// The client's `If-None-Match` went along: a 304 answers the client, unstored.
+        client_validators: bool,
     },
     /// Waiting for the origin's answer to a conditional revalidation of `stored`.
     Revalidating {
@@ -136,6 +138,9 @@ enum State {
         background: bool,
         /// `Stale`, or `Request` when the entry was fresh but the request refused it.
         fwd: Fwd,
+        /// The revalidation was sent as a HEAD (the client's own method): its 200 updates the
+        /// stored GET response (RFC 9111 §4.3.5) instead of replacing it.
+        head: bool,
     },
     Done,
 }
@@ -233,6 +238,7 @@ impl Flow {
             serve_if_error: false,
             background: true,
             fwd: Fwd::Stale,
+            head: false,
         };
         Some(Box::new(flow))
     }
@@ -391,11 +397,22 @@ impl Flow {
             return self.forward_range_miss(fwd);
         }
         let status = CacheStatus { fwd: Some(fwd), detail: detail.map(str::to_string), ..Default::default() };
-        self.state = State::Missing { status };
+        let mut request = self.upstream_request();
+        // Nothing stored can answer the client's `If-None-Match`, so it goes to the origin as
+        // it came (RFC 9110 §13.2.1: a cache "MAY" evaluate it, and otherwise forwards it): the
+        // origin may answer 304 for the representation the client holds, which the client
+        // gets (unstored); a 200 is stored as on any miss and the client's conditionals are
+        // answered from it.
+        let inm: Vec<String> = self.client.headers.get_all("if-none-match").map(str::to_string).collect();
+        let client_validators = !inm.is_empty();
+        for v in inm {
+            request.headers.append("if-none-match", v);
+        }
+        self.state = State::Missing { status, client_validators };
         // A second miss after waiting for another request's fetch is not coalesced again.
-        let coalesce = (!self.collapsed)
+        let coalesce = (!self.collapsed && !client_validators)
             .then(|| key::storage_key(&self.primary, self.keyed_audience, self.variant.as_deref()));
-        Step::Fetch { request: self.upstream_request(), with_body: false, coalesce }
+        Step::Fetch { request, with_body: false, coalesce }
     }
 
     /// A range request that found nothing to cut its range from is forwarded as the client
@@ -419,10 +436,22 @@ impl Flow {
     }
 
     fn error_reply(&mut self, policy: &Policy, status: u16, detail: &str) -> Step {
+        self.error_reply_with(policy, status, detail, None)
+    }
+
+    /// An error made here; `fwd_status`: the origin's status that caused it (RFC 9211 §2.3:
+    /// "fwd-status: The status code that the next-hop server sent in its response").
+    fn error_reply_with(
+        &mut self,
+        policy: &Policy,
+        status: u16,
+        detail: &str,
+        fwd_status: Option<u16>,
+    ) -> Step {
         let mut h = Headers::new();
         h.set("content-type", "text/plain; charset=utf-8");
         h.set("cache-control", "no-store");
-        let cs = CacheStatus { detail: Some(detail.into()), ..Default::default() };
+        let cs = CacheStatus { detail: Some(detail.into()), fwd_status, ..Default::default() };
         let ruleset = self.ruleset.clone();
         self.answer_locally(
             policy,
@@ -492,12 +521,25 @@ impl Flow {
                         request.headers.set(n, v);
                     }
                 }
+                // A HEAD needs no body: the stored GET response is validated with a HEAD, whose
+                // 304 or matching 200 updates it (RFC 9111 §4.3.5: "This property of HEAD
+                // responses can be used to invalidate or update a cached GET response [...] if
+                // transmission of the content is not desired even if it has changed.").
+                let head = self.client.method == "HEAD";
+                if head {
+                    request.method = "HEAD".into();
+                }
                 // RFC 9211 §2.2: "request: The cache was able to select a fresh response for
                 // the request, but the request's semantics (e.g., Cache-Control request
                 // directives) did not allow its use."
                 let fwd = if by_request { Fwd::Request } else { Fwd::Stale };
-                self.state =
-                    State::Revalidating { stored: Box::new(meta), serve_if_error, background: false, fwd };
+                self.state = State::Revalidating {
+                    stored: Box::new(meta),
+                    serve_if_error,
+                    background: false,
+                    fwd,
+                    head,
+                };
                 Step::Fetch { request, with_body: false, coalesce: None }
             }
         }
@@ -526,6 +568,9 @@ impl Flow {
     pub fn origin_response(&mut self, policy: &Policy, mut head: ResponseHead, now: Time) -> Step {
         hop::strip_hop_by_hop(&mut head.headers);
         let response_time = now;
+        if let Some(detail) = unusable_status(head.status) {
+            return self.origin_error(policy, detail, Some(head.status), now);
+        }
         match std::mem::replace(&mut self.state, State::Done) {
             State::Forwarding { mut status } => {
                 status.fwd_status = Some(head.status);
@@ -547,60 +592,98 @@ impl Flow {
                 }
                 step
             }
-            State::Missing { mut status } => {
+            State::Missing { mut status, client_validators } => {
                 status.fwd_status = Some(head.status);
+                if head.status == 304 && client_validators {
+                    // The origin's answer to the client's own `If-None-Match`: passed on, not
+                    // stored (it has no content to store).
+                    return self.reply(
+                        policy,
+                        head,
+                        BodySource::Empty,
+                        status,
+                        None,
+                        Outcome::Revalidated304,
+                        None,
+                        None,
+                        now,
+                    );
+                }
                 self.after_full_response(policy, head, status, Outcome::Miss, response_time, now)
             }
-            State::Revalidating { stored, serve_if_error, background, fwd } => {
-                if head.status == 304 {
-                    if let Some(merged) = revalidate::merge_not_modified(&stored.head, &head) {
-                        let mut meta = *stored;
-                        meta.head = merged;
-                        meta.request_time = self.request_time;
-                        meta.response_time = response_time;
-                        meta.stored_at = now;
-                        meta.stale_from = None;
-                        let cs = CacheStatus {
-                            fwd: Some(fwd),
-                            fwd_status: Some(304),
-                            stored: true,
-                            ttl: Some(self.ttl_of(&meta, now)),
-                            ..Default::default()
-                        };
-                        let order = StoreOrder {
-                            key: key::storage_key(
-                                &self.primary,
-                                self.keyed_audience,
-                                self.variant.as_deref(),
-                            ),
-                            memory: self.memory_for(policy, &meta),
-                            meta: meta.clone(),
-                            body: BodySource::Stored,
-                            index: None,
-                        };
-                        let mut out = meta.head.clone();
-                        out.headers.set("age", "0");
-                        return self.reply(
-                            policy,
-                            out,
-                            BodySource::Stored,
-                            cs,
-                            Some(order),
-                            Outcome::Revalidated304,
-                            None,
-                            Some(&meta),
-                            now,
-                        );
+            State::Revalidating { stored, serve_if_error, background, fwd, head: via_head } => {
+                let merged = match head.status {
+                    304 => revalidate::merge_not_modified(&stored.head, &head),
+                    200 if via_head => revalidate::merge_head(&stored.head, &head),
+                    _ => None,
+                };
+                if let Some(merged) = merged {
+                    let mut meta = *stored;
+                    meta.head = merged;
+                    meta.request_time = self.request_time;
+                    meta.response_time = response_time;
+                    meta.stored_at = now;
+                    meta.stale_from = None;
+                    let cs = CacheStatus {
+                        fwd: Some(fwd),
+                        fwd_status: Some(head.status),
+                        stored: true,
+                        ttl: Some(self.ttl_of(&meta, now)),
+                        ..Default::default()
+                    };
+                    let order = StoreOrder {
+                        key: key::storage_key(&self.primary, self.keyed_audience, self.variant.as_deref()),
+                        memory: self.memory_for(policy, &meta),
+                        meta: meta.clone(),
+                        body: BodySource::Stored,
+                        index: None,
+                    };
+                    let mut out = meta.head.clone();
+                    out.headers.set("age", "0");
+                    return self.reply(
+                        policy,
+                        out,
+                        BodySource::Stored,
+                        cs,
+                        Some(order),
+                        Outcome::Revalidated304,
+                        None,
+                        Some(&meta),
+                        now,
+                    );
+                }
+                if head.status >= 500 && serve_if_error && !background {
+                    return self.serve_stale_on_error(policy, *stored, Some(head.status), now);
+                }
+                if via_head {
+                    // RFC 9111 §4.3.5: a 200 to the HEAD that does not match the stored response
+                    // means "the cache SHOULD consider the stored response to be stale": it is
+                    // dropped, and the HEAD's answer passes through (it has no content to store).
+                    let cs =
+                        CacheStatus { fwd: Some(fwd), fwd_status: Some(head.status), ..Default::default() };
+                    let mut step = self.reply(
+                        policy,
+                        head,
+                        BodySource::Empty,
+                        cs,
+                        None,
+                        Outcome::Revalidated200,
+                        None,
+                        None,
+                        now,
+                    );
+                    if let Step::Respond(r) = &mut step {
+                        r.invalidate.push(self.entry_key());
                     }
+                    return step;
+                }
+                if head.status == 304 {
                     // RFC 9111 §4.3.3: the 304 does not select the stored response; fetch it anew.
                     let mut request = self.upstream_request();
                     strip_conditionals(&mut request.headers);
                     let status = CacheStatus { fwd: Some(fwd), ..Default::default() };
-                    self.state = State::Missing { status };
+                    self.state = State::Missing { status, client_validators: false };
                     return Step::Fetch { request, with_body: false, coalesce: None };
-                }
-                if head.status >= 500 && serve_if_error && !background {
-                    return self.serve_stale_on_error(policy, *stored, Some(head.status), now);
                 }
                 let status =
                     CacheStatus { fwd: Some(fwd), fwd_status: Some(head.status), ..Default::default() };
@@ -614,11 +697,29 @@ impl Flow {
 
     /// The origin could not be reached (connection refused, reset, timed out).
     pub fn origin_failed(&mut self, policy: &Policy, now: Time) -> Step {
+        self.origin_error(policy, "origin-unreachable", None, now)
+    }
+
+    /// The origin's answer could not be used: the connection failed, or what came back cannot
+    /// be passed on (`detail` says why, see [`fetch_failure_detail`] and the statuses of
+    /// [`unusable_status`]; `fwd_status` is the status it sent, if any). A stale entry that may
+    /// stand in (stale-if-error) is served; otherwise the client gets a 502 (a 501 for a
+    /// method the runtime cannot send), and nothing stored is replaced or removed.
+    pub fn origin_error(
+        &mut self,
+        policy: &Policy,
+        detail: &str,
+        fwd_status: Option<u16>,
+        now: Time,
+    ) -> Step {
         match std::mem::replace(&mut self.state, State::Done) {
             State::Revalidating { stored, serve_if_error: true, background: false, .. } => {
-                self.serve_stale_on_error(policy, *stored, None, now)
+                self.serve_stale_on_error(policy, *stored, fwd_status, now)
             }
-            _ => self.error_reply(policy, 502, "origin-unreachable"),
+            _ => {
+                let status = if detail == METHOD_NOT_FORWARDABLE { 501 } else { 502 };
+                self.error_reply_with(policy, status, detail, fwd_status)
+            }
         }
     }
 
@@ -689,7 +790,10 @@ impl Flow {
         response_time: Time,
         now: Time,
     ) -> Result<StoreOrder, &'static str> {
-        if self.client.method != "GET" {
+        // A HEAD that missed was sent to the origin as a GET (the cache path always asks for
+        // the whole representation), so the answer is a GET response and is stored as one:
+        // the next GET is a hit rather than another miss.
+        if !self.client.is_get_or_head() {
             return Err("method");
         }
         let operation = policy.operation(self.ruleset.as_deref());
@@ -698,11 +802,13 @@ impl Flow {
         }
         let storage: EdgeStorage = operation.storage();
         let authenticated = !self.audience.is_anonymous();
-        if self.client.headers.contains("range") {
-            // The origin was asked for the whole representation (the upstream request of the
-            // cache path carries no `Range`), so its answer is judged as a plain GET's.
+        if self.client.headers.contains("range") || self.client.method != "GET" {
+            // The origin was asked for the whole representation with a GET (the upstream
+            // request of the cache path carries no `Range`), so its answer is judged as a
+            // plain GET's.
             let mut whole = self.client.clone();
             whole.headers.remove("range");
+            whole.method = "GET".into();
             storable::check(&whole, authenticated, head, storage).map_err(|e| e.as_str())?;
         } else {
             storable::check(&self.client, authenticated, head, storage).map_err(|e| e.as_str())?;
@@ -867,7 +973,9 @@ impl Flow {
     /// Split-view Vary, tag stripping, debug headers and `Cache-Status`.
     fn decorate(&self, policy: &Policy, head: &mut ResponseHead, cs: &CacheStatus, operation: Option<&str>) {
         if let (Some(name), Some(_)) = (policy.split_view_header(), self.keyed_audience) {
-            merge_vary(&mut head.headers, name);
+            if policy.operation(self.ruleset.as_deref()).advertises_split_view() {
+                merge_vary(&mut head.headers, name);
+            }
         }
         let debug = policy.debug_headers() || self.debug_proven;
         if !debug {
@@ -1045,5 +1153,46 @@ const RANGE_AND_PRECONDITIONS: [&str; 6] =
 fn strip_conditionals(h: &mut Headers) {
     for name in RANGE_AND_PRECONDITIONS {
         h.remove(name);
+    }
+}
+
+/// The `detail` of a request whose method the runtime cannot send to the origin.
+pub const METHOD_NOT_FORWARDABLE: &str = "method-not-forwardable";
+
+/// Why an origin response with this status cannot be passed on, or None when it can.
+///
+/// RFC 9110 §15: "Values outside the range 100..599 are invalid. Implementations often use
+/// three-digit integer values outside of that range (i.e., 600..999) for internal
+/// communication of non-HTTP status"; and a 1xx is interim (§15.2: "A client MUST be able to
+/// parse one or more 1xx responses received prior to a final response"). The runtime builds
+/// responses only with a status from 200 to 599, and its `fetch` hands an interim response
+/// over as if it were final (what follows it, the final response, arriving as its content),
+/// so neither can reach the client: the answer is a 502 (or the stale entry, under
+/// stale-if-error), and nothing stored is replaced.
+pub fn unusable_status(status: u16) -> Option<&'static str> {
+    match status {
+        100..=199 => Some("origin-interim-response"),
+        200..=599 => None,
+        _ => Some("origin-invalid-status"),
+    }
+}
+
+/// The `detail` for an origin fetch that failed with the runtime's error `message`: a
+/// framing the runtime refuses (`Transfer-Encoding` it does not know, conflicting
+/// `Content-Length`), a method it cannot send, or a connection that failed.
+pub fn fetch_failure_detail(message: &str) -> &'static str {
+    let m = message.to_ascii_lowercase();
+    if m.contains("invalid http method") || m.contains("method") && m.contains("unsupported") {
+        METHOD_NOT_FORWARDABLE
+    } else if m.contains("content-length") {
+        "origin-invalid-content-length"
+    } else if m.contains("transfer encoding") || m.contains("transfer-encoding") {
+        "origin-invalid-transfer-encoding"
+    } else if m.contains("internal error") || m.contains("parse") || m.contains("invalid") {
+        // The runtime reports most malformed responses (an unknown Transfer-Encoding among
+        // them) only as an internal error with a reference number.
+        "origin-invalid-response"
+    } else {
+        "origin-unreachable"
     }
 }

@@ -316,13 +316,18 @@ impl Io {
                 }
                 Step::Fetch { request, with_body, .. } => {
                     match self.fetch(config, &request, with_body, flow.has_stale_fallback()).await {
-                        Some(resp) => {
+                        Ok(resp) => {
                             let head = response_head(&resp);
                             self.origin_head = Some(head.headers.clone());
                             self.origin = Some(resp);
                             flow.origin_response(policy, head, now())
                         }
-                        None => flow.origin_failed(policy, now()),
+                        Err(message) => flow.origin_error(
+                            policy,
+                            crate::engine::fetch_failure_detail(&message),
+                            None,
+                            now(),
+                        ),
                     }
                 }
                 Step::Respond(reply) => return *reply,
@@ -361,15 +366,16 @@ impl Io {
         }
     }
 
-    /// Sends `request` to the origin; `None` when it cannot be reached (within
-    /// `ORIGIN_TIMEOUT_MS` when `timed`: a stale entry is waiting to stand in).
+    /// Sends `request` to the origin; the runtime's error message when it cannot be reached
+    /// (within `ORIGIN_TIMEOUT_MS` when `timed`: a stale entry is waiting to stand in) or its
+    /// answer cannot be read.
     async fn fetch(
         &mut self,
         config: &Config,
         request: &RequestHead,
         with_body: bool,
         timed: bool,
-    ) -> Option<web_sys::Response> {
+    ) -> std::result::Result<web_sys::Response, String> {
         let url = match &config.origin {
             Some(origin) => {
                 let mut u = origin.clone();
@@ -386,14 +392,14 @@ impl Io {
         let body = if with_body { self.client.take().and_then(|(client, _)| client.body()) } else { None };
         let send = forward(url.as_str(), &request.method, &headers, body);
         if !timed {
-            return send.await.ok();
+            return send.await.map_err(|e| e.to_string());
         }
         let timeout = Box::pin(Delay::from(std::time::Duration::from_millis(ORIGIN_TIMEOUT_MS)));
         let outcome = {
             let fetch = Box::pin(send);
             match select(fetch, timeout).await {
-                Either::Left((Ok(resp), _)) => Some(resp),
-                _ => None,
+                Either::Left((result, _)) => result.map_err(|e| e.to_string()),
+                Either::Right(_) => Err("timed out".to_string()),
             }
         };
         outcome
