@@ -1196,3 +1196,15 @@ pub fn fetch_failure_detail(message: &str) -> &'static str {
         "origin-unreachable"
     }
 }
+
+/// The answer when the origin's content cannot be read in full while it is read for storage
+/// (it ended before its declared `Content-Length`, or the connection failed): a 502 saying so,
+/// with nothing stored. The head and its text.
+pub fn unreadable_body_reply() -> (ResponseHead, &'static str) {
+    let mut h = Headers::new();
+    h.set("content-type", "text/plain; charset=utf-8");
+    h.set("cache-control", "no-store");
+    let cs = CacheStatus { detail: Some("origin-invalid-content".into()), ..Default::default() };
+    h.set("cache-status", cs.to_value_with_key(CACHE_NAME, None));
+    (ResponseHead::new(502, h), "502 origin-invalid-content\n")
+}

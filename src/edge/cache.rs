@@ -433,7 +433,18 @@ impl Io {
             if let (true, Some(resp)) =
                 (declared.is_some_and(|n| n <= MEMORY_MAX_ENTRY), self.origin.as_ref())
             {
-                let bytes = read_body(resp).await?;
+                let bytes = match read_body(resp).await {
+                    Ok(bytes) => bytes,
+                    Err(e) => {
+                        console_error!("rulecache: reading the origin's content failed: {e}");
+                        let (head, text) = crate::engine::unreadable_body_reply();
+                        return respond(
+                            head.status,
+                            &OutHeaders::Core(&head.headers),
+                            OutBody::Bytes(text.as_bytes()),
+                        );
+                    }
+                };
                 let mut meta = order.meta.clone();
                 meta.body_len = bytes.len() as u64;
                 let size = bytes.len() + order.key.len() + meta.head.headers.byte_size();

@@ -167,6 +167,15 @@ test('an unknown Transfer-Encoding or conflicting Content-Length is a 502 saying
   assert.equal(detail(c.cs), 'origin-invalid-content-length');
 });
 
+test('content that ends before its Content-Length is a 502, not stored, never a 500', async () => {
+  routes.set('/short', () => 'HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\nContent-Length: 100\r\n\r\nonly ten b');
+  const r = await raw('/short').catch((e) => ({ status: 'client saw the connection end', cs: String(e) }));
+  assert.notEqual(r.status, 500, r.cs);
+  if (r.status === 502) assert.equal(detail(r.cs), 'origin-invalid-content');
+  const again = await raw('/short').catch(() => ({ cs: '' }));
+  assert.equal(isHit(again.cs), false, 'nothing was stored');
+});
+
 test('a stale entry stands in for an odd origin status under stale-if-error', async () => {
   routes.set('/sie', (req) => (req.n === 1
     ? resp(200, [['Cache-Control', 'max-age=1, stale-if-error=600']], 'stored')
