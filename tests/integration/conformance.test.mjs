@@ -176,6 +176,15 @@ test('content that ends before its Content-Length is a 502, not stored, never a 
   assert.equal(isHit(again.cs), false, 'nothing was stored');
 });
 
+test('content the runtime cannot decode (Content-Encoding: gzip over plain bytes) is a 502, never a 500', async () => {
+  routes.set('/bad-gzip', () => resp(200, [['Cache-Control', 'max-age=600'], ['Content-Encoding', 'gzip']], 'not gzip at all'));
+  const r = await raw('/bad-gzip');
+  assert.equal(r.status, 502, r.cs);
+  assert.equal(detail(r.cs), 'origin-invalid-content');
+  const again = await raw('/bad-gzip');
+  assert.equal(isHit(again.cs), false, 'nothing was stored');
+});
+
 test('a stale entry stands in for an odd origin status under stale-if-error', async () => {
   routes.set('/sie', (req) => (req.n === 1
     ? resp(200, [['Cache-Control', 'max-age=1, stale-if-error=600']], 'stored')
@@ -235,6 +244,18 @@ test('a stored response keeps the origin\'s Content-Length, from memory, from th
     const later = await until(() => raw(p), (x) => isHit(x.cs));
     assert.equal(later.headers['content-length'], String(body.length), `${p} hit after the 304`);
   }
+});
+
+test('Content-Length is kept for a client that accepts gzip, unless the runtime compresses the type', async () => {
+  // The runtime (like Cloudflare's edge) compresses compressible types such as text/html for
+  // a client that accepts gzip, for any worker, and then sends them chunked; other types keep
+  // the origin's Content-Length on hits as on misses.
+  routes.set('/cl-gzip', () => resp(200, [['Cache-Control', 'max-age=600'], ['Content-Type', 'application/octet-stream']], 'binary bytes'));
+  const ae = { 'accept-encoding': 'gzip, deflate, br' };
+  assert.equal((await raw('/cl-gzip', { headers: ae })).headers['content-length'], '12');
+  const hit = await until(() => raw('/cl-gzip', { headers: ae }), (x) => isHit(x.cs));
+  assert.ok(isHit(hit.cs), hit.cs);
+  assert.equal(hit.headers['content-length'], '12');
 });
 
 test('a list-valued Age counts by its first member: Age 7200, 0 with max-age 3600 is stale', async () => {
