@@ -399,10 +399,11 @@ impl Flow {
         let status = CacheStatus { fwd: Some(fwd), detail: detail.map(str::to_string), ..Default::default() };
         let mut request = self.upstream_request();
         // Nothing stored can answer the client's `If-None-Match`, so it goes to the origin as
-        // it came (RFC 9110 §13.2.1: a cache "MAY" evaluate it, and otherwise forwards it): the
-        // origin may answer 304 for the representation the client holds, which the client
-        // gets (unstored); a 200 is stored as on any miss and the client's conditionals are
-        // answered from it.
+        // it came (RFC 9110 §13.2.1: conditionals are forwarded "since the generating client
+        // intends that they be evaluated by a server that can provide a current
+        // representation"): the origin may answer 304 for the representation the client
+        // holds, which the client gets (unstored); a 200 is stored as on any miss and the
+        // client's conditionals are answered from it.
         let inm: Vec<String> = self.client.headers.get_all("if-none-match").map(str::to_string).collect();
         let client_validators = !inm.is_empty();
         for v in inm {
