@@ -9,12 +9,8 @@ SHELL := /bin/bash
 CARGO_BIN := $(HOME)/.cargo/bin
 export PATH := $(CARGO_BIN):$(PATH)
 
-WORKER_BUILD_VERSION := 0.8.7
-# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
-WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"/, "", $$3); print $$3}' Cargo.lock)
-
-# worker-build would download these; we supply them from the registries instead.
-export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
+# The worker is packed by the workspace's own worker-pack (wasm-bindgen as a library, wasm-opt
+# and esbuild from npm): nothing is downloaded or installed from source at build time.
 export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
 export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
 # Quiet, local-only wrangler/Miniflare.
@@ -31,8 +27,6 @@ tools: tools-rust tools-node
 
 tools-rust:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-	@worker-build --version 2>/dev/null | grep -qx '$(WORKER_BUILD_VERSION)' || cargo install --locked worker-build --version $(WORKER_BUILD_VERSION)
-	@wasm-bindgen --version 2>/dev/null | grep -qx 'wasm-bindgen $(WASM_BINDGEN_VERSION)' || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 
 tools-node:
 	@if [ ! -x node_modules/.bin/wrangler ] || ! npm ls --depth=0 >/dev/null 2>&1; then npm ci --no-audit --no-fund; fi
@@ -40,28 +34,25 @@ tools-node:
 tools-browser:
 	@[ -x "$(CHROMIUM)" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-## The release worker: build/index.js + build/index_bg.wasm
-WASM_FEATURES := --enable-bulk-memory --enable-reference-types --enable-multivalue --enable-sign-ext \
-	--enable-nontrapping-float-to-int --enable-mutable-globals --enable-exception-handling
+## The release worker: build/index.js + build/index_bg.wasm (a no-op when nothing changed)
 build: tools
-	worker-build --release
-	@# worker-build keeps the name section; drop it and optimise the final module for size.
-	$(WASM_OPT_BIN) build/index_bg.wasm -Oz --strip-debug --strip-producers $(WASM_FEATURES) -o build/index_bg.wasm
+	cargo build -q -p worker-pack
+	target/debug/worker-pack --out build
 
 ## The demo origin (native)
 origin:
-	cargo build --release --bin demo-origin
+	cargo build --release -p demo-origin
 
 run: build origin
 	node tests/support/run.mjs
 
 lint: tools-rust
-	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
-	cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p rulecache -p rulecache-worker --lib --target wasm32-unknown-unknown -- -D warnings
 
 test-native:
-	cargo test --all-targets
+	cargo test --workspace --all-targets
 
 test-runtime: build origin
 	node --test --test-concurrency=1 tests/integration/
@@ -77,7 +68,7 @@ bench: bench-core bench-load bench-propagation
 # The benchmarks need unwinding (criterion), the release profile aborts on panic (wasm):
 # a separate target folder keeps the two builds of the library apart.
 bench-core:
-	CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR=target/bench-core cargo bench --bench core
+	CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR=target/bench-core cargo bench -p rulecache --bench core
 
 bench-load: build origin
 	node benches/load/run.mjs

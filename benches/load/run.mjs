@@ -16,7 +16,7 @@
 //
 // Environment: BENCH_DURATION (seconds per scenario, default 5), BENCH_WARMUP (default 1),
 // BENCH_CONCURRENCY (default 32), BENCH_COLD_ROUNDS (default 3), BENCH_RUST_FORWARDER=0 to
-// leave out the plain Rust forwarder baseline (built once with worker-build, then reused),
+// leave out the plain Rust forwarder baseline (built once with worker-pack, then reused),
 // BENCH_WORKERD=0 to leave out the bare-workerd rows.
 //
 // Prints a table and writes bench-results/load.json (generated workerd configs go to
@@ -168,24 +168,24 @@ function jsOptions(script, originUrl) {
 
 const rustDir = path.join(here, 'rust-forwarder');
 
-/** Builds the plain Rust forwarder once (worker-build); false when that is not possible. */
+/** Builds the plain Rust forwarder once (worker-pack); false when that is not possible. */
 function ensureRustForwarder() {
   const out = path.join(rustDir, 'build/index.js');
   if (fs.existsSync(out)) return true;
   if (!WANT_RUST) return false;
-  if (!has('worker-build')) {
-    console.log('rust forwarder: worker-build missing (make tools-rust installs it); skipped');
+  const pack = path.join(root, 'target/debug/worker-pack');
+  if (!fs.existsSync(pack)) {
+    console.log('rust forwarder: worker-pack missing (make build makes it); skipped');
     return false;
   }
-  console.log('rust forwarder: building with worker-build (first run only) …');
+  console.log('rust forwarder: building with worker-pack (first run only) …');
   const env = {
     ...process.env,
-    WASM_BINDGEN_BIN: process.env.WASM_BINDGEN_BIN ?? path.join(cargoBin, 'wasm-bindgen'),
     WASM_OPT_BIN: process.env.WASM_OPT_BIN ?? path.join(root, 'node_modules/.bin/wasm-opt'),
     ESBUILD_BIN: process.env.ESBUILD_BIN ?? path.join(root, 'node_modules/.bin/esbuild'),
     CARGO_TARGET_DIR: path.join(root, 'target/bench-rust-forwarder'),
   };
-  const ok = run('worker-build', ['--release'], { cwd: rustDir, env });
+  const ok = run(pack, ['--manifest-path', path.join(rustDir, 'Cargo.toml'), '--out', path.join(rustDir, 'build')], { cwd: root, env });
   if (!ok) console.log('rust forwarder: build failed; skipped');
   return ok && fs.existsSync(out);
 }

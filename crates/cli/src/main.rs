@@ -1,0 +1,275 @@
+//! `rulecache`: check and explain policy bundles, and push or roll back the policy of a
+//! deployed worker.
+//!
+//! ```text
+//! rulecache check FILE…
+//! rulecache explain FILE METHOD URL [--cookie 'a=b'] [--header 'Name: value']
+//! rulecache push URL FILE
+//! rulecache rollback URL VERSION
+//! ```
+//!
+//! `push` and `rollback` authenticate with the shared secret from `RULECACHE_SECRET`.
+
+fn main() {
+    std::process::exit(cli::run(std::env::args().skip(1).collect()));
+}
+
+mod cli {
+    use rulecache::decision::{Audience, EdgeStorage, ModifyContext};
+    use rulecache::http::{Headers, RequestHead, ResponseHead};
+    use rulecache::policy::{PageAction, Policy};
+
+    const USAGE: &str = "usage:
+  rulecache check FILE…
+  rulecache explain FILE METHOD URL [--cookie 'a=b'] [--header 'Name: value']
+  rulecache push URL FILE        (secret from RULECACHE_SECRET)
+  rulecache rollback URL VERSION (secret from RULECACHE_SECRET)";
+
+    /// Runs the command line; returns the exit status.
+    pub fn run(args: Vec<String>) -> i32 {
+        let words: Vec<&str> = args.iter().map(String::as_str).collect();
+        let result = match words.as_slice() {
+            ["check", files @ ..] if !files.is_empty() => Ok(check(files)),
+            ["explain", rest @ ..] => explain(rest),
+            ["push", url, file] => push(url, file),
+            ["rollback", url, version] => rollback(url, version),
+            _ => Err(USAGE.to_string()),
+        };
+        match result {
+            Ok(code) => code,
+            Err(message) => {
+                eprintln!("{message}");
+                2
+            }
+        }
+    }
+
+    fn read(file: &str) -> Result<String, String> {
+        std::fs::read_to_string(file).map_err(|e| format!("{file}: cannot read: {e}"))
+    }
+
+    /// Validates every file; prints each error as `FILE: /path: message`.
+    fn check(files: &[&str]) -> i32 {
+        let mut failed = false;
+        for file in files {
+            let text = match read(file) {
+                Ok(t) => t,
+                Err(e) => {
+                    println!("{e}");
+                    failed = true;
+                    continue;
+                }
+            };
+            match Policy::from_json(&text) {
+                Ok(p) => println!("{file}: ok ({}, version {})", p.name(), p.version()),
+                Err(errors) => {
+                    failed = true;
+                    for e in errors {
+                        println!("{file}: {}: {}", e.path, e.message);
+                    }
+                }
+            }
+        }
+        i32::from(failed)
+    }
+
+    fn load(file: &str) -> Result<Policy, String> {
+        Policy::from_json(&read(file)?).map_err(|errors| {
+            let lines: Vec<String> =
+                errors.iter().map(|e| format!("{file}: {}: {}", e.path, e.message)).collect();
+            lines.join("\n")
+        })
+    }
+
+    /// Builds the request of `explain` from its arguments.
+    fn request(args: &[&str]) -> Result<RequestHead, String> {
+        let (method, url) = match args {
+            [m, u, ..] => (m, u),
+            _ => return Err(USAGE.to_string()),
+        };
+        let mut headers = Headers::new();
+        let mut rest = args.iter().skip(2).copied();
+        while let Some(flag) = rest.next() {
+            let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
+            match flag {
+                "--cookie" => headers.append("cookie", value),
+                "--header" => {
+                    let (name, v) = value.split_once(':').ok_or("--header takes 'Name: value'")?;
+                    headers.append(name.trim(), v.trim().to_string());
+                }
+                other => return Err(format!("unknown option {other}\n{USAGE}")),
+            }
+        }
+        RequestHead::parse(method, url, headers).ok_or_else(|| format!("{url} is not an absolute URL"))
+    }
+
+    /// The origin response `explain` imagines: a plain 200 with validators.
+    fn sample_response() -> ResponseHead {
+        ResponseHead::new(
+            200,
+            Headers::from_pairs([
+                ("content-type", "text/html; charset=utf-8"),
+                ("etag", "\"abc123\""),
+                ("last-modified", "Thu, 01 Jan 2026 00:00:00 GMT"),
+                ("cache-control", "max-age=0"),
+            ]),
+        )
+    }
+
+    fn explain(args: &[&str]) -> Result<i32, String> {
+        let file = args.first().ok_or(USAGE)?;
+        let policy = load(file)?;
+        let req = request(args.get(1..).unwrap_or_default())?;
+        println!("policy:        {} (version {})", policy.name(), policy.version());
+        println!("request:       {} {}", req.method, req.url);
+        if let Some(action) = policy.page_action(req.url.path()) {
+            println!("page map:      {}", describe_page_action(action));
+            return Ok(0);
+        }
+        let audience = policy.audience(&req.headers);
+        println!(
+            "audience:      {}",
+            if audience == Audience::Anonymous { "anonymous" } else { "authenticated" }
+        );
+        let mut origin = req.headers.clone();
+        policy.prepare_origin_headers(&mut origin, audience);
+        let split = policy.split_view_header().and_then(|h| origin.get(h).map(|v| format!("{h}: {v}")));
+        println!("to origin:     {}", split.unwrap_or_else(|| "(no split-view header)".to_string()));
+        let mut resp = sample_response();
+        let classified = policy.classify_request(&req).or_else(|| policy.classify_response(&req, &resp));
+        let ruleset = classified.map(|c| c.ruleset);
+        let rule = match classified {
+            Some(c) => format!("{} (rule {})", c.ruleset, c.rule_id.unwrap_or("origin hint")),
+            None => "(unclassified)".to_string(),
+        };
+        println!("ruleset:       {rule}");
+        let op = policy.operation(ruleset);
+        println!("operation:     {}", op.name());
+        let chain = op.chain_names();
+        if !chain.is_empty() {
+            println!("chain:         {}", chain.join(", "));
+        }
+        println!("bypass:        {}", bypass_reason(&policy, &req, audience, op));
+        println!("edge storage:  {}", describe_storage(op.storage()));
+        println!("ram cache:     {}   persist: {}", op.ram_cache(), op.persist());
+        let now = now_millis();
+        let ctx = ModifyContext {
+            request: &req,
+            audience,
+            policy_version: policy.version(),
+            split_view_header: policy.split_view_header(),
+            now,
+        };
+        op.modify(&ctx, &mut resp);
+        println!("downstream (for a 200 with an ETag and Last-Modified):");
+        for (name, value) in resp.headers.iter() {
+            println!("  {name}: {value}");
+        }
+        Ok(0)
+    }
+
+    fn bypass_reason(
+        policy: &Policy,
+        req: &RequestHead,
+        audience: Audience,
+        op: &rulecache::policy::Operation,
+    ) -> String {
+        if !policy.caching_enabled() {
+            return "caching-disabled".to_string();
+        }
+        if !req.is_get_or_head() {
+            return "method".to_string();
+        }
+        if policy.cache_stop(req) {
+            return "cache-stop".to_string();
+        }
+        op.bypass(audience).map_or_else(|| "none".to_string(), |b| b.as_str().to_string())
+    }
+
+    fn describe_storage(s: EdgeStorage) -> String {
+        match s {
+            EdgeStorage::HonourOrigin => "honour the origin's headers (RFC 9111 shared cache)".to_string(),
+            EdgeStorage::DontStore => "do not store".to_string(),
+            EdgeStorage::Store { ttl, stale_while_revalidate, stale_if_error } => format!(
+                "store, fresh for {ttl}s (stale-while-revalidate {stale_while_revalidate}s, stale-if-error {stale_if_error}s)"
+            ),
+        }
+    }
+
+    fn describe_page_action(a: &PageAction) -> String {
+        match a {
+            PageAction::Redirect { status, location } => format!("{status} redirect to {location}"),
+            PageAction::Gone { status } => format!("answered with {status}"),
+            PageAction::Rewrite { path } => format!("rewritten to origin path {path}"),
+        }
+    }
+
+    #[allow(clippy::disallowed_methods)] // the command line is not the core: it may read the clock
+    fn now_millis() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0)
+    }
+
+    fn secret() -> Result<String, String> {
+        std::env::var("RULECACHE_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| "RULECACHE_SECRET is not set".to_string())
+    }
+
+    /// POSTs `body` to the admin API; returns the status and the response body.
+    fn post(url: &str, body: &str) -> Result<(u16, String), String> {
+        let secret = secret()?;
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut resp = agent
+            .post(url)
+            .header("Authorization", &format!("Bearer {secret}"))
+            .header("Content-Type", "application/json")
+            .send(body)
+            .map_err(|e| format!("{url}: {e}"))?;
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().map_err(|e| format!("{url}: {e}"))?;
+        Ok((status, text))
+    }
+
+    fn api(base: &str, tail: &str) -> String {
+        format!("{}/_rulecache/api/policy{tail}", base.trim_end_matches('/'))
+    }
+
+    /// Prints the server's answer: the version, or its error list.
+    fn report(status: u16, body: &str, what: &str) -> i32 {
+        let json: serde_json::Value = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
+        if (200..300).contains(&status) {
+            match json.get("version") {
+                Some(v) => println!("{what}: version {v}"),
+                None => println!("{what}: {body}"),
+            }
+            return 0;
+        }
+        match json.get("errors").and_then(|e| e.as_array()) {
+            Some(errors) => {
+                for e in errors {
+                    let path = e.get("path").and_then(|p| p.as_str()).unwrap_or("/");
+                    let message = e.get("message").and_then(|m| m.as_str()).unwrap_or("");
+                    println!("{path}: {message}");
+                }
+            }
+            None => println!("HTTP {status}: {body}"),
+        }
+        1
+    }
+
+    fn push(base: &str, file: &str) -> Result<i32, String> {
+        let text = read(file)?;
+        let (status, body) = post(&api(base, ""), &text)?;
+        Ok(report(status, &body, "pushed"))
+    }
+
+    fn rollback(base: &str, version: &str) -> Result<i32, String> {
+        let v: u64 = version.parse().map_err(|_| format!("{version} is not a version number"))?;
+        let (status, body) = post(&api(base, "/rollback"), &serde_json::json!({ "version": v }).to_string())?;
+        Ok(report(status, &body, "rolled back"))
+    }
+}

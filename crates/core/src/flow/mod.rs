@@ -1,0 +1,5 @@
+//! The request flow: the vocabulary passed between the policy and the engine, and the engine
+//! itself (a sans-I/O state machine: decisions in, actions out).
+
+pub mod decision;
+pub mod engine;

@@ -1,0 +1,466 @@
+//! Plain HTTP message heads shared by every part of the core.
+//!
+//! The core never sees a body and never performs I/O: it works on these heads and on the
+//! time, which is always passed in as [`Time`].
+
+use std::borrow::Cow;
+
+/// Milliseconds since the Unix epoch. The core never reads a clock; callers pass this in.
+pub type Time = u64;
+
+/// Whole seconds in a [`Time`] (RFC 9111 works in seconds).
+pub const fn secs(t: Time) -> u64 {
+    t / 1000
+}
+
+/// An ordered list of header fields. Names are stored lower-cased (field names are
+/// case-insensitive, RFC 9110 §5.1); values are kept as received.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Headers(Vec<(String, String)>);
+
+/// Whether a stored field name is `query`. Stored names are lower case, and so are the names
+/// the core asks for: the exact comparison settles almost every case.
+#[inline]
+fn name_is(stored: &str, query: &str) -> bool {
+    stored.len() == query.len() && (stored == query || stored.eq_ignore_ascii_case(query))
+}
+
+impl Headers {
+    pub fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    /// Builds headers from name/value pairs (names are lower-cased).
+    pub fn from_pairs<N: AsRef<str>, V: Into<String>>(pairs: impl IntoIterator<Item = (N, V)>) -> Self {
+        let mut h = Self::new();
+        for (n, v) in pairs {
+            h.append(n.as_ref(), v);
+        }
+        h
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| name_is(n, name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The message's `Content-Length`, the one reading of it in the crate.
+    ///
+    /// RFC 9110 §8.6: "Content-Length = 1*DIGIT". "a recipient MAY either reject the message as
+    /// invalid or replace that invalid field value with a single instance of the decimal value,
+    /// since that indicates the sender has generated a list of identical field values (e.g.,
+    /// `Content-Length: 42, 42`)". Members are trimmed of whitespace; any member that is not
+    /// digits, or members that differ, make the length unknown (`None`).
+    pub fn content_length(&self) -> Option<u64> {
+        let mut length = None;
+        for member in self.get_all("content-length").flat_map(|v| v.split(',')) {
+            let member = member.trim_matches([' ', '\t']);
+            if member.is_empty() || !member.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let n: u64 = member.parse().ok()?;
+            if length.is_some_and(|l| l != n) {
+                return None;
+            }
+            length = Some(n);
+        }
+        length
+    }
+
+    /// Every value of `name`, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0.iter().filter(move |(n, _)| name_is(n, name)).map(|(_, v)| v.as_str())
+    }
+
+    /// All values of `name` joined with ", " (RFC 9110 §5.3 list combination).
+    pub fn get_joined<'a>(&'a self, name: &'a str) -> Option<Cow<'a, str>> {
+        let mut it = self.get_all(name);
+        let first = it.next()?;
+        match it.next() {
+            None => Some(Cow::Borrowed(first)),
+            Some(second) => {
+                let mut s = String::with_capacity(first.len() + second.len() + 2);
+                s.push_str(first);
+                s.push_str(", ");
+                s.push_str(second);
+                for v in it {
+                    s.push_str(", ");
+                    s.push_str(v);
+                }
+                Some(Cow::Owned(s))
+            }
+        }
+    }
+
+    /// The comma-separated list elements of every `name` field, trimmed, empty ones dropped.
+    pub fn list<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.get_all(name).flat_map(|v| v.split(',')).map(str::trim).filter(|s| !s.is_empty())
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| name_is(n, name))
+    }
+
+    /// Replaces every `name` field with one holding `value`.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        if let Some(pos) = self.0.iter().position(|(n, _)| name_is(n, name)) {
+            if let Some(slot) = self.0.get_mut(pos) {
+                slot.1 = value;
+            }
+            let later = self.0.get(pos + 1..).is_some_and(|rest| rest.iter().any(|(n, _)| name_is(n, name)));
+            if later {
+                let mut i = 0usize;
+                self.0.retain(|(n, _)| {
+                    let keep = i <= pos || !name_is(n, name);
+                    i += 1;
+                    keep
+                });
+            }
+        } else {
+            self.0.push((name.to_ascii_lowercase(), value));
+        }
+    }
+
+    pub fn append(&mut self, name: &str, value: impl Into<String>) {
+        self.0.push((name.to_ascii_lowercase(), value.into()));
+    }
+
+    /// Removes every `name` field; true when something was removed.
+    pub fn remove(&mut self, name: &str) -> bool {
+        if !self.contains(name) {
+            return false;
+        }
+        self.0.retain(|(n, _)| !name_is(n, name));
+        true
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Makes room for `additional` more fields without reallocating.
+    pub fn reserve(&mut self, additional: usize) {
+        self.0.reserve(additional);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
+        self.0.retain(|(n, v)| keep(n, v));
+    }
+
+    /// Approximate size in bytes, for memory accounting.
+    pub fn byte_size(&self) -> usize {
+        self.0.iter().map(|(n, v)| n.len() + v.len() + 4).sum()
+    }
+}
+
+/// The shell moves a whole header list across the wasm boundary as one string of lines:
+/// name, value, name, value…, each ending in `\n` (a field value never holds a line break).
+impl Headers {
+    /// Reads lines written by [`Headers::write_lines`] or by the shell's JavaScript side. A
+    /// trailing name without a value is ignored.
+    pub fn from_lines(text: &str) -> Headers {
+        let mut h = Headers::new();
+        h.reserve(text.bytes().filter(|&b| b == b'\n').count() / 2);
+        let mut lines = text.split('\n');
+        while let (Some(name), Some(value)) = (lines.next(), lines.next()) {
+            h.append(name, value);
+        }
+        h
+    }
+
+    /// Appends every field to `out` as lines. A field whose name or value holds a line break
+    /// cannot be sent (the runtime refuses it too) and is left out.
+    pub fn write_lines(&self, out: &mut String) {
+        out.reserve(self.byte_size());
+        for (name, value) in self.iter() {
+            write_line(out, name, value);
+        }
+    }
+
+    /// Every field as lines (see [`Headers::write_lines`]).
+    pub fn to_lines(&self) -> String {
+        let mut out = String::new();
+        self.write_lines(&mut out);
+        out
+    }
+}
+
+/// Appends one field to `out` as lines (see [`Headers::write_lines`]); false, and nothing
+/// written, when its name or value holds a line break.
+pub fn write_line(out: &mut String, name: &str, value: &str) -> bool {
+    if name.contains('\n') || value.contains('\n') {
+        return false;
+    }
+    out.push_str(name);
+    out.push('\n');
+    out.push_str(value);
+    out.push('\n');
+    true
+}
+
+/// One edit that turns one header list into another (see [`Headers::edits_to`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderEdit<'a> {
+    /// Remove every field of this name.
+    Remove(&'a str),
+    /// Replace every field of this name with these values, in order.
+    Replace(&'a str, Vec<&'a str>),
+}
+
+impl Headers {
+    /// The fewest whole-field edits that turn `self` into `target`: what the worker shell
+    /// applies to a JavaScript `Headers` object it passes through, instead of copying every
+    /// field across the wasm boundary.
+    pub fn edits_to<'a>(&'a self, target: &'a Headers) -> Vec<HeaderEdit<'a>> {
+        let mut edits = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, _) in self.0.iter().chain(target.0.iter()) {
+            if seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+                continue;
+            }
+            seen.push(name);
+            let before = self.get_all(name);
+            let after: Vec<&str> = target.get_all(name).collect();
+            if before.eq(after.iter().copied()) {
+                continue;
+            }
+            if after.is_empty() {
+                edits.push(HeaderEdit::Remove(name));
+            } else {
+                edits.push(HeaderEdit::Replace(name, after));
+            }
+        }
+        edits
+    }
+}
+
+/// The head of a request: method, absolute URL and header fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    /// Upper-case method token, e.g. `GET`.
+    pub method: String,
+    pub url: url::Url,
+    pub headers: Headers,
+}
+
+/// The authority of a URL or reference as the URL parser would find it (after the scheme and
+/// any slashes, up to the path, query or fragment), or `None` when it has none.
+fn authority_of(input: &str) -> Option<&str> {
+    let input = input.trim_start_matches(|c: char| c <= ' ');
+    let is_slash = |c: char| c == '/' || c == '\\';
+    let scheme_end = input.find(':').filter(|&i| {
+        input.get(..i).is_some_and(|s| {
+            s.starts_with(|c: char| c.is_ascii_alphabetic())
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        })
+    });
+    let rest = match scheme_end {
+        Some(i) => input.get(i + 1..)?,
+        None if input.starts_with("//") || input.starts_with("\\\\") => input,
+        None => return None,
+    };
+    let after = rest.trim_start_matches(is_slash);
+    let end = after.find(|c: char| is_slash(c) || c == '?' || c == '#').unwrap_or(after.len());
+    after.get(..end)
+}
+
+/// Whether `input` names a host the URL parser may be given: one written in ASCII without
+/// percent-escapes (which the parser would decode, non-ASCII bytes and all).
+fn host_is_plain_ascii(input: &str) -> bool {
+    authority_of(input).is_none_or(|a| a.is_ascii() && !a.contains('%'))
+}
+
+/// Parses an absolute URL from outside input (a purge list, a policy, an origin's header).
+/// `None` when it is not a URL, and when its host is not plain ASCII: hosts are written in
+/// punycode (see the README's limits), and the ASCII-only IDNA back end the crate builds
+/// with must never see a non-ASCII label.
+pub fn parse_url(input: &str) -> Option<url::Url> {
+    if !host_is_plain_ascii(input) {
+        return None;
+    }
+    url::Url::parse(input).ok()
+}
+
+/// Resolves the reference `input` (absolute, scheme- or path-relative) against `base`, with
+/// the same rule as [`parse_url`] for its host.
+pub fn join_url(base: &url::Url, input: &str) -> Option<url::Url> {
+    if !host_is_plain_ascii(input) {
+        return None;
+    }
+    base.join(input).ok()
+}
+
+impl RequestHead {
+    pub fn new(method: &str, url: url::Url, headers: Headers) -> Self {
+        Self { method: method.to_ascii_uppercase(), url, headers }
+    }
+
+    /// Parses `url`; None when it is not an absolute URL.
+    pub fn parse(method: &str, url: &str, headers: Headers) -> Option<Self> {
+        parse_url(url).map(|u| Self::new(method, u, headers))
+    }
+
+    pub fn is_get_or_head(&self) -> bool {
+        self.method == "GET" || self.method == "HEAD"
+    }
+
+    /// RFC 9110 §9.2.1: GET, HEAD, OPTIONS and TRACE are safe.
+    pub fn is_safe(&self) -> bool {
+        matches!(self.method.as_str(), "GET" | "HEAD" | "OPTIONS" | "TRACE")
+    }
+}
+
+/// The head of a response: status code and header fields.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ResponseHead {
+    pub status: u16,
+    pub headers: Headers,
+}
+
+impl ResponseHead {
+    pub fn new(status: u16, headers: Headers) -> Self {
+        Self { status, headers }
+    }
+
+    /// A runtime response's head as it crosses the wasm boundary: the status line, then the
+    /// fields as lines (see [`Headers::from_lines`]). A status that is not a number in `u16`
+    /// becomes 0, which no stage passes on (see `engine::unusable_status`).
+    pub fn from_lines(text: &str) -> Self {
+        let (status, lines) = text.split_once('\n').unwrap_or((text, ""));
+        ResponseHead::new(status.trim().parse().unwrap_or(0), Headers::from_lines(lines))
+    }
+}
+
+/// Whether the path of the serialised absolute URL `url` is `prefix` or lies under it
+/// (`/_rulecache`, `/_rulecache/api/…`, but not `/_rulecachex`). Read from the string, with no
+/// URL parsing: it routes every request.
+pub fn url_path_is_under(url: &str, prefix: &str) -> bool {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme.find('/').and_then(|i| after_scheme.get(i..)).unwrap_or("/");
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_length_is_digits_or_a_list_of_the_same_digits() {
+        let cl = |values: &[&str]| {
+            Headers::from_pairs(values.iter().map(|v| ("content-length", *v))).content_length()
+        };
+        assert_eq!(cl(&["42"]), Some(42));
+        assert_eq!(cl(&[" 42\t"]), Some(42));
+        assert_eq!(cl(&["42, 42"]), Some(42));
+        assert_eq!(cl(&["42", "42"]), Some(42));
+        assert_eq!(cl(&[]), None);
+        for bad in ["", "-1", "+42", "4 2", "42, 43", "0x10", "42;", "99999999999999999999999"] {
+            assert_eq!(cl(&[bad]), None, "{bad:?}");
+        }
+        assert_eq!(cl(&["42", "43"]), None);
+    }
+
+    #[test]
+    fn urls_with_a_non_ascii_host_are_refused_before_the_parser_sees_them() {
+        for bad in [
+            "https://B\u{fc}cher.example/a",
+            "https://&V\u{51e}",
+            "https:B\u{fc}cher.example",
+            "  https:\\\\B\u{fc}cher.example/",
+            "http://user@\u{e9}.example",
+            "https:1888R%88988%8888",
+            "https://B%C3%BCcher.example/",
+        ] {
+            assert!(parse_url(bad).is_none(), "{bad}");
+        }
+        let base = parse_url("https://origin.example/a/b").unwrap_or_else(|| unreachable!());
+        for bad in ["//B\u{fc}cher.example/x", "https://&V\u{51e}/y", "\\\\B\u{fc}cher.example"] {
+            assert!(join_url(&base, bad).is_none(), "{bad}");
+        }
+        // Non-ASCII outside the host is left to the parser, which percent-encodes it.
+        let u = parse_url("https://example.org/caf\u{e9}?q=\u{e9}#\u{e9}");
+        assert_eq!(u.map(|u| u.path().to_string()), Some("/caf%C3%A9".to_string()));
+        assert_eq!(
+            join_url(&base, "caf\u{e9}").map(|u| u.to_string()),
+            Some("https://origin.example/a/caf%C3%A9".to_string())
+        );
+        assert_eq!(join_url(&base, "/x?y").map(|u| u.to_string()), Some("https://origin.example/x?y".into()));
+        assert!(parse_url("https://EXAMPLE.org/").is_some_and(|u| u.host_str() == Some("example.org")));
+    }
+
+    #[test]
+    fn a_url_path_is_under_a_prefix_only_at_a_segment_boundary() {
+        let under = |u: &str| url_path_is_under(u, "/_rulecache");
+        assert!(under("https://e.org/_rulecache"));
+        assert!(under("https://e.org/_rulecache/api/policy?x=1"));
+        assert!(under("http://127.0.0.1:8787/_rulecache?tab=stats"));
+        assert!(!under("https://e.org/_rulecachex"));
+        assert!(!under("https://e.org/news/_rulecache"));
+        assert!(!under("https://e.org/?/_rulecache"));
+        assert!(!under("https://e.org"));
+    }
+
+    #[test]
+    fn header_lines_round_trip_and_skip_what_cannot_be_sent() {
+        let h =
+            Headers::from_pairs([("A", "1"), ("set-cookie", "x=1"), ("set-cookie", "y=2"), ("empty", "")]);
+        let lines = h.to_lines();
+        assert_eq!(lines, "a\n1\nset-cookie\nx=1\nset-cookie\ny=2\nempty\n\n");
+        assert_eq!(Headers::from_lines(&lines), h);
+        assert!(Headers::from_lines("").is_empty());
+        assert_eq!(Headers::from_lines("X-Odd\n1\ndangling"), Headers::from_pairs([("x-odd", "1")]));
+        let bad = Headers::from_pairs([("a", "1\nb"), ("c\nd", "2"), ("e", "3")]);
+        assert_eq!(bad.to_lines(), "e\n3\n");
+    }
+
+    #[test]
+    fn edits_change_only_what_differs() {
+        let before =
+            Headers::from_pairs([("a", "1"), ("set-cookie", "x=1"), ("set-cookie", "y=2"), ("b", "2")]);
+        let mut after = before.clone();
+        assert!(before.edits_to(&after).is_empty());
+        after.remove("a");
+        after.set("b", "3");
+        after.append("cache-status", "rulecache; hit");
+        let edits = before.edits_to(&after);
+        assert_eq!(
+            edits,
+            vec![
+                HeaderEdit::Remove("a"),
+                HeaderEdit::Replace("b", vec!["3"]),
+                HeaderEdit::Replace("cache-status", vec!["rulecache; hit"])
+            ]
+        );
+        let mut one_cookie = before.clone();
+        one_cookie.remove("set-cookie");
+        one_cookie.append("set-cookie", "y=2");
+        assert_eq!(before.edits_to(&one_cookie), vec![HeaderEdit::Replace("set-cookie", vec!["y=2"])]);
+    }
+
+    #[test]
+    fn names_are_case_insensitive_and_lists_combine() {
+        let mut h = Headers::from_pairs([
+            ("Cache-Control", "max-age=1"),
+            ("X-A", "a"),
+            ("cache-control", "public, ,"),
+        ]);
+        assert_eq!(h.get("CACHE-CONTROL"), Some("max-age=1"));
+        assert_eq!(h.get_joined("cache-control").as_deref(), Some("max-age=1, public, ,"));
+        assert_eq!(h.list("cache-control").collect::<Vec<_>>(), vec!["max-age=1", "public"]);
+        h.set("Cache-Control", "no-store");
+        assert_eq!(h.get_all("cache-control").collect::<Vec<_>>(), vec!["no-store"]);
+        assert_eq!(h.iter().next(), Some(("cache-control", "no-store")));
+        assert!(h.remove("x-a"));
+        assert!(!h.contains("x-a"));
+    }
+}

@@ -1,0 +1,328 @@
+//! Policy bundles: the JSON an operator writes, validated into an immutable [`Policy`].
+//!
+//! A bundle declares rulesets (kinds of resource), ordered rules that classify requests into
+//! them, the operation each ruleset is cached with, and the edge's own settings (cache key,
+//! split view, purge paths, page map). [`Policy::from_json`] reports *every* problem at once,
+//! each with the JSON pointer of the offending value; `policy/schema.json` describes the same
+//! format for editors.
+//!
+//! The three plone.app.caching profiles ship in `policy/` and are compiled in.
+//!
+//! ```json
+//! {
+//!   "$schema": "./schema.json",
+//!   "version": 1,
+//!   "name": "example",
+//!   "caching": {"enabled": true, "debugHeaders": true},
+//!   "rulesets": {"plone.resource": {"title": "Resources"}},
+//!   "rules": [{"id": "resources", "ruleset": "plone.resource",
+//!              "match": {"glob": "/**/++resource++*/**"}}],
+//!   "rulesetHint": {"header": "X-Cache-Ruleset", "trust": true},
+//!   "operations": {"plone.resource": {"operation": "strongCaching",
+//!                                     "parameters": {"maxage": 86400, "lastModified": true}}},
+//!   "default": "honourOrigin",
+//!   "cacheStopRequestVariables": ["statusmessages", "SearchableText"],
+//!   "cacheKey": {"dropParams": ["utm_*"], "sortQuery": true, "encodings": ["br", "gzip"]},
+//!   "splitView": {"enabled": true, "header": "X-Anonymous", "authCookies": ["__ac"]},
+//!   "purge": {"paths": ["${path}", "${path}/", "${path}/view"]},
+//!   "pageMap": [{"path": "/old", "action": "redirect301", "to": "/new"}]
+//! }
+//! ```
+//!
+//! Only `version` and `name` are required. Rule conditions (`methods`, `hosts`, `path`,
+//! `pathPrefix`, `glob`, `extensions`, `query`, `header`, `cookie`, `contentType`) must all
+//! hold; a list holds when any entry does. A chain's `operations` lists other `/operations`
+//! entries by name, or inline operations; chains may nest but not form cycles.
+
+pub mod audience;
+pub mod classify;
+pub(crate) mod glob;
+pub mod operations;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::audience::AudienceConfig;
+pub use crate::classify::{Classified, Rule};
+use crate::decision::Audience;
+use crate::http::{Headers, RequestHead, ResponseHead};
+use crate::key::KeyOptions;
+pub use crate::operations::{EtagComponent, Operation, OperationKind, Parameters};
+
+/// One problem found in a bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError {
+    /// The JSON pointer of the offending value (`/rules/3/match/glob`); `/` is the whole
+    /// bundle.
+    pub path: String,
+    /// A plain sentence saying what is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// A declared ruleset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesetInfo {
+    pub title: String,
+    pub description: String,
+}
+
+/// What the page map answers at the edge for a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageAction {
+    /// 301 or 302 to `location` (an absolute URL or a path).
+    Redirect { status: u16, location: String },
+    /// 404 or 410.
+    Gone { status: u16 },
+    /// Fetch this origin path instead.
+    Rewrite { path: String },
+}
+
+/// The origin's ruleset hint header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Hint {
+    /// Lower-case header name.
+    header: String,
+    trust: bool,
+}
+
+/// A validated, compiled policy bundle. Immutable and cheap to query.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    source: String,
+    version: u64,
+    name: String,
+    description: String,
+    caching_enabled: bool,
+    debug_headers: bool,
+    rulesets: BTreeMap<String, RulesetInfo>,
+    rules: Vec<Rule>,
+    hint: Hint,
+    operations: BTreeMap<String, Operation>,
+    /// The parameters of each mapped ruleset as written, for summaries.
+    operation_parameters: BTreeMap<String, serde_json::Value>,
+    default_operation: Operation,
+    cache_stop: Vec<String>,
+    key_options: KeyOptions,
+    audience: AudienceConfig,
+    purge_paths: Vec<String>,
+    page_map: BTreeMap<String, PageAction>,
+}
+
+const PROFILES: [(&str, &str); 3] = [
+    ("without-caching-proxy", include_str!("../../../../policy/without-caching-proxy.json")),
+    ("with-caching-proxy", include_str!("../../../../policy/with-caching-proxy.json")),
+    ("with-caching-proxy-splitviews", include_str!("../../../../policy/with-caching-proxy-splitviews.json")),
+];
+
+/// The id of the profile used when no policy has been pushed.
+pub const DEFAULT_PROFILE: &str = "with-caching-proxy-splitviews";
+
+impl Policy {
+    /// Validates and compiles a bundle, or returns every problem found.
+    pub fn from_json(text: &str) -> Result<Policy, Vec<PolicyError>> {
+        validate::compile(text)
+    }
+
+    /// The shipped profiles as `(id, bundle text)`.
+    pub fn profiles() -> &'static [(&'static str, &'static str)] {
+        &PROFILES
+    }
+
+    /// A shipped profile, compiled.
+    pub fn bundled(id: &str) -> Option<Policy> {
+        let (_, text) = PROFILES.iter().find(|(name, _)| *name == id)?;
+        Policy::from_json(text).ok()
+    }
+
+    /// The fallback policy: the split-view profile. The shipped profiles are checked by the
+    /// test suite; should one ever fail to compile, a policy that only honours the origin is
+    /// returned rather than a panic.
+    pub fn default_profile() -> Policy {
+        Policy::bundled(DEFAULT_PROFILE).unwrap_or_else(Policy::honour_origin_only)
+    }
+
+    /// A policy with no rules whose only operation honours the origin.
+    fn honour_origin_only() -> Policy {
+        Policy {
+            source: String::new(),
+            version: 1,
+            name: "honour-origin".to_string(),
+            description: String::new(),
+            caching_enabled: true,
+            debug_headers: false,
+            rulesets: BTreeMap::new(),
+            rules: Vec::new(),
+            hint: Hint { header: "x-cache-ruleset".to_string(), trust: false },
+            operations: BTreeMap::new(),
+            operation_parameters: BTreeMap::new(),
+            default_operation: Operation::new(OperationKind::HonourOrigin),
+            cache_stop: Vec::new(),
+            key_options: KeyOptions::default(),
+            audience: AudienceConfig::default(),
+            purge_paths: vec!["${path}".to_string()],
+            page_map: BTreeMap::new(),
+        }
+    }
+
+    /// The bundle's version (as written, or as assigned by [`Policy::with_version`]).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The bundle's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The bundle's description.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The global switch: when off, the edge cache is bypassed for everything.
+    pub fn caching_enabled(&self) -> bool {
+        self.caching_enabled
+    }
+
+    /// Whether `X-Cache-Rule`/`X-Cache-Operation`/`X-Cache-Chain-Operations` are sent.
+    pub fn debug_headers(&self) -> bool {
+        self.debug_headers
+    }
+
+    /// The same policy under another version (the server assigns versions on push).
+    pub fn with_version(mut self, version: u64) -> Policy {
+        self.version = version;
+        self
+    }
+
+    /// The bundle text as given.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Cache-key options from the `cacheKey` section.
+    pub fn key_options(&self) -> &KeyOptions {
+        &self.key_options
+    }
+
+    /// The audience rules (auth cookies, Authorization, split view).
+    pub fn audience_config(&self) -> &AudienceConfig {
+        &self.audience
+    }
+
+    /// The page-map entry for exactly this path.
+    pub fn page_action(&self, path: &str) -> Option<&PageAction> {
+        self.page_map.get(path)
+    }
+
+    /// Anonymous or authenticated, from the auth cookies and `Authorization` header (also
+    /// when split view is off).
+    pub fn audience(&self, req: &Headers) -> Audience {
+        self.audience.audience(req)
+    }
+
+    /// The split-view header name, lower case, when split view is on.
+    pub fn split_view_header(&self) -> Option<&str> {
+        self.audience.split_view.then_some(self.audience.header_lower.as_str())
+    }
+
+    /// Removes any client-sent split-view header (and `x-anonymous` even when split view is
+    /// off); with split view on, sets it to `1` for anonymous requests.
+    pub fn prepare_origin_headers(&self, h: &mut Headers, audience: Audience) {
+        self.audience.prepare_origin_headers(h, audience);
+    }
+
+    /// Whether a cache-stop request variable (a cookie or query parameter of that exact
+    /// name) is present: the edge cache is then bypassed.
+    pub fn cache_stop(&self, req: &RequestHead) -> bool {
+        if self.cache_stop.is_empty() {
+            return false;
+        }
+        let named = |n: &str| self.cache_stop.iter().any(|v| v == n);
+        crate::audience::cookie_names(&req.headers).any(named)
+            || req.url.query_pairs().any(|(n, _)| named(n.as_ref()))
+    }
+
+    /// The ruleset of the first request rule matching `req`.
+    pub fn classify_request(&self, req: &RequestHead) -> Option<Classified<'_>> {
+        classify::classify_request(&self.rules, req)
+    }
+
+    /// For a request no request rule matched: the trusted origin hint when it names a
+    /// declared ruleset, else the first rule with a `contentType` condition that matches.
+    pub fn classify_response(&self, req: &RequestHead, resp: &ResponseHead) -> Option<Classified<'_>> {
+        self.classify_hint(resp).or_else(|| classify::classify_by_content_type(&self.rules, req, resp))
+    }
+
+    fn classify_hint(&self, resp: &ResponseHead) -> Option<Classified<'_>> {
+        if !self.hint.trust {
+            return None;
+        }
+        let named = resp.headers.get(&self.hint.header)?.trim();
+        let (ruleset, _) = self.rulesets.get_key_value(named)?;
+        Some(Classified { ruleset, rule_id: None })
+    }
+
+    /// The operation for a ruleset; the default operation for None or an unmapped ruleset.
+    pub fn operation(&self, ruleset: Option<&str>) -> &Operation {
+        ruleset.and_then(|r| self.operations.get(r)).unwrap_or(&self.default_operation)
+    }
+
+    /// The operation for unclassified requests.
+    pub fn default_operation(&self) -> &Operation {
+        &self.default_operation
+    }
+
+    /// The origin's ruleset hint header (lower case), when it is trusted.
+    pub fn ruleset_hint_header(&self) -> Option<&str> {
+        self.hint.trust.then_some(self.hint.header.as_str())
+    }
+
+    /// Purge path templates (`${path}`, `${path}/view`, …).
+    pub fn purge_paths(&self) -> &[String] {
+        &self.purge_paths
+    }
+
+    /// The declared rulesets, by name.
+    pub fn rulesets(&self) -> impl Iterator<Item = (&str, &RulesetInfo)> {
+        self.rulesets.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The rules, in order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// A summary for the control panel: `{"caching":{"enabled","debugHeaders"},
+    /// "rulesets":[{"name","title","operation","parameters"}],"default":"honourOrigin"}`.
+    pub fn summary_json(&self) -> serde_json::Value {
+        let rulesets: Vec<serde_json::Value> = self
+            .rulesets
+            .iter()
+            .map(|(name, info)| {
+                let params =
+                    self.operation_parameters.get(name).cloned().unwrap_or_else(|| serde_json::json!({}));
+                serde_json::json!({
+                    "name": name,
+                    "title": info.title,
+                    "operation": self.operation(Some(name)).name(),
+                    "parameters": params,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "name": self.name,
+            "version": self.version,
+            "caching": {"enabled": self.caching_enabled, "debugHeaders": self.debug_headers},
+            "rulesets": rulesets,
+            "default": self.default_operation.name(),
+        })
+    }
+}

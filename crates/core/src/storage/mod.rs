@@ -1,0 +1,9 @@
+//! What the edge keeps: cache keys, the versioned stored record, the memory tier, the storage
+//! trait (no HTTP semantics) and the per-ruleset counters.
+
+pub mod key;
+pub mod lru;
+pub mod meta;
+pub mod stats;
+pub mod store;
+pub mod tiers;

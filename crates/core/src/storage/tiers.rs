@@ -1,0 +1,180 @@
+//! The rules of the edge's storage tiers, as the shell applies them: how long things are kept,
+//! which bodies the memory tier takes and what each one costs it, hit-for-pass marks, and how
+//! long a request waits for the origin or for another request's fetch. The shell holds the
+//! state (one per isolate) and performs the I/O; every choice is made here.
+
+use crate::engine::Outcome;
+use crate::http::{Headers, Time};
+use crate::lru::ByteLru;
+
+/// How long the Cache API keeps what we store. Freshness is decided by the flow; this only
+/// bounds how long an entry stays available for revalidation and stale serving. The purge
+/// ledger keeps its records at least this long.
+pub const STORAGE_SECS: u64 = 7 * 24 * 3600;
+
+/// The memory tier's capacity in bytes.
+pub const MEMORY_CAPACITY: usize = 16 << 20;
+/// The largest body the memory tier takes.
+pub const MEMORY_MAX_ENTRY: usize = 256 << 10;
+/// Room for an entry's key and head fields beside the largest body.
+const MEMORY_HEAD_ALLOWANCE: usize = 64 << 10;
+
+/// How long a request waits for the origin when a stale entry can stand in for its answer.
+pub const ORIGIN_DEADLINE_MS: u64 = 30_000;
+/// How often a request waiting for another request's fetch of the same entry looks again.
+pub const COLLAPSE_POLL_MS: u64 = 10;
+/// How long a collapsed request waits at most before fetching on its own.
+pub const COLLAPSE_WAIT_MS: u64 = ORIGIN_DEADLINE_MS;
+
+/// How long a URL whose response could not be stored skips the Cache API lookup and request
+/// collapsing (Varnish's hit-for-pass).
+pub const PASS_MS: Time = 120_000;
+/// How many bytes of keys the hit-for-pass marks may hold, and the longest key they take.
+pub const PASS_CAPACITY: usize = 1 << 20;
+pub const PASS_MAX_KEY: usize = 4096;
+/// What one mark costs beyond its key.
+const PASS_ENTRY_OVERHEAD: usize = 64;
+
+/// Whether a body of `declared` bytes (its `Content-Length`) is read into the memory tier
+/// before the client is answered. Bodies of unknown length stream and are not.
+pub fn memory_admits(declared: Option<u64>) -> bool {
+    declared.is_some_and(|n| n <= MEMORY_MAX_ENTRY as u64)
+}
+
+/// What an entry costs the memory tier beside its key (which the tier counts itself): its body
+/// and its stored head fields. One formula wherever an entry is put there.
+pub fn memory_entry_size(fields: &Headers, body_len: usize) -> usize {
+    body_len + fields.byte_size()
+}
+
+/// An empty memory tier: [`MEMORY_CAPACITY`] bytes, entries up to the largest body it takes
+/// with room for its key and fields.
+pub fn memory_tier<V>() -> ByteLru<V> {
+    ByteLru::new(MEMORY_CAPACITY, MEMORY_MAX_ENTRY + MEMORY_HEAD_ALLOWANCE)
+}
+
+/// What an answer does to the URL's hit-for-pass mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassChange {
+    /// A response was stored: the URL is cacheable again.
+    Clear,
+    /// A response came from the origin and could not be stored.
+    Mark,
+    Keep,
+}
+
+/// The mark change after an answer: `stored` when the reply stores a response, `bypassed`
+/// when the policy sent the request past the cache (that says nothing about the URL's
+/// responses).
+pub fn pass_change(outcome: Outcome, stored: bool, bypassed: bool) -> PassChange {
+    match outcome {
+        _ if stored => PassChange::Clear,
+        Outcome::Miss | Outcome::Revalidated200 if !bypassed => PassChange::Mark,
+        _ => PassChange::Keep,
+    }
+}
+
+/// One isolate's hit-for-pass marks: base key → until when.
+#[derive(Debug)]
+pub struct HitForPass {
+    marks: ByteLru<Time>,
+}
+
+impl Default for HitForPass {
+    fn default() -> Self {
+        HitForPass { marks: ByteLru::new(PASS_CAPACITY, PASS_MAX_KEY) }
+    }
+}
+
+impl HitForPass {
+    /// Whether `key` is marked at `now`: its lookups skip the Cache API and its fetches are not
+    /// collapsed (its responses are not stored, so waiting for another request's fetch would
+    /// only delay this one).
+    pub fn is_marked(&self, key: &str, now: Time) -> bool {
+        self.marks.peek(key).is_some_and(|until| *until > now)
+    }
+
+    /// Applies an answer's [`PassChange`] to `key`.
+    pub fn apply(&mut self, key: &str, change: PassChange, now: Time) {
+        match change {
+            PassChange::Clear => {
+                self.marks.remove(key);
+            }
+            PassChange::Mark => {
+                self.marks.insert(key.to_string(), now + PASS_MS, PASS_ENTRY_OVERHEAD);
+            }
+            PassChange::Keep => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_takes_known_small_bodies_only() {
+        assert!(memory_admits(Some(0)));
+        assert!(memory_admits(Some(MEMORY_MAX_ENTRY as u64)));
+        assert!(!memory_admits(Some(MEMORY_MAX_ENTRY as u64 + 1)));
+        assert!(!memory_admits(None));
+    }
+
+    #[test]
+    fn an_entry_costs_its_body_and_fields_and_the_largest_body_fits() {
+        let fields = Headers::from_pairs([("etag", "\"a\""), ("content-type", "text/html")]);
+        assert!(fields.byte_size() > 0);
+        assert_eq!(memory_entry_size(&fields, 10), 10 + fields.byte_size());
+        let mut tier = memory_tier::<()>();
+        let key = "https://example.org/a-rather-long-path/with/segments?and=query".to_string();
+        assert!(tier.insert(key, (), memory_entry_size(&fields, MEMORY_MAX_ENTRY)));
+        let mut tier = memory_tier::<()>();
+        let many = (0..MEMORY_CAPACITY / MEMORY_MAX_ENTRY + 4)
+            .filter(|i| tier.insert(format!("k{i}"), (), memory_entry_size(&fields, MEMORY_MAX_ENTRY)))
+            .count();
+        assert!(many > MEMORY_CAPACITY / MEMORY_MAX_ENTRY - 2, "each insert is taken");
+        assert!(tier.bytes() <= MEMORY_CAPACITY, "but the tier stays within its capacity");
+    }
+
+    #[test]
+    fn unstorable_misses_mark_and_stored_answers_clear() {
+        assert_eq!(pass_change(Outcome::Miss, false, false), PassChange::Mark);
+        assert_eq!(pass_change(Outcome::Revalidated200, false, false), PassChange::Mark);
+        assert_eq!(pass_change(Outcome::Miss, true, false), PassChange::Clear);
+        // A bypass says nothing about the URL's responses; hits and synthetic answers neither.
+        assert_eq!(pass_change(Outcome::Miss, false, true), PassChange::Keep);
+        assert_eq!(pass_change(Outcome::Bypass, false, true), PassChange::Keep);
+        assert_eq!(pass_change(Outcome::Hit, false, false), PassChange::Keep);
+    }
+
+    #[test]
+    fn a_mark_lasts_pass_ms_and_a_store_clears_it() {
+        let mut p = HitForPass::default();
+        p.apply("u", PassChange::Mark, 1_000);
+        assert!(p.is_marked("u", 1_000));
+        assert!(p.is_marked("u", 1_000 + PASS_MS - 1));
+        assert!(!p.is_marked("u", 1_000 + PASS_MS));
+        p.apply("u", PassChange::Mark, 5_000);
+        p.apply("u", PassChange::Clear, 5_001);
+        assert!(!p.is_marked("u", 5_002));
+        p.apply("v", PassChange::Keep, 0);
+        assert!(!p.is_marked("v", 0));
+    }
+
+    #[test]
+    fn marks_are_bounded_the_oldest_forgotten_first() {
+        let mut p = HitForPass::default();
+        let key = |i: usize| format!("https://example.org/{i:06}");
+        let per = key(0).len() + PASS_ENTRY_OVERHEAD;
+        let n = PASS_CAPACITY / per + 100;
+        for i in 0..n {
+            p.apply(&key(i), PassChange::Mark, 0);
+        }
+        assert!(!p.is_marked(&key(0), 1), "the first marks were evicted");
+        assert!(p.is_marked(&key(n - 1), 1));
+        // A key longer than the bound is never marked (it would evict everything else).
+        let long = "x".repeat(PASS_MAX_KEY + 1);
+        p.apply(&long, PassChange::Mark, 0);
+        assert!(!p.is_marked(&long, 1));
+    }
+}

@@ -1,0 +1,395 @@
+//! The admin API and the control panel, under the admin prefix, behind the shared secret; and
+//! `PURGE <url>` requests.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::*;
+
+use super::cache::{self, MEMORY, STATS};
+use super::convert::headers_to_js;
+use super::{assets, ledger, persist, policy_store, Config, REPLAY};
+use rulecache::decision::Audience;
+use rulecache::engine::{Flow, Found, Purged, Step};
+use rulecache::freshness::{self, Verdict};
+use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
+use rulecache::key;
+use rulecache::policy::Policy;
+use rulecache::purge::auth::{authorize, AuthError, AuthInput, Credential, SIGNATURE_HEADER};
+use rulecache::purge::ledger::{Target, BLOCKING_REFRESH_AFTER_MS};
+use rulecache::purge::request::{PurgeRequest, MAX_BODY_BYTES};
+
+/// A strict policy for the panel: only its own files, no inline code.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+fn json_response(status: u16, value: &Value) -> Result<Response> {
+    let h = Headers::from_pairs([
+        ("content-type", "application/json; charset=utf-8"),
+        ("cache-control", "no-store"),
+        ("x-content-type-options", "nosniff"),
+    ]);
+    Ok(Response::builder()
+        .with_status(status)
+        .with_headers(headers_to_js(&h))
+        .fixed(serde_json::to_vec(value).unwrap_or_default()))
+}
+
+fn auth_failure(e: AuthError) -> Result<Response> {
+    let mut resp = json_response(e.status(), &json!({ "error": e.message() }))?;
+    if e.status() == 401 {
+        let _ = resp.headers_mut().set("www-authenticate", "Bearer realm=\"rulecache\"");
+    }
+    Ok(resp)
+}
+
+/// Checks the credential of an admin or purge request over its exact body.
+fn check(
+    config: &Config,
+    method: &str,
+    url: &url::Url,
+    headers: &Headers,
+    body: &[u8],
+    now: Time,
+) -> std::result::Result<Credential, AuthError> {
+    let path_and_query = match url.query() {
+        Some(q) => format!("{}?{}", url.path(), q),
+        None => url.path().to_string(),
+    };
+    let input = AuthInput { method, path_and_query: &path_and_query, headers, body };
+    REPLAY.with(|r| authorize(config.secret.as_deref(), &input, now / 1000 * 1000, &mut r.borrow_mut()))
+}
+
+/// Everything under the admin prefix.
+pub async fn handle(
+    mut req: Request,
+    env: &Env,
+    _ctx: &Context,
+    config: &Config,
+    now: Time,
+) -> Result<Response> {
+    let url = req.url()?;
+    let rest = url.path().strip_prefix(config.admin_prefix.as_str()).unwrap_or("").to_string();
+    let method = req.inner().method().to_ascii_uppercase();
+    if rest.is_empty() {
+        let mut target = url.clone();
+        target.set_path(&format!("{}/", config.admin_prefix));
+        return Response::redirect_with_status(target, 301);
+    }
+    if let Some(asset) = assets::find(&rest) {
+        if method != "GET" && method != "HEAD" {
+            return json_response(405, &json!({ "error": "method not allowed" }));
+        }
+        let h = Headers::from_pairs([
+            ("content-type", asset.content_type),
+            ("cache-control", "no-cache"),
+            ("content-security-policy", CSP),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "no-referrer"),
+            ("x-frame-options", "DENY"),
+        ]);
+        let body = if method == "HEAD" { Vec::new() } else { asset.body.as_bytes().to_vec() };
+        return Ok(Response::builder().with_headers(headers_to_js(&h)).fixed(body));
+    }
+    let Some(api) = rest.strip_prefix("/api/") else {
+        return json_response(404, &json!({ "error": "not found" }));
+    };
+    let body = req.bytes().await.unwrap_or_default();
+    if body.len() > MAX_BODY_BYTES {
+        return json_response(413, &json!({ "error": "request body too large" }));
+    }
+    let headers = super::convert::headers_from_js(req.headers());
+    let credential = match check(config, &method, &url, &headers, &body, now) {
+        Ok(c) => c,
+        Err(e) => return auth_failure(e),
+    };
+    let nonce = headers.get(SIGNATURE_HEADER).map(str::to_string);
+    match (method.as_str(), api) {
+        ("GET", "policy") => policy_info(env, now).await,
+        ("POST", "policy") => {
+            let text = String::from_utf8_lossy(&body);
+            match policy_store::push(env, &text, now).await? {
+                Ok(version) => json_response(200, &json!({ "version": version })),
+                Err(errors) => {
+                    let list: Vec<Value> =
+                        errors.iter().map(|e| json!({ "path": e.path, "message": e.message })).collect();
+                    json_response(422, &json!({ "errors": list }))
+                }
+            }
+        }
+        ("POST", "policy/rollback") => {
+            #[derive(Deserialize)]
+            struct Rollback {
+                version: u64,
+            }
+            let Ok(r) = serde_json::from_slice::<Rollback>(&body) else {
+                return json_response(400, &json!({ "errors": ["body must be {\"version\": N}"] }));
+            };
+            if policy_store::rollback(env, r.version, now).await? {
+                json_response(200, &json!({ "version": r.version }))
+            } else {
+                json_response(404, &json!({ "error": format!("version {} is not kept", r.version) }))
+            }
+        }
+        ("GET", "profiles") => {
+            let list: Vec<Value> = Policy::profiles()
+                .iter()
+                .map(|(id, text)| {
+                    let bundle: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+                    let name = bundle.get("name").cloned().unwrap_or(Value::Null);
+                    json!({ "id": id, "name": name, "bundle": bundle })
+                })
+                .collect();
+            json_response(200, &Value::Array(list))
+        }
+        ("POST", "purge") => match PurgeRequest::from_json(&body) {
+            Ok(purge) => run_purge(env, purge, credential, &url, nonce, now).await,
+            Err(problems) => json_response(400, &json!({ "errors": problems })),
+        },
+        ("GET", "stats") => stats(),
+        ("POST", "explain") => explain(env, &body, config, now).await,
+        _ => json_response(404, &json!({ "error": "no such admin endpoint" })),
+    }
+}
+
+/// `PURGE <url>`: the Varnish/Squid/plone.cachepurging convention. Never forwarded.
+pub async fn purge_method(mut req: Request, env: &Env, config: &Config, now: Time) -> Result<Response> {
+    let url = req.url()?;
+    let body = req.bytes().await.unwrap_or_default();
+    let headers = super::convert::headers_from_js(req.headers());
+    let credential = match check(config, "PURGE", &url, &headers, &body, now) {
+        Ok(c) => c,
+        Err(e) => return auth_failure(e),
+    };
+    let nonce = headers.get(SIGNATURE_HEADER).map(str::to_string);
+    let purge = PurgeRequest::from_purge_method(url.as_str(), &headers);
+    run_purge(env, purge, credential, &url, nonce, now).await
+}
+
+async fn run_purge(
+    env: &Env,
+    purge: PurgeRequest,
+    credential: Credential,
+    base: &url::Url,
+    nonce: Option<String>,
+    now: Time,
+) -> Result<Response> {
+    let policy = policy_store::active(env, now).await;
+    let targets = match purge
+        .targets(&credential, base, policy.purge_paths(), |u| key::primary_key(u, policy.key_options()))
+    {
+        Ok(t) => t,
+        Err(problems) => return json_response(400, &json!({ "errors": problems })),
+    };
+    // Record it globally first: if the ledger cannot take it, nothing is reported as done.
+    let answer = match ledger::append(env, targets.clone(), purge.soft, nonce).await {
+        Ok(a) => a,
+        Err(e) => {
+            let msg = e.to_string();
+            let status = if msg.contains("already applied") { 401 } else { 503 };
+            return json_response(
+                status,
+                &json!({ "error": format!("the purge ledger refused the purge: {msg}") }),
+            );
+        }
+    };
+    ledger::apply(&answer.records, now);
+    // A hard purge also removes this location's copies at once; a soft one keeps them so
+    // they can be revalidated conditionally (the ledger marks them stale).
+    let mut removed = 0usize;
+    if !purge.soft {
+        for target in &targets {
+            match target {
+                Target::Url(pk) => {
+                    for audience in [None, Some(Audience::Anonymous), Some(Audience::Authenticated)] {
+                        let storage_key = key::storage_key(pk, audience, None);
+                        removed += cache::delete_key(&storage_key).await;
+                        persist::delete(env, &storage_key).await;
+                    }
+                }
+                Target::Prefix(prefix) => {
+                    removed += MEMORY.with(|m| {
+                        m.borrow_mut().remove_where(|_, e| e.meta.url.starts_with(prefix.as_str()))
+                    });
+                }
+                Target::Tag(tag) => {
+                    removed += MEMORY
+                        .with(|m| m.borrow_mut().remove_where(|_, e| e.meta.tags.iter().any(|t| t == tag)));
+                }
+            }
+        }
+    }
+    let expanded: Vec<Value> = targets
+        .iter()
+        .map(|t| match t {
+            Target::Url(u) => json!({ "url": u }),
+            Target::Prefix(p) => json!({ "prefix": p }),
+            Target::Tag(t) => json!({ "tag": t }),
+        })
+        .collect();
+    let urls: Vec<&str> =
+        targets.iter().filter_map(|t| if let Target::Url(u) = t { Some(u.as_str()) } else { None }).collect();
+    json_response(
+        200,
+        &json!({
+            "id": answer.id,
+            "soft": purge.soft,
+            "expanded": urls,
+            "targets": expanded,
+            "removedLocal": removed,
+            "honouredEverywhereBy": now + BLOCKING_REFRESH_AFTER_MS,
+        }),
+    )
+}
+
+async fn policy_info(env: &Env, now: Time) -> Result<Response> {
+    let (policy, source) = policy_store::active_with_source(env, now).await;
+    let history = policy_store::history(env).await.unwrap_or_default();
+    let active_version = policy.version();
+    let items: Vec<Value> = history
+        .iter()
+        .map(|h| {
+            json!({ "version": h.version, "name": h.name, "pushedAt": h.pushed_at,
+                    "active": source == "kv" && h.version == active_version })
+        })
+        .collect();
+    let bundle: Value = serde_json::from_str(policy.source()).unwrap_or(Value::Null);
+    json_response(
+        200,
+        &json!({
+            "active": { "version": active_version, "name": policy.name(), "source": source,
+                        "bundle": bundle, "summary": policy.summary_json() },
+            "history": items,
+        }),
+    )
+}
+
+fn stats() -> Result<Response> {
+    let (since, rulesets) = STATS.with(|s| match s.borrow().as_ref() {
+        Some(s) => (s.since, serde_json::to_value(&s.rulesets).unwrap_or(Value::Null)),
+        None => (super::now(), json!({})),
+    });
+    let (entries, bytes, capacity) = MEMORY.with(|m| {
+        let m = m.borrow();
+        (m.len(), m.bytes(), m.capacity())
+    });
+    json_response(
+        200,
+        &json!({
+            "scope": "isolate",
+            "since": since,
+            "rulesets": rulesets,
+            "memory": { "entries": entries, "bytes": bytes, "capacityBytes": capacity },
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+struct ExplainInput {
+    #[serde(default = "get")]
+    method: String,
+    url: String,
+    #[serde(default)]
+    cookies: String,
+    #[serde(default)]
+    headers: serde_json::Map<String, Value>,
+}
+
+fn get() -> String {
+    "GET".into()
+}
+
+fn headers_json(h: &Headers) -> Value {
+    let mut map = serde_json::Map::new();
+    for (n, v) in h.iter() {
+        map.insert(n.to_string(), Value::String(v.to_string()));
+    }
+    Value::Object(map)
+}
+
+async fn explain(env: &Env, body: &[u8], config: &Config, now: Time) -> Result<Response> {
+    let input: ExplainInput = match serde_json::from_slice(body) {
+        Ok(i) => i,
+        Err(e) => return json_response(400, &json!({ "errors": [format!("invalid explain request: {e}")] })),
+    };
+    let mut headers = Headers::new();
+    for (n, v) in &input.headers {
+        if let Some(v) = v.as_str() {
+            headers.append(n, v);
+        }
+    }
+    if !input.cookies.trim().is_empty() {
+        headers.set("cookie", input.cookies.trim());
+    }
+    let Some(request) = RequestHead::parse(&input.method, &input.url, headers) else {
+        return json_response(400, &json!({ "errors": ["url must be an absolute http(s) URL"] }));
+    };
+    let policy = policy_store::active(env, now).await;
+    let (flow, step) = Flow::start(&policy, request, now, true);
+    let operation = policy.operation(flow.ruleset());
+    let mut cached = json!({ "present": false, "status": "miss" });
+    let mut response_head =
+        ResponseHead::new(200, Headers::from_pairs([("content-type", "text/html; charset=utf-8")]));
+    if let Step::Lookup { key } = step {
+        let (mut found, _) = cache::lookup(&key).await;
+        if let Found::Index(_) = &found {
+            if let Step::Lookup { key } = flow.clone().found(&policy, found.clone(), Purged::No, now) {
+                found = cache::lookup(&key).await.0;
+            }
+        }
+        if let Found::Entry(meta) = found {
+            let purged = ledger::effect(&meta);
+            let stored = freshness::Stored {
+                head: &meta.head,
+                request_time: meta.request_time,
+                response_time: meta.response_time,
+                storage: meta.storage,
+                stale_from: match purged {
+                    Purged::Soft { at } => Some(at),
+                    _ => meta.stale_from,
+                },
+            };
+            let age = freshness::current_age(&meta.head, meta.request_time, meta.response_time, now);
+            let (fresh, ttl) = match freshness::evaluate(flow.client(), &stored, now) {
+                Verdict::Fresh { ttl } => (true, ttl as i64),
+                Verdict::Stale { stale_for, .. } => (false, -(stale_for as i64)),
+            };
+            let status = match (purged, fresh) {
+                (Purged::Hard, _) => "purged",
+                (_, true) => "hit",
+                (_, false) => "stale",
+            };
+            cached = json!({ "present": purged != Purged::Hard, "fresh": fresh && purged != Purged::Hard,
+                             "age": age, "ttl": ttl, "status": status, "storedAt": meta.stored_at });
+            response_head = meta.head.clone();
+        }
+    }
+    let preview = flow.preview(&policy, response_head, now);
+    let upstream_url = match &config.origin {
+        Some(o) => {
+            let mut u = o.clone();
+            u.set_path(flow.upstream().url.path());
+            u.set_query(flow.upstream().url.query());
+            u.to_string()
+        }
+        None => flow.upstream().url.to_string(),
+    };
+    json_response(
+        200,
+        &json!({
+            "ruleset": flow.ruleset(),
+            "rule": flow.rule_id(),
+            "operation": operation.name(),
+            "chain": operation.chain_names(),
+            "bypass": flow.bypass().map(|b| b.as_str()),
+            "audience": flow.audience().as_str(),
+            "key": flow.primary_key(),
+            "storageKey": flow.base_key(),
+            "variant": flow.variant().map(str::to_string).unwrap_or_else(|| flow.audience().as_str().to_string()),
+            "originUrl": upstream_url,
+            "requestHeadersToOrigin": headers_json(&flow.upstream().headers),
+            "responseHeaders": headers_json(&preview.headers),
+            "cached": cached,
+            "policyVersion": policy.version(),
+        }),
+    )
+}

@@ -1,0 +1,209 @@
+//! Moving heads between JavaScript objects and the core's plain types. A head crosses the wasm
+//! boundary once, as one string of lines (see [`Headers::from_lines`]), instead of once or
+//! more per field; JavaScript objects nothing needs to change are passed on as they are, and
+//! a body held in memory is handed to the runtime as a view, copied once by `new Response`.
+
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::ReadableStream;
+use worker::{Headers as JsHeaders, Response, Result};
+
+use rulecache::http::{write_line, HeaderEdit, Headers, RequestHead, ResponseHead};
+
+#[wasm_bindgen(inline_js = r#"
+function put(h, lines) {
+  const a = lines.split('\n');
+  for (let i = 0; i + 1 < a.length; i += 2) {
+    // A field the runtime refuses (e.g. a stray control byte) is dropped.
+    try { h.append(a[i], a[i + 1]); } catch (_) {}
+  }
+  return h;
+}
+export function headLines(h) {
+  let s = '';
+  for (const [n, v] of h) s += n + '\n' + v + '\n';
+  return s;
+}
+export function requestLines(r) { return r.method + '\n' + r.url + '\n' + headLines(r.headers); }
+export function responseLines(r) { return r.status + '\n' + headLines(r.headers); }
+export function headersFromLines(lines) { return put(new Headers(), lines); }
+export function editedHeaders(h, removed, added) {
+  const c = new Headers(h);
+  for (const n of removed.split('\n')) {
+    try { if (n) c.delete(n); } catch (_) {}
+  }
+  return put(c, added);
+}
+export function respond(status, h, bytes, stream) {
+  const headers = typeof h === 'string' ? put(new Headers(), h) : h;
+  return new Response(stream ?? bytes ?? null, { status, headers });
+}
+export function forward(url, method, headers, body) {
+  return fetch(url, { method, headers, body, redirect: 'manual' });
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = headLines)]
+    fn head_lines(headers: &web_sys::Headers) -> String;
+    #[wasm_bindgen(js_name = requestLines)]
+    fn request_lines(req: &web_sys::Request) -> String;
+    #[wasm_bindgen(js_name = responseLines)]
+    fn response_lines(resp: &web_sys::Response) -> String;
+    #[wasm_bindgen(js_name = headersFromLines)]
+    fn headers_from_lines(lines: &str) -> web_sys::Headers;
+    #[wasm_bindgen(js_name = editedHeaders)]
+    fn edited_headers(headers: &web_sys::Headers, removed: &str, added: &str) -> web_sys::Headers;
+    #[wasm_bindgen(js_name = respond, catch)]
+    fn respond_with_lines(
+        status: u16,
+        headers: &str,
+        bytes: Option<&[u8]>,
+        stream: Option<ReadableStream>,
+    ) -> std::result::Result<web_sys::Response, JsValue>;
+    #[wasm_bindgen(js_name = respond, catch)]
+    fn respond_with_headers(
+        status: u16,
+        headers: &web_sys::Headers,
+        bytes: Option<&[u8]>,
+        stream: Option<ReadableStream>,
+    ) -> std::result::Result<web_sys::Response, JsValue>;
+    #[wasm_bindgen(js_name = forward, catch)]
+    fn forward_js(
+        url: &str,
+        method: &str,
+        headers: &web_sys::Headers,
+        body: Option<ReadableStream>,
+    ) -> std::result::Result<js_sys::Promise, JsValue>;
+}
+
+/// Copies a JavaScript `Headers` into the core's list.
+pub fn headers_from_js(js: &JsHeaders) -> Headers {
+    Headers::from_lines(&head_lines(&js.0))
+}
+
+/// Builds a JavaScript `Headers` from the core's list.
+pub fn headers_to_js(h: &Headers) -> JsHeaders {
+    JsHeaders(headers_from_lines(&h.to_lines()))
+}
+
+/// An incoming request's method, URL and header fields, read in one crossing.
+pub struct RequestLines(String);
+
+impl RequestLines {
+    pub fn read(req: &web_sys::Request) -> Self {
+        RequestLines(request_lines(req))
+    }
+
+    fn parts(&self) -> (&str, &str, &str) {
+        let (method, rest) = self.0.split_once('\n').unwrap_or((&self.0, ""));
+        let (url, lines) = rest.split_once('\n').unwrap_or((rest, ""));
+        (method, url, lines)
+    }
+
+    pub fn method(&self) -> &str {
+        self.parts().0
+    }
+
+    pub fn url(&self) -> &str {
+        self.parts().1
+    }
+
+    /// The head the core works on.
+    pub fn head(&self) -> Result<RequestHead> {
+        let (method, url, lines) = self.parts();
+        Ok(RequestHead::new(method, url::Url::parse(url)?, Headers::from_lines(lines)))
+    }
+}
+
+/// The head of a runtime response, read in one crossing.
+pub fn response_head(resp: &web_sys::Response) -> ResponseHead {
+    ResponseHead::from_lines(&response_lines(resp))
+}
+
+/// Wraps a runtime response for the `worker` crate's APIs (the Cache API) reading only its
+/// status, headers and body. (`Response::from` also reads `cf` and `webSocket`, which the
+/// cache never uses; reading `cf` builds an object on every call.)
+pub fn lean_response(resp: web_sys::Response) -> Response {
+    let builder = Response::builder().with_status(resp.status()).with_headers(JsHeaders(resp.headers()));
+    match resp.body() {
+        Some(stream) => builder.stream(stream),
+        None => builder.empty(),
+    }
+}
+
+/// Sends a request to `url` with the runtime's `fetch`, redirects not followed.
+pub async fn forward(
+    url: &str,
+    method: &str,
+    headers: &web_sys::Headers,
+    body: Option<ReadableStream>,
+) -> Result<web_sys::Response> {
+    let answer = super::settle::JsAwait::new(forward_js(url, method, headers, body)?).await?;
+    // `fetch` resolves to a Response.
+    Ok(answer.unchecked_into())
+}
+
+/// Reads a runtime response's whole body.
+pub async fn read_body(resp: &web_sys::Response) -> Result<Rc<[u8]>> {
+    let buffer = super::settle::JsAwait::new(resp.array_buffer()?).await?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec().into())
+}
+
+/// The header fields of a response being built.
+pub enum OutHeaders<'a> {
+    /// The core's list, sent across as lines.
+    Core(&'a Headers),
+    /// A JavaScript object, passed on as it is.
+    Js(web_sys::Headers),
+}
+
+/// The body of a response being built.
+pub enum OutBody<'a> {
+    None,
+    /// Bytes in wasm memory: the runtime copies them once.
+    Bytes(&'a [u8]),
+    Stream(ReadableStream),
+}
+
+/// Builds the runtime's response in one crossing.
+pub fn respond(status: u16, headers: &OutHeaders, body: OutBody) -> Result<web_sys::Response> {
+    let (bytes, stream) = match body {
+        OutBody::None => (None, None),
+        OutBody::Bytes(b) => (Some(b), None),
+        OutBody::Stream(s) => (None, Some(s)),
+    };
+    let response = match headers {
+        OutHeaders::Core(h) => respond_with_lines(status, &h.to_lines(), bytes, stream),
+        OutHeaders::Js(h) => respond_with_headers(status, h, bytes, stream),
+    };
+    Ok(response?)
+}
+
+/// `js` (a JavaScript `Headers` that holds `from`) edited to hold `to`: passed on as it is
+/// when nothing changed, else copied with the changed fields replaced, in one crossing.
+pub fn edited_copy(js: web_sys::Headers, from: &Headers, to: &Headers) -> web_sys::Headers {
+    let edits = from.edits_to(to);
+    if edits.is_empty() {
+        return js;
+    }
+    let (mut removed, mut added) = (String::new(), String::new());
+    for edit in edits {
+        let (name, values) = match edit {
+            HeaderEdit::Remove(name) => (name, Vec::new()),
+            HeaderEdit::Replace(name, values) => (name, values),
+        };
+        if name.contains('\n') {
+            continue;
+        }
+        if from.contains(name) {
+            removed.push_str(name);
+            removed.push('\n');
+        }
+        for v in values {
+            write_line(&mut added, name, v);
+        }
+    }
+    edited_headers(&js, &removed, &added)
+}

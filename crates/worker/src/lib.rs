@@ -1,0 +1,107 @@
+//! The Cloudflare Workers shell of rulecache: turns the core's decisions into I/O (the Cache
+//! API, KV, the purge ledger's Durable Object, fetch to the origin). Compiled for wasm only; on
+//! the host this crate is empty.
+
+#![cfg(target_arch = "wasm32")]
+
+mod admin;
+mod assets;
+mod cache;
+mod convert;
+mod ledger;
+mod persist;
+mod policy_store;
+mod settle;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use worker::*;
+
+use rulecache::http::Time;
+use rulecache::purge::auth::ReplayGuard;
+
+/// The default admin path prefix (`ADMIN_PREFIX` var).
+const DEFAULT_ADMIN_PREFIX: &str = "/_rulecache";
+
+/// Settings read from the environment on each request (cheap: no I/O).
+pub(crate) struct Config {
+    /// The origin to forward to; `None`: the incoming URL itself (a worker on a zone route).
+    pub origin: Option<url::Url>,
+    pub admin_prefix: String,
+    /// `PURGE_SECRET`, when configured and non-empty. Never logged, never sent.
+    pub secret: Option<String>,
+}
+
+impl Config {
+    fn from_env(env: &Env) -> Config {
+        let origin = env
+            .var("ORIGIN")
+            .ok()
+            .map(|v| v.to_string())
+            .filter(|v| !v.trim().is_empty())
+            .and_then(|v| rulecache::http::parse_url(v.trim()));
+        let admin_prefix = env
+            .var("ADMIN_PREFIX")
+            .ok()
+            .map(|v| v.to_string().trim_end_matches('/').to_string())
+            .filter(|v| v.starts_with('/') && v.len() > 1)
+            .unwrap_or_else(|| DEFAULT_ADMIN_PREFIX.to_string());
+        let secret = env.secret("PURGE_SECRET").ok().map(|s| s.to_string()).filter(|s| !s.is_empty());
+        Config { origin, admin_prefix, secret }
+    }
+}
+
+thread_local! {
+    /// The settings, read once per isolate (a new deployment starts new isolates).
+    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
+    /// Signatures already accepted by this isolate (HMAC replay protection).
+    pub(crate) static REPLAY: RefCell<ReplayGuard> = RefCell::new(ReplayGuard::new());
+}
+
+/// The current time; the only clock read in the crate.
+pub(crate) fn now() -> Time {
+    js_sys::Date::now() as Time
+}
+
+/// The fetch handler, exported for the runtime. A request answered without waiting on I/O (a
+/// memory-tier hit) is answered within the call; any other gets a promise (see `settle`).
+/// (The `worker` crate's `#[event(fetch)]` always spawns a task, queues a microtask and
+/// returns a promise.)
+#[wasm_bindgen]
+pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
+    settle::settle(Box::pin(answer(req, env, Context::new(ctx))))
+}
+
+/// The response to one request; an error is logged and answered with a plain 500.
+async fn answer(req: web_sys::Request, env: Env, ctx: Context) -> JsValue {
+    match route(req, env, ctx).await {
+        Ok(response) => response.into(),
+        Err(e) => {
+            console_error!("{e}");
+            Response::error("INTERNAL SERVER ERROR", 500)
+                .map(|r| web_sys::Response::from(r).into())
+                .unwrap_or(JsValue::NULL)
+        }
+    }
+}
+
+async fn route(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
+    let config =
+        CONFIG.with(|c| c.borrow_mut().get_or_insert_with(|| Rc::new(Config::from_env(&env))).clone());
+    let now = now();
+    // The runtime's request is used as it is on the cache path (its method, URL and fields
+    // read in one crossing); the admin paths take the `worker` crate's wrapper (which reads
+    // every property, `cf` included).
+    let incoming = convert::RequestLines::read(&req);
+    if rulecache::http::url_path_is_under(incoming.url(), &config.admin_prefix) {
+        return admin::handle(req.into(), &env, &ctx, &config, now).await.map(Into::into);
+    }
+    if incoming.method().eq_ignore_ascii_case("PURGE") {
+        // Never forwarded to the origin, with or without credentials.
+        return admin::purge_method(req.into(), &env, &config, now).await.map(Into::into);
+    }
+    cache::handle(req, incoming, &env, &ctx, &config, now).await
+}

@@ -1,0 +1,133 @@
+//! The active policy: pushed bundles live in KV (every version kept for rollback); each
+//! isolate reads the active one through a short in-memory cache and falls back to the
+//! bundled default profile when KV is empty or fails.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+use worker::*;
+
+use rulecache::http::Time;
+use rulecache::policy::{Policy, PolicyError};
+
+const KV_BINDING: &str = "RULECACHE_KV";
+const ACTIVE_KEY: &str = "policy:active";
+const HISTORY_KEY: &str = "policy:history";
+/// How long an isolate trusts its copy before checking KV for a newer active version.
+pub const POLICY_CHECK_MS: Time = 5_000;
+/// How many versions the history keeps.
+const MAX_HISTORY: usize = 50;
+
+fn version_key(v: u64) -> String {
+    format!("policy:v:{v}")
+}
+
+/// One pushed version, as the history lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryItem {
+    pub version: u64,
+    pub name: String,
+    pub pushed_at: Time,
+}
+
+struct Active {
+    policy: Rc<Policy>,
+    /// "kv" or "bundled".
+    source: &'static str,
+    checked_at: Time,
+}
+
+thread_local! {
+    static ACTIVE: RefCell<Option<Active>> = const { RefCell::new(None) };
+}
+
+/// The active policy (and where it came from).
+pub async fn active_with_source(env: &Env, now: Time) -> (Rc<Policy>, &'static str) {
+    let cached = ACTIVE.with(|a| {
+        a.borrow()
+            .as_ref()
+            .map(|a| (a.policy.clone(), a.source, now.saturating_sub(a.checked_at) < POLICY_CHECK_MS))
+    });
+    if let Some((policy, source, true)) = cached {
+        return (policy, source);
+    }
+    let current = cached.map(|(p, s, _)| (p, s));
+    let (policy, source) = match load_active(env, current.as_ref().map(|(p, _)| p.version())).await {
+        Ok(Some(p)) => (Rc::new(p), "kv"),
+        // Same version as ours: keep it.
+        Ok(None) if current.is_some() => match current {
+            Some((p, s)) => (p, s),
+            None => (Rc::new(Policy::default_profile()), "bundled"),
+        },
+        Ok(None) => (Rc::new(Policy::default_profile()), "bundled"),
+        // KV failed: keep what we have, or the bundled default.
+        Err(_) => current.unwrap_or_else(|| (Rc::new(Policy::default_profile()), "bundled")),
+    };
+    set_active(policy.clone(), source, now);
+    (policy, source)
+}
+
+/// The active policy.
+pub async fn active(env: &Env, now: Time) -> Rc<Policy> {
+    active_with_source(env, now).await.0
+}
+
+fn set_active(policy: Rc<Policy>, source: &'static str, now: Time) {
+    ACTIVE.with(|a| *a.borrow_mut() = Some(Active { policy, source, checked_at: now }));
+}
+
+/// Reads the active version from KV: `Ok(None)` when KV has none, or it is `known`.
+async fn load_active(env: &Env, known: Option<u64>) -> Result<Option<Policy>> {
+    let kv = env.kv(KV_BINDING)?;
+    let Some(active) = kv.get(ACTIVE_KEY).text().await.map_err(kv_err)? else { return Ok(None) };
+    let Ok(version) = active.trim().parse::<u64>() else { return Ok(None) };
+    if Some(version) == known {
+        return Ok(None);
+    }
+    let Some(text) = kv.get(&version_key(version)).text().await.map_err(kv_err)? else { return Ok(None) };
+    Ok(Policy::from_json(&text).ok().map(|p| p.with_version(version)))
+}
+
+fn kv_err(e: KvError) -> Error {
+    Error::RustError(e.to_string())
+}
+
+/// The versions pushed so far, newest first.
+pub async fn history(env: &Env) -> Result<Vec<HistoryItem>> {
+    let kv = env.kv(KV_BINDING)?;
+    let text = kv.get(HISTORY_KEY).text().await.map_err(kv_err)?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default())
+}
+
+/// Validates `text` and stores it as a new active version. An invalid bundle is refused with
+/// every problem and changes nothing.
+pub async fn push(env: &Env, text: &str, now: Time) -> Result<std::result::Result<u64, Vec<PolicyError>>> {
+    let policy = match Policy::from_json(text) {
+        Ok(p) => p,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let kv = env.kv(KV_BINDING)?;
+    let mut items = history(env).await?;
+    // Versions only grow: above every pushed one and above the active (possibly bundled) one.
+    let active = active(env, now).await.version();
+    let version = items.iter().map(|i| i.version).max().unwrap_or(0).max(active) + 1;
+    kv.put(&version_key(version), text).map_err(kv_err)?.execute().await.map_err(kv_err)?;
+    items.insert(0, HistoryItem { version, name: policy.name().to_string(), pushed_at: now });
+    items.truncate(MAX_HISTORY);
+    kv.put(HISTORY_KEY, serde_json::to_string(&items)?).map_err(kv_err)?.execute().await.map_err(kv_err)?;
+    kv.put(ACTIVE_KEY, version.to_string()).map_err(kv_err)?.execute().await.map_err(kv_err)?;
+    set_active(Rc::new(policy.with_version(version)), "kv", now);
+    Ok(Ok(version))
+}
+
+/// Makes a stored version active again. `Ok(false)` when that version is not kept.
+pub async fn rollback(env: &Env, version: u64, now: Time) -> Result<bool> {
+    let kv = env.kv(KV_BINDING)?;
+    let Some(text) = kv.get(&version_key(version)).text().await.map_err(kv_err)? else { return Ok(false) };
+    let Ok(policy) = Policy::from_json(&text) else { return Ok(false) };
+    kv.put(ACTIVE_KEY, version.to_string()).map_err(kv_err)?.execute().await.map_err(kv_err)?;
+    set_active(Rc::new(policy.with_version(version)), "kv", now);
+    Ok(true)
+}
