@@ -13,7 +13,7 @@ const SECRET: &str = "fuzz-secret";
 const NOW: u64 = 1_800_000_000_000;
 
 fuzz_target!(|data: &[u8]| {
-    let base = url::Url::parse("https://origin.example/site").expect("a valid base URL");
+    let base = rulecache::http::parse_url("https://origin.example/site").expect("a valid base URL");
     let templates = ["/".to_string(), "/view".to_string(), "/@@images/image".to_string()];
     let opts = KeyOptions::default();
     let bearer = Headers::from_pairs([("authorization", format!("Bearer {SECRET}"))]);

@@ -10,7 +10,7 @@ fn plone_templates() -> Vec<String> {
 }
 
 fn url(s: &str) -> url::Url {
-    url::Url::parse(s).expect("test URL")
+    rulecache::http::parse_url(s).expect("test URL")
 }
 
 #[test]

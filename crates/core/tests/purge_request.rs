@@ -150,7 +150,7 @@ fn targets_expand_urls_resolve_prefixes_and_keep_tags() {
         tags: vec!["page-1".into(), "page-1".into()],
         soft: false,
     };
-    let base = url::Url::parse("https://www.example.com/").expect("base");
+    let base = rulecache::http::parse_url("https://www.example.com/").expect("base");
     let templates = vec!["${path}".to_owned(), "${path}/view".to_owned()];
     let targets = request.targets(&credential(), &base, &templates, |u| format!("key:{u}"));
     assert_eq!(
@@ -169,7 +169,7 @@ fn targets_expand_urls_resolve_prefixes_and_keep_tags() {
 #[test]
 fn an_invalid_request_yields_no_targets() {
     let request = PurgeRequest::default();
-    let base = url::Url::parse("https://www.example.com/").expect("base");
+    let base = rulecache::http::parse_url("https://www.example.com/").expect("base");
     assert_eq!(
         request.targets(&credential(), &base, &[], |u| u.to_string()),
         Err(vec!["nothing to purge: give at least one of urls, prefixes or tags".to_owned()])

@@ -329,11 +329,11 @@ async fn explain(env: &Env, body: &[u8], config: &Config, now: Time) -> Result<R
     let mut cached = json!({ "present": false, "status": "miss" });
     let mut response_head =
         ResponseHead::new(200, Headers::from_pairs([("content-type", "text/html; charset=utf-8")]));
-    if let Step::Lookup { key } = step {
-        let (mut found, _) = cache::lookup(&key).await;
+    if let Step::Lookup { key, kv } = step {
+        let (mut found, _) = cache::lookup(&key, kv).await;
         if let Found::Index(_) = &found {
-            if let Step::Lookup { key } = flow.clone().found(&policy, found.clone(), Purged::No, now) {
-                found = cache::lookup(&key).await.0;
+            if let Step::Lookup { key, kv } = flow.clone().found(&policy, found.clone(), Purged::No, now) {
+                found = cache::lookup(&key, kv).await.0;
             }
         }
         if let Found::Entry(meta) = found {

@@ -1,7 +1,6 @@
 //! Drives the engine's [`Flow`] against the memory tier, the Workers Cache API and the origin.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures_util::future::{select, Either};
@@ -12,14 +11,15 @@ use super::convert::{
     OutHeaders, RequestLines,
 };
 use super::{ledger, now, persist, policy_store, Config};
-use rulecache::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, Reply, Step, StoreOrder};
+use rulecache::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, Reply, Step};
+use rulecache::flow::{lookup_tiers, Effect, Tier};
 use rulecache::http::{Headers, RequestHead, Time};
 use rulecache::lru::ByteLru;
 use rulecache::meta::{Meta, VaryIndex};
 use rulecache::policy::Policy;
 use rulecache::range;
 use rulecache::stats::Stats;
-use rulecache::tiers::{self, HitForPass, COLLAPSE_POLL_MS, COLLAPSE_WAIT_MS};
+use rulecache::tiers::{self, Collapser, HitForPass, Join, COLLAPSE_POLL_MS};
 
 /// Header carrying an entry's record on a Cache API response.
 pub const META_HEADER: &str = "x-rulecache-meta";
@@ -57,62 +57,36 @@ impl MemEntry {
     }
 }
 
-/// One origin fetch in flight for a storage key; requests for the same key wait for it.
-/// (Waiters poll on their own timers: the runtime cancels a promise one request resolves for
-/// another, so the fetching request cannot wake them.)
-#[derive(Default)]
-struct Inflight {
-    done: Cell<bool>,
-}
-
-/// Held by the request that fetches; dropping it (after the answer, and the memory tier,
-/// are in place) releases the waiters.
+/// Held by the request that leads the fetch of an entry; dropping it (after the answer, and
+/// the memory tier, are in place) releases the requests collapsed behind it. (Waiters poll on
+/// their own timers: the runtime cancels a promise one request resolves for another, so the
+/// fetching request cannot wake them.)
 struct InflightGuard {
     key: String,
-    inner: Rc<Inflight>,
+    ticket: u64,
 }
 
 impl Drop for InflightGuard {
     fn drop(&mut self) {
-        INFLIGHT.with(|m| {
-            let mut m = m.borrow_mut();
-            if m.get(&self.key).is_some_and(|i| Rc::ptr_eq(i, &self.inner)) {
-                m.remove(&self.key);
-            }
-        });
-        self.inner.done.set(true);
+        COLLAPSER.with(|c| c.borrow_mut().finish(&self.key, self.ticket));
     }
 }
 
-/// Waits until the fetch is done (or as long as the core lets a collapsed request wait).
-async fn wait_for_fetch(inflight: Rc<Inflight>) {
+/// Waits until the fetch joined as `ticket` is done, or as long as the core lets a collapsed
+/// request wait.
+async fn wait_for_fetch(key: &str, ticket: u64) {
     let mut waited = 0;
-    while !inflight.done.get() && waited < COLLAPSE_WAIT_MS {
+    while !COLLAPSER.with(|c| c.borrow().is_done(key, ticket)) && !Collapser::gives_up(waited) {
         Delay::from(std::time::Duration::from_millis(COLLAPSE_POLL_MS)).await;
         waited += COLLAPSE_POLL_MS;
     }
 }
 
-/// Either joins a fetch in flight for `key` (returns what to wait on) or registers this
-/// request as the one that fetches (returns the guard).
-fn coalesce(key: &str) -> Either<Rc<Inflight>, InflightGuard> {
-    INFLIGHT.with(|m| {
-        let mut m = m.borrow_mut();
-        match m.get(key) {
-            Some(i) => Either::Left(i.clone()),
-            None => {
-                let inner = Rc::new(Inflight::default());
-                m.insert(key.to_string(), inner.clone());
-                Either::Right(InflightGuard { key: key.to_string(), inner })
-            }
-        }
-    })
-}
-
 thread_local! {
     /// Hit-for-pass marks (the core's rules).
     static PASS: RefCell<HitForPass> = RefCell::new(HitForPass::default());
-    static INFLIGHT: RefCell<HashMap<String, Rc<Inflight>>> = RefCell::new(HashMap::new());
+    /// Fetches in flight (the core's rules).
+    static COLLAPSER: RefCell<Collapser> = RefCell::new(Collapser::default());
     pub static MEMORY: RefCell<ByteLru<MemEntry>> = RefCell::new(tiers::memory_tier());
     pub static STATS: RefCell<Option<Stats>> = const { RefCell::new(None) };
 }
@@ -155,36 +129,36 @@ pub async fn handle(
     let mut io = Io::new();
     io.client = Some((req, client_headers));
     io.env = Some(env.clone());
-    let reply = io.drive(&policy, &mut flow, step, config).await;
-    io.persist = reply.store.as_ref().is_some_and(|o| policy.operation(o.meta.ruleset.as_deref()).persist());
-    let change = tiers::pass_change(reply.outcome, reply.store.is_some(), flow.bypass().is_some());
-    PASS.with(|p| p.borrow_mut().apply(&flow.base_key(), change, now));
-    let background = reply.background.clone();
-    let response = io.finish(reply, ctx, now).await?;
+    let mut reply = io.drive(&policy, &mut flow, step, config).await;
+    let effects = flow.effects(&policy, &mut reply);
+    let (response, background) = io.execute(effects, Some(reply), ctx, now).await?;
     if let Some(bg) = background {
         let policy = policy.clone();
         let origin = config.origin.clone();
+        let env = env.clone();
         ctx.wait_until(async move {
             let config = Config { origin, admin_prefix: String::new(), secret: None };
             let mut flow = *bg;
             let step = flow.background_step();
             let mut io = Io::new();
+            io.env = Some(env);
             // The stored body, for re-storing it after a 304.
-            io.lookup(&flow.entry_key()).await;
-            let reply = io.drive(&policy, &mut flow, step, &config).await;
-            if let Err(e) = io.execute_store(reply.store, now).await {
+            io.lookup(&flow.entry_key(), false).await;
+            let mut reply = io.drive(&policy, &mut flow, step, &config).await;
+            let effects = flow.effects(&policy, &mut reply);
+            if let Err(e) = io.execute_stored(effects, now).await {
                 console_error!("rulecache: storing a revalidated response failed: {e}");
             }
         });
     }
-    Ok(response)
+    response.ok_or_else(|| Error::RustError("no answer".into()))
 }
 
-/// Looks up what is stored under `key` in the memory tier, then the Cache API. Used by the
-/// engine's lookups and by "explain".
-pub async fn lookup(key: &str) -> (Found, Option<Rc<Meta>>) {
+/// Looks up what is stored under `key` in the tiers a lookup searches (see
+/// [`Io::lookup`]). Used by "explain".
+pub async fn lookup(key: &str, kv: bool) -> (Found, Option<Rc<Meta>>) {
     let mut io = Io::new();
-    let found = io.lookup(key).await;
+    let found = io.lookup(key, kv).await;
     let meta = match &found {
         Found::Entry(m) => Some(Rc::new((**m).clone())),
         _ => None,
@@ -236,8 +210,9 @@ struct Io {
     leader: Option<InflightGuard>,
     /// The bindings, for objects persisted in KV.
     env: Option<Env>,
-    /// The entry being stored is also persisted in KV (its operation says `persist`).
-    persist: bool,
+    /// The origin's content could not be read in full for the memory tier: nothing is stored
+    /// and the client gets the core's 502 for it (`engine::unreadable_body_reply`).
+    unreadable: bool,
 }
 
 impl Io {
@@ -251,60 +226,51 @@ impl Io {
             memory_hit: None,
             leader: None,
             env: None,
-            persist: false,
+            unreadable: false,
         }
     }
 
     async fn drive(&mut self, policy: &Policy, flow: &mut Flow, mut step: Step, config: &Config) -> Reply {
         loop {
             step = match step {
-                Step::Lookup { key } => {
-                    let mut found = self.lookup(&key).await;
-                    if matches!(found, Found::Nothing) && policy.operation(flow.ruleset()).persist() {
-                        if let Some(env) = &self.env {
-                            if let Some((meta, body)) = persist::get(env, &key).await {
-                                self.stored = StoredBody::Memory(body.into());
-                                found = Found::Entry(Box::new(meta));
-                            }
-                        }
-                    }
+                Step::Lookup { key, kv } => {
+                    let found = self.lookup(&key, kv).await;
                     let purged = match &found {
                         Found::Entry(meta) => ledger::effect(meta),
                         _ => Purged::No,
                     };
                     flow.found(policy, found, purged, now())
                 }
-                // A URL marked hit-for-pass is fetched at once: its responses are not stored, so
-                // waiting for another request's fetch would only delay this one (as Varnish's
-                // hit-for-pass objects turn request coalescing off).
-                Step::Fetch { request, with_body, coalesce: Some(key), deadline_ms }
-                    if self.leader.is_none() && !is_hit_for_pass(&flow.base_key(), now()) =>
-                {
-                    match coalesce(&key) {
-                        Either::Left(inflight) => {
-                            wait_for_fetch(inflight).await;
+                // RFC 9111 §4: requests for an entry another request is fetching wait for that
+                // fetch and look again (the core says when: not for a URL marked hit-for-pass).
+                Step::Fetch { request, with_body, coalesce, deadline_ms } => {
+                    let marked = is_hit_for_pass(&flow.base_key(), now());
+                    let join = COLLAPSER
+                        .with(|c| c.borrow_mut().join(coalesce.as_deref(), self.leader.is_some(), marked));
+                    match (join, coalesce) {
+                        (Join::Wait(ticket), Some(key)) => {
+                            wait_for_fetch(&key, ticket).await;
                             flow.retry_after_collapse()
                         }
-                        Either::Right(guard) => {
-                            self.leader = Some(guard);
-                            Step::Fetch { request, with_body, coalesce: None, deadline_ms }
+                        (join, key) => {
+                            if let (Join::Lead(ticket), Some(key)) = (join, key) {
+                                self.leader = Some(InflightGuard { key, ticket });
+                            }
+                            match self.fetch(config, &request, with_body, deadline_ms).await {
+                                Ok(resp) => {
+                                    let head = response_head(&resp);
+                                    self.origin_head = Some(head.headers.clone());
+                                    self.origin = Some(resp);
+                                    flow.origin_response(policy, head, now())
+                                }
+                                Err(message) => flow.origin_error(
+                                    policy,
+                                    rulecache::engine::fetch_failure_detail(&message),
+                                    None,
+                                    now(),
+                                ),
+                            }
                         }
-                    }
-                }
-                Step::Fetch { request, with_body, deadline_ms, .. } => {
-                    match self.fetch(config, &request, with_body, deadline_ms).await {
-                        Ok(resp) => {
-                            let head = response_head(&resp);
-                            self.origin_head = Some(head.headers.clone());
-                            self.origin = Some(resp);
-                            flow.origin_response(policy, head, now())
-                        }
-                        Err(message) => flow.origin_error(
-                            policy,
-                            rulecache::engine::fetch_failure_detail(&message),
-                            None,
-                            now(),
-                        ),
                     }
                 }
                 Step::Respond(reply) => return *reply,
@@ -312,17 +278,31 @@ impl Io {
         }
     }
 
-    async fn lookup(&mut self, key: &str) -> Found {
-        let hit = MEMORY.with(|m| m.borrow_mut().get(key).cloned());
-        if let Some(entry) = hit {
-            self.stored = StoredBody::Memory(entry.body.clone());
-            let meta = (*entry.meta).clone();
-            self.memory_hit = Some(entry);
-            return Found::Entry(Box::new(meta));
+    /// Searches the tiers the core names for `key` (memory, the Cache API unless the key is
+    /// marked hit-for-pass, KV when `kv`).
+    async fn lookup(&mut self, key: &str, kv: bool) -> Found {
+        for tier in lookup_tiers(kv, is_hit_for_pass(key, super::now())) {
+            let found = match tier {
+                Tier::Memory => self.lookup_memory(key),
+                Tier::Cache => self.lookup_cache(key).await,
+                Tier::Kv => self.lookup_kv(key).await,
+            };
+            if !matches!(found, Found::Nothing) {
+                return found;
+            }
         }
-        if is_hit_for_pass(key, super::now()) {
-            return Found::Nothing;
-        }
+        Found::Nothing
+    }
+
+    fn lookup_memory(&mut self, key: &str) -> Found {
+        let Some(entry) = MEMORY.with(|m| m.borrow_mut().get(key).cloned()) else { return Found::Nothing };
+        self.stored = StoredBody::Memory(entry.body.clone());
+        let meta = (*entry.meta).clone();
+        self.memory_hit = Some(entry);
+        Found::Entry(Box::new(meta))
+    }
+
+    async fn lookup_cache(&mut self, key: &str) -> Found {
         let cache = Cache::default();
         let Ok(Some(resp)) = cache.get(key, false).await else { return Found::Nothing };
         if let Ok(Some(index)) = resp.headers().get(INDEX_HEADER) {
@@ -340,6 +320,17 @@ impl Io {
                 Err(_) => Found::Nothing,
             },
             _ => Found::Nothing,
+        }
+    }
+
+    async fn lookup_kv(&mut self, key: &str) -> Found {
+        let Some(env) = &self.env else { return Found::Nothing };
+        match persist::get(env, key).await {
+            Some((meta, body)) => {
+                self.stored = StoredBody::Memory(body.into());
+                Found::Entry(Box::new(meta))
+            }
+            None => Found::Nothing,
         }
     }
 
@@ -379,9 +370,148 @@ impl Io {
         outcome
     }
 
-    /// Turns the engine's reply into the client's response, storing and invalidating as told.
-    async fn finish(&mut self, reply: Reply, ctx: &Context, now: Time) -> Result<web_sys::Response> {
-        let Reply { head, body, store, invalidate, outcome, ruleset, text, range, .. } = reply;
+    /// Applies a reply's effects in order (see [`Flow::effects`]): deletions, the hit-for-pass
+    /// mark and a memory-tier put before the answer; the variant index right after it; the
+    /// Cache API and KV puts in the background. Returns the client's response (when `reply` is
+    /// given) and the background flow to run.
+    async fn execute(
+        &mut self,
+        effects: Vec<Effect>,
+        reply: Option<Reply>,
+        ctx: &Context,
+        now: Time,
+    ) -> Result<(Option<web_sys::Response>, Option<Box<Flow>>)> {
+        // A body also stored after the answer reaches the client through a copy.
+        let storing_after =
+            effects.iter().any(|e| matches!(e, Effect::Put { tier: Tier::Cache | Tier::Kv, .. }));
+        let mut reply = reply;
+        let mut response = None;
+        let mut later = Vec::new();
+        let mut background = None;
+        let mut answered = false;
+        for effect in effects {
+            let effect = match effect {
+                Effect::Background(flow) => {
+                    background = Some(flow);
+                    continue;
+                }
+                effect if answered => {
+                    later.push(effect);
+                    continue;
+                }
+                effect => match self.apply_local(effect, now).await? {
+                    Some(effect) => effect,
+                    None => continue,
+                },
+            };
+            match effect {
+                Effect::Answer if self.unreadable => {
+                    answered = true;
+                    reply = None;
+                    let (head, text) = rulecache::engine::unreadable_body_reply();
+                    let body = OutBody::Bytes(text.as_bytes());
+                    response = Some(respond(head.status, &OutHeaders::Core(&head.headers), body)?);
+                }
+                Effect::Answer => {
+                    answered = true;
+                    if let Some(reply) = reply.take() {
+                        response = Some(self.answer(reply, storing_after, now).await?);
+                    }
+                }
+                other => later.push(other),
+            }
+        }
+        // The variant index is written before answering, so the next request finds the variant
+        // it just stored; the entry itself is stored in the background.
+        let mut puts = Vec::new();
+        if self.unreadable {
+            later.clear();
+        }
+        for effect in later {
+            match effect {
+                Effect::WriteIndex { key, index } => {
+                    if let Err(e) = write_index(&Cache::default(), key, index).await {
+                        console_error!("rulecache: storing a variant index failed: {e}");
+                    }
+                }
+                other => puts.push(other),
+            }
+        }
+        if !puts.is_empty() {
+            let (stored, origin) =
+                (std::mem::replace(&mut self.stored, StoredBody::None), self.origin.take());
+            let pending = self.pending_bytes.take();
+            let env = self.env.clone();
+            ctx.wait_until(async move {
+                let mut io = Io { stored, origin, env, pending_bytes: pending, ..Io::new() };
+                if let Err(e) = io.execute_stored(puts, now).await {
+                    console_error!("rulecache: storing a response failed: {e}");
+                }
+            });
+        }
+        Ok((response, background))
+    }
+
+    /// Applies the effects that touch only this isolate and this location's deletions (no body
+    /// leaves for storage): deletions, the hit-for-pass mark, the memory tier. Returns any other
+    /// effect for the caller.
+    async fn apply_local(&mut self, effect: Effect, now: Time) -> Result<Option<Effect>> {
+        match effect {
+            Effect::Delete { key } => {
+                delete_key(&key).await;
+            }
+            Effect::Pass { key, change } => PASS.with(|p| p.borrow_mut().apply(&key, change, now)),
+            Effect::Put { key, meta, body, tier: Tier::Memory } => self.put_memory(key, *meta, body).await?,
+            Effect::Forget { key, tier: Tier::Memory } => {
+                MEMORY.with(|m| m.borrow_mut().remove(&key));
+            }
+            other => return Ok(Some(other)),
+        }
+        Ok(None)
+    }
+
+    /// Puts an entry in the memory tier; an origin body (or a Cache API body) is read now.
+    async fn put_memory(&mut self, key: String, mut meta: Meta, body: BodySource) -> Result<()> {
+        let bytes: Rc<[u8]> = match body {
+            BodySource::Origin => match (&self.pending_bytes, self.origin.take()) {
+                (Some(bytes), _) => bytes.clone(),
+                (None, Some(resp)) => match read_body(&resp).await {
+                    Ok(bytes) => {
+                        self.pending_bytes = Some(bytes.clone());
+                        bytes
+                    }
+                    Err(e) => {
+                        // It ended before its declared length, or could not be decoded.
+                        console_error!("rulecache: reading the origin's content failed: {e}");
+                        self.unreadable = true;
+                        return Ok(());
+                    }
+                },
+                (None, None) => return Ok(()),
+            },
+            BodySource::Stored => match std::mem::replace(&mut self.stored, StoredBody::None) {
+                StoredBody::Memory(bytes) => {
+                    self.stored = StoredBody::Memory(bytes.clone());
+                    bytes
+                }
+                StoredBody::Cache(mut resp) => {
+                    let bytes: Rc<[u8]> = resp.bytes().await?.into();
+                    self.stored = StoredBody::Memory(bytes.clone());
+                    bytes
+                }
+                StoredBody::None => return Ok(()),
+            },
+            BodySource::Empty => Rc::from(Vec::new()),
+        };
+        meta.body_len = bytes.len() as u64;
+        let size = tiers::memory_entry_size(&meta.head.headers, bytes.len());
+        MEMORY.with(|m| m.borrow_mut().insert(key, MemEntry::new(meta, bytes), size));
+        Ok(())
+    }
+
+    /// The client's response for `reply`.
+    async fn answer(&mut self, reply: Reply, storing_after: bool, now: Time) -> Result<web_sys::Response> {
+        let Reply { head, body, outcome, ruleset, text, range, .. } = reply;
         // An origin response passes its own headers object on, edited where the flow changed it.
         let out_headers = match (body, self.origin.as_ref(), self.origin_head.as_ref()) {
             (BodySource::Origin, Some(resp), Some(received)) => {
@@ -396,37 +526,6 @@ impl Io {
             },
             _ => OutHeaders::Core(&head.headers),
         };
-        for key in &invalidate {
-            delete_key(key).await;
-        }
-        // A small body bound for the memory tier is read now and put there before the client
-        // is answered, so the very next request in this isolate is a hit.
-        if let Some(order) = store.as_ref().filter(|o| o.memory && o.body == BodySource::Origin) {
-            if let (true, Some(resp)) =
-                (tiers::memory_admits(order.meta.head.headers.content_length()), self.origin.as_ref())
-            {
-                let bytes = match read_body(resp).await {
-                    Ok(bytes) => bytes,
-                    Err(e) => {
-                        console_error!("rulecache: reading the origin's content failed: {e}");
-                        let (head, text) = rulecache::engine::unreadable_body_reply();
-                        return respond(
-                            head.status,
-                            &OutHeaders::Core(&head.headers),
-                            OutBody::Bytes(text.as_bytes()),
-                        );
-                    }
-                };
-                let mut meta = order.meta.clone();
-                meta.body_len = bytes.len() as u64;
-                let size = tiers::memory_entry_size(&meta.head.headers, bytes.len());
-                MEMORY.with(|m| {
-                    m.borrow_mut().insert(order.key.clone(), MemEntry::new(meta, bytes.clone()), size)
-                });
-                self.origin = None;
-                self.pending_bytes = Some(bytes);
-            }
-        }
         let bodyless = matches!(head.status, 101 | 204 | 205 | 304);
         let mut sent_bytes = 0u64;
         // A stored body read whole here (the body sent borrows from it).
@@ -444,7 +543,7 @@ impl Io {
                     OutBody::Bytes(part)
                 }
                 StoredBody::Cache(resp) => {
-                    let mut resp = if store.is_some() {
+                    let mut resp = if storing_after {
                         resp.cloned()?
                     } else {
                         std::mem::replace(resp, Response::empty()?)
@@ -470,8 +569,7 @@ impl Io {
             },
             BodySource::Origin => match (&self.pending_bytes, self.origin.as_ref()) {
                 (Some(bytes), _) => OutBody::Bytes(bytes),
-                // A body also being stored reaches the client through a copy.
-                (None, Some(resp)) if store.is_some() => {
+                (None, Some(resp)) if storing_after => {
                     resp.clone()?.body().map_or(OutBody::None, OutBody::Stream)
                 }
                 (None, Some(resp)) => resp.body().map_or(OutBody::None, OutBody::Stream),
@@ -485,90 +583,98 @@ impl Io {
             sent_bytes = head.headers.content_length().unwrap_or(0);
         }
         record_stats(ruleset.as_deref(), outcome, sent_bytes, now);
-        let response = respond(head.status, &out_headers, out_body)?;
-        if let Some(order) = store {
-            // The variant index is written before answering, so the next request finds the
-            // variant it just stored.
-            let mut order = order;
-            if let Some(index) = order.index.take() {
-                let cache = Cache::default();
-                if let Err(e) = write_index(&cache, Some(index), now).await {
-                    console_error!("rulecache: storing a variant index failed: {e}");
-                }
-            }
-            let (mut stored, origin) =
-                (std::mem::replace(&mut self.stored, StoredBody::None), self.origin.take());
-            if let Some(bytes) = self.pending_bytes.take() {
-                stored = StoredBody::Memory(bytes);
-                order.body = BodySource::Stored;
-            } else if let (BodySource::Stored, StoredBody::Memory(bytes)) = (order.body, &stored) {
-                // Refreshed by a 304 and held in memory: update the memory tier now; the Cache
-                // API copy keeps its older record and is revalidated if it is ever used.
-                let size = tiers::memory_entry_size(&order.meta.head.headers, bytes.len());
-                let entry = MemEntry::new(order.meta, bytes.clone());
-                MEMORY.with(|m| m.borrow_mut().insert(order.key, entry, size));
-                return Ok(response);
-            }
-            let (env, persist) = (self.env.clone(), self.persist);
-            ctx.wait_until(async move {
-                let mut io = Io { stored, origin, env, persist, ..Io::new() };
-                if let Err(e) = io.execute_store(Some(order), now).await {
-                    console_error!("rulecache: storing a response failed: {e}");
-                }
-            });
-        }
-        Ok(response)
+        respond(head.status, &out_headers, out_body)
     }
 
-    /// Writes a store order: the entry (Cache API, and the memory tier when asked) and the
-    /// URL's variant index.
-    async fn execute_store(&mut self, order: Option<StoreOrder>, now: Time) -> Result<()> {
-        let Some(order) = order else { return Ok(()) };
-        let StoreOrder { key, mut meta, body, memory, index } = order;
-        let cache = Cache::default();
-        let source = match body {
-            BodySource::Origin => {
-                self.origin.take().map(|r| StoredBody::Cache(lean_response(r))).unwrap_or(StoredBody::None)
-            }
-            BodySource::Stored => std::mem::replace(&mut self.stored, StoredBody::None),
-            BodySource::Empty => StoredBody::None,
-        };
-        let bytes: Option<Rc<[u8]>> = match source {
-            StoredBody::Memory(b) => Some(b),
-            StoredBody::Cache(mut resp) => {
-                if (memory && tiers::memory_admits(meta.head.headers.content_length())) || self.persist {
-                    Some(resp.bytes().await?.into())
-                } else {
-                    // Large or unknown-length bodies stream straight into the Cache API.
-                    let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
-                    let stored = stored_response(&meta_value, resp.into_parts().1)?;
-                    cache.put(key.as_str(), stored).await?;
-                    MEMORY.with(|m| m.borrow_mut().remove(&key));
-                    return write_index(&cache, index, now).await;
+    /// Applies effects with no client waiting (a background revalidation, or what follows an
+    /// answer): puts into the Cache API and KV, the index, the memory tier.
+    async fn execute_stored(&mut self, effects: Vec<Effect>, now: Time) -> Result<()> {
+        let needs_bytes =
+            effects.iter().any(|e| matches!(e, Effect::Put { tier: Tier::Kv | Tier::Memory, .. }));
+        for effect in effects {
+            let Some(effect) = self.apply_local(effect, now).await? else { continue };
+            match effect {
+                Effect::WriteIndex { key, index } => write_index(&Cache::default(), key, index).await?,
+                Effect::Put { key, meta, body, tier: Tier::Cache } => {
+                    self.put_cache(&key, *meta, body, needs_bytes).await?;
                 }
+                Effect::Put { key, meta, body, tier: Tier::Kv } => self.put_kv(&key, *meta, body).await?,
+                // Applied by `apply_local`, or nothing to do without a client.
+                Effect::Delete { .. }
+                | Effect::Pass { .. }
+                | Effect::Put { tier: Tier::Memory, .. }
+                | Effect::Forget { .. }
+                | Effect::Answer
+                | Effect::Background(_) => {}
             }
-            StoredBody::None => Some(Rc::from(Vec::new())),
+        }
+        Ok(())
+    }
+
+    /// The body `source` names, read whole (kept for the next put of the same answer).
+    async fn body_bytes(&mut self, source: BodySource) -> Result<Rc<[u8]>> {
+        if let Some(bytes) = &self.pending_bytes {
+            return Ok(bytes.clone());
+        }
+        let bytes: Rc<[u8]> = match source {
+            BodySource::Origin => match self.origin.take() {
+                Some(resp) => read_body(&resp).await?,
+                None => Rc::from(Vec::new()),
+            },
+            BodySource::Stored => match std::mem::replace(&mut self.stored, StoredBody::None) {
+                StoredBody::Memory(b) => b,
+                StoredBody::Cache(mut resp) => resp.bytes().await?.into(),
+                StoredBody::None => Rc::from(Vec::new()),
+            },
+            BodySource::Empty => Rc::from(Vec::new()),
         };
-        let bytes = bytes.unwrap_or_else(|| Rc::from(Vec::new()));
+        self.pending_bytes = Some(bytes.clone());
+        Ok(bytes)
+    }
+
+    /// Stores an entry in the Cache API: the body streams in unless it is (or must be) read.
+    async fn put_cache(&mut self, key: &str, mut meta: Meta, body: BodySource, read: bool) -> Result<()> {
+        let cache = Cache::default();
+        let streams = !read
+            && self.pending_bytes.is_none()
+            && match body {
+                BodySource::Origin => self.origin.is_some(),
+                BodySource::Stored => matches!(self.stored, StoredBody::Cache(_)),
+                BodySource::Empty => false,
+            };
+        if streams {
+            let resp = match body {
+                BodySource::Origin => self.origin.take().map(lean_response),
+                _ => match std::mem::replace(&mut self.stored, StoredBody::None) {
+                    StoredBody::Cache(resp) => Some(resp),
+                    _ => None,
+                },
+            };
+            if let Some(resp) = resp {
+                // Large or unknown-length bodies stream straight into the Cache API.
+                let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
+                let stored = stored_response(&meta_value, resp.into_parts().1)?;
+                return cache.put(key, stored).await;
+            }
+        }
+        let bytes = self.body_bytes(body).await?;
         meta.body_len = bytes.len() as u64;
         let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
         let stored = stored_response(&meta_value, ResponseBody::Body(bytes.to_vec()))?;
-        cache.put(key.as_str(), stored).await?;
-        if let (true, Some(env)) = (self.persist, &self.env) {
-            if let Err(e) = persist::put(env, &key, &meta_value, &bytes).await {
+        cache.put(key, stored).await
+    }
+
+    /// Keeps an entry in KV for every location.
+    async fn put_kv(&mut self, key: &str, mut meta: Meta, body: BodySource) -> Result<()> {
+        let bytes = self.body_bytes(body).await?;
+        meta.body_len = bytes.len() as u64;
+        let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
+        if let Some(env) = &self.env {
+            if let Err(e) = persist::put(env, key, &meta_value, &bytes).await {
                 console_error!("rulecache: persisting an entry in KV failed: {e}");
             }
         }
-        let size = tiers::memory_entry_size(&meta.head.headers, bytes.len());
-        MEMORY.with(|m| {
-            let mut m = m.borrow_mut();
-            if memory {
-                m.insert(key.clone(), MemEntry::new(meta, bytes), size);
-            } else {
-                m.remove(&key);
-            }
-        });
-        write_index(&cache, index, now).await
+        Ok(())
     }
 }
 
@@ -581,8 +687,7 @@ fn stored_response(meta_value: &str, body: ResponseBody) -> Result<Response> {
     Ok(Response::builder().with_status(200).with_headers(headers_to_js(&h)).body(body))
 }
 
-async fn write_index(cache: &Cache, index: Option<(String, VaryIndex)>, _now: Time) -> Result<()> {
-    let Some((index_key, index)) = index else { return Ok(()) };
+async fn write_index(cache: &Cache, index_key: String, index: VaryIndex) -> Result<()> {
     let existing = match cache.get(index_key.as_str(), false).await {
         Ok(Some(resp)) => {
             resp.headers().get(INDEX_HEADER).ok().flatten().and_then(|v| VaryIndex::decode(&v).ok())

@@ -113,7 +113,9 @@ impl RequestLines {
     /// The head the core works on.
     pub fn head(&self) -> Result<RequestHead> {
         let (method, url, lines) = self.parts();
-        Ok(RequestHead::new(method, url::Url::parse(url)?, Headers::from_lines(lines)))
+        let url = rulecache::http::parse_url(url)
+            .ok_or_else(|| worker::Error::RustError(format!("not a URL: {url}")))?;
+        Ok(RequestHead::new(method, url, Headers::from_lines(lines)))
     }
 }
 

@@ -9,8 +9,6 @@ use rulecache::meta::Meta;
 
 const KV_BINDING: &str = "RULECACHE_KV";
 const PREFIX: &str = "obj:";
-/// Workers KV takes values up to 25 MiB.
-pub const MAX_PERSISTED_BYTES: usize = 25 << 20;
 
 fn kv_key(storage_key: &str) -> String {
     format!("{PREFIX}{storage_key}")
@@ -27,7 +25,7 @@ pub async fn get(env: &Env, storage_key: &str) -> Option<(Meta, Vec<u8>)> {
 
 /// Persists an entry (its encoded record and body) for as long as the Cache API keeps it.
 pub async fn put(env: &Env, storage_key: &str, meta_value: &str, body: &[u8]) -> Result<(), KvError> {
-    if meta_value.len() + 1 + body.len() > MAX_PERSISTED_BYTES {
+    if meta_value.len() + 1 + body.len() > rulecache::tiers::KV_MAX_VALUE {
         return Ok(());
     }
     let kv = env.kv(KV_BINDING).map_err(|e| KvError::InvalidKvStore(e.to_string()))?;

@@ -73,8 +73,9 @@ pub enum Outcome {
 /// One thing for the driver to do.
 #[derive(Debug, Clone)]
 pub enum Step {
-    /// Look `key` up (memory tier, then Cache API) and call [`Flow::found`].
-    Lookup { key: String },
+    /// Look `key` up (memory tier, then Cache API, then — when `kv` — Workers KV) and call
+    /// [`Flow::found`].
+    Lookup { key: String, kv: bool },
     /// Send `request` to the origin (with the client's body when `with_body`), then call
     /// [`Flow::origin_response`] or [`Flow::origin_failed`]. `coalesce`: the storage key this
     /// miss will fill; a driver that already has a fetch for it in flight may wait for that
@@ -175,6 +176,8 @@ pub struct Flow {
     collapsed: bool,
     /// The length of the stored body found by the last lookup, when known.
     stored_len: Option<u64>,
+    /// The request's ruleset keeps its entries in KV too: lookups fall back to it.
+    persist: bool,
 }
 
 impl Flow {
@@ -219,7 +222,9 @@ impl Flow {
             bypass: None,
             collapsed: false,
             stored_len: None,
+            persist: false,
         };
+        flow.persist = policy.operation(flow.ruleset.as_deref()).persist();
         let step = flow.first_step(policy);
         (flow, step)
     }
@@ -316,7 +321,7 @@ impl Flow {
             upstream.method = "GET".into();
         }
         self.state = State::Base;
-        Step::Lookup { key: key::storage_key(&self.primary, self.keyed_audience, None) }
+        Step::Lookup { key: key::storage_key(&self.primary, self.keyed_audience, None), kv: self.persist }
     }
 
     fn synthetic(&mut self, policy: &Policy, status: u16, headers: Headers, text: Option<String>) -> Step {
@@ -355,7 +360,7 @@ impl Flow {
         self.variant = None;
         self.vary = None;
         self.state = State::Base;
-        Step::Lookup { key: self.base_key() }
+        Step::Lookup { key: self.base_key(), kv: self.persist }
     }
 
     /// The driver found `record` at the key of the last [`Step::Lookup`]. `purged` is what the
@@ -370,7 +375,7 @@ impl Flow {
                         self.vary = Some(spec);
                         self.variant = Some(v);
                         self.state = State::Variant;
-                        Step::Lookup { key: k }
+                        Step::Lookup { key: k, kv: self.persist }
                     }
                     None => self.miss(policy, Fwd::VaryMiss, None),
                 }

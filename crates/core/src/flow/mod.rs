@@ -2,4 +2,7 @@
 //! itself (a sans-I/O state machine: decisions in, actions out).
 
 pub mod decision;
+mod effects;
 pub mod engine;
+
+pub use effects::{lookup_tiers, Effect, Tier};

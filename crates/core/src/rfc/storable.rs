@@ -178,7 +178,7 @@ fn check_freshness(resp: &ResponseHead, cc: &CacheControl, is_targeted: bool) ->
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::disallowed_methods)]
 mod tests {
     use super::*;
     use crate::http::Headers;

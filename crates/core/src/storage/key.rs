@@ -535,6 +535,7 @@ pub fn primary_of_storage_key(key: &str) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // the tests check what the parser itself makes of inputs
 mod tests {
     use super::*;
     use crate::testing::XorShift;

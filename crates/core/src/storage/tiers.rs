@@ -19,6 +19,9 @@ pub const MEMORY_MAX_ENTRY: usize = 256 << 10;
 /// Room for an entry's key and head fields beside the largest body.
 const MEMORY_HEAD_ALLOWANCE: usize = 64 << 10;
 
+/// The largest value (record, newline, body) KV takes: Workers KV's own limit is 25 MiB.
+pub const KV_MAX_VALUE: usize = 25 << 20;
+
 /// How long a request waits for the origin when a stale entry can stand in for its answer.
 pub const ORIGIN_DEADLINE_MS: u64 = 30_000;
 /// How often a request waiting for another request's fetch of the same entry looks again.
@@ -176,5 +179,91 @@ mod tests {
         let long = "x".repeat(PASS_MAX_KEY + 1);
         p.apply(&long, PassChange::Mark, 0);
         assert!(!p.is_marked(&long, 1));
+    }
+}
+
+/// What a request that needs the origin for a storage key does (RFC 9111 §4: "a cache can
+/// ... collapse requests" for the same resource).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    /// Fetch, and release the waiters when the answer (and the memory tier) is in place.
+    Lead(u64),
+    /// Another request is fetching this key: wait until it is done (or for at most
+    /// [`COLLAPSE_WAIT_MS`]), then look again.
+    Wait(u64),
+    /// Fetch without collapsing: the flow asked for none, this request already leads, or the
+    /// key is marked hit-for-pass (its responses are not stored, so waiting would only delay).
+    Alone,
+}
+
+/// One isolate's fetches in flight, by storage key.
+#[derive(Debug, Default)]
+pub struct Collapser {
+    inflight: std::collections::HashMap<String, u64>,
+    next: u64,
+}
+
+impl Collapser {
+    /// How a fetch for `coalesce` (the flow's [`crate::engine::Step::Fetch`] key) goes.
+    pub fn join(&mut self, coalesce: Option<&str>, leading: bool, pass_marked: bool) -> Join {
+        let Some(key) = coalesce.filter(|_| !leading && !pass_marked) else { return Join::Alone };
+        if let Some(ticket) = self.inflight.get(key) {
+            return Join::Wait(*ticket);
+        }
+        self.next += 1;
+        self.inflight.insert(key.to_string(), self.next);
+        Join::Lead(self.next)
+    }
+
+    /// The leader of `ticket` is done with `key`.
+    pub fn finish(&mut self, key: &str, ticket: u64) {
+        if self.inflight.get(key) == Some(&ticket) {
+            self.inflight.remove(key);
+        }
+    }
+
+    /// Whether the fetch a waiter joined as `ticket` is done.
+    pub fn is_done(&self, key: &str, ticket: u64) -> bool {
+        self.inflight.get(key) != Some(&ticket)
+    }
+
+    /// Whether a waiter that has waited `waited_ms` fetches on its own.
+    pub fn gives_up(waited_ms: u64) -> bool {
+        waited_ms >= COLLAPSE_WAIT_MS
+    }
+}
+
+#[cfg(test)]
+mod collapse_tests {
+    use super::*;
+
+    #[test]
+    fn the_first_fetch_leads_the_next_wait_and_all_are_released_together() {
+        let mut c = Collapser::default();
+        let Join::Lead(t) = c.join(Some("k"), false, false) else { panic!("lead") };
+        assert_eq!(c.join(Some("k"), false, false), Join::Wait(t));
+        assert_eq!(c.join(Some("k"), false, false), Join::Wait(t));
+        assert!(!c.is_done("k", t));
+        assert!(matches!(c.join(Some("other"), false, false), Join::Lead(_)), "keys are independent");
+        c.finish("k", t);
+        assert!(c.is_done("k", t));
+        // A later fetch leads anew; the old ticket stays done.
+        let Join::Lead(t2) = c.join(Some("k"), false, false) else { panic!("lead") };
+        assert_ne!(t, t2);
+        assert!(c.is_done("k", t) && !c.is_done("k", t2));
+        // Finishing an old ticket does not release the new fetch's waiters.
+        c.finish("k", t);
+        assert!(!c.is_done("k", t2));
+    }
+
+    #[test]
+    fn no_collapse_without_a_key_for_a_leader_or_under_hit_for_pass() {
+        let mut c = Collapser::default();
+        assert_eq!(c.join(None, false, false), Join::Alone);
+        assert_eq!(c.join(Some("k"), true, false), Join::Alone);
+        assert_eq!(c.join(Some("k"), false, true), Join::Alone);
+        assert!(matches!(c.join(Some("k"), false, false), Join::Lead(_)), "nothing was registered");
+        assert!(!Collapser::gives_up(COLLAPSE_WAIT_MS - 1));
+        assert!(Collapser::gives_up(COLLAPSE_WAIT_MS));
     }
 }

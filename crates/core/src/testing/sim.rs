@@ -1,14 +1,19 @@
-//! A synchronous driver for [`Flow`]: runs the engine against any [`Store`] and an origin
-//! given as a closure, with the time passed in. The native scenario tests use it; the worker
-//! shell drives the same flow asynchronously against the Cache API and `fetch`.
+//! The deterministic harness: runs the engine against in-memory tiers (a memory tier with the
+//! shell's size rules, a Cache API, KV), hit-for-pass marks and an origin given as a closure,
+//! with the time passed in. It applies exactly the effect list the worker shell applies
+//! ([`Flow::effects`]), so the native scenarios, the fuzz `flow` target and the benchmarks see
+//! what production does.
 
 use std::rc::Rc;
 
 use crate::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, Step};
+use crate::flow::{Effect, Tier};
 use crate::http::{RequestHead, ResponseHead, Time};
+use crate::lru::ByteLru;
 use crate::meta::Meta;
 use crate::policy::Policy;
-use crate::store::{Record, Store};
+use crate::store::{MemoryStore, Record, Store};
+use crate::tiers::{self, Collapser, HitForPass, Join};
 
 /// What the origin closure returns: a response, or `None` when it cannot be reached.
 pub type OriginResult = Option<(ResponseHead, Vec<u8>)>;
@@ -23,6 +28,8 @@ pub struct Exchange {
     pub ruleset: Option<String>,
     /// The deadline of each origin fetch made for the answer, in order (`None`: none set).
     pub fetch_deadlines: Vec<Option<u64>>,
+    /// The tiers the last lookup of an entry searched, in order.
+    pub looked_in: Vec<Tier>,
 }
 
 impl Exchange {
@@ -35,8 +42,129 @@ impl Exchange {
     }
 }
 
-/// Runs one request through the cache at `now`. Background revalidations run right after
-/// the answer, at the same `now`. `purged` answers for the purge ledger.
+/// One location's storage as one isolate sees it: its memory tier, hit-for-pass marks and
+/// fetches in flight, the location's Cache API, and KV.
+pub struct Edge {
+    pub memory: ByteLru<(Box<Meta>, Rc<[u8]>)>,
+    pub cache: MemoryStore,
+    pub kv: MemoryStore,
+    pub pass: HitForPass,
+    pub collapser: Collapser,
+}
+
+impl Default for Edge {
+    fn default() -> Self {
+        Edge {
+            memory: tiers::memory_tier(),
+            cache: MemoryStore::new(),
+            kv: MemoryStore::new(),
+            pass: HitForPass::default(),
+            collapser: Collapser::default(),
+        }
+    }
+}
+
+/// A request on its way through an [`Edge`], for interleaving several (see [`Edge::start`]).
+pub struct Running {
+    flow: Flow,
+    step: Option<Step>,
+    stored_body: Rc<[u8]>,
+    origin_body: Rc<[u8]>,
+    fetch_deadlines: Vec<Option<u64>>,
+    looked_in: Vec<Tier>,
+    /// The fetch this request leads (its waiters are released when it is done).
+    leading: Option<(String, u64)>,
+    /// The fetch this request waits for.
+    waiting: Option<(String, u64)>,
+    /// Waited as long as allowed: look again and fetch alone.
+    give_up: bool,
+}
+
+/// Where a [`Running`] request stopped.
+pub enum Progress {
+    /// It leads the fetch of an entry and is about to ask the origin; others collapse behind it.
+    Leading,
+    /// It waits for another request's fetch of the same entry.
+    Waiting,
+    Done(Box<Exchange>),
+}
+
+impl Edge {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs one request through this edge at `now` (see [`run`]).
+    pub fn run(
+        &mut self,
+        policy: &Policy,
+        origin: &mut dyn FnMut(&RequestHead) -> OriginResult,
+        request: RequestHead,
+        now: Time,
+        purged: &dyn Fn(&Meta) -> Purged,
+    ) -> Exchange {
+        run_on(policy, &mut self.tiers(), origin, request, now, purged)
+    }
+
+    /// Starts a request at `now` without running it: [`Edge::advance`] runs it until it is done
+    /// or waits for another request's fetch, so that tests can interleave requests.
+    pub fn start(&mut self, policy: &Policy, request: RequestHead, now: Time) -> Running {
+        let (flow, step) = Flow::start(policy, request, now, false);
+        Running::new(flow, step)
+    }
+
+    /// Runs `running` on until it is done or waits (see [`Progress`]).
+    pub fn advance(
+        &mut self,
+        policy: &Policy,
+        running: &mut Running,
+        origin: &mut dyn FnMut(&RequestHead) -> OriginResult,
+        now: Time,
+        purged: &dyn Fn(&Meta) -> Purged,
+    ) -> Progress {
+        advance(policy, &mut self.tiers(), running, origin, now, purged)
+    }
+
+    fn tiers(&mut self) -> Tiers<'_> {
+        Tiers {
+            memory: &mut self.memory,
+            cache: &mut self.cache,
+            kv: &mut self.kv,
+            pass: &mut self.pass,
+            collapser: &mut self.collapser,
+        }
+    }
+}
+
+impl Running {
+    fn new(flow: Flow, step: Step) -> Self {
+        Running {
+            flow,
+            step: Some(step),
+            stored_body: Rc::from(Vec::new()),
+            origin_body: Rc::from(Vec::new()),
+            fetch_deadlines: Vec::new(),
+            looked_in: Vec::new(),
+            leading: None,
+            waiting: None,
+            give_up: false,
+        }
+    }
+}
+
+/// The tiers a run applies its effects to.
+struct Tiers<'a> {
+    memory: &'a mut ByteLru<(Box<Meta>, Rc<[u8]>)>,
+    cache: &'a mut dyn Store,
+    kv: &'a mut dyn Store,
+    pass: &'a mut HitForPass,
+    collapser: &'a mut Collapser,
+}
+
+/// Runs one request through the cache at `now`, with `store` as the location's Cache API (the
+/// memory tier, KV and hit-for-pass marks last for this request only; [`Edge::run`] keeps
+/// them). Background revalidations run right after the answer, at the same `now`. `purged`
+/// answers for the purge ledger.
 pub fn run(
     policy: &Policy,
     store: &mut dyn Store,
@@ -45,99 +173,203 @@ pub fn run(
     now: Time,
     purged: &dyn Fn(&Meta) -> Purged,
 ) -> Exchange {
-    let (mut flow, step) = Flow::start(policy, request, now, false);
-    let (exchange, background) = drive(policy, store, origin, &mut flow, step, now, purged);
-    if let Some(mut bg) = background {
-        let step = bg.background_step();
-        let _ = drive(policy, store, origin, &mut bg, step, now, purged);
-    }
-    exchange
+    let (mut memory, mut kv, mut pass) = (tiers::memory_tier(), MemoryStore::new(), HitForPass::default());
+    let mut collapser = Collapser::default();
+    let mut tiers =
+        Tiers { memory: &mut memory, cache: store, kv: &mut kv, pass: &mut pass, collapser: &mut collapser };
+    run_on(policy, &mut tiers, origin, request, now, purged)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn drive(
+fn run_on(
     policy: &Policy,
-    store: &mut dyn Store,
+    tiers: &mut Tiers<'_>,
     origin: &mut dyn FnMut(&RequestHead) -> OriginResult,
-    flow: &mut Flow,
-    mut step: Step,
+    request: RequestHead,
     now: Time,
     purged: &dyn Fn(&Meta) -> Purged,
-) -> (Exchange, Option<Box<Flow>>) {
-    let mut stored_body: Rc<[u8]> = Rc::from(Vec::new());
-    let mut origin_body: Rc<[u8]> = Rc::clone(&stored_body);
-    let mut fetch_deadlines = Vec::new();
+) -> Exchange {
+    let (flow, step) = Flow::start(policy, request, now, false);
+    let mut running = Running::new(flow, step);
+    loop {
+        match advance(policy, tiers, &mut running, origin, now, purged) {
+            Progress::Done(exchange) => return *exchange,
+            Progress::Leading => {}
+            // Nobody else is running: the fetch waited for never finishes, so the request
+            // waits as long as it may, then looks again and fetches alone.
+            Progress::Waiting => running.give_up = true,
+        }
+    }
+}
+
+/// What a lookup found, and the body beside it.
+fn lookup(tiers: &Tiers<'_>, key: &str, kv: bool, now: Time, looked_in: &mut Vec<Tier>) -> (Found, Rc<[u8]>) {
+    looked_in.clear();
+    let none = || (Found::Nothing, Rc::from(Vec::new()));
+    for tier in crate::flow::lookup_tiers(kv, tiers.pass.is_marked(key, now)) {
+        looked_in.push(tier);
+        let found = match tier {
+            Tier::Memory => tiers.memory.peek(key).map(|(m, b)| (Found::Entry(m.clone()), Rc::clone(b))),
+            Tier::Cache => tiers.cache.get(key).map(|(record, body)| match record {
+                Record::Index(i) => (Found::Index(i), body),
+                Record::Entry(m) => (Found::Entry(m), body),
+            }),
+            Tier::Kv => tiers.kv.get(key).and_then(|(record, body)| match record {
+                Record::Entry(m) => Some((Found::Entry(m), body)),
+                Record::Index(_) => None,
+            }),
+        };
+        if let Some(found) = found {
+            return found;
+        }
+    }
+    none()
+}
+
+fn advance(
+    policy: &Policy,
+    tiers: &mut Tiers<'_>,
+    running: &mut Running,
+    origin: &mut dyn FnMut(&RequestHead) -> OriginResult,
+    now: Time,
+    purged: &dyn Fn(&Meta) -> Purged,
+) -> Progress {
+    if let Some((key, ticket)) = running.waiting.take() {
+        if !running.give_up && !tiers.collapser.is_done(&key, ticket) {
+            running.waiting = Some((key, ticket));
+            return Progress::Waiting;
+        }
+        running.step = Some(running.flow.retry_after_collapse());
+    }
+    let Running { flow, stored_body, origin_body, fetch_deadlines, looked_in, .. } = running;
+    let Some(mut step) = running.step.take() else { return Progress::Waiting };
     loop {
         step = match step {
-            Step::Lookup { key } => {
-                let (found, state) = match store.get(&key) {
-                    None => (Found::Nothing, Purged::No),
-                    Some((Record::Index(i), _)) => (Found::Index(i), Purged::No),
-                    Some((Record::Entry(m), body)) => {
-                        stored_body = body;
-                        let state = purged(&m);
-                        (Found::Entry(m), state)
+            Step::Lookup { key, kv } => {
+                let (found, body) = lookup(tiers, &key, kv, now, looked_in);
+                let state = match &found {
+                    Found::Entry(m) => {
+                        *stored_body = body;
+                        purged(m)
                     }
+                    _ => Purged::No,
                 };
                 flow.found(policy, found, state, now)
             }
-            Step::Fetch { request, deadline_ms, .. } => {
+            Step::Fetch { request, deadline_ms, coalesce, with_body } => {
+                let marked = tiers.pass.is_marked(&flow.base_key(), now);
+                match tiers.collapser.join(coalesce.as_deref(), running.leading.is_some(), marked) {
+                    Join::Wait(ticket) => {
+                        running.waiting = coalesce.map(|k| (k, ticket));
+                        return Progress::Waiting;
+                    }
+                    Join::Lead(ticket) => {
+                        running.leading = coalesce.clone().map(|k| (k, ticket));
+                        running.step = Some(Step::Fetch { request, deadline_ms, coalesce, with_body });
+                        return Progress::Leading;
+                    }
+                    Join::Alone => {}
+                }
                 fetch_deadlines.push(deadline_ms);
                 match origin(&request) {
                     Some((head, body)) => {
-                        origin_body = Rc::from(body);
+                        *origin_body = Rc::from(body);
                         flow.origin_response(policy, head, now)
                     }
                     None => flow.origin_failed(policy, now),
                 }
             }
             Step::Respond(reply) => {
-                let reply = *reply;
-                for key in &reply.invalidate {
-                    if let Some((Record::Index(i), _)) = store.get(key) {
-                        for v in &i.variants {
-                            store.delete(v);
+                let mut reply = *reply;
+                let mut background = None;
+                for effect in flow.effects(policy, &mut reply) {
+                    match effect {
+                        Effect::Delete { key } => {
+                            tiers.memory.remove(&key);
+                            if let Some((Record::Index(i), _)) = tiers.cache.get(&key) {
+                                for v in &i.variants {
+                                    tiers.memory.remove(v);
+                                    tiers.cache.delete(v);
+                                }
+                            }
+                            tiers.cache.delete(&key);
                         }
-                    }
-                    store.delete(key);
-                }
-                if let Some(order) = reply.store {
-                    let body = match order.body {
-                        BodySource::Stored => Rc::clone(&stored_body),
-                        _ => Rc::clone(&origin_body),
-                    };
-                    if let Some((index_key, index)) = order.index {
-                        let existing = match store.get(&index_key) {
-                            Some((Record::Index(i), _)) => Some(i),
-                            _ => None,
-                        };
-                        let (merged, forgotten) = merge_index(existing, index);
-                        for k in forgotten {
-                            store.delete(&k);
+                        Effect::Pass { key, change } => tiers.pass.apply(&key, change, now),
+                        Effect::Put { key, mut meta, body, tier } => {
+                            let body = match body {
+                                BodySource::Stored => Rc::clone(stored_body),
+                                _ => Rc::clone(origin_body),
+                            };
+                            // As the shell does: the record holds the length of the body it stores.
+                            meta.body_len = body.len() as u64;
+                            match tier {
+                                Tier::Memory => {
+                                    let size = tiers::memory_entry_size(&meta.head.headers, body.len());
+                                    tiers.memory.insert(key, (meta, body), size);
+                                }
+                                Tier::Cache => tiers.cache.put(&key, Record::Entry(meta), body),
+                                Tier::Kv => tiers.kv.put(&key, Record::Entry(meta), body),
+                            }
                         }
-                        store.put(&index_key, Record::Index(merged), Rc::from(Vec::new()));
+                        Effect::Forget { key, tier } => match tier {
+                            Tier::Memory => {
+                                tiers.memory.remove(&key);
+                            }
+                            Tier::Cache => {
+                                tiers.cache.delete(&key);
+                            }
+                            Tier::Kv => {
+                                tiers.kv.delete(&key);
+                            }
+                        },
+                        Effect::Answer => {}
+                        Effect::WriteIndex { key, index } => {
+                            let existing = match tiers.cache.get(&key) {
+                                Some((Record::Index(i), _)) => Some(i),
+                                _ => None,
+                            };
+                            let (merged, forgotten) = merge_index(existing, index);
+                            for k in forgotten {
+                                tiers.cache.delete(&k);
+                            }
+                            tiers.memory.remove(&key);
+                            tiers.cache.put(&key, Record::Index(merged), Rc::from(Vec::new()));
+                        }
+                        Effect::Background(flow) => background = Some(flow),
                     }
-                    // As the shell does: the record holds the length of the body it stores.
-                    let mut meta = order.meta;
-                    meta.body_len = body.len() as u64;
-                    store.put(&order.key, Record::Entry(Box::new(meta)), body);
                 }
                 let body = match reply.body {
                     BodySource::Empty => Rc::from(reply.text.map(String::into_bytes).unwrap_or_default()),
                     BodySource::Stored if reply.range.is_some() => {
-                        Rc::from(crate::range::cut(&stored_body, reply.range))
+                        Rc::from(crate::range::cut(stored_body, reply.range))
                     }
-                    BodySource::Stored => stored_body,
-                    BodySource::Origin => origin_body,
+                    BodySource::Stored => Rc::clone(stored_body),
+                    BodySource::Origin => Rc::clone(origin_body),
                 };
                 let exchange = Exchange {
                     head: reply.head,
                     body,
                     outcome: reply.outcome,
                     ruleset: reply.ruleset,
-                    fetch_deadlines,
+                    fetch_deadlines: std::mem::take(fetch_deadlines),
+                    looked_in: std::mem::take(looked_in),
                 };
-                return (exchange, reply.background);
+                // The answer and the memory tier are in place: release the waiters.
+                if let Some((key, ticket)) = running.leading.take() {
+                    tiers.collapser.finish(&key, ticket);
+                }
+                // A background revalidation runs right after the answer, at the same `now`.
+                if let Some(bg) = background {
+                    let step = bg.background_step();
+                    let mut bg = Running::new(*bg, step);
+                    loop {
+                        match advance(policy, tiers, &mut bg, origin, now, purged) {
+                            Progress::Done(_) => break,
+                            Progress::Leading => {}
+                            Progress::Waiting => bg.give_up = true,
+                        }
+                    }
+                }
+                return Progress::Done(Box::new(exchange));
             }
         };
     }

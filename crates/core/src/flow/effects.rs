@@ -1,0 +1,97 @@
+//! What a driver does with a flow's answer: an explicit, ordered list of effects.
+//!
+//! The worker shell and the native harness ([`crate::sim`]) both turn a [`Reply`] into this
+//! list with [`Flow::effects`] and apply it in order, each effect by one storage operation (or
+//! the answer itself). Every choice — which keys go, which tiers keep the entry, what happens to
+//! the URL's hit-for-pass mark, whether the body is read before the client is answered — is
+//! made here.
+
+use crate::engine::{BodySource, Flow, Reply};
+use crate::meta::{Meta, VaryIndex};
+use crate::policy::Policy;
+use crate::tiers::{self, PassChange};
+
+/// A storage tier of the edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// The isolate's memory (hot small objects).
+    Memory,
+    /// The location's Cache API.
+    Cache,
+    /// Workers KV (entries of rulesets whose operation says `persist`), shared by every location.
+    Kv,
+}
+
+/// One thing the driver does, in list order.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Remove what is stored under `key` from the memory tier and the Cache API and, when it is
+    /// a variant index, every variant it lists (RFC 9111 §4.4 invalidation).
+    Delete { key: String },
+    /// Apply `change` to the hit-for-pass mark of `key` (the URL's base key).
+    Pass { key: String, change: PassChange },
+    /// Store `meta` and the body `body` names under `key` in `tier`. A memory-tier put that
+    /// comes before [`Effect::Answer`] with an origin body has the driver read the body first,
+    /// so that the very next request in the isolate is a hit.
+    Put { key: String, meta: Box<Meta>, body: BodySource, tier: Tier },
+    /// Drop `key` from `tier` (an older copy there would now be outdated).
+    Forget { key: String, tier: Tier },
+    /// Send the reply's head and body to the client.
+    Answer,
+    /// Merge `index` into the variant index stored under `key` in the Cache API, deleting the
+    /// variants it forgets (see [`crate::engine::merge_index`]).
+    WriteIndex { key: String, index: VaryIndex },
+    /// Run this flow after answering (a background revalidation).
+    Background(Box<Flow>),
+}
+
+impl Flow {
+    /// The effects of `reply`, in the order they are applied. Takes the reply's store order,
+    /// invalidations and background flow out of it; what is left is the answer.
+    pub fn effects(&self, policy: &Policy, reply: &mut Reply) -> Vec<Effect> {
+        let mut effects: Vec<Effect> = reply.invalidate.drain(..).map(|key| Effect::Delete { key }).collect();
+        let order = reply.store.take();
+        let change = tiers::pass_change(reply.outcome, order.is_some(), self.bypass().is_some());
+        if change != PassChange::Keep {
+            effects.push(Effect::Pass { key: self.base_key(), change });
+        }
+        let Some(order) = order else {
+            effects.push(Effect::Answer);
+            effects.extend(reply.background.take().map(Effect::Background));
+            return effects;
+        };
+        // The memory tier takes the entry when its operation asks for it and the body is small
+        // enough: a body of known length (the origin's Content-Length, or the length the
+        // stored record holds).
+        let length = order.meta.head.headers.content_length().or(match order.body {
+            BodySource::Stored if order.meta.body_len > 0 => Some(order.meta.body_len),
+            _ => None,
+        });
+        let memory = order.memory && tiers::memory_admits(length);
+        let persist = policy.operation(order.meta.ruleset.as_deref()).persist();
+        let (key, meta, body) = (order.key, Box::new(order.meta), order.body);
+        if memory {
+            // Before the answer: the next request in this isolate finds it.
+            effects.push(Effect::Put { key: key.clone(), meta: meta.clone(), body, tier: Tier::Memory });
+        } else {
+            effects.push(Effect::Forget { key: key.clone(), tier: Tier::Memory });
+        }
+        effects.push(Effect::Answer);
+        if let Some((index_key, index)) = order.index {
+            effects.push(Effect::WriteIndex { key: index_key, index });
+        }
+        if persist {
+            effects.push(Effect::Put { key: key.clone(), meta: meta.clone(), body, tier: Tier::Kv });
+        }
+        effects.push(Effect::Put { key, meta, body, tier: Tier::Cache });
+        effects.extend(reply.background.take().map(Effect::Background));
+        effects
+    }
+}
+
+/// The tiers a lookup searches, in order: the memory tier; the Cache API unless the key is
+/// marked hit-for-pass (its responses are not stored, so there is nothing to find); KV when
+/// the ruleset persists its entries.
+pub fn lookup_tiers(kv: bool, pass_marked: bool) -> impl Iterator<Item = Tier> {
+    [Some(Tier::Memory), (!pass_marked).then_some(Tier::Cache), kv.then_some(Tier::Kv)].into_iter().flatten()
+}

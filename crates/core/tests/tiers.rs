@@ -1,0 +1,296 @@
+//! The edge's tiers as the worker applies them, on the native harness (`sim::Edge`): the
+//! memory tier's admission, hit-for-pass, the KV fallback, a 304 refreshing every tier that
+//! holds the entry, and the order of a reply's effects.
+
+#![allow(clippy::unwrap_used)]
+
+use rulecache::engine::{BodySource, Flow, Found, Outcome, Purged, Step};
+use rulecache::flow::{Effect, Tier};
+use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
+use rulecache::meta::Meta;
+use rulecache::policy::Policy;
+use rulecache::sim::{Edge, Exchange, OriginResult, Progress};
+use rulecache::store::{Record, Store};
+use rulecache::tiers::{MEMORY_MAX_ENTRY, PASS_MS};
+
+const T0: Time = 1_800_000_000_000;
+
+/// Resources under /r/ are strongly cached in memory; under /p/ also persisted in KV.
+const POLICY: &str = r#"{
+  "version": 1, "name": "tiers",
+  "rulesets": {"res": {"title": "r"}, "kept": {"title": "p"}},
+  "rules": [
+    {"id": "r", "ruleset": "res", "match": {"pathPrefix": "/r/"}},
+    {"id": "p", "ruleset": "kept", "match": {"pathPrefix": "/p/"}}
+  ],
+  "operations": {
+    "res": {"operation": "strongCaching", "parameters": {"maxage": 60, "ramCache": true}},
+    "kept": {"operation": "strongCaching", "parameters": {"maxage": 60, "persist": true}}
+  }
+}"#;
+
+fn get(path: &str) -> RequestHead {
+    RequestHead::parse("GET", &format!("https://site.example{path}"), Headers::new()).unwrap()
+}
+
+fn body_of(len: usize) -> Vec<u8> {
+    vec![b'x'; len]
+}
+
+fn ok(headers: &[(&str, &str)], body: Vec<u8>) -> OriginResult {
+    let mut h = Headers::from_pairs(headers.iter().copied());
+    h.set("content-length", body.len().to_string());
+    Some((ResponseHead::new(200, h), body))
+}
+
+fn not_purged(_: &Meta) -> Purged {
+    Purged::No
+}
+
+fn run(
+    edge: &mut Edge,
+    policy: &Policy,
+    origin: &mut dyn FnMut(&RequestHead) -> OriginResult,
+    path: &str,
+    at: Time,
+) -> Exchange {
+    edge.run(policy, origin, get(path), at, &not_purged)
+}
+
+#[test]
+fn a_small_body_is_kept_in_memory_and_the_next_request_is_served_from_it() {
+    let policy = Policy::from_json(POLICY).unwrap();
+    let mut edge = Edge::new();
+    let mut origin = |_: &RequestHead| ok(&[], body_of(1000));
+    assert_eq!(run(&mut edge, &policy, &mut origin, "/r/small", T0).outcome, Outcome::Miss);
+    let hit = run(&mut edge, &policy, &mut origin, "/r/small", T0 + 1000);
+    assert_eq!(hit.outcome, Outcome::Hit);
+    assert_eq!(hit.looked_in, [Tier::Memory], "found in the memory tier: the Cache API was not asked");
+    assert_eq!(hit.body.len(), 1000);
+}
+
+#[test]
+fn a_body_over_the_memory_bound_or_of_unknown_length_goes_to_the_cache_api_only() {
+    let policy = Policy::from_json(POLICY).unwrap();
+    for (path, len, declared) in [("/r/big", MEMORY_MAX_ENTRY + 1, true), ("/r/unknown", 10, false)] {
+        let mut edge = Edge::new();
+        let mut origin = |_: &RequestHead| {
+            let mut h = Headers::new();
+            if declared {
+                h.set("content-length", len.to_string());
+            }
+            Some((ResponseHead::new(200, h), body_of(len)))
+        };
+        run(&mut edge, &policy, &mut origin, path, T0);
+        assert_eq!(edge.memory.len(), 0, "{path}: not in memory");
+        let hit = run(&mut edge, &policy, &mut origin, path, T0 + 1000);
+        assert_eq!(hit.outcome, Outcome::Hit, "{path}");
+        assert_eq!(hit.looked_in, [Tier::Memory, Tier::Cache], "{path}: served from the Cache API");
+        assert_eq!(hit.body.len(), len);
+    }
+}
+
+#[test]
+fn the_memory_tier_stays_within_its_capacity_evicting_the_oldest() {
+    let policy = Policy::from_json(POLICY).unwrap();
+    let mut edge = Edge::new();
+    let mut origin = |_: &RequestHead| ok(&[], body_of(MEMORY_MAX_ENTRY));
+    let n = rulecache::tiers::MEMORY_CAPACITY / MEMORY_MAX_ENTRY + 8;
+    for i in 0..n {
+        run(&mut edge, &policy, &mut origin, &format!("/r/{i}"), T0);
+    }
+    assert!(edge.memory.bytes() <= rulecache::tiers::MEMORY_CAPACITY);
+    let first = run(&mut edge, &policy, &mut origin, "/r/0", T0 + 1000);
+    assert_eq!(first.outcome, Outcome::Hit);
+    assert_eq!(first.looked_in, [Tier::Memory, Tier::Cache], "the oldest left memory but not the Cache API");
+    let last = run(&mut edge, &policy, &mut origin, &format!("/r/{}", n - 1), T0 + 1000);
+    assert_eq!(last.looked_in, [Tier::Memory]);
+}
+
+#[test]
+fn an_unstorable_url_is_marked_hit_for_pass_and_a_stored_response_clears_the_mark() {
+    let policy = Policy::from_json(r#"{"version": 1, "name": "plain"}"#).unwrap();
+    let mut edge = Edge::new();
+    let cacheable = std::cell::Cell::new(false);
+    // Bodies too large for the memory tier: every hit comes from the Cache API.
+    let mut origin = |_: &RequestHead| {
+        let cc = if cacheable.get() { "max-age=60" } else { "no-store" };
+        ok(&[("cache-control", cc)], body_of(MEMORY_MAX_ENTRY + 1))
+    };
+    let first = run(&mut edge, &policy, &mut origin, "/t/pass", T0);
+    assert_eq!(first.looked_in, [Tier::Memory, Tier::Cache]);
+    let second = run(&mut edge, &policy, &mut origin, "/t/pass", T0 + 1000);
+    assert_eq!(second.looked_in, [Tier::Memory], "marked: the Cache API lookup is skipped");
+    assert_eq!(second.outcome, Outcome::Miss);
+    // The mark expires.
+    let later = run(&mut edge, &policy, &mut origin, "/t/pass", T0 + 1000 + PASS_MS);
+    assert_eq!(later.looked_in, [Tier::Memory, Tier::Cache]);
+    // A storable response clears it: the next request looks in the Cache API and hits.
+    cacheable.set(true);
+    run(&mut edge, &policy, &mut origin, "/t/pass", T0 + 2000 + PASS_MS);
+    let hit = run(&mut edge, &policy, &mut origin, "/t/pass", T0 + 3000 + PASS_MS);
+    assert_eq!(hit.outcome, Outcome::Hit);
+    assert_eq!(hit.looked_in, [Tier::Memory, Tier::Cache]);
+}
+
+#[test]
+fn a_persisted_entry_is_served_from_kv_where_the_location_holds_nothing() {
+    let policy = Policy::from_json(POLICY).unwrap();
+    let mut here = Edge::new();
+    let calls = std::cell::Cell::new(0);
+    let mut origin = |_: &RequestHead| {
+        calls.set(calls.get() + 1);
+        ok(&[], b"kept".to_vec())
+    };
+    run(&mut here, &policy, &mut origin, "/p/doc", T0);
+    assert_eq!(here.kv.len(), 1, "persisted");
+    // Another location: its own memory and Cache API, the same KV.
+    let mut there = Edge { kv: std::mem::take(&mut here.kv), ..Edge::new() };
+    let hit = run(&mut there, &policy, &mut origin, "/p/doc", T0 + 1000);
+    assert_eq!(hit.outcome, Outcome::Hit);
+    assert_eq!(hit.looked_in, [Tier::Memory, Tier::Cache, Tier::Kv]);
+    assert_eq!(hit.text(), "kept");
+    assert_eq!(calls.get(), 1, "the origin was asked once, by the first location");
+    // Resources that do not persist never look in KV.
+    let miss = run(&mut there, &policy, &mut origin, "/r/doc", T0 + 1000);
+    assert_eq!(miss.looked_in, [Tier::Memory, Tier::Cache]);
+}
+
+#[test]
+fn a_304_refreshes_the_entry_in_every_tier_that_holds_it() {
+    let policy = Policy::from_json(
+        r#"{"version": 1, "name": "refresh",
+            "rulesets": {"res": {"title": "r"}},
+            "rules": [{"id": "r", "ruleset": "res", "match": {"pathPrefix": "/r/"}}],
+            "operations": {"res": {"operation": "strongCaching", "parameters": {"maxage": 10, "ramCache": true, "persist": true}}}}"#,
+    )
+    .unwrap();
+    let mut edge = Edge::new();
+    let mut origin = |req: &RequestHead| {
+        if req.headers.get("if-none-match") == Some("\"e1\"") {
+            let h =
+                Headers::from_pairs([("etag", "\"e1\""), ("cache-control", "max-age=10"), ("x-fresh", "2")]);
+            return Some((ResponseHead::new(304, h), Vec::new()));
+        }
+        ok(&[("etag", "\"e1\""), ("cache-control", "max-age=10"), ("x-fresh", "1")], b"body".to_vec())
+    };
+    run(&mut edge, &policy, &mut origin, "/r/e", T0);
+    let revalidated = run(&mut edge, &policy, &mut origin, "/r/e", T0 + 20_000);
+    assert_eq!(revalidated.outcome, Outcome::Revalidated304);
+    assert_eq!(revalidated.text(), "body");
+    let key = edge.cache.keys().next().map(str::to_string).unwrap();
+    let in_memory = edge.memory.peek(&key).map(|(m, _)| m.clone()).unwrap();
+    let in_cache = match edge.cache.get(&key) {
+        Some((Record::Entry(m), _)) => m,
+        other => panic!("{other:?}"),
+    };
+    let in_kv = match edge.kv.get(&key) {
+        Some((Record::Entry(m), _)) => m,
+        other => panic!("{other:?}"),
+    };
+    for (tier, meta) in [("memory", &in_memory), ("cache", &in_cache), ("kv", &in_kv)] {
+        assert_eq!(meta.head.headers.get("x-fresh"), Some("2"), "{tier} holds the merged head");
+        assert_eq!(meta.response_time, T0 + 20_000, "{tier} is fresh again");
+    }
+    // And it is fresh: served without the origin.
+    let hit = run(&mut edge, &policy, &mut origin, "/r/e", T0 + 25_000);
+    assert_eq!(hit.outcome, Outcome::Hit);
+}
+
+#[test]
+fn a_storable_miss_puts_memory_before_the_answer_and_the_rest_after() {
+    let policy = Policy::from_json(POLICY).unwrap();
+    let (mut flow, step) = Flow::start(&policy, get("/r/order"), T0, false);
+    assert!(matches!(step, Step::Lookup { kv: false, .. }));
+    let Step::Fetch { .. } = flow.found(&policy, Found::Nothing, Purged::No, T0) else { panic!("fetch") };
+    let Step::Respond(mut reply) = flow.origin_response(&policy, ok(&[], body_of(10)).unwrap().0, T0) else {
+        panic!("respond")
+    };
+    let effects = flow.effects(&policy, &mut reply);
+    let names: Vec<String> = effects
+        .iter()
+        .map(|e| match e {
+            Effect::Pass { change, .. } => format!("pass {change:?}"),
+            Effect::Put { tier, body, .. } => format!("put {tier:?} {body:?}"),
+            Effect::Forget { tier, .. } => format!("forget {tier:?}"),
+            Effect::Answer => "answer".into(),
+            Effect::WriteIndex { .. } => "index".into(),
+            Effect::Delete { .. } => "delete".into(),
+            Effect::Background(_) => "background".into(),
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "pass Clear",
+            &format!("put Memory {:?}", BodySource::Origin),
+            "answer",
+            &format!("put Cache {:?}", BodySource::Origin)
+        ]
+    );
+    assert!(reply.store.is_none(), "the store order moved into the effects");
+}
+
+#[test]
+fn two_misses_for_one_entry_collapse_behind_one_origin_fetch() {
+    let policy = Policy::from_json(r#"{"version": 1, "name": "plain"}"#).unwrap();
+    let mut edge = Edge::new();
+    let calls = std::cell::Cell::new(0);
+    let mut origin = |_: &RequestHead| {
+        calls.set(calls.get() + 1);
+        ok(&[("cache-control", "max-age=60")], b"one".to_vec())
+    };
+    let mut a = edge.start(&policy, get("/t/collapse"), T0);
+    let mut b = edge.start(&policy, get("/t/collapse"), T0);
+    assert!(matches!(edge.advance(&policy, &mut a, &mut origin, T0, &not_purged), Progress::Leading));
+    assert!(matches!(edge.advance(&policy, &mut b, &mut origin, T0, &not_purged), Progress::Waiting));
+    assert!(
+        matches!(edge.advance(&policy, &mut b, &mut origin, T0, &not_purged), Progress::Waiting),
+        "still in flight"
+    );
+    let Progress::Done(first) = edge.advance(&policy, &mut a, &mut origin, T0, &not_purged) else {
+        panic!("a done")
+    };
+    assert_eq!(first.outcome, Outcome::Miss);
+    let Progress::Done(second) = edge.advance(&policy, &mut b, &mut origin, T0, &not_purged) else {
+        panic!("b done")
+    };
+    assert_eq!(second.outcome, Outcome::Hit, "b was answered from what a stored");
+    assert_eq!(second.text(), "one");
+    assert_eq!(calls.get(), 1, "one origin fetch for both");
+}
+
+#[test]
+fn no_collapse_for_a_url_marked_hit_for_pass() {
+    let policy = Policy::from_json(r#"{"version": 1, "name": "plain"}"#).unwrap();
+    let mut edge = Edge::new();
+    let calls = std::cell::Cell::new(0);
+    let mut origin = |_: &RequestHead| {
+        calls.set(calls.get() + 1);
+        ok(&[("cache-control", "no-store")], b"private".to_vec())
+    };
+    run(&mut edge, &policy, &mut origin, "/t/uncollapsed", T0);
+    let mut a = edge.start(&policy, get("/t/uncollapsed"), T0 + 1);
+    let mut b = edge.start(&policy, get("/t/uncollapsed"), T0 + 1);
+    // Neither waits for the other: each goes to the origin at once.
+    assert!(matches!(edge.advance(&policy, &mut a, &mut origin, T0 + 1, &not_purged), Progress::Done(_)));
+    assert!(matches!(edge.advance(&policy, &mut b, &mut origin, T0 + 1, &not_purged), Progress::Done(_)));
+    assert_eq!(calls.get(), 3);
+}
+
+#[test]
+fn a_waiter_that_gives_up_looks_again_and_fetches_alone() {
+    let policy = Policy::from_json(r#"{"version": 1, "name": "plain"}"#).unwrap();
+    let mut edge = Edge::new();
+    let calls = std::cell::Cell::new(0);
+    let mut origin = |_: &RequestHead| {
+        calls.set(calls.get() + 1);
+        ok(&[("cache-control", "max-age=60")], format!("v{}", calls.get()).into_bytes())
+    };
+    let mut a = edge.start(&policy, get("/t/stuck"), T0);
+    assert!(matches!(edge.advance(&policy, &mut a, &mut origin, T0, &not_purged), Progress::Leading));
+    // a never finishes; a plain run waits as long as it may, then fetches alone.
+    let alone = run(&mut edge, &policy, &mut origin, "/t/stuck", T0);
+    assert_eq!(alone.outcome, Outcome::Miss);
+    assert_eq!(calls.get(), 1);
+}
