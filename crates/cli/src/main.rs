@@ -15,7 +15,8 @@ fn main() {
 }
 
 mod cli {
-    use rulecache::decision::{Audience, EdgeStorage, ModifyContext};
+    use rulecache::decision::EdgeStorage;
+    use rulecache::flow::explain::Explain;
     use rulecache::http::{Headers, RequestHead, ResponseHead};
     use rulecache::policy::{PageAction, Policy};
 
@@ -122,68 +123,38 @@ mod cli {
         let req = request(args.get(1..).unwrap_or_default())?;
         println!("policy:        {} (version {})", policy.name(), policy.version());
         println!("request:       {} {}", req.method, req.url);
-        if let Some(action) = policy.page_action(req.url.path()) {
+        // The same explanation the admin API gives, with nothing stored and a sample response.
+        let x =
+            Explain::start(&policy, req, now_millis()).finish(&policy, None, sample_response(), now_millis());
+        if let Some(action) = &x.page_map {
             println!("page map:      {}", describe_page_action(action));
             return Ok(0);
         }
-        let audience = policy.audience(&req.headers);
-        println!(
-            "audience:      {}",
-            if audience == Audience::Anonymous { "anonymous" } else { "authenticated" }
-        );
-        let mut origin = req.headers.clone();
-        policy.prepare_origin_headers(&mut origin, audience);
-        let split = policy.split_view_header().and_then(|h| origin.get(h).map(|v| format!("{h}: {v}")));
+        println!("audience:      {}", if x.audience == "anon" { "anonymous" } else { "authenticated" });
+        let split = policy
+            .split_view_header()
+            .and_then(|h| x.request_headers_to_origin.get(h).map(|v| format!("{h}: {v}")));
         println!("to origin:     {}", split.unwrap_or_else(|| "(no split-view header)".to_string()));
-        let mut resp = sample_response();
-        let classified = policy.classify_request(&req).or_else(|| policy.classify_response(&req, &resp));
-        let ruleset = classified.map(|c| c.ruleset);
-        let rule = match classified {
-            Some(c) => format!("{} (rule {})", c.ruleset, c.rule_id.unwrap_or("origin hint")),
+        let rule = match &x.ruleset {
+            Some(r) => format!("{r} (rule {})", x.rule.as_deref().unwrap_or("origin hint")),
             None => "(unclassified)".to_string(),
         };
         println!("ruleset:       {rule}");
-        let op = policy.operation(ruleset);
-        println!("operation:     {}", op.name());
-        let chain = op.chain_names();
-        if !chain.is_empty() {
-            println!("chain:         {}", chain.join(", "));
+        let op = policy.operation(x.ruleset.as_deref());
+        println!("operation:     {}", x.operation);
+        if !x.chain.is_empty() {
+            println!("chain:         {}", x.chain.join(", "));
         }
-        println!("bypass:        {}", bypass_reason(&policy, &req, audience, op));
+        println!("bypass:        {}", x.bypass.unwrap_or("none"));
         println!("edge storage:  {}", describe_storage(op.storage()));
         println!("ram cache:     {}   persist: {}", op.ram_cache(), op.persist());
-        let now = now_millis();
-        let ctx = ModifyContext {
-            request: &req,
-            audience,
-            policy_version: policy.version(),
-            split_view_header: policy.split_view_header(),
-            now,
-        };
-        op.modify(&ctx, &mut resp);
         println!("downstream (for a 200 with an ETag and Last-Modified):");
-        for (name, value) in resp.headers.iter() {
-            println!("  {name}: {value}");
+        for (name, value) in x.response_headers.iter() {
+            if !name.eq_ignore_ascii_case("cache-status") {
+                println!("  {name}: {value}");
+            }
         }
         Ok(0)
-    }
-
-    fn bypass_reason(
-        policy: &Policy,
-        req: &RequestHead,
-        audience: Audience,
-        op: &rulecache::policy::Operation,
-    ) -> String {
-        if !policy.caching_enabled() {
-            return "caching-disabled".to_string();
-        }
-        if !req.is_get_or_head() {
-            return "method".to_string();
-        }
-        if policy.cache_stop(req) {
-            return "cache-stop".to_string();
-        }
-        op.bypass(audience).map_or_else(|| "none".to_string(), |b| b.as_str().to_string())
     }
 
     fn describe_storage(s: EdgeStorage) -> String {

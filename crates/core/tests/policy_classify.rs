@@ -58,6 +58,14 @@ fn rules_are_tried_in_order_and_the_first_match_wins() {
 }
 
 #[test]
+fn a_path_prefix_covers_whole_segments_only() {
+    let p = policy();
+    assert_eq!(request_ruleset(&p, &get("/news")).map(|c| c.0), Some("second".into()));
+    assert_eq!(request_ruleset(&p, &get("/news?page=2")).map(|c| c.0), Some("second".into()));
+    assert_eq!(request_ruleset(&p, &get("/newsletter")), None, "/news is not a prefix of /newsletter");
+}
+
+#[test]
 fn every_stated_condition_must_hold() {
     let p = policy();
     let url = "https://api.example.org/x?page=2&format=json";

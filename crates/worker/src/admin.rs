@@ -9,8 +9,8 @@ use super::cache::{self, MEMORY, STATS};
 use super::convert::headers_to_js;
 use super::{assets, ledger, persist, policy_store, Config, REPLAY};
 use rulecache::decision::Audience;
-use rulecache::engine::{Flow, Found, Purged, Step};
-use rulecache::freshness::{self, Verdict};
+use rulecache::engine::Found;
+use rulecache::flow::explain::Explain;
 use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
 use rulecache::key;
 use rulecache::policy::Policy;
@@ -298,14 +298,6 @@ fn get() -> String {
     "GET".into()
 }
 
-fn headers_json(h: &Headers) -> Value {
-    let mut map = serde_json::Map::new();
-    for (n, v) in h.iter() {
-        map.insert(n.to_string(), Value::String(v.to_string()));
-    }
-    Value::Object(map)
-}
-
 async fn explain(env: &Env, body: &[u8], config: &Config, now: Time) -> Result<Response> {
     let input: ExplainInput = match serde_json::from_slice(body) {
         Ok(i) => i,
@@ -324,72 +316,28 @@ async fn explain(env: &Env, body: &[u8], config: &Config, now: Time) -> Result<R
         return json_response(400, &json!({ "errors": ["url must be an absolute http(s) URL"] }));
     };
     let policy = policy_store::active(env, now).await;
-    let (flow, step) = Flow::start(&policy, request, now, true);
-    let operation = policy.operation(flow.ruleset());
-    let mut cached = json!({ "present": false, "status": "miss" });
-    let mut response_head =
-        ResponseHead::new(200, Headers::from_pairs([("content-type", "text/html; charset=utf-8")]));
-    if let Step::Lookup { key, kv } = step {
-        let (mut found, _) = cache::lookup(&key, kv).await;
-        if let Found::Index(_) = &found {
-            if let Step::Lookup { key, kv } = flow.clone().found(&policy, found.clone(), Purged::No, now) {
-                found = cache::lookup(&key, kv).await.0;
-            }
-        }
+    let mut explain = Explain::start(&policy, request, now);
+    let mut entry = None;
+    while let Some((key, kv)) = explain.lookup().map(|(k, kv)| (k.to_string(), kv)) {
+        let (found, _) = cache::lookup(&key, kv).await;
+        explain.found(&policy, &found, now);
         if let Found::Entry(meta) = found {
-            let purged = ledger::effect(&meta);
-            let stored = freshness::Stored {
-                head: &meta.head,
-                request_time: meta.request_time,
-                response_time: meta.response_time,
-                storage: meta.storage,
-                stale_from: match purged {
-                    Purged::Soft { at } => Some(at),
-                    _ => meta.stale_from,
-                },
-            };
-            let age = freshness::current_age(&meta.head, meta.request_time, meta.response_time, now);
-            let (fresh, ttl) = match freshness::evaluate(flow.client(), &stored, now) {
-                Verdict::Fresh { ttl } => (true, ttl as i64),
-                Verdict::Stale { stale_for, .. } => (false, -(stale_for as i64)),
-            };
-            let status = match (purged, fresh) {
-                (Purged::Hard, _) => "purged",
-                (_, true) => "hit",
-                (_, false) => "stale",
-            };
-            cached = json!({ "present": purged != Purged::Hard, "fresh": fresh && purged != Purged::Hard,
-                             "age": age, "ttl": ttl, "status": status, "storedAt": meta.stored_at });
-            response_head = meta.head.clone();
+            entry = Some(*meta);
         }
     }
-    let preview = flow.preview(&policy, response_head, now);
-    let upstream_url = match &config.origin {
-        Some(o) => {
-            let mut u = o.clone();
-            u.set_path(flow.upstream().url.path());
-            u.set_query(flow.upstream().url.query());
-            u.to_string()
-        }
-        None => flow.upstream().url.to_string(),
+    let purged = entry.as_ref().map(ledger::effect);
+    let sample = ResponseHead::new(200, Headers::from_pairs([("content-type", "text/html; charset=utf-8")]));
+    let explanation = explain.finish(&policy, entry.as_ref().zip(purged), sample, now);
+    let mut body = serde_json::to_value(&explanation).unwrap_or(Value::Null);
+    // The URL the origin is sent, in this deployment.
+    let origin_url = match &config.origin {
+        Some(o) => rulecache::http::join_url(o, &explanation.origin_path).map(|u| u.to_string()),
+        None => rulecache::http::parse_url(&input.url)
+            .and_then(|u| rulecache::http::join_url(&u, &explanation.origin_path))
+            .map(|u| u.to_string()),
     };
-    json_response(
-        200,
-        &json!({
-            "ruleset": flow.ruleset(),
-            "rule": flow.rule_id(),
-            "operation": operation.name(),
-            "chain": operation.chain_names(),
-            "bypass": flow.bypass().map(|b| b.as_str()),
-            "audience": flow.audience().as_str(),
-            "key": flow.primary_key(),
-            "storageKey": flow.base_key(),
-            "variant": flow.variant().map(str::to_string).unwrap_or_else(|| flow.audience().as_str().to_string()),
-            "originUrl": upstream_url,
-            "requestHeadersToOrigin": headers_json(&flow.upstream().headers),
-            "responseHeaders": headers_json(&preview.headers),
-            "cached": cached,
-            "policyVersion": policy.version(),
-        }),
-    )
+    if let (Value::Object(map), Some(url)) = (&mut body, origin_url) {
+        map.insert("originUrl".into(), Value::String(url));
+    }
+    json_response(200, &body)
 }

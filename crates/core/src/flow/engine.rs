@@ -472,11 +472,10 @@ impl Flow {
         if !meta.serves(self.keyed_audience, self.variant.as_deref()) {
             return self.miss(policy, Fwd::VaryMiss, None);
         }
-        match purged {
-            Purged::Hard => return self.miss(policy, Fwd::Miss, Some("purged")),
-            Purged::Soft { at } => meta.stale_from = Some(meta.stale_from.map_or(at, |s| s.min(at))),
-            Purged::No => {}
+        if purged == Purged::Hard {
+            return self.miss(policy, Fwd::Miss, Some("purged"));
         }
+        meta.stale_from = meta.stale_after(purged);
         if self.ruleset.is_none() {
             self.ruleset = meta.ruleset.clone();
         }
@@ -758,12 +757,7 @@ impl Flow {
         response_time: Time,
         now: Time,
     ) -> Step {
-        if self.ruleset.is_none() {
-            if let Some(c) = policy.classify_response(&self.client, &head) {
-                self.ruleset = Some(c.ruleset.to_string());
-                self.rule_id = c.rule_id.map(str::to_string);
-            }
-        }
+        self.classify_response(policy, &head);
         let operation = policy.operation(self.ruleset.as_deref());
         if operation.strip_set_cookie() {
             head.headers.remove("set-cookie");
@@ -1020,6 +1014,17 @@ impl Flow {
     /// Why this request skips the cache (None when it uses it).
     pub fn bypass(&self) -> Option<Bypass> {
         self.bypass
+    }
+
+    /// A request no request-only rule classified takes its ruleset from the origin's response
+    /// (a trusted hint header, then `contentType` rules).
+    pub fn classify_response(&mut self, policy: &Policy, head: &ResponseHead) {
+        if self.ruleset.is_none() {
+            if let Some(c) = policy.classify_response(&self.client, head) {
+                self.ruleset = Some(c.ruleset.to_string());
+                self.rule_id = c.rule_id.map(str::to_string);
+            }
+        }
     }
 
     /// The headers a response would be sent downstream with (explain): the operation's

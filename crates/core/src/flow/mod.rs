@@ -4,5 +4,6 @@
 pub mod decision;
 mod effects;
 pub mod engine;
+pub mod explain;
 
 pub use effects::{lookup_tiers, Effect, Tier};

@@ -349,12 +349,37 @@ pub fn url_path_is_under(url: &str, prefix: &str) -> bool {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
     let path = after_scheme.find('/').and_then(|i| after_scheme.get(i..)).unwrap_or("/");
     let path = path.split(['?', '#']).next().unwrap_or(path);
-    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    has_path_prefix(path, prefix)
+}
+
+/// What "prefix" means everywhere in rulecache (policy `pathPrefix`, the admin routes, purge
+/// prefixes): whole path segments. `/news` covers `/news` and `/news/…` (and `/news?…`), not
+/// `/newsletter`; a prefix ending in `/` covers what starts with it.
+pub fn has_path_prefix(path: &str, prefix: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || prefix.ends_with('/') || rest.starts_with(['/', '?', '#']),
+        None => false,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prefix_covers_whole_segments() {
+        assert!(has_path_prefix("/news", "/news"));
+        assert!(has_path_prefix("/news/item-1", "/news"));
+        assert!(has_path_prefix("/news?page=2", "/news"));
+        assert!(!has_path_prefix("/newsletter", "/news"));
+        assert!(!has_path_prefix("/new", "/news"));
+        assert!(has_path_prefix("/news/", "/news/"));
+        assert!(has_path_prefix("/news/x", "/news/"));
+        assert!(!has_path_prefix("/news", "/news/"));
+        assert!(has_path_prefix("/anything", "/"));
+        assert!(url_path_is_under("https://e.org/_rulecache/api", "/_rulecache"));
+        assert!(!url_path_is_under("https://e.org/_rulecachex", "/_rulecache"));
+    }
 
     #[test]
     fn content_length_is_digits_or_a_list_of_the_same_digits() {

@@ -179,7 +179,7 @@ impl Conditions {
             && any_or_empty(&self.methods, |m| *m == req.method)
             && any_or_empty(&self.hosts, |h| h.matches(view.host))
             && any_or_empty(&self.paths, |p| p == path)
-            && any_or_empty(&self.path_prefixes, |p| path.starts_with(p.as_str()))
+            && any_or_empty(&self.path_prefixes, |p| crate::http::has_path_prefix(path, p))
             && any_or_empty(&self.globs, |g| g.matches(path))
             && any_or_empty(&self.extensions, |e| view.extension.is_some_and(|x| x.eq_ignore_ascii_case(e)))
             && (self.query.is_empty()

@@ -136,6 +136,15 @@ impl Meta {
 
     /// True when this entry was stored for exactly this audience and variant. The storage
     /// key is a hash; this check makes a hash collision a miss instead of a wrong answer.
+    /// When the entry is stale from, given what the purge ledger says of it: a soft purge
+    /// makes it stale from the purge's time (or from an earlier stale mark it already has).
+    pub fn stale_after(&self, purged: crate::engine::Purged) -> Option<Time> {
+        match purged {
+            crate::engine::Purged::Soft { at } => Some(self.stale_from.map_or(at, |s| s.min(at))),
+            _ => self.stale_from,
+        }
+    }
+
     pub fn serves(&self, audience: Option<Audience>, variant: Option<&str>) -> bool {
         self.audience == audience && self.variant.as_deref().unwrap_or("") == variant.unwrap_or("")
     }
