@@ -11,7 +11,7 @@ use crate::cache_status::{CacheStatus, Fwd};
 use crate::conditional::{self, Conditional};
 use crate::decision::{Audience, Bypass, EdgeStorage, ModifyContext};
 use crate::freshness::{self, Stored, Verdict};
-use crate::http::{Headers, RequestHead, ResponseHead, Time};
+use crate::http::{Headers, Method, RequestHead, ResponseHead, Time};
 use crate::key::{self, VarySpec};
 use crate::meta::{Meta, VaryIndex};
 use crate::policy::{PageAction, Policy};
@@ -235,7 +235,7 @@ impl Flow {
         let cond = revalidate::conditional_headers(&stored.head)?;
         let mut flow = self.clone();
         let upstream = flow.upstream_mut();
-        upstream.method = "GET".into();
+        upstream.method = Method::Get;
         strip_conditionals(&mut upstream.headers);
         for (n, v) in cond.iter() {
             upstream.headers.set(n, v);
@@ -318,7 +318,7 @@ impl Flow {
         self.upstream_for_cache = true;
         if let Some(upstream) = &mut self.upstream {
             strip_conditionals(&mut upstream.headers);
-            upstream.method = "GET".into();
+            upstream.method = Method::Get;
         }
         self.state = State::Base;
         Step::Lookup { key: key::storage_key(&self.primary, self.keyed_audience, None), kv: self.persist }
@@ -525,9 +525,9 @@ impl Flow {
                 // 304 or matching 200 updates it (RFC 9111 §4.3.5: "This property of HEAD
                 // responses can be used to invalidate or update a cached GET response [...] if
                 // transmission of the content is not desired even if it has changed.").
-                let head = self.client.method == "HEAD";
+                let head = self.client.method == Method::Head;
                 if head {
-                    request.method = "HEAD".into();
+                    request.method = Method::Head;
                 }
                 // RFC 9211 §2.2: "request: The cache was able to select a fresh response for
                 // the request, but the request's semantics (e.g., Cache-Control request
@@ -797,13 +797,13 @@ impl Flow {
         }
         let storage: EdgeStorage = operation.storage();
         let authenticated = !self.audience.is_anonymous();
-        if self.client.headers.contains("range") || self.client.method != "GET" {
+        if self.client.headers.contains("range") || self.client.method != Method::Get {
             // The origin was asked for the whole representation with a GET (the upstream
             // request of the cache path carries no `Range`), so its answer is judged as a
             // plain GET's.
             let mut whole = self.client.clone();
             whole.headers.remove("range");
-            whole.method = "GET".into();
+            whole.method = Method::Get;
             storable::check(&whole, authenticated, head, storage).map_err(|e| e.as_str())?;
         } else {
             storable::check(&self.client, authenticated, head, storage).map_err(|e| e.as_str())?;
@@ -948,7 +948,7 @@ impl Flow {
                 Conditional::None => {}
             }
         }
-        if self.client.method == "HEAD" {
+        if self.client.method == Method::Head {
             body = BodySource::Empty;
         }
         self.state = State::Done;
@@ -1130,7 +1130,7 @@ fn build_upstream(client: &RequestHead, for_cache: bool) -> RequestHead {
     let mut u = client.clone();
     if for_cache {
         strip_conditionals(&mut u.headers);
-        u.method = "GET".into();
+        u.method = Method::Get;
     }
     u
 }

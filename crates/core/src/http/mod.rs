@@ -3,7 +3,11 @@
 //! The core never sees a body and never performs I/O: it works on these heads and on the
 //! time, which is always passed in as [`Time`].
 
+mod method;
+
 use std::borrow::Cow;
+
+pub use method::Method;
 
 /// Milliseconds since the Unix epoch. The core never reads a clock; callers pass this in.
 pub type Time = u64;
@@ -246,8 +250,7 @@ impl Headers {
 /// The head of a request: method, absolute URL and header fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
-    /// Upper-case method token, e.g. `GET`.
-    pub method: String,
+    pub method: Method,
     pub url: url::Url,
     pub headers: Headers,
 }
@@ -303,7 +306,7 @@ pub fn join_url(base: &url::Url, input: &str) -> Option<url::Url> {
 
 impl RequestHead {
     pub fn new(method: &str, url: url::Url, headers: Headers) -> Self {
-        Self { method: method.to_ascii_uppercase(), url, headers }
+        Self { method: Method::parse(method), url, headers }
     }
 
     /// Parses `url`; None when it is not an absolute URL.
@@ -312,12 +315,12 @@ impl RequestHead {
     }
 
     pub fn is_get_or_head(&self) -> bool {
-        self.method == "GET" || self.method == "HEAD"
+        self.method.is_get_or_head()
     }
 
     /// RFC 9110 §9.2.1: GET, HEAD, OPTIONS and TRACE are safe.
     pub fn is_safe(&self) -> bool {
-        matches!(self.method.as_str(), "GET" | "HEAD" | "OPTIONS" | "TRACE")
+        self.method.is_safe()
     }
 }
 

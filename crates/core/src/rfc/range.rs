@@ -114,7 +114,7 @@ pub fn answer(req: &RequestHead, head: &ResponseHead, body_len: Option<u64>) -> 
     // RFC 9110 §14.2: "A server MUST ignore a Range header field received with a request
     // method that is unrecognized or for which range handling is not defined. For this
     // specification, GET is the only method for which range handling is defined."
-    if head.status != 200 || !(req.method == "GET" || req.method == "HEAD") {
+    if head.status != 200 || !req.method.is_get_or_head() {
         return Answer::Full;
     }
     let Some(spec) = req.headers.get("range").and_then(parse) else { return Answer::Full };

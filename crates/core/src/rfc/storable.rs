@@ -79,7 +79,7 @@ pub fn check(
     storage: EdgeStorage,
 ) -> Result<(), NotStored> {
     // §3: "the request method is understood by the cache" — we store GET only.
-    if req.method != "GET" {
+    if req.method != crate::http::Method::Get {
         return Err(NotStored::Method);
     }
     if storage == EdgeStorage::DontStore {
