@@ -2,6 +2,7 @@
 #   make run     build the worker and run it locally in front of the demo origin
 #   make test    every test the project has (lint, native, wasm build, runtime, browser)
 #   make bench   criterion benchmarks, the load benchmark against plain workers, purge propagation
+#   make test-e2e  the worker in front of real Plone 6.2.2 and Django 5.2 sites (installed from PyPI)
 # Each target installs what it needs first and skips what is already there.
 
 SHELL := /bin/bash
@@ -19,6 +20,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 export WRANGLER_LOG_PATH := $(CURDIR)/target/wrangler-logs
 export CHROMIUM ?= /usr/bin/chromium
 
+.PHONY: e2e-install e2e-start e2e-stop test-e2e e2e-measure
 .PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser bench bench-core bench-load bench-propagation size clean-state
 
 all: build
@@ -60,7 +62,35 @@ test-runtime: build origin
 test-browser: build origin tools-browser
 	node --test --test-concurrency=1 tests/browser/
 
-test: lint test-native test-runtime test-browser
+## End-to-end: Plone and Django from PyPI (pinned by tests/e2e/*-constraints.txt) in
+## target/e2e, sites created by script, started on loopback; each step skipped when done.
+E2E_DIR := $(CURDIR)/target/e2e
+export E2E_PLONE_PORT ?= 18080
+export E2E_DJANGO_PORT ?= 18090
+export E2E_PLONE_URL := http://127.0.0.1:$(E2E_PLONE_PORT)
+export E2E_DJANGO_URL := http://127.0.0.1:$(E2E_DJANGO_PORT)
+
+e2e-install:
+	bash tests/e2e/plone/setup.sh $(E2E_DIR) $(E2E_PLONE_PORT)
+	bash tests/e2e/django/setup.sh $(E2E_DIR)
+
+e2e-start: e2e-install
+	bash tests/e2e/apps.sh start $(E2E_DIR)
+
+e2e-stop:
+	bash tests/e2e/apps.sh stop $(E2E_DIR)
+
+# Starts the applications, runs the tests, stops what it started (also when a test fails).
+test-e2e: build e2e-start
+	@status=0; node --test --test-concurrency=1 tests/e2e/ || status=$$?; \
+	  bash tests/e2e/apps.sh stop $(E2E_DIR); exit $$status
+
+# Hit ratios and purge-to-visible times against the real applications.
+e2e-measure: build e2e-start
+	@status=0; node tests/e2e/measure.mjs || status=$$?; \
+	  bash tests/e2e/apps.sh stop $(E2E_DIR); exit $$status
+
+test: lint test-native test-runtime test-browser test-e2e
 	@echo "all test suites passed"
 
 bench: bench-core bench-load bench-propagation

@@ -115,7 +115,7 @@ test('a pushed policy changes the very next request; rollback restores', async (
     const { r } = await fetchText(p);
     assert.equal((await stack.originHits(p)) - before, 1, 'noCaching: every request reaches the origin');
     assert.match(cacheStatus(r), /fwd=bypass; .*detail=no-caching/);
-    assert.equal(r.headers.get('x-cache-operation'), 'noCaching');
+    assert.equal(r.headers.get('x-rulecache-operation'), 'noCaching');
     assert.equal(r.headers.get('cache-control'), 'max-age=0, must-revalidate, private');
     assert.equal(r.headers.get('etag'), null, 'noCaching drops validators');
     assert.equal(r.headers.get('last-modified'), null);
@@ -241,20 +241,20 @@ test('the page map answers redirects and gone pages at the edge, and rewrites be
 test('debug headers follow the policy switch', async () => {
   await push(bundle());
   let { r } = await fetchText('/news/item-2');
-  assert.equal(r.headers.get('x-cache-rule'), 'plone.content.itemView');
-  assert.equal(r.headers.get('x-cache-operation'), 'moderateCaching');
+  assert.equal(r.headers.get('x-rulecache-rule'), 'plone.content.itemView');
+  assert.equal(r.headers.get('x-rulecache-operation'), 'moderateCaching');
   ({ r } = await fetchText('/++resource++demo/style.css'));
-  assert.equal(r.headers.get('x-cache-rule'), 'plone.resource');
-  assert.equal(r.headers.get('x-cache-operation'), 'strongCaching');
+  assert.equal(r.headers.get('x-rulecache-rule'), 'plone.resource');
+  assert.equal(r.headers.get('x-rulecache-operation'), 'strongCaching');
   ({ r } = await fetchText('/set-cookie'));
-  assert.equal(r.headers.get('x-cache-rule'), '(default)');
-  assert.equal(r.headers.get('x-cache-operation'), 'honourOrigin');
+  assert.equal(r.headers.get('x-rulecache-rule'), '(default)');
+  assert.equal(r.headers.get('x-rulecache-operation'), 'honourOrigin');
 
   await push(bundle((b) => (b.caching.debugHeaders = false)));
   for (const p of ['/news/item-2', '/++resource++demo/style.css', '/set-cookie']) {
     ({ r } = await fetchText(p));
-    assert.equal(r.headers.get('x-cache-rule'), null, p);
-    assert.equal(r.headers.get('x-cache-operation'), null, p);
+    assert.equal(r.headers.get('x-rulecache-rule'), null, p);
+    assert.equal(r.headers.get('x-rulecache-operation'), null, p);
     assert.ok(cacheStatus(r).startsWith('rulecache'), 'Cache-Status is always sent');
   }
   await push(bundle());
@@ -280,7 +280,7 @@ test('each operation sends the downstream headers the profile maps it to', async
       const { r } = await fetchText(p);
       assert.equal(r.status, 200, p);
       assert.equal(r.headers.get('cache-control'), cc, `${p} (${round})`);
-      assert.equal(r.headers.get('x-cache-rule'), rule, p);
+      assert.equal(r.headers.get('x-rulecache-rule'), rule, p);
       const expires = Date.parse(r.headers.get('expires'));
       const date = Date.now();
       if (ahead > 0) assert.ok(Math.abs(expires - (date + ahead * 1000)) < 120_000, `${p}: Expires ${r.headers.get('expires')}`);
@@ -297,7 +297,7 @@ test('each operation sends the downstream headers the profile maps it to', async
   await push(bundle((b) => (b.operations['plone.content.feed'] = { operation: 'noCaching', parameters: { noStore: true } })));
   const feed = await fetchText('/RSS');
   assert.equal(feed.r.headers.get('cache-control'), 'no-store');
-  assert.equal(feed.r.headers.get('x-cache-operation'), 'noCaching');
+  assert.equal(feed.r.headers.get('x-rulecache-operation'), 'noCaching');
   await push(bundle());
 });
 
@@ -314,7 +314,7 @@ test('weakCaching stores, revalidates every use with a conditional request, and 
   const stats0 = await stack.originStats(p);
   let { r, body } = await fetchText(p);
   assert.equal(r.status, 200);
-  assert.equal(r.headers.get('x-cache-operation'), 'weakCaching');
+  assert.equal(r.headers.get('x-rulecache-operation'), 'weakCaching');
   assert.equal(r.headers.get('cache-control'), 'max-age=0, must-revalidate, private');
   assert.match(cacheStatus(r), /stored/, `first request stored: ${cacheStatus(r)}`);
   const firstVersion = r.headers.get('x-origin-version');

@@ -49,7 +49,7 @@ test('PURGE without or with a wrong credential changes nothing and never reaches
   const p = `${ns('purge-denied')}?cc=max-age%3D600`;
   await cached(p);
   const hits = await stack.originHits(p.split('?')[0]);
-  for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${SECRET}x` }, { authorization: `Basic ${Buffer.from('a:' + SECRET).toString('base64')}` }]) {
+  for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${SECRET}x` }, { authorization: `Basic ${Buffer.from(`purge:${SECRET}x`).toString('base64')}` }, { authorization: `Basic ${Buffer.from(SECRET).toString('base64')}` }]) {
     const r = await get(p, { method: 'PURGE', headers });
     assert.equal(r.status, 401);
     const text = await r.text();

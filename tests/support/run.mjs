@@ -32,7 +32,7 @@ rulecache is running at ${url}  (demo origin at ${origin.url})
 policy: the bundled splitviews profile until you push one; PURGE_SECRET: from .dev.vars, else "dev-secret"
 
 Try:
-  curl -si ${url}/news | grep -i -E '^(cache-status|x-cache|vary|cache-control)'     # twice: miss, then hit
+  curl -si ${url}/news | grep -i -E '^(cache-status|x-rulecache|vary|cache-control)'     # twice: miss, then hit
   curl -si -b '__ac=YWxpY2U6YWxpY2U=' ${url}/news | grep -i cache-status              # logged in: bypass (anonOnly)
   curl -si ${url}/++plone++static/++unique++2026-01-01/app.js | grep -i cache-control  # strongCaching
   curl -si -X PURGE -H 'Authorization: Bearer ${secret}' ${url}/news                  # purge /news and its variants

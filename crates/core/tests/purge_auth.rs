@@ -249,3 +249,75 @@ fn the_replay_guard_forgets_old_signatures_and_stays_bounded() {
     assert!(authorize(Some(SECRET), &input, later * 1000, &mut guard).is_ok());
     assert_eq!(guard.len(), 1);
 }
+
+fn basic(user_and_password: &str) -> Headers {
+    use std::fmt::Write;
+    // base64 by hand, so the test does not share the decoder it checks
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = user_and_password.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                let _ = write!(out, "{}", ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    Headers::from_pairs([("Authorization", format!("Basic {out}"))])
+}
+
+#[test]
+fn plone_cachepurging_basic_credentials_prove_a_purge_with_the_secret_as_password() {
+    // python-requests' header for cachingProxies = ('https://purge:SECRET@www.example.org',)
+    let ok = check(Some(SECRET), "PURGE", "/Plone/doc1", &basic(&format!("purge:{SECRET}")), b"", NOW);
+    assert_eq!(ok.map(|c| c.scheme()), Ok(Scheme::Basic));
+    // any user name; a password with a colon is kept whole (RFC 7617: split at the first)
+    assert!(check(Some("a:b"), "PURGE", "/x", &basic("anyone:a:b"), b"", NOW).is_ok());
+    for bad in [format!("purge:{SECRET}x"), "purge:".to_owned(), SECRET.to_owned(), format!("{SECRET}:purge")]
+    {
+        let r = check(Some(SECRET), "PURGE", "/x", &basic(&bad), b"", NOW);
+        assert_eq!(r.err(), Some(AuthError::Invalid), "{bad}");
+    }
+    let garbage = Headers::from_pairs([("Authorization", "Basic ***not base64***")]);
+    assert_eq!(check(Some(SECRET), "PURGE", "/x", &garbage, b"", NOW).err(), Some(AuthError::Invalid));
+    // never for the admin API, and never as the quick debug check
+    let admin =
+        check(Some(SECRET), "POST", "/_rulecache/api/purge", &basic(&format!("purge:{SECRET}")), BODY, NOW);
+    assert_eq!(admin.err(), Some(AuthError::Invalid));
+    assert!(!is_authorized_quick(Some(SECRET), &basic(&format!("purge:{SECRET}"))));
+    // a logged-in user's Basic header beside a valid signature does not get in the way
+    let mut h = signed(TS, &sign(SECRET, "PURGE", "/x", TS, b""));
+    h.set("authorization", basic("alice:alice").get("authorization").unwrap_or_default());
+    assert_eq!(check(Some(SECRET), "PURGE", "/x", &h, b"", NOW).map(|c| c.scheme()), Ok(Scheme::Signed));
+}
+
+#[test]
+fn an_allowed_address_may_purge_without_a_secret_but_only_with_purge() {
+    use rulecache::purge::auth::{authorize_address, AddressRange};
+    let allowed: Vec<AddressRange> = ["203.0.113.7", "2001:db8::/32", "198.51.100.0/24"]
+        .iter()
+        .filter_map(|a| AddressRange::parse(a))
+        .collect();
+    assert_eq!(allowed.len(), 3);
+    for ip in ["203.0.113.7", "2001:db8::1", "198.51.100.200", "::ffff:203.0.113.7"] {
+        let c = authorize_address("PURGE", Some(ip), &allowed).map(|c| c.scheme());
+        assert_eq!(c, Some(Scheme::Address), "{ip}");
+    }
+    for ip in
+        [Some("203.0.113.8"), Some("2001:db9::1"), Some("198.51.101.1"), Some("not an ip"), Some(""), None]
+    {
+        assert!(authorize_address("PURGE", ip, &allowed).is_none(), "{ip:?}");
+    }
+    assert!(authorize_address("POST", Some("203.0.113.7"), &allowed).is_none());
+    assert!(authorize_address("PURGE", Some("203.0.113.7"), &[]).is_none());
+    for bad in ["203.0.113.7/33", "2001:db8::/129", "x", "10.0.0.0/", "10.0.0.0/a", "1.2.3.4/-1"] {
+        assert!(AddressRange::parse(bad).is_none(), "{bad}");
+    }
+    let everything = AddressRange::parse("0.0.0.0/0")
+        .map(|r| r.contains("192.0.2.1".parse().unwrap_or([0, 0, 0, 0].into())));
+    assert_eq!(everything, Some(true));
+}

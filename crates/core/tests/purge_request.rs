@@ -200,3 +200,66 @@ fn random_bytes_never_panic_the_parser() {
         assert!(PurgeRequest::from_json(json.as_bytes()).is_err());
     }
 }
+
+#[test]
+fn plone_cachepurging_paths_are_mapped_to_the_urls_clients_use() {
+    let urls = |u: &str| {
+        let url = rulecache::http::parse_url(u).expect("test URL");
+        rulecache::purge::request::public_urls(&url)
+    };
+    // a site at /Plone: as sent
+    assert_eq!(urls("http://edge.example/Plone/doc1"), ["http://edge.example/Plone/doc1"]);
+    // plone.restapi's paths: the client's /Plone/++api++/… too
+    assert_eq!(
+        urls("http://edge.example/++api++/Plone/doc1/@actions"),
+        [
+            "http://edge.example/++api++/Plone/doc1/@actions",
+            "http://edge.example/Plone/++api++/doc1/@actions"
+        ]
+    );
+    assert_eq!(
+        urls("http://edge.example/++api++/Plone"),
+        ["http://edge.example/++api++/Plone", "http://edge.example/Plone/++api++"]
+    );
+    assert_eq!(urls("http://edge.example/++api++/@navigation"), ["http://edge.example/++api++/@navigation"]);
+    // VirtualHostMonster (plone.cachepurging's virtualHosting): the public scheme, host, path
+    assert_eq!(
+        urls("http://edge.example/VirtualHostBase/https/www.example.org:443/Plone/VirtualHostRoot/doc1/view"),
+        [
+            "http://edge.example/VirtualHostBase/https/www.example.org:443/Plone/VirtualHostRoot/doc1/view",
+            "https://www.example.org/doc1/view"
+        ]
+    );
+    assert_eq!(
+        urls("http://e/VirtualHostBase/http/www.example.org:8080/Plone/VirtualHostRoot/_vh_site/_vh_en/doc1?x=1")[1],
+        "http://www.example.org:8080/site/en/doc1?x=1"
+    );
+    assert_eq!(
+        urls("http://e/VirtualHostBase/https/www.example.org:443/Plone/VirtualHostRoot/")[1],
+        "https://www.example.org/"
+    );
+    assert_eq!(
+        urls("http://e/VirtualHostBase/https/www.example.org/Plone/doc1")[1],
+        "https://www.example.org/Plone/doc1"
+    );
+    // …and a restapi path behind it
+    assert_eq!(
+        urls("http://e/VirtualHostBase/https/www.example.org:443/VirtualHostRoot/++api++/Plone/doc1"),
+        [
+            "http://e/VirtualHostBase/https/www.example.org:443/VirtualHostRoot/++api++/Plone/doc1",
+            "https://www.example.org/++api++/Plone/doc1",
+            "https://www.example.org/Plone/++api++/doc1"
+        ]
+    );
+    // nonsense stays as sent
+    for odd in [
+        "http://e/VirtualHostBase/ftp/x/VirtualHostRoot/a",
+        "http://e/VirtualHostBase",
+        "http://e/VirtualHostBase/https//a",
+    ] {
+        assert_eq!(urls(odd), [odd], "{odd}");
+    }
+    // and a PURGE request names them all
+    let purge = PurgeRequest::from_purge_method("http://edge.example/++api++/Plone/doc1", &Headers::new());
+    assert_eq!(purge.urls.len(), 2);
+}

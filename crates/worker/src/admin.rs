@@ -14,7 +14,10 @@ use rulecache::flow::explain::Explain;
 use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
 use rulecache::key;
 use rulecache::policy::Policy;
-use rulecache::purge::auth::{authorize, AuthError, AuthInput, Credential, SIGNATURE_HEADER};
+use rulecache::purge::auth::{
+    authorize, authorize_address, AuthError, AuthInput, Credential, Scheme, SIGNATURE_HEADER,
+};
+use rulecache::purge::burst::{Burst, Offer};
 use rulecache::purge::ledger::{Target, BLOCKING_REFRESH_AFTER_MS};
 use rulecache::purge::request::{PurgeRequest, MAX_BODY_BYTES};
 
@@ -151,18 +154,92 @@ pub async fn handle(
     }
 }
 
-/// `PURGE <url>`: the Varnish/Squid/plone.cachepurging convention. Never forwarded.
-pub async fn purge_method(mut req: Request, env: &Env, config: &Config, now: Time) -> Result<Response> {
+/// `PURGE <url>`: the Varnish/Squid/plone.cachepurging convention. Never forwarded. Purges
+/// proven by Basic credentials or an allowed address join this isolate's burst window
+/// (`rulecache::purge::burst`): one ledger write per burst.
+pub async fn purge_method(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    config: &Config,
+    now: Time,
+) -> Result<Response> {
     let url = req.url()?;
     let body = req.bytes().await.unwrap_or_default();
     let headers = super::convert::headers_from_js(req.headers());
-    let credential = match check(config, "PURGE", &url, &headers, &body, now) {
-        Ok(c) => c,
-        Err(e) => return auth_failure(e),
-    };
+    let policy = policy_store::active(env, now).await;
+    let allowed = authorize_address("PURGE", headers.get("cf-connecting-ip"), policy.purge_allow_from());
+    let credential =
+        match allowed.map(Ok).unwrap_or_else(|| check(config, "PURGE", &url, &headers, &body, now)) {
+            Ok(c) => c,
+            Err(e) => return auth_failure(e),
+        };
     let nonce = headers.get(SIGNATURE_HEADER).map(str::to_string);
     let purge = PurgeRequest::from_purge_method(url.as_str(), &headers);
-    run_purge(env, purge, credential, &url, nonce, now).await
+    // Bursts come from purgers that send one PURGE per path (Basic credentials of a proxy URL,
+    // or an allowed address); Bearer and signed purges are written at once, with their id.
+    if !matches!(credential.scheme(), Scheme::Basic | Scheme::Address) {
+        return run_purge(env, purge, credential, &url, nonce, now).await;
+    }
+    let targets = match purge
+        .targets(&credential, &url, policy.purge_paths(), |u| key::primary_key(u, policy.key_options()))
+    {
+        Ok(t) => t,
+        Err(problems) => return json_response(400, &json!({ "errors": problems })),
+    };
+    let offer = BURST.with(|b| b.borrow_mut().offer(&targets, purge.soft, now));
+    match offer {
+        Offer::Full => return run_purge(env, purge, credential, &url, None, now).await,
+        Offer::Opened => {
+            let (env, soft) = (env.clone(), purge.soft);
+            ctx.wait_until(async move { write_window(&env, soft).await });
+        }
+        Offer::Joined => {}
+    }
+    let removed = if purge.soft { 0 } else { remove_local(env, &targets).await };
+    let due = BURST.with(|b| b.borrow().due_at(purge.soft)).unwrap_or(now);
+    let mut answer = purge_answer(None, purge.soft, &targets, removed, due + BLOCKING_REFRESH_AFTER_MS);
+    if let Value::Object(fields) = &mut answer {
+        fields.insert("batched".into(), Value::Bool(true));
+    }
+    json_response(200, &answer)
+}
+
+thread_local! {
+    /// This isolate's open burst windows of unsigned PURGE requests.
+    static BURST: std::cell::RefCell<Burst> = std::cell::RefCell::new(Burst::new());
+}
+
+/// Writes the burst window (hard or `soft`) to the ledger once it is due; retried twice if
+/// the ledger fails.
+async fn write_window(env: &Env, soft: bool) {
+    loop {
+        let now = super::now();
+        match BURST.with(|b| b.borrow_mut().take_due(soft, now)) {
+            Ok(targets) => {
+                for attempt in 0..3u64 {
+                    match ledger::append(env, targets.clone(), soft, None).await {
+                        Ok(answer) => {
+                            ledger::apply(&answer.records, super::now());
+                            return;
+                        }
+                        Err(e) => {
+                            console_error!(
+                                "purge ledger append of a burst failed (attempt {}): {e}",
+                                attempt + 1
+                            );
+                            Delay::from(std::time::Duration::from_millis(200 * (attempt + 1))).await;
+                        }
+                    }
+                }
+                return;
+            }
+            Err(Some(at)) => {
+                Delay::from(std::time::Duration::from_millis(at.saturating_sub(now).max(1))).await
+            }
+            Err(None) => return,
+        }
+    }
 }
 
 async fn run_purge(
@@ -195,29 +272,40 @@ async fn run_purge(
     ledger::apply(&answer.records, now);
     // A hard purge also removes this location's copies at once; a soft one keeps them so
     // they can be revalidated conditionally (the ledger marks them stale).
+    let removed = if purge.soft { 0 } else { remove_local(env, &targets).await };
+    json_response(
+        200,
+        &purge_answer(Some(&answer.id), purge.soft, &targets, removed, now + BLOCKING_REFRESH_AFTER_MS),
+    )
+}
+
+/// Removes this location's copies of what `targets` reach; how many were removed.
+async fn remove_local(env: &Env, targets: &[Target]) -> usize {
     let mut removed = 0usize;
-    if !purge.soft {
-        for target in &targets {
-            match target {
-                Target::Url(pk) => {
-                    for audience in [None, Some(Audience::Anonymous), Some(Audience::Authenticated)] {
-                        let storage_key = key::storage_key(pk, audience, None);
-                        removed += cache::delete_key(&storage_key).await;
-                        persist::delete(env, &storage_key).await;
-                    }
+    for target in targets {
+        match target {
+            Target::Url(pk) => {
+                for audience in [None, Some(Audience::Anonymous), Some(Audience::Authenticated)] {
+                    let storage_key = key::storage_key(pk, audience, None);
+                    removed += cache::delete_key(&storage_key).await;
+                    persist::delete(env, &storage_key).await;
                 }
-                Target::Prefix(prefix) => {
-                    removed += MEMORY.with(|m| {
-                        m.borrow_mut().remove_where(|_, e| e.meta.url.starts_with(prefix.as_str()))
-                    });
-                }
-                Target::Tag(tag) => {
-                    removed += MEMORY
-                        .with(|m| m.borrow_mut().remove_where(|_, e| e.meta.tags.iter().any(|t| t == tag)));
-                }
+            }
+            Target::Prefix(prefix) => {
+                removed += MEMORY
+                    .with(|m| m.borrow_mut().remove_where(|_, e| e.meta.url.starts_with(prefix.as_str())));
+            }
+            Target::Tag(tag) => {
+                removed +=
+                    MEMORY.with(|m| m.borrow_mut().remove_where(|_, e| e.meta.tags.iter().any(|t| t == tag)));
             }
         }
     }
+    removed
+}
+
+/// The JSON answer of a purge.
+fn purge_answer(id: Option<&str>, soft: bool, targets: &[Target], removed: usize, by: Time) -> Value {
     let expanded: Vec<Value> = targets
         .iter()
         .map(|t| match t {
@@ -228,17 +316,14 @@ async fn run_purge(
         .collect();
     let urls: Vec<&str> =
         targets.iter().filter_map(|t| if let Target::Url(u) = t { Some(u.as_str()) } else { None }).collect();
-    json_response(
-        200,
-        &json!({
-            "id": answer.id,
-            "soft": purge.soft,
-            "expanded": urls,
-            "targets": expanded,
-            "removedLocal": removed,
-            "honouredEverywhereBy": now + BLOCKING_REFRESH_AFTER_MS,
-        }),
-    )
+    json!({
+        "id": id,
+        "soft": soft,
+        "expanded": urls,
+        "targets": expanded,
+        "removedLocal": removed,
+        "honouredEverywhereBy": by,
+    })
 }
 
 async fn policy_info(env: &Env, now: Time) -> Result<Response> {

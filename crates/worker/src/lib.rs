@@ -101,7 +101,7 @@ async fn route(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     }
     if incoming.method().eq_ignore_ascii_case("PURGE") {
         // Never forwarded to the origin, with or without credentials.
-        return admin::purge_method(req.into(), &env, &config, now).await.map(Into::into);
+        return admin::purge_method(req.into(), &env, &ctx, &config, now).await.map(Into::into);
     }
     cache::handle(req, incoming, &env, &ctx, &config, now).await
 }

@@ -14,6 +14,7 @@ use crate::freshness::{self, Stored, Verdict};
 use crate::http::{Headers, Method, RequestHead, ResponseHead, Time};
 use crate::key::{self, VarySpec};
 use crate::meta::{Meta, VaryIndex};
+use crate::operations::Operation;
 use crate::policy::{PageAction, Policy};
 use crate::storable;
 use crate::{cache_control, hop, invalidate, range, revalidate};
@@ -797,6 +798,14 @@ impl Flow {
         }
         let storage: EdgeStorage = operation.storage();
         let authenticated = !self.audience.is_anonymous();
+        let relaxed;
+        let head = match self.anonymous_private_override(policy, operation, head) {
+            Some(h) => {
+                relaxed = h;
+                &relaxed
+            }
+            None => head,
+        };
         if self.client.headers.contains("range") || self.client.method != Method::Get {
             // The origin was asked for the whole representation with a GET (the upstream
             // request of the cache path carries no `Range`), so its answer is judged as a
@@ -863,6 +872,49 @@ impl Flow {
         })
     }
 
+    /// `storeAnonymousPrivate`: the origin's head without its unqualified `private`, when an
+    /// operation that says so keeps a successful answer to an anonymous request under the
+    /// anonymous variant (Plone's own weakCaching marks every view `private`, anonymous ones
+    /// included). None (the origin's `private` stands) for an authenticated request, without
+    /// split view, for a status outside 2xx, and when a CDN-targeted field (RFC 9213) said it:
+    /// that one was addressed to this cache. Nor when the request carries any
+    /// `Authorization`, or its `Cookie` text names an auth cookie anywhere (`a="1, __ac=…"`
+    /// is one cookie to us but a login to Zope, which ends a quoted value at `,`): the
+    /// origin may have read a login the edge did not, and its `private` is then the truth.
+    fn anonymous_private_override(
+        &self,
+        policy: &Policy,
+        operation: &Operation,
+        head: &ResponseHead,
+    ) -> Option<ResponseHead> {
+        if !operation.stores_anonymous_private()
+            || self.keyed_audience != Some(Audience::Anonymous)
+            || !self.audience.is_anonymous()
+            || !(200..300).contains(&head.status)
+            || self.client.headers.contains("authorization")
+            || mentions_auth_cookie(policy.audience_config(), &self.client.headers)
+        {
+            return None;
+        }
+        let (cc, is_targeted) = cache_control::effective(&head.headers);
+        if is_targeted || !cc.is_some_and(|cc| cc.private_all()) {
+            return None;
+        }
+        let mut relaxed = head.clone();
+        let kept: Vec<String> = head
+            .headers
+            .get_all("cache-control")
+            .flat_map(split_directives)
+            .filter(|d| !d.eq_ignore_ascii_case("private"))
+            .map(str::to_string)
+            .collect();
+        relaxed.headers.remove("cache-control");
+        if !kept.is_empty() {
+            relaxed.headers.set("cache-control", kept.join(", "));
+        }
+        Some(relaxed)
+    }
+
     fn memory_for(&self, policy: &Policy, meta: &Meta) -> bool {
         let op = policy.operation(meta.ruleset.as_deref());
         op.ram_cache() || matches!(meta.storage, EdgeStorage::HonourOrigin)
@@ -923,7 +975,7 @@ impl Flow {
                     let mut nm = conditional::not_modified(&head);
                     for (n, v) in head.headers.iter() {
                         if n.eq_ignore_ascii_case("cache-status")
-                            || n.to_ascii_lowercase().starts_with("x-cache-")
+                            || n.to_ascii_lowercase().starts_with("x-rulecache-")
                         {
                             nm.headers.append(n, v);
                         }
@@ -981,12 +1033,12 @@ impl Flow {
         if debug {
             key = Some(&self.primary);
             let rule = self.ruleset.as_deref().unwrap_or("(default)");
-            head.headers.set("x-cache-rule", rule);
+            head.headers.set("x-rulecache-rule", rule);
             if let Some(op) = operation {
-                head.headers.set("x-cache-operation", op);
+                head.headers.set("x-rulecache-operation", op);
                 let chain = policy.operation(self.ruleset.as_deref()).chain_names();
                 if !chain.is_empty() {
-                    head.headers.set("x-cache-chain-operations", chain.join(", "));
+                    head.headers.set("x-rulecache-chain-operations", chain.join(", "));
                 }
             }
             let name = policy.name();
@@ -994,7 +1046,7 @@ impl Flow {
             label.push_str(name);
             label.push_str(" v");
             push_u64(&mut label, policy.version());
-            head.headers.set("x-cache-policy", label);
+            head.headers.set("x-rulecache-policy", label);
         }
         head.headers.append("cache-status", cs.to_value_with_key(CACHE_NAME, key));
     }
@@ -1219,4 +1271,40 @@ pub fn unreadable_body_reply() -> (ResponseHead, &'static str) {
     let cs = CacheStatus { detail: Some("origin-invalid-content".into()), ..Default::default() };
     h.set("cache-status", cs.to_value_with_key(CACHE_NAME, None));
     (ResponseHead::new(502, h), "502 origin-invalid-content\n")
+}
+
+/// The directives of one `Cache-Control` field value, trimmed, split at the commas outside
+/// quoted strings (RFC 9111 §5.2: `#cache-directive`, arguments may be quoted-strings).
+fn split_directives(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, b) in value.bytes().enumerate() {
+        if quoted {
+            quoted = escaped || b != b'"';
+            escaped = !escaped && b == b'\\';
+            continue;
+        }
+        match b {
+            b'"' => quoted = true,
+            b',' => {
+                out.push(value[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(value[start..].trim());
+    out.retain(|d| !d.is_empty());
+    out
+}
+
+/// Whether any `Cookie` field names an auth cookie (`<name>=`) or an auth cookie prefix
+/// anywhere in its text, however a server would split it.
+fn mentions_auth_cookie(cfg: &crate::audience::AudienceConfig, h: &Headers) -> bool {
+    h.get_all("cookie").any(|v| {
+        cfg.auth_cookies.iter().any(|name| {
+            v.match_indices(name.as_str())
+                .any(|(at, _)| v.get(at + name.len()..).is_some_and(|rest| rest.starts_with('=')))
+        }) || cfg.auth_cookie_prefixes.iter().any(|p| v.contains(p.as_str()))
+    })
 }

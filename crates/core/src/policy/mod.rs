@@ -112,13 +112,16 @@ pub struct Policy {
     key_options: KeyOptions,
     audience: AudienceConfig,
     purge_paths: Vec<String>,
+    purge_allow_from: Vec<crate::purge::auth::AddressRange>,
     page_map: BTreeMap<String, PageAction>,
 }
 
-const PROFILES: [(&str, &str); 3] = [
+const PROFILES: [(&str, &str); 5] = [
     ("without-caching-proxy", include_str!("../../../../policy/without-caching-proxy.json")),
     ("with-caching-proxy", include_str!("../../../../policy/with-caching-proxy.json")),
     ("with-caching-proxy-splitviews", include_str!("../../../../policy/with-caching-proxy-splitviews.json")),
+    ("plone6-splitviews", include_str!("../../../../policy/plone6-splitviews.json")),
+    ("django", include_str!("../../../../policy/django.json")),
 ];
 
 /// The id of the profile used when no policy has been pushed.
@@ -167,6 +170,7 @@ impl Policy {
             key_options: KeyOptions::default(),
             audience: AudienceConfig::default(),
             purge_paths: vec!["${path}".to_string()],
+            purge_allow_from: Vec::new(),
             page_map: BTreeMap::new(),
         }
     }
@@ -191,7 +195,7 @@ impl Policy {
         self.caching_enabled
     }
 
-    /// Whether `X-Cache-Rule`/`X-Cache-Operation`/`X-Cache-Chain-Operations` are sent.
+    /// Whether `X-Rulecache-Rule`/`X-Rulecache-Operation`/`X-Rulecache-Chain-Operations`/`X-Rulecache-Policy` are sent.
     pub fn debug_headers(&self) -> bool {
         self.debug_headers
     }
@@ -288,6 +292,11 @@ impl Policy {
     /// Purge path templates (`${path}`, `${path}/view`, …).
     pub fn purge_paths(&self) -> &[String] {
         &self.purge_paths
+    }
+
+    /// Addresses whose `PURGE` requests need no secret (`purge.allowFrom`).
+    pub fn purge_allow_from(&self) -> &[crate::purge::auth::AddressRange] {
+        &self.purge_allow_from
     }
 
     /// The declared rulesets, by name.

@@ -79,8 +79,14 @@ impl OperationKind {
 
     /// The parameters this kind accepts (plone's `options` plus the edge's own).
     pub fn parameter_names(self) -> &'static [&'static str] {
-        const EDGE: [&str; 5] =
-            ["staleWhileRevalidate", "staleIfError", "persist", "stripSetCookie", "splitView"];
+        const EDGE: [&str; 6] = [
+            "staleWhileRevalidate",
+            "staleIfError",
+            "persist",
+            "stripSetCookie",
+            "splitView",
+            "storeAnonymousPrivate",
+        ];
         match self {
             OperationKind::StrongCaching | OperationKind::TerseCaching => &[
                 "maxage",
@@ -95,6 +101,7 @@ impl OperationKind {
                 EDGE[2],
                 EDGE[3],
                 EDGE[4],
+                EDGE[5],
             ],
             OperationKind::ModerateCaching => &[
                 "smaxage",
@@ -108,6 +115,7 @@ impl OperationKind {
                 EDGE[2],
                 EDGE[3],
                 EDGE[4],
+                EDGE[5],
             ],
             OperationKind::WeakCaching => {
                 &["etags", "lastModified", "ramCache", "vary", "anonOnly", EDGE[1], EDGE[3], EDGE[4]]
@@ -209,6 +217,10 @@ pub struct Parameters {
     pub strip_set_cookie: bool,
     /// Whether split-view caching applies to this ruleset (default true).
     pub split_view: bool,
+    /// Store the origin's unqualified `private` answer to an *anonymous* request under the
+    /// anonymous variant for the operation's lifetime (Plone's weakCaching answers `private`
+    /// for every view, anonymous ones included). Off by default; needs `anonOnly`.
+    pub store_anonymous_private: bool,
 }
 
 impl Parameters {
@@ -284,7 +296,7 @@ impl Operation {
         self.kind.name()
     }
 
-    /// The members' names, for `X-Cache-Chain-Operations`; empty unless a chain.
+    /// The members' names, for `X-Rulecache-Chain-Operations`; empty unless a chain.
     pub fn chain_names(&self) -> Vec<&str> {
         self.members.iter().map(Operation::name).collect()
     }
@@ -368,6 +380,19 @@ impl Operation {
     /// Whether `Set-Cookie` is removed from the origin's response before storing.
     pub fn strip_set_cookie(&self) -> bool {
         self.any(|p| p.strip_set_cookie)
+    }
+
+    /// Whether an origin's `private` answer to an anonymous request may be stored under the
+    /// anonymous variant (`storeAnonymousPrivate`). Never for `honourOrigin`, which has no
+    /// parameters, nor for an operation that keeps no copy at the edge.
+    pub fn stores_anonymous_private(&self) -> bool {
+        match self.kind {
+            OperationKind::Chain => self.members.iter().any(Operation::stores_anonymous_private),
+            OperationKind::StrongCaching | OperationKind::ModerateCaching | OperationKind::TerseCaching => {
+                self.params.store_anonymous_private && self.params.anon_only
+            }
+            _ => false,
+        }
     }
 
     /// Whether split-view caching applies (false when this operation or any member turns it

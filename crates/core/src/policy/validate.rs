@@ -14,6 +14,7 @@ use crate::audience::{AudienceConfig, DEFAULT_SPLIT_VIEW_HEADER};
 use crate::classify::{Conditions, HostPattern, Rule, ValueTest};
 use crate::key::KeyOptions;
 use crate::operations::{EtagComponent, Operation, OperationKind, Parameters};
+use crate::purge::auth::AddressRange;
 
 const TOP_KEYS: &[&str] = &[
     "$schema",
@@ -293,6 +294,7 @@ impl Walker {
             self.string_list(m, "cacheStopRequestVariables", "").into_iter().map(|(s, _)| s).collect();
         let key_options = self.cache_key(m);
         let purge_paths = self.purge(m);
+        let purge_allow_from = self.purge_allow_from(m);
         let page_map = self.page_map(m);
         Some(Policy {
             source: text.to_string(),
@@ -311,6 +313,7 @@ impl Walker {
             key_options,
             audience,
             purge_paths,
+            purge_allow_from,
             page_map,
         })
     }
@@ -584,7 +587,7 @@ impl Walker {
 
     fn cache_key(&mut self, m: &Map<String, Value>) -> KeyOptions {
         let mut k = KeyOptions::default();
-        let keys = ["dropParams", "keepParams", "sortQuery", "encodings"];
+        let keys = ["dropParams", "keepParams", "sortQuery", "encodings", "varyCookies"];
         let Some(c) = self.section(m, "cacheKey", "", &keys) else {
             return k;
         };
@@ -594,6 +597,9 @@ impl Walker {
             k.keep_params = Some(self.param_patterns(c, "keepParams", p));
         }
         k.sort_query = self.bool(c, "sortQuery", p).unwrap_or(false);
+        if c.contains_key("varyCookies") {
+            k.vary_cookies = Some(self.param_patterns(c, "varyCookies", p));
+        }
         for (coding, cp) in self.string_list(c, "encodings", p) {
             if is_token(&coding) {
                 k.encodings.push(coding.to_ascii_lowercase());
@@ -616,8 +622,25 @@ impl Walker {
         out
     }
 
+    fn purge_allow_from(&mut self, m: &Map<String, Value>) -> Vec<AddressRange> {
+        let Some(s) = m.get("purge").and_then(Value::as_object) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (text, tp) in self.string_list(s, "allowFrom", "/purge") {
+            match AddressRange::parse(&text) {
+                Some(r) => out.push(r),
+                None => self.err(
+                    &tp,
+                    format!("\"{text}\" is not an IP address or network (203.0.113.7, 2001:db8::/32)"),
+                ),
+            }
+        }
+        out
+    }
+
     fn purge(&mut self, m: &Map<String, Value>) -> Vec<String> {
-        let Some(s) = self.section(m, "purge", "", &["paths"]) else {
+        let Some(s) = self.section(m, "purge", "", &["paths", "allowFrom"]) else {
             return vec!["${path}".to_string()];
         };
         let mut out = Vec::new();
@@ -798,6 +821,14 @@ impl Walker {
             self.err(&child(&pp, key), message);
         }
         self.parameters(params, &pp, &mut op);
+        if op.params.store_anonymous_private && !op.params.anon_only {
+            // Storing a response the origin called private is only safe for the anonymous
+            // side; the authenticated side must bypass.
+            self.err(
+                &child(&pp, "storeAnonymousPrivate"),
+                "storeAnonymousPrivate needs \"anonOnly\": true, so that logged-in requests bypass the cache",
+            );
+        }
         if kind == OperationKind::Chain {
             op.members = self.members(params, &pp)?;
         }
@@ -814,7 +845,7 @@ impl Walker {
         }
         params.stale_while_revalidate = self.seconds(m, "staleWhileRevalidate", p).unwrap_or(0);
         params.stale_if_error = self.seconds(m, "staleIfError", p).unwrap_or(0);
-        let flags: [(&str, &mut bool); 7] = [
+        let flags: [(&str, &mut bool); 8] = [
             ("lastModified", &mut params.last_modified),
             ("ramCache", &mut params.ram_cache),
             ("anonOnly", &mut params.anon_only),
@@ -822,6 +853,7 @@ impl Walker {
             ("noStore", &mut params.no_store),
             ("stripSetCookie", &mut params.strip_set_cookie),
             ("splitView", &mut params.split_view),
+            ("storeAnonymousPrivate", &mut params.store_anonymous_private),
         ];
         for (key, slot) in flags {
             if let Some(b) = self.bool(m, key, p) {

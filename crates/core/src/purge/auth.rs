@@ -37,6 +37,13 @@
 //!      -H "X-Rulecache-Signature: v1=$sig" --data "$body"
 //!    ```
 //!
+//! 3. **Basic**, for `PURGE` requests only: `Authorization: Basic base64(user ":" secret)`,
+//!    any user name, the password compared with the secret as a Bearer token is. This is
+//!    what python-requests sends for plone.cachepurging when the caching proxy's URL carries
+//!    userinfo (`cachingProxies = ('https://purge:SECRET@www.example.org',)`), so Plone needs
+//!    no add-on. A Basic header on an admin call is not a credential (a browser's login
+//!    prompt must not open the admin API).
+//!
 //! A `Bearer` Authorization header is checked first; otherwise the signature headers; any
 //! other Authorization header (e.g. `Basic` for a logged-in user) is ignored when the request
 //! is signed. Whitespace around the configured secret is ignored; an empty secret counts as none, and
@@ -112,6 +119,10 @@ impl std::error::Error for AuthError {}
 pub enum Scheme {
     Bearer,
     Signed,
+    /// `Authorization: Basic` with the secret as password (PURGE only).
+    Basic,
+    /// A `PURGE` from an address on the policy's `purge.allowFrom` list.
+    Address,
 }
 
 /// Proof that a request was authorized. Only [`authorize`] can make one, and the functions
@@ -205,6 +216,18 @@ pub fn authorize(
     }
     let timestamp = req.headers.get(TIMESTAMP_HEADER);
     let signature = req.headers.get(SIGNATURE_HEADER);
+    let signed = timestamp.is_some() || signature.is_some();
+    if let Some(basic) = authorization.and_then(basic_credentials).filter(|_| !signed) {
+        if !req.method.eq_ignore_ascii_case("PURGE") {
+            return Err(AuthError::Invalid);
+        }
+        let password = basic.ok_or(AuthError::Invalid)?;
+        return if digests_equal(password.trim().as_bytes(), secret.as_bytes()) {
+            Ok(Credential { scheme: Scheme::Basic })
+        } else {
+            Err(AuthError::Invalid)
+        };
+    }
     match (timestamp, signature) {
         (Some(ts), Some(sig)) => check_signed(secret, req, ts, sig, now, replay),
         (None, None) if authorization.is_none() => Err(AuthError::Missing),
@@ -235,6 +258,21 @@ fn configured(secret: Option<&str>) -> Option<&str> {
 fn bearer_token(authorization: &str) -> Option<&str> {
     let (scheme, token) = authorization.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+/// For `Basic <base64>` (scheme name case-insensitive): the password of `user:password`
+/// (`Some(None)` when the value does not decode to that shape); None for other schemes.
+/// RFC 7617 §2: "the user-id and password ... separated by a single colon", the user-id
+/// containing no colon, so the password is everything after the first one.
+fn basic_credentials(authorization: &str) -> Option<Option<String>> {
+    use base64::Engine;
+    let (scheme, token) = authorization.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(token.trim()).ok();
+    let text = decoded.and_then(|bytes| String::from_utf8(bytes).ok());
+    Some(text.and_then(|t| t.split_once(':').map(|(_, password)| password.to_string())))
 }
 
 fn check_signed(
@@ -326,4 +364,60 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 
 fn hex_value(c: u8) -> Option<u8> {
     char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
+/// An address or network of `purge.allowFrom`: `203.0.113.7`, `2001:db8::/32`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressRange {
+    network: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl AddressRange {
+    /// Parses `addr` or `addr/prefix`; None when malformed or the prefix is too long.
+    pub fn parse(text: &str) -> Option<AddressRange> {
+        let text = text.trim();
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let network: std::net::IpAddr = addr.parse().ok()?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok()?,
+            Some(_) => return None,
+            None => max,
+        };
+        (prefix <= max).then_some(AddressRange { network, prefix })
+    }
+
+    /// Whether `addr` lies in this range (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, addr: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let addr = match addr {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+            v4 => v4,
+        };
+        let (a, n, bits) = match (addr, self.network) {
+            (IpAddr::V4(a), IpAddr::V4(n)) => (u128::from(u32::from(a)), u128::from(u32::from(n)), 32),
+            (IpAddr::V6(a), IpAddr::V6(n)) => (u128::from(a), u128::from(n), 128),
+            _ => return false,
+        };
+        let shift = bits - u32::from(self.prefix);
+        shift >= bits || (a >> shift) == (n >> shift)
+    }
+}
+
+/// A `PURGE` request from an address the policy allows (`purge.allowFrom`), for purgers that
+/// cannot send a credential (Wagtail's front-end cache invalidator, plone.cachepurging
+/// without userinfo). `client` is the `CF-Connecting-IP` value, which Cloudflare's edge sets
+/// to the connecting address, replacing anything a client sent: the list means nothing where
+/// the worker does not run behind that edge. Only `PURGE` qualifies; the admin API always
+/// needs the secret.
+pub fn authorize_address(method: &str, client: Option<&str>, allowed: &[AddressRange]) -> Option<Credential> {
+    if allowed.is_empty() || !method.eq_ignore_ascii_case("PURGE") {
+        return None;
+    }
+    let addr: std::net::IpAddr = client?.trim().parse().ok()?;
+    allowed.iter().any(|r| r.contains(addr)).then_some(Credential { scheme: Scheme::Address })
 }

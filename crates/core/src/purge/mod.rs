@@ -10,6 +10,7 @@
 //! been purged.
 
 pub mod auth;
+pub mod burst;
 pub mod expand;
 pub mod ledger;
 pub mod request;

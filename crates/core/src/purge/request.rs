@@ -91,7 +91,11 @@ impl PurgeRequest {
                 tags.push(tag.to_owned());
             }
         }
-        PurgeRequest { urls: vec![url.trim().to_owned()], prefixes: Vec::new(), tags, soft }
+        let urls = match crate::http::parse_url(url.trim()) {
+            Some(parsed) => public_urls(&parsed),
+            None => vec![url.trim().to_owned()],
+        };
+        PurgeRequest { urls, prefixes: Vec::new(), tags, soft }
     }
 
     /// Every problem with this request (empty when it is acceptable).
@@ -255,4 +259,74 @@ fn capped(mut problems: Vec<String>) -> Vec<String> {
 
 fn is_on(value: Option<&str>) -> bool {
     value.is_some_and(|v| v.trim() == "1" || v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// The public URLs a `PURGE` of `url` stands for, `url` itself first. plone.cachepurging
+/// names objects by the paths Zope publishes them under, which are not always the URLs
+/// clients use:
+///
+/// * a VirtualHostMonster path (`virtualHosting` on) carries the public scheme, host and
+///   path: `/VirtualHostBase/https/www.example.org:443/Plone/VirtualHostRoot/doc1` is
+///   `https://www.example.org/doc1`, and `_vh_` segments after `VirtualHostRoot` are put in
+///   front of the path (`/VirtualHostRoot/_vh_site/doc1` → `/site/doc1`); without
+///   `VirtualHostRoot` the path after the host is kept whole;
+/// * plone.restapi's paths `/++api++/<site>/rest` are published to clients as
+///   `/<site>/++api++/rest`; both are purged (at a site mounted at the root, the first is
+///   the client's URL).
+///
+/// The query is kept on every URL.
+pub fn public_urls(url: &url::Url) -> Vec<String> {
+    let mut out = vec![url.to_string()];
+    let public = virtual_host_url(url).unwrap_or_else(|| url.clone());
+    if public != *url {
+        out.push(public.to_string());
+    }
+    if let Some(api) = api_site_path(public.path()) {
+        let mut moved = public.clone();
+        moved.set_path(&api);
+        let moved = moved.to_string();
+        if !out.contains(&moved) {
+            out.push(moved);
+        }
+    }
+    out
+}
+
+/// `/VirtualHostBase/<scheme>/<host[:port]>/<internal…>/VirtualHostRoot/[_vh_x/…]<rest>`
+/// → `<scheme>://<host[:port]>/[x/…]<rest>`.
+fn virtual_host_url(url: &url::Url) -> Option<url::Url> {
+    let mut segments = url.path().strip_prefix('/')?.split('/');
+    if segments.next()? != "VirtualHostBase" {
+        return None;
+    }
+    let scheme = segments.next()?;
+    let host = segments.next()?;
+    if !matches!(scheme, "http" | "https") || host.is_empty() {
+        return None;
+    }
+    let rest: Vec<&str> = segments.collect();
+    let public_path: Vec<&str> = match rest.iter().position(|s| *s == "VirtualHostRoot") {
+        Some(at) => {
+            let after = rest.get(at + 1..).unwrap_or_default();
+            let vh = after.iter().take_while(|s| s.starts_with("_vh_")).count();
+            let prefix = after.iter().take(vh).filter_map(|s| s.strip_prefix("_vh_"));
+            prefix.chain(after.iter().skip(vh).copied()).collect()
+        }
+        None => rest,
+    };
+    let mut public = crate::http::parse_url(&format!("{scheme}://{host}/"))?;
+    public.set_path(&format!("/{}", public_path.join("/")));
+    public.set_query(url.query());
+    Some(public)
+}
+
+/// `/++api++/<site>/rest` → `/<site>/++api++/rest` (None for other paths, or `/++api++/x`
+/// with nothing after the site).
+fn api_site_path(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/++api++/")?;
+    let (site, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    if site.is_empty() || site.starts_with('@') || site.starts_with("++") {
+        return None;
+    }
+    Some(if tail.is_empty() { format!("/{site}/++api++") } else { format!("/{site}/++api++/{tail}") })
 }

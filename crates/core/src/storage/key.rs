@@ -27,6 +27,10 @@ pub struct KeyOptions {
     /// Content codings the origin can serve, in preference order (e.g. `["br", "gzip"]`);
     /// `Accept-Encoding` is normalised to one of these or `identity`.
     pub encodings: Vec<String>,
+    /// `varyCookies`: when set, a response varying on `Cookie` is keyed on these cookies only
+    /// (exact names, or prefixes ending in `*`), so cookies the page does not depend on
+    /// (analytics, `csrftoken`) do not split it into one variant per visitor.
+    pub vary_cookies: Option<Vec<String>>,
 }
 
 /// The codings assumed when [`KeyOptions::encodings`] is empty.
@@ -326,10 +330,39 @@ fn push_field_value(out: &mut String, name: &str, req: &Headers, opts: &KeyOptio
         out.push_str(negotiate_encoding(req, opts));
         return;
     }
+    if name == "cookie" {
+        if let Some(reduced) = opts.vary_cookies.as_deref().and_then(|listed| reduced_cookies(req, listed)) {
+            out.push('=');
+            out.push_str(&reduced);
+            return;
+        }
+    }
     if let Some(value) = req.get_joined(name) {
         out.push('=');
         push_normalised_value(out, &value, is_case_insensitive_field(name));
     }
+}
+
+/// The `Cookie` of `req` reduced to the `listed` cookies, sorted, as `a=1; b=2` (empty when
+/// none is there, as when there is no `Cookie` at all). None — the whole field is keyed, as
+/// without `varyCookies` — when a `Cookie` value holds a double quote or a comma: servers
+/// split such values differently (Zope ends a quoted value at `,`), and a reduction must
+/// never let two requests share what their origin may read as different cookies.
+fn reduced_cookies(req: &Headers, listed: &[String]) -> Option<String> {
+    if req.get_all("cookie").any(|v| v.contains('"') || v.contains(',')) {
+        return None;
+    }
+    let mut kept: Vec<(&str, &str)> =
+        crate::audience::cookies(req).filter(|(n, _)| listed.iter().any(|p| param_matches(n, p))).collect();
+    kept.sort_unstable();
+    let mut out = String::new();
+    for (i, (n, v)) in kept.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str("; ");
+        }
+        out.extend(n.chars().chain(std::iter::once('=')).chain(v.chars()).filter(|c| !c.is_control()));
+    }
+    Some(out)
 }
 
 /// Fields whose whole value is case-insensitive, parameter names included: language tags
@@ -824,6 +857,7 @@ mod tests {
             keep_params: Some(vec!["*".into()]),
             sort_query: true,
             encodings: vec!["br".into(), "identity".into()],
+            vary_cookies: Some(vec!["s*".into(), "id".into()]),
         };
         for _ in 0..3000 {
             let raw = format!("http://e.com/{}", text(&mut rng, 40));
