@@ -2,6 +2,7 @@
 #   make run     build the worker and run it locally in front of the demo origin
 #   make test    every test the project has (lint, native, wasm build, runtime, browser)
 #   make bench   criterion benchmarks, the load benchmark against plain workers, purge propagation
+#   make soak    the split-view soak at a larger size (SOAK_REQUESTS, default 24000)
 #   make test-e2e  the worker in front of real Plone 6.2.2 and Django 5.2 sites (installed from PyPI)
 # Each target installs what it needs first and skips what is already there.
 
@@ -21,7 +22,7 @@ export WRANGLER_LOG_PATH := $(CURDIR)/target/wrangler-logs
 export CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: e2e-install e2e-start e2e-stop test-e2e e2e-measure
-.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser bench bench-core bench-load bench-propagation size clean-state
+.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser soak bench bench-core bench-load bench-propagation size clean-state
 
 all: build
 
@@ -92,6 +93,12 @@ e2e-measure: build e2e-start
 
 test: lint test-native test-runtime test-browser test-e2e
 	@echo "all test suites passed"
+
+# The split-view soak of the runtime suite (4000 requests there), larger; its report goes to
+# bench-results/soak.json.
+SOAK_REQUESTS ?= 24000
+soak: build
+	SOAK_REQUESTS=$(SOAK_REQUESTS) node --test tests/integration/soak.test.mjs
 
 bench: bench-core bench-load bench-propagation
 

@@ -14,9 +14,10 @@ const PROFILE = JSON.parse(fs.readFileSync(path.join(root, 'policy/with-caching-
 const MARKER = /<body data-audience="([^"]*)" data-user="([^"]*)">/g;
 const acCookie = (user) => `__ac=${Buffer.from(`${user}:${user}`).toString('base64')}`;
 
-/** A copy of the default profile, edited by `edit`. */
+/** A copy of the default profile with debug headers on, edited by `edit`. */
 function bundle(edit = () => {}) {
   const b = structuredClone(PROFILE);
+  b.caching.debugHeaders = true;
   edit(b);
   return b;
 }

@@ -200,7 +200,7 @@ fn client_sent_split_view_headers_never_reach_the_origin() {
 fn summary_lists_rulesets_with_their_operations() {
     let p = Policy::bundled("with-caching-proxy").expect("profile");
     let s = p.summary_json();
-    assert_eq!(s["caching"], serde_json::json!({"enabled": true, "debugHeaders": true}));
+    assert_eq!(s["caching"], serde_json::json!({"enabled": true, "debugHeaders": false}));
     assert_eq!(s["default"], "honourOrigin");
     let rulesets = s["rulesets"].as_array().expect("array");
     let file = rulesets.iter().find(|r| r["name"] == "plone.content.file").expect("file ruleset");

@@ -15,7 +15,7 @@ use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
 use rulecache::key;
 use rulecache::policy::Policy;
 use rulecache::purge::auth::{
-    authorize, authorize_address, AuthError, AuthInput, Credential, Scheme, SIGNATURE_HEADER,
+    authorize, authorize_address, precheck, AuthError, AuthInput, Credential, Scheme, SIGNATURE_HEADER,
 };
 use rulecache::purge::burst::{Burst, Offer};
 use rulecache::purge::ledger::{Target, BLOCKING_REFRESH_AFTER_MS};
@@ -62,14 +62,22 @@ fn check(
     REPLAY.with(|r| authorize(config.secret.as_deref(), &input, now / 1000 * 1000, &mut r.borrow_mut()))
 }
 
-/// Everything under the admin prefix.
-pub async fn handle(
-    mut req: Request,
-    env: &Env,
-    _ctx: &Context,
+/// The body of an admin or purge request, read only once its headers could carry a valid
+/// credential (a request without one, or with a wrong bearer token, is refused unread), and
+/// at most [`MAX_BODY_BYTES`] of it (`None`: longer).
+async fn authenticated_body(
+    req: &Request,
     config: &Config,
-    now: Time,
-) -> Result<Response> {
+    headers: &Headers,
+) -> Result<Option<std::result::Result<Vec<u8>, AuthError>>> {
+    if let Err(e) = precheck(config.secret.as_deref(), headers) {
+        return Ok(Some(Err(e)));
+    }
+    Ok(super::convert::read_capped(req.inner(), MAX_BODY_BYTES).await?.map(Ok))
+}
+
+/// Everything under the admin prefix.
+pub async fn handle(req: Request, env: &Env, _ctx: &Context, config: &Config, now: Time) -> Result<Response> {
     let url = req.url()?;
     let rest = url.path().strip_prefix(config.admin_prefix.as_str()).unwrap_or("").to_string();
     let method = req.inner().method().to_ascii_uppercase();
@@ -96,11 +104,14 @@ pub async fn handle(
     let Some(api) = rest.strip_prefix("/api/") else {
         return json_response(404, &json!({ "error": "not found" }));
     };
-    let body = req.bytes().await.unwrap_or_default();
-    if body.len() > MAX_BODY_BYTES {
-        return json_response(413, &json!({ "error": "request body too large" }));
-    }
     let headers = super::convert::headers_from_js(req.headers());
+    let Some(body) = authenticated_body(&req, config, &headers).await? else {
+        return json_response(413, &json!({ "error": "request body too large" }));
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return auth_failure(e),
+    };
     let credential = match check(config, &method, &url, &headers, &body, now) {
         Ok(c) => c,
         Err(e) => return auth_failure(e),
@@ -158,17 +169,30 @@ pub async fn handle(
 /// proven by Basic credentials or an allowed address join this isolate's burst window
 /// (`rulecache::purge::burst`): one ledger write per burst.
 pub async fn purge_method(
-    mut req: Request,
+    req: Request,
     env: &Env,
     ctx: &Context,
     config: &Config,
     now: Time,
 ) -> Result<Response> {
     let url = req.url()?;
-    let body = req.bytes().await.unwrap_or_default();
     let headers = super::convert::headers_from_js(req.headers());
     let policy = policy_store::active(env, now).await;
     let allowed = authorize_address("PURGE", headers.get("cf-connecting-ip"), policy.purge_allow_from());
+    // An allowed address needs no credential; any other purge is authenticated on its headers
+    // before its body is read (at most MAX_BODY_BYTES of it).
+    let body = if allowed.is_some() {
+        super::convert::read_capped(req.inner(), MAX_BODY_BYTES).await?
+    } else {
+        match authenticated_body(&req, config, &headers).await? {
+            Some(Ok(body)) => Some(body),
+            Some(Err(e)) => return auth_failure(e),
+            None => None,
+        }
+    };
+    let Some(body) = body else {
+        return json_response(413, &json!({ "error": "request body too large" }));
+    };
     let credential =
         match allowed.map(Ok).unwrap_or_else(|| check(config, "PURGE", &url, &headers, &body, now)) {
             Ok(c) => c,
@@ -343,6 +367,7 @@ async fn policy_info(env: &Env, now: Time) -> Result<Response> {
         &json!({
             "active": { "version": active_version, "name": policy.name(), "source": source,
                         "bundle": bundle, "summary": policy.summary_json() },
+            "storeError": policy_store::store_error().map(|(at, e)| json!({ "at": at, "error": e })),
             "history": items,
         }),
     )

@@ -7,8 +7,8 @@ use futures_util::future::{select, Either};
 use worker::*;
 
 use super::convert::{
-    edited_copy, forward, headers_to_js, lean_response, read_body, respond, response_head, OutBody,
-    OutHeaders, RequestLines,
+    edited_copy, forward, headers_to_js, lean_response, read_body, respond, response_head, slice_stream,
+    OutBody, OutHeaders, RequestLines,
 };
 use super::{ledger, now, persist, policy_store, Config};
 use rulecache::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, Reply, Step};
@@ -296,6 +296,12 @@ impl Io {
 
     fn lookup_memory(&mut self, key: &str) -> Found {
         let Some(entry) = MEMORY.with(|m| m.borrow_mut().get(key).cloned()) else { return Found::Nothing };
+        // An entry older than the storage horizon may have outlived the ledger records that
+        // purged it (they are compacted after that long): it is dropped, not served.
+        if entry.meta.stored_at < super::now().saturating_sub(STORAGE_SECS * 1000) {
+            MEMORY.with(|m| m.borrow_mut().remove(key));
+            return Found::Nothing;
+        }
         self.stored = StoredBody::Memory(entry.body.clone());
         let meta = (*entry.meta).clone();
         self.memory_hit = Some(entry);
@@ -543,17 +549,23 @@ impl Io {
                     OutBody::Bytes(part)
                 }
                 StoredBody::Cache(resp) => {
-                    let mut resp = if storing_after {
+                    let resp = if storing_after {
                         resp.cloned()?
                     } else {
                         std::mem::replace(resp, Response::empty()?)
                     };
-                    if range.is_some() {
-                        // A range is cut from the stored body, read whole.
-                        whole = resp.bytes().await?;
-                        let part = range::cut(&whole, range);
-                        sent_bytes = part.len() as u64;
-                        OutBody::Bytes(part)
+                    if let Some((start, end)) = range {
+                        // A range is streamed from the stored body: the bytes before it are
+                        // read and dropped in the runtime, the bytes after it never read.
+                        sent_bytes = end.saturating_sub(start) + 1;
+                        match resp.into_parts().1 {
+                            ResponseBody::Stream(stream) => OutBody::Stream(slice_stream(stream, start, end)),
+                            ResponseBody::Body(bytes) => {
+                                whole = bytes;
+                                OutBody::Bytes(range::cut(&whole, range))
+                            }
+                            ResponseBody::Empty => OutBody::None,
+                        }
                     } else {
                         match resp.into_parts().1 {
                             ResponseBody::Body(bytes) => {

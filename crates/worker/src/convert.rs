@@ -41,7 +41,48 @@ export function respond(status, h, bytes, stream) {
   return new Response(stream ?? bytes ?? null, { status, headers });
 }
 export function forward(url, method, headers, body) {
-  return fetch(url, { method, headers, body, redirect: 'manual' });
+  // 'no-store': the zone's own URL-keyed cache must not answer (or keep) what this cache
+  // splits by audience and purges through its ledger.
+  return fetch(url, { method, headers, body, redirect: 'manual', cache: 'no-store' });
+}
+export async function readCapped(r, cap) {
+  const len = r.headers.get('content-length');
+  if (len !== null && Number(len) > cap) return null;
+  if (!r.body) return new Uint8Array(0);
+  const reader = r.body.getReader();
+  const chunks = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > cap) { reader.cancel().catch(() => {}); return null; }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const c of chunks) { out.set(c, o); o += c.byteLength; }
+  return out;
+}
+export function sliceStream(stream, start, end) {
+  const reader = stream.getReader();
+  let pos = 0;
+  return new ReadableStream({
+    async pull(ctrl) {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) { ctrl.close(); return; }
+        const s = pos;
+        pos += value.byteLength;
+        if (pos <= start) continue;
+        const from = Math.max(start - s, 0), to = Math.min(end + 1 - s, value.byteLength);
+        if (from < to) ctrl.enqueue(value.subarray(from, to));
+        if (pos > end) { ctrl.close(); reader.cancel().catch(() => {}); }
+        return;
+      }
+    },
+    cancel(reason) { return reader.cancel(reason); },
+  });
 }
 "#)]
 extern "C" {
@@ -69,6 +110,10 @@ extern "C" {
         bytes: Option<&[u8]>,
         stream: Option<ReadableStream>,
     ) -> std::result::Result<web_sys::Response, JsValue>;
+    #[wasm_bindgen(js_name = readCapped)]
+    fn read_capped_js(req: &web_sys::Request, cap: f64) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = sliceStream)]
+    fn slice_stream_js(stream: ReadableStream, start: f64, end: f64) -> ReadableStream;
     #[wasm_bindgen(js_name = forward, catch)]
     fn forward_js(
         url: &str,
@@ -145,6 +190,22 @@ pub async fn forward(
     let answer = super::settle::JsAwait::new(forward_js(url, method, headers, body)?).await?;
     // `fetch` resolves to a Response.
     Ok(answer.unchecked_into())
+}
+
+/// Reads a request's body, at most `cap` bytes: `None` when it is (or says it is) longer; the
+/// rest is never read.
+pub async fn read_capped(req: &web_sys::Request, cap: usize) -> Result<Option<Vec<u8>>> {
+    let value = super::settle::JsAwait::new(read_capped_js(req, cap as f64)).await?;
+    if value.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(js_sys::Uint8Array::new(&value).to_vec()))
+}
+
+/// Bytes `start..=end` of a body stream, streamed: the bytes before are read and dropped, the
+/// rest is never read.
+pub fn slice_stream(stream: ReadableStream, start: u64, end: u64) -> ReadableStream {
+    slice_stream_js(stream, start as f64, end as f64)
 }
 
 /// Reads a runtime response's whole body.

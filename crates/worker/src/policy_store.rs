@@ -1,6 +1,8 @@
 //! The active policy: pushed bundles live in KV (every version kept for rollback); each
-//! isolate reads the active one through a short in-memory cache and falls back to the
-//! bundled default profile when KV is empty or fails.
+//! isolate reads the active one through a short in-memory cache. The bundled default profile
+//! is used while KV holds no policy; when KV fails, or the active version no longer
+//! validates, the isolate keeps the last good policy it has (the bundled one only if it never
+//! had another), logs the failure and reports it in the admin API (`storeError`).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -41,6 +43,13 @@ struct Active {
 
 thread_local! {
     static ACTIVE: RefCell<Option<Active>> = const { RefCell::new(None) };
+    /// The last failure to read the active policy, while it lasts: (when, what).
+    static STORE_ERROR: RefCell<Option<(Time, String)>> = const { RefCell::new(None) };
+}
+
+/// The policy store's last failure, while the active policy could not be read: (when, what).
+pub fn store_error() -> Option<(Time, String)> {
+    STORE_ERROR.with(|e| e.borrow().clone())
 }
 
 /// The active policy (and where it came from).
@@ -62,9 +71,21 @@ pub async fn active_with_source(env: &Env, now: Time) -> (Rc<Policy>, &'static s
             None => (Rc::new(Policy::default_profile()), "bundled"),
         },
         Ok(None) => (Rc::new(Policy::default_profile()), "bundled"),
-        // KV failed: keep what we have, or the bundled default.
-        Err(_) => current.unwrap_or_else(|| (Rc::new(Policy::default_profile()), "bundled")),
+        // KV failed, or its active version no longer validates: keep the last good policy
+        // (the bundled default only when there never was another), and say so.
+        Err(e) => {
+            let kept = current.unwrap_or_else(|| (Rc::new(Policy::default_profile()), "bundled"));
+            console_error!(
+                "rulecache: reading the active policy failed ({e}); keeping {} v{}",
+                kept.0.name(),
+                kept.0.version()
+            );
+            STORE_ERROR.with(|s| *s.borrow_mut() = Some((now, e.to_string())));
+            set_active(kept.0.clone(), kept.1, now);
+            return kept;
+        }
     };
+    STORE_ERROR.with(|s| *s.borrow_mut() = None);
     set_active(policy.clone(), source, now);
     (policy, source)
 }
@@ -86,8 +107,17 @@ async fn load_active(env: &Env, known: Option<u64>) -> Result<Option<Policy>> {
     if Some(version) == known {
         return Ok(None);
     }
-    let Some(text) = kv.get(&version_key(version)).text().await.map_err(kv_err)? else { return Ok(None) };
-    Ok(Policy::from_json(&text).ok().map(|p| p.with_version(version)))
+    let Some(text) = kv.get(&version_key(version)).text().await.map_err(kv_err)? else {
+        return Err(Error::RustError(format!("the active version {version} is not stored")));
+    };
+    match Policy::from_json(&text) {
+        Ok(p) => Ok(Some(p.with_version(version))),
+        Err(errors) => Err(Error::RustError(format!(
+            "the active version {version} no longer validates ({} problems, first: {})",
+            errors.len(),
+            errors.first().map(|e| e.to_string()).unwrap_or_default()
+        ))),
+    }
 }
 
 fn kv_err(e: KvError) -> Error {

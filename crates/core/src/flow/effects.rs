@@ -51,7 +51,8 @@ impl Flow {
     pub fn effects(&self, policy: &Policy, reply: &mut Reply) -> Vec<Effect> {
         let mut effects: Vec<Effect> = reply.invalidate.drain(..).map(|key| Effect::Delete { key }).collect();
         let order = reply.store.take();
-        let change = tiers::pass_change(reply.outcome, order.is_some(), self.bypass().is_some());
+        let change =
+            tiers::pass_change(reply.outcome, order.is_some(), self.bypass().is_some(), reply.head.status);
         if change != PassChange::Keep {
             effects.push(Effect::Pass { key: self.base_key(), change });
         }

@@ -24,7 +24,8 @@ pub const CACHE_NAME: &str = "rulecache";
 
 /// Request header fields a client may never set: they are ours. (The split-view header is
 /// removed by the policy, whatever its configured name.)
-pub const INTERNAL_REQUEST_HEADERS: &[&str] = &["x-rulecache-meta", "x-rulecache-index"];
+pub const INTERNAL_REQUEST_HEADERS: &[&str] =
+    &["x-rulecache-meta", "x-rulecache-index", "x-rulecache-timestamp", "x-rulecache-signature"];
 
 /// What a stored record at a key turned out to be.
 #[derive(Debug, Clone)]
@@ -177,8 +178,37 @@ pub struct Flow {
     collapsed: bool,
     /// The length of the stored body found by the last lookup, when known.
     stored_len: Option<u64>,
+    /// What a request of the cache path forwards differently from what the client sent.
+    forward: Option<Box<ForwardEdits>>,
     /// The request's ruleset keeps its entries in KV too: lookups fall back to it.
     persist: bool,
+}
+
+/// The edits that make a request of the cache path forward exactly what is keyed: the query
+/// of the key, only the cookies the policy names, and the negotiated `Accept-Encoding`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ForwardEdits {
+    /// The `Cookie` field to send (`Some(None)`: none; `None`: the client's, untouched).
+    cookie: Option<Option<String>>,
+    /// The query to send, when it differs from the client's.
+    query: Option<Option<String>>,
+    accept_encoding: String,
+}
+
+impl ForwardEdits {
+    fn apply(&self, u: &mut RequestHead) {
+        match &self.cookie {
+            Some(Some(c)) => u.headers.set("cookie", c.clone()),
+            Some(None) => {
+                u.headers.remove("cookie");
+            }
+            None => {}
+        }
+        if let Some(q) = &self.query {
+            u.url.set_query(q.as_deref());
+        }
+        u.headers.set("accept-encoding", self.accept_encoding.clone());
+    }
 }
 
 impl Flow {
@@ -187,6 +217,19 @@ impl Flow {
     pub fn start(policy: &Policy, mut client: RequestHead, now: Time, debug_proven: bool) -> (Flow, Step) {
         for name in INTERNAL_REQUEST_HEADERS {
             client.headers.remove(name);
+        }
+        if debug_proven {
+            // The admin secret proved debug access; it is no credential for the origin and never
+            // leaves the worker.
+            client.headers.remove("authorization");
+        }
+        // Fields that make origins build another host, URL or method than the one keyed are
+        // not forwarded unless the policy trusts them (unkeyed-input cache poisoning).
+        let trusted = &policy.key_options().trusted_headers;
+        for name in key::UNKEYED_REQUEST_HEADERS {
+            if !trusted.iter().any(|t| t == name) {
+                client.headers.remove(name);
+            }
         }
         let audience = policy.audience(&client.headers);
         policy.prepare_origin_headers(&mut client.headers, audience);
@@ -223,6 +266,7 @@ impl Flow {
             bypass: None,
             collapsed: false,
             stored_len: None,
+            forward: None,
             persist: false,
         };
         flow.persist = policy.operation(flow.ruleset.as_deref()).persist();
@@ -258,19 +302,20 @@ impl Flow {
 
     /// The origin's request, built from the client's on first use.
     fn upstream_mut(&mut self) -> &mut RequestHead {
-        let (client, for_cache) = (&self.client, self.upstream_for_cache);
-        self.upstream.get_or_insert_with(|| build_upstream(client, for_cache))
+        let (client, for_cache, edits) = (&self.client, self.upstream_for_cache, self.forward.as_deref());
+        self.upstream.get_or_insert_with(|| build_upstream(client, for_cache, edits))
     }
 
     /// A copy of the origin's request, to send.
     fn upstream_request(&self) -> RequestHead {
         match &self.upstream {
             Some(u) => u.clone(),
-            None => build_upstream(&self.client, self.upstream_for_cache),
+            None => build_upstream(&self.client, self.upstream_for_cache, self.forward.as_deref()),
         }
     }
 
     fn first_step(&mut self, policy: &Policy) -> Step {
+        let mut rewritten = false;
         if let Some(action) = policy.page_action(self.client.url.path()) {
             match action {
                 PageAction::Redirect { status, location } => {
@@ -294,6 +339,7 @@ impl Flow {
                     let upstream = self.upstream_mut();
                     upstream.url.set_path(&p);
                     upstream.url.set_query(q.as_deref());
+                    rewritten = true;
                 }
             }
         }
@@ -317,12 +363,38 @@ impl Flow {
         }
         // The client's own conditionals are answered by us, from what we hold or fetch in full.
         self.upstream_for_cache = true;
+        let edits = self.forward_edits(policy, rewritten);
         if let Some(upstream) = &mut self.upstream {
             strip_conditionals(&mut upstream.headers);
             upstream.method = Method::Get;
+            edits.apply(upstream);
         }
+        self.forward = Some(Box::new(edits));
         self.state = State::Base;
         Step::Lookup { key: key::storage_key(&self.primary, self.keyed_audience, None), kv: self.persist }
+    }
+
+    /// What a request of the cache path forwards: the key is exactly what is forwarded.
+    fn forward_edits(&self, policy: &Policy, rewritten: bool) -> ForwardEdits {
+        // Cookies the policy does not name may change the origin's answer without being in
+        // the key; plone.recipe.varnish's default configuration drops them the same way.
+        // A response to an authenticated request that may not be shared is never stored: its
+        // cookies go as they came (the origin must see the login however it spells it).
+        let audience = policy.audience_config();
+        let keep = |name: &str| {
+            audience.is_auth_cookie(name)
+                || policy.cache_stop_variables().iter().any(|v| v == name)
+                || policy.key_options().keep_cookies.iter().any(|k| k == name)
+        };
+        let storable =
+            self.audience.is_anonymous() || policy.operation(self.ruleset.as_deref()).share_authenticated();
+        let cookie = storable.then(|| crate::audience::keep_only(&self.client.headers, keep));
+        // Parameters left out of the key are left out of the request too (and a parameter
+        // cloaked behind `;` in a dropped one with them).
+        let forwarded = self.client.url.query().and_then(|q| key::forwarded_query(q, policy.key_options()));
+        let query = (!rewritten && forwarded.as_deref() != self.client.url.query()).then_some(forwarded);
+        let accept_encoding = key::negotiate_encoding(&self.client.headers, policy.key_options()).to_string();
+        ForwardEdits { cookie, query, accept_encoding }
     }
 
     fn synthetic(&mut self, policy: &Policy, status: u16, headers: Headers, text: Option<String>) -> Step {
@@ -619,7 +691,40 @@ impl Flow {
                     _ => None,
                 };
                 if let Some(merged) = merged {
+                    // The updated response is judged again (RFC 9111 §4.3.4: the stored
+                    // response is updated with the 304's fields): a 304 that says
+                    // `no-store` or `private` now, or a policy that changed, ends the entry.
+                    let merged_head = ResponseHead::new(merged.status, merged.headers.clone());
+                    let storage = match self.storability(policy, &merged_head) {
+                        Ok(storage) => storage,
+                        Err(reason) => {
+                            let cs = CacheStatus {
+                                fwd: Some(fwd),
+                                fwd_status: Some(head.status),
+                                detail: Some(reason.into()),
+                                ..Default::default()
+                            };
+                            let mut out = merged;
+                            out.headers.set("age", "0");
+                            let mut step = self.reply(
+                                policy,
+                                out,
+                                BodySource::Stored,
+                                cs,
+                                None,
+                                Outcome::Revalidated304,
+                                None,
+                                None,
+                                now,
+                            );
+                            if let Step::Respond(r) = &mut step {
+                                r.invalidate = vec![self.entry_key()];
+                            }
+                            return step;
+                        }
+                    };
                     let mut meta = *stored;
+                    meta.storage = storage;
                     meta.head = merged;
                     meta.request_time = self.request_time;
                     meta.response_time = response_time;
@@ -763,7 +868,12 @@ impl Flow {
         if operation.strip_set_cookie() {
             head.headers.remove("set-cookie");
         }
-        let store = self.store_decision(policy, &head, response_time, now);
+        let store = if outcome == Outcome::Revalidated200 && head.status >= 500 {
+            // A server error while revalidating never replaces the stored entry.
+            Err("status")
+        } else {
+            self.store_decision(policy, &head, response_time, now)
+        };
         let order = match store {
             Ok(order) => {
                 status.stored = true;
@@ -779,13 +889,9 @@ impl Flow {
         self.reply(policy, head, BodySource::Origin, status, order, outcome, None, None, now)
     }
 
-    fn store_decision(
-        &self,
-        policy: &Policy,
-        head: &ResponseHead,
-        response_time: Time,
-        now: Time,
-    ) -> Result<StoreOrder, &'static str> {
+    /// Whether `head`, the answer to this request, may be stored, and how (the operation's
+    /// storage, a 404/410's lifetime cut short); else the reason for `Cache-Status`.
+    fn storability(&self, policy: &Policy, head: &ResponseHead) -> Result<EdgeStorage, &'static str> {
         // A HEAD that missed was sent to the origin as a GET (the cache path always asks for
         // the whole representation), so the answer is a GET response and is stored as one:
         // the next GET is a hit rather than another miss.
@@ -796,7 +902,24 @@ impl Flow {
         if let Some(b) = operation.bypass(self.audience) {
             return Err(b.as_str());
         }
-        let storage: EdgeStorage = operation.storage();
+        let mut storage: EdgeStorage = operation.storage();
+        // A stored error is a denial of service for everyone who asks next (CPDoS): one
+        // request with a header the origin refuses would make its 4xx the page. By policy,
+        // only 2xx and 3xx are stored, 404/410 briefly; honouring the origin, RFC 9111 §3 and
+        // the origin's own headers decide.
+        if let EdgeStorage::Store { ttl, stale_if_error, .. } = storage {
+            match head.status {
+                200..=399 => {}
+                404 | 410 => {
+                    storage = EdgeStorage::Store {
+                        ttl: ttl.min(policy.not_found_ttl()),
+                        stale_while_revalidate: 0,
+                        stale_if_error: stale_if_error.min(policy.not_found_ttl()),
+                    }
+                }
+                _ => return Err("status"),
+            }
+        }
         let authenticated = !self.audience.is_anonymous();
         let relaxed;
         let head = match self.anonymous_private_override(policy, operation, head) {
@@ -828,10 +951,60 @@ impl Flow {
             // to an authenticated request would be served to everybody.
             return Err("authenticated");
         }
+        if authenticated && !operation.share_authenticated() {
+            // "Authenticated" is any auth cookie, never verified: a response one user got is
+            // shared with every other logged-in (or junk-cookie) request only when the policy
+            // says this ruleset is the same for all of them.
+            return Err("authenticated");
+        }
+        if authenticated || self.client.headers.contains("authorization") {
+            // RFC 9111 §3.5: "A shared cache MUST NOT use a cached response to a request with
+            // an Authorization header field ... to satisfy any subsequent request unless the
+            // response contains a Cache-Control field with a response directive ... that allows
+            // it to be stored by a shared cache" (must-revalidate, public, s-maxage). A login
+            // cookie is a credential like Authorization; the policy's own lifetime does not
+            // stand in for the origin's permission.
+            let (cc, _) = cache_control::effective(&head.headers);
+            let cc = cc.unwrap_or_default();
+            if !(cc.must_revalidate || cc.public || cc.s_maxage.is_some()) {
+                return Err("authorization");
+            }
+        }
+        // Web cache deception: a URL classified by its extension must be answered with a
+        // body of that kind (as Cloudflare's Cache Deception Armor checks), or a logged-in
+        // page requested as `/account/x.css` would be stored as a stylesheet.
+        let rule = self.rule_id.as_deref().and_then(|id| policy.rules().iter().find(|r| r.id == id));
+        if let Some(ext) = rule.and_then(|r| crate::classify::extension_to_check(r, self.client.url.path())) {
+            if !crate::classify::content_type_fits_extension(ext, head.headers.get("content-type")) {
+                return Err("content-type");
+            }
+        }
+        Ok(storage)
+    }
+
+    /// The fields an entry varies on: the origin's `Vary` and the operation's `vary`
+    /// parameter (the split-view header is keyed as the audience already).
+    fn vary_spec(&self, policy: &Policy, head: &ResponseHead) -> VarySpec {
+        let operation = policy.operation(self.ruleset.as_deref());
+        let split = policy.split_view_header();
+        let extra =
+            operation.vary_names().into_iter().filter(|n| !split.is_some_and(|s| n.eq_ignore_ascii_case(s)));
+        VarySpec::from_names(head.headers.list("vary").chain(extra))
+    }
+
+    fn store_decision(
+        &self,
+        policy: &Policy,
+        head: &ResponseHead,
+        response_time: Time,
+        now: Time,
+    ) -> Result<StoreOrder, &'static str> {
+        let storage = self.storability(policy, head)?;
+        let operation = policy.operation(self.ruleset.as_deref());
         let mut stored_head = head.clone();
         let (cc, _) = cache_control::effective(&head.headers);
         hop::prepare_for_storage(&mut stored_head.headers, cc.as_ref());
-        let spec = VarySpec::from_headers(&head.headers);
+        let spec = self.vary_spec(policy, head);
         let (variant, index) = match &spec {
             VarySpec::Star => return Err("vary-star"),
             VarySpec::None => (None, None),
@@ -1024,14 +1197,21 @@ impl Flow {
                 merge_vary(&mut head.headers, name);
             }
         }
+        if !self.audience.is_anonymous() {
+            keep_private(&mut head.headers);
+        }
+        // Rule and operation names with the policy's `debugHeaders` or the admin secret; the
+        // origin's cache tags and the cache key only with the secret.
         let debug = policy.debug_headers() || self.debug_proven;
-        if !debug {
+        if !self.debug_proven {
             head.headers.remove("cache-tag");
             head.headers.remove("surrogate-key");
         }
         let mut key = cs.key.as_deref();
-        if debug {
+        if self.debug_proven {
             key = Some(&self.primary);
+        }
+        if debug {
             let rule = self.ruleset.as_deref().unwrap_or("(default)");
             head.headers.set("x-rulecache-rule", rule);
             if let Some(op) = operation {
@@ -1118,7 +1298,9 @@ impl Flow {
     pub fn upstream(&self) -> Cow<'_, RequestHead> {
         match &self.upstream {
             Some(u) => Cow::Borrowed(u),
-            None => Cow::Owned(build_upstream(&self.client, self.upstream_for_cache)),
+            None => {
+                Cow::Owned(build_upstream(&self.client, self.upstream_for_cache, self.forward.as_deref()))
+            }
         }
     }
 
@@ -1135,6 +1317,33 @@ impl Flow {
     pub fn base_key(&self) -> String {
         key::storage_key(&self.primary, self.keyed_audience, None)
     }
+}
+
+/// Keeps a response to an authenticated request out of every shared cache downstream: `public`,
+/// `s-maxage` and `proxy-revalidate` are removed from `Cache-Control` and `private` added
+/// (unless it says `no-store` or an unqualified `private` already); the targeted
+/// `CDN-Cache-Control` and `Surrogate-Control` are removed. RFC 9111 §3.5 lets a shared cache
+/// reuse such a response when it says `public` or `s-maxage`; one user's page must not be.
+pub fn keep_private(h: &mut Headers) {
+    h.remove("cdn-cache-control");
+    h.remove("surrogate-control");
+    let joined = h.get_joined("cache-control").map(|v| v.into_owned()).unwrap_or_default();
+    let mut kept: Vec<&str> = Vec::new();
+    let mut private = false;
+    for directive in split_directives(&joined) {
+        let name = directive.split('=').next().unwrap_or("").trim().to_ascii_lowercase();
+        match name.as_str() {
+            "" | "public" | "s-maxage" | "proxy-revalidate" => continue,
+            "no-store" => private = true,
+            "private" if !directive.contains('=') => private = true,
+            _ => {}
+        }
+        kept.push(directive);
+    }
+    if !private {
+        kept.push("private");
+    }
+    h.set("cache-control", kept.join(", "));
 }
 
 /// Adds `name` to `Vary` unless it is already listed (case-insensitively); never replaces.
@@ -1178,11 +1387,14 @@ pub fn merge_index(existing: Option<VaryIndex>, new: VaryIndex) -> (VaryIndex, V
 
 /// The origin's request when the client's needs no hop-by-hop stripping: the client's, with
 /// its conditionals dropped and GET once the request goes through the cache.
-fn build_upstream(client: &RequestHead, for_cache: bool) -> RequestHead {
+fn build_upstream(client: &RequestHead, for_cache: bool, edits: Option<&ForwardEdits>) -> RequestHead {
     let mut u = client.clone();
     if for_cache {
         strip_conditionals(&mut u.headers);
         u.method = Method::Get;
+    }
+    if let Some(e) = edits {
+        e.apply(&mut u);
     }
     u
 }

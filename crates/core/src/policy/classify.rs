@@ -112,6 +112,81 @@ fn any_or_empty<T>(list: &[T], pred: impl FnMut(&T) -> bool) -> bool {
     list.is_empty() || list.iter().any(pred)
 }
 
+/// The media types a file extension stands for, as a server labels such a file: (extension,
+/// media types). `application/octet-stream` is accepted for every extension not read as text.
+const EXTENSION_TYPES: &[(&str, &[&str])] = &[
+    ("css", &["text/css"]),
+    (
+        "js",
+        &["text/javascript", "application/javascript", "application/x-javascript", "application/ecmascript"],
+    ),
+    ("mjs", &["text/javascript", "application/javascript"]),
+    ("map", &["application/json"]),
+    ("json", &["application/json"]),
+    ("woff", &["font/woff", "application/font-woff", "application/x-font-woff"]),
+    ("woff2", &["font/woff2", "application/font-woff2"]),
+    ("ttf", &["font/ttf", "font/sfnt", "application/x-font-ttf", "application/font-sfnt"]),
+    ("otf", &["font/otf", "font/sfnt", "application/x-font-opentype", "application/font-sfnt"]),
+    ("eot", &["application/vnd.ms-fontobject"]),
+    ("ico", &["image/x-icon", "image/vnd.microsoft.icon"]),
+    ("png", &["image/png"]),
+    ("jpg", &["image/jpeg", "image/pjpeg"]),
+    ("jpeg", &["image/jpeg", "image/pjpeg"]),
+    ("gif", &["image/gif"]),
+    ("webp", &["image/webp"]),
+    ("avif", &["image/avif"]),
+    ("svg", &["image/svg+xml"]),
+    ("pdf", &["application/pdf"]),
+    ("doc", &["application/msword"]),
+    ("docx", &["application/vnd.openxmlformats-officedocument.wordprocessingml.document"]),
+    ("xls", &["application/vnd.ms-excel"]),
+    ("xlsx", &["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]),
+    ("ppt", &["application/vnd.ms-powerpoint"]),
+    ("pptx", &["application/vnd.openxmlformats-officedocument.presentationml.presentation"]),
+    ("odt", &["application/vnd.oasis.opendocument.text"]),
+    ("ods", &["application/vnd.oasis.opendocument.spreadsheet"]),
+    ("odp", &["application/vnd.oasis.opendocument.presentation"]),
+    ("csv", &["text/csv", "text/plain", "application/csv"]),
+    ("txt", &["text/plain"]),
+    ("xml", &["application/xml", "text/xml"]),
+    ("zip", &["application/zip", "application/x-zip-compressed"]),
+    ("mp3", &["audio/mpeg", "audio/mp3"]),
+    ("mp4", &["video/mp4", "audio/mp4"]),
+    ("webm", &["video/webm", "audio/webm"]),
+    ("ogg", &["audio/ogg", "video/ogg", "application/ogg"]),
+];
+
+/// Whether a response labelled `content_type` may be what a URL ending in `.ext` names (web
+/// cache deception: `/account/settings/x.css` answered with the account page must not be
+/// stored as a stylesheet). Known extensions need one of their media types
+/// ([`EXTENSION_TYPES`]; `application/octet-stream` too unless the extension is text); an
+/// unknown extension anything but an HTML page. A response without `Content-Type` fits no
+/// extension.
+pub fn content_type_fits_extension(ext: &str, content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else { return false };
+    let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if media.is_empty() {
+        return false;
+    }
+    match EXTENSION_TYPES.iter().find(|(e, _)| e.eq_ignore_ascii_case(ext)) {
+        Some((_, types)) => {
+            let textual =
+                types.iter().any(|t| t.starts_with("text/") || t.ends_with("json") || t.ends_with("xml"));
+            types.contains(&media.as_str()) || (!textual && media == "application/octet-stream")
+        }
+        None => !matches!(media.as_str(), "text/html" | "application/xhtml+xml"),
+    }
+}
+
+/// Whether `rule` matched `path` by its file extension: its response must then fit that
+/// extension ([`content_type_fits_extension`]) to be stored.
+pub fn extension_to_check<'p>(rule: &Rule, path: &'p str) -> Option<&'p str> {
+    if rule.conditions.extensions.is_empty() {
+        return None;
+    }
+    extension(path).filter(|e| rule.conditions.extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
 /// The extension of the last path segment, without its dot.
 fn extension(path: &str) -> Option<&str> {
     let last = path.rsplit('/').next()?;

@@ -101,6 +101,8 @@ pub struct Policy {
     description: String,
     caching_enabled: bool,
     debug_headers: bool,
+    /// The longest a policy operation keeps a 404 or 410, in seconds.
+    not_found_ttl: u64,
     rulesets: BTreeMap<String, RulesetInfo>,
     rules: Vec<Rule>,
     hint: Hint,
@@ -123,6 +125,9 @@ const PROFILES: [(&str, &str); 5] = [
     ("plone6-splitviews", include_str!("../../../../policy/plone6-splitviews.json")),
     ("django", include_str!("../../../../policy/django.json")),
 ];
+
+/// How long a policy operation keeps a 404 or 410 unless `caching.notFoundTtl` says otherwise.
+pub const DEFAULT_NOT_FOUND_TTL: u64 = 30;
 
 /// The id of the profile used when no policy has been pushed.
 pub const DEFAULT_PROFILE: &str = "with-caching-proxy-splitviews";
@@ -160,6 +165,7 @@ impl Policy {
             description: String::new(),
             caching_enabled: true,
             debug_headers: false,
+            not_found_ttl: DEFAULT_NOT_FOUND_TTL,
             rulesets: BTreeMap::new(),
             rules: Vec::new(),
             hint: Hint { header: "x-cache-ruleset".to_string(), trust: false },
@@ -198,6 +204,11 @@ impl Policy {
     /// Whether `X-Rulecache-Rule`/`X-Rulecache-Operation`/`X-Rulecache-Chain-Operations`/`X-Rulecache-Policy` are sent.
     pub fn debug_headers(&self) -> bool {
         self.debug_headers
+    }
+
+    /// The longest a policy operation keeps a 404 or 410 (`caching.notFoundTtl`), in seconds.
+    pub fn not_found_ttl(&self) -> u64 {
+        self.not_found_ttl
     }
 
     /// The same policy under another version (the server assigns versions on push).
@@ -249,9 +260,16 @@ impl Policy {
         if self.cache_stop.is_empty() {
             return false;
         }
+        // A cookie is read as conservatively as for the audience: a cache-stop cookie any
+        // origin could see (after a `,` or whitespace, say) stops the cache.
         let named = |n: &str| self.cache_stop.iter().any(|v| v == n);
-        crate::audience::cookie_names(&req.headers).any(named)
+        crate::audience::mentions_any(&req.headers, &self.cache_stop)
             || req.url.query_pairs().any(|(n, _)| named(n.as_ref()))
+    }
+
+    /// The cache-stop request variables (cookie or query parameter names).
+    pub fn cache_stop_variables(&self) -> &[String] {
+        &self.cache_stop
     }
 
     /// The ruleset of the first request rule matching `req`.

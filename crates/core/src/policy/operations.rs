@@ -79,12 +79,13 @@ impl OperationKind {
 
     /// The parameters this kind accepts (plone's `options` plus the edge's own).
     pub fn parameter_names(self) -> &'static [&'static str] {
-        const EDGE: [&str; 6] = [
+        const EDGE: [&str; 7] = [
             "staleWhileRevalidate",
             "staleIfError",
             "persist",
             "stripSetCookie",
             "splitView",
+            "shareAuthenticated",
             "storeAnonymousPrivate",
         ];
         match self {
@@ -102,6 +103,7 @@ impl OperationKind {
                 EDGE[3],
                 EDGE[4],
                 EDGE[5],
+                EDGE[6],
             ],
             OperationKind::ModerateCaching => &[
                 "smaxage",
@@ -116,9 +118,10 @@ impl OperationKind {
                 EDGE[3],
                 EDGE[4],
                 EDGE[5],
+                EDGE[6],
             ],
             OperationKind::WeakCaching => {
-                &["etags", "lastModified", "ramCache", "vary", "anonOnly", EDGE[1], EDGE[3], EDGE[4]]
+                &["etags", "lastModified", "ramCache", "vary", "anonOnly", EDGE[1], EDGE[3], EDGE[4], EDGE[5]]
             }
             OperationKind::NoCaching => &["noStore"],
             OperationKind::Chain => &["operations"],
@@ -217,6 +220,9 @@ pub struct Parameters {
     pub strip_set_cookie: bool,
     /// Whether split-view caching applies to this ruleset (default true).
     pub split_view: bool,
+    /// Responses to authenticated requests may be shared among authenticated users (when the
+    /// origin also marks them shareable, RFC 9111 §3.5). Default false: never stored.
+    pub share_authenticated: bool,
     /// Store the origin's unqualified `private` answer to an *anonymous* request under the
     /// anonymous variant for the operation's lifetime (Plone's weakCaching answers `private`
     /// for every view, anonymous ones included). Off by default; needs `anonOnly`.
@@ -380,6 +386,20 @@ impl Operation {
     /// Whether `Set-Cookie` is removed from the origin's response before storing.
     pub fn strip_set_cookie(&self) -> bool {
         self.any(|p| p.strip_set_cookie)
+    }
+
+    /// Whether responses to authenticated requests may be shared among authenticated users.
+    pub fn share_authenticated(&self) -> bool {
+        self.any(|p| p.share_authenticated)
+    }
+
+    /// The `vary` parameter's header names, this operation's and its members'.
+    pub fn vary_names(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.params.vary.iter().map(String::as_str).collect();
+        for m in &self.members {
+            out.extend(m.vary_names());
+        }
+        out
     }
 
     /// Whether an origin's `private` answer to an anonymous request may be stored under the

@@ -284,7 +284,7 @@ impl Walker {
         let version = self.version(m);
         let name = self.required_string(m, "name", "").unwrap_or_default().to_string();
         let description = self.string(m, "description", "").unwrap_or_default().to_string();
-        let (caching_enabled, debug_headers) = self.caching(m);
+        let (caching_enabled, debug_headers, not_found_ttl) = self.caching(m);
         let rulesets = self.rulesets(m);
         let rules = self.rules(m, &rulesets);
         let hint = self.hint(m);
@@ -303,6 +303,7 @@ impl Walker {
             description,
             caching_enabled,
             debug_headers,
+            not_found_ttl,
             rulesets,
             rules,
             hint,
@@ -330,13 +331,14 @@ impl Walker {
         n
     }
 
-    fn caching(&mut self, m: &Map<String, Value>) -> (bool, bool) {
-        let Some(c) = self.section(m, "caching", "", &["enabled", "debugHeaders"]) else {
-            return (true, false);
+    fn caching(&mut self, m: &Map<String, Value>) -> (bool, bool, u64) {
+        let Some(c) = self.section(m, "caching", "", &["enabled", "debugHeaders", "notFoundTtl"]) else {
+            return (true, false, super::DEFAULT_NOT_FOUND_TTL);
         };
         let enabled = self.bool(c, "enabled", "/caching").unwrap_or(true);
         let debug = self.bool(c, "debugHeaders", "/caching").unwrap_or(false);
-        (enabled, debug)
+        let not_found = self.seconds(c, "notFoundTtl", "/caching").unwrap_or(super::DEFAULT_NOT_FOUND_TTL);
+        (enabled, debug, not_found)
     }
 
     fn rulesets(&mut self, m: &Map<String, Value>) -> BTreeMap<String, RulesetInfo> {
@@ -587,7 +589,15 @@ impl Walker {
 
     fn cache_key(&mut self, m: &Map<String, Value>) -> KeyOptions {
         let mut k = KeyOptions::default();
-        let keys = ["dropParams", "keepParams", "sortQuery", "encodings", "varyCookies"];
+        let keys = [
+            "dropParams",
+            "keepParams",
+            "sortQuery",
+            "encodings",
+            "varyCookies",
+            "keepCookies",
+            "trustedHeaders",
+        ];
         let Some(c) = self.section(m, "cacheKey", "", &keys) else {
             return k;
         };
@@ -605,6 +615,18 @@ impl Walker {
                 k.encodings.push(coding.to_ascii_lowercase());
             } else {
                 self.err(&cp, format!("\"{coding}\" is not a content coding"));
+            }
+        }
+        for (name, np) in self.string_list(c, "keepCookies", p) {
+            if is_token(&name) {
+                k.keep_cookies.push(name);
+            } else {
+                self.err(&np, format!("\"{name}\" is not a cookie name"));
+            }
+        }
+        for (name, np) in self.string_list(c, "trustedHeaders", p) {
+            if self.header_name(&name, &np) {
+                k.trusted_headers.push(name.to_ascii_lowercase());
             }
         }
         k
@@ -845,7 +867,8 @@ impl Walker {
         }
         params.stale_while_revalidate = self.seconds(m, "staleWhileRevalidate", p).unwrap_or(0);
         params.stale_if_error = self.seconds(m, "staleIfError", p).unwrap_or(0);
-        let flags: [(&str, &mut bool); 8] = [
+        let flags: [(&str, &mut bool); 9] = [
+            ("shareAuthenticated", &mut params.share_authenticated),
             ("lastModified", &mut params.last_modified),
             ("ramCache", &mut params.ram_cache),
             ("anonOnly", &mut params.anon_only),

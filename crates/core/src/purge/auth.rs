@@ -235,6 +235,25 @@ pub fn authorize(
     }
 }
 
+/// What the headers alone settle, before any body is read: purge disabled, no credential at
+/// all, or a wrong bearer token. `Ok` means the body is needed (a signature covers it) or the
+/// request may be authorized; [`authorize`] decides.
+pub fn precheck(secret: Option<&str>, headers: &Headers) -> Result<(), AuthError> {
+    let secret = configured(secret).ok_or(AuthError::NotConfigured)?;
+    let authorization = headers.get("authorization");
+    if let Some(token) = authorization.and_then(bearer_token) {
+        return if digests_equal(token.as_bytes(), secret.as_bytes()) {
+            Ok(())
+        } else {
+            Err(AuthError::Invalid)
+        };
+    }
+    if authorization.is_none() && !headers.contains(TIMESTAMP_HEADER) && !headers.contains(SIGNATURE_HEADER) {
+        return Err(AuthError::Missing);
+    }
+    Ok(())
+}
+
 /// True when `headers` carry `Authorization: Bearer <secret>` for a configured secret. For
 /// read-only extras such as debug headers; it changes nothing and yields no [`Credential`].
 pub fn is_authorized_quick(secret: Option<&str>, headers: &Headers) -> bool {

@@ -27,11 +27,31 @@ pub struct KeyOptions {
     /// Content codings the origin can serve, in preference order (e.g. `["br", "gzip"]`);
     /// `Accept-Encoding` is normalised to one of these or `identity`.
     pub encodings: Vec<String>,
+    /// Cookies forwarded on requests whose response may be stored, besides the auth cookies
+    /// and cache-stop variables (exact names).
+    pub keep_cookies: Vec<String>,
+    /// Lower-case request header names forwarded although the key ignores them (from
+    /// [`UNKEYED_REQUEST_HEADERS`]).
+    pub trusted_headers: Vec<String>,
     /// `varyCookies`: when set, a response varying on `Cookie` is keyed on these cookies only
     /// (exact names, or prefixes ending in `*`), so cookies the page does not depend on
     /// (analytics, `csrftoken`) do not split it into one variant per visitor.
     pub vary_cookies: Option<Vec<String>>,
 }
+
+/// Request headers that make origins build other URLs, methods or hosts than the ones keyed:
+/// removed before forwarding unless the policy trusts them (`cacheKey.trustedHeaders`).
+pub const UNKEYED_REQUEST_HEADERS: [&str; 9] = [
+    "x-forwarded-host",
+    "x-forwarded-server",
+    "x-host",
+    "forwarded",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
 
 /// The codings assumed when [`KeyOptions::encodings`] is empty.
 pub const DEFAULT_ENCODINGS: [&str; 2] = ["br", "gzip"];
@@ -137,6 +157,22 @@ fn hex_value(b: &u8) -> Option<u8> {
 
 fn hex_digit_upper(n: u8) -> char {
     char::from_digit(u32::from(n), 16).map_or('0', |c| c.to_ascii_uppercase())
+}
+
+/// The query a request of the cache path forwards: the key's parameters (percent-encoding
+/// normalised, the dropped ones left out, so a parameter cloaked behind `;` in a dropped one
+/// goes with it) in the client's order; None when none is left. The key may sort them, the
+/// origin gets them as sent.
+pub fn forwarded_query(query: &str, opts: &KeyOptions) -> Option<String> {
+    let query = normalise_component(query);
+    let mut out = String::new();
+    for param in query.split('&').filter(|p| !p.is_empty()).filter(|p| param_kept(param_name(p), opts)) {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(param);
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// Appends `?query` after filtering (and maybe sorting) its parameters; nothing when no
@@ -858,6 +894,7 @@ mod tests {
             sort_query: true,
             encodings: vec!["br".into(), "identity".into()],
             vary_cookies: Some(vec!["s*".into(), "id".into()]),
+            ..KeyOptions::default()
         };
         for _ in 0..3000 {
             let raw = format!("http://e.com/{}", text(&mut rng, 40));

@@ -66,13 +66,15 @@ pub enum PassChange {
     Keep,
 }
 
-/// The mark change after an answer: `stored` when the reply stores a response, `bypassed`
-/// when the policy sent the request past the cache (that says nothing about the URL's
-/// responses).
-pub fn pass_change(outcome: Outcome, stored: bool, bypassed: bool) -> PassChange {
+/// The mark change after an answer with `status`: `stored` when the reply stores a response,
+/// `bypassed` when the policy sent the request past the cache (that says nothing about the
+/// URL's responses). An error answer (400 and above) says nothing about them either, and
+/// marking it would hide a stored entry after a failed revalidation, or let one request that
+/// provokes a 431 send everyone past the cache.
+pub fn pass_change(outcome: Outcome, stored: bool, bypassed: bool, status: u16) -> PassChange {
     match outcome {
         _ if stored => PassChange::Clear,
-        Outcome::Miss | Outcome::Revalidated200 if !bypassed => PassChange::Mark,
+        Outcome::Miss | Outcome::Revalidated200 if !bypassed && status < 400 => PassChange::Mark,
         _ => PassChange::Keep,
     }
 }
@@ -141,13 +143,16 @@ mod tests {
 
     #[test]
     fn unstorable_misses_mark_and_stored_answers_clear() {
-        assert_eq!(pass_change(Outcome::Miss, false, false), PassChange::Mark);
-        assert_eq!(pass_change(Outcome::Revalidated200, false, false), PassChange::Mark);
-        assert_eq!(pass_change(Outcome::Miss, true, false), PassChange::Clear);
+        assert_eq!(pass_change(Outcome::Miss, false, false, 200), PassChange::Mark);
+        assert_eq!(pass_change(Outcome::Revalidated200, false, false, 200), PassChange::Mark);
+        assert_eq!(pass_change(Outcome::Miss, true, false, 200), PassChange::Clear);
         // A bypass says nothing about the URL's responses; hits and synthetic answers neither.
-        assert_eq!(pass_change(Outcome::Miss, false, true), PassChange::Keep);
-        assert_eq!(pass_change(Outcome::Bypass, false, true), PassChange::Keep);
-        assert_eq!(pass_change(Outcome::Hit, false, false), PassChange::Keep);
+        assert_eq!(pass_change(Outcome::Miss, false, true, 200), PassChange::Keep);
+        assert_eq!(pass_change(Outcome::Bypass, false, true, 200), PassChange::Keep);
+        assert_eq!(pass_change(Outcome::Hit, false, false, 200), PassChange::Keep);
+        // An error says nothing about the URL's later responses.
+        assert_eq!(pass_change(Outcome::Miss, false, false, 431), PassChange::Keep);
+        assert_eq!(pass_change(Outcome::Revalidated200, false, false, 503), PassChange::Keep);
     }
 
     #[test]

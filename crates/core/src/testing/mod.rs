@@ -3,6 +3,7 @@
 //! Everything here is deterministic and performs no I/O, so a failing randomised test
 //! reproduces from its seed alone.
 
+pub mod cookie_parsers;
 pub mod sim;
 
 /// A small xorshift64 generator (shifts 13, 7, 17) for no-panic and model-based tests.

@@ -1,0 +1,341 @@
+//! Trust, natively: nothing is shared between users or audiences that must not be, no error is
+//! kept as the page, and the origin is sent exactly what the key holds. Each scenario is an
+//! attack that worked before these rules (see the threat model in the README); the same
+//! attacks run against the real worker in `tests/integration/adversarial.test.mjs`.
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use std::cell::RefCell;
+
+use rulecache::engine::{Flow, Found, Outcome, Purged, Step};
+use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
+use rulecache::policy::Policy;
+use rulecache::sim::{self, Exchange, OriginResult};
+use rulecache::store::MemoryStore;
+
+const T0: Time = 1_800_000_000_000;
+const SEC: Time = 1000;
+
+type Answer = Box<dyn Fn(&RequestHead, usize) -> OriginResult>;
+
+struct World {
+    policy: Policy,
+    store: MemoryStore,
+    seen: RefCell<Vec<RequestHead>>,
+    answer: Answer,
+}
+
+fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> OriginResult {
+    let mut h = Headers::from_pairs(headers.iter().copied());
+    h.set("content-length", body.len().to_string());
+    Some((ResponseHead::new(status, h), body.as_bytes().to_vec()))
+}
+
+/// Who the origin (parsing like Zope) sees: the user named by a `__ac=valid-<user>` cookie.
+fn origin_user(req: &RequestHead) -> String {
+    let joined = req.headers.get_all("cookie").collect::<Vec<_>>().join(", ");
+    rulecache::testing::cookie_parsers::zope(&joined)
+        .into_iter()
+        .find(|(n, _)| n == "__ac")
+        .and_then(|(_, v)| v.strip_prefix("valid-").map(str::to_string))
+        .unwrap_or_else(|| "anonymous".to_string())
+}
+
+impl World {
+    fn new(answer: impl Fn(&RequestHead, usize) -> OriginResult + 'static) -> Self {
+        World {
+            policy: Policy::default_profile(),
+            store: MemoryStore::new(),
+            seen: RefCell::default(),
+            answer: Box::new(answer),
+        }
+    }
+
+    fn with_policy(mut self, edit: impl FnOnce(&mut serde_json::Value)) -> Self {
+        let text =
+            Policy::profiles().iter().find(|(id, _)| *id == "with-caching-proxy-splitviews").unwrap().1;
+        let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+        edit(&mut v);
+        self.policy = Policy::from_json(&v.to_string()).unwrap();
+        self
+    }
+
+    fn request(&mut self, path: &str, headers: &[(&str, &str)], at: Time) -> Exchange {
+        let req = RequestHead::parse(
+            "GET",
+            &format!("https://site.example{path}"),
+            Headers::from_pairs(headers.iter().copied()),
+        )
+        .unwrap();
+        let (seen, answer) = (&self.seen, &self.answer);
+        let mut origin = |r: &RequestHead| {
+            seen.borrow_mut().push(r.clone());
+            answer(r, seen.borrow().len())
+        };
+        sim::run(&self.policy, &mut self.store, &mut origin, req, at, &|_| Purged::No)
+    }
+
+    fn origin_calls(&self) -> usize {
+        self.seen.borrow().len()
+    }
+
+    fn last_seen(&self) -> RequestHead {
+        self.seen.borrow().last().cloned().unwrap()
+    }
+}
+
+fn cache_status(x: &Exchange) -> &str {
+    x.header("cache-status").unwrap_or("")
+}
+
+/// A Plone-like file: the body names the user the origin saw; logged-in copies carry no
+/// shared-cache permission unless `shared_cc` says otherwise.
+fn file_origin(shared_cc: &'static str) -> impl Fn(&RequestHead, usize) -> OriginResult {
+    move |req, n| {
+        let user = origin_user(req);
+        let cc = if user == "anonymous" { "max-age=0, s-maxage=86400, must-revalidate" } else { shared_cc };
+        resp(200, &[("cache-control", cc), ("content-type", "application/pdf")], &format!("{user} #{n}"))
+    }
+}
+
+#[test]
+fn a_logged_in_users_file_is_not_served_to_a_junk_cookie() {
+    let mut w = World::new(file_origin("max-age=0"));
+    let editor = w.request("/docs/report.pdf", &[("cookie", "__ac=valid-editor")], T0);
+    assert_eq!(editor.text(), "editor #1");
+    assert!(
+        cache_status(&editor).contains("detail=authorization")
+            || cache_status(&editor).contains("detail=authenticated"),
+        "{}",
+        cache_status(&editor)
+    );
+    let attacker = w.request("/docs/report.pdf", &[("cookie", "__ac=x")], T0 + SEC);
+    assert_eq!(attacker.text(), "anonymous #2", "the junk cookie reached the origin");
+}
+
+#[test]
+fn shared_among_logged_in_users_only_when_origin_and_policy_both_say_so() {
+    // The origin marks it shareable, the policy does not: not stored.
+    let mut w = World::new(file_origin("max-age=0, s-maxage=86400, must-revalidate"));
+    w.request("/docs/a.pdf", &[("cookie", "__ac=valid-alice")], T0);
+    let bob = w.request("/docs/a.pdf", &[("cookie", "__ac=valid-bob")], T0 + SEC);
+    assert_eq!(bob.text(), "bob #2");
+    // The policy allows it, the origin does not mark it: not stored.
+    let share = |v: &mut serde_json::Value| {
+        v["operations"]["plone.content.file"]["parameters"]["shareAuthenticated"] = true.into();
+    };
+    let mut w = World::new(file_origin("max-age=0")).with_policy(share);
+    w.request("/docs/a.pdf", &[("cookie", "__ac=valid-alice")], T0);
+    let bob = w.request("/docs/a.pdf", &[("cookie", "__ac=valid-bob")], T0 + SEC);
+    assert_eq!(bob.text(), "bob #2");
+    // Both: shared among logged-in users, never with anonymous visitors, and private downstream.
+    let mut w = World::new(file_origin("max-age=0, s-maxage=86400, must-revalidate")).with_policy(share);
+    let alice = w.request("/docs/a.pdf", &[("cookie", "__ac=valid-alice")], T0);
+    let bob = w.request("/docs/a.pdf", &[("cookie", "__ac=valid-bob")], T0 + SEC);
+    assert_eq!(bob.outcome, Outcome::Hit);
+    assert_eq!(bob.text(), "alice #1");
+    let anon = w.request("/docs/a.pdf", &[], T0 + 2 * SEC);
+    assert_eq!(anon.text(), "anonymous #2");
+    for x in [&alice, &bob] {
+        let cc = x.header("cache-control").unwrap_or("");
+        assert!(cc.contains("private") && !cc.contains("s-maxage") && !cc.contains("public"), "{cc}");
+    }
+}
+
+#[test]
+fn responses_to_authenticated_requests_never_carry_public_or_s_maxage_downstream() {
+    // plone.resource (strongCaching) sends `public` to everybody; not to a logged-in user.
+    let mut w = World::new(|_, _| {
+        resp(200, &[("content-type", "text/css"), ("cdn-cache-control", "max-age=60")], "body{}")
+    });
+    let x = w.request("/theme/site.css", &[("cookie", "__ac=valid-alice")], T0);
+    let cc = x.header("cache-control").unwrap_or("");
+    assert!(cc.contains("private") && !cc.contains("public") && !cc.contains("s-maxage"), "{cc}");
+    assert_eq!(x.header("cdn-cache-control"), None);
+    let anon = w.request("/theme/site.css", &[], T0);
+    assert!(anon.header("cache-control").unwrap_or("").contains("public"));
+}
+
+#[test]
+fn a_page_requested_under_a_static_extension_is_not_stored_as_a_file() {
+    // Web cache deception: /@@personal-information/x.css answered with the member's page.
+    let mut w = World::new(|req, n| {
+        let user = origin_user(req);
+        resp(
+            200,
+            &[("content-type", "text/html; charset=utf-8"), ("cache-control", "max-age=0, s-maxage=60")],
+            &format!("page of {user} #{n}"),
+        )
+    });
+    let victim = w.request("/@@personal-information/x.css", &[], T0);
+    assert!(cache_status(&victim).contains("detail=content-type"), "{}", cache_status(&victim));
+    let next = w.request("/@@personal-information/x.css", &[], T0 + SEC);
+    assert_eq!(next.text(), "page of anonymous #2");
+    // A real stylesheet is stored.
+    let mut w = World::new(|_, n| resp(200, &[("content-type", "text/css")], &format!("css {n}")));
+    w.request("/site.css", &[], T0);
+    assert_eq!(w.request("/site.css", &[], T0 + SEC).outcome, Outcome::Hit);
+}
+
+#[test]
+fn error_statuses_are_not_kept_as_the_page() {
+    // CPDoS: one request with 130 headers makes the origin answer 431.
+    for status in [400, 403, 431, 500, 502, 503] {
+        let mut w = World::new(move |_, n| {
+            if n == 1 {
+                resp(status, &[("content-type", "text/plain")], "error")
+            } else {
+                resp(200, &[("content-type", "text/css")], "ok")
+            }
+        });
+        let first = w.request("/theme/a.css", &[], T0);
+        assert_eq!(first.head.status, status);
+        assert!(!cache_status(&first).contains("stored"), "{status}: {}", cache_status(&first));
+        assert_eq!(w.request("/theme/a.css", &[], T0 + SEC).text(), "ok", "{status} was served again");
+    }
+}
+
+#[test]
+fn not_found_is_kept_only_briefly() {
+    let mut w = World::new(|_, n| resp(404, &[("content-type", "text/css")], &format!("missing {n}")))
+        .with_policy(|v| v["caching"]["notFoundTtl"] = 5.into());
+    w.request("/theme/gone.css", &[], T0);
+    assert_eq!(w.request("/theme/gone.css", &[], T0 + 4 * SEC).outcome, Outcome::Hit);
+    assert_eq!(
+        w.request("/theme/gone.css", &[], T0 + 6 * SEC).text(),
+        "missing 2",
+        "a 404 outlived notFoundTtl"
+    );
+}
+
+#[test]
+fn a_server_error_while_revalidating_keeps_the_stored_entry() {
+    // honourOrigin: a 503 with explicit freshness does not replace a stale entry.
+    let mut w = World::new(|req, n| match n {
+        1 => resp(200, &[("cache-control", "max-age=10"), ("etag", "\"v1\"")], "v1"),
+        2 => resp(503, &[("cache-control", "max-age=3600")], "down"),
+        _ if req.headers.get("if-none-match") == Some("\"v1\"") => {
+            resp(304, &[("cache-control", "max-age=10"), ("etag", "\"v1\"")], "")
+        }
+        _ => resp(200, &[("cache-control", "max-age=10")], "refetched"),
+    });
+    w.request("/page", &[], T0);
+    let failed = w.request("/page", &[], T0 + 20 * SEC);
+    assert_eq!(failed.head.status, 503);
+    let after = w.request("/page", &[], T0 + 21 * SEC);
+    assert_eq!(after.outcome, Outcome::Revalidated304, "the entry was lost: {}", cache_status(&after));
+    assert_eq!(after.text(), "v1");
+}
+
+#[test]
+fn a_304_that_forbids_storing_ends_the_entry() {
+    let mut w = World::new(|_, n| match n {
+        1 => resp(200, &[("cache-control", "max-age=10"), ("etag", "\"v1\"")], "v1"),
+        2 => resp(304, &[("cache-control", "no-store"), ("etag", "\"v1\"")], ""),
+        _ => resp(200, &[("cache-control", "no-store")], "fresh"),
+    });
+    w.request("/page", &[], T0);
+    let merged = w.request("/page", &[], T0 + 20 * SEC);
+    assert_eq!(merged.text(), "v1");
+    assert!(!cache_status(&merged).contains("stored"), "{}", cache_status(&merged));
+    assert_eq!(w.request("/page", &[], T0 + 21 * SEC).text(), "fresh");
+}
+
+#[test]
+fn the_origin_is_sent_exactly_what_is_keyed() {
+    let mut w = World::new(|_, _| resp(200, &[("cache-control", "max-age=60")], "x"));
+    w.request(
+        "/page?b=2&utm_source=x&a=1&utm_x=1;callback=evil",
+        &[
+            ("cookie", "_ga=1; __ac=; statusmessages_x=1, tracking=2"),
+            ("x-forwarded-host", "evil.example"),
+            ("forwarded", "host=evil.example"),
+            ("x-original-url", "/admin"),
+            ("x-rewrite-url", "/admin"),
+            ("x-http-method-override", "DELETE"),
+            ("accept-encoding", "gzip, deflate, br;q=0.5"),
+        ],
+        T0,
+    );
+    let sent = w.last_seen();
+    assert_eq!(sent.url.query(), Some("b=2&a=1"), "dropped and cloaked parameters were forwarded");
+    for h in ["x-forwarded-host", "forwarded", "x-original-url", "x-rewrite-url", "x-http-method-override"] {
+        assert!(!sent.headers.contains(h), "{h} was forwarded");
+    }
+    assert_eq!(sent.headers.get("cookie"), Some("__ac="), "unnamed cookies were forwarded");
+    assert_eq!(sent.headers.get("accept-encoding"), Some("gzip"));
+    // A trusted header is forwarded; the keep-list keeps a cookie.
+    let mut w = World::new(|_, _| resp(200, &[("cache-control", "max-age=60")], "x")).with_policy(|v| {
+        v["cacheKey"]["trustedHeaders"] = serde_json::json!(["X-Forwarded-Host"]);
+        v["cacheKey"]["keepCookies"] = serde_json::json!(["_ZopeId"]);
+    });
+    w.request("/page", &[("x-forwarded-host", "www.example"), ("cookie", "_ZopeId=\"z\"; _ga=1")], T0);
+    let sent = w.last_seen();
+    assert_eq!(sent.headers.get("x-forwarded-host"), Some("www.example"));
+    assert_eq!(sent.headers.get("cookie"), Some("_ZopeId=\"z\""));
+}
+
+#[test]
+fn an_operations_vary_is_part_of_the_key() {
+    // plone.content.dynamic (terseCaching) declares `vary: Accept`; the origin does not.
+    let mut w = World::new(|req, _| {
+        let json = req.headers.get("accept").is_some_and(|a| a.contains("json"));
+        let (ct, body) = if json { ("application/json", "{}") } else { ("text/html", "<html>") };
+        resp(200, &[("content-type", ct), ("cache-control", "max-age=60")], body)
+    })
+    .with_policy(|v| {
+        v["operations"]["plone.content.dynamic"]["parameters"]["smaxage"] = 60.into();
+    });
+    w.request("/@search", &[("accept", "application/json")], T0);
+    let html = w.request("/@search", &[("accept", "text/html")], T0 + SEC);
+    assert_eq!(html.text(), "<html>");
+    let json = w.request("/@search", &[("accept", "application/json")], T0 + 2 * SEC);
+    assert_eq!(json.outcome, Outcome::Hit);
+    assert_eq!(json.text(), "{}");
+}
+
+#[test]
+fn a_login_hidden_behind_a_quoted_cookie_is_still_a_login() {
+    // ZPublisher ends `a="1"` at the comma and reads `__ac` after it.
+    let mut w = World::new(|req, n| {
+        let user = origin_user(req);
+        resp(200, &[("cache-control", "max-age=0, s-maxage=3600, must-revalidate")], &format!("{user} {n}"))
+    });
+    let member = w.request("/news", &[("cookie", "a=\"1\", __ac=valid-alice")], T0);
+    assert_eq!(member.text(), "alice 1");
+    assert!(cache_status(&member).contains("fwd=bypass"), "{}", cache_status(&member));
+    let anon = w.request("/news", &[], T0 + SEC);
+    assert_eq!(anon.text(), "anonymous 2");
+}
+
+#[test]
+fn the_admin_secret_is_never_forwarded() {
+    let policy = Policy::default_profile();
+    let req = RequestHead::parse(
+        "GET",
+        "https://site.example/news",
+        Headers::from_pairs([("authorization", "Bearer the-secret"), ("x-rulecache-signature", "v1=00")]),
+    )
+    .unwrap();
+    let (mut flow, step) = Flow::start(&policy, req, T0, true);
+    let step = match step {
+        Step::Lookup { .. } => flow.found(&policy, Found::Nothing, Purged::No, T0),
+        other => other,
+    };
+    let Step::Fetch { request, .. } = step else { panic!("expected a fetch") };
+    assert!(!request.headers.contains("authorization"));
+    assert!(!request.headers.contains("x-rulecache-signature"));
+    assert_eq!(request.headers.get("x-anonymous"), Some("1"), "the debug viewer sees the anonymous page");
+}
+
+#[test]
+fn cache_tags_and_keys_need_the_secret() {
+    let mut w =
+        World::new(|_, _| resp(200, &[("cache-control", "max-age=60"), ("cache-tag", "secret-tag")], "x"))
+            .with_policy(|v| v["caching"]["debugHeaders"] = true.into());
+    let x = w.request("/page", &[], T0);
+    assert_eq!(x.header("cache-tag"), None);
+    assert!(!cache_status(&x).contains("key="), "{}", cache_status(&x));
+    assert!(x.header("x-rulecache-operation").is_some(), "debugHeaders still names the operation");
+    let _ = w.origin_calls();
+}
