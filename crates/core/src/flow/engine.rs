@@ -1121,14 +1121,7 @@ impl Flow {
     ) -> Step {
         let operation = policy.operation(self.ruleset.as_deref());
         if outcome != Outcome::Bypass || self.client.is_get_or_head() {
-            let ctx = ModifyContext {
-                request: &self.client,
-                audience: self.audience,
-                policy_version: policy.version(),
-                split_view_header: policy.split_view_header(),
-                now,
-            };
-            operation.modify(&ctx, &mut head);
+            self.modify(policy, operation, &mut head, now);
         }
         self.decorate(policy, &mut head, &cs, Some(operation.name()));
         let mut cut = None;
@@ -1263,6 +1256,19 @@ impl Flow {
     /// modifications and the debug decoration, without storing anything.
     pub fn preview(&self, policy: &Policy, mut head: ResponseHead, now: Time) -> ResponseHead {
         let operation = policy.operation(self.ruleset.as_deref());
+        self.modify(policy, operation, &mut head, now);
+        self.decorate(policy, &mut head, &CacheStatus::default(), Some(operation.name()));
+        head
+    }
+
+    /// The operation's edits of the head sent downstream.
+    fn modify(
+        &self,
+        policy: &Policy,
+        operation: &crate::policy::Operation,
+        head: &mut ResponseHead,
+        now: Time,
+    ) {
         let ctx = ModifyContext {
             request: &self.client,
             audience: self.audience,
@@ -1270,9 +1276,7 @@ impl Flow {
             split_view_header: policy.split_view_header(),
             now,
         };
-        operation.modify(&ctx, &mut head);
-        self.decorate(policy, &mut head, &CacheStatus::default(), Some(operation.name()));
-        head
+        operation.modify(&ctx, head);
     }
 
     pub fn audience(&self) -> Audience {
