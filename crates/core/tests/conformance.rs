@@ -10,6 +10,9 @@
 //! (RFC 9213) and the remaining requirements on Age, Date and cache keys.
 //!
 //! The policy used is one without rules: every response is handled as its origin says.
+//! `conformance_default.rs` beside it runs this very file again under the shipped default profile
+//! (split views on, debug headers on, rulesets for Plone's resources): every scenario here
+//! uses URLs that profile leaves to the origin (`honourOrigin`), so each must pass there too.
 
 #![allow(clippy::unwrap_used, clippy::type_complexity)]
 
@@ -24,6 +27,16 @@ use rulecache::sim::{self, Exchange, OriginResult};
 use rulecache::store::MemoryStore;
 
 const T0: Time = 1_800_000_000_000;
+
+/// The policy the scenarios run under: one with no rules, or the shipped default profile when
+/// this file is compiled as a module of `conformance_default.rs`.
+fn policy_under_test() -> Policy {
+    if module_path!().starts_with("conformance_default") {
+        Policy::default_profile()
+    } else {
+        Policy::from_json(r#"{"version": 1, "name": "conformance"}"#).unwrap()
+    }
+}
 
 /// The origin: answers from a script that sees the request, its number (from 1) and the
 /// clock, and records every request that reached it.
@@ -67,9 +80,9 @@ struct Cache {
 }
 
 impl Cache {
-    /// A cache in front of `answer`, with a policy that has no rules.
+    /// A cache in front of `answer`, with the policy under test (see [`policy_under_test`]).
     fn new(answer: impl Fn(&RequestHead, usize, Time) -> OriginResult + 'static) -> Self {
-        let policy = Policy::from_json(r#"{"version": 1, "name": "conformance"}"#).unwrap();
+        let policy = policy_under_test();
         Cache {
             policy,
             store: MemoryStore::new(),
@@ -1306,4 +1319,374 @@ fn a_stale_entry_is_revalidated_whole_before_a_range_is_cut() {
     assert_eq!(c.hits(), 2);
     assert_eq!(c.last_request().headers.get("range"), None);
     assert_eq!((x.head.status, x.text().as_str(), x.outcome), (206, "cd", Outcome::Revalidated304));
+}
+
+// --- Responses left to the origin are passed on as the origin sent them -------------------
+
+#[test]
+fn the_origins_vary_reaches_the_client_unchanged() {
+    // RFC 9111 §4.1: clients and downstream caches select stored responses by the Vary the
+    // origin sent. A policy that leaves a response to the origin keeps any split view in its
+    // own key and never advertises it.
+    let mut c = vary_cache(&["Foo"]);
+    let miss = c.get(&[("foo", "1")]);
+    let hit = c.get(&[("foo", "1")]);
+    assert_eq!((miss.header("vary"), hit.header("vary")), (Some("Foo"), Some("Foo")));
+    assert_eq!(hit.outcome, Outcome::Hit);
+    let mut c = fresh_with(&[]);
+    let (miss, hit) = (c.get(&[]), c.get(&[]));
+    assert_eq!((miss.header("vary"), hit.header("vary")), (None, None));
+}
+
+// --- A 304 without validators (RFC 9111 §4.3.4) -------------------------------------------
+
+#[test]
+fn a_304_without_validators_freshens_the_entry_it_was_asked_about() {
+    // §4.3.4: a 304 that carries no validator identifies the stored response for update when
+    // it is the only one; this cache validates exactly one per conditional request.
+    for validator in [("etag", "\"abcd\""), ("last-modified", "Mon, 01 Jan 2024 00:00:00 GMT")] {
+        let mut c = Cache::new(move |_, n, now| {
+            let date = at(now, 0);
+            if n == 1 {
+                answer(200, &[("cache-control", "max-age=1"), validator, ("date", &date)], "stored")
+            } else {
+                answer(304, &[("cache-control", "max-age=3600"), ("date", &date), ("x-new", "1")], "")
+            }
+        });
+        c.get(&[]);
+        c.pause(5);
+        let x = c.get(&[]);
+        let sent = c.last_request();
+        assert!(sent.headers.contains("if-none-match") || sent.headers.contains("if-modified-since"));
+        assert_eq!(
+            (c.hits(), x.outcome, x.head.status, x.text().as_str()),
+            (2, Outcome::Revalidated304, 200, "stored")
+        );
+        assert_eq!(x.header("x-new"), Some("1"), "the 304's fields update the entry");
+        let again = c.get(&[]);
+        assert_eq!((c.hits(), again.outcome), (2, Outcome::Hit), "{validator:?}: fresh for an hour now");
+    }
+}
+
+// --- Origin responses the cache cannot pass on -------------------------------------------
+
+/// The `detail` of our `Cache-Status` member.
+fn detail(x: &Exchange) -> String {
+    let cs = x.header("cache-status").unwrap_or("");
+    cs.split(';').find_map(|p| p.trim().strip_prefix("detail=")).unwrap_or("").trim_matches('"').to_string()
+}
+
+#[test]
+fn an_origin_status_outside_200_to_599_is_a_502_that_keeps_the_stored_entry() {
+    // RFC 9110 §15: "Values outside the range 100..599 are invalid"; a 1xx is interim and
+    // cannot be the final answer. None of them can be passed on: the client gets a 502 that
+    // says why, and the stored entry is neither replaced nor removed.
+    for (odd, why) in [
+        (999, "origin-invalid-status"),
+        (600, "origin-invalid-status"),
+        (0, "origin-invalid-status"),
+        (102, "origin-interim-response"),
+        (103, "origin-interim-response"),
+        (199, "origin-interim-response"),
+    ] {
+        let mut c = Cache::new(move |_, n, now| {
+            let h = [("cache-control", "max-age=1"), ("etag", "\"e\""), ("date", &at(now, 0))];
+            match n {
+                1 => answer(200, &h, "stored"),
+                2 | 3 => answer(odd, &[("cache-control", "max-age=600")], "odd"),
+                _ => answer(304, &h, ""),
+            }
+        });
+        c.get(&[]);
+        c.pause(5);
+        let x = c.get(&[]);
+        assert_eq!((x.head.status, detail(&x).as_str()), (502, why), "{odd}");
+        assert!(x.header("cache-status").unwrap_or("").contains(&format!("fwd-status={odd}")), "{odd}");
+        // On a miss too.
+        let other = c.send("GET", "/other", &[]);
+        assert_eq!((other.head.status, detail(&other).as_str()), (502, why), "{odd}");
+        // The stored entry is still there: the next revalidation's 304 freshens it.
+        let y = c.get(&[]);
+        assert_eq!((y.outcome, y.text().as_str()), (Outcome::Revalidated304, "stored"), "{odd}");
+    }
+}
+
+#[test]
+fn an_odd_status_may_be_stood_in_for_by_a_stale_entry() {
+    // RFC 5861 §4: stale-if-error applies "when an error is encountered"; a status the cache
+    // cannot pass on is one.
+    let mut c = Cache::new(|_, n, now| {
+        let h = [("cache-control", "max-age=1, stale-if-error=600"), ("date", &at(now, 0))];
+        if n == 1 {
+            answer(200, &h, "stored")
+        } else {
+            answer(999, &[], "")
+        }
+    });
+    c.get(&[]);
+    c.pause(5);
+    let x = c.get(&[]);
+    assert_eq!((x.head.status, x.text().as_str(), x.outcome), (200, "stored", Outcome::StaleServed));
+}
+
+#[test]
+fn fetch_failures_are_named_in_the_detail() {
+    use rulecache::engine::fetch_failure_detail as why;
+    assert_eq!(why("TypeError: Invalid HTTP method string: M-SEARCH"), "method-not-forwardable");
+    assert_eq!(why("Error: invalid Content-Length header value; cl = 2, 2"), "origin-invalid-content-length");
+    assert_eq!(why("Error: internal error; reference = s108o1rv8j3nab2oh6k51tgl"), "origin-invalid-response");
+    assert_eq!(why("Network connection lost."), "origin-unreachable");
+    assert_eq!(why("timed out"), "origin-unreachable");
+}
+
+// --- Unknown and extension methods (RFC 9111 §4.4) ----------------------------------------
+
+#[test]
+fn extension_methods_are_forwarded_as_sent_and_invalidate_on_success() {
+    // §4.4: "A cache MUST invalidate the target URI [...] when it receives a non-error status
+    // code in response to an unsafe request method (including methods whose safety is
+    // unknown)." PROPFIND, REPORT and SEARCH are defined safe elsewhere, but this cache does
+    // not know them.
+    for m in ["PROPFIND", "REPORT", "SEARCH", "M-SEARCH", "MKCOL", "QUERY"] {
+        assert!(invalidation(m, 207), "{m}");
+        let mut c = Cache::new(|_, _, _| answer(207, &[("cache-control", "max-age=600")], "<multistatus/>"));
+        let x = c.send(m, "/r", &[("depth", "1")]);
+        let seen = c.last_request();
+        assert_eq!((seen.method.as_str(), seen.headers.get("depth")), (m, Some("1")));
+        assert_eq!((x.head.status, x.text().as_str()), (207, "<multistatus/>"));
+        c.send(m, "/r", &[]);
+        assert_eq!(c.hits(), 2, "{m}: never answered from storage");
+    }
+}
+
+// --- Content-Length of stored responses --------------------------------------------------
+
+#[test]
+fn a_stored_response_keeps_its_content_length_also_after_a_304() {
+    let mut c = Cache::new(|_, n, now| {
+        let h = [("cache-control", "max-age=1"), ("etag", "\"e\""), ("date", &at(now, 0))];
+        if n == 1 {
+            answer(200, &h, "twelve bytes")
+        } else {
+            answer(304, &h, "")
+        }
+    });
+    c.get(&[]);
+    let hit = c.get(&[]);
+    c.pause(5);
+    let revalidated = c.get(&[]);
+    let after = c.get(&[]);
+    for x in [&hit, &revalidated, &after] {
+        assert_eq!(x.header("content-length"), Some("12"), "{:?}", x.outcome);
+    }
+    assert_eq!(
+        (hit.outcome, revalidated.outcome, after.outcome),
+        (Outcome::Hit, Outcome::Revalidated304, Outcome::Hit)
+    );
+}
+
+// --- A list-valued Age (RFC 9111 §5.1) ----------------------------------------------------
+
+#[test]
+fn a_list_valued_age_uses_its_first_member() {
+    // §5.1: "a cache encountering a message with a list-based Age field value SHOULD use the
+    // first member of the field value, discarding subsequent ones."
+    let one_line: &[(&str, &str)] = &[("cache-control", "max-age=3600"), ("age", "7200, 0")];
+    let two_lines: &[(&str, &str)] = &[("cache-control", "max-age=3600"), ("age", "7200"), ("age", "0")];
+    for pairs in [one_line, two_lines] {
+        let pairs: Vec<(String, String)> = hv(pairs);
+        assert!(!Cache::always(move |_| pairs.clone()).reused_after(3, &[]));
+    }
+    // The first member young: fresh.
+    let young = hv(&[("cache-control", "max-age=3600"), ("age", "10, 7200")]);
+    assert!(Cache::always(move |_| young.clone()).reused_after(3, &[]));
+}
+
+// --- HEAD (RFC 9111 §4.3.5) --------------------------------------------------------------
+
+#[test]
+fn a_head_miss_is_fetched_as_a_get_and_stored() {
+    let mut c = Cache::always(|now| {
+        hv(&[("cache-control", "max-age=3600"), ("etag", "\"e\""), ("date", &at(now, 0))])
+    });
+    let head = c.send("HEAD", "/r", &[]);
+    assert_eq!(c.last_request().method, "GET");
+    assert_eq!((head.head.status, head.body.len()), (200, 0));
+    assert_eq!(head.header("content-length"), Some("4"));
+    let get = c.get(&[]);
+    assert_eq!((c.hits(), get.outcome, get.text().as_str()), (1, Outcome::Hit, "body"));
+    let again = c.send("HEAD", "/r", &[]);
+    assert_eq!((c.hits(), again.outcome, again.body.len()), (1, Outcome::Hit, 0));
+}
+
+/// A cache holding a GET response (`Template-A: 1`, ETag "e1", 4 bytes, max-age=1), stale,
+/// whose origin answers a HEAD with `head_answer`.
+fn stale_then_head(head_answer: &'static [(&'static str, &'static str)]) -> Cache {
+    let mut c = Cache::new(move |req, _, now| {
+        let date = at(now, 0);
+        if req.method == "HEAD" {
+            let mut h = vec![("date", date.as_str())];
+            h.extend_from_slice(head_answer);
+            answer(200, &h, "body")
+        } else {
+            answer(
+                200,
+                &[("cache-control", "max-age=1"), ("etag", "\"e1\""), ("template-a", "1"), ("date", &date)],
+                "body",
+            )
+        }
+    });
+    c.get(&[]);
+    c.pause(5);
+    c
+}
+
+#[test]
+fn a_head_on_a_stale_entry_is_sent_as_a_head_and_its_200_updates_the_stored_get() {
+    // §4.3.5: "When a cache makes an inbound HEAD request for a target URI and receives a 200
+    // (OK) response, the cache SHOULD update or invalidate each of its stored GET responses
+    // that could have been chosen for that request."
+    let mut c =
+        stale_then_head(&[("cache-control", "max-age=1000"), ("etag", "\"e1\""), ("template-a", "2")]);
+    let head = c.send("HEAD", "/r", &[]);
+    assert_eq!(c.last_request().method, "HEAD");
+    assert_eq!(c.last_request().headers.get("if-none-match"), Some("\"e1\""));
+    assert_eq!((head.head.status, head.body.len(), head.header("template-a")), (200, 0, Some("2")));
+    let get = c.get(&[]);
+    assert_eq!((c.hits(), get.outcome, get.text().as_str()), (2, Outcome::Hit, "body"));
+    assert_eq!(get.header("template-a"), Some("2"), "the stored fields are updated");
+}
+
+#[test]
+fn a_head_200_without_validators_keeps_the_stored_fields_it_omits() {
+    let mut c = stale_then_head(&[("cache-control", "max-age=1000")]);
+    c.send("HEAD", "/r", &[]);
+    let get = c.get(&[]);
+    assert_eq!((c.hits(), get.outcome, get.header("template-a")), (2, Outcome::Hit, Some("1")));
+}
+
+#[test]
+fn a_head_200_that_does_not_match_makes_the_stored_get_stale() {
+    // §4.3.5: "otherwise, the cache SHOULD consider the stored response to be stale."
+    for mismatch in [
+        &[("cache-control", "max-age=1000"), ("etag", "\"e2\"")][..],
+        &[("cache-control", "max-age=1000"), ("content-length", "99")],
+    ] {
+        let mismatch: &'static [(&'static str, &'static str)] = mismatch;
+        let mut c = stale_then_head(mismatch);
+        let head = c.send("HEAD", "/r", &[]);
+        assert_eq!((head.head.status, head.body.len()), (200, 0));
+        c.get(&[]);
+        assert_eq!((c.hits(), c.last_request().method.as_str()), (3, "GET"), "{mismatch:?}");
+    }
+}
+
+// --- Freshness odds and ends ---------------------------------------------------------------
+
+#[test]
+fn decimal_max_age_values_are_invalid() {
+    // §1.2.2: delta-seconds = 1*DIGIT; "3600.0" cannot be parsed, so the response is stale.
+    for cc in ["max-age=3600.0", "max-age=3600.5", "max-age=100a", "max-age=a100"] {
+        let pairs = hv(&[("cache-control", cc)]);
+        assert!(!Cache::always(move |_| pairs.clone()).reused_after(3, &[]), "{cc}");
+    }
+}
+
+#[test]
+fn a_duplicated_max_age_uses_its_first_occurrence() {
+    // §4.2.1: "When there is more than one value present for a given directive (e.g., [...]
+    // multiple Cache-Control: max-age directives), either the first occurrence should be used
+    // or the response should be considered stale."
+    assert!(reused(&[("cache-control", "max-age=1800, max-age=1")]));
+    assert!(reused(&[("cache-control", "max-age=1800"), ("cache-control", "max-age=1")]));
+    assert!(!reused(&[("cache-control", "max-age=1, max-age=1800")]));
+    assert!(!reused(&[("cache-control", "max-age=1"), ("cache-control", "max-age=1800")]));
+}
+
+#[test]
+fn expires_in_asctime_format_is_read() {
+    // RFC 9110 §5.6.7: "A recipient that parses a timestamp value in an HTTP header field MUST
+    // accept all three HTTP-date formats" (asctime among them).
+    let mut c = Cache::always(|now| {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(rulecache::http::secs(now) + 3600);
+        let imf = rulecache::freshness::format_http_date(rulecache::http::secs(now) + 3600);
+        let _ = t;
+        // "Sun, 06 Nov 1994 08:49:37 GMT" → "Sun Nov  6 08:49:37 1994"
+        let p: Vec<&str> = imf.split(' ').collect();
+        let day: u32 = p[1].parse().unwrap();
+        let asctime = format!("{} {} {:>2} {} {}", &p[0][..3], p[2], day, p[4], p[3]);
+        hv(&[("date", &at(now, 0)), ("expires", &asctime)])
+    });
+    assert!(c.reused_after(3, &[]));
+}
+
+#[test]
+fn a_last_modified_only_response_gets_a_heuristic_lifetime() {
+    // §4.2.2: a cache may assign a heuristic expiration time (10% of the time since
+    // Last-Modified here) to a response without explicit freshness.
+    assert!(reused_rel(&[("date", "@0"), ("last-modified", "@-100000")], 600));
+    assert!(!reused_rel(&[("date", "@0"), ("last-modified", "@-100000")], 20_000));
+}
+
+#[test]
+fn cdn_cache_control_directive_names_are_case_insensitive() {
+    // RFC 9111 §5.2: "Cache directives are identified by a token, to be compared
+    // case-insensitively"; RFC 9213 §2.1 reuses them.
+    assert!(reused(&[("cdn-cache-control", "Max-Age=3600"), ("cache-control", "no-store")]));
+    assert!(!reused(&[("cdn-cache-control", "No-Store"), ("cache-control", "max-age=3600")]));
+    assert!(reused(&[("cdn-cache-control", "MAX-AGE=3600")]));
+}
+
+#[test]
+fn a_clients_if_none_match_is_forwarded_on_a_miss() {
+    // Nothing stored answers it, so the origin does (RFC 9110 §13.2.1): its 304 reaches the
+    // client and is not stored; a 200 is stored as on any miss.
+    let mut c = Cache::new(|req, _, now| {
+        let h = [("cache-control", "max-age=3600"), ("etag", "\"abcdef\""), ("date", &at(now, 0))];
+        if req.headers.get("if-none-match") == Some("\"abcdef\"") {
+            answer(304, &h, "")
+        } else {
+            answer(200, &h, "body")
+        }
+    });
+    let x = c.get(&[("if-none-match", "\"abcdef\"")]);
+    assert_eq!(c.last_request().headers.get("if-none-match"), Some("\"abcdef\""));
+    assert_eq!((x.head.status, x.body.len()), (304, 0));
+    let full = c.get(&[]);
+    assert_eq!(
+        (c.hits(), full.head.status, full.text().as_str()),
+        (2, 200, "body"),
+        "the 304 was not stored"
+    );
+    let cached = c.get(&[("if-none-match", "\"abcdef\"")]);
+    assert_eq!((c.hits(), cached.head.status), (2, 304), "answered from storage now");
+    // A client validator that does not match gets the origin's 200, stored.
+    let mut c = Cache::always(|now| {
+        hv(&[("cache-control", "max-age=3600"), ("etag", "\"now\""), ("date", &at(now, 0))])
+    });
+    let x = c.get(&[("if-none-match", "\"old\"")]);
+    assert_eq!(c.last_request().headers.get("if-none-match"), Some("\"old\""));
+    assert_eq!(x.head.status, 200);
+    assert_eq!((c.get(&[]).outcome, c.hits()), (Outcome::Hit, 1));
+}
+
+#[test]
+fn entity_tags_with_obs_text_are_compared_and_sent_as_they_are() {
+    // RFC 9110 §8.8.3: etagc = %x21 / %x23-7E / obs-text.
+    const TAG: &str = "\"\u{80}abc\u{ff}\"";
+    let mut c = Cache::new(|req, n, now| {
+        let h = [("cache-control", "max-age=1"), ("etag", TAG), ("date", &at(now, 0))];
+        if n > 1 && req.headers.get("if-none-match") == Some(TAG) {
+            answer(304, &h, "")
+        } else {
+            answer(200, &h, "body")
+        }
+    });
+    c.get(&[]);
+    let x = c.get(&[("if-none-match", TAG)]);
+    assert_eq!((x.head.status, c.hits()), (304, 1));
+    c.pause(5);
+    let y = c.get(&[]);
+    assert_eq!(c.last_request().headers.get("if-none-match"), Some(TAG));
+    assert_eq!((y.outcome, y.head.status), (Outcome::Revalidated304, 200));
 }

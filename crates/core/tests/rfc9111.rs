@@ -170,9 +170,13 @@ fn s_maxage_beats_max_age_for_a_shared_cache() {
 }
 
 #[test]
-fn duplicate_max_age_is_treated_as_stale() {
+fn duplicate_max_age_uses_the_first_occurrence() {
+    // §4.2.1: "either the first occurrence should be used or the response should be
+    // considered stale".
     let e = store(&[("cache-control", "max-age=600"), ("cache-control", "max-age=60")]);
-    assert!(!e.at(T).is_fresh());
+    assert_eq!(e.at(T + s(100)), Verdict::Fresh { ttl: 500 });
+    let e = store(&[("cache-control", "max-age=60, max-age=600")]);
+    assert!(!e.at(T + s(100)).is_fresh());
 }
 
 #[test]

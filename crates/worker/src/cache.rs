@@ -210,6 +210,9 @@ struct Io {
     leader: Option<InflightGuard>,
     /// The bindings, for objects persisted in KV.
     env: Option<Env>,
+    /// The origin's content could not be read in full for the memory tier: nothing is stored
+    /// and the client gets the core's 502 for it (`engine::unreadable_body_reply`).
+    unreadable: bool,
 }
 
 impl Io {
@@ -223,6 +226,7 @@ impl Io {
             memory_hit: None,
             leader: None,
             env: None,
+            unreadable: false,
         }
     }
 
@@ -253,13 +257,18 @@ impl Io {
                                 self.leader = Some(InflightGuard { key, ticket });
                             }
                             match self.fetch(config, &request, with_body, deadline_ms).await {
-                                Some(resp) => {
+                                Ok(resp) => {
                                     let head = response_head(&resp);
                                     self.origin_head = Some(head.headers.clone());
                                     self.origin = Some(resp);
                                     flow.origin_response(policy, head, now())
                                 }
-                                None => flow.origin_failed(policy, now()),
+                                Err(message) => flow.origin_error(
+                                    policy,
+                                    rulecache::engine::fetch_failure_detail(&message),
+                                    None,
+                                    now(),
+                                ),
                             }
                         }
                     }
@@ -331,15 +340,15 @@ impl Io {
         }
     }
 
-    /// Sends `request` to the origin; `None` when it cannot be reached (within `deadline_ms`
-    /// when the flow set one).
+    /// Sends `request` to the origin; the runtime's error message when it cannot be reached
+    /// (within `deadline_ms` when the flow set one) or its answer cannot be read.
     async fn fetch(
         &mut self,
         config: &Config,
         request: &RequestHead,
         with_body: bool,
         deadline_ms: Option<u64>,
-    ) -> Option<web_sys::Response> {
+    ) -> std::result::Result<web_sys::Response, String> {
         let url = match &config.origin {
             Some(origin) => {
                 let mut u = origin.clone();
@@ -355,13 +364,13 @@ impl Io {
         };
         let body = if with_body { self.client.take().and_then(|(client, _)| client.body()) } else { None };
         let send = forward(url.as_str(), &request.method, &headers, body);
-        let Some(deadline_ms) = deadline_ms else { return send.await.ok() };
+        let Some(deadline_ms) = deadline_ms else { return send.await.map_err(|e| e.to_string()) };
         let timeout = Box::pin(Delay::from(std::time::Duration::from_millis(deadline_ms)));
         let outcome = {
             let fetch = Box::pin(send);
             match select(fetch, timeout).await {
-                Either::Left((Ok(resp), _)) => Some(resp),
-                _ => None,
+                Either::Left((result, _)) => result.map_err(|e| e.to_string()),
+                Either::Right(_) => Err("timed out".to_string()),
             }
         };
         outcome
@@ -402,6 +411,13 @@ impl Io {
                 },
             };
             match effect {
+                Effect::Answer if self.unreadable => {
+                    answered = true;
+                    reply = None;
+                    let (head, text) = rulecache::engine::unreadable_body_reply();
+                    let body = OutBody::Bytes(text.as_bytes());
+                    response = Some(respond(head.status, &OutHeaders::Core(&head.headers), body)?);
+                }
                 Effect::Answer => {
                     answered = true;
                     if let Some(reply) = reply.take() {
@@ -414,6 +430,9 @@ impl Io {
         // The variant index is written before answering, so the next request finds the variant
         // it just stored; the entry itself is stored in the background.
         let mut puts = Vec::new();
+        if self.unreadable {
+            later.clear();
+        }
         for effect in later {
             match effect {
                 Effect::WriteIndex { key, index } => {
@@ -462,11 +481,18 @@ impl Io {
         let bytes: Rc<[u8]> = match body {
             BodySource::Origin => match (&self.pending_bytes, self.origin.take()) {
                 (Some(bytes), _) => bytes.clone(),
-                (None, Some(resp)) => {
-                    let bytes = read_body(&resp).await?;
-                    self.pending_bytes = Some(bytes.clone());
-                    bytes
-                }
+                (None, Some(resp)) => match read_body(&resp).await {
+                    Ok(bytes) => {
+                        self.pending_bytes = Some(bytes.clone());
+                        bytes
+                    }
+                    Err(e) => {
+                        // It ended before its declared length, or could not be decoded.
+                        console_error!("rulecache: reading the origin's content failed: {e}");
+                        self.unreadable = true;
+                        return Ok(());
+                    }
+                },
                 (None, None) => return Ok(()),
             },
             BodySource::Stored => match std::mem::replace(&mut self.stored, StoredBody::None) {

@@ -166,9 +166,7 @@ impl RequestLines {
 
 /// The head of a runtime response, read in one crossing.
 pub fn response_head(resp: &web_sys::Response) -> ResponseHead {
-    let text = response_lines(resp);
-    let (status, lines) = text.split_once('\n').unwrap_or((&text, ""));
-    ResponseHead::new(status.parse().unwrap_or(0), Headers::from_lines(lines))
+    ResponseHead::from_lines(&response_lines(resp))
 }
 
 /// Wraps a runtime response for the `worker` crate's APIs (the Cache API) reading only its

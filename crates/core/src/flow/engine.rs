@@ -143,6 +143,8 @@ enum State {
     /// Waiting for the origin's answer to a miss.
     Missing {
         status: CacheStatus,
+        /// The client's `If-None-Match` went along: a 304 answers the client, unstored.
+        client_validators: bool,
     },
     /// Waiting for the origin's answer to a conditional revalidation of `stored`.
     Revalidating {
@@ -151,6 +153,9 @@ enum State {
         background: bool,
         /// `Stale`, or `Request` when the entry was fresh but the request refused it.
         fwd: Fwd,
+        /// The revalidation was sent as a HEAD (the client's own method): its 200 updates the
+        /// stored GET response (RFC 9111 §4.3.5) instead of replacing it.
+        head: bool,
     },
     Done,
 }
@@ -298,6 +303,7 @@ impl Flow {
             serve_if_error: false,
             background: true,
             fwd: Fwd::Stale,
+            head: false,
         };
         Some(Box::new(flow))
     }
@@ -480,11 +486,23 @@ impl Flow {
             return self.forward_range_miss(fwd);
         }
         let status = CacheStatus { fwd: Some(fwd), detail: detail.map(str::to_string), ..Default::default() };
-        self.state = State::Missing { status };
+        let mut request = self.upstream_request();
+        // Nothing stored can answer the client's `If-None-Match`, so it goes to the origin as
+        // it came (RFC 9110 §13.2.1: conditionals are forwarded "since the generating client
+        // intends that they be evaluated by a server that can provide a current
+        // representation"): the origin may answer 304 for the representation the client
+        // holds, which the client gets (unstored); a 200 is stored as on any miss and the
+        // client's conditionals are answered from it.
+        let inm: Vec<String> = self.client.headers.get_all("if-none-match").map(str::to_string).collect();
+        let client_validators = !inm.is_empty();
+        for v in inm {
+            request.headers.append("if-none-match", v);
+        }
+        self.state = State::Missing { status, client_validators };
         // A second miss after waiting for another request's fetch is not coalesced again.
-        let coalesce = (!self.collapsed)
+        let coalesce = (!self.collapsed && !client_validators)
             .then(|| key::storage_key(&self.primary, self.keyed_audience, self.variant.as_deref()));
-        self.fetch(self.upstream_request(), false, coalesce)
+        self.fetch(request, false, coalesce)
     }
 
     /// A range request that found nothing to cut its range from is forwarded as the client
@@ -508,10 +526,22 @@ impl Flow {
     }
 
     fn error_reply(&mut self, policy: &Policy, status: u16, detail: &str) -> Step {
+        self.error_reply_with(policy, status, detail, None)
+    }
+
+    /// An error made here; `fwd_status`: the origin's status that caused it (RFC 9211 §2.3:
+    /// "fwd-status: The status code that the next-hop server sent in its response").
+    fn error_reply_with(
+        &mut self,
+        policy: &Policy,
+        status: u16,
+        detail: &str,
+        fwd_status: Option<u16>,
+    ) -> Step {
         let mut h = Headers::new();
         h.set("content-type", "text/plain; charset=utf-8");
         h.set("cache-control", "no-store");
-        let cs = CacheStatus { detail: Some(detail.into()), ..Default::default() };
+        let cs = CacheStatus { detail: Some(detail.into()), fwd_status, ..Default::default() };
         let ruleset = self.ruleset.clone();
         self.answer_locally(
             policy,
@@ -580,12 +610,25 @@ impl Flow {
                         request.headers.set(n, v);
                     }
                 }
+                // A HEAD needs no body: the stored GET response is validated with a HEAD, whose
+                // 304 or matching 200 updates it (RFC 9111 §4.3.5: "This property of HEAD
+                // responses can be used to invalidate or update a cached GET response [...] if
+                // transmission of the content is not desired even if it has changed.").
+                let head = self.client.method == Method::Head;
+                if head {
+                    request.method = Method::Head;
+                }
                 // RFC 9211 §2.2: "request: The cache was able to select a fresh response for
                 // the request, but the request's semantics (e.g., Cache-Control request
                 // directives) did not allow its use."
                 let fwd = if by_request { Fwd::Request } else { Fwd::Stale };
-                self.state =
-                    State::Revalidating { stored: Box::new(meta), serve_if_error, background: false, fwd };
+                self.state = State::Revalidating {
+                    stored: Box::new(meta),
+                    serve_if_error,
+                    background: false,
+                    fwd,
+                    head,
+                };
                 self.fetch(request, false, None)
             }
         }
@@ -614,6 +657,9 @@ impl Flow {
     pub fn origin_response(&mut self, policy: &Policy, mut head: ResponseHead, now: Time) -> Step {
         hop::strip_hop_by_hop(&mut head.headers);
         let response_time = now;
+        if let Some(detail) = unusable_status(head.status) {
+            return self.origin_error(policy, detail, Some(head.status), now);
+        }
         match std::mem::replace(&mut self.state, State::Done) {
             State::Forwarding { mut status } => {
                 status.fwd_status = Some(head.status);
@@ -635,101 +681,135 @@ impl Flow {
                 }
                 step
             }
-            State::Missing { mut status } => {
+            State::Missing { mut status, client_validators } => {
                 status.fwd_status = Some(head.status);
+                if head.status == 304 && client_validators {
+                    // The origin's answer to the client's own `If-None-Match`: passed on, not
+                    // stored (it has no content to store).
+                    return self.reply(
+                        policy,
+                        head,
+                        BodySource::Empty,
+                        status,
+                        None,
+                        Outcome::Revalidated304,
+                        None,
+                        None,
+                        now,
+                    );
+                }
                 self.after_full_response(policy, head, status, Outcome::Miss, response_time, now)
             }
-            State::Revalidating { stored, serve_if_error, background, fwd } => {
-                if head.status == 304 {
-                    if let Some(merged) = revalidate::merge_not_modified(&stored.head, &head) {
-                        // The updated response is judged again (RFC 9111 §4.3.4: the stored
-                        // response is updated with the 304's fields): a 304 that says
-                        // `no-store` or `private` now, or a policy that changed, ends the entry.
-                        let merged_head = ResponseHead::new(merged.status, merged.headers.clone());
-                        let storage = match self.storability(policy, &merged_head) {
-                            Ok(storage) => storage,
-                            Err(reason) => {
-                                let cs = CacheStatus {
-                                    fwd: Some(fwd),
-                                    fwd_status: Some(304),
-                                    detail: Some(reason.into()),
-                                    ..Default::default()
-                                };
-                                let mut out = merged;
-                                out.headers.set("age", "0");
-                                let mut step = self.reply(
-                                    policy,
-                                    out,
-                                    BodySource::Stored,
-                                    cs,
-                                    None,
-                                    Outcome::Revalidated304,
-                                    None,
-                                    None,
-                                    now,
-                                );
-                                if let Step::Respond(r) = &mut step {
-                                    r.invalidate = vec![self.entry_key()];
-                                }
-                                return step;
+            State::Revalidating { stored, serve_if_error, background, fwd, head: via_head } => {
+                let merged = match head.status {
+                    304 => revalidate::merge_not_modified(&stored.head, &head),
+                    200 if via_head => revalidate::merge_head(&stored.head, &head),
+                    _ => None,
+                };
+                if let Some(merged) = merged {
+                    // The updated response is judged again (RFC 9111 §4.3.4: the stored
+                    // response is updated with the 304's fields): a 304 that says
+                    // `no-store` or `private` now, or a policy that changed, ends the entry.
+                    let merged_head = ResponseHead::new(merged.status, merged.headers.clone());
+                    let storage = match self.storability(policy, &merged_head) {
+                        Ok(storage) => storage,
+                        Err(reason) => {
+                            let cs = CacheStatus {
+                                fwd: Some(fwd),
+                                fwd_status: Some(head.status),
+                                detail: Some(reason.into()),
+                                ..Default::default()
+                            };
+                            let mut out = merged;
+                            out.headers.set("age", "0");
+                            let mut step = self.reply(
+                                policy,
+                                out,
+                                BodySource::Stored,
+                                cs,
+                                None,
+                                Outcome::Revalidated304,
+                                None,
+                                None,
+                                now,
+                            );
+                            if let Step::Respond(r) = &mut step {
+                                r.invalidate = vec![self.entry_key()];
                             }
-                        };
-                        let mut meta = *stored;
-                        meta.storage = storage;
-                        meta.head = merged;
-                        meta.request_time = self.request_time;
-                        meta.response_time = response_time;
-                        meta.stored_at = now;
-                        meta.stale_from = None;
-                        let cs = CacheStatus {
-                            fwd: Some(fwd),
-                            fwd_status: Some(304),
-                            stored: true,
-                            ttl: Some(self.ttl_of(&meta, now)),
-                            detail: self.unverified.then(|| LEDGER_UNVERIFIED.to_owned()),
-                            ..Default::default()
-                        };
-                        let order = StoreOrder {
-                            key: key::storage_key(
-                                &self.primary,
-                                self.keyed_audience,
-                                self.variant.as_deref(),
-                            ),
-                            memory: self.memory_for(policy, &meta),
-                            meta: meta.clone(),
-                            body: BodySource::Stored,
-                            index: None,
-                        };
-                        let mut out = meta.head.clone();
-                        out.headers.set("age", "0");
-                        return self.reply(
-                            policy,
-                            out,
-                            BodySource::Stored,
-                            cs,
-                            Some(order),
-                            Outcome::Revalidated304,
-                            None,
-                            Some(&meta),
-                            now,
-                        );
-                    }
-                    // RFC 9111 §4.3.3: the 304 does not select the stored response; fetch it anew.
-                    let mut request = self.upstream_request();
-                    strip_conditionals(&mut request.headers);
-                    let status = CacheStatus { fwd: Some(fwd), ..Default::default() };
-                    self.state = State::Missing { status };
-                    return self.fetch(request, false, None);
+                            return step;
+                        }
+                    };
+                    let mut meta = *stored;
+                    meta.storage = storage;
+                    meta.head = merged;
+                    meta.request_time = self.request_time;
+                    meta.response_time = response_time;
+                    meta.stored_at = now;
+                    meta.stale_from = None;
+                    let cs = CacheStatus {
+                        fwd: Some(fwd),
+                        fwd_status: Some(head.status),
+                        stored: true,
+                        ttl: Some(self.ttl_of(&meta, now)),
+                        detail: self.unverified.then(|| LEDGER_UNVERIFIED.to_owned()),
+                        ..Default::default()
+                    };
+                    let order = StoreOrder {
+                        key: key::storage_key(&self.primary, self.keyed_audience, self.variant.as_deref()),
+                        memory: self.memory_for(policy, &meta),
+                        meta: meta.clone(),
+                        body: BodySource::Stored,
+                        index: None,
+                    };
+                    let mut out = meta.head.clone();
+                    out.headers.set("age", "0");
+                    return self.reply(
+                        policy,
+                        out,
+                        BodySource::Stored,
+                        cs,
+                        Some(order),
+                        Outcome::Revalidated304,
+                        None,
+                        Some(&meta),
+                        now,
+                    );
                 }
                 if head.status >= 500 && serve_if_error && !background {
                     return self.serve_stale_on_error(policy, *stored, Some(head.status), now);
                 }
-                let status = CacheStatus {
-                    fwd: Some(fwd),
-                    fwd_status: Some(head.status),
-                    detail: self.unverified.then(|| LEDGER_UNVERIFIED.to_owned()),
-                    ..Default::default()
-                };
+                if via_head {
+                    // RFC 9111 §4.3.5: a 200 to the HEAD that does not match the stored response
+                    // means "the cache SHOULD consider the stored response to be stale": it is
+                    // dropped, and the HEAD's answer passes through (it has no content to store).
+                    let cs =
+                        CacheStatus { fwd: Some(fwd), fwd_status: Some(head.status), ..Default::default() };
+                    let mut step = self.reply(
+                        policy,
+                        head,
+                        BodySource::Empty,
+                        cs,
+                        None,
+                        Outcome::Revalidated200,
+                        None,
+                        None,
+                        now,
+                    );
+                    if let Step::Respond(r) = &mut step {
+                        r.invalidate.push(self.entry_key());
+                    }
+                    return step;
+                }
+                if head.status == 304 {
+                    // RFC 9111 §4.3.3: the 304 does not select the stored response; fetch it anew.
+                    let mut request = self.upstream_request();
+                    strip_conditionals(&mut request.headers);
+                    let status = CacheStatus { fwd: Some(fwd), ..Default::default() };
+                    self.state = State::Missing { status, client_validators: false };
+                    return self.fetch(request, false, None);
+                }
+                let status =
+                    CacheStatus { fwd: Some(fwd), fwd_status: Some(head.status), ..Default::default() };
                 self.after_full_response(policy, head, status, Outcome::Revalidated200, response_time, now)
             }
             State::Base | State::Variant | State::Done => {
@@ -740,11 +820,29 @@ impl Flow {
 
     /// The origin could not be reached (connection refused, reset, timed out).
     pub fn origin_failed(&mut self, policy: &Policy, now: Time) -> Step {
+        self.origin_error(policy, "origin-unreachable", None, now)
+    }
+
+    /// The origin's answer could not be used: the connection failed, or what came back cannot
+    /// be passed on (`detail` says why, see [`fetch_failure_detail`] and the statuses of
+    /// [`unusable_status`]; `fwd_status` is the status it sent, if any). A stale entry that may
+    /// stand in (stale-if-error) is served; otherwise the client gets a 502 (a 501 for a
+    /// method the runtime cannot send), and nothing stored is replaced or removed.
+    pub fn origin_error(
+        &mut self,
+        policy: &Policy,
+        detail: &str,
+        fwd_status: Option<u16>,
+        now: Time,
+    ) -> Step {
         match std::mem::replace(&mut self.state, State::Done) {
             State::Revalidating { stored, serve_if_error: true, background: false, .. } => {
-                self.serve_stale_on_error(policy, *stored, None, now)
+                self.serve_stale_on_error(policy, *stored, fwd_status, now)
             }
-            _ => self.error_reply(policy, 502, "origin-unreachable"),
+            _ => {
+                let status = if detail == METHOD_NOT_FORWARDABLE { 501 } else { 502 };
+                self.error_reply_with(policy, status, detail, fwd_status)
+            }
         }
     }
 
@@ -811,7 +909,10 @@ impl Flow {
     /// Whether `head`, the answer to this request, may be stored, and how (the operation's
     /// storage, a 404/410's lifetime cut short); else the reason for `Cache-Status`.
     fn storability(&self, policy: &Policy, head: &ResponseHead) -> Result<EdgeStorage, &'static str> {
-        if self.client.method != Method::Get {
+        // A HEAD that missed was sent to the origin as a GET (the cache path always asks for
+        // the whole representation), so the answer is a GET response and is stored as one:
+        // the next GET is a hit rather than another miss.
+        if !self.client.is_get_or_head() {
             return Err("method");
         }
         let operation = policy.operation(self.ruleset.as_deref());
@@ -845,11 +946,13 @@ impl Flow {
             }
             None => head,
         };
-        if self.client.headers.contains("range") {
-            // The origin was asked for the whole representation (the upstream request of the
-            // cache path carries no `Range`), so its answer is judged as a plain GET's.
+        if self.client.headers.contains("range") || self.client.method != Method::Get {
+            // The origin was asked for the whole representation with a GET (the upstream
+            // request of the cache path carries no `Range`), so its answer is judged as a
+            // plain GET's.
             let mut whole = self.client.clone();
             whole.headers.remove("range");
+            whole.method = Method::Get;
             storable::check(&whole, authenticated, head, storage).map_err(|e| e.as_str())?;
         } else {
             storable::check(&self.client, authenticated, head, storage).map_err(|e| e.as_str())?;
@@ -1035,14 +1138,7 @@ impl Flow {
     ) -> Step {
         let operation = policy.operation(self.ruleset.as_deref());
         if outcome != Outcome::Bypass || self.client.is_get_or_head() {
-            let ctx = ModifyContext {
-                request: &self.client,
-                audience: self.audience,
-                policy_version: policy.version(),
-                split_view_header: policy.split_view_header(),
-                now,
-            };
-            operation.modify(&ctx, &mut head);
+            self.modify(policy, operation, &mut head, now);
         }
         self.decorate(policy, &mut head, &cs, Some(operation.name()));
         let mut cut = None;
@@ -1107,7 +1203,9 @@ impl Flow {
     /// Split-view Vary, tag stripping, debug headers and `Cache-Status`.
     fn decorate(&self, policy: &Policy, head: &mut ResponseHead, cs: &CacheStatus, operation: Option<&str>) {
         if let (Some(name), Some(_)) = (policy.split_view_header(), self.keyed_audience) {
-            merge_vary(&mut head.headers, name);
+            if policy.operation(self.ruleset.as_deref()).advertises_split_view() {
+                merge_vary(&mut head.headers, name);
+            }
         }
         if !self.audience.is_anonymous() {
             keep_private(&mut head.headers);
@@ -1175,6 +1273,19 @@ impl Flow {
     /// modifications and the debug decoration, without storing anything.
     pub fn preview(&self, policy: &Policy, mut head: ResponseHead, now: Time) -> ResponseHead {
         let operation = policy.operation(self.ruleset.as_deref());
+        self.modify(policy, operation, &mut head, now);
+        self.decorate(policy, &mut head, &CacheStatus::default(), Some(operation.name()));
+        head
+    }
+
+    /// The operation's edits of the head sent downstream.
+    fn modify(
+        &self,
+        policy: &Policy,
+        operation: &crate::policy::Operation,
+        head: &mut ResponseHead,
+        now: Time,
+    ) {
         let ctx = ModifyContext {
             request: &self.client,
             audience: self.audience,
@@ -1182,9 +1293,7 @@ impl Flow {
             split_view_header: policy.split_view_header(),
             now,
         };
-        operation.modify(&ctx, &mut head);
-        self.decorate(policy, &mut head, &CacheStatus::default(), Some(operation.name()));
-        head
+        operation.modify(&ctx, head);
     }
 
     pub fn audience(&self) -> Audience {
@@ -1342,6 +1451,59 @@ fn strip_conditionals(h: &mut Headers) {
     for name in RANGE_AND_PRECONDITIONS {
         h.remove(name);
     }
+}
+
+/// The `detail` of a request whose method the runtime cannot send to the origin.
+pub const METHOD_NOT_FORWARDABLE: &str = "method-not-forwardable";
+
+/// Why an origin response with this status cannot be passed on, or None when it can.
+///
+/// RFC 9110 §15: "Values outside the range 100..599 are invalid. Implementations often use
+/// three-digit integer values outside of that range (i.e., 600..999) for internal
+/// communication of non-HTTP status"; and a 1xx is interim (§15.2: "A client MUST be able to
+/// parse one or more 1xx responses received prior to a final response"). The runtime builds
+/// responses only with a status from 200 to 599, and its `fetch` hands an interim response
+/// over as if it were final (what follows it, the final response, arriving as its content),
+/// so neither can reach the client: the answer is a 502 (or the stale entry, under
+/// stale-if-error), and nothing stored is replaced.
+pub fn unusable_status(status: u16) -> Option<&'static str> {
+    match status {
+        100..=199 => Some("origin-interim-response"),
+        200..=599 => None,
+        _ => Some("origin-invalid-status"),
+    }
+}
+
+/// The `detail` for an origin fetch that failed with the runtime's error `message`: a
+/// framing the runtime refuses (`Transfer-Encoding` it does not know, conflicting
+/// `Content-Length`), a method it cannot send, or a connection that failed.
+pub fn fetch_failure_detail(message: &str) -> &'static str {
+    let m = message.to_ascii_lowercase();
+    if m.contains("invalid http method") || m.contains("method") && m.contains("unsupported") {
+        METHOD_NOT_FORWARDABLE
+    } else if m.contains("content-length") {
+        "origin-invalid-content-length"
+    } else if m.contains("transfer encoding") || m.contains("transfer-encoding") {
+        "origin-invalid-transfer-encoding"
+    } else if m.contains("internal error") || m.contains("parse") || m.contains("invalid") {
+        // The runtime reports most malformed responses (an unknown Transfer-Encoding among
+        // them) only as an internal error with a reference number.
+        "origin-invalid-response"
+    } else {
+        "origin-unreachable"
+    }
+}
+
+/// The answer when the origin's content cannot be read in full while it is read for storage
+/// (it ended before its declared `Content-Length`, or the connection failed): a 502 saying so,
+/// with nothing stored. The head and its text.
+pub fn unreadable_body_reply() -> (ResponseHead, &'static str) {
+    let mut h = Headers::new();
+    h.set("content-type", "text/plain; charset=utf-8");
+    h.set("cache-control", "no-store");
+    let cs = CacheStatus { detail: Some("origin-invalid-content".into()), ..Default::default() };
+    h.set("cache-status", cs.to_value_with_key(CACHE_NAME, None));
+    (ResponseHead::new(502, h), "502 origin-invalid-content\n")
 }
 
 /// The directives of one `Cache-Control` field value, trimmed, split at the commas outside

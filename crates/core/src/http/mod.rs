@@ -335,6 +335,14 @@ impl ResponseHead {
     pub fn new(status: u16, headers: Headers) -> Self {
         Self { status, headers }
     }
+
+    /// A runtime response's head as it crosses the wasm boundary: the status line, then the
+    /// fields as lines (see [`Headers::from_lines`]). A status that is not a number in `u16`
+    /// becomes 0, which no stage passes on (see `engine::unusable_status`).
+    pub fn from_lines(text: &str) -> Self {
+        let (status, lines) = text.split_once('\n').unwrap_or((text, ""));
+        ResponseHead::new(status.trim().parse().unwrap_or(0), Headers::from_lines(lines))
+    }
 }
 
 /// Whether the path of the serialised absolute URL `url` is `prefix` or lies under it

@@ -421,6 +421,20 @@ impl Operation {
         self.params.split_view && self.members.iter().all(Operation::split_view)
     }
 
+    /// Whether this operation's responses advertise the split view downstream (the split-view
+    /// header merged into `Vary`). `honourOrigin` leaves the origin's response as it is: the
+    /// audience stays in the edge's own key, unadvertised, so a response the policy leaves to
+    /// the origin reaches the client with the origin's own `Vary` (RFC 9111 §4.1 selection by
+    /// clients and downstream caches depends on it).
+    pub fn advertises_split_view(&self) -> bool {
+        self.split_view()
+            && match self.kind {
+                OperationKind::HonourOrigin => false,
+                OperationKind::Chain => self.members.iter().any(Operation::advertises_split_view),
+                _ => true,
+            }
+    }
+
     /// Edits the response head sent downstream (see the module documentation).
     pub fn modify(&self, ctx: &ModifyContext, head: &mut ResponseHead) {
         match self.kind {

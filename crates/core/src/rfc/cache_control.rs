@@ -10,10 +10,11 @@
 //!   (`max-age=5` and `max-age="5"` are the same, §5.2).
 //! - Unknown directives are ignored (§5.2: "A cache MUST ignore unrecognized cache
 //!   directives").
-//! - `max-age` and `s-maxage`: an invalid value (not `1*DIGIT`), a missing value, or several
-//!   occurrences with different values make the directive `Some(0)`, i.e. the response is
-//!   treated as stale. §4.2.1 allows this: "either the first occurrence should be used or the
-//!   response should be considered stale"; stale is the safe choice for a shared cache.
+//! - `max-age` and `s-maxage`: an invalid value (not `1*DIGIT`: `100a`, `a100`, `3600.0`) or
+//!   a missing value makes the directive `Some(0)`, i.e. the response is treated as stale.
+//!   Of several occurrences the first is used (§4.2.1: "either the first occurrence should be
+//!   used or the response should be considered stale"), in the field's own order; in a
+//!   targeted field (a Structured Field dictionary) the last one, as RFC 8941 §4.2.2 says.
 //! - `stale-while-revalidate` and `stale-if-error`: invalid values are ignored; of several
 //!   valid ones the smallest wins (least stale serving). `min-fresh`: the largest valid value
 //!   wins. `max-stale`: a bare directive accepts any staleness, a valid value limits it, an
@@ -157,14 +158,14 @@ struct Occurrences {
     s_maxage: Vec<Option<u64>>,
 }
 
-/// §4.2.1: several differing values (or an invalid one) make the response stale.
+/// §4.2.1: "When there is more than one value present for a given directive (e.g., two
+/// Expires header field lines or multiple Cache-Control: max-age directives), either the
+/// first occurrence should be used or the response should be considered stale." The first
+/// occurrence is used (as §5.1 does for a list-valued `Age`); when it is invalid the response
+/// is stale.
 fn resolve_freshness(values: &[Option<u64>]) -> Option<u64> {
     let first = values.first()?;
-    if values.iter().all(|v| v.is_some() && v == first) {
-        *first
-    } else {
-        Some(0)
-    }
+    Some(first.unwrap_or(0))
 }
 
 fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
@@ -444,15 +445,21 @@ mod sf {
         Some(out)
     }
 
+    /// A dictionary key, lower-cased. RFC 8941 keys are lower case, but the members of a
+    /// targeted field are cache directives, and RFC 9111 §5.2 says "Cache directives are
+    /// identified by a token, to be compared case-insensitively": `Max-Age=60` in
+    /// `CDN-Cache-Control` is read as `max-age=60`, as it would be in `Cache-Control`, rather
+    /// than making the whole field a parsing error (RFC 9213 §2.1) that an origin would not
+    /// expect.
     fn key(c: &mut Cursor) -> Option<String> {
         let first = c.peek()?;
-        if !(first.is_ascii_lowercase() || first == b'*') {
+        if !(first.is_ascii_alphabetic() || first == b'*') {
             return None;
         }
         let mut k = String::new();
         while let Some(b) = c.peek() {
-            if b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.' | b'*') {
-                k.push(char::from(b));
+            if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'*') {
+                k.push(char::from(b.to_ascii_lowercase()));
                 c.i += 1;
             } else {
                 break;
@@ -618,7 +625,8 @@ mod tests {
 
     #[test]
     fn conflicting_or_invalid_max_age_is_treated_as_stale() {
-        assert_eq!(cc("max-age=60, max-age=120").max_age, Some(0));
+        assert_eq!(cc("max-age=60, max-age=120").max_age, Some(60), "the first occurrence");
+        assert_eq!(cc("max-age=abc, max-age=120").max_age, Some(0), "the first occurrence is invalid");
         assert_eq!(cc("max-age=60, max-age=60").max_age, Some(60));
         assert_eq!(cc("max-age=abc").max_age, Some(0));
         assert_eq!(cc("max-age=-1").max_age, Some(0));
@@ -725,12 +733,17 @@ mod tests {
             ("Cloudflare-CDN-Cache-Control", "max-age=20"),
         ]);
         assert_eq!(targeted(&h).and_then(|t| t.max_age), Some(20));
-        // Upper-case keys are not valid Structured Fields: the field is ignored.
+        // Directive names are case-insensitive (RFC 9111 §5.2), here as in Cache-Control.
         let h = Headers::from_pairs([
             ("CDN-Cache-Control", "max-age=10"),
             ("Cloudflare-CDN-Cache-Control", "Max-Age=20"),
         ]);
-        assert_eq!(targeted(&h).and_then(|t| t.max_age), Some(10));
+        assert_eq!(targeted(&h).and_then(|t| t.max_age), Some(20));
+        let h = Headers::from_pairs([
+            ("CDN-Cache-Control", "max-age=10"),
+            ("Cloudflare-CDN-Cache-Control", "9max-age=20"),
+        ]);
+        assert_eq!(targeted(&h).and_then(|t| t.max_age), Some(10), "a key starting with a digit is invalid");
         let h = Headers::from_pairs([("CDN-Cache-Control", "max-age=10,")]);
         assert_eq!(targeted(&h), None);
         let h = Headers::from_pairs([("CDN-Cache-Control", "")]);

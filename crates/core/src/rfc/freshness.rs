@@ -89,10 +89,21 @@ pub fn date_value(h: &Headers) -> Option<u64> {
     h.get_all("date").find_map(http_date)
 }
 
-/// The `Age` value (RFC 9111 §5.1), in seconds: the first field line holding a valid
-/// delta-seconds; 0 when there is none (an invalid `Age` is ignored).
+/// The `Age` value (RFC 9111 §5.1), in seconds; 0 when there is none or it is invalid.
+///
+/// §5.1: "Although it is defined as a singleton header field, a cache encountering a message
+/// with a list-based Age field value SHOULD use the first member of the field value,
+/// discarding subsequent ones." `Age: 7200, 0` and two lines `Age: 7200` / `Age: 0` are both
+/// 7200. A first member that is not a delta-seconds makes the field invalid: "If a cache
+/// receives a delta-seconds value [...] that it cannot parse, the value is invalid"
+/// (§1.2.2), and it is ignored.
 pub fn age_value(h: &Headers) -> u64 {
-    h.get_all("age").find_map(|v| delta_seconds(v.trim())).unwrap_or(0)
+    h.get_all("age")
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .find(|m| !m.is_empty())
+        .and_then(delta_seconds)
+        .unwrap_or(0)
 }
 
 /// The value of the `Age` header field to send for a response of this age.

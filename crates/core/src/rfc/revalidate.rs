@@ -63,9 +63,15 @@ fn selects(stored: &ResponseHead, not_modified: &ResponseHead) -> bool {
         // responses, then the most recent of those matching stored responses is identified"
         (Some(new), _) => stored_etag.is_some_and(|s| s.weak_eq(&new)),
         (None, Some(lm)) => stored_lm == Some(lm),
-        // "If the new response does not include any form of validator [...] and that stored
-        // response also lacks a validator, then that stored response is identified for update."
-        (None, None) => stored_etag.is_none() && stored_lm.is_none(),
+        // "If the new response does not include any form of validator (such as where a client
+        // generates an If-Modified-Since request from a source other than the Last-Modified
+        // response header field), and there is only one stored response, and that stored
+        // response also lacks a validator, then that stored response is identified for
+        // update." This cache validates exactly one stored response per conditional request
+        // (§4.3.1), with that response's own validators, so a 304 carrying none (RFC 9110
+        // §15.4.5 says the server "SHOULD" send them, and many do not) can only be about the
+        // response it asked about: it freshens that one rather than forcing a refetch.
+        (None, None) => true,
     }
 }
 
@@ -90,7 +96,42 @@ pub fn merge_not_modified(stored: &ResponseHead, not_modified: &ResponseHead) ->
     if not_modified.status != 304 || !selects(stored, not_modified) {
         return None;
     }
-    let mut update = not_modified.headers.clone();
+    Some(merge_fields(stored, not_modified))
+}
+
+/// Updates a stored GET response with the `200` to a HEAD request for it (RFC 9111 §4.3.5).
+///
+/// "For each of the stored responses that could have been chosen, if the stored response and
+/// HEAD response have matching values for any received validator fields (ETag and
+/// Last-Modified) and, if the HEAD response has a Content-Length header field, the value of
+/// Content-Length matches that of the stored response, the cache SHOULD update the stored
+/// response as described below; otherwise, the cache SHOULD consider the stored response to
+/// be stale." And: "If a cache updates a stored response with the metadata provided in a
+/// HEAD response, the cache MUST use the header fields provided in the HEAD response to update
+/// the stored response (see Section 3.2)." None when they do not match.
+pub fn merge_head(stored: &ResponseHead, head: &ResponseHead) -> Option<ResponseHead> {
+    if head.status != 200 {
+        return None;
+    }
+    let etag_matches = match head.headers.get("etag") {
+        None => true,
+        Some(new) => {
+            let old = stored.headers.get("etag").and_then(EntityTag::parse);
+            EntityTag::parse(new).zip(old).is_some_and(|(n, o)| n.strong_eq(&o) || (n.weak && n.weak_eq(&o)))
+        }
+    };
+    let lm_matches = match head.headers.get_all("last-modified").find_map(http_date) {
+        None => true,
+        Some(new) => stored.headers.get_all("last-modified").find_map(http_date) == Some(new),
+    };
+    let length = |h: &ResponseHead| h.headers.get("content-length").map(|v| v.trim().to_string());
+    let length_matches = length(head).is_none_or(|n| length(stored).is_some_and(|o| o == n));
+    (etag_matches && lm_matches && length_matches).then(|| merge_fields(stored, head))
+}
+
+/// The stored response with the fields of `update` (a 304, or a 200 to a HEAD) merged in.
+fn merge_fields(stored: &ResponseHead, update_head: &ResponseHead) -> ResponseHead {
+    let mut update = update_head.headers.clone();
     hop::strip_hop_by_hop(&mut update);
     update.retain(|name, _| !NOT_UPDATED.iter().any(|n| n.eq_ignore_ascii_case(name)));
 
@@ -107,7 +148,7 @@ pub fn merge_not_modified(stored: &ResponseHead, not_modified: &ResponseHead) ->
     }
     let cc = cache_control::effective(&headers).0;
     hop::prepare_for_storage(&mut headers, cc.as_ref());
-    Some(ResponseHead::new(stored.status, headers))
+    ResponseHead::new(stored.status, headers)
 }
 
 #[cfg(test)]
@@ -149,7 +190,8 @@ mod tests {
         assert!(merge_not_modified(&stored, &head(304, &[("etag", "\"b\"")])).is_none());
         assert!(merge_not_modified(&stored, &head(304, &[("etag", "W/\"a\"")])).is_some());
         assert!(merge_not_modified(&stored, &head(304, &[("last-modified", LM)])).is_some());
-        assert!(merge_not_modified(&stored, &head(304, &[])).is_none());
+        // A 304 without validators answers the one stored response it was asked about.
+        assert!(merge_not_modified(&stored, &head(304, &[])).is_some());
         let weak = head(200, &[("etag", "W/\"a\"")]);
         assert!(merge_not_modified(&weak, &head(304, &[("etag", "\"a\"")])).is_none());
         assert!(merge_not_modified(&head(200, &[]), &head(304, &[])).is_some());
