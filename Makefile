@@ -51,6 +51,8 @@ run: build origin
 
 lint: tools-rust
 	cargo fmt --all --check
+	@# The worker's JavaScript modules and the entry shim parse as ES modules.
+	@for f in crates/worker/js/*.js crates/pack/src/shim.js; do node --input-type=module --check < $$f || { echo "$$f: syntax error"; exit 1; }; done
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p rulecache -p rulecache-worker --lib --target wasm32-unknown-unknown -- -D warnings
 

@@ -16,17 +16,12 @@
 
 #![allow(clippy::unwrap_used, clippy::type_complexity)]
 
-use std::cell::{Cell, RefCell};
-
-use rulecache::engine::{Outcome, Purged};
+use rulecache::engine::Outcome;
 use rulecache::freshness::format_http_date;
-use rulecache::http::{secs, Headers, RequestHead, ResponseHead, Time};
-use rulecache::meta::Meta;
+use rulecache::http::{secs, RequestHead, Time};
 use rulecache::policy::Policy;
-use rulecache::sim::{self, Exchange, OriginResult};
-use rulecache::store::MemoryStore;
-
-const T0: Time = 1_800_000_000_000;
+use rulecache::sim::{Exchange, OriginResult};
+use rulecache::testing::world::{self, ScriptedOrigin, World, T0};
 
 /// The policy the scenarios run under: one with no rules, or the shipped default profile when
 /// this file is compiled as a module of `conformance_default.rs`.
@@ -38,22 +33,6 @@ fn policy_under_test() -> Policy {
     }
 }
 
-/// The origin: answers from a script that sees the request, its number (from 1) and the
-/// clock, and records every request that reached it.
-struct Origin {
-    seen: RefCell<Vec<RequestHead>>,
-    now: Cell<Time>,
-    answer: Box<dyn Fn(&RequestHead, usize, Time) -> OriginResult>,
-}
-
-impl Origin {
-    fn call(&self, req: &RequestHead) -> OriginResult {
-        self.seen.borrow_mut().push(req.clone());
-        let n = self.seen.borrow().len();
-        (self.answer)(req, n, self.now.get())
-    }
-}
-
 /// An HTTP-date `offset` seconds from `now`.
 fn at(now: Time, offset: i64) -> String {
     format_http_date(secs(now).saturating_add_signed(offset))
@@ -61,34 +40,24 @@ fn at(now: Time, offset: i64) -> String {
 
 /// A response with `headers` and a small body (Content-Length set).
 fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> OriginResult {
-    let mut h = Headers::from_pairs(headers.iter().copied());
-    if !h.contains("content-length") {
-        h.set("content-length", body.len().to_string());
-    }
-    Some((ResponseHead::new(status, h), body.as_bytes().to_vec()))
+    world::response(status, headers, body)
 }
 
 fn ok(headers: &[(&str, &str)]) -> OriginResult {
     answer(200, headers, "body")
 }
 
-struct Cache {
-    policy: Policy,
-    store: MemoryStore,
-    origin: Origin,
-    clock: Time,
-}
+/// The test world under its conformance name: the policy under test, one edge, the scripted
+/// origin and the clock.
+struct Cache(World);
 
 impl Cache {
     /// A cache in front of `answer`, with the policy under test (see [`policy_under_test`]).
     fn new(answer: impl Fn(&RequestHead, usize, Time) -> OriginResult + 'static) -> Self {
-        let policy = policy_under_test();
-        Cache {
-            policy,
-            store: MemoryStore::new(),
-            origin: Origin { seen: RefCell::default(), now: Cell::new(T0), answer: Box::new(answer) },
-            clock: T0,
-        }
+        Cache(
+            World::new(policy_under_test(), ScriptedOrigin::in_order(answer))
+                .with_site("https://origin.example"),
+        )
     }
 
     /// A cache whose origin always answers `status` with `headers` (dates relative to the
@@ -102,16 +71,7 @@ impl Cache {
     }
 
     fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)]) -> Exchange {
-        let req = RequestHead::parse(
-            method,
-            &format!("https://origin.example{path}"),
-            Headers::from_pairs(headers.iter().copied()),
-        )
-        .unwrap();
-        self.origin.now.set(self.clock);
-        let origin = &self.origin;
-        let purged: &dyn Fn(&Meta) -> Purged = &|_| Purged::No;
-        sim::run(&self.policy, &mut self.store, &mut |r| origin.call(r), req, self.clock, purged)
+        self.0.send(method, path, headers)
     }
 
     fn get(&mut self, headers: &[(&str, &str)]) -> Exchange {
@@ -119,15 +79,15 @@ impl Cache {
     }
 
     fn pause(&mut self, secs: u64) {
-        self.clock += secs * 1000;
+        self.0.advance(secs * 1000);
     }
 
     fn hits(&self) -> usize {
-        self.origin.seen.borrow().len()
+        self.0.origin.calls()
     }
 
     fn last_request(&self) -> RequestHead {
-        self.origin.seen.borrow().last().cloned().unwrap()
+        self.0.origin.last().unwrap()
     }
 
     /// Stores the first response, waits `pause` seconds, and tells whether the second request

@@ -1,94 +1,44 @@
-//! Scenario tests of the whole request flow (engine + policy + RFC core) on a fake clock,
-//! driven by `sim::run` over an in-memory store and an origin written as a closure.
+//! Scenario tests of the whole request flow (engine + policy + RFC core) on a fake clock, on
+//! the one test world (`rulecache::testing::world`: one edge's tiers, a scripted origin).
 
 #![allow(clippy::unwrap_used, clippy::type_complexity)]
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-
 use rulecache::engine::{Outcome, Purged};
-use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
+use rulecache::http::{RequestHead, Time};
 use rulecache::meta::Meta;
 use rulecache::policy::Policy;
-use rulecache::sim::{self, Exchange, OriginResult};
-use rulecache::store::MemoryStore;
+use rulecache::sim::{Exchange, OriginResult};
+use rulecache::testing::world::{response as resp, ScriptedOrigin, World, T0};
 
-const T0: Time = 1_800_000_000_000;
-
-/// An origin that answers from a script and counts what reached it.
-struct Origin {
-    hits: RefCell<HashMap<String, u32>>,
-    seen: RefCell<Vec<RequestHead>>,
-    answer: Box<dyn Fn(&RequestHead, u32) -> OriginResult>,
+/// An origin answering from a script that sees the request and its number among the requests
+/// for its path.
+fn origin(answer: impl Fn(&RequestHead, u32) -> OriginResult + 'static) -> ScriptedOrigin {
+    ScriptedOrigin::per_path(move |req, n, _| answer(req, u32::try_from(n).unwrap_or(u32::MAX)))
 }
 
-impl Origin {
-    fn new(answer: impl Fn(&RequestHead, u32) -> OriginResult + 'static) -> Self {
-        Self { hits: RefCell::default(), seen: RefCell::default(), answer: Box::new(answer) }
-    }
-
-    fn call(&self, req: &RequestHead) -> OriginResult {
-        let n = {
-            let mut hits = self.hits.borrow_mut();
-            let n = hits.entry(req.url.path().to_string()).or_insert(0);
-            *n += 1;
-            *n
-        };
-        self.seen.borrow_mut().push(req.clone());
-        (self.answer)(req, n)
-    }
-
-    fn hits(&self, path: &str) -> u32 {
-        self.hits.borrow().get(path).copied().unwrap_or(0)
-    }
-
-    fn last(&self) -> RequestHead {
-        self.seen.borrow().last().cloned().unwrap()
-    }
+/// The world of these scenarios: the bundled default profile in front of `origin`.
+fn world(origin: ScriptedOrigin) -> World {
+    World::new(Policy::default_profile(), origin)
 }
 
-fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> OriginResult {
-    // No Date: the engine's receive time stands in for it (RFC 9110 §6.6.1).
-    let mut h = Headers::from_pairs(headers.iter().copied());
-    h.set("content-length", body.len().to_string());
-    Some((ResponseHead::new(status, h), body.as_bytes().to_vec()))
+trait Scenario {
+    fn with_policy(self, json: &str) -> Self;
+    fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)], at: Time) -> Exchange;
+    fn get(&mut self, path: &str, at: Time) -> Exchange;
 }
 
-struct World {
-    policy: Policy,
-    store: MemoryStore,
-    origin: Origin,
-    purged: Box<dyn Fn(&Meta) -> Purged>,
-}
-
-impl World {
-    fn new(origin: Origin) -> Self {
-        Self {
-            policy: Policy::default_profile(),
-            store: MemoryStore::new(),
-            origin,
-            purged: Box::new(|_| Purged::No),
-        }
-    }
-
+impl Scenario for World {
     fn with_policy(mut self, json: &str) -> Self {
         self.policy = Policy::from_json(json).unwrap();
         self
     }
 
     fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)], at: Time) -> Exchange {
-        let req = RequestHead::parse(
-            method,
-            &format!("https://site.example{path}"),
-            Headers::from_pairs(headers.iter().copied()),
-        )
-        .unwrap();
-        let origin = &self.origin;
-        sim::run(&self.policy, &mut self.store, &mut |r| origin.call(r), req, at, &*self.purged)
+        self.send_at(method, path, headers, at)
     }
 
     fn get(&mut self, path: &str, at: Time) -> Exchange {
-        self.request("GET", path, &[], at)
+        self.send_at("GET", path, &[], at)
     }
 }
 
@@ -98,8 +48,7 @@ fn status(x: &Exchange) -> &str {
 
 #[test]
 fn a_fresh_stored_response_is_served_with_age_and_without_the_origin() {
-    let mut w =
-        World::new(Origin::new(|_, n| resp(200, &[("cache-control", "max-age=60")], &format!("v{n}"))));
+    let mut w = world(origin(|_, n| resp(200, &[("cache-control", "max-age=60")], &format!("v{n}"))));
     let first = w.get("/t/a", T0);
     assert_eq!(first.outcome, Outcome::Miss);
     assert!(status(&first).contains("fwd=uri-miss") && status(&first).contains("stored"));
@@ -107,7 +56,7 @@ fn a_fresh_stored_response_is_served_with_age_and_without_the_origin() {
     assert_eq!(second.outcome, Outcome::Hit);
     assert_eq!(second.text(), "v1");
     assert_eq!(second.header("age"), Some("30"));
-    assert_eq!(w.origin.hits("/t/a"), 1);
+    assert_eq!(w.origin.calls_to("/t/a"), 1);
     let later = w.get("/t/a", T0 + 61_000);
     assert_eq!(later.text(), "v2", "stale after max-age: fetched again");
 }
@@ -115,18 +64,17 @@ fn a_fresh_stored_response_is_served_with_age_and_without_the_origin() {
 #[test]
 fn a_response_that_sets_a_cookie_or_is_private_is_never_stored() {
     for cc in [("set-cookie", "a=1"), ("cache-control", "private, max-age=60")] {
-        let mut w =
-            World::new(Origin::new(move |_, _| resp(200, &[("cache-control", "max-age=60"), cc], "x")));
+        let mut w = world(origin(move |_, _| resp(200, &[("cache-control", "max-age=60"), cc], "x")));
         let first = w.get("/t/b", T0);
         assert!(!status(&first).contains("stored"), "{cc:?}: {}", status(&first));
         w.get("/t/b", T0 + 1000);
-        assert_eq!(w.origin.hits("/t/b"), 2, "{cc:?}");
+        assert_eq!(w.origin.calls_to("/t/b"), 2, "{cc:?}");
     }
 }
 
 #[test]
 fn a_stale_entry_is_revalidated_with_its_validators_and_a_304_refreshes_it() {
-    let mut w = World::new(Origin::new(|req, _| {
+    let mut w = world(origin(|req, _| {
         if req.headers.get("if-none-match") == Some("\"e1\"") {
             resp(304, &[("cache-control", "max-age=10"), ("etag", "\"e1\""), ("x-new", "yes")], "")
         } else {
@@ -138,34 +86,32 @@ fn a_stale_entry_is_revalidated_with_its_validators_and_a_304_refreshes_it() {
     assert_eq!(x.outcome, Outcome::Revalidated304);
     assert_eq!(x.text(), "body-1");
     assert_eq!(x.header("x-new"), Some("yes"), "the 304's fields update the stored ones");
-    assert_eq!(w.origin.last().headers.get("if-none-match"), Some("\"e1\""));
+    assert_eq!(w.origin.last().unwrap().headers.get("if-none-match"), Some("\"e1\""));
     let y = w.get("/t/r", T0 + 25_000);
     assert_eq!(y.outcome, Outcome::Hit, "the age was reset by the 304");
 }
 
 #[test]
 fn the_clients_own_conditionals_are_answered_by_the_edge() {
-    let mut w = World::new(Origin::new(|_, _| {
-        resp(200, &[("cache-control", "max-age=60"), ("etag", "\"abc\"")], "x")
-    }));
+    let mut w = world(origin(|_, _| resp(200, &[("cache-control", "max-age=60"), ("etag", "\"abc\"")], "x")));
     w.get("/t/c", T0);
     let x = w.request("GET", "/t/c", &[("if-none-match", "W/\"abc\"")], T0 + 1000);
     assert_eq!(x.head.status, 304);
     assert!(x.body.is_empty());
-    assert_eq!(w.origin.hits("/t/c"), 1);
+    assert_eq!(w.origin.calls_to("/t/c"), 1);
     // a miss forwards the client's If-None-Match (nothing stored can answer it); an origin
     // that answers 200 all the same has its response stored, and the edge answers the
     // client's conditional from it with a 304
     let y = w.request("GET", "/t/c2", &[("if-none-match", "\"abc\"")], T0);
     assert_eq!(y.head.status, 304);
-    assert_eq!(w.origin.last().headers.get("if-none-match"), Some("\"abc\""));
+    assert_eq!(w.origin.last().unwrap().headers.get("if-none-match"), Some("\"abc\""));
     let z = w.get("/t/c2", T0 + 1000);
     assert_eq!((z.outcome, z.text().as_str()), (Outcome::Hit, "x"));
 }
 
 #[test]
 fn stale_while_revalidate_serves_stale_and_refreshes_in_the_background() {
-    let mut w = World::new(Origin::new(|_, n| {
+    let mut w = world(origin(|_, n| {
         resp(
             200,
             &[("cache-control", "max-age=10, stale-while-revalidate=60"), ("etag", &format!("\"{n}\""))],
@@ -177,7 +123,7 @@ fn stale_while_revalidate_serves_stale_and_refreshes_in_the_background() {
     assert_eq!(x.outcome, Outcome::StaleServed);
     assert_eq!(x.text(), "v1");
     assert!(status(&x).contains("stale-while-revalidate"));
-    assert_eq!(w.origin.hits("/t/swr"), 2, "revalidated in the background");
+    assert_eq!(w.origin.calls_to("/t/swr"), 2, "revalidated in the background");
     let y = w.get("/t/swr", T0 + 21_000);
     assert_eq!(y.text(), "v2");
 }
@@ -187,10 +133,9 @@ fn stale_if_error_serves_stale_when_the_origin_fails_but_not_with_must_revalidat
     for (cc, expect_stale) in
         [("max-age=1, stale-if-error=300", true), ("max-age=1, stale-if-error=300, must-revalidate", false)]
     {
-        let mut w =
-            World::new(Origin::new(
-                move |_, n| if n == 1 { resp(200, &[("cache-control", cc)], "good") } else { None },
-            ));
+        let mut w = world(origin(
+            move |_, n| if n == 1 { resp(200, &[("cache-control", cc)], "good") } else { None },
+        ));
         w.get("/t/sie", T0);
         let x = w.get("/t/sie", T0 + 10_000);
         if expect_stale {
@@ -204,7 +149,7 @@ fn stale_if_error_serves_stale_when_the_origin_fails_but_not_with_must_revalidat
 
 #[test]
 fn vary_keeps_variants_apart_and_vary_star_is_never_served() {
-    let mut w = World::new(Origin::new(|req, _| {
+    let mut w = world(origin(|req, _| {
         let lang = req.headers.get("accept-language").unwrap_or("none").to_string();
         resp(200, &[("cache-control", "max-age=60"), ("vary", "Accept-Language")], &lang)
     }));
@@ -215,16 +160,15 @@ fn vary_keeps_variants_apart_and_vary_star_is_never_served() {
     assert_eq!((en.text().as_str(), de.outcome), ("en", Outcome::Hit));
     assert_eq!(de.text(), "de");
 
-    let mut w =
-        World::new(Origin::new(|_, _| resp(200, &[("cache-control", "max-age=60"), ("vary", "*")], "x")));
+    let mut w = world(origin(|_, _| resp(200, &[("cache-control", "max-age=60"), ("vary", "*")], "x")));
     w.get("/t/star", T0);
     w.get("/t/star", T0 + 1000);
-    assert_eq!(w.origin.hits("/t/star"), 2);
+    assert_eq!(w.origin.calls_to("/t/star"), 2);
 }
 
 #[test]
 fn an_unsafe_request_invalidates_the_target_and_same_origin_location() {
-    let mut w = World::new(Origin::new(|req, _| match req.method.as_str() {
+    let mut w = world(origin(|req, _| match req.method.as_str() {
         "POST" => resp(201, &[("location", "/t/other")], ""),
         _ => resp(200, &[("cache-control", "max-age=600")], "x"),
     }));
@@ -237,13 +181,17 @@ fn an_unsafe_request_invalidates_the_target_and_same_origin_location() {
 
 #[test]
 fn split_view_never_crosses_audiences_and_logged_in_views_bypass() {
-    let mut w = World::new(Origin::new(|req, _| {
+    let mut w = world(origin(|req, _| {
         let who = if req.headers.get("x-anonymous") == Some("1") { "anonymous" } else { "user" };
         resp(200, &[("etag", &format!("\"{who}\"")), ("content-type", "text/html")], who)
     }));
     let a = w.request("GET", "/news", &[("x-anonymous", "0")], T0);
     assert_eq!(a.text(), "anonymous");
-    assert_eq!(w.origin.last().headers.get("x-anonymous"), Some("1"), "the client's value was replaced");
+    assert_eq!(
+        w.origin.last().unwrap().headers.get("x-anonymous"),
+        Some("1"),
+        "the client's value was replaced"
+    );
     assert!(a.header("vary").unwrap_or("").contains("X-Anonymous"));
     assert_eq!(w.request("GET", "/news", &[], T0 + 1000).outcome, Outcome::Hit);
     // logged in, even claiming to be anonymous: its own fresh page, never the cached one
@@ -252,7 +200,7 @@ fn split_view_never_crosses_audiences_and_logged_in_views_bypass() {
     assert_eq!(u.text(), "user");
     assert_eq!(u.outcome, Outcome::Bypass);
     assert!(status(&u).contains("anon-only"));
-    assert_eq!(w.origin.last().headers.get("x-anonymous"), None);
+    assert_eq!(w.origin.last().unwrap().headers.get("x-anonymous"), None);
     // a cookie that only contains the auth cookie's name is anonymous
     let x = w.request("GET", "/news", &[("cookie", "x__ac=1")], T0 + 3000);
     assert_eq!((x.text().as_str(), x.outcome), ("anonymous", Outcome::Hit));
@@ -263,7 +211,7 @@ fn split_view_never_crosses_audiences_and_logged_in_views_bypass() {
 
 #[test]
 fn purges_from_the_ledger_make_misses_or_force_revalidation() {
-    let mut w = World::new(Origin::new(|req, n| {
+    let mut w = world(origin(|req, n| {
         if req.headers.contains("if-none-match") {
             resp(304, &[("cache-control", "max-age=600"), ("etag", "\"p\"")], "")
         } else {
@@ -283,10 +231,10 @@ fn purges_from_the_ledger_make_misses_or_force_revalidation() {
 
 #[test]
 fn only_if_cached_on_a_miss_is_a_504_and_head_is_served_from_a_stored_get() {
-    let mut w = World::new(Origin::new(|_, _| resp(200, &[("cache-control", "max-age=60")], "body")));
+    let mut w = world(origin(|_, _| resp(200, &[("cache-control", "max-age=60")], "body")));
     let x = w.request("GET", "/t/oic", &[("cache-control", "only-if-cached")], T0);
     assert_eq!(x.head.status, 504);
-    assert_eq!(w.origin.hits("/t/oic"), 0);
+    assert_eq!(w.origin.calls_to("/t/oic"), 0);
     w.get("/t/h", T0);
     let h = w.request("HEAD", "/t/h", &[], T0 + 1000);
     assert_eq!(h.outcome, Outcome::Hit);
@@ -295,7 +243,7 @@ fn only_if_cached_on_a_miss_is_a_504_and_head_is_served_from_a_stored_get() {
 
 #[test]
 fn policy_operations_set_downstream_headers_and_edge_lifetimes_separately() {
-    let mut w = World::new(Origin::new(|_, _| {
+    let mut w = world(origin(|_, _| {
         resp(200, &[("cache-control", "private"), ("last-modified", "Wed, 01 Jan 2025 00:00:00 GMT")], "js")
     }));
     let x = w.get("/++plone++static/++unique++1/app.js", T0);
@@ -313,11 +261,11 @@ fn a_page_map_answers_before_any_lookup() {
         {"path": "/old", "action": "redirect301", "to": "/new"},
         {"path": "/gone", "action": "gone410"}
     ]);
-    let mut w = World::new(Origin::new(|_, _| resp(200, &[], "x"))).with_policy(&bundle.to_string());
+    let mut w = world(origin(|_, _| resp(200, &[], "x"))).with_policy(&bundle.to_string());
     let r = w.get("/old", T0);
     assert_eq!((r.head.status, r.header("location")), (301, Some("/new")));
     assert_eq!(w.get("/gone", T0).head.status, 410);
-    assert_eq!(w.origin.hits("/old") + w.origin.hits("/gone"), 0);
+    assert_eq!(w.origin.calls_to("/old") + w.origin.calls_to("/gone"), 0);
 }
 
 #[test]
@@ -356,7 +304,7 @@ fn an_entry_the_ledger_cannot_vouch_for_is_revalidated_first_and_says_so() {
 
 #[test]
 fn the_origin_is_given_a_deadline_only_when_a_stale_entry_can_stand_in() {
-    let mut w = World::new(Origin::new(|_, n| {
+    let mut w = world(origin(|_, n| {
         resp(200, &[("cache-control", "max-age=10, stale-if-error=600")], &format!("v{n}"))
     }));
     let miss = w.get("/t/deadline", T0);
@@ -365,8 +313,7 @@ fn the_origin_is_given_a_deadline_only_when_a_stale_entry_can_stand_in() {
     assert_eq!(stale.fetch_deadlines, [Some(rulecache::tiers::ORIGIN_DEADLINE_MS)]);
     assert_eq!(stale.text(), "v2");
 
-    let mut w =
-        World::new(Origin::new(|_, n| resp(200, &[("cache-control", "max-age=10")], &format!("v{n}"))));
+    let mut w = world(origin(|_, n| resp(200, &[("cache-control", "max-age=10")], &format!("v{n}"))));
     w.get("/t/no-fallback", T0);
     let stale = w.get("/t/no-fallback", T0 + 20_000);
     assert_eq!(stale.fetch_deadlines, [None], "a stale entry without stale-if-error cannot stand in");

@@ -5,6 +5,7 @@
 use rulecache::decision::Audience;
 use rulecache::http::{Headers, RequestHead, ResponseHead};
 use rulecache::policy::{PageAction, Policy};
+use rulecache::testing::world::{self, request as req};
 
 const BUNDLE: &str = r#"{
   "version": 1,
@@ -33,16 +34,12 @@ fn policy() -> Policy {
     Policy::from_json(BUNDLE).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
-fn req(method: &str, url: &str, headers: &[(&str, &str)]) -> RequestHead {
-    RequestHead::parse(method, url, Headers::from_pairs(headers.iter().copied())).expect("url")
-}
-
 fn get(path: &str) -> RequestHead {
     req("GET", &format!("https://www.example.org{path}"), &[])
 }
 
 fn resp(headers: &[(&str, &str)]) -> ResponseHead {
-    ResponseHead::new(200, Headers::from_pairs(headers.iter().copied()))
+    world::head(200, headers)
 }
 
 fn request_ruleset(p: &Policy, r: &RequestHead) -> Option<(String, Option<String>)> {

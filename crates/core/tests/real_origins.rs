@@ -1,57 +1,38 @@
 //! The Plone 6 and Django profiles against origins that answer as the real applications do
-//! (headers as measured on Plone 6.2.2 with plone.app.caching 5.0.0, and on Django), driven
-//! by `sim::run` on a fake clock. The runtime proof against the real applications is in
+//! (headers as measured on Plone 6.2.2 with plone.app.caching 5.0.0, and on Django), on the
+//! one test world and its fake clock. The runtime proof against the real applications is in
 //! `tests/e2e/`.
 
 #![allow(clippy::unwrap_used, clippy::type_complexity)]
 
-use std::cell::RefCell;
-
-use rulecache::engine::{Outcome, Purged};
-use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
+use rulecache::engine::Outcome;
+use rulecache::http::{Headers, RequestHead, Time};
 use rulecache::policy::Policy;
-use rulecache::sim::{self, Exchange, OriginResult};
-use rulecache::store::MemoryStore;
+use rulecache::sim::{Exchange, OriginResult};
+use rulecache::testing::world::{response as resp, ScriptedOrigin, World, T0};
 
-const T0: Time = 1_800_000_000_000;
-
-struct World {
-    policy: Policy,
-    store: MemoryStore,
-    hits: RefCell<u32>,
-    answer: Box<dyn Fn(&RequestHead) -> OriginResult>,
+/// A bundled profile in front of an origin that answers as the real application does, on the
+/// one test world.
+trait Scenario: Sized {
+    fn new(profile: &str, answer: impl Fn(&RequestHead) -> OriginResult + 'static) -> Self;
+    fn get(&mut self, path: &str, headers: &[(&str, &str)], at: Time) -> Exchange;
+    fn origin_hits(&self) -> u32;
 }
 
-impl World {
+impl Scenario for World {
     fn new(profile: &str, answer: impl Fn(&RequestHead) -> OriginResult + 'static) -> Self {
         let policy = Policy::bundled(profile).unwrap();
-        World { policy, store: MemoryStore::new(), hits: RefCell::new(0), answer: Box::new(answer) }
+        World::new(policy, ScriptedOrigin::in_order(move |r, _, _| answer(r)))
+            .with_site("https://www.example.org")
     }
 
     fn get(&mut self, path: &str, headers: &[(&str, &str)], at: Time) -> Exchange {
-        let req = RequestHead::parse(
-            "GET",
-            &format!("https://www.example.org{path}"),
-            Headers::from_pairs(headers.iter().copied()),
-        )
-        .unwrap();
-        let (hits, answer) = (&self.hits, &self.answer);
-        let mut origin = |r: &RequestHead| {
-            *hits.borrow_mut() += 1;
-            answer(r)
-        };
-        sim::run(&self.policy, &mut self.store, &mut origin, req, at, &|_| Purged::No)
+        self.send_at("GET", path, headers, at)
     }
 
     fn origin_hits(&self) -> u32 {
-        *self.hits.borrow()
+        u32::try_from(self.origin.calls()).unwrap_or(u32::MAX)
     }
-}
-
-fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> OriginResult {
-    let mut h = Headers::from_pairs(headers.iter().copied());
-    h.set("content-length", body.len().to_string());
-    Some((ResponseHead::new(status, h), body.as_bytes().to_vec()))
 }
 
 /// Plone's weakCaching answer for an item view: `private` for everybody, the user in the
@@ -78,7 +59,7 @@ fn plone_view(req: &RequestHead) -> OriginResult {
 #[test]
 fn plone6_keeps_anonymous_views_that_plone_calls_private_wherever_the_site_is_mounted() {
     for path in ["/Plone/doc1", "/doc1", "/Plone/folder1/item1", "/folder1"] {
-        let mut w = World::new("plone6-splitviews", plone_view);
+        let mut w = <World as Scenario>::new("plone6-splitviews", plone_view);
         let first = w.get(path, &[], T0);
         assert_eq!(first.outcome, Outcome::Miss, "{path}");
         assert_eq!(first.ruleset.as_deref(), Some("plone.content.itemView"), "{path}");
@@ -96,7 +77,7 @@ fn plone6_keeps_anonymous_views_that_plone_calls_private_wherever_the_site_is_mo
 
 #[test]
 fn plone6_logged_in_members_bypass_with_either_login_cookie_and_never_get_the_anonymous_copy() {
-    let mut w = World::new("plone6-splitviews", plone_view);
+    let mut w = <World as Scenario>::new("plone6-splitviews", plone_view);
     assert_eq!(w.get("/Plone/doc1", &[], T0).text(), "public page");
     for cookie in ["__ac=\"bWVtYmVyMQ==\"", "auth_token=eyJhbGciOi.x.y", "I18N_LANGUAGE=\"en\"; __ac=abc"] {
         let m = w.get("/Plone/doc1", &[("cookie", cookie)], T0 + 1000);
@@ -112,7 +93,7 @@ fn plone6_logged_in_members_bypass_with_either_login_cookie_and_never_get_the_an
 #[test]
 fn plone6_never_keeps_a_page_for_a_cookie_zope_may_read_as_a_login() {
     // Zope ends a quoted cookie value at `,`: to Plone this is a login, to the edge one cookie.
-    let mut w = World::new("plone6-splitviews", |req| {
+    let mut w = <World as Scenario>::new("plone6-splitviews", |req| {
         let mut r = plone_view(req);
         let zope_sees_login = req.headers.get("cookie").is_some_and(|c| c.contains("__ac="));
         if let (Some((head, body)), true) = (r.as_mut(), zope_sees_login) {
@@ -132,7 +113,7 @@ fn plone6_never_keeps_a_page_for_a_cookie_zope_may_read_as_a_login() {
         serde_json::from_str(Policy::profiles().iter().find(|(id, _)| *id == "plone6-splitviews").unwrap().1)
             .unwrap();
     p["splitView"]["authorizationHeader"] = serde_json::Value::Bool(false);
-    let mut w = World::new("plone6-splitviews", plone_view);
+    let mut w = <World as Scenario>::new("plone6-splitviews", plone_view);
     w.policy = Policy::from_json(&p.to_string()).unwrap();
     let basic = w.get("/Plone/doc1", &[("authorization", "Basic bWVtYmVyMTpwdw==")], T0);
     assert!(!basic.header("cache-status").unwrap().contains("stored"));
@@ -140,13 +121,13 @@ fn plone6_never_keeps_a_page_for_a_cookie_zope_may_read_as_a_login() {
 
 #[test]
 fn plone6_status_messages_bypass_and_a_private_answer_to_other_statuses_is_not_kept() {
-    let mut w = World::new("plone6-splitviews", plone_view);
+    let mut w = <World as Scenario>::new("plone6-splitviews", plone_view);
     w.get("/Plone/doc1", &[], T0);
     let s = w.get("/Plone/doc1", &[("cookie", "statusmessages=\"BAFDaGFuZ2VzIHNhdmVkLmluZm8=\"")], T0 + 1000);
     assert_eq!(s.outcome, Outcome::Bypass);
     assert!(s.header("cache-status").unwrap().contains("cache-stop"));
 
-    let mut w = World::new("plone6-splitviews", |_| {
+    let mut w = <World as Scenario>::new("plone6-splitviews", |_| {
         resp(
             404,
             &[
@@ -164,7 +145,7 @@ fn plone6_status_messages_bypass_and_a_private_answer_to_other_statuses_is_not_k
 #[test]
 fn a_private_answer_stays_private_without_the_explicit_parameter() {
     // The classic split-view profile, the same Plone answer: nothing is stored.
-    let mut w = World::new("with-caching-proxy-splitviews", |req| {
+    let mut w = <World as Scenario>::new("with-caching-proxy-splitviews", |req| {
         let mut r = plone_view(req);
         if let Some((head, _)) = r.as_mut() {
             head.headers.set("x-cache-ruleset", "plone.content.itemView");
@@ -223,7 +204,7 @@ fn django_page(req: &RequestHead) -> OriginResult {
 
 #[test]
 fn django_vary_cookie_is_keyed_on_the_session_and_language_cookies_only() {
-    let mut w = World::new("django", django_page);
+    let mut w = <World as Scenario>::new("django", django_page);
     assert_eq!(w.get("/", &[], T0).outcome, Outcome::Miss);
     // analytics and csrftoken do not split the anonymous copy
     for cookie in ["_ga=GA1.2.3", "csrftoken=abc123; _ga=1", "csrftoken=zzz"] {
@@ -246,7 +227,7 @@ fn django_vary_cookie_is_keyed_on_the_session_and_language_cookies_only() {
 
 #[test]
 fn django_messages_bypass_and_hashed_statics_are_kept() {
-    let mut w = World::new("django", |req| {
+    let mut w = <World as Scenario>::new("django", |req| {
         if req.url.path().starts_with("/static/") {
             return resp(200, &[("cache-control", "max-age=315360000, public, immutable")], "css");
         }

@@ -12,6 +12,7 @@ use rulecache::http::{secs, Headers, RequestHead, ResponseHead, Time};
 use rulecache::invalidate;
 use rulecache::revalidate;
 use rulecache::storable::{self, NotStored};
+use rulecache::testing::world::{head as resp, request as req};
 use rulecache::testing::{XorShift, HEADER_NAMES};
 
 /// The fake clock's origin.
@@ -26,16 +27,8 @@ fn date(t: Time) -> String {
     format_http_date(secs(t))
 }
 
-fn req(method: &str, url: &str, pairs: &[(&str, &str)]) -> RequestHead {
-    RequestHead::parse(method, url, Headers::from_pairs(pairs.iter().copied())).unwrap()
-}
-
 fn get(pairs: &[(&str, &str)]) -> RequestHead {
     req("GET", "https://example.org/page", pairs)
-}
-
-fn resp(status: u16, pairs: &[(&str, &str)]) -> ResponseHead {
-    ResponseHead::new(status, Headers::from_pairs(pairs.iter().copied()))
 }
 
 /// A stored entry, as the engine would keep it.

@@ -5,31 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use std::cell::RefCell;
-
 use rulecache::engine::{Flow, Found, Outcome, Purged, Step};
-use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
+use rulecache::http::{Headers, RequestHead, Time};
 use rulecache::policy::Policy;
-use rulecache::sim::{self, Exchange, OriginResult};
-use rulecache::store::MemoryStore;
-
-const T0: Time = 1_800_000_000_000;
+use rulecache::sim::{Exchange, OriginResult};
+use rulecache::testing::world::{response as resp, ScriptedOrigin, World, T0};
 const SEC: Time = 1000;
-
-type Answer = Box<dyn Fn(&RequestHead, usize) -> OriginResult>;
-
-struct World {
-    policy: Policy,
-    store: MemoryStore,
-    seen: RefCell<Vec<RequestHead>>,
-    answer: Answer,
-}
-
-fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> OriginResult {
-    let mut h = Headers::from_pairs(headers.iter().copied());
-    h.set("content-length", body.len().to_string());
-    Some((ResponseHead::new(status, h), body.as_bytes().to_vec()))
-}
 
 /// Who the origin (parsing like Zope) sees: the user named by a `__ac=valid-<user>` cookie.
 fn origin_user(req: &RequestHead) -> String {
@@ -41,14 +22,19 @@ fn origin_user(req: &RequestHead) -> String {
         .unwrap_or_else(|| "anonymous".to_string())
 }
 
-impl World {
+/// The bundled default profile in front of `answer` (requests numbered in order), on the one
+/// test world.
+trait Scenario: Sized {
+    fn new(answer: impl Fn(&RequestHead, usize) -> OriginResult + 'static) -> Self;
+    fn with_policy(self, edit: impl FnOnce(&mut serde_json::Value)) -> Self;
+    fn request(&mut self, path: &str, headers: &[(&str, &str)], at: Time) -> Exchange;
+    fn origin_calls(&self) -> usize;
+    fn last_seen(&self) -> RequestHead;
+}
+
+impl Scenario for World {
     fn new(answer: impl Fn(&RequestHead, usize) -> OriginResult + 'static) -> Self {
-        World {
-            policy: Policy::default_profile(),
-            store: MemoryStore::new(),
-            seen: RefCell::default(),
-            answer: Box::new(answer),
-        }
+        World::new(Policy::default_profile(), ScriptedOrigin::in_order(move |r, n, _| answer(r, n)))
     }
 
     fn with_policy(mut self, edit: impl FnOnce(&mut serde_json::Value)) -> Self {
@@ -61,26 +47,15 @@ impl World {
     }
 
     fn request(&mut self, path: &str, headers: &[(&str, &str)], at: Time) -> Exchange {
-        let req = RequestHead::parse(
-            "GET",
-            &format!("https://site.example{path}"),
-            Headers::from_pairs(headers.iter().copied()),
-        )
-        .unwrap();
-        let (seen, answer) = (&self.seen, &self.answer);
-        let mut origin = |r: &RequestHead| {
-            seen.borrow_mut().push(r.clone());
-            answer(r, seen.borrow().len())
-        };
-        sim::run(&self.policy, &mut self.store, &mut origin, req, at, &|_| Purged::No)
+        self.send_at("GET", path, headers, at)
     }
 
     fn origin_calls(&self) -> usize {
-        self.seen.borrow().len()
+        self.origin.calls()
     }
 
     fn last_seen(&self) -> RequestHead {
-        self.seen.borrow().last().cloned().unwrap()
+        self.origin.last().unwrap()
     }
 }
 
@@ -100,7 +75,7 @@ fn file_origin(shared_cc: &'static str) -> impl Fn(&RequestHead, usize) -> Origi
 
 #[test]
 fn a_logged_in_users_file_is_not_served_to_a_junk_cookie() {
-    let mut w = World::new(file_origin("max-age=0"));
+    let mut w = <World as Scenario>::new(file_origin("max-age=0"));
     let editor = w.request("/docs/report.pdf", &[("cookie", "__ac=valid-editor")], T0);
     assert_eq!(editor.text(), "editor #1");
     assert!(
@@ -116,7 +91,7 @@ fn a_logged_in_users_file_is_not_served_to_a_junk_cookie() {
 #[test]
 fn shared_among_logged_in_users_only_when_origin_and_policy_both_say_so() {
     // The origin marks it shareable, the policy does not: not stored.
-    let mut w = World::new(file_origin("max-age=0, s-maxage=86400, must-revalidate"));
+    let mut w = <World as Scenario>::new(file_origin("max-age=0, s-maxage=86400, must-revalidate"));
     w.request("/docs/a.pdf", &[("cookie", "__ac=valid-alice")], T0);
     let bob = w.request("/docs/a.pdf", &[("cookie", "__ac=valid-bob")], T0 + SEC);
     assert_eq!(bob.text(), "bob #2");
@@ -124,12 +99,13 @@ fn shared_among_logged_in_users_only_when_origin_and_policy_both_say_so() {
     let share = |v: &mut serde_json::Value| {
         v["operations"]["plone.content.file"]["parameters"]["shareAuthenticated"] = true.into();
     };
-    let mut w = World::new(file_origin("max-age=0")).with_policy(share);
+    let mut w = <World as Scenario>::new(file_origin("max-age=0")).with_policy(share);
     w.request("/docs/a.pdf", &[("cookie", "__ac=valid-alice")], T0);
     let bob = w.request("/docs/a.pdf", &[("cookie", "__ac=valid-bob")], T0 + SEC);
     assert_eq!(bob.text(), "bob #2");
     // Both: shared among logged-in users, never with anonymous visitors, and private downstream.
-    let mut w = World::new(file_origin("max-age=0, s-maxage=86400, must-revalidate")).with_policy(share);
+    let mut w = <World as Scenario>::new(file_origin("max-age=0, s-maxage=86400, must-revalidate"))
+        .with_policy(share);
     let alice = w.request("/docs/a.pdf", &[("cookie", "__ac=valid-alice")], T0);
     let bob = w.request("/docs/a.pdf", &[("cookie", "__ac=valid-bob")], T0 + SEC);
     assert_eq!(bob.outcome, Outcome::Hit);
@@ -145,7 +121,7 @@ fn shared_among_logged_in_users_only_when_origin_and_policy_both_say_so() {
 #[test]
 fn responses_to_authenticated_requests_never_carry_public_or_s_maxage_downstream() {
     // plone.resource (strongCaching) sends `public` to everybody; not to a logged-in user.
-    let mut w = World::new(|_, _| {
+    let mut w = <World as Scenario>::new(|_, _| {
         resp(200, &[("content-type", "text/css"), ("cdn-cache-control", "max-age=60")], "body{}")
     });
     let x = w.request("/theme/site.css", &[("cookie", "__ac=valid-alice")], T0);
@@ -159,7 +135,7 @@ fn responses_to_authenticated_requests_never_carry_public_or_s_maxage_downstream
 #[test]
 fn a_page_requested_under_a_static_extension_is_not_stored_as_a_file() {
     // Web cache deception: /@@personal-information/x.css answered with the member's page.
-    let mut w = World::new(|req, n| {
+    let mut w = <World as Scenario>::new(|req, n| {
         let user = origin_user(req);
         resp(
             200,
@@ -172,7 +148,8 @@ fn a_page_requested_under_a_static_extension_is_not_stored_as_a_file() {
     let next = w.request("/@@personal-information/x.css", &[], T0 + SEC);
     assert_eq!(next.text(), "page of anonymous #2");
     // A real stylesheet is stored.
-    let mut w = World::new(|_, n| resp(200, &[("content-type", "text/css")], &format!("css {n}")));
+    let mut w =
+        <World as Scenario>::new(|_, n| resp(200, &[("content-type", "text/css")], &format!("css {n}")));
     w.request("/site.css", &[], T0);
     assert_eq!(w.request("/site.css", &[], T0 + SEC).outcome, Outcome::Hit);
 }
@@ -181,7 +158,7 @@ fn a_page_requested_under_a_static_extension_is_not_stored_as_a_file() {
 fn error_statuses_are_not_kept_as_the_page() {
     // CPDoS: one request with 130 headers makes the origin answer 431.
     for status in [400, 403, 431, 500, 502, 503] {
-        let mut w = World::new(move |_, n| {
+        let mut w = <World as Scenario>::new(move |_, n| {
             if n == 1 {
                 resp(status, &[("content-type", "text/plain")], "error")
             } else {
@@ -197,8 +174,9 @@ fn error_statuses_are_not_kept_as_the_page() {
 
 #[test]
 fn not_found_is_kept_only_briefly() {
-    let mut w = World::new(|_, n| resp(404, &[("content-type", "text/css")], &format!("missing {n}")))
-        .with_policy(|v| v["caching"]["notFoundTtl"] = 5.into());
+    let mut w =
+        <World as Scenario>::new(|_, n| resp(404, &[("content-type", "text/css")], &format!("missing {n}")))
+            .with_policy(|v| v["caching"]["notFoundTtl"] = 5.into());
     w.request("/theme/gone.css", &[], T0);
     assert_eq!(w.request("/theme/gone.css", &[], T0 + 4 * SEC).outcome, Outcome::Hit);
     assert_eq!(
@@ -211,7 +189,7 @@ fn not_found_is_kept_only_briefly() {
 #[test]
 fn a_server_error_while_revalidating_keeps_the_stored_entry() {
     // honourOrigin: a 503 with explicit freshness does not replace a stale entry.
-    let mut w = World::new(|req, n| match n {
+    let mut w = <World as Scenario>::new(|req, n| match n {
         1 => resp(200, &[("cache-control", "max-age=10"), ("etag", "\"v1\"")], "v1"),
         2 => resp(503, &[("cache-control", "max-age=3600")], "down"),
         _ if req.headers.get("if-none-match") == Some("\"v1\"") => {
@@ -229,7 +207,7 @@ fn a_server_error_while_revalidating_keeps_the_stored_entry() {
 
 #[test]
 fn a_304_that_forbids_storing_ends_the_entry() {
-    let mut w = World::new(|_, n| match n {
+    let mut w = <World as Scenario>::new(|_, n| match n {
         1 => resp(200, &[("cache-control", "max-age=10"), ("etag", "\"v1\"")], "v1"),
         2 => resp(304, &[("cache-control", "no-store"), ("etag", "\"v1\"")], ""),
         _ => resp(200, &[("cache-control", "no-store")], "fresh"),
@@ -243,7 +221,7 @@ fn a_304_that_forbids_storing_ends_the_entry() {
 
 #[test]
 fn the_origin_is_sent_exactly_what_is_keyed() {
-    let mut w = World::new(|_, _| resp(200, &[("cache-control", "max-age=60")], "x"));
+    let mut w = <World as Scenario>::new(|_, _| resp(200, &[("cache-control", "max-age=60")], "x"));
     w.request(
         "/page?b=2&utm_source=x&a=1&utm_x=1;callback=evil",
         &[
@@ -265,10 +243,11 @@ fn the_origin_is_sent_exactly_what_is_keyed() {
     assert_eq!(sent.headers.get("cookie"), Some("__ac="), "unnamed cookies were forwarded");
     assert_eq!(sent.headers.get("accept-encoding"), Some("gzip"));
     // A trusted header is forwarded; the keep-list keeps a cookie.
-    let mut w = World::new(|_, _| resp(200, &[("cache-control", "max-age=60")], "x")).with_policy(|v| {
-        v["cacheKey"]["trustedHeaders"] = serde_json::json!(["X-Forwarded-Host"]);
-        v["cacheKey"]["keepCookies"] = serde_json::json!(["_ZopeId"]);
-    });
+    let mut w = <World as Scenario>::new(|_, _| resp(200, &[("cache-control", "max-age=60")], "x"))
+        .with_policy(|v| {
+            v["cacheKey"]["trustedHeaders"] = serde_json::json!(["X-Forwarded-Host"]);
+            v["cacheKey"]["keepCookies"] = serde_json::json!(["_ZopeId"]);
+        });
     w.request("/page", &[("x-forwarded-host", "www.example"), ("cookie", "_ZopeId=\"z\"; _ga=1")], T0);
     let sent = w.last_seen();
     assert_eq!(sent.headers.get("x-forwarded-host"), Some("www.example"));
@@ -278,7 +257,7 @@ fn the_origin_is_sent_exactly_what_is_keyed() {
 #[test]
 fn an_operations_vary_is_part_of_the_key() {
     // plone.content.dynamic (terseCaching) declares `vary: Accept`; the origin does not.
-    let mut w = World::new(|req, _| {
+    let mut w = <World as Scenario>::new(|req, _| {
         let json = req.headers.get("accept").is_some_and(|a| a.contains("json"));
         let (ct, body) = if json { ("application/json", "{}") } else { ("text/html", "<html>") };
         resp(200, &[("content-type", ct), ("cache-control", "max-age=60")], body)
@@ -297,7 +276,7 @@ fn an_operations_vary_is_part_of_the_key() {
 #[test]
 fn a_login_hidden_behind_a_quoted_cookie_is_still_a_login() {
     // ZPublisher ends `a="1"` at the comma and reads `__ac` after it.
-    let mut w = World::new(|req, n| {
+    let mut w = <World as Scenario>::new(|req, n| {
         let user = origin_user(req);
         resp(200, &[("cache-control", "max-age=0, s-maxage=3600, must-revalidate")], &format!("{user} {n}"))
     });
@@ -330,9 +309,10 @@ fn the_admin_secret_is_never_forwarded() {
 
 #[test]
 fn cache_tags_and_keys_need_the_secret() {
-    let mut w =
-        World::new(|_, _| resp(200, &[("cache-control", "max-age=60"), ("cache-tag", "secret-tag")], "x"))
-            .with_policy(|v| v["caching"]["debugHeaders"] = true.into());
+    let mut w = <World as Scenario>::new(|_, _| {
+        resp(200, &[("cache-control", "max-age=60"), ("cache-tag", "secret-tag")], "x")
+    })
+    .with_policy(|v| v["caching"]["debugHeaders"] = true.into());
     let x = w.request("/page", &[], T0);
     assert_eq!(x.header("cache-tag"), None);
     assert!(!cache_status(&x).contains("key="), "{}", cache_status(&x));

@@ -24,22 +24,7 @@ use wasm_bindgen_futures::JsFuture;
 /// A request's answer: the runtime's `Response`.
 pub type Answer = Pin<Box<dyn Future<Output = JsValue>>>;
 
-#[wasm_bindgen(inline_js = r#"
-// A promise dropped unsettled (its request cancelled) lets its answer go.
-const unsettled = typeof FinalizationRegistry === 'undefined'
-  ? null
-  : new FinalizationRegistry(({ id, forget }) => forget(id));
-export function resumeOn(promise, id, resume, forget) {
-  const token = {};
-  const settled = (v, ok) => {
-    unsettled?.unregister(token);
-    return resume(id, v, ok);
-  };
-  const onValue = (v) => settled(v, true);
-  unsettled?.register(onValue, { id, forget }, token);
-  return promise.then(onValue, (e) => settled(e, false));
-}
-"#)]
+#[wasm_bindgen(module = "/js/settle.js")]
 extern "C" {
     #[wasm_bindgen(js_name = resumeOn)]
     fn resume_on(promise: &Promise, id: u32, resume: &JsValue, forget: &JsValue) -> Promise;

@@ -5,6 +5,7 @@
 
 pub mod cookie_parsers;
 pub mod sim;
+pub mod world;
 
 /// A small xorshift64 generator (shifts 13, 7, 17) for no-panic and model-based tests.
 ///
