@@ -271,7 +271,7 @@ fn a_page_map_answers_before_any_lookup() {
 #[test]
 fn an_entry_the_ledger_cannot_vouch_for_is_revalidated_first_and_says_so() {
     // stale-while-revalidate would serve it at once: an unverified entry waits for the origin.
-    let mut w = World::new(Origin::new(|req, n| {
+    let mut w = world(origin(|req, n| {
         let h = [("cache-control", "max-age=600, stale-while-revalidate=600"), ("etag", "\"u\"")];
         if req.headers.contains("if-none-match") {
             resp(304, &h, "")
@@ -297,7 +297,7 @@ fn an_entry_the_ledger_cannot_vouch_for_is_revalidated_first_and_says_so() {
         "{}",
         status(&x)
     );
-    assert_eq!(w.origin.hits("/t/u"), 2, "revalidated before the answer");
+    assert_eq!(w.origin.calls_to("/t/u"), 2, "revalidated before the answer");
     let y = w.get("/t/u", T0 + 21_000);
     assert_eq!(y.outcome, Outcome::Hit, "revalidated: its request time is now recent");
 }
