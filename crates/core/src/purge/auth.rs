@@ -60,6 +60,7 @@
 
 use std::collections::HashMap;
 
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::http::{secs, Headers, Time};
@@ -346,10 +347,8 @@ fn check_signed(
         return Err(AuthError::Invalid);
     };
     let presented = unhex(text.0).ok_or(AuthError::Invalid)?;
-    let expected = hmac_sha256(secret.as_bytes(), text.1.as_bytes());
-    if !digests_equal(&expected, &presented) {
-        return Err(AuthError::Invalid);
-    }
+    // RFC 2104 HMAC, compared in constant time by the `hmac` crate.
+    hmac_of(secret.as_bytes(), text.1.as_bytes()).verify_slice(&presented).map_err(|_| AuthError::Invalid)?;
     let now_secs = secs(now);
     if now_secs.abs_diff(ts) > MAX_CLOCK_SKEW_SECS {
         return Err(AuthError::Expired);
@@ -360,22 +359,17 @@ fn check_signed(
     Ok(Credential { scheme: Scheme::Signed })
 }
 
-/// HMAC-SHA256, RFC 2104: "H(K XOR opad, H(K XOR ipad, text))", where a key longer than the
-/// 64-byte block is first hashed and a shorter one is padded with zeros.
+/// HMAC-SHA256 (RFC 2104) of `message` under `key`, ready to finalize or verify.
+fn hmac_of(key: &[u8], message: &[u8]) -> Hmac<Sha256> {
+    // Any key length is valid for HMAC: longer keys are hashed, shorter ones padded.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(message);
+    mac
+}
+
 fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; 64];
-    let hashed;
-    let key = if key.len() > block.len() {
-        hashed = Sha256::digest(key);
-        hashed.as_slice()
-    } else {
-        key
-    };
-    for (slot, b) in block.iter_mut().zip(key) {
-        *slot = *b;
-    }
-    let inner = Sha256::new().chain_update(block.map(|b| b ^ 0x36)).chain_update(message).finalize();
-    Sha256::new().chain_update(block.map(|b| b ^ 0x5c)).chain_update(inner).finalize().into()
+    hmac_of(key, message).finalize().into_bytes().into()
 }
 
 fn string_to_sign(method: &str, path_and_query: &str, timestamp: u64, body: &[u8]) -> String {
@@ -503,4 +497,22 @@ pub fn authorize_address(method: &str, client: Option<&str>, allowed: &[AddressR
     }
     let addr: std::net::IpAddr = client?.trim().parse().ok()?;
     allowed.iter().any(|r| r.contains(addr)).then_some(Credential { scheme: Scheme::Address })
+}
+
+#[cfg(test)]
+mod hmac_tests {
+    use super::*;
+
+    /// RFC 4231 §4.3 (test case 2) and §4.6 (a key longer than the block, test case 6).
+    #[test]
+    fn hmac_sha256_matches_the_rfc_4231_vectors() {
+        assert_eq!(
+            hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(
+            hex(&hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First")),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
 }
