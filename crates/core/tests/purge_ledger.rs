@@ -199,14 +199,19 @@ fn a_tag_purge_reaches_entries_carrying_the_tag() {
 }
 
 #[test]
-fn a_prefix_purge_is_a_plain_string_prefix_with_the_host() {
+fn a_prefix_purge_covers_whole_segments_on_its_host() {
     let mut w = World::new();
     w.append(T0, vec![Target::Prefix(NEWS.into())], false);
     let copy = w.copy(T0);
-    for key in [NEWS, "https://www.example.com/news/2024/a?x=1", "https://www.example.com/newsletter"] {
+    for key in [NEWS, "https://www.example.com/news/2024/a?x=1", "https://www.example.com/news?page=2"] {
         assert_eq!(copy.effect(key, &[], T0 - 1), Some(Effect::Hard), "{key}");
     }
-    for key in ["https://www.example.com/new", "https://www.example.com/", "https://cdn.example.com/news/a"] {
+    for key in [
+        "https://www.example.com/newsletter",
+        "https://www.example.com/new",
+        "https://www.example.com/",
+        "https://cdn.example.com/news/a",
+    ] {
         assert_eq!(copy.effect(key, &[], T0 - 1), None, "{key}");
     }
 }
@@ -221,7 +226,8 @@ fn many_prefixes_of_different_lengths_are_all_found() {
     w.append(later, vec![Target::Prefix("https://h.example/é".into())], true);
     let copy = w.copy(later);
     assert_eq!(copy.effect(&format!("https://h.example/{}x", "d/".repeat(150)), &[], T0), Some(Effect::Hard));
-    assert_eq!(copy.effect("https://h.example/éa", &[], later - 1), Some(Effect::Soft { at: later }));
+    assert_eq!(copy.effect("https://h.example/é/a", &[], later - 1), Some(Effect::Soft { at: later }));
+    assert_eq!(copy.effect("https://h.example/éa", &[], later - 1), None, "whole segments only");
     assert_eq!(
         copy.effect("https://h.example/€", &[], later - 1),
         None,

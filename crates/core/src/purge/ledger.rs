@@ -25,10 +25,10 @@
 //! fetches what other locations wrote in between.
 //!
 //! **Matching.** A [`Target::Url`] matches the entry whose primary key is exactly that
-//! string; a [`Target::Prefix`] matches every primary key that starts with it, as a plain
-//! string prefix with scheme and host included (`https://example.com/news` matches
-//! `https://example.com/news`, `https://example.com/news/a` and
-//! `https://example.com/newsletter`, but nothing on another host); a [`Target::Tag`] matches
+//! string; a [`Target::Prefix`] matches every primary key that starts with it by whole path
+//! segments, scheme and host included (`https://example.com/news` matches
+//! `https://example.com/news`, `https://example.com/news/a` and `…/news?page=2`, not
+//! `https://example.com/newsletter`, nor anything on another host); a [`Target::Tag`] matches
 //! every entry carrying that tag (exact, case-sensitive).
 
 use std::collections::{BTreeSet, HashMap};
@@ -62,7 +62,7 @@ pub const NONCE_LIFETIME_MS: Time = 2 * super::auth::MAX_CLOCK_SKEW_SECS * 1000 
 pub enum Target {
     /// A normalised primary key, `scheme://host[:port]/path[?query]`: all its variants.
     Url(String),
-    /// A primary-key prefix, `scheme://host[:port]/path-prefix` (plain string prefix).
+    /// A primary-key prefix, `scheme://host[:port]/path-prefix`, by whole path segments.
     Prefix(String),
     /// A cache tag (`Cache-Tag` / `Surrogate-Key` from the origin).
     Tag(String),
@@ -592,7 +592,11 @@ impl LedgerCopy {
             tags.iter().filter_map(|tag| self.tags.get(tag)).for_each(&mut merge);
         }
         for len in self.prefix_lengths.range(..=url.len()) {
-            if let Some(marks) = url.get(..*len).and_then(|p| self.prefixes.get(p)) {
+            // Whole segments only, as every prefix in rulecache (`http::has_path_prefix`).
+            let Some(prefix) = url.get(..*len).filter(|p| crate::http::has_path_prefix(url, p)) else {
+                continue;
+            };
+            if let Some(marks) = self.prefixes.get(prefix) {
                 merge(marks);
             }
         }
