@@ -1,0 +1,144 @@
+//! The client's answer: the operation's headers, split-view Vary, debug headers,
+//! Cache-Status, and the client's own conditionals and ranges.
+
+use super::*;
+
+impl Flow {
+    /// Builds the client's answer: the operation's downstream headers, split-view Vary,
+    /// debug headers, `Cache-Status`, and the client's own conditionals (→ 304).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn reply(
+        &mut self,
+        policy: &Policy,
+        mut head: ResponseHead,
+        mut body: BodySource,
+        cs: CacheStatus,
+        store: Option<StoreOrder>,
+        outcome: Outcome,
+        background: Option<Box<Flow>>,
+        _meta: Option<&Meta>,
+        now: Time,
+    ) -> Step {
+        let operation = policy.operation(self.ruleset.as_deref());
+        if outcome != Outcome::Bypass || self.client.is_get_or_head() {
+            self.modify(policy, operation, &mut head, now);
+        }
+        self.decorate(policy, &mut head, &cs, Some(operation.name()));
+        let mut cut = None;
+        if self.client.is_get_or_head() && (200..300).contains(&head.status) {
+            // A response from the store (or just stored) is answered as RFC 9111 §4.3.2 says
+            // for stored responses; a forwarded one only by its own validators.
+            let stored = body == BodySource::Stored || store.is_some();
+            let verdict = if stored {
+                conditional::evaluate_stored(&self.client, &head)
+            } else {
+                conditional::evaluate(&self.client, &head)
+            };
+            match verdict {
+                Conditional::NotModified => {
+                    // The 304 keeps our own status and debug fields (RFC 9211 applies to
+                    // every response), not only the representation fields of RFC 9110.
+                    let mut nm = conditional::not_modified(&head);
+                    for (n, v) in head.headers.iter() {
+                        if n.eq_ignore_ascii_case("cache-status")
+                            || n.to_ascii_lowercase().starts_with("x-rulecache-")
+                        {
+                            nm.headers.append(n, v);
+                        }
+                    }
+                    head = nm;
+                    body = BodySource::Empty;
+                }
+                Conditional::PreconditionFailed => {
+                    head = ResponseHead::new(412, Headers::new());
+                    self.decorate(policy, &mut head, &cs, Some(operation.name()));
+                    body = BodySource::Empty;
+                }
+                Conditional::None if body == BodySource::Stored && self.client.headers.contains("range") => {
+                    let answer = range::answer(&self.client, &head, self.stored_len);
+                    range::apply(&mut head, answer);
+                    match answer {
+                        range::Answer::Partial { start, end, .. } => cut = Some((start, end)),
+                        range::Answer::Unsatisfiable { .. } => body = BodySource::Empty,
+                        range::Answer::Full => {}
+                    }
+                }
+                Conditional::None => {}
+            }
+        }
+        if self.client.method == Method::Head {
+            body = BodySource::Empty;
+        }
+        self.state = State::Done;
+        Step::Respond(Box::new(Reply {
+            head,
+            body,
+            store,
+            invalidate: Vec::new(),
+            background,
+            outcome,
+            ruleset: self.ruleset.clone(),
+            text: None,
+            range: cut,
+        }))
+    }
+
+    /// Split-view Vary, tag stripping, debug headers and `Cache-Status`.
+    pub(super) fn decorate(
+        &self,
+        policy: &Policy,
+        head: &mut ResponseHead,
+        cs: &CacheStatus,
+        operation: Option<&str>,
+    ) {
+        if let (Some(name), Some(_)) = (policy.split_view_header(), self.keyed_audience) {
+            if policy.operation(self.ruleset.as_deref()).advertises_split_view() {
+                merge_vary(&mut head.headers, name);
+            }
+        }
+        if !self.audience.is_anonymous() {
+            keep_private(&mut head.headers);
+        }
+        // Rule and operation names with the policy's `debugHeaders` or the admin secret; the
+        // origin's cache tags and the cache key only with the secret.
+        let debug = policy.debug_headers() || self.debug_proven;
+        if !self.debug_proven {
+            head.headers.remove("cache-tag");
+            head.headers.remove("surrogate-key");
+        }
+        let mut key = cs.key.as_deref();
+        if self.debug_proven {
+            key = Some(&self.primary);
+        }
+        if debug {
+            let rule = self.ruleset.as_deref().unwrap_or("(default)");
+            head.headers.set("x-rulecache-rule", rule);
+            if let Some(op) = operation {
+                head.headers.set("x-rulecache-operation", op);
+                let chain = policy.operation(self.ruleset.as_deref()).chain_names();
+                if !chain.is_empty() {
+                    head.headers.set("x-rulecache-chain-operations", chain.join(", "));
+                }
+            }
+            let name = policy.name();
+            let mut label = String::with_capacity(name.len() + 22);
+            label.push_str(name);
+            label.push_str(" v");
+            push_u64(&mut label, policy.version());
+            head.headers.set("x-rulecache-policy", label);
+        }
+        head.headers.append("cache-status", cs.to_value_with_key(CACHE_NAME, key));
+    }
+
+    /// Whether a stale entry may stand in if the pending fetch fails (stale-if-error): only
+    /// then is it worth giving up on a slow origin.
+    pub(super) fn has_stale_fallback(&self) -> bool {
+        matches!(self.state, State::Revalidating { serve_if_error: true, background: false, .. })
+    }
+
+    /// A fetch step in the current state, with the deadline the state allows.
+    pub(super) fn fetch(&self, request: RequestHead, with_body: bool, coalesce: Option<String>) -> Step {
+        let deadline_ms = self.has_stale_fallback().then_some(crate::tiers::ORIGIN_DEADLINE_MS);
+        Step::Fetch { request, with_body, coalesce, deadline_ms }
+    }
+}

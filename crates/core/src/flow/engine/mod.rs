@@ -1,0 +1,524 @@
+//! The request flow as data: decisions in, actions out.
+//!
+//! A [`Flow`] is a small state machine. The driver (the worker shell, or the native harness
+//! in [`crate::sim`]) asks it for the next [`Step`], performs that step's I/O, and feeds the
+//! result back; a reply becomes an ordered effect list ([`crate::flow::Effect`]) both apply.
+//! The flow never touches a body: it says which body to send ([`BodySource`]) and the driver
+//! moves the bytes (or the JavaScript stream) itself.
+//!
+//! By phase: `start` (classification, bypass, page map, what the origin is sent), `lookup`
+//! (what the stores held), `origin` (the origin's answer, storability, revalidation), `answer`
+//! (the client's response).
+
+mod answer;
+mod lookup;
+mod origin;
+mod start;
+
+use std::borrow::Cow;
+
+use crate::cache_status::{CacheStatus, Fwd};
+use crate::conditional::{self, Conditional};
+use crate::decision::{Audience, Bypass, EdgeStorage, ModifyContext};
+use crate::freshness::{self, Stored, Verdict};
+use crate::http::{Headers, Method, RequestHead, ResponseHead, Time};
+use crate::key::{self, VarySpec};
+use crate::meta::{Meta, VaryIndex};
+use crate::operations::Operation;
+use crate::policy::{PageAction, Policy};
+use crate::storable;
+use crate::{cache_control, hop, invalidate, range, revalidate};
+
+/// The name this cache uses in `Cache-Status` (RFC 9211 §2: "a token identifying the cache").
+pub const CACHE_NAME: &str = "rulecache";
+
+/// Request header fields a client may never set: they are ours. (The split-view header is
+/// removed by the policy, whatever its configured name.)
+pub const INTERNAL_REQUEST_HEADERS: &[&str] =
+    &["x-rulecache-meta", "x-rulecache-index", "x-rulecache-timestamp", "x-rulecache-signature"];
+
+/// What a stored record at a key turned out to be.
+#[derive(Debug, Clone)]
+pub enum Found {
+    Nothing,
+    /// A response (its body is held by the driver).
+    Entry(Box<Meta>),
+    /// The per-URL record that says which request fields select a variant.
+    Index(VaryIndex),
+}
+
+/// Whether a stored entry was purged through the global ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purged {
+    No,
+    /// Hard purge: the entry is a miss.
+    Hard,
+    /// Soft purge: the entry is stale from `at` and must be revalidated.
+    Soft {
+        at: Time,
+    },
+    /// The isolate's copy of the ledger is older than the propagation bound and the entry is
+    /// old enough to have been purged meanwhile: revalidate it before use (no
+    /// stale-while-revalidate), with `Cache-Status: …; detail=ledger-unverified`.
+    Unverified {
+        before: Time,
+    },
+}
+
+/// The `Cache-Status` detail of an entry revalidated because the purge ledger could not be
+/// consulted (see [`Purged::Unverified`]).
+pub const LEDGER_UNVERIFIED: &str = "ledger-unverified";
+
+/// Which body goes with a response the flow asks the driver to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodySource {
+    /// No body (HEAD, 304, 204).
+    Empty,
+    /// The body of the stored entry found by the last lookup.
+    Stored,
+    /// The body of the last origin response.
+    Origin,
+}
+
+/// How a request was answered, for statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Hit,
+    StaleServed,
+    Miss,
+    Revalidated304,
+    Revalidated200,
+    Bypass,
+    Synthetic,
+}
+
+/// One thing for the driver to do.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Look `key` up (memory tier, then Cache API, then — when `kv` — Workers KV) and call
+    /// [`Flow::found`].
+    Lookup { key: String, kv: bool },
+    /// Send `request` to the origin (with the client's body when `with_body`), then call
+    /// [`Flow::origin_response`] or [`Flow::origin_failed`]. `coalesce`: the storage key this
+    /// miss will fill; a driver that already has a fetch for it in flight may wait for that
+    /// one and call [`Flow::retry_after_collapse`] instead. `deadline_ms`: how long to wait for
+    /// the origin before calling [`Flow::origin_failed`] (set only when a stale entry can stand
+    /// in for the answer; otherwise the origin is waited for as long as the runtime allows).
+    Fetch { request: RequestHead, with_body: bool, coalesce: Option<String>, deadline_ms: Option<u64> },
+    /// Answer the client. `store`: keep the origin body under this record too (the driver
+    /// tees it). `background`: run this revalidation after answering (stale-while-revalidate).
+    Respond(Box<Reply>),
+}
+
+/// The final answer of a flow.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub head: ResponseHead,
+    pub body: BodySource,
+    pub store: Option<StoreOrder>,
+    /// Storage keys to delete (RFC 9111 §4.4 invalidation).
+    pub invalidate: Vec<String>,
+    pub background: Option<Box<Flow>>,
+    pub outcome: Outcome,
+    /// The ruleset (for statistics), `None` when unclassified.
+    pub ruleset: Option<String>,
+    /// A synthetic body (page map, errors) when `body` is `Empty` and this is set.
+    pub text: Option<String>,
+    /// Send only bytes `start..=end` of the stored body (a `206` cut from a stored `200`).
+    pub range: Option<(u64, u64)>,
+}
+
+/// Store a body under `key` with `meta`; write `index` beside it when the response varies.
+#[derive(Debug, Clone)]
+pub struct StoreOrder {
+    pub key: String,
+    pub meta: Meta,
+    /// The body to store: the origin's, or (after a 304) the stored one, re-stored.
+    pub body: BodySource,
+    /// Keep a copy in the in-isolate memory tier.
+    pub memory: bool,
+    pub index: Option<(String, VaryIndex)>,
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    /// Waiting for the base record of the URL.
+    Base,
+    /// Waiting for a variant record.
+    Variant,
+    /// Waiting for the origin's answer to a plain forward (no cache involvement).
+    Forwarding {
+        status: CacheStatus,
+    },
+    /// Waiting for the origin's answer to a miss.
+    Missing {
+        status: CacheStatus,
+        /// The client's `If-None-Match` went along: a 304 answers the client, unstored.
+        client_validators: bool,
+    },
+    /// Waiting for the origin's answer to a conditional revalidation of `stored`.
+    Revalidating {
+        stored: Box<Meta>,
+        serve_if_error: bool,
+        background: bool,
+        /// `Stale`, or `Request` when the entry was fresh but the request refused it.
+        fwd: Fwd,
+        /// The revalidation was sent as a HEAD (the client's own method): its 200 updates the
+        /// stored GET response (RFC 9111 §4.3.5) instead of replacing it.
+        head: bool,
+    },
+    Done,
+}
+
+/// The state of one request's way through the cache.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// The request as the client sent it (internal headers removed).
+    client: RequestHead,
+    /// The request as the origin will see it (split-view header set, path rewritten). Built
+    /// on first use: a request answered from the cache never needs it.
+    upstream: Option<RequestHead>,
+    /// The lookup stage was reached: a lazily built `upstream` drops the client's
+    /// conditionals and uses GET.
+    upstream_for_cache: bool,
+    audience: Audience,
+    primary: String,
+    keyed_audience: Option<Audience>,
+    ruleset: Option<String>,
+    rule_id: Option<String>,
+    vary: Option<VarySpec>,
+    variant: Option<String>,
+    state: State,
+    request_time: Time,
+    /// The request proved the admin secret: debug headers are sent whatever the policy says.
+    debug_proven: bool,
+    /// Why the request skips the cache, when it does.
+    bypass: Option<Bypass>,
+    /// This request waited for another request's fetch of the same entry.
+    collapsed: bool,
+    /// The length of the stored body found by the last lookup, when known.
+    stored_len: Option<u64>,
+    /// The entry is revalidated because the purge ledger could not be consulted.
+    unverified: bool,
+    /// What a request of the cache path forwards differently from what the client sent.
+    forward: Option<Box<ForwardEdits>>,
+    /// The request's ruleset keeps its entries in KV too: lookups fall back to it.
+    persist: bool,
+}
+
+/// The edits that make a request of the cache path forward exactly what is keyed: the query
+/// of the key, only the cookies the policy names, and the negotiated `Accept-Encoding`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ForwardEdits {
+    /// The `Cookie` field to send (`Some(None)`: none; `None`: the client's, untouched).
+    cookie: Option<Option<String>>,
+    /// The query to send, when it differs from the client's.
+    query: Option<Option<String>>,
+    accept_encoding: String,
+}
+
+impl ForwardEdits {
+    fn apply(&self, u: &mut RequestHead) {
+        match &self.cookie {
+            Some(Some(c)) => u.headers.set("cookie", c.clone()),
+            Some(None) => {
+                u.headers.remove("cookie");
+            }
+            None => {}
+        }
+        if let Some(q) = &self.query {
+            u.url.set_query(q.as_deref());
+        }
+        u.headers.set("accept-encoding", self.accept_encoding.clone());
+    }
+}
+
+impl Flow {
+    /// Why this request skips the cache (None when it uses it).
+    pub fn bypass(&self) -> Option<Bypass> {
+        self.bypass
+    }
+
+    /// A request no request-only rule classified takes its ruleset from the origin's response
+    /// (a trusted hint header, then `contentType` rules).
+    pub fn classify_response(&mut self, policy: &Policy, head: &ResponseHead) {
+        if self.ruleset.is_none() {
+            if let Some(c) = policy.classify_response(&self.client, head) {
+                self.ruleset = Some(c.ruleset.to_string());
+                self.rule_id = c.rule_id.map(str::to_string);
+            }
+        }
+    }
+
+    /// The headers a response would be sent downstream with (explain): the operation's
+    /// modifications and the debug decoration, without storing anything.
+    pub fn preview(&self, policy: &Policy, mut head: ResponseHead, now: Time) -> ResponseHead {
+        let operation = policy.operation(self.ruleset.as_deref());
+        self.modify(policy, operation, &mut head, now);
+        self.decorate(policy, &mut head, &CacheStatus::default(), Some(operation.name()));
+        head
+    }
+
+    /// The operation's edits of the head sent downstream.
+    fn modify(
+        &self,
+        policy: &Policy,
+        operation: &crate::policy::Operation,
+        head: &mut ResponseHead,
+        now: Time,
+    ) {
+        let ctx = ModifyContext {
+            request: &self.client,
+            audience: self.audience,
+            policy_version: policy.version(),
+            split_view_header: policy.split_view_header(),
+            now,
+        };
+        operation.modify(&ctx, head);
+    }
+
+    pub fn audience(&self) -> Audience {
+        self.audience
+    }
+
+    pub fn ruleset(&self) -> Option<&str> {
+        self.ruleset.as_deref()
+    }
+
+    pub fn rule_id(&self) -> Option<&str> {
+        self.rule_id.as_deref()
+    }
+
+    pub fn primary_key(&self) -> &str {
+        &self.primary
+    }
+
+    pub fn variant(&self) -> Option<&str> {
+        self.variant.as_deref()
+    }
+
+    pub fn upstream(&self) -> Cow<'_, RequestHead> {
+        match &self.upstream {
+            Some(u) => Cow::Borrowed(u),
+            None => {
+                Cow::Owned(build_upstream(&self.client, self.upstream_for_cache, self.forward.as_deref()))
+            }
+        }
+    }
+
+    pub fn client(&self) -> &RequestHead {
+        &self.client
+    }
+
+    /// The storage key of the entry this request uses (its variant, when it has one).
+    pub fn entry_key(&self) -> String {
+        key::storage_key(&self.primary, self.keyed_audience, self.variant.as_deref())
+    }
+
+    /// The storage key of the base record for this request.
+    pub fn base_key(&self) -> String {
+        key::storage_key(&self.primary, self.keyed_audience, None)
+    }
+}
+
+/// Keeps a response to an authenticated request out of every shared cache downstream: `public`,
+/// `s-maxage` and `proxy-revalidate` are removed from `Cache-Control` and `private` added
+/// (unless it says `no-store` or an unqualified `private` already); the targeted
+/// `CDN-Cache-Control` and `Surrogate-Control` are removed. RFC 9111 §3.5 lets a shared cache
+/// reuse such a response when it says `public` or `s-maxage`; one user's page must not be.
+pub fn keep_private(h: &mut Headers) {
+    h.remove("cdn-cache-control");
+    h.remove("surrogate-control");
+    let joined = h.get_joined("cache-control").map(|v| v.into_owned()).unwrap_or_default();
+    let mut kept: Vec<&str> = Vec::new();
+    let mut private = false;
+    for directive in split_directives(&joined) {
+        let name = directive.split('=').next().unwrap_or("").trim().to_ascii_lowercase();
+        match name.as_str() {
+            "" | "public" | "s-maxage" | "proxy-revalidate" => continue,
+            "no-store" => private = true,
+            "private" if !directive.contains('=') => private = true,
+            _ => {}
+        }
+        kept.push(directive);
+    }
+    if !private {
+        kept.push("private");
+    }
+    h.set("cache-control", kept.join(", "));
+}
+
+/// Adds `name` to `Vary` unless it is already listed (case-insensitively); never replaces.
+pub fn merge_vary(h: &mut Headers, name: &str) {
+    if h.list("vary").any(|v| v == "*" || v.eq_ignore_ascii_case(name)) {
+        return;
+    }
+    let pretty = pretty_field_name(name);
+    match h.get_joined("vary").map(|v| v.into_owned()) {
+        Some(existing) if !existing.trim().is_empty() => h.set("vary", format!("{existing}, {pretty}")),
+        _ => h.set("vary", pretty),
+    }
+}
+
+fn pretty_field_name(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            match c.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + &c.as_str().to_ascii_lowercase(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Merges a new variant into the index kept at a URL's base key; returns the index and the
+/// storage keys it no longer remembers (the driver deletes them).
+pub fn merge_index(existing: Option<VaryIndex>, new: VaryIndex) -> (VaryIndex, Vec<String>) {
+    let mut index = match existing {
+        Some(old) if old.vary == new.vary => old,
+        _ => VaryIndex::new(new.url.clone()),
+    };
+    let mut forgotten = Vec::new();
+    for k in &new.variants {
+        forgotten.extend(index.record(k, &new.vary, new.stored_at));
+    }
+    (index, forgotten)
+}
+
+/// The origin's request when the client's needs no hop-by-hop stripping: the client's, with
+/// its conditionals dropped and GET once the request goes through the cache.
+fn build_upstream(client: &RequestHead, for_cache: bool, edits: Option<&ForwardEdits>) -> RequestHead {
+    let mut u = client.clone();
+    if for_cache {
+        strip_conditionals(&mut u.headers);
+        u.method = Method::Get;
+    }
+    if let Some(e) = edits {
+        e.apply(&mut u);
+    }
+    u
+}
+
+/// Appends the decimal digits of `n` (what `write!` does, without the formatting machinery).
+fn push_u64(out: &mut String, n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        if let Some(b) = buf.get_mut(i) {
+            *b = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    for &b in buf.get(i..).unwrap_or(&[]) {
+        out.push(char::from(b));
+    }
+}
+
+/// The client's fields that make the origin's answer partial or conditional.
+const RANGE_AND_PRECONDITIONS: [&str; 6] =
+    ["range", "if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range"];
+
+/// Drops the client's range and preconditions from a request of the cache path: the cache
+/// asks the origin for the whole representation (adding its own validators) and answers the
+/// client's conditionals and range itself.
+fn strip_conditionals(h: &mut Headers) {
+    for name in RANGE_AND_PRECONDITIONS {
+        h.remove(name);
+    }
+}
+
+/// The `detail` of a request whose method the runtime cannot send to the origin.
+pub const METHOD_NOT_FORWARDABLE: &str = "method-not-forwardable";
+
+/// Why an origin response with this status cannot be passed on, or None when it can.
+///
+/// RFC 9110 §15: "Values outside the range 100..599 are invalid. Implementations often use
+/// three-digit integer values outside of that range (i.e., 600..999) for internal
+/// communication of non-HTTP status"; and a 1xx is interim (§15.2: "A client MUST be able to
+/// parse one or more 1xx responses received prior to a final response"). The runtime builds
+/// responses only with a status from 200 to 599, and its `fetch` hands an interim response
+/// over as if it were final (what follows it, the final response, arriving as its content),
+/// so neither can reach the client: the answer is a 502 (or the stale entry, under
+/// stale-if-error), and nothing stored is replaced.
+pub fn unusable_status(status: u16) -> Option<&'static str> {
+    match status {
+        100..=199 => Some("origin-interim-response"),
+        200..=599 => None,
+        _ => Some("origin-invalid-status"),
+    }
+}
+
+/// The `detail` for an origin fetch that failed with the runtime's error `message`: a
+/// framing the runtime refuses (`Transfer-Encoding` it does not know, conflicting
+/// `Content-Length`), a method it cannot send, or a connection that failed.
+pub fn fetch_failure_detail(message: &str) -> &'static str {
+    let m = message.to_ascii_lowercase();
+    if m.contains("invalid http method") || m.contains("method") && m.contains("unsupported") {
+        METHOD_NOT_FORWARDABLE
+    } else if m.contains("content-length") {
+        "origin-invalid-content-length"
+    } else if m.contains("transfer encoding") || m.contains("transfer-encoding") {
+        "origin-invalid-transfer-encoding"
+    } else if m.contains("internal error") || m.contains("parse") || m.contains("invalid") {
+        // The runtime reports most malformed responses (an unknown Transfer-Encoding among
+        // them) only as an internal error with a reference number.
+        "origin-invalid-response"
+    } else {
+        "origin-unreachable"
+    }
+}
+
+/// The answer when the origin's content cannot be read in full while it is read for storage
+/// (it ended before its declared `Content-Length`, or the connection failed): a 502 saying so,
+/// with nothing stored. The head and its text.
+pub fn unreadable_body_reply() -> (ResponseHead, &'static str) {
+    let mut h = Headers::new();
+    h.set("content-type", "text/plain; charset=utf-8");
+    h.set("cache-control", "no-store");
+    let cs = CacheStatus { detail: Some("origin-invalid-content".into()), ..Default::default() };
+    h.set("cache-status", cs.to_value_with_key(CACHE_NAME, None));
+    (ResponseHead::new(502, h), "502 origin-invalid-content\n")
+}
+
+/// The directives of one `Cache-Control` field value, trimmed, split at the commas outside
+/// quoted strings (RFC 9111 §5.2: `#cache-directive`, arguments may be quoted-strings).
+fn split_directives(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, b) in value.bytes().enumerate() {
+        if quoted {
+            quoted = escaped || b != b'"';
+            escaped = !escaped && b == b'\\';
+            continue;
+        }
+        match b {
+            b'"' => quoted = true,
+            b',' => {
+                out.push(value[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(value[start..].trim());
+    out.retain(|d| !d.is_empty());
+    out
+}
+
+/// Whether any `Cookie` field names an auth cookie (`<name>=`) or an auth cookie prefix
+/// anywhere in its text, however a server would split it.
+fn mentions_auth_cookie(cfg: &crate::audience::AudienceConfig, h: &Headers) -> bool {
+    h.get_all("cookie").any(|v| {
+        cfg.auth_cookies.iter().any(|name| {
+            v.match_indices(name.as_str())
+                .any(|(at, _)| v.get(at + name.len()..).is_some_and(|rest| rest.starts_with('=')))
+        }) || cfg.auth_cookie_prefixes.iter().any(|p| v.contains(p.as_str()))
+    })
+}

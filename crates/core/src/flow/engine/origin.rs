@@ -1,0 +1,478 @@
+//! The origin's answer: storability (RFC 9111 §3), the store order, revalidation merges
+//! (§4.3.4), invalidation (§4.4), errors and stale-if-error.
+
+use super::*;
+
+impl Flow {
+    /// The origin answered the last [`Step::Fetch`].
+    pub fn origin_response(&mut self, policy: &Policy, mut head: ResponseHead, now: Time) -> Step {
+        hop::strip_hop_by_hop(&mut head.headers);
+        let response_time = now;
+        if let Some(detail) = unusable_status(head.status) {
+            return self.origin_error(policy, detail, Some(head.status), now);
+        }
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Forwarding { mut status } => {
+                status.fwd_status = Some(head.status);
+                let invalidate =
+                    if self.client.is_safe() { Vec::new() } else { self.invalidation(policy, &head) };
+                let mut step = self.reply(
+                    policy,
+                    head,
+                    BodySource::Origin,
+                    status,
+                    None,
+                    Outcome::Bypass,
+                    None,
+                    None,
+                    now,
+                );
+                if let Step::Respond(r) = &mut step {
+                    r.invalidate = invalidate;
+                }
+                step
+            }
+            State::Missing { mut status, client_validators } => {
+                status.fwd_status = Some(head.status);
+                if head.status == 304 && client_validators {
+                    // The origin's answer to the client's own `If-None-Match`: passed on, not
+                    // stored (it has no content to store).
+                    return self.reply(
+                        policy,
+                        head,
+                        BodySource::Empty,
+                        status,
+                        None,
+                        Outcome::Revalidated304,
+                        None,
+                        None,
+                        now,
+                    );
+                }
+                self.after_full_response(policy, head, status, Outcome::Miss, response_time, now)
+            }
+            State::Revalidating { stored, serve_if_error, background, fwd, head: via_head } => {
+                let merged = match head.status {
+                    304 => revalidate::merge_not_modified(&stored.head, &head),
+                    200 if via_head => revalidate::merge_head(&stored.head, &head),
+                    _ => None,
+                };
+                if let Some(merged) = merged {
+                    // The updated response is judged again (RFC 9111 §4.3.4: the stored
+                    // response is updated with the 304's fields): a 304 that says
+                    // `no-store` or `private` now, or a policy that changed, ends the entry.
+                    let merged_head = ResponseHead::new(merged.status, merged.headers.clone());
+                    let storage = match self.storability(policy, &merged_head) {
+                        Ok(storage) => storage,
+                        Err(reason) => {
+                            let cs = CacheStatus {
+                                fwd: Some(fwd),
+                                fwd_status: Some(head.status),
+                                detail: Some(reason.into()),
+                                ..Default::default()
+                            };
+                            let mut out = merged;
+                            out.headers.set("age", "0");
+                            let mut step = self.reply(
+                                policy,
+                                out,
+                                BodySource::Stored,
+                                cs,
+                                None,
+                                Outcome::Revalidated304,
+                                None,
+                                None,
+                                now,
+                            );
+                            if let Step::Respond(r) = &mut step {
+                                r.invalidate = vec![self.entry_key()];
+                            }
+                            return step;
+                        }
+                    };
+                    let mut meta = *stored;
+                    meta.storage = storage;
+                    meta.head = merged;
+                    meta.request_time = self.request_time;
+                    meta.response_time = response_time;
+                    meta.stored_at = now;
+                    meta.stale_from = None;
+                    let cs = CacheStatus {
+                        fwd: Some(fwd),
+                        fwd_status: Some(head.status),
+                        stored: true,
+                        ttl: Some(self.ttl_of(&meta, now)),
+                        detail: self.unverified.then(|| LEDGER_UNVERIFIED.to_owned()),
+                        ..Default::default()
+                    };
+                    let order = StoreOrder {
+                        key: key::storage_key(&self.primary, self.keyed_audience, self.variant.as_deref()),
+                        memory: self.memory_for(policy, &meta),
+                        meta: meta.clone(),
+                        body: BodySource::Stored,
+                        index: None,
+                    };
+                    let mut out = meta.head.clone();
+                    out.headers.set("age", "0");
+                    return self.reply(
+                        policy,
+                        out,
+                        BodySource::Stored,
+                        cs,
+                        Some(order),
+                        Outcome::Revalidated304,
+                        None,
+                        Some(&meta),
+                        now,
+                    );
+                }
+                if head.status >= 500 && serve_if_error && !background {
+                    return self.serve_stale_on_error(policy, *stored, Some(head.status), now);
+                }
+                if via_head {
+                    // RFC 9111 §4.3.5: a 200 to the HEAD that does not match the stored response
+                    // means "the cache SHOULD consider the stored response to be stale": it is
+                    // dropped, and the HEAD's answer passes through (it has no content to store).
+                    let cs =
+                        CacheStatus { fwd: Some(fwd), fwd_status: Some(head.status), ..Default::default() };
+                    let mut step = self.reply(
+                        policy,
+                        head,
+                        BodySource::Empty,
+                        cs,
+                        None,
+                        Outcome::Revalidated200,
+                        None,
+                        None,
+                        now,
+                    );
+                    if let Step::Respond(r) = &mut step {
+                        r.invalidate.push(self.entry_key());
+                    }
+                    return step;
+                }
+                if head.status == 304 {
+                    // RFC 9111 §4.3.3: the 304 does not select the stored response; fetch it anew.
+                    let mut request = self.upstream_request();
+                    strip_conditionals(&mut request.headers);
+                    let status = CacheStatus { fwd: Some(fwd), ..Default::default() };
+                    self.state = State::Missing { status, client_validators: false };
+                    return self.fetch(request, false, None);
+                }
+                let status =
+                    CacheStatus { fwd: Some(fwd), fwd_status: Some(head.status), ..Default::default() };
+                self.after_full_response(policy, head, status, Outcome::Revalidated200, response_time, now)
+            }
+            State::Base | State::Variant | State::Done => {
+                self.error_reply(policy, 500, "unexpected-origin-response")
+            }
+        }
+    }
+
+    /// The origin could not be reached (connection refused, reset, timed out).
+    pub fn origin_failed(&mut self, policy: &Policy, now: Time) -> Step {
+        self.origin_error(policy, "origin-unreachable", None, now)
+    }
+
+    /// The origin's answer could not be used: the connection failed, or what came back cannot
+    /// be passed on (`detail` says why, see [`fetch_failure_detail`] and the statuses of
+    /// [`unusable_status`]; `fwd_status` is the status it sent, if any). A stale entry that may
+    /// stand in (stale-if-error) is served; otherwise the client gets a 502 (a 501 for a
+    /// method the runtime cannot send), and nothing stored is replaced or removed.
+    pub fn origin_error(
+        &mut self,
+        policy: &Policy,
+        detail: &str,
+        fwd_status: Option<u16>,
+        now: Time,
+    ) -> Step {
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Revalidating { stored, serve_if_error: true, background: false, .. } => {
+                self.serve_stale_on_error(policy, *stored, fwd_status, now)
+            }
+            _ => {
+                let status = if detail == METHOD_NOT_FORWARDABLE { 501 } else { 502 };
+                self.error_reply_with(policy, status, detail, fwd_status)
+            }
+        }
+    }
+
+    pub(super) fn serve_stale_on_error(
+        &mut self,
+        policy: &Policy,
+        meta: Meta,
+        fwd_status: Option<u16>,
+        now: Time,
+    ) -> Step {
+        let age = freshness::current_age(&meta.head, meta.request_time, meta.response_time, now);
+        let cs = CacheStatus {
+            hit: true,
+            fwd: Some(Fwd::Stale),
+            fwd_status,
+            ttl: Some(self.ttl_of(&meta, now)),
+            detail: Some("stale-if-error".into()),
+            ..Default::default()
+        };
+        self.serve_stored(policy, meta, age, cs, Outcome::StaleServed, None, now)
+    }
+
+    pub(super) fn ttl_of(&self, meta: &Meta, now: Time) -> i64 {
+        let life = freshness::lifetime(&meta.head, meta.storage, meta.response_time).secs as i64;
+        let age = freshness::current_age(&meta.head, meta.request_time, meta.response_time, now) as i64;
+        life - age
+    }
+
+    pub(super) fn after_full_response(
+        &mut self,
+        policy: &Policy,
+        mut head: ResponseHead,
+        mut status: CacheStatus,
+        outcome: Outcome,
+        response_time: Time,
+        now: Time,
+    ) -> Step {
+        self.classify_response(policy, &head);
+        let operation = policy.operation(self.ruleset.as_deref());
+        if operation.strip_set_cookie() {
+            head.headers.remove("set-cookie");
+        }
+        let store = if outcome == Outcome::Revalidated200 && head.status >= 500 {
+            // A server error while revalidating never replaces the stored entry.
+            Err("status")
+        } else {
+            self.store_decision(policy, &head, response_time, now)
+        };
+        let order = match store {
+            Ok(order) => {
+                status.stored = true;
+                status.ttl = Some(self.ttl_of(&order.meta, now));
+                Some(order)
+            }
+            Err(reason) => {
+                status.detail = Some(reason.into());
+                None
+            }
+        };
+        // `reply` does not look at the meta; cloning it here only cost allocations.
+        self.reply(policy, head, BodySource::Origin, status, order, outcome, None, None, now)
+    }
+
+    /// Whether `head`, the answer to this request, may be stored, and how (the operation's
+    /// storage, a 404/410's lifetime cut short); else the reason for `Cache-Status`.
+    pub(super) fn storability(
+        &self,
+        policy: &Policy,
+        head: &ResponseHead,
+    ) -> Result<EdgeStorage, &'static str> {
+        // A HEAD that missed was sent to the origin as a GET (the cache path always asks for
+        // the whole representation), so the answer is a GET response and is stored as one:
+        // the next GET is a hit rather than another miss.
+        if !self.client.is_get_or_head() {
+            return Err("method");
+        }
+        let operation = policy.operation(self.ruleset.as_deref());
+        if let Some(b) = operation.bypass(self.audience) {
+            return Err(b.as_str());
+        }
+        let mut storage: EdgeStorage = operation.storage();
+        // A stored error is a denial of service for everyone who asks next (CPDoS): one
+        // request with a header the origin refuses would make its 4xx the page. By policy,
+        // only 2xx and 3xx are stored, 404/410 briefly; honouring the origin, RFC 9111 §3 and
+        // the origin's own headers decide.
+        if let EdgeStorage::Store { ttl, stale_if_error, .. } = storage {
+            match head.status {
+                200..=399 => {}
+                404 | 410 => {
+                    storage = EdgeStorage::Store {
+                        ttl: ttl.min(policy.not_found_ttl()),
+                        stale_while_revalidate: 0,
+                        stale_if_error: stale_if_error.min(policy.not_found_ttl()),
+                    }
+                }
+                _ => return Err("status"),
+            }
+        }
+        let authenticated = !self.audience.is_anonymous();
+        let relaxed;
+        let head = match self.anonymous_private_override(policy, operation, head) {
+            Some(h) => {
+                relaxed = h;
+                &relaxed
+            }
+            None => head,
+        };
+        if self.client.headers.contains("range") || self.client.method != Method::Get {
+            // The origin was asked for the whole representation with a GET (the upstream
+            // request of the cache path carries no `Range`), so its answer is judged as a
+            // plain GET's.
+            let mut whole = self.client.clone();
+            whole.headers.remove("range");
+            whole.method = Method::Get;
+            storable::check(&whole, authenticated, head, storage).map_err(|e| e.as_str())?;
+        } else {
+            storable::check(&self.client, authenticated, head, storage).map_err(|e| e.as_str())?;
+        }
+        if authenticated && matches!(storage, EdgeStorage::HonourOrigin) {
+            // RFC 9111 §3.5 would let an explicitly public response to an authenticated
+            // request be shared; the edge never shares one user's response with another user
+            // unless a policy operation declares the ruleset shared.
+            return Err("authenticated");
+        }
+        if authenticated && self.keyed_audience.is_none() {
+            // Without split view the key does not separate audiences: a policy-stored response
+            // to an authenticated request would be served to everybody.
+            return Err("authenticated");
+        }
+        if authenticated && !operation.share_authenticated() {
+            // "Authenticated" is any auth cookie, never verified: a response one user got is
+            // shared with every other logged-in (or junk-cookie) request only when the policy
+            // says this ruleset is the same for all of them.
+            return Err("authenticated");
+        }
+        if authenticated || self.client.headers.contains("authorization") {
+            // RFC 9111 §3.5: "A shared cache MUST NOT use a cached response to a request with
+            // an Authorization header field ... to satisfy any subsequent request unless the
+            // response contains a Cache-Control field with a response directive ... that allows
+            // it to be stored by a shared cache" (must-revalidate, public, s-maxage). A login
+            // cookie is a credential like Authorization; the policy's own lifetime does not
+            // stand in for the origin's permission.
+            let (cc, _) = cache_control::effective(&head.headers);
+            let cc = cc.unwrap_or_default();
+            if !(cc.must_revalidate || cc.public || cc.s_maxage.is_some()) {
+                return Err("authorization");
+            }
+        }
+        // Web cache deception: a URL classified by its extension must be answered with a
+        // body of that kind (as Cloudflare's Cache Deception Armor checks), or a logged-in
+        // page requested as `/account/x.css` would be stored as a stylesheet.
+        let rule = self.rule_id.as_deref().and_then(|id| policy.rules().iter().find(|r| r.id == id));
+        if let Some(ext) = rule.and_then(|r| crate::classify::extension_to_check(r, self.client.url.path())) {
+            if !crate::classify::content_type_fits_extension(ext, head.headers.get("content-type")) {
+                return Err("content-type");
+            }
+        }
+        Ok(storage)
+    }
+
+    /// The fields an entry varies on: the origin's `Vary` and the operation's `vary`
+    /// parameter (the split-view header is keyed as the audience already).
+    pub(super) fn vary_spec(&self, policy: &Policy, head: &ResponseHead) -> VarySpec {
+        let operation = policy.operation(self.ruleset.as_deref());
+        let split = policy.split_view_header();
+        let extra =
+            operation.vary_names().into_iter().filter(|n| !split.is_some_and(|s| n.eq_ignore_ascii_case(s)));
+        VarySpec::from_names(head.headers.list("vary").chain(extra))
+    }
+
+    pub(super) fn store_decision(
+        &self,
+        policy: &Policy,
+        head: &ResponseHead,
+        response_time: Time,
+        now: Time,
+    ) -> Result<StoreOrder, &'static str> {
+        let storage = self.storability(policy, head)?;
+        let operation = policy.operation(self.ruleset.as_deref());
+        let mut stored_head = head.clone();
+        let (cc, _) = cache_control::effective(&head.headers);
+        hop::prepare_for_storage(&mut stored_head.headers, cc.as_ref());
+        let spec = self.vary_spec(policy, head);
+        let (variant, index) = match &spec {
+            VarySpec::Star => return Err("vary-star"),
+            VarySpec::None => (None, None),
+            VarySpec::Fields(fields) => {
+                let v = key::variant(&spec, &self.client.headers, policy.key_options()).ok_or("vary-star")?;
+                let k = key::storage_key(&self.primary, self.keyed_audience, Some(&v));
+                let index = VaryIndex {
+                    url: self.primary.clone(),
+                    vary: fields.clone(),
+                    variants: vec![k],
+                    stored_at: now,
+                };
+                (Some(v), Some((key::storage_key(&self.primary, self.keyed_audience, None), index)))
+            }
+        };
+        let meta = Meta {
+            url: self.primary.clone(),
+            variant: variant.clone(),
+            audience: self.keyed_audience,
+            request_time: self.request_time,
+            response_time,
+            stored_at: now,
+            tags: crate::meta::tags_from_headers(&head.headers),
+            head: stored_head,
+            storage,
+            ruleset: self.ruleset.clone(),
+            operation: operation.name().to_string(),
+            policy_version: policy.version(),
+            body_len: head.headers.content_length().unwrap_or(0),
+            stale_from: None,
+        };
+        Ok(StoreOrder {
+            key: key::storage_key(&self.primary, self.keyed_audience, variant.as_deref()),
+            memory: self.memory_for(policy, &meta),
+            meta,
+            body: BodySource::Origin,
+            index,
+        })
+    }
+
+    /// `storeAnonymousPrivate`: the origin's head without its unqualified `private`, when an
+    /// operation that says so keeps a successful answer to an anonymous request under the
+    /// anonymous variant (Plone's own weakCaching marks every view `private`, anonymous ones
+    /// included). None (the origin's `private` stands) for an authenticated request, without
+    /// split view, for a status outside 2xx, and when a CDN-targeted field (RFC 9213) said it:
+    /// that one was addressed to this cache. Nor when the request carries any
+    /// `Authorization`, or its `Cookie` text names an auth cookie anywhere (`a="1, __ac=…"`
+    /// is one cookie to us but a login to Zope, which ends a quoted value at `,`): the
+    /// origin may have read a login the edge did not, and its `private` is then the truth.
+    pub(super) fn anonymous_private_override(
+        &self,
+        policy: &Policy,
+        operation: &Operation,
+        head: &ResponseHead,
+    ) -> Option<ResponseHead> {
+        if !operation.stores_anonymous_private()
+            || self.keyed_audience != Some(Audience::Anonymous)
+            || !self.audience.is_anonymous()
+            || !(200..300).contains(&head.status)
+            || self.client.headers.contains("authorization")
+            || mentions_auth_cookie(policy.audience_config(), &self.client.headers)
+        {
+            return None;
+        }
+        let (cc, is_targeted) = cache_control::effective(&head.headers);
+        if is_targeted || !cc.is_some_and(|cc| cc.private_all()) {
+            return None;
+        }
+        let mut relaxed = head.clone();
+        let kept: Vec<String> = head
+            .headers
+            .get_all("cache-control")
+            .flat_map(split_directives)
+            .filter(|d| !d.eq_ignore_ascii_case("private"))
+            .map(str::to_string)
+            .collect();
+        relaxed.headers.remove("cache-control");
+        if !kept.is_empty() {
+            relaxed.headers.set("cache-control", kept.join(", "));
+        }
+        Some(relaxed)
+    }
+
+    pub(super) fn memory_for(&self, policy: &Policy, meta: &Meta) -> bool {
+        let op = policy.operation(meta.ruleset.as_deref());
+        op.ram_cache() || matches!(meta.storage, EdgeStorage::HonourOrigin)
+    }
+
+    pub(super) fn invalidation(&self, policy: &Policy, head: &ResponseHead) -> Vec<String> {
+        let mut keys = Vec::new();
+        for url in invalidate::targets(&self.client, head) {
+            let primary = key::primary_key(&url, policy.key_options());
+            for audience in [None, Some(Audience::Anonymous), Some(Audience::Authenticated)] {
+                keys.push(key::storage_key(&primary, audience, None));
+            }
+        }
+        keys
+    }
+}

@@ -1,0 +1,227 @@
+//! The start of a flow: classification, the bypass cascade, the page map, what the origin
+//! is sent, and answers made at the edge.
+
+use super::*;
+
+impl Flow {
+    /// Starts the flow for a request at `now`; returns the flow and its first step.
+    /// `debug_proven`: the shell verified the admin secret on this request.
+    pub fn start(policy: &Policy, mut client: RequestHead, now: Time, debug_proven: bool) -> (Flow, Step) {
+        for name in INTERNAL_REQUEST_HEADERS {
+            client.headers.remove(name);
+        }
+        if debug_proven {
+            // The admin secret proved debug access; it is no credential for the origin and never
+            // leaves the worker.
+            client.headers.remove("authorization");
+        }
+        // Fields that make origins build another host, URL or method than the one keyed are
+        // not forwarded unless the policy trusts them (unkeyed-input cache poisoning).
+        let trusted = &policy.key_options().trusted_headers;
+        for name in key::UNKEYED_REQUEST_HEADERS {
+            if !trusted.iter().any(|t| t == name) {
+                client.headers.remove(name);
+            }
+        }
+        let audience = policy.audience(&client.headers);
+        policy.prepare_origin_headers(&mut client.headers, audience);
+        // RFC 9110 §7.6.1: the connection-specific fields of the client's hop are not forwarded.
+        // Without any, the origin's request is the client's and is built when first needed.
+        let mut upstream = None;
+        if client.headers.iter().any(|(n, _)| n == "connection" || hop::is_hop_by_hop(n)) {
+            let mut u = client.clone();
+            hop::strip_hop_by_hop(&mut u.headers);
+            // `Connection` may have named the split-view header: set it again, last, as it is
+            // when the hop-by-hop fields are stripped first.
+            policy.prepare_origin_headers(&mut u.headers, audience);
+            upstream = Some(u);
+        }
+        let classified = policy.classify_request(&client);
+        let ruleset = classified.as_ref().map(|c| c.ruleset.to_string());
+        let rule_id = classified.as_ref().and_then(|c| c.rule_id.map(str::to_string));
+        let keyed_audience = policy.split_view_header().map(|_| audience);
+        let primary = key::primary_key(&client.url, policy.key_options());
+        let mut flow = Flow {
+            client,
+            upstream,
+            upstream_for_cache: false,
+            audience,
+            primary,
+            keyed_audience,
+            ruleset,
+            rule_id,
+            vary: None,
+            variant: None,
+            state: State::Done,
+            request_time: now,
+            debug_proven,
+            bypass: None,
+            collapsed: false,
+            stored_len: None,
+            unverified: false,
+            forward: None,
+            persist: false,
+        };
+        flow.persist = policy.operation(flow.ruleset.as_deref()).persist();
+        let step = flow.first_step(policy);
+        (flow, step)
+    }
+
+    /// A background revalidation of `stored` (stale-while-revalidate), run after the client
+    /// was answered from the stale entry.
+    pub(super) fn background_revalidation(&self, stored: &Meta) -> Option<Box<Flow>> {
+        let cond = revalidate::conditional_headers(&stored.head)?;
+        let mut flow = self.clone();
+        let upstream = flow.upstream_mut();
+        upstream.method = Method::Get;
+        strip_conditionals(&mut upstream.headers);
+        for (n, v) in cond.iter() {
+            upstream.headers.set(n, v);
+        }
+        flow.state = State::Revalidating {
+            stored: Box::new(stored.clone()),
+            serve_if_error: false,
+            background: true,
+            fwd: Fwd::Stale,
+            head: false,
+        };
+        Some(Box::new(flow))
+    }
+
+    /// The first step of a background flow.
+    pub fn background_step(&self) -> Step {
+        self.fetch(self.upstream_request(), false, None)
+    }
+
+    /// The origin's request, built from the client's on first use.
+    pub(super) fn upstream_mut(&mut self) -> &mut RequestHead {
+        let (client, for_cache, edits) = (&self.client, self.upstream_for_cache, self.forward.as_deref());
+        self.upstream.get_or_insert_with(|| build_upstream(client, for_cache, edits))
+    }
+
+    /// A copy of the origin's request, to send.
+    pub(super) fn upstream_request(&self) -> RequestHead {
+        match &self.upstream {
+            Some(u) => u.clone(),
+            None => build_upstream(&self.client, self.upstream_for_cache, self.forward.as_deref()),
+        }
+    }
+
+    pub(super) fn first_step(&mut self, policy: &Policy) -> Step {
+        let mut rewritten = false;
+        if let Some(action) = policy.page_action(self.client.url.path()) {
+            match action {
+                PageAction::Redirect { status, location } => {
+                    let mut h = Headers::new();
+                    h.set("location", location.clone());
+                    h.set("cache-control", "public, max-age=300");
+                    return self.synthetic(policy, *status, h, None);
+                }
+                PageAction::Gone { status } => {
+                    let mut h = Headers::new();
+                    h.set("content-type", "text/plain; charset=utf-8");
+                    h.set("cache-control", "public, max-age=300");
+                    let text = if *status == 410 { "Gone\n" } else { "Not Found\n" };
+                    return self.synthetic(policy, *status, h, Some(text.into()));
+                }
+                PageAction::Rewrite { path } => {
+                    let (p, q) = match path.split_once('?') {
+                        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+                        None => (path.clone(), self.upstream_mut().url.query().map(str::to_string)),
+                    };
+                    let upstream = self.upstream_mut();
+                    upstream.url.set_path(&p);
+                    upstream.url.set_query(q.as_deref());
+                    rewritten = true;
+                }
+            }
+        }
+        let operation = policy.operation(self.ruleset.as_deref());
+        let bypass = if !policy.caching_enabled() {
+            Some(Bypass::CachingDisabled)
+        } else if !self.client.is_get_or_head() {
+            Some(Bypass::Method)
+        } else if policy.cache_stop(&self.client) {
+            Some(Bypass::CacheStop)
+        } else {
+            operation.bypass(self.audience)
+        };
+        self.bypass = bypass;
+        if let Some(reason) = bypass {
+            let fwd = if reason == Bypass::Method { Fwd::Method } else { Fwd::Bypass };
+            let status =
+                CacheStatus { fwd: Some(fwd), detail: Some(reason.as_str().into()), ..Default::default() };
+            self.state = State::Forwarding { status };
+            return self.fetch(self.upstream_request(), !self.client.is_get_or_head(), None);
+        }
+        // The client's own conditionals are answered by us, from what we hold or fetch in full.
+        self.upstream_for_cache = true;
+        let edits = self.forward_edits(policy, rewritten);
+        if let Some(upstream) = &mut self.upstream {
+            strip_conditionals(&mut upstream.headers);
+            upstream.method = Method::Get;
+            edits.apply(upstream);
+        }
+        self.forward = Some(Box::new(edits));
+        self.state = State::Base;
+        Step::Lookup { key: key::storage_key(&self.primary, self.keyed_audience, None), kv: self.persist }
+    }
+
+    /// What a request of the cache path forwards: the key is exactly what is forwarded.
+    pub(super) fn forward_edits(&self, policy: &Policy, rewritten: bool) -> ForwardEdits {
+        // Cookies the policy does not name may change the origin's answer without being in
+        // the key; plone.recipe.varnish's default configuration drops them the same way.
+        // A response to an authenticated request that may not be shared is never stored: its
+        // cookies go as they came (the origin must see the login however it spells it).
+        let audience = policy.audience_config();
+        let keep = |name: &str| {
+            audience.is_auth_cookie(name)
+                || policy.cache_stop_variables().iter().any(|v| v == name)
+                || policy.key_options().keep_cookies.iter().any(|k| k == name)
+        };
+        let storable =
+            self.audience.is_anonymous() || policy.operation(self.ruleset.as_deref()).share_authenticated();
+        let cookie = storable.then(|| crate::audience::keep_only(&self.client.headers, keep));
+        // Parameters left out of the key are left out of the request too (and a parameter
+        // cloaked behind `;` in a dropped one with them).
+        let forwarded = self.client.url.query().and_then(|q| key::forwarded_query(q, policy.key_options()));
+        let query = (!rewritten && forwarded.as_deref() != self.client.url.query()).then_some(forwarded);
+        let accept_encoding = key::negotiate_encoding(&self.client.headers, policy.key_options()).to_string();
+        ForwardEdits { cookie, query, accept_encoding }
+    }
+
+    pub(super) fn synthetic(
+        &mut self,
+        policy: &Policy,
+        status: u16,
+        headers: Headers,
+        text: Option<String>,
+    ) -> Step {
+        let cs = CacheStatus { hit: true, detail: Some("page-map".into()), ..Default::default() };
+        self.answer_locally(policy, ResponseHead::new(status, headers), &cs, None, text)
+    }
+
+    /// A response made here rather than by the origin or the cache (page map, errors).
+    pub(super) fn answer_locally(
+        &mut self,
+        policy: &Policy,
+        mut head: ResponseHead,
+        cs: &CacheStatus,
+        ruleset: Option<String>,
+        text: Option<String>,
+    ) -> Step {
+        self.decorate(policy, &mut head, cs, None);
+        self.state = State::Done;
+        Step::Respond(Box::new(Reply {
+            head,
+            body: BodySource::Empty,
+            store: None,
+            invalidate: Vec::new(),
+            background: None,
+            outcome: Outcome::Synthetic,
+            ruleset,
+            text,
+            range: None,
+        }))
+    }
+}
