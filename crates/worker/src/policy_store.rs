@@ -7,32 +7,22 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use serde::{Deserialize, Serialize};
 use worker::*;
 
 use rulecache::http::Time;
-use rulecache::policy::{Policy, PolicyError};
+use rulecache::policy::{versions, Policy, PolicyError};
 
 const KV_BINDING: &str = "RULECACHE_KV";
 const ACTIVE_KEY: &str = "policy:active";
 const HISTORY_KEY: &str = "policy:history";
 /// How long an isolate trusts its copy before checking KV for a newer active version.
 pub const POLICY_CHECK_MS: Time = 5_000;
-/// How many versions the history keeps.
-const MAX_HISTORY: usize = 50;
 
 fn version_key(v: u64) -> String {
     format!("policy:v:{v}")
 }
 
-/// One pushed version, as the history lists it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HistoryItem {
-    pub version: u64,
-    pub name: String,
-    pub pushed_at: Time,
-}
+pub use rulecache::policy::versions::HistoryItem;
 
 struct Active {
     policy: Rc<Policy>,
@@ -140,12 +130,12 @@ pub async fn push(env: &Env, text: &str, now: Time) -> Result<std::result::Resul
     };
     let kv = env.kv(KV_BINDING)?;
     let mut items = history(env).await?;
-    // Versions only grow: above every pushed one and above the active (possibly bundled) one.
-    let active = active(env, now).await.version();
-    let version = items.iter().map(|i| i.version).max().unwrap_or(0).max(active) + 1;
+    let version = versions::next_version(&items, active(env, now).await.version());
     kv.put(&version_key(version), text).map_err(kv_err)?.execute().await.map_err(kv_err)?;
-    items.insert(0, HistoryItem { version, name: policy.name().to_string(), pushed_at: now });
-    items.truncate(MAX_HISTORY);
+    versions::record_push(
+        &mut items,
+        HistoryItem { version, name: policy.name().to_string(), pushed_at: now },
+    );
     kv.put(HISTORY_KEY, serde_json::to_string(&items)?).map_err(kv_err)?.execute().await.map_err(kv_err)?;
     kv.put(ACTIVE_KEY, version.to_string()).map_err(kv_err)?.execute().await.map_err(kv_err)?;
     set_active(Rc::new(policy.with_version(version)), "kv", now);

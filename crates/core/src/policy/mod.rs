@@ -39,6 +39,7 @@ pub mod classify;
 pub(crate) mod glob;
 pub mod operations;
 mod validate;
+pub mod versions;
 
 use std::collections::BTreeMap;
 use std::fmt;
