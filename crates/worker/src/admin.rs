@@ -11,6 +11,7 @@ use super::{assets, ledger, persist, policy_store, Config, REPLAY};
 use rulecache::decision::Audience;
 use rulecache::engine::Found;
 use rulecache::flow::explain::Explain;
+use rulecache::http::hex;
 use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
 use rulecache::key;
 use rulecache::policy::Policy;
@@ -18,7 +19,7 @@ use rulecache::purge::auth::{
     authorize, authorize_address, precheck, signature_bytes_of, AuthError, AuthInput, Credential, Scheme,
 };
 use rulecache::purge::burst::{Burst, Offer};
-use rulecache::purge::ledger::{hex, AppendOrder, Target, BLOCKING_REFRESH_AFTER_MS, CLOCK_SKEW_MARGIN_MS};
+use rulecache::purge::ledger::{AppendOrder, Target, BLOCKING_REFRESH_AFTER_MS, CLOCK_SKEW_MARGIN_MS};
 use rulecache::purge::request::{PurgeRequest, MAX_BODY_BYTES};
 
 /// A strict policy for the panel: only its own files, no inline code.

@@ -15,13 +15,13 @@ use worker::*;
 use super::cache::STORAGE_SECS;
 use super::now;
 use rulecache::engine::Purged;
-use rulecache::http::Time;
+use rulecache::http::{hex, Time};
 use rulecache::meta::Meta;
 use rulecache::purge::fanout::{
     self, Outcome, PendingAppends, Plan, Refresh, Refresher, SharedAnswer, REFRESH_GIVE_UP_MS,
 };
 use rulecache::purge::ledger::{
-    hex, AppendAnswer, AppendOrder, Head, Ledger, LedgerCopy, LedgerError, LedgerRows, Progress, PurgeRecord,
+    AppendAnswer, AppendOrder, Head, Ledger, LedgerCopy, LedgerError, LedgerRows, Progress, PurgeRecord,
     RowsWrite, SinceAnswer, Target,
 };
 

@@ -355,6 +355,36 @@ pub fn url_path_is_under(url: &str, prefix: &str) -> bool {
     has_path_prefix(path, prefix)
 }
 
+/// Lower-case hex of `bytes` (digests, signatures).
+pub fn hex(bytes: &[u8]) -> String {
+    let digit = |n: u8| char::from_digit(u32::from(n), 16).unwrap_or('0');
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(digit(b >> 4));
+        s.push(digit(b & 0x0f));
+    }
+    s
+}
+
+/// Decodes hex (either case); `None` when malformed.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    s.as_bytes()
+        .chunks(2)
+        .map(|pair| match pair {
+            [hi, lo] => Some((hex_digit(*hi)? << 4) | hex_digit(*lo)?),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The value of one hex digit (either case), as in percent-encoding (RFC 3986 §2.1).
+pub fn hex_digit(b: u8) -> Option<u8> {
+    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
 /// What "prefix" means everywhere in rulecache (policy `pathPrefix`, the admin routes, purge
 /// prefixes): whole path segments. `/news` covers `/news` and `/news/…` (and `/news?…`), not
 /// `/newsletter`; a prefix ending in `/` covers what starts with it.

@@ -63,7 +63,7 @@ use std::collections::HashMap;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::http::{secs, Headers, Time};
+use crate::http::{hex, secs, unhex, Headers, Time};
 
 /// Request header carrying the signing time in Unix seconds.
 pub const TIMESTAMP_HEADER: &str = "x-rulecache-timestamp";
@@ -414,33 +414,6 @@ pub fn digests_equal(a: &[u8], b: &[u8]) -> bool {
     let db = Sha256::digest(b);
     let diff = da.iter().zip(db.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
     diff == 0
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
-/// Decodes hex (either case); None when malformed.
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    s.as_bytes()
-        .chunks(2)
-        .map(|pair| match pair {
-            [hi, lo] => Some((hex_value(*hi)? << 4) | hex_value(*lo)?),
-            _ => None,
-        })
-        .collect()
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok())
 }
 
 /// An address or network of `purge.allowFrom`: `203.0.113.7`, `2001:db8::/32`.

@@ -35,7 +35,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::http::Time;
+use crate::http::{unhex, Time};
 
 /// Refresh the copy in the background once the last successful refresh is this old.
 pub const BACKGROUND_REFRESH_AFTER_MS: Time = 2_000;
@@ -377,34 +377,6 @@ impl Ledger {
 
 fn is_spent(at: Time, now: Time, max_entry_lifetime_ms: Time) -> bool {
     at.saturating_add(max_entry_lifetime_ms) < now
-}
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
-/// Decodes hex (either case); None when malformed.
-pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    s.as_bytes()
-        .chunks(2)
-        .map(|pair| match pair {
-            [hi, lo] => Some((hex_value(*hi)? << 4) | hex_value(*lo)?),
-            _ => None,
-        })
-        .collect()
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok())
 }
 
 /// What the ledger does to a stored entry.

@@ -122,7 +122,11 @@ fn push_normalised_component(out: &mut String, s: &str) {
     let mut i = 0;
     let mut run_start = 0;
     while let Some(&b) = bytes.get(i) {
-        let escape = match (b, bytes.get(i + 1).and_then(hex_value), bytes.get(i + 2).and_then(hex_value)) {
+        let escape = match (
+            b,
+            bytes.get(i + 1).and_then(|b| crate::http::hex_digit(*b)),
+            bytes.get(i + 2).and_then(|b| crate::http::hex_digit(*b)),
+        ) {
             (b'%', Some(hi), Some(lo)) => Some((hi, lo)),
             _ => None,
         };
@@ -149,10 +153,6 @@ fn push_normalised_component(out: &mut String, s: &str) {
 /// RFC 3986 §2.3: `unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"`.
 fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-}
-
-fn hex_value(b: &u8) -> Option<u8> {
-    char::from(*b).to_digit(16).and_then(|d| u8::try_from(d).ok())
 }
 
 fn hex_digit_upper(n: u8) -> char {

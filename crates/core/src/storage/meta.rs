@@ -308,8 +308,8 @@ fn unescape(s: &str) -> Result<String, MetaError> {
     let mut bytes = s.bytes();
     while let Some(b) = bytes.next() {
         if b == b'%' {
-            let hi = bytes.next().and_then(hex_value);
-            let lo = bytes.next().and_then(hex_value);
+            let hi = bytes.next().and_then(crate::http::hex_digit);
+            let lo = bytes.next().and_then(crate::http::hex_digit);
             match (hi, lo) {
                 (Some(hi), Some(lo)) => out.push((hi << 4) | lo),
                 _ => return Err(MetaError::Malformed("bad percent escape".into())),
@@ -321,10 +321,6 @@ fn unescape(s: &str) -> Result<String, MetaError> {
         }
     }
     String::from_utf8(out).map_err(|_| MetaError::Malformed("not UTF-8".into()))
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
 }
 
 #[cfg(test)]
