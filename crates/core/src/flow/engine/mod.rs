@@ -69,6 +69,44 @@ pub enum Purged {
 /// consulted (see [`Purged::Unverified`]).
 pub const LEDGER_UNVERIFIED: &str = "ledger-unverified";
 
+/// Why a response is not stored: the `detail` of `Cache-Status` ("not cacheable" is a value
+/// with a reason, not an error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The request's method is not one whose responses are stored.
+    Method,
+    /// The policy sends the request past the cache.
+    Bypass(Bypass),
+    /// A status the policy does not store (or a server error while revalidating).
+    Status,
+    /// RFC 9111 §3 refuses it.
+    Rfc(storable::NotStored),
+    /// A response to an authenticated request the policy does not share.
+    Authenticated,
+    /// A response to a request with credentials the origin did not mark shareable (§3.5).
+    Authorization,
+    /// An extension-classified URL answered with another kind of body (cache deception).
+    ContentType,
+    /// `Vary: *`, or a variant that cannot be keyed.
+    VaryStar,
+}
+
+impl Refusal {
+    /// The token shown in `Cache-Status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Method => "method",
+            Refusal::Bypass(b) => b.as_str(),
+            Refusal::Status => "status",
+            Refusal::Rfc(r) => r.as_str(),
+            Refusal::Authenticated => "authenticated",
+            Refusal::Authorization => "authorization",
+            Refusal::ContentType => "content-type",
+            Refusal::VaryStar => "vary-star",
+        }
+    }
+}
+
 /// Which body goes with a response the flow asks the driver to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodySource {

@@ -68,7 +68,7 @@ impl Flow {
                             let cs = CacheStatus {
                                 fwd: Some(fwd),
                                 fwd_status: Some(head.status),
-                                detail: Some(reason.into()),
+                                detail: Some(reason.as_str().into()),
                                 ..Default::default()
                             };
                             let mut out = merged;
@@ -238,7 +238,7 @@ impl Flow {
         }
         let store = if outcome == Outcome::Revalidated200 && head.status >= 500 {
             // A server error while revalidating never replaces the stored entry.
-            Err("status")
+            Err(Refusal::Status)
         } else {
             self.store_decision(policy, &head, response_time, now)
         };
@@ -249,7 +249,7 @@ impl Flow {
                 Some(order)
             }
             Err(reason) => {
-                status.detail = Some(reason.into());
+                status.detail = Some(reason.as_str().into());
                 None
             }
         };
@@ -259,20 +259,16 @@ impl Flow {
 
     /// Whether `head`, the answer to this request, may be stored, and how (the operation's
     /// storage, a 404/410's lifetime cut short); else the reason for `Cache-Status`.
-    pub(super) fn storability(
-        &self,
-        policy: &Policy,
-        head: &ResponseHead,
-    ) -> Result<EdgeStorage, &'static str> {
+    pub(super) fn storability(&self, policy: &Policy, head: &ResponseHead) -> Result<EdgeStorage, Refusal> {
         // A HEAD that missed was sent to the origin as a GET (the cache path always asks for
         // the whole representation), so the answer is a GET response and is stored as one:
         // the next GET is a hit rather than another miss.
         if !self.client.is_get_or_head() {
-            return Err("method");
+            return Err(Refusal::Method);
         }
         let operation = policy.operation(self.ruleset.as_deref());
         if let Some(b) = operation.bypass(self.audience) {
-            return Err(b.as_str());
+            return Err(Refusal::Bypass(b));
         }
         let mut storage: EdgeStorage = operation.storage();
         // A stored error is a denial of service for everyone who asks next (CPDoS): one
@@ -289,7 +285,7 @@ impl Flow {
                         stale_if_error: stale_if_error.min(policy.not_found_ttl()),
                     }
                 }
-                _ => return Err("status"),
+                _ => return Err(Refusal::Status),
             }
         }
         let authenticated = !self.audience.is_anonymous();
@@ -308,26 +304,26 @@ impl Flow {
             let mut whole = self.client.clone();
             whole.headers.remove("range");
             whole.method = Method::Get;
-            storable::check(&whole, authenticated, head, storage).map_err(|e| e.as_str())?;
+            storable::check(&whole, authenticated, head, storage).map_err(Refusal::Rfc)?;
         } else {
-            storable::check(&self.client, authenticated, head, storage).map_err(|e| e.as_str())?;
+            storable::check(&self.client, authenticated, head, storage).map_err(Refusal::Rfc)?;
         }
         if authenticated && matches!(storage, EdgeStorage::HonourOrigin) {
             // RFC 9111 §3.5 would let an explicitly public response to an authenticated
             // request be shared; the edge never shares one user's response with another user
             // unless a policy operation declares the ruleset shared.
-            return Err("authenticated");
+            return Err(Refusal::Authenticated);
         }
         if authenticated && self.keyed_audience.is_none() {
             // Without split view the key does not separate audiences: a policy-stored response
             // to an authenticated request would be served to everybody.
-            return Err("authenticated");
+            return Err(Refusal::Authenticated);
         }
         if authenticated && !operation.share_authenticated() {
             // "Authenticated" is any auth cookie, never verified: a response one user got is
             // shared with every other logged-in (or junk-cookie) request only when the policy
             // says this ruleset is the same for all of them.
-            return Err("authenticated");
+            return Err(Refusal::Authenticated);
         }
         if authenticated || self.client.headers.contains("authorization") {
             // RFC 9111 §3.5: "A shared cache MUST NOT use a cached response to a request with
@@ -339,7 +335,7 @@ impl Flow {
             let (cc, _) = cache_control::effective(&head.headers);
             let cc = cc.unwrap_or_default();
             if !(cc.must_revalidate || cc.public || cc.s_maxage.is_some()) {
-                return Err("authorization");
+                return Err(Refusal::Authorization);
             }
         }
         // Web cache deception: a URL classified by its extension must be answered with a
@@ -348,7 +344,7 @@ impl Flow {
         let rule = self.rule_id.as_deref().and_then(|id| policy.rules().iter().find(|r| r.id == id));
         if let Some(ext) = rule.and_then(|r| crate::classify::extension_to_check(r, self.client.url.path())) {
             if !crate::classify::content_type_fits_extension(ext, head.headers.get("content-type")) {
-                return Err("content-type");
+                return Err(Refusal::ContentType);
             }
         }
         Ok(storage)
@@ -370,7 +366,7 @@ impl Flow {
         head: &ResponseHead,
         response_time: Time,
         now: Time,
-    ) -> Result<StoreOrder, &'static str> {
+    ) -> Result<StoreOrder, Refusal> {
         let storage = self.storability(policy, head)?;
         let operation = policy.operation(self.ruleset.as_deref());
         let mut stored_head = head.clone();
@@ -378,10 +374,11 @@ impl Flow {
         hop::prepare_for_storage(&mut stored_head.headers, cc.as_ref());
         let spec = self.vary_spec(policy, head);
         let (variant, index) = match &spec {
-            VarySpec::Star => return Err("vary-star"),
+            VarySpec::Star => return Err(Refusal::VaryStar),
             VarySpec::None => (None, None),
             VarySpec::Fields(fields) => {
-                let v = key::variant(&spec, &self.client.headers, policy.key_options()).ok_or("vary-star")?;
+                let v = key::variant(&spec, &self.client.headers, policy.key_options())
+                    .ok_or(Refusal::VaryStar)?;
                 let k = key::storage_key(&self.primary, self.keyed_audience, Some(&v));
                 let index = VaryIndex {
                     url: self.primary.clone(),
