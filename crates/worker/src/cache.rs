@@ -478,36 +478,16 @@ impl Io {
 
     /// Puts an entry in the memory tier; an origin body (or a Cache API body) is read now.
     async fn put_memory(&mut self, key: String, mut meta: Meta, body: BodySource) -> Result<()> {
-        let bytes: Rc<[u8]> = match body {
-            BodySource::Origin => match (&self.pending_bytes, self.origin.take()) {
-                (Some(bytes), _) => bytes.clone(),
-                (None, Some(resp)) => match read_body(&resp).await {
-                    Ok(bytes) => {
-                        self.pending_bytes = Some(bytes.clone());
-                        bytes
-                    }
-                    Err(e) => {
-                        // It ended before its declared length, or could not be decoded.
-                        console_error!("rulecache: reading the origin's content failed: {e}");
-                        self.unreadable = true;
-                        return Ok(());
-                    }
-                },
-                (None, None) => return Ok(()),
-            },
-            BodySource::Stored => match std::mem::replace(&mut self.stored, StoredBody::None) {
-                StoredBody::Memory(bytes) => {
-                    self.stored = StoredBody::Memory(bytes.clone());
-                    bytes
-                }
-                StoredBody::Cache(mut resp) => {
-                    let bytes: Rc<[u8]> = resp.bytes().await?.into();
-                    self.stored = StoredBody::Memory(bytes.clone());
-                    bytes
-                }
-                StoredBody::None => return Ok(()),
-            },
-            BodySource::Empty => Rc::from(Vec::new()),
+        let bytes = match self.body_bytes(body).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(()),
+            Err(e) if body == BodySource::Origin => {
+                // It ended before its declared length, or could not be decoded.
+                console_error!("rulecache: reading the origin's content failed: {e}");
+                self.unreadable = true;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
         };
         meta.body_len = bytes.len() as u64;
         let size = tiers::memory_entry_size(&meta.head.headers, bytes.len());
@@ -623,25 +603,30 @@ impl Io {
         Ok(())
     }
 
-    /// The body `source` names, read whole (kept for the next put of the same answer).
-    async fn body_bytes(&mut self, source: BodySource) -> Result<Rc<[u8]>> {
+    /// The body `source` names, read whole, or `None` when there is none. The bytes are kept
+    /// (`pending_bytes`, and a stored body stays readable as bytes) for the answer and the next
+    /// put of the same reply.
+    async fn body_bytes(&mut self, source: BodySource) -> Result<Option<Rc<[u8]>>> {
         if let Some(bytes) = &self.pending_bytes {
-            return Ok(bytes.clone());
+            return Ok(Some(bytes.clone()));
         }
         let bytes: Rc<[u8]> = match source {
             BodySource::Origin => match self.origin.take() {
                 Some(resp) => read_body(&resp).await?,
-                None => Rc::from(Vec::new()),
+                None => return Ok(None),
             },
             BodySource::Stored => match std::mem::replace(&mut self.stored, StoredBody::None) {
                 StoredBody::Memory(b) => b,
                 StoredBody::Cache(mut resp) => resp.bytes().await?.into(),
-                StoredBody::None => Rc::from(Vec::new()),
+                StoredBody::None => return Ok(None),
             },
             BodySource::Empty => Rc::from(Vec::new()),
         };
+        if source == BodySource::Stored {
+            self.stored = StoredBody::Memory(bytes.clone());
+        }
         self.pending_bytes = Some(bytes.clone());
-        Ok(bytes)
+        Ok(Some(bytes))
     }
 
     /// Stores an entry in the Cache API: the body streams in unless it is (or must be) read.
@@ -669,7 +654,7 @@ impl Io {
                 return cache.put(key, stored).await;
             }
         }
-        let bytes = self.body_bytes(body).await?;
+        let bytes = self.body_bytes(body).await?.unwrap_or_else(|| Rc::from(Vec::new()));
         meta.body_len = bytes.len() as u64;
         let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
         let stored = stored_response(&meta_value, ResponseBody::Body(bytes.to_vec()))?;
@@ -678,7 +663,7 @@ impl Io {
 
     /// Keeps an entry in KV for every location.
     async fn put_kv(&mut self, key: &str, mut meta: Meta, body: BodySource) -> Result<()> {
-        let bytes = self.body_bytes(body).await?;
+        let bytes = self.body_bytes(body).await?.unwrap_or_else(|| Rc::from(Vec::new()));
         meta.body_len = bytes.len() as u64;
         let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
         if let Some(env) = &self.env {

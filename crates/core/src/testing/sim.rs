@@ -202,13 +202,20 @@ fn run_on(
 }
 
 /// What a lookup found, and the body beside it.
-fn lookup(tiers: &Tiers<'_>, key: &str, kv: bool, now: Time, looked_in: &mut Vec<Tier>) -> (Found, Rc<[u8]>) {
+fn lookup(
+    tiers: &mut Tiers<'_>,
+    key: &str,
+    kv: bool,
+    now: Time,
+    looked_in: &mut Vec<Tier>,
+) -> (Found, Rc<[u8]>) {
     looked_in.clear();
     let none = || (Found::Nothing, Rc::from(Vec::new()));
     for tier in crate::flow::lookup_tiers(kv, tiers.pass.is_marked(key, now)) {
         looked_in.push(tier);
         let found = match tier {
-            Tier::Memory => tiers.memory.peek(key).map(|(m, b)| (Found::Entry(m.clone()), Rc::clone(b))),
+            // A hit promotes the entry in the memory tier, as the worker's lookup does.
+            Tier::Memory => tiers.memory.get(key).map(|(m, b)| (Found::Entry(m.clone()), Rc::clone(b))),
             Tier::Cache => tiers.cache.get(key).map(|(record, body)| match record {
                 Record::Index(i) => (Found::Index(i), body),
                 Record::Entry(m) => (Found::Entry(m), body),
