@@ -114,7 +114,7 @@ bench-purge-sim:
 	CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR=target/bench-core cargo bench -p rulecache --bench purge_sim
 
 bench-load: build origin
-	node benches/load/run.mjs
+	node --experimental-websocket --disable-warning=ExperimentalWarning benches/load/run.mjs
 
 bench-propagation: build origin
 	node benches/propagation/run.mjs
