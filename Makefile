@@ -107,11 +107,11 @@ bench: bench-core bench-load bench-propagation bench-purge-sim
 # The benchmarks need unwinding (criterion), the release profile aborts on panic (wasm):
 # a separate target folder keeps the two builds of the library apart.
 bench-core:
-	CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR=target/bench-core cargo bench -p rulecache --bench core
+	CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR=$(CURDIR)/target/bench-core cargo bench -p rulecache --bench core
 
 # The global purge path simulated natively and deterministically (1k, 10k, 100k isolates).
 bench-purge-sim:
-	CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR=target/bench-core cargo bench -p rulecache --bench purge_sim
+	CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR=$(CURDIR)/target/bench-core cargo bench -p rulecache --bench purge_sim
 
 bench-load: build origin
 	node --experimental-websocket --disable-warning=ExperimentalWarning benches/load/run.mjs

@@ -688,12 +688,13 @@ function workerdChildPids() {
  * Rulecache in `runtime` with its inspector open: { runtime, url, pid, inspectorUrl, stop }.
  * workerd: `workerd serve --inspector-addr`; Miniflare: its `inspectorPort` (the user worker).
  */
-async function startMemoryTarget(runtime, origin, wdConfigs) {
+async function startMemoryTarget(runtime, origin, wdConfigs, worker = 'rulecache') {
   const port = await freePort();
   if (runtime === WD) {
-    const wd = await startWorkerd(wdConfigs.rulecache, '/', [`--inspector-addr=127.0.0.1:${port}`]);
+    const config = worker === 'rulecache' ? wdConfigs.rulecache : wdConfigs.jsForwarder;
+    const wd = await startWorkerd(config, '/', [`--inspector-addr=127.0.0.1:${port}`]);
     const target = await inspectorTarget(port, (t) => t.id === 'main');
-    return { runtime, url: wd.url, pid: wd.pid, inspectorUrl: target.url, process: 'the workerd process serving rulecache alone', stop: wd.stop };
+    return { runtime, url: wd.url, pid: wd.pid, inspectorUrl: target.url, process: `the workerd process serving ${worker} alone`, stop: wd.stop };
   }
   const before = new Set(workerdChildPids());
   const mf = new Miniflare({ ...workerOptions({ originUrl: origin.url, secret: 'bench-secret' }), inspectorPort: port });
@@ -736,7 +737,7 @@ async function memoryTierStats(base) {
  * 100 ms) and the process's resident size; after the run reads the process's VmHWM (reset
  * before the run) and the isolate's wasm linear memory.
  */
-async function measureMemory(gen, target, sc) {
+async function measureMemory(gen, target, sc, worker = 'rulecache') {
   const session = await inspectorSession(target.inspectorUrl);
   try {
     const cs = await prime(target.url + sc.path, {});
@@ -760,7 +761,7 @@ async function measureMemory(gen, target, sc) {
         await sleep(100);
       }
     })();
-    const m = await measure(gen, target.runtime, `rulecache ${sc.title}`, target.url + sc.path, {});
+    const m = await measure(gen, target.runtime, `${worker === 'rulecache' ? 'rulecache' : WORKERS[worker]} ${sc.title}`, target.url + sc.path, {});
     sampling = false;
     await sampler;
     const proc = target.pid ? procMemory(target.pid) : null;
@@ -769,10 +770,11 @@ async function measureMemory(gen, target, sc) {
     return {
       scenario: sc.id,
       title: sc.title,
+      worker,
       runtime: target.runtime,
       path: sc.path,
       cacheStatus: cs,
-      asExpected: sc.expect(cs),
+      asExpected: worker === 'rulecache' ? sc.expect(cs) : null,
       rps: m.rps,
       p50: m.p50,
       p99: m.p99,
@@ -797,17 +799,21 @@ async function measureMemory(gen, target, sc) {
 }
 
 /** The memory scenarios in `runtime` (rulecache only), each row with its isolate's and process's peak. */
-async function memoryRuns(gen, runtime, origin, wdConfigs) {
-  const target = await startMemoryTarget(runtime, origin, wdConfigs);
+async function memoryRuns(gen, runtime, origin, wdConfigs, worker = 'rulecache') {
+  const target = await startMemoryTarget(runtime, origin, wdConfigs, worker);
+  const idle = target.pid ? procMemory(target.pid) : null;
   const out = [];
   try {
-    await sendAll(target.url, Array.from({ length: FILL_ENTRIES }, (_, i) => fillPath(i)));
-    const tier = await memoryTierStats(target.url);
+    const rc = worker === 'rulecache';
+    if (rc) await sendAll(target.url, Array.from({ length: FILL_ENTRIES }, (_, i) => fillPath(i)));
+    const tier = rc ? await memoryTierStats(target.url) : null;
     for (const sc of MEMORY_SCENARIOS) {
       if (sc.needs.length && runtime !== MF) continue;
-      const r = await measureMemory(gen, target, sc);
-      r.memoryTier = await memoryTierStats(target.url);
+      if (!rc && sc.id === 'mem-tier-full-hit') continue;
+      const r = await measureMemory(gen, target, sc, worker);
+      r.memoryTier = rc ? await memoryTierStats(target.url) : null;
       r.memoryTierAfterFill = tier;
+      if (r.process) r.process.idleRssBytes = idle?.rss ?? null;
       out.push(r);
     }
   } finally {
@@ -909,13 +915,13 @@ function markdownReport(report) {
   }
   if (report.memory?.length) {
     lines.push('');
-    lines.push(`Peak memory of rulecache under load (the memory tier filled first with ${FILL_ENTRIES} entries of ${FILL_BYTES / 1000} kB, and full for every row after; isolate: the inspector's \`Runtime.getHeapUsage\` sampled every 100 ms, used JS heap plus ArrayBuffer backing stores at their peak, plus the wasm linear memory; process: VmHWM of the workerd process from /proc, reset before each row):`);
+    lines.push(`Peak memory under load (rulecache, and the plain JS forwarder beside it on the same misses; rulecache's memory tier filled first with ${FILL_ENTRIES} entries of ${FILL_BYTES / 1000} kB, and full for every row after; isolate: the inspector's \`Runtime.getHeapUsage\` sampled every 100 ms, used JS heap plus ArrayBuffer backing stores at their peak, plus the wasm linear memory; process: VmHWM of the workerd process from /proc, reset before each row):`);
     lines.push('');
-    lines.push('| scenario | runtime | req/s | isolate peak MiB | of the 128 MiB limit | JS heap MiB | ArrayBuffers MiB | wasm memory MiB | memory tier MiB | workerd process VmHWM MiB |');
-    lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('| scenario | worker | runtime | req/s | isolate peak MiB | of the 128 MiB limit | JS heap MiB | ArrayBuffers MiB | wasm memory MiB | memory tier MiB | workerd process VmHWM MiB (idle after start) |');
+    lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const m of report.memory) {
-      const proc = m.process?.vmHwmBytes ? `${f(m.process.vmHwmBytes / MiB, 1)}${m.runtime === MF ? ' (with Miniflare\'s services)' : ''}` : '';
-      lines.push(`| ${m.title} | ${rtName(m.runtime)} | ${f(m.rps)} | ${f(m.isolate.peakBytes / MiB, 1)} | ${f(100 * m.isolate.fractionOfLimit)} % | ${f(m.isolate.jsHeapUsedPeakBytes / MiB, 1)} | ${f(m.isolate.arrayBufferPeakBytes / MiB, 1)} | ${f(m.isolate.wasmMemoryBytes / MiB, 1)} | ${m.memoryTier ? f(m.memoryTier.bytes / MiB, 1) : ''} | ${proc} |`);
+      const proc = m.process?.vmHwmBytes ? `${f(m.process.vmHwmBytes / MiB, 1)} (${f(m.process.idleRssBytes / MiB, 1)})${m.runtime === MF ? ', with Miniflare\'s services' : ''}` : '';
+      lines.push(`| ${m.title} | ${m.worker === 'rulecache' ? '**rulecache**' : WORKERS[m.worker]} | ${rtName(m.runtime)} | ${f(m.rps)} | ${f(m.isolate.peakBytes / MiB, 1)} | ${f(100 * m.isolate.fractionOfLimit)} % | ${f(m.isolate.jsHeapUsedPeakBytes / MiB, 1)} | ${f(m.isolate.arrayBufferPeakBytes / MiB, 1)} | ${f(m.isolate.wasmMemoryBytes / MiB, 1)} | ${m.memoryTier ? f(m.memoryTier.bytes / MiB, 1) : ''} | ${proc} |`);
     }
   }
   const w = report.wasm.rulecache;
@@ -1055,6 +1061,8 @@ async function main() {
           asExpected = sc.expect(cs);
           if (!asExpected) console.log(`  warning: ${rt} ${sc.id}: unexpected Cache-Status after priming: ${cs || '(none)'}`);
         }
+        // Baselines only where rulecache runs the scenario: every ratio is within one runtime.
+        if (!runRc) continue;
         const base = await measure(gen, rt, `plain JS forwarder  ${hdr(sc)}`, s.jsFwd.url + sc.path, sc.headers);
         rows.push({ scenario: `js-forwarder:${sc.id}`, title: `plain JS forwarder (${sc.id})`, runtime: rt, path: sc.path, ...base, baseline: null, ratio: null });
         let rustBase = null;
@@ -1078,7 +1086,6 @@ async function main() {
           cacheHitBase = await measure(gen, rt, `plain JS caches.default hit ${hdr(sc)}`, s.jsCacheHit.url + sc.path, sc.headers);
           rows.push({ scenario: `js-caches-default-hit:${sc.id}`, title: `plain JS caches.default hit (${sc.id})`, runtime: rt, path: sc.path, ...cacheHitBase, baseline: `js-forwarder:${sc.id}`, baselineRuntime: rt, ratio: cacheHitBase.rps / base.rps });
         }
-        if (!runRc) continue;
         const m = await measure(gen, rt, sc.title, s.rc.url + sc.path, sc.headers);
         const csAfter = await prime(s.rc.url + sc.path, sc.headers);
         const fixed = sc.fixedBaseline ? row('js-fixed', rt) : null;
@@ -1109,17 +1116,20 @@ async function main() {
     if (typeof WebSocket === 'undefined') {
       console.log('  skipped: the inspector client needs WebSocket (node --experimental-websocket on Node 20; make bench-load passes it)');
     } else {
-      for (const rt of [...(wd?.rc ? [WD] : []), MF]) {
+      // The plain JS forwarder's misses in bare workerd beside rulecache's: what the runtime
+      // itself holds while the same bodies stream through it.
+      const runs = [...(wd?.rc ? [[WD, 'rulecache'], [WD, 'js-forwarder']] : []), [MF, 'rulecache']];
+      for (const [rt, worker] of runs) {
         try {
-          memory.push(...(await memoryRuns(gen, rt, origin, wdConfigs)));
+          memory.push(...(await memoryRuns(gen, rt, origin, wdConfigs, worker)));
         } catch (e) {
-          console.log(`  ${rt}: memory runs failed: ${e.message}`);
+          console.log(`  ${rt}: ${worker} memory runs failed: ${e.message}`);
         }
       }
       for (const r of memory) {
-        const proc = r.process?.vmHwmBytes ? `; process VmHWM ${(r.process.vmHwmBytes / MiB).toFixed(1)} MiB` : '';
+        const proc = r.process?.vmHwmBytes ? `; process VmHWM ${(r.process.vmHwmBytes / MiB).toFixed(1)} MiB (${(r.process.idleRssBytes / MiB).toFixed(1)} MiB idle after start)` : '';
         const tier = r.memoryTier ? `; memory tier ${(r.memoryTier.bytes / MiB).toFixed(1)} MiB in ${r.memoryTier.entries} entries` : '';
-        console.log(`  ${r.runtime.padEnd(9)} ${r.scenario.padEnd(18)} isolate peak ${(r.isolate.peakBytes / MiB).toFixed(1)} MiB (${(100 * r.isolate.fractionOfLimit).toFixed(0)} % of 128 MiB: JS heap ${(r.isolate.jsHeapUsedPeakBytes / MiB).toFixed(1)} + ArrayBuffers ${(r.isolate.arrayBufferPeakBytes / MiB).toFixed(1)} + wasm memory ${(r.isolate.wasmMemoryBytes / MiB).toFixed(1)})${proc}${tier}${r.asExpected ? '' : ` (unexpected Cache-Status ${r.cacheStatus})`}`);
+        console.log(`  ${r.runtime.padEnd(9)} ${(r.worker === 'rulecache' ? '' : `${WORKERS[r.worker]}: `) + r.scenario.padEnd(18)} isolate peak ${(r.isolate.peakBytes / MiB).toFixed(1)} MiB (${(100 * r.isolate.fractionOfLimit).toFixed(0)} % of 128 MiB: JS heap ${(r.isolate.jsHeapUsedPeakBytes / MiB).toFixed(1)} + ArrayBuffers ${(r.isolate.arrayBufferPeakBytes / MiB).toFixed(1)} + wasm memory ${(r.isolate.wasmMemoryBytes / MiB).toFixed(1)})${proc}${tier}${r.asExpected === false ? ` (unexpected Cache-Status ${r.cacheStatus})` : ''}`);
       }
     }
 
@@ -1162,7 +1172,8 @@ async function main() {
     // reported as such.
     const coldOf = (label, rt) => cold.find((c) => c.label === label && c.runtime === rt);
     const goal = (text, runtime, value, ok, unit = 'x') => ({ budget: text, runtime, value: value ?? null, met: value == null ? null : ok(value), unit });
-    const maxIsolate = memory.length ? Math.max(...memory.map((m) => m.isolate.peakBytes)) : null;
+    const rcMemory = memory.filter((m) => m.worker === 'rulecache');
+    const maxIsolate = rcMemory.length ? Math.max(...rcMemory.map((m) => m.isolate.peakBytes)) : null;
     const rcCold = coldOf('rulecache', WD);
     const jsCold = coldOf('plain JS forwarder', WD);
     const budgets = [
