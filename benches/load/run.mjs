@@ -815,13 +815,17 @@ async function memoryRuns(gen, runtime, origin, wdConfigs, worker = 'rulecache')
     const rc = worker === 'rulecache';
     if (rc) await sendAll(target.url, Array.from({ length: FILL_ENTRIES }, (_, i) => fillPath(i)));
     const tier = rc ? await memoryTierStats(target.url) : null;
+    const afterFill = rc && target.pid ? procMemory(target.pid) : null;
     for (const sc of MEMORY_SCENARIOS) {
       if (sc.needs.length && runtime !== MF) continue;
       if (!rc && sc.id === 'mem-tier-full-hit') continue;
       const r = await measureMemory(gen, target, sc, worker);
       r.memoryTier = rc ? await memoryTierStats(target.url) : null;
       r.memoryTierAfterFill = tier;
-      if (r.process) r.process.idleRssBytes = idle?.rss ?? null;
+      if (r.process) {
+        r.process.idleRssBytes = idle?.rss ?? null;
+        r.process.rssAfterFillBytes = afterFill?.rss ?? null;
+      }
       out.push(r);
     }
   } finally {
@@ -925,10 +929,10 @@ function markdownReport(report) {
     lines.push('');
     lines.push(`Peak memory under load (rulecache, and the plain JS forwarder beside it on the same misses; rulecache's memory tier filled first with ${FILL_ENTRIES} entries of ${FILL_BYTES / 1000} kB, and full for every row after; isolate: the inspector's \`Runtime.getHeapUsage\` sampled every 100 ms, used JS heap plus ArrayBuffer backing stores at their peak, plus the wasm linear memory; process: VmHWM of the workerd process from /proc, reset before each row):`);
     lines.push('');
-    lines.push('| scenario | worker | runtime | req/s | isolate peak MiB | of the 128 MiB limit | JS heap MiB | ArrayBuffers MiB | wasm memory MiB | memory tier MiB | workerd process VmHWM MiB (idle after start) |');
+    lines.push('| scenario | worker | runtime | req/s | isolate peak MiB | of the 128 MiB limit | JS heap MiB | ArrayBuffers MiB | wasm memory MiB | memory tier MiB | workerd process VmHWM MiB (resident idle after start / after the fill) |');
     lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const m of report.memory) {
-      const proc = m.process?.vmHwmBytes ? `${f(m.process.vmHwmBytes / MiB, 1)} (${f(m.process.idleRssBytes / MiB, 1)})${m.runtime === MF ? ', with Miniflare\'s services' : ''}` : '';
+      const proc = m.process?.vmHwmBytes ? `${f(m.process.vmHwmBytes / MiB, 1)} (${f(m.process.idleRssBytes / MiB, 1)}${m.process.rssAfterFillBytes ? ` / ${f(m.process.rssAfterFillBytes / MiB, 1)}` : ''})${m.runtime === MF ? ', with Miniflare\'s services' : ''}` : '';
       lines.push(`| ${m.title} | ${m.worker === 'rulecache' ? '**rulecache**' : WORKERS[m.worker]} | ${rtName(m.runtime)} | ${f(m.rps)} | ${f(m.isolate.peakBytes / MiB, 1)} | ${f(100 * m.isolate.fractionOfLimit)} % | ${f(m.isolate.jsHeapUsedPeakBytes / MiB, 1)} | ${f(m.isolate.arrayBufferPeakBytes / MiB, 1)} | ${m.isolate.wasmMemoryBytes == null ? 'unread' : f(m.isolate.wasmMemoryBytes / MiB, 1)} | ${m.memoryTier ? f(m.memoryTier.bytes / MiB, 1) : ''} | ${proc} |`);
     }
   }
@@ -1135,7 +1139,7 @@ async function main() {
         }
       }
       for (const r of memory) {
-        const proc = r.process?.vmHwmBytes ? `; process VmHWM ${(r.process.vmHwmBytes / MiB).toFixed(1)} MiB (${(r.process.idleRssBytes / MiB).toFixed(1)} MiB idle after start)` : '';
+        const proc = r.process?.vmHwmBytes ? `; process VmHWM ${(r.process.vmHwmBytes / MiB).toFixed(1)} MiB (resident ${(r.process.idleRssBytes / MiB).toFixed(1)} MiB idle after start${r.process.rssAfterFillBytes ? `, ${(r.process.rssAfterFillBytes / MiB).toFixed(1)} MiB after the fill` : ''})` : '';
         const tier = r.memoryTier ? `; memory tier ${(r.memoryTier.bytes / MiB).toFixed(1)} MiB in ${r.memoryTier.entries} entries` : '';
         console.log(`  ${r.runtime.padEnd(9)} ${(r.worker === 'rulecache' ? '' : `${WORKERS[r.worker]}: `) + r.scenario.padEnd(18)} isolate peak ${(r.isolate.peakBytes / MiB).toFixed(1)} MiB (${(100 * r.isolate.fractionOfLimit).toFixed(0)} % of 128 MiB: JS heap ${(r.isolate.jsHeapUsedPeakBytes / MiB).toFixed(1)} + ArrayBuffers ${(r.isolate.arrayBufferPeakBytes / MiB).toFixed(1)} + wasm memory ${r.isolate.wasmMemoryBytes == null ? 'unread' : (r.isolate.wasmMemoryBytes / MiB).toFixed(1)})${proc}${tier}${r.asExpected === false ? ` (unexpected Cache-Status ${r.cacheStatus})` : ''}`);
       }
