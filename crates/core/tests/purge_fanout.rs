@@ -50,6 +50,23 @@ fn refresh_is_background_after_two_seconds_and_blocking_after_ten() {
 }
 
 #[test]
+fn a_request_waits_for_the_ledger_only_when_it_serves_a_stored_entry() {
+    // A new isolate's first request: before its lookup it starts the first refresh and does
+    // not wait (a miss or a bypass depends on no purge)...
+    let mut r = Refresher::new();
+    assert_eq!(r.due_before_lookup(None, T0), Refresh::Background);
+    r.start(T0);
+    assert_eq!(r.due_before_lookup(None, T0 + 10), Refresh::No, "the refresh is already running");
+    // ...and one that finds a stored entry waits for that same refresh.
+    assert_eq!(r.due(None, T0 + 10), Refresh::Blocking { until: T0 + BLOCKING_REFRESH_TIMEOUT_MS });
+    // The other rules are the same before a lookup as after it.
+    let idle = Refresher::new();
+    assert_eq!(idle.due_before_lookup(Some(T0), T0 + 1_999), Refresh::No);
+    assert_eq!(idle.due_before_lookup(Some(T0), T0 + 2_000), Refresh::Background);
+    assert_eq!(idle.due_before_lookup(Some(T0), T0 + 10_000), Refresh::Background);
+}
+
+#[test]
 fn one_refresh_at_a_time_and_waiters_are_released_together() {
     let mut r = Refresher::new();
     r.start(T0 + 2_000);

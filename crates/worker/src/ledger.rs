@@ -67,9 +67,18 @@ pub fn apply_local(targets: &[Target], soft: bool, at: Time) {
 
 /// Refreshes the copy when due: in the background (the current request uses the copy it
 /// has), or waiting for a refresh, one per isolate at a time, until its deadline at most.
-pub async fn refresh_if_due(env: &Env, ctx: &Context, now: Time) {
+/// `serves_stored`: the request is about to serve a stored entry (only such a request may
+/// wait; see `fanout::Refresher::due_before_lookup`).
+pub async fn refresh_if_due(env: &Env, ctx: &Context, now: Time, serves_stored: bool) {
     let last = COPY.with(|c| c.borrow().last_success());
-    let due = REFRESHER.with(|r| r.borrow().due(last, now));
+    let due = REFRESHER.with(|r| {
+        let r = r.borrow();
+        if serves_stored {
+            r.due(last, now)
+        } else {
+            r.due_before_lookup(last, now)
+        }
+    });
     match due {
         Refresh::No => {}
         Refresh::Background => {
