@@ -145,88 +145,44 @@ pub fn marker(user: Option<&str>) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// small codecs
+// codecs
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// Base64 as credentials arrive in practice: the standard or the URL-safe alphabet, padded or
+/// not, trailing bits ignored.
+const LENIENT: base64::engine::GeneralPurposeConfig = base64::engine::GeneralPurposeConfig::new()
+    .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+const STANDARD_LENIENT: base64::engine::GeneralPurpose =
+    base64::engine::GeneralPurpose::new(&base64::alphabet::STANDARD, LENIENT);
+const URL_SAFE_LENIENT: base64::engine::GeneralPurpose =
+    base64::engine::GeneralPurpose::new(&base64::alphabet::URL_SAFE, LENIENT);
 
 pub fn base64_encode(input: &[u8]) -> String {
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                let idx = ((n >> (18 - 6 * i)) & 63) as usize;
-                out.push(char::from(B64.get(idx).copied().unwrap_or(b'A')));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(input)
 }
 
 pub fn base64_decode(input: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(input.len() / 4 * 3);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for c in input.trim_end_matches('=').bytes() {
-        let v = B64.iter().position(|x| *x == c).or(match c {
-            b'-' => Some(62),
-            b'_' => Some(63),
-            _ => None,
-        })? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((acc >> bits) & 0xff) as u8);
-        }
-    }
-    Some(out)
+    use base64::Engine as _;
+    STANDARD_LENIENT.decode(input).or_else(|_| URL_SAFE_LENIENT.decode(input)).ok()
 }
 
-fn percent_decode(s: &str, plus_is_space: bool) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = |j: usize| bytes.get(j).and_then(|c| char::from(*c).to_digit(16));
-        match b {
-            b'%' => match (hex(i + 1), hex(i + 2)) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' if plus_is_space => out.push(b' '),
-            _ => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// `%XX` escapes decoded (a `+` stays a `+`), as cookie values carry them.
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
 /// Query (or form body) parameters, in order.
 pub struct Params(Vec<(String, String)>);
 
 impl Params {
+    /// `application/x-www-form-urlencoded` pairs; with `plus_is_space` false a `+` stays
+    /// literal (the control endpoints take paths such as `/++resource++demo/style.css`).
     pub fn parse(query: &str, plus_is_space: bool) -> Self {
+        let query: Cow<str> =
+            if plus_is_space { Cow::Borrowed(query) } else { Cow::Owned(query.replace('+', "%2B")) };
         Params(
-            query
-                .split('&')
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                    (percent_decode(k, plus_is_space), percent_decode(v, plus_is_space))
-                })
-                .collect(),
+            form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
         )
     }
 
@@ -319,7 +275,7 @@ pub fn user_of(req: &Request) -> Option<&'static str> {
             if name.trim() != "__ac" {
                 continue;
             }
-            let value = percent_decode(value.trim().trim_matches('"'), false);
+            let value = percent_decode(value.trim().trim_matches('"'));
             if let Some(user) = base64_decode(&value).and_then(|d| user_from_credentials(&d)) {
                 return Some(user);
             }
