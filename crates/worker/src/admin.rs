@@ -19,7 +19,9 @@ use rulecache::purge::auth::{
     authorize, authorize_address, precheck, signature_bytes_of, AuthError, AuthInput, Credential, Scheme,
 };
 use rulecache::purge::burst::{Burst, Offer};
-use rulecache::purge::ledger::{AppendOrder, Target, BLOCKING_REFRESH_AFTER_MS, CLOCK_SKEW_MARGIN_MS};
+use rulecache::purge::ledger::{
+    AppendOrder, Target, Unrecorded, BLOCKING_REFRESH_AFTER_MS, CLOCK_SKEW_MARGIN_MS,
+};
 use rulecache::purge::request::{PurgeRequest, MAX_BODY_BYTES};
 
 /// A strict policy for the panel: only its own files, no inline code.
@@ -265,10 +267,7 @@ async fn write_window(env: &Env, soft: bool, opened_at: Time) {
                 match ledger::append(env, &order).await {
                     Ok(answer) => ledger::apply_own(&answer, opened_at),
                     Err(e) => {
-                        console_error!(
-                            "rulecache: the purge ledger did not take a burst (status {}); retrying",
-                            e.status
-                        );
+                        console_error!("rulecache: the purge ledger did not take a burst ({e}); retrying");
                         ledger::apply_local(&order.targets, soft, now);
                         ledger::keep_pending(order, super::now());
                     }
@@ -317,25 +316,24 @@ async fn run_purge(
             ledger::apply_own(&answer, now);
             Some(answer.id)
         }
-        Err(e) if e.status == 409 && signed => {
-            return json_response(401, &json!({ "error": AuthError::Replayed.message() }));
-        }
-        Err(e) if e.status == 400 => {
-            return json_response(
-                400,
-                &json!({ "error": format!("the purge ledger refused the purge: {}", e.message) }),
-            );
-        }
-        Err(e) => {
-            // The ledger is down: this location still purges, and the write is retried.
-            console_error!(
-                "rulecache: the purge ledger did not take a purge (status {}); retrying",
-                e.status
-            );
-            ledger::apply_local(&targets, purge.soft, now);
-            ledger::defer_append(env, ctx, order, now);
-            None
-        }
+        Err(e) => match e.for_request(signed) {
+            Unrecorded::Replayed => {
+                return json_response(401, &json!({ "error": AuthError::Replayed.message() }));
+            }
+            Unrecorded::Refused(why) => {
+                return json_response(
+                    400,
+                    &json!({ "error": format!("the purge ledger refused the purge: {why}") }),
+                );
+            }
+            Unrecorded::AlreadyRecorded | Unrecorded::RetryLater => {
+                // The ledger is down: this location still purges, and the write is retried.
+                console_error!("rulecache: the purge ledger did not take a purge ({e}); retrying");
+                ledger::apply_local(&targets, purge.soft, now);
+                ledger::defer_append(env, ctx, order, now);
+                None
+            }
+        },
     };
     // A hard purge also removes this location's copies at once; a soft one keeps them so
     // they can be revalidated conditionally (the ledger marks them stale).

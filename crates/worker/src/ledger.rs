@@ -22,7 +22,7 @@ use rulecache::purge::fanout::{
 };
 use rulecache::purge::ledger::{
     AppendAnswer, AppendOrder, Head, Ledger, LedgerCopy, LedgerError, LedgerRows, Progress, PurgeRecord,
-    RowsWrite, SinceAnswer, Target,
+    RowsWrite, SinceAnswer, Target, Unrecorded,
 };
 
 const BINDING: &str = "PURGE_LEDGER";
@@ -187,17 +187,10 @@ async fn fetch_since(env: &Env, since: u64) -> Result<SinceAnswer> {
     resp.json().await
 }
 
-/// Why an append did not record the purge.
-pub struct AppendError {
-    /// The ledger's status (409 replayed, 400 refused, 503 storage), or 503 when it could not
-    /// be reached.
-    pub status: u16,
-    pub message: String,
-}
-
-/// Records a purge in the ledger; returns the purge id and its records.
-pub async fn append(env: &Env, order: &AppendOrder) -> std::result::Result<AppendAnswer, AppendError> {
-    let unreachable = |e: Error| AppendError { status: 503, message: e.to_string() };
+/// Records a purge in the ledger; returns the purge id and its records, or why it was not
+/// recorded (the ledger's own answer read back by the core, or that it could not be reached).
+pub async fn append(env: &Env, order: &AppendOrder) -> std::result::Result<AppendAnswer, LedgerError> {
+    let unreachable = |e: Error| LedgerError::Unreachable(e.to_string());
     let stub = env.durable_object(BINDING).and_then(|ns| ns.get_by_name(OBJECT_NAME)).map_err(unreachable)?;
     let body = serde_json::to_string(order).map_err(|e| unreachable(e.into()))?;
     let mut init = RequestInit::new();
@@ -206,7 +199,7 @@ pub async fn append(env: &Env, order: &AppendOrder) -> std::result::Result<Appen
     let mut resp = stub.fetch_with_request(req).await.map_err(unreachable)?;
     if resp.status_code() != 200 {
         let status = resp.status_code();
-        return Err(AppendError { status, message: resp.text().await.unwrap_or_default() });
+        return Err(LedgerError::from_answer(status, &resp.text().await.unwrap_or_default()));
     }
     resp.json().await.map_err(unreachable)
 }
@@ -234,12 +227,15 @@ async fn flush_pending(env: &Env) {
     for (order, attempts) in due {
         match append(env, &order).await {
             Ok(answer) => apply_own(&answer, now()),
-            // Already recorded: an earlier attempt landed.
-            Err(e) if e.status == 409 => {}
-            Err(e) if e.status == 400 => {
-                console_error!("rulecache: the purge ledger refused a kept purge: {}", e.message);
-            }
-            Err(_) => PENDING.with(|p| p.borrow_mut().failed(order, attempts, now())),
+            Err(e) => match e.for_retry() {
+                Unrecorded::AlreadyRecorded => {}
+                Unrecorded::Refused(why) => {
+                    console_error!("rulecache: the purge ledger refused a kept purge: {why}");
+                }
+                Unrecorded::Replayed | Unrecorded::RetryLater => {
+                    PENDING.with(|p| p.borrow_mut().failed(order, attempts, now()))
+                }
+            },
         }
     }
 }
@@ -446,7 +442,7 @@ impl DurableObject for PurgeLedger {
         let url = req.url()?;
         let mut rows = match self.rows() {
             Ok(rows) => rows,
-            Err(e) => return Response::error(format!("the purge ledger's storage failed: {e}"), 503),
+            Err(e) => return ledger_error(&LedgerError::Storage(e.to_string())),
         };
         match (req.method(), url.path()) {
             (Method::Get, "/since") => {

@@ -37,6 +37,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::http::{unhex, Time};
 
+pub use super::refusal::{LedgerError, Unrecorded};
+
 /// Refresh the copy in the background once the last successful refresh is this old.
 pub const BACKGROUND_REFRESH_AFTER_MS: Time = 2_000;
 /// Make the request wait for a refresh once the last successful refresh is this old, and
@@ -228,36 +230,6 @@ pub struct SinceAnswer {
     /// More records follow `to`: ask again after it.
     #[serde(default)]
     pub more: bool,
-}
-
-/// Why the ledger could not do what was asked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LedgerError {
-    /// The nonce was applied before (a replayed signed request, or a retried purge).
-    Replayed,
-    /// The order is malformed (a nonce that is not hex, too many targets).
-    BadOrder(String),
-    /// Storage could not be read or written: nothing was recorded.
-    Storage(String),
-}
-
-impl LedgerError {
-    /// The HTTP status the Durable Object answers with.
-    pub fn status(&self) -> u16 {
-        match self {
-            LedgerError::Replayed => 409,
-            LedgerError::BadOrder(_) => 400,
-            LedgerError::Storage(_) => 503,
-        }
-    }
-
-    pub fn message(&self) -> String {
-        match self {
-            LedgerError::Replayed => "this signed request was already applied".to_owned(),
-            LedgerError::BadOrder(why) => why.clone(),
-            LedgerError::Storage(why) => format!("the purge ledger's storage failed: {why}"),
-        }
-    }
 }
 
 /// The authoritative ledger, run by the Durable Object over its rows. It remembers the head
