@@ -147,7 +147,10 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
                 version: u64,
             }
             let Ok(r) = serde_json::from_slice::<Rollback>(&body) else {
-                return json_response(400, &json!({ "errors": ["body must be {\"version\": N}"] }));
+                return json_response(
+                    400,
+                    &json!({ "errors": [{ "path": "/", "message": "body must be {\"version\": N}" }] }),
+                );
             };
             if policy_store::rollback(env, r.version, now).await? {
                 json_response(200, &json!({ "version": r.version }))
