@@ -1,6 +1,7 @@
 //! Purging: who may purge ([`auth`]), what a purge asks for ([`request`]), which paths a
-//! purge of one object reaches ([`expand`]) and the rules of the global purge ledger
-//! ([`ledger`]).
+//! purge of one object reaches ([`expand`]), the rules of the global purge ledger
+//! ([`ledger`]) and of keeping each isolate's copy fresh ([`fanout`]), and the burst windows
+//! that write a purger's many `PURGE`s at once ([`burst`]).
 //!
 //! Everything here is pure. The worker shell authenticates a request with
 //! [`auth::authorize`], parses it into a [`request::PurgeRequest`], turns that into ledger

@@ -223,7 +223,7 @@ fn param_matches(name: &str, pattern: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Taking a primary key apart, and matching against it
+// Taking a primary key apart
 // ---------------------------------------------------------------------------------------------
 
 /// Splits a key into `scheme://authority` and the rest (`/path[?query]`, possibly empty).
@@ -237,42 +237,6 @@ fn split_origin(key: &str) -> (&str, &str) {
 /// `scheme://host[:port]` of a primary key.
 pub fn origin_of(primary_key: &str) -> &str {
     split_origin(primary_key).0
-}
-
-/// The path of a primary key (always starts with `/`).
-pub fn path_of(primary_key: &str) -> &str {
-    let target = split_origin(primary_key).1;
-    let path = target.split_once('?').map_or(target, |(path, _)| path);
-    if path.is_empty() {
-        "/"
-    } else {
-        path
-    }
-}
-
-/// The query of a primary key, without the `?`.
-pub fn query_of(primary_key: &str) -> Option<&str> {
-    split_origin(primary_key).1.split_once('?').map(|(_, query)| query)
-}
-
-/// True when `url` normalises to `primary_key` under `opts`.
-pub fn matches_url(primary_key: &str, url: &url::Url, opts: &KeyOptions) -> bool {
-    primary_key == self::primary_key(url, opts)
-}
-
-/// True when `path` lies under `prefix`, segment-wise: `/news` covers `/news` and
-/// `/news/2024` but not `/newsletter`; a prefix ending in `/` is a plain string prefix.
-pub fn path_has_prefix(path: &str, prefix: &str) -> bool {
-    match path.strip_prefix(prefix) {
-        None => false,
-        Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
-    }
-}
-
-/// True when the path of `primary_key` lies under `prefix` (see [`path_has_prefix`]); the
-/// prefix's percent-encoding is normalised first, as the key's was.
-pub fn matches_path_prefix(primary_key: &str, prefix: &str) -> bool {
-    path_has_prefix(path_of(primary_key), &normalise_component(prefix))
 }
 
 #[cfg(test)]
