@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::http;
-use super::site::{base64_decode, base64_encode, if_none_match_matches, Params, Site};
+use super::site::codecs::{base64_decode, base64_encode, Params};
+use super::site::conditional::if_none_match_matches;
+use super::site::Site;
 
 const ANON: &str = "<body data-audience=\"anonymous\" data-user=\"\">";
 
