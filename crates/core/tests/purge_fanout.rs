@@ -203,15 +203,17 @@ fn purges_the_ledger_did_not_take_are_kept_and_retried_with_a_backoff() {
     assert!(p.is_empty(), "taken out while it is tried");
     let (o, attempts) = due.into_iter().next().expect("one");
     p.failed(o, attempts, T0 + 600);
-    assert_eq!(p.next_at(), Some(T0 + 1_600));
+    assert!(p.take_due(T0 + 1_599).is_empty(), "retried after a backoff");
+    assert_eq!(p.len(), 1);
     // Never dropped for failing, only when the queue is full.
     let (o, mut attempts) = p.take_due(T0 + 1_600).into_iter().next().expect("one");
     let mut now = T0 + 1_600;
     let mut o = o;
     for _ in 0..20 {
         p.failed(o, attempts, now);
-        now = p.next_at().expect("kept");
-        let next = p.take_due(now).into_iter().next().expect("due");
+        // Past the longest backoff.
+        now += 24 * 3_600_000;
+        let next = p.take_due(now).into_iter().next().expect("kept, and due");
         o = next.0;
         attempts = next.1;
     }

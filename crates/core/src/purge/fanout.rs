@@ -284,11 +284,6 @@ impl PendingAppends {
         self.orders.push_back((order, attempts, now.saturating_add(wait)));
     }
 
-    /// The earliest next attempt.
-    pub fn next_at(&self) -> Option<Time> {
-        self.orders.iter().map(|(_, _, at)| *at).min()
-    }
-
     pub fn len(&self) -> usize {
         self.orders.len()
     }
