@@ -66,7 +66,17 @@ test('the purge API refuses bad credentials (401) and bad bodies (400) without p
   assert.equal((await purgeApi({ urls: [p] }, { authorization: 'Bearer nope' })).status, 401);
   const bad = await purgeApi({ urls: 'not-a-list', colour: 'red' });
   assert.equal(bad.status, 400);
-  assert.ok(bad.body.errors.length >= 2, 'every problem is listed');
+  assert.deepEqual(bad.body.errors.map((e) => e.path).sort(), ['/', '/colour', '/urls'], JSON.stringify(bad.body));
+  // Every problem of the items, each at its place; the good URL among them is not purged either.
+  const items = await purgeApi({ urls: [p, 'news', 7], tags: ['a b'], soft: 'yes' });
+  assert.equal(items.status, 400);
+  assert.deepEqual(
+    items.body.errors.map((e) => e.path).sort(),
+    ['/soft', '/tags/0', '/urls/1', '/urls/2'],
+    JSON.stringify(items.body),
+  );
+  for (const e of items.body.errors) assert.ok(typeof e.message === 'string' && e.message.length > 0, JSON.stringify(e));
+  assert.match(items.body.errors.find((e) => e.path === '/urls/1').message, /neither a path starting with \/ nor an absolute http\(s\) URL/);
   const still = await get(p); await still.text();
   assert.match(status(still), /hit/);
 });

@@ -9,8 +9,10 @@
 //! - [`http`]: the HTTP message model and wire syntax (heads, header fields, dates, URLs);
 //! - [`rfc`]: HTTP caching semantics (RFC 9111, 9110, 9211, 9213);
 //! - [`policy`]: the policy bundle, its validation, classification, operations and audience;
-//! - [`storage`]: cache keys, the stored record, the memory tier, the storage trait;
-//! - [`purge`]: purge requests, their authentication, path expansion and the purge ledger;
+//! - [`storage`]: cache keys, the stored record, the memory tier and the tier rules, the
+//!   storage trait;
+//! - [`purge`]: purge requests, their authentication, path expansion, the purge ledger and
+//!   its copies;
 //! - [`flow`]: the request flow as a state machine (decisions in, actions out);
 //! - [`testing`]: the deterministic harness the tests, fuzzers and benchmarks run on.
 //!

@@ -50,6 +50,23 @@ fn refresh_is_background_after_two_seconds_and_blocking_after_ten() {
 }
 
 #[test]
+fn a_request_waits_for_the_ledger_only_when_it_serves_a_stored_entry() {
+    // A new isolate's first request: before its lookup it starts the first refresh and does
+    // not wait (a miss or a bypass depends on no purge)...
+    let mut r = Refresher::new();
+    assert_eq!(r.due_before_lookup(None, T0), Refresh::Background);
+    r.start(T0);
+    assert_eq!(r.due_before_lookup(None, T0 + 10), Refresh::No, "the refresh is already running");
+    // ...and one that finds a stored entry waits for that same refresh.
+    assert_eq!(r.due(None, T0 + 10), Refresh::Blocking { until: T0 + BLOCKING_REFRESH_TIMEOUT_MS });
+    // The other rules are the same before a lookup as after it.
+    let idle = Refresher::new();
+    assert_eq!(idle.due_before_lookup(Some(T0), T0 + 1_999), Refresh::No);
+    assert_eq!(idle.due_before_lookup(Some(T0), T0 + 2_000), Refresh::Background);
+    assert_eq!(idle.due_before_lookup(Some(T0), T0 + 10_000), Refresh::Background);
+}
+
+#[test]
 fn one_refresh_at_a_time_and_waiters_are_released_together() {
     let mut r = Refresher::new();
     r.start(T0 + 2_000);
@@ -186,15 +203,17 @@ fn purges_the_ledger_did_not_take_are_kept_and_retried_with_a_backoff() {
     assert!(p.is_empty(), "taken out while it is tried");
     let (o, attempts) = due.into_iter().next().expect("one");
     p.failed(o, attempts, T0 + 600);
-    assert_eq!(p.next_at(), Some(T0 + 1_600));
+    assert!(p.take_due(T0 + 1_599).is_empty(), "retried after a backoff");
+    assert_eq!(p.len(), 1);
     // Never dropped for failing, only when the queue is full.
     let (o, mut attempts) = p.take_due(T0 + 1_600).into_iter().next().expect("one");
     let mut now = T0 + 1_600;
     let mut o = o;
     for _ in 0..20 {
         p.failed(o, attempts, now);
-        now = p.next_at().expect("kept");
-        let next = p.take_due(now).into_iter().next().expect("due");
+        // Past the longest backoff.
+        now += 24 * 3_600_000;
+        let next = p.take_due(now).into_iter().next().expect("kept, and due");
         o = next.0;
         attempts = next.1;
     }

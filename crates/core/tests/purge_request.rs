@@ -4,7 +4,7 @@
 use rulecache::http::Headers;
 use rulecache::purge::auth::{authorize, AuthInput, Credential, ReplayGuard};
 use rulecache::purge::ledger::Target;
-use rulecache::purge::request::{PurgeRequest, MAX_PURGE_ITEMS};
+use rulecache::purge::request::{PurgeProblem, PurgeRequest, MAX_PURGE_ITEMS};
 use rulecache::testing::XorShift;
 
 fn credential() -> Credential {
@@ -13,8 +13,9 @@ fn credential() -> Credential {
     authorize(Some("k"), &input, 0, &mut ReplayGuard::new()).expect("the test credential is accepted")
 }
 
+/// Each problem as `path: message` (its JSON pointer and sentence).
 fn problems(json: &str) -> Vec<String> {
-    PurgeRequest::from_json(json.as_bytes()).err().unwrap_or_default()
+    PurgeRequest::from_json(json.as_bytes()).err().unwrap_or_default().iter().map(|p| p.to_string()).collect()
 }
 
 #[test]
@@ -41,35 +42,35 @@ fn every_problem_is_listed_with_its_place() {
             r#"{"urls":["news", 3, ""],"prefixes":"/a","tags":["a b",""],"soft":"yes","everything":true}"#
         ),
         [
-            "\"everything\": unknown key (expected urls, prefixes, tags or soft)",
-            "prefixes: must be a list of strings",
-            "soft: must be true or false",
-            "tags[0]: must not contain commas, spaces or control characters",
-            "tags[1]: is empty",
-            "urls[0]: \"news\" is neither a path starting with / nor an absolute http(s) URL",
-            "urls[1]: must be a string",
-            "urls[2]: is empty",
+            "/everything: unknown key (expected urls, prefixes, tags or soft)",
+            "/prefixes: must be a list of strings",
+            "/soft: must be true or false",
+            "/tags/0: must not contain commas, spaces or control characters",
+            "/tags/1: is empty",
+            "/urls/0: \"news\" is neither a path starting with / nor an absolute http(s) URL",
+            "/urls/1: must be a string",
+            "/urls/2: is empty",
         ]
     );
 }
 
 #[test]
 fn structural_problems_are_plain_sentences() {
-    assert_eq!(problems("{}"), ["nothing to purge: give at least one of urls, prefixes or tags"]);
-    assert_eq!(problems(r#"["/a"]"#), ["the purge request must be a JSON object"]);
+    assert_eq!(problems("{}"), ["/: nothing to purge: give at least one of urls, prefixes or tags"]);
+    assert_eq!(problems(r#"["/a"]"#), ["/: the purge request must be a JSON object"]);
     assert_eq!(
         problems(r#"{"urls":["ftp://example.com/x"]}"#),
-        ["urls[0]: \"ftp://example.com/x\" is neither a path starting with / nor an absolute http(s) URL"]
+        ["/urls/0: \"ftp://example.com/x\" is neither a path starting with / nor an absolute http(s) URL"]
     );
-    assert_eq!(problems(r#"{"urls":["/a\u0000"]}"#), ["urls[0]: contains a control character"]);
+    assert_eq!(problems(r#"{"urls":["/a\u0000"]}"#), ["/urls/0: contains a control character"]);
     assert_eq!(
         problems(r#"{"urls":["https://bücher.example/a"]}"#),
-        ["urls[0]: \"https://bücher.example/a\" has a host that is not ASCII: write an internationalised name in punycode (xn--…)"]
+        ["/urls/0: \"https://bücher.example/a\" has a host that is not ASCII: write an internationalised name in punycode (xn--…)"]
     );
     assert!(problems(r#"{"urls":["https://xn--bcher-kva.example/a"]}"#).is_empty());
     let not_json = problems("{");
     assert_eq!(not_json.len(), 1);
-    assert!(not_json[0].starts_with("the purge request is not valid JSON: "), "{not_json:?}");
+    assert!(not_json[0].starts_with("/: the purge request is not valid JSON: "), "{not_json:?}");
 }
 
 #[test]
@@ -79,7 +80,7 @@ fn at_most_a_thousand_items_in_all() {
     let json = format!(r#"{{"urls":[{}],"tags":[{}]}}"#, urls.join(","), tags.join(","));
     assert_eq!(
         problems(&json),
-        ["the request lists 1001 urls, prefixes and tags in all; at most 1000 are allowed"]
+        ["/: the request lists 1001 urls, prefixes and tags in all; at most 1000 are allowed"]
     );
     let json = format!(r#"{{"urls":[{}],"tags":[{}]}}"#, urls.join(","), tags[1..].join(","));
     assert!(PurgeRequest::from_json(json.as_bytes()).is_ok());
@@ -90,7 +91,7 @@ fn a_long_list_of_problems_is_cut_short() {
     let items = vec!["1"; 70].join(",");
     let listed = problems(&format!(r#"{{"tags":[{items}]}}"#));
     assert_eq!(listed.len(), 51);
-    assert_eq!(listed.last().map(String::as_str), Some("and 21 more problems"));
+    assert_eq!(listed.last().map(String::as_str), Some("/: and 21 more problems"));
 }
 
 #[test]
@@ -99,7 +100,7 @@ fn long_unknown_keys_are_shortened_in_messages() {
     let listed = problems(&format!(r#"{{"{key}":1,"tags":["t"]}}"#));
     assert_eq!(
         listed,
-        [format!("\"{}\"…: unknown key (expected urls, prefixes, tags or soft)", "k".repeat(64))]
+        [format!("/{}…: unknown key (expected urls, prefixes, tags or soft)", "k".repeat(64))]
     );
 }
 
@@ -172,14 +173,18 @@ fn an_invalid_request_yields_no_targets() {
     let base = rulecache::http::parse_url("https://www.example.com/").expect("base");
     assert_eq!(
         request.targets(&credential(), &base, &[], |u| u.to_string()),
-        Err(vec!["nothing to purge: give at least one of urls, prefixes or tags".to_owned()])
+        Err(vec![PurgeProblem {
+            path: "/".into(),
+            message: "nothing to purge: give at least one of urls, prefixes or tags".into()
+        }])
     );
     let relative = PurgeRequest { prefixes: vec!["docs".into()], ..PurgeRequest::default() };
     assert_eq!(
         relative.targets(&credential(), &base, &[], |u| u.to_string()),
-        Err(vec![
-            "prefixes[0]: \"docs\" is neither a path starting with / nor an absolute http(s) URL".to_owned()
-        ])
+        Err(vec![PurgeProblem {
+            path: "/prefixes/0".into(),
+            message: "\"docs\" is neither a path starting with / nor an absolute http(s) URL".into()
+        }])
     );
 }
 

@@ -6,14 +6,16 @@
 //! 2. wasm-bindgen (the library the CLI is made of, `--target module`, with the reset-state
 //!    function and abort handler the entry shim relies on);
 //! 3. wasm-opt `-Oz` from the `binaryen` npm package (`WASM_OPT_BIN`), once;
-//! 4. the entry shim (`shim.js`, after worker-build's: a `WorkerEntrypoint` whose handlers call
-//!    the module's exports, and exported classes wrapped so that a trapped instance is rebuilt),
-//!    bundled by esbuild (`ESBUILD_BIN`).
+//! 4. the entry shim (`shim.js`: a plain object of handlers calling the module's exports, so
+//!    the runtime builds no entrypoint instance or proxy per request, and exported classes
+//!    wrapped, after worker-build's shim, so that a trapped instance is rebuilt), bundled by
+//!    esbuild (`ESBUILD_BIN`).
 //!
 //! When the compiled module, the shim and the options are what the last run packed (a stamp
 //! in the output folder), steps 2–4 are skipped: a no-change build costs one no-op `cargo build`.
 //!
-//! Usage: `worker-pack [--manifest-path CRATE/Cargo.toml] [--out DIR] [--no-opt]`.
+//! Usage: `worker-pack [--manifest-path CRATE/Cargo.toml] [--out DIR] [--no-opt] [--names]`
+//! (`--names` keeps function names in the module, for CPU profiles).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -42,6 +44,8 @@ struct Options {
     manifest: Option<PathBuf>,
     out: PathBuf,
     opt: bool,
+    /// Keep function names (for CPU profiles taken through the runtime's inspector).
+    names: bool,
 }
 
 fn main() {
@@ -52,7 +56,7 @@ fn main() {
 }
 
 fn parse_args() -> Result<Options, String> {
-    let mut options = Options { manifest: None, out: PathBuf::from("build"), opt: true };
+    let mut options = Options { manifest: None, out: PathBuf::from("build"), opt: true, names: false };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -61,6 +65,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "--out" => options.out = args.next().ok_or("--out needs a folder")?.into(),
             "--no-opt" => options.opt = false,
+            "--names" => options.names = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -75,7 +80,7 @@ fn run() -> Result<(), String> {
     let mut digest = Sha256::new();
     digest.update(&module);
     digest.update(SHIM.as_bytes());
-    digest.update([u8::from(options.opt)]);
+    digest.update([u8::from(options.opt), u8::from(options.names)]);
     digest.update(env!("CARGO_PKG_VERSION").as_bytes());
     let stamp: String = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
     let stamp_path = options.out.join(".pack-stamp");
@@ -95,7 +100,7 @@ fn run() -> Result<(), String> {
         .input_path(&wasm)
         .out_name("index")
         .typescript(false)
-        .remove_name_section(true)
+        .remove_name_section(!options.names)
         .remove_producers_section(true)
         .reset_state_function(true)
         .force_enable_abort_handler(true)
@@ -108,6 +113,9 @@ fn run() -> Result<(), String> {
         let tmp = staging.join("index_bg.opt.wasm");
         let mut cmd = Command::new(&bin);
         cmd.arg(&file).arg("-Oz").arg("--strip-debug").arg("--strip-producers").args(WASM_FEATURES);
+        if options.names {
+            cmd.arg("--debuginfo");
+        }
         cmd.arg("-o").arg(&tmp);
         status(cmd, "wasm-opt")?;
         fs::rename(&tmp, &file).map_err(|e| format!("cannot replace {}: {e}", file.display()))?;
@@ -230,11 +238,9 @@ fn handlers(functions: &[String]) -> String {
     let mut out = String::new();
     for f in functions {
         if ["fetch", "queue", "scheduled", "email", "connect"].contains(&f.as_str()) {
-            out.push_str(&format!(
-                "Entrypoint.prototype.{f} = function {f}(arg) {{\n  return exports.{f}.call(this, arg, this.env, this.ctx);\n}}\n"
-            ));
+            out.push_str(&format!("entry.{f} = handler(exports.{f});\n"));
         } else {
-            out.push_str(&format!("Entrypoint.prototype.{f} = exports.{f};\n"));
+            out.push_str(&format!("entry.{f} = exports.{f};\n"));
         }
     }
     out
@@ -272,7 +278,7 @@ mod tests {
         assert_eq!(functions, ["fetch", "other"]);
         assert_eq!(classes, ["PurgeLedger"]);
         let h = handlers(&functions);
-        assert!(h.contains("exports.fetch.call(this, arg, this.env, this.ctx)"));
-        assert!(h.contains("Entrypoint.prototype.other = exports.other;"));
+        assert!(h.contains("entry.fetch = handler(exports.fetch);"));
+        assert!(h.contains("entry.other = exports.other;"));
     }
 }

@@ -1,6 +1,9 @@
-// The entry module the Workers runtime loads, after worker-build's shim (Apache-2.0):
-// the handlers line below is replaced by worker-pack with the module's handlers.
-import { WorkerEntrypoint } from "cloudflare:workers";
+// The entry module the Workers runtime loads. The handlers line below is replaced by
+// worker-pack with the module's handlers. The default export is a plain object whose `fetch`
+// the runtime calls as `fetch(request, env, ctx)`: no entrypoint class to construct and no
+// proxy to build per request. The Durable Object classes are exported behind a proxy that
+// builds a new instance after the module was reinitialised (after worker-build's shim,
+// Apache-2.0).
 import * as exports from "./index.js";
 
 Error.stackTraceLimit = 100;
@@ -26,8 +29,27 @@ function handleMaybeCritical(e) {
   }
 }
 
-class Entrypoint extends WorkerEntrypoint {}
+function failed(e) {
+  handleMaybeCritical(e);
+  throw e;
+}
 
+/** A handler of the module: a trap (thrown, or rejecting the promise it returned) marks the
+ * module for reinitialisation before the next call. */
+function handler(f) {
+  return function (arg, env, ctx) {
+    checkReinitialize();
+    let out;
+    try {
+      out = f(arg, env, ctx);
+    } catch (e) {
+      failed(e);
+    }
+    return out instanceof Promise ? out.then(undefined, failed) : out;
+  };
+}
+
+const entry = {};
 $HANDLERS
 
 const instanceProxyHooks = {
@@ -99,4 +121,4 @@ const classProxyHooks = {
   }
 };
 
-export default new Proxy(Entrypoint, classProxyHooks);
+export default entry;

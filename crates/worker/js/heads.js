@@ -16,21 +16,37 @@ export function headLines(h) {
 export function requestLines(r) { return r.method + '\n' + r.url + '\n' + headLines(r.headers); }
 export function responseLines(r) { return r.status + '\n' + headLines(r.headers); }
 export function headersFromLines(lines) { return put(new Headers(), lines); }
-export function editedHeaders(h, removed, added) {
-  const c = new Headers(h);
-  for (const n of removed.split('\n')) {
-    try { if (n) c.delete(n); } catch (_) {}
+// Removes the fields named in `removed` (one per line) and appends `added`'s lines, in place.
+function edit(h, removed, added) {
+  if (removed) {
+    for (const n of removed.split('\n')) {
+      try { if (n) h.delete(n); } catch (_) {}
+    }
   }
-  return put(c, added);
+  return added ? put(h, added) : h;
 }
-export function respond(status, h, bytes, stream) {
-  const headers = typeof h === 'string' ? put(new Headers(), h) : h;
-  return new Response(stream ?? bytes ?? null, { status, headers });
+export function editedHeaders(h, removed, added) {
+  return edit(new Headers(h), removed, added);
 }
-export function forward(url, method, headers, body) {
+// A response with the fields of `h` (lines, or a Headers object then edited): the runtime
+// copies a Headers object once, into the response, whose own fields are then edited.
+export function respond(status, h, removed, added, bytes, stream) {
+  const body = stream ?? bytes ?? null;
+  if (typeof h === 'string') return new Response(body, { status, headers: put(new Headers(), h) });
+  const r = new Response(body, { status, headers: h });
+  if (removed || added) edit(r.headers, removed, added);
+  return r;
+}
+// The client's request forwarded with the fields of `h` edited the same way, in the request
+// built for it (one copy).
+export function forward(url, method, h, removed, added, body) {
   // 'no-store': the zone's own URL-keyed cache must not answer (or keep) what this cache
   // splits by audience and purges through its ledger.
-  return fetch(url, { method, headers, body, redirect: 'manual', cache: 'no-store' });
+  const init = { method, headers: h, body, redirect: 'manual', cache: 'no-store' };
+  if (!removed && !added) return fetch(url, init);
+  const r = new Request(url, init);
+  edit(r.headers, removed, added);
+  return fetch(r);
 }
 export async function readCapped(r, cap) {
   const len = r.headers.get('content-length');

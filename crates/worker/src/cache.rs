@@ -7,8 +7,8 @@ use futures_util::future::{select, Either};
 use worker::*;
 
 use super::convert::{
-    edited_copy, forward, headers_to_js, lean_response, read_body, respond, response_head, slice_stream,
-    OutBody, OutHeaders, RequestLines,
+    edited_copy, edited_out, forward, headers_to_js, lean_response, read_body, respond, response_head,
+    slice_stream, HeaderEdits, OutBody, OutHeaders, RequestLines,
 };
 use super::{ledger, now, persist, policy_store, Config};
 use rulecache::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, Reply, Step};
@@ -121,7 +121,7 @@ pub async fn handle(
     now: Time,
 ) -> Result<web_sys::Response> {
     let policy = policy_store::active(env, now).await;
-    ledger::refresh_if_due(env, ctx, now).await;
+    ledger::refresh_if_due(env, ctx, now, false).await;
     let head = incoming.head()?;
     let debug = rulecache::purge::auth::is_authorized_quick(config.secret.as_deref(), &head.headers);
     let client_headers = head.headers.clone();
@@ -129,7 +129,7 @@ pub async fn handle(
     let mut io = Io::new();
     io.client = Some((req, client_headers));
     io.env = Some(env.clone());
-    let mut reply = io.drive(&policy, &mut flow, step, config).await;
+    let mut reply = io.drive(&policy, &mut flow, step, config, Some(ctx)).await;
     let effects = flow.effects(&policy, &mut reply);
     let (response, background) = io.execute(effects, Some(reply), ctx, now).await?;
     if let Some(bg) = background {
@@ -144,7 +144,7 @@ pub async fn handle(
             io.env = Some(env);
             // The stored body, for re-storing it after a 304.
             io.lookup(&flow.entry_key(), false).await;
-            let mut reply = io.drive(&policy, &mut flow, step, &config).await;
+            let mut reply = io.drive(&policy, &mut flow, step, &config, None).await;
             let effects = flow.effects(&policy, &mut reply);
             if let Err(e) = io.execute_stored(effects, now).await {
                 console_error!("rulecache: storing a revalidated response failed: {e}");
@@ -230,13 +230,27 @@ impl Io {
         }
     }
 
-    async fn drive(&mut self, policy: &Policy, flow: &mut Flow, mut step: Step, config: &Config) -> Reply {
+    /// Runs the flow to its reply. `ctx`: the client's request context, when there is a
+    /// client (a request about to serve a stored entry may then wait for the purge ledger).
+    async fn drive(
+        &mut self,
+        policy: &Policy,
+        flow: &mut Flow,
+        mut step: Step,
+        config: &Config,
+        ctx: Option<&Context>,
+    ) -> Reply {
         loop {
             step = match step {
                 Step::Lookup { key, kv } => {
                     let found = self.lookup(&key, kv).await;
                     let purged = match &found {
-                        Found::Entry(meta) => ledger::effect(meta, now()),
+                        Found::Entry(meta) => {
+                            if let (Some(ctx), Some(env)) = (ctx, self.env.clone()) {
+                                ledger::refresh_if_due(&env, ctx, now(), true).await;
+                            }
+                            ledger::effect(meta, now())
+                        }
                         _ => Purged::No,
                     };
                     flow.found(policy, found, purged, now())
@@ -358,12 +372,12 @@ impl Io {
             }
             None => request.url.clone(),
         };
-        let headers = match &self.client {
-            Some((js, received)) => edited_copy(js.headers(), received, &request.headers),
-            None => headers_to_js(&request.headers).0,
+        let (headers, edits) = match &self.client {
+            Some((js, received)) => (js.headers(), HeaderEdits::between(received, &request.headers)),
+            None => (headers_to_js(&request.headers).0, HeaderEdits::default()),
         };
         let body = if with_body { self.client.take().and_then(|(client, _)| client.body()) } else { None };
-        let send = forward(url.as_str(), &request.method, &headers, body);
+        let send = forward(url.as_str(), &request.method, &headers, &edits, body);
         let Some(deadline_ms) = deadline_ms else { return send.await.map_err(|e| e.to_string()) };
         let timeout = Box::pin(Delay::from(std::time::Duration::from_millis(deadline_ms)));
         let outcome = {
@@ -501,7 +515,7 @@ impl Io {
         // An origin response passes its own headers object on, edited where the flow changed it.
         let out_headers = match (body, self.origin.as_ref(), self.origin_head.as_ref()) {
             (BodySource::Origin, Some(resp), Some(received)) => {
-                OutHeaders::Js(edited_copy(resp.headers(), received, &head.headers))
+                edited_out(resp.headers(), received, &head.headers)
             }
             // So does a memory-tier entry, for the body it holds.
             (BodySource::Stored, _, _) => match (&self.stored, &self.memory_hit) {

@@ -28,6 +28,8 @@ extern "C" {
     fn respond_with_lines(
         status: u16,
         headers: &str,
+        removed: &str,
+        added: &str,
         bytes: Option<&[u8]>,
         stream: Option<ReadableStream>,
     ) -> std::result::Result<web_sys::Response, JsValue>;
@@ -35,6 +37,8 @@ extern "C" {
     fn respond_with_headers(
         status: u16,
         headers: &web_sys::Headers,
+        removed: &str,
+        added: &str,
         bytes: Option<&[u8]>,
         stream: Option<ReadableStream>,
     ) -> std::result::Result<web_sys::Response, JsValue>;
@@ -47,6 +51,8 @@ extern "C" {
         url: &str,
         method: &str,
         headers: &web_sys::Headers,
+        removed: &str,
+        added: &str,
         body: Option<ReadableStream>,
     ) -> std::result::Result<js_sys::Promise, JsValue>;
 }
@@ -108,14 +114,18 @@ pub fn lean_response(resp: web_sys::Response) -> Response {
     }
 }
 
-/// Sends a request to `url` with the runtime's `fetch`, redirects not followed.
+/// Sends a request to `url` with the runtime's `fetch`, redirects not followed: the fields of
+/// `headers` (a JavaScript object, not changed) with `edits` applied in the request built for
+/// it.
 pub async fn forward(
     url: &str,
     method: &str,
     headers: &web_sys::Headers,
+    edits: &HeaderEdits,
     body: Option<ReadableStream>,
 ) -> Result<web_sys::Response> {
-    let answer = super::settle::JsAwait::new(forward_js(url, method, headers, body)?).await?;
+    let send = forward_js(url, method, headers, &edits.removed, &edits.added, body)?;
+    let answer = super::settle::JsAwait::new(send).await?;
     // `fetch` resolves to a Response.
     Ok(answer.unchecked_into())
 }
@@ -148,6 +158,8 @@ pub enum OutHeaders<'a> {
     Core(&'a Headers),
     /// A JavaScript object, passed on as it is.
     Js(web_sys::Headers),
+    /// A JavaScript object (not changed) with edits applied in the response built from it.
+    Edited(web_sys::Headers, HeaderEdits),
 }
 
 /// The body of a response being built.
@@ -166,35 +178,65 @@ pub fn respond(status: u16, headers: &OutHeaders, body: OutBody) -> Result<web_s
         OutBody::Stream(s) => (None, Some(s)),
     };
     let response = match headers {
-        OutHeaders::Core(h) => respond_with_lines(status, &h.to_lines(), bytes, stream),
-        OutHeaders::Js(h) => respond_with_headers(status, h, bytes, stream),
+        OutHeaders::Core(h) => respond_with_lines(status, &h.to_lines(), "", "", bytes, stream),
+        OutHeaders::Js(h) => respond_with_headers(status, h, "", "", bytes, stream),
+        OutHeaders::Edited(h, e) => respond_with_headers(status, h, &e.removed, &e.added, bytes, stream),
     };
     Ok(response?)
+}
+
+/// The edits that turn a JavaScript `Headers` holding one list into one holding another, as
+/// lines for one crossing: the names of the fields removed or replaced, and the fields added.
+#[derive(Default)]
+pub struct HeaderEdits {
+    removed: String,
+    added: String,
+}
+
+impl HeaderEdits {
+    pub fn between(from: &Headers, to: &Headers) -> HeaderEdits {
+        let mut edits = HeaderEdits::default();
+        for edit in from.edits_to(to) {
+            let (name, values) = match edit {
+                HeaderEdit::Remove(name) => (name, Vec::new()),
+                HeaderEdit::Replace(name, values) => (name, values),
+            };
+            if name.contains('\n') {
+                continue;
+            }
+            if from.contains(name) {
+                edits.removed.push_str(name);
+                edits.removed.push('\n');
+            }
+            for v in values {
+                write_line(&mut edits.added, name, v);
+            }
+        }
+        edits
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.removed.is_empty() && self.added.is_empty()
+    }
 }
 
 /// `js` (a JavaScript `Headers` that holds `from`) edited to hold `to`: passed on as it is
 /// when nothing changed, else copied with the changed fields replaced, in one crossing.
 pub fn edited_copy(js: web_sys::Headers, from: &Headers, to: &Headers) -> web_sys::Headers {
-    let edits = from.edits_to(to);
+    let edits = HeaderEdits::between(from, to);
     if edits.is_empty() {
         return js;
     }
-    let (mut removed, mut added) = (String::new(), String::new());
-    for edit in edits {
-        let (name, values) = match edit {
-            HeaderEdit::Remove(name) => (name, Vec::new()),
-            HeaderEdit::Replace(name, values) => (name, values),
-        };
-        if name.contains('\n') {
-            continue;
-        }
-        if from.contains(name) {
-            removed.push_str(name);
-            removed.push('\n');
-        }
-        for v in values {
-            write_line(&mut added, name, v);
-        }
+    edited_headers(&js, &edits.removed, &edits.added)
+}
+
+/// A response's fields: `js` (holding `from`) passed on as it is when it holds `to`, else
+/// edited in the response built from it.
+pub fn edited_out(js: web_sys::Headers, from: &Headers, to: &Headers) -> OutHeaders<'static> {
+    let edits = HeaderEdits::between(from, to);
+    if edits.is_empty() {
+        OutHeaders::Js(js)
+    } else {
+        OutHeaders::Edited(js, edits)
     }
-    edited_headers(&js, &removed, &added)
 }

@@ -66,6 +66,13 @@ pub(crate) fn now() -> Time {
     js_sys::Date::now() as Time
 }
 
+/// Runs once when the runtime instantiates the module, before its first request: what every
+/// request needs and can be made without I/O is made here (the bundled policy).
+#[wasm_bindgen(start)]
+fn start() {
+    policy_store::prepare();
+}
+
 /// The fetch handler, exported for the runtime. A request answered without waiting on I/O (a
 /// memory-tier hit) is answered within the call; any other gets a promise (see `settle`).
 /// (The `worker` crate's `#[event(fetch)]` always spawns a task, queues a microtask and

@@ -32,9 +32,23 @@ struct Active {
 }
 
 thread_local! {
+    /// The bundled default profile, compiled once per isolate.
+    static BUNDLED: Rc<Policy> = Rc::new(Policy::default_profile());
     static ACTIVE: RefCell<Option<Active>> = const { RefCell::new(None) };
     /// The last failure to read the active policy, while it lasts: (when, what).
     static STORE_ERROR: RefCell<Option<(Time, String)>> = const { RefCell::new(None) };
+}
+
+/// The bundled default profile (compiled on first use: [`prepare`] does it when the module
+/// starts, before the first request).
+fn bundled() -> Rc<Policy> {
+    BUNDLED.with(Rc::clone)
+}
+
+/// Compiles the bundled profile now, while the module is being instantiated, so that the
+/// first request does not wait for it.
+pub fn prepare() {
+    BUNDLED.with(|_| ());
 }
 
 /// The policy store's last failure, while the active policy could not be read: (when, what).
@@ -58,13 +72,13 @@ pub async fn active_with_source(env: &Env, now: Time) -> (Rc<Policy>, &'static s
         // Same version as ours: keep it.
         Ok(None) if current.is_some() => match current {
             Some((p, s)) => (p, s),
-            None => (Rc::new(Policy::default_profile()), "bundled"),
+            None => (bundled(), "bundled"),
         },
-        Ok(None) => (Rc::new(Policy::default_profile()), "bundled"),
+        Ok(None) => (bundled(), "bundled"),
         // KV failed, or its active version no longer validates: keep the last good policy
         // (the bundled default only when there never was another), and say so.
         Err(e) => {
-            let kept = current.unwrap_or_else(|| (Rc::new(Policy::default_profile()), "bundled"));
+            let kept = current.unwrap_or_else(|| (bundled(), "bundled"));
             console_error!(
                 "rulecache: reading the active policy failed ({e}); keeping {} v{}",
                 kept.0.name(),
@@ -90,8 +104,10 @@ fn set_active(policy: Rc<Policy>, source: &'static str, now: Time) {
 }
 
 /// Reads the active version from KV: `Ok(None)` when KV has none, or it is `known`.
+/// A worker deployed without the KV binding runs on the bundled policy (pushing one is refused
+/// by the admin API), quietly.
 async fn load_active(env: &Env, known: Option<u64>) -> Result<Option<Policy>> {
-    let kv = env.kv(KV_BINDING)?;
+    let Ok(kv) = env.kv(KV_BINDING) else { return Ok(None) };
     let Some(active) = kv.get(ACTIVE_KEY).text().await.map_err(kv_err)? else { return Ok(None) };
     let Ok(version) = active.trim().parse::<u64>() else { return Ok(None) };
     if Some(version) == known {

@@ -6,7 +6,8 @@
 //! each with the JSON pointer of the offending value; `policy/schema.json` describes the same
 //! format for editors.
 //!
-//! The three plone.app.caching profiles ship in `policy/` and are compiled in.
+//! The shipped profiles (plone.app.caching's three, stock Plone 6 and stock Django) live in
+//! `policy/` and are compiled in ([`Policy::profiles`]).
 //!
 //! ```json
 //! {

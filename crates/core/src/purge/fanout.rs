@@ -11,8 +11,10 @@
 //! the ledger and shares the answer. A location of any size therefore polls the ledger about
 //! once per [`SHARED_ANSWER_FRESH_MS`] while it has traffic, whatever its isolate count.
 //!
-//! **Blocking refresh.** A request whose copy is [`BLOCKING_REFRESH_AFTER_MS`] old waits for
-//! a refresh, but one refresh per isolate at a time (single flight: requests arriving while
+//! **Blocking refresh.** A request about to serve a stored entry whose copy is
+//! [`BLOCKING_REFRESH_AFTER_MS`] old (or that never completed a refresh) waits for a refresh;
+//! a request that serves nothing stored never waits, it only starts that refresh
+//! ([`Refresher::due_before_lookup`]). The wait is but one refresh per isolate at a time (single flight: requests arriving while
 //! one runs wait for the same one) and never longer than [`BLOCKING_REFRESH_TIMEOUT_MS`]
 //! after that refresh started. A failed refresh is retried after a backoff (1 s, doubling up
 //! to [`BACKOFF_MAX_MS`]); in between, no request waits.
@@ -109,6 +111,18 @@ impl Refresher {
             Refresh::Background
         } else {
             Refresh::No
+        }
+    }
+
+    /// What a request at `now` does before it knows whether it will serve a stored entry: it
+    /// never waits (a miss or a bypass answers nothing the ledger can have purged), but a
+    /// refresh the copy needs starts in the background, so that the copy is ready, or
+    /// nearly, when a request does serve one ([`Refresher::due`] then decides whether it waits).
+    pub fn due_before_lookup(&self, last_success: Option<Time>, now: Time) -> Refresh {
+        match self.due(last_success, now) {
+            Refresh::Blocking { .. } if self.in_flight(now) => Refresh::No,
+            Refresh::Blocking { .. } => Refresh::Background,
+            other => other,
         }
     }
 
@@ -268,11 +282,6 @@ impl PendingAppends {
             self.given_up += 1;
         }
         self.orders.push_back((order, attempts, now.saturating_add(wait)));
-    }
-
-    /// The earliest next attempt.
-    pub fn next_at(&self) -> Option<Time> {
-        self.orders.iter().map(|(_, _, at)| *at).min()
     }
 
     pub fn len(&self) -> usize {

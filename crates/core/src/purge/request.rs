@@ -26,6 +26,26 @@ pub const PURGE_METHOD_HEADERS: &[&str] =
 /// At most this many problems are listed; the rest are counted.
 const MAX_PROBLEMS_LISTED: usize = 50;
 
+/// One problem with a purge request, in the shape of a policy error: the JSON pointer of the
+/// offending value (`/urls/3`; `/` is the whole request) and a plain sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeProblem {
+    pub path: String,
+    pub message: String,
+}
+
+impl PurgeProblem {
+    fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        PurgeProblem { path: path.into(), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for PurgeProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
 /// A purge request. URLs and prefixes are absolute `http(s)` URLs or paths starting with `/`
 /// (resolved against the site's base URL by [`PurgeRequest::targets`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,15 +62,19 @@ pub struct PurgeRequest {
 }
 
 impl PurgeRequest {
-    /// Parses and checks a JSON purge body; on failure every problem found is listed.
-    pub fn from_json(body: &[u8]) -> Result<PurgeRequest, Vec<String>> {
+    /// Parses and checks a JSON purge body; on failure every problem found is listed, each
+    /// with its place.
+    pub fn from_json(body: &[u8]) -> Result<PurgeRequest, Vec<PurgeProblem>> {
         if body.len() > MAX_BODY_BYTES {
-            return Err(vec![format!("the purge request is larger than {MAX_BODY_BYTES} bytes")]);
+            return Err(vec![PurgeProblem::new(
+                "/",
+                format!("the purge request is larger than {MAX_BODY_BYTES} bytes"),
+            )]);
         }
         let value: Value = serde_json::from_slice(body)
-            .map_err(|e| vec![format!("the purge request is not valid JSON: {e}")])?;
+            .map_err(|e| vec![PurgeProblem::new("/", format!("the purge request is not valid JSON: {e}"))])?;
         let Value::Object(fields) = value else {
-            return Err(vec!["the purge request must be a JSON object".to_owned()]);
+            return Err(vec![PurgeProblem::new("/", "the purge request must be a JSON object")]);
         };
         let mut problems = Vec::new();
         let mut request = PurgeRequest::default();
@@ -61,10 +85,12 @@ impl PurgeRequest {
                 "tags" => request.tags = string_list("tags", value, &mut problems),
                 "soft" => match value {
                     Value::Bool(soft) => request.soft = soft,
-                    _ => problems.push("soft: must be true or false".to_owned()),
+                    _ => problems.push(PurgeProblem::new("/soft", "must be true or false")),
                 },
-                other => problems
-                    .push(format!("{}: unknown key (expected urls, prefixes, tags or soft)", shown(other))),
+                other => problems.push(PurgeProblem::new(
+                    key_pointer(other),
+                    "unknown key (expected urls, prefixes, tags or soft)",
+                )),
             }
         }
         problems.extend(request.count_problems());
@@ -103,28 +129,34 @@ impl PurgeRequest {
     }
 
     /// Every problem with this request (empty when it is acceptable).
-    pub fn problems(&self) -> Vec<String> {
+    pub fn problems(&self) -> Vec<PurgeProblem> {
         let mut problems = self.count_problems();
         for (name, list) in [("urls", &self.urls), ("prefixes", &self.prefixes), ("tags", &self.tags)] {
             for (i, item) in list.iter().enumerate() {
                 if let Some(problem) = item_problem(name, item) {
-                    problems.push(format!("{name}[{i}]: {problem}"));
+                    problems.push(PurgeProblem::new(format!("/{name}/{i}"), problem));
                 }
             }
         }
         problems
     }
 
-    /// Problems with the number of items.
-    fn count_problems(&self) -> Vec<String> {
+    /// Problems with the number of items (of the request as a whole).
+    fn count_problems(&self) -> Vec<PurgeProblem> {
         let mut problems = Vec::new();
         let total = self.urls.len() + self.prefixes.len() + self.tags.len();
         if total == 0 {
-            problems.push("nothing to purge: give at least one of urls, prefixes or tags".to_owned());
+            problems.push(PurgeProblem::new(
+                "/",
+                "nothing to purge: give at least one of urls, prefixes or tags",
+            ));
         }
         if total > MAX_PURGE_ITEMS {
-            problems.push(format!(
-                "the request lists {total} urls, prefixes and tags in all; at most {MAX_PURGE_ITEMS} are allowed"
+            problems.push(PurgeProblem::new(
+                "/",
+                format!(
+                    "the request lists {total} urls, prefixes and tags in all; at most {MAX_PURGE_ITEMS} are allowed"
+                ),
             ));
         }
         problems
@@ -140,7 +172,7 @@ impl PurgeRequest {
         base: &url::Url,
         templates: &[String],
         primary_key: impl Fn(&url::Url) -> String,
-    ) -> Result<Vec<Target>, Vec<String>> {
+    ) -> Result<Vec<Target>, Vec<PurgeProblem>> {
         self.targets_with_aliases(authorized, base, templates, &[], primary_key)
     }
 
@@ -155,7 +187,7 @@ impl PurgeRequest {
         templates: &[String],
         aliases: &[Vec<String>],
         primary_key: impl Fn(&url::Url) -> String,
-    ) -> Result<Vec<Target>, Vec<String>> {
+    ) -> Result<Vec<Target>, Vec<PurgeProblem>> {
         let problems = self.problems();
         if !problems.is_empty() {
             return Err(capped(problems));
@@ -193,9 +225,9 @@ impl PurgeRequest {
     }
 }
 
-fn string_list(name: &str, value: Value, problems: &mut Vec<String>) -> Vec<String> {
+fn string_list(name: &str, value: Value, problems: &mut Vec<PurgeProblem>) -> Vec<String> {
     let Value::Array(items) = value else {
-        problems.push(format!("{name}: must be a list of strings"));
+        problems.push(PurgeProblem::new(format!("/{name}"), "must be a list of strings"));
         return Vec::new();
     };
     let mut strings = Vec::with_capacity(items.len().min(MAX_PURGE_ITEMS));
@@ -203,11 +235,11 @@ fn string_list(name: &str, value: Value, problems: &mut Vec<String>) -> Vec<Stri
         match item {
             Value::String(s) => {
                 if let Some(problem) = item_problem(name, &s) {
-                    problems.push(format!("{name}[{i}]: {problem}"));
+                    problems.push(PurgeProblem::new(format!("/{name}/{i}"), problem));
                 }
                 strings.push(s);
             }
-            _ => problems.push(format!("{name}[{i}]: must be a string")),
+            _ => problems.push(PurgeProblem::new(format!("/{name}/{i}"), "must be a string")),
         }
     }
     strings
@@ -272,11 +304,24 @@ fn shown(value: &str) -> String {
     }
 }
 
-fn capped(mut problems: Vec<String>) -> Vec<String> {
+/// The JSON pointer of an unknown top-level key (RFC 6901 escaping), a long key cut short
+/// with `…` so that a request cannot make its answer large.
+fn key_pointer(key: &str) -> String {
+    const MAX_CHARS: usize = 64;
+    let escaped = |k: &str| k.replace('~', "~0").replace('/', "~1");
+    if key.chars().count() <= MAX_CHARS {
+        format!("/{}", escaped(key))
+    } else {
+        let head: String = key.chars().take(MAX_CHARS).collect();
+        format!("/{}…", escaped(&head))
+    }
+}
+
+fn capped(mut problems: Vec<PurgeProblem>) -> Vec<PurgeProblem> {
     if problems.len() > MAX_PROBLEMS_LISTED {
         let more = problems.len() - MAX_PROBLEMS_LISTED;
         problems.truncate(MAX_PROBLEMS_LISTED);
-        problems.push(format!("and {more} more problems"));
+        problems.push(PurgeProblem::new("/", format!("and {more} more problems")));
     }
     problems
 }

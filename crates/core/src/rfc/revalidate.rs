@@ -7,11 +7,6 @@ use crate::freshness::http_date;
 use crate::hop;
 use crate::http::{Headers, ResponseHead};
 
-/// The precondition fields a client may have sent; they are replaced by ours when we
-/// revalidate (the client's own conditionals are answered by `conditional`).
-pub const CLIENT_PRECONDITIONS: [&str; 5] =
-    ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range"];
-
 /// The fields to send to validate `stored` (RFC 9111 §4.3.1); None when it has no validator.
 ///
 /// "When generating a conditional request for validation, a cache [...] MUST send the
@@ -32,20 +27,6 @@ pub fn conditional_headers(stored: &ResponseHead) -> Option<Headers> {
         }
     }
     (!h.is_empty()).then_some(h)
-}
-
-/// Rewrites the headers of a request to the origin into a revalidation of `stored`: removes
-/// the client's preconditions and adds ours. False (and nothing changed) when `stored` has no
-/// validator, in which case the caller fetches unconditionally.
-pub fn make_conditional(request_headers: &mut Headers, stored: &ResponseHead) -> bool {
-    let Some(ours) = conditional_headers(stored) else { return false };
-    for name in CLIENT_PRECONDITIONS {
-        request_headers.remove(name);
-    }
-    for (name, value) in ours.iter() {
-        request_headers.append(name, value);
-    }
-    true
 }
 
 /// Does the 304 `not_modified` select `stored` for update? (RFC 9111 §4.3.4)
@@ -169,18 +150,6 @@ mod tests {
         assert_eq!(h.get("if-modified-since"), Some(LM));
         assert_eq!(conditional_headers(&head(200, &[("last-modified", "garbage")])), None);
         assert_eq!(conditional_headers(&head(200, &[])), None);
-    }
-
-    #[test]
-    fn make_conditional_replaces_client_preconditions() {
-        let mut req =
-            Headers::from_pairs([("if-none-match", "\"client\""), ("if-range", "x"), ("accept", "*/*")]);
-        assert!(make_conditional(&mut req, &head(200, &[("etag", "\"a\"")])));
-        assert_eq!(req.get("if-none-match"), Some("\"a\""));
-        assert!(!req.contains("if-range"));
-        let mut untouched = Headers::from_pairs([("if-none-match", "\"client\"")]);
-        assert!(!make_conditional(&mut untouched, &head(200, &[])));
-        assert_eq!(untouched.get("if-none-match"), Some("\"client\""));
     }
 
     #[test]

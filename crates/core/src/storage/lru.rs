@@ -125,15 +125,6 @@ impl<V> ByteLru<V> {
         self.bytes = 0;
     }
 
-    /// Changes the limits, evicting least recently used entries until the total fits and
-    /// dropping entries over the new per-entry maximum.
-    pub fn set_limits(&mut self, capacity_bytes: usize, max_entry_bytes: usize) {
-        self.capacity = capacity_bytes;
-        self.max_entry = max_entry_bytes;
-        self.remove_where_cost(|cost| cost > max_entry_bytes);
-        self.evict_to(capacity_bytes);
-    }
-
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.index.len()
@@ -219,14 +210,6 @@ impl<V> ByteLru<V> {
             if self.take(self.tail).is_none() {
                 break;
             }
-        }
-    }
-
-    fn remove_where_cost(&mut self, doomed: impl Fn(usize) -> bool) {
-        let slots: Vec<usize> =
-            (0..self.slots.len()).filter(|&slot| self.node(slot).is_some_and(|n| doomed(n.cost))).collect();
-        for slot in slots {
-            self.take(slot);
         }
     }
 
@@ -386,20 +369,6 @@ mod tests {
         lru.insert("c".into(), 3, 10);
         assert_eq!(lru.peek("a"), Some(&10));
         assert_eq!(lru.peek("b"), None);
-    }
-
-    #[test]
-    fn shrinking_the_limits_evicts() {
-        let mut lru = ByteLru::new(1000, 1000);
-        lru.insert("a".into(), (), 99);
-        lru.insert("b".into(), (), 9);
-        lru.insert("c".into(), (), 9);
-        lru.insert("d".into(), (), 9);
-        lru.get("b");
-        lru.set_limits(25, 50);
-        assert_eq!(order(&lru), vec!["b", "d"]);
-        assert_eq!(lru.bytes(), 20);
-        assert_eq!((lru.capacity(), lru.max_entry_bytes()), (25, 50));
     }
 
     /// A slow, obviously correct model: a Vec ordered from least to most recently used.

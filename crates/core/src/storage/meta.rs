@@ -150,11 +150,6 @@ impl Meta {
     pub fn serves(&self, audience: Option<Audience>, variant: Option<&str>) -> bool {
         self.audience == audience && self.variant.as_deref().unwrap_or("") == variant.unwrap_or("")
     }
-
-    /// True when the entry carries `tag` (compared after [`normalise_tag`]).
-    pub fn has_tag(&self, tag: &str) -> bool {
-        normalise_tag(tag).is_some_and(|tag| self.tags.contains(&tag))
-    }
 }
 
 /// The record, kept at [`crate::key::index_key`], that lists the stored variants of one URL
@@ -461,9 +456,6 @@ mod tests {
         ]);
         assert_eq!(tags_from_headers(&h), vec!["news", "doc-1", "extra", "folder-2", "folder-3"]);
         assert!(tags_from_headers(&Headers::new()).is_empty());
-        let meta = Meta { tags: tags_from_headers(&h), ..sample() };
-        assert!(meta.has_tag("NEWS"));
-        assert!(!meta.has_tag("doc"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! What the edge keeps: cache keys, the versioned stored record, the memory tier, the storage
-//! trait (no HTTP semantics) and the per-ruleset counters.
+//! What the edge keeps: cache keys, the versioned stored record, the memory tier's LRU, the
+//! tier rules (memory admission and entry size, hit-for-pass marks, request collapsing,
+//! deadlines), the storage trait (no HTTP semantics) and the per-ruleset counters.
 
 pub mod key;
 pub mod lru;

@@ -1,4 +1,6 @@
-//! Helpers for the crate's own tests, not part of its interface.
+//! The deterministic harness and helpers that the crate's tests, the fuzz targets and the
+//! benchmarks run on ([`sim`]: one edge's tiers; [`world`]: policy, scripted origin, clock;
+//! [`cookie_parsers`]: how origins read `Cookie`); not meant for production use.
 //!
 //! Everything here is deterministic and performs no I/O, so a failing randomised test
 //! reproduces from its seed alone.

@@ -1,5 +1,6 @@
 //! The admin API and the control panel, under the admin prefix, behind the shared secret; and
-//! `PURGE <url>` requests.
+//! `PURGE <url>` requests. Here: the routes, the credential check, policy, stats and explain;
+//! `purge`: running a purge (the JSON API's and `PURGE <url>`'s), burst windows included.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -7,20 +8,19 @@ use worker::*;
 
 use super::cache::{self, MEMORY, STATS};
 use super::convert::headers_to_js;
-use super::{assets, ledger, persist, policy_store, Config, REPLAY};
-use rulecache::decision::Audience;
+use super::{assets, ledger, policy_store, Config, REPLAY};
 use rulecache::engine::Found;
 use rulecache::flow::explain::Explain;
 use rulecache::http::hex;
 use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
-use rulecache::key;
 use rulecache::policy::Policy;
-use rulecache::purge::auth::{
-    authorize, authorize_address, precheck, signature_bytes_of, AuthError, AuthInput, Credential, Scheme,
-};
-use rulecache::purge::burst::{Burst, Offer};
-use rulecache::purge::ledger::{AppendOrder, Target, BLOCKING_REFRESH_AFTER_MS, CLOCK_SKEW_MARGIN_MS};
+use rulecache::purge::auth::{authorize, precheck, signature_bytes_of, AuthError, AuthInput, Credential};
 use rulecache::purge::request::{PurgeRequest, MAX_BODY_BYTES};
+
+mod purge;
+
+pub use purge::purge_method;
+use purge::run_purge;
 
 /// A strict policy for the panel: only its own files, no inline code.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -145,7 +145,10 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
                 version: u64,
             }
             let Ok(r) = serde_json::from_slice::<Rollback>(&body) else {
-                return json_response(400, &json!({ "errors": ["body must be {\"version\": N}"] }));
+                return json_response(
+                    400,
+                    &json!({ "errors": [{ "path": "/", "message": "body must be {\"version\": N}" }] }),
+                );
             };
             if policy_store::rollback(env, r.version, now).await? {
                 json_response(200, &json!({ "version": r.version }))
@@ -172,238 +175,6 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
         ("POST", "explain") => explain(env, &body, config, now).await,
         _ => json_response(404, &json!({ "error": "no such admin endpoint" })),
     }
-}
-
-/// `PURGE <url>`: the Varnish/Squid/plone.cachepurging convention. Never forwarded. Purges
-/// proven by Basic credentials or an allowed address join this isolate's burst window
-/// (`rulecache::purge::burst`): one ledger write per burst.
-pub async fn purge_method(
-    req: Request,
-    env: &Env,
-    ctx: &Context,
-    config: &Config,
-    now: Time,
-) -> Result<Response> {
-    let url = req.url()?;
-    let headers = super::convert::headers_from_js(req.headers());
-    let policy = policy_store::active(env, now).await;
-    let allowed = authorize_address("PURGE", headers.get("cf-connecting-ip"), policy.purge_allow_from());
-    // An allowed address needs no credential; any other purge is authenticated on its headers
-    // before its body is read (at most MAX_BODY_BYTES of it).
-    let body = if allowed.is_some() {
-        super::convert::read_capped(req.inner(), MAX_BODY_BYTES).await?
-    } else {
-        match authenticated_body(&req, config, &headers).await? {
-            Some(Ok(body)) => Some(body),
-            Some(Err(e)) => return auth_failure(e),
-            None => None,
-        }
-    };
-    let Some(body) = body else {
-        return json_response(413, &json!({ "error": "request body too large" }));
-    };
-    let credential =
-        match allowed.map(Ok).unwrap_or_else(|| check(config, "PURGE", &url, &headers, &body, now)) {
-            Ok(c) => c,
-            Err(e) => return auth_failure(e),
-        };
-    let nonce = signature_bytes_of(&headers).map(|b| hex(&b));
-    let purge = PurgeRequest::from_purge_method(url.as_str(), &headers);
-    // Bursts come from purgers that send one PURGE per path (Basic credentials of a proxy URL,
-    // or an allowed address); Bearer and signed purges are written at once, with their id.
-    if !matches!(credential.scheme(), Scheme::Basic | Scheme::Address) {
-        return run_purge(env, ctx, purge, credential, &url, nonce, now).await;
-    }
-    let targets = match purge.targets_with_aliases(
-        &credential,
-        &url,
-        policy.purge_paths(),
-        policy.purge_aliases(),
-        |u| key::primary_key(u, policy.key_options()),
-    ) {
-        Ok(t) => t,
-        Err(problems) => return json_response(400, &json!({ "errors": problems })),
-    };
-    let offer = BURST.with(|b| b.borrow_mut().offer(&targets, purge.soft, now));
-    match offer {
-        Offer::Full => return run_purge(env, ctx, purge, credential, &url, None, now).await,
-        Offer::Opened => {
-            let (env, soft) = (env.clone(), purge.soft);
-            ctx.wait_until(async move { write_window(&env, soft, now).await });
-        }
-        Offer::Joined => {}
-    }
-    let removed = if purge.soft { 0 } else { remove_local(env, &targets).await };
-    let due = BURST.with(|b| b.borrow().due_at(purge.soft)).unwrap_or(now);
-    let mut answer = purge_answer(
-        None,
-        purge.soft,
-        &targets,
-        removed,
-        due + BLOCKING_REFRESH_AFTER_MS + CLOCK_SKEW_MARGIN_MS,
-    );
-    if let Value::Object(fields) = &mut answer {
-        fields.insert("batched".into(), Value::Bool(true));
-    }
-    json_response(200, &answer)
-}
-
-thread_local! {
-    /// This isolate's open burst windows of unsigned PURGE requests.
-    static BURST: std::cell::RefCell<Burst> = std::cell::RefCell::new(Burst::new());
-}
-
-/// Writes the burst window (hard or `soft`) to the ledger once it is due, in one append; when
-/// the ledger fails, the window is applied here and kept for retrying (`ledger::keep_pending`).
-/// `opened_at`: when the window's first purge was taken.
-async fn write_window(env: &Env, soft: bool, opened_at: Time) {
-    loop {
-        let now = super::now();
-        match BURST.with(|b| b.borrow_mut().take_due(soft, now)) {
-            Ok(targets) => {
-                let order = AppendOrder { targets, soft, nonce: Some(ledger::retry_key()) };
-                match ledger::append(env, &order).await {
-                    Ok(answer) => ledger::apply_own(&answer, opened_at),
-                    Err(e) => {
-                        console_error!(
-                            "rulecache: the purge ledger did not take a burst (status {}); retrying",
-                            e.status
-                        );
-                        ledger::apply_local(&order.targets, soft, now);
-                        ledger::keep_pending(order, super::now());
-                    }
-                }
-                return;
-            }
-            Err(Some(at)) => {
-                Delay::from(std::time::Duration::from_millis(at.saturating_sub(now).max(1))).await
-            }
-            Err(None) => return,
-        }
-    }
-}
-
-async fn run_purge(
-    env: &Env,
-    ctx: &Context,
-    purge: PurgeRequest,
-    credential: Credential,
-    base: &url::Url,
-    nonce: Option<String>,
-    now: Time,
-) -> Result<Response> {
-    let policy = policy_store::active(env, now).await;
-    let targets = match purge.targets_with_aliases(
-        &credential,
-        base,
-        policy.purge_paths(),
-        policy.purge_aliases(),
-        |u| key::primary_key(u, policy.key_options()),
-    ) {
-        Ok(t) => t,
-        Err(problems) => return json_response(400, &json!({ "errors": problems })),
-    };
-    // Record it globally first. A signed request's signature is its nonce (the ledger applies
-    // it once, whichever isolate it reaches); any other purge gets a random one, so that a
-    // retry of a write that did land is recognised.
-    let signed = nonce.is_some();
-    let order = AppendOrder {
-        targets: targets.clone(),
-        soft: purge.soft,
-        nonce: nonce.or_else(|| Some(ledger::retry_key())),
-    };
-    let id = match ledger::append(env, &order).await {
-        Ok(answer) => {
-            ledger::apply_own(&answer, now);
-            Some(answer.id)
-        }
-        Err(e) if e.status == 409 && signed => {
-            return json_response(401, &json!({ "error": AuthError::Replayed.message() }));
-        }
-        Err(e) if e.status == 400 => {
-            return json_response(
-                400,
-                &json!({ "error": format!("the purge ledger refused the purge: {}", e.message) }),
-            );
-        }
-        Err(e) => {
-            // The ledger is down: this location still purges, and the write is retried.
-            console_error!(
-                "rulecache: the purge ledger did not take a purge (status {}); retrying",
-                e.status
-            );
-            ledger::apply_local(&targets, purge.soft, now);
-            ledger::defer_append(env, ctx, order, now);
-            None
-        }
-    };
-    // A hard purge also removes this location's copies at once; a soft one keeps them so
-    // they can be revalidated conditionally (the ledger marks them stale).
-    let removed = if purge.soft { 0 } else { remove_local(env, &targets).await };
-    let bound = now + BLOCKING_REFRESH_AFTER_MS + CLOCK_SKEW_MARGIN_MS;
-    let mut answer = purge_answer(id.as_deref(), purge.soft, &targets, removed, bound);
-    if let Value::Object(fields) = &mut answer {
-        fields.insert("recorded".into(), Value::Bool(id.is_some()));
-        if id.is_none() {
-            fields.remove("honouredEverywhereBy");
-            fields.insert(
-                "error".into(),
-                Value::String(
-                    "the purge ledger could not be reached: this location was purged, and recording the purge for the other locations is being retried"
-                        .into(),
-                ),
-            );
-            return json_response(202, &answer);
-        }
-    }
-    json_response(200, &answer)
-}
-
-/// Removes this location's copies of what `targets` reach; how many were removed.
-async fn remove_local(env: &Env, targets: &[Target]) -> usize {
-    let mut removed = 0usize;
-    for target in targets {
-        match target {
-            Target::Url(pk) => {
-                for audience in [None, Some(Audience::Anonymous), Some(Audience::Authenticated)] {
-                    let storage_key = key::storage_key(pk, audience, None);
-                    removed += cache::delete_key(&storage_key).await;
-                    persist::delete(env, &storage_key).await;
-                }
-            }
-            Target::Prefix(prefix) => {
-                removed += MEMORY
-                    .with(|m| m.borrow_mut().remove_where(|_, e| e.meta.url.starts_with(prefix.as_str())));
-            }
-            Target::Tag(tag) => {
-                removed +=
-                    MEMORY.with(|m| m.borrow_mut().remove_where(|_, e| e.meta.tags.iter().any(|t| t == tag)));
-            }
-        }
-    }
-    removed
-}
-
-/// The JSON answer of a purge.
-fn purge_answer(id: Option<&str>, soft: bool, targets: &[Target], removed: usize, by: Time) -> Value {
-    let expanded: Vec<Value> = targets
-        .iter()
-        .map(|t| match t {
-            Target::Url(u) => json!({ "url": u }),
-            Target::Prefix(p) => json!({ "prefix": p }),
-            Target::Tag(t) => json!({ "tag": t }),
-        })
-        .collect();
-    let urls: Vec<&str> =
-        targets.iter().filter_map(|t| if let Target::Url(u) = t { Some(u.as_str()) } else { None }).collect();
-    json!({
-        "id": id,
-        "soft": soft,
-        "expanded": urls,
-        "targets": expanded,
-        "removedLocal": removed,
-        "honouredEverywhereBy": by,
-    })
 }
 
 async fn policy_info(env: &Env, now: Time) -> Result<Response> {

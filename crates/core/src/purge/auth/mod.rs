@@ -57,6 +57,9 @@
 //! other Authorization header (e.g. `Basic` for a logged-in user) is ignored when the request
 //! is signed. Whitespace around the configured secret is ignored; an empty secret counts as none, and
 //! with no secret purge and admin are disabled.
+//!
+//! Here: the credentials and [`authorize`]; `signed`: making and checking signatures;
+//! `address`: purgers let in by address ([`authorize_address`]).
 
 use std::collections::HashMap;
 
@@ -64,6 +67,13 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::http::{hex, secs, unhex, Headers, Time};
+
+mod address;
+mod signed;
+
+pub use address::{authorize_address, AddressRange};
+use signed::check_signed;
+pub use signed::{digests_equal, sign, sign_v2, signature_bytes_of};
 
 /// Request header carrying the signing time in Unix seconds.
 pub const TIMESTAMP_HEADER: &str = "x-rulecache-timestamp";
@@ -274,32 +284,6 @@ pub fn is_authorized_quick(secret: Option<&str>, headers: &Headers) -> bool {
         .is_some_and(|token| digests_equal(token.as_bytes(), secret.as_bytes()))
 }
 
-/// The `X-Rulecache-Signature` value (`v2=<hex>`) for a request, as a client computes it:
-/// `headers` are the request's fields (its `host` and the purge fields are read).
-pub fn sign_v2(
-    secret: &str,
-    method: &str,
-    path_and_query: &str,
-    timestamp: u64,
-    body: &[u8],
-    headers: &Headers,
-) -> String {
-    let text = string_to_sign_v2(method, path_and_query, timestamp, body, headers);
-    format!("v2={}", hex(&hmac_sha256(secret.trim().as_bytes(), text.as_bytes())))
-}
-
-/// The decoded bytes of a request's signature (`v1=`/`v2=` hex, either case), when it has
-/// one: what the purge ledger remembers to refuse a replay at any isolate.
-pub fn signature_bytes_of(headers: &Headers) -> Option<Vec<u8>> {
-    let value = headers.get(SIGNATURE_HEADER)?.trim();
-    value.strip_prefix("v2=").or_else(|| value.strip_prefix("v1=")).and_then(unhex)
-}
-
-/// The `X-Rulecache-Signature` value (`v1=<hex>`, the older form) for a request.
-pub fn sign(secret: &str, method: &str, path_and_query: &str, timestamp: u64, body: &[u8]) -> String {
-    format!("v1={}", hex(&signature_bytes(secret.trim(), method, path_and_query, timestamp, body)))
-}
-
 fn configured(secret: Option<&str>) -> Option<&str> {
     secret.map(str::trim).filter(|s| !s.is_empty())
 }
@@ -323,169 +307,4 @@ fn basic_credentials(authorization: &str) -> Option<Option<String>> {
     let decoded = base64::engine::general_purpose::STANDARD.decode(token.trim()).ok();
     let text = decoded.and_then(|bytes| String::from_utf8(bytes).ok());
     Some(text.and_then(|t| t.split_once(':').map(|(_, password)| password.to_string())))
-}
-
-fn check_signed(
-    secret: &str,
-    req: &AuthInput<'_>,
-    timestamp: &str,
-    signature: &str,
-    now: Time,
-    replay: &mut ReplayGuard,
-) -> Result<Credential, AuthError> {
-    let ts: u64 = timestamp.trim().parse().map_err(|_| AuthError::Invalid)?;
-    let signature = signature.trim();
-    let text = if let Some(v2) = signature.strip_prefix("v2=") {
-        (v2, string_to_sign_v2(req.method, req.path_and_query, ts, req.body, req.headers))
-    } else if let Some(v1) = signature.strip_prefix("v1=") {
-        // The older form covers no header field: refused when one that changes the purge is sent.
-        if super::request::PURGE_METHOD_HEADERS.iter().any(|h| req.headers.contains(h)) {
-            return Err(AuthError::Invalid);
-        }
-        (v1, string_to_sign(req.method, req.path_and_query, ts, req.body))
-    } else {
-        return Err(AuthError::Invalid);
-    };
-    let presented = unhex(text.0).ok_or(AuthError::Invalid)?;
-    // RFC 2104 HMAC, compared in constant time by the `hmac` crate.
-    hmac_of(secret.as_bytes(), text.1.as_bytes()).verify_slice(&presented).map_err(|_| AuthError::Invalid)?;
-    let now_secs = secs(now);
-    if now_secs.abs_diff(ts) > MAX_CLOCK_SKEW_SECS {
-        return Err(AuthError::Expired);
-    }
-    if !replay.record(&presented, ts, now_secs) {
-        return Err(AuthError::Replayed);
-    }
-    Ok(Credential { scheme: Scheme::Signed })
-}
-
-/// HMAC-SHA256 (RFC 2104) of `message` under `key`, ready to finalize or verify.
-fn hmac_of(key: &[u8], message: &[u8]) -> Hmac<Sha256> {
-    // Any key length is valid for HMAC: longer keys are hashed, shorter ones padded.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(message);
-    mac
-}
-
-fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    hmac_of(key, message).finalize().into_bytes().into()
-}
-
-fn string_to_sign(method: &str, path_and_query: &str, timestamp: u64, body: &[u8]) -> String {
-    let body_hash = hex(&Sha256::digest(body));
-    format!("v1\n{}\n{}\n{}\n{}", method.to_ascii_uppercase(), path_and_query, timestamp, body_hash)
-}
-
-fn string_to_sign_v2(
-    method: &str,
-    path_and_query: &str,
-    timestamp: u64,
-    body: &[u8],
-    headers: &Headers,
-) -> String {
-    let body_hash = hex(&Sha256::digest(body));
-    let host = headers.get("host").unwrap_or("").trim().to_ascii_lowercase();
-    let mut text = format!(
-        "v2\n{}\n{}\n{}\n{}\n{}",
-        method.to_ascii_uppercase(),
-        host,
-        path_and_query,
-        timestamp,
-        body_hash
-    );
-    for name in super::request::PURGE_METHOD_HEADERS {
-        let values: Vec<&str> = headers.get_all(name).map(str::trim).collect();
-        text.push('\n');
-        text.push_str(&values.join(", "));
-    }
-    text
-}
-
-fn signature_bytes(secret: &str, method: &str, path_and_query: &str, timestamp: u64, body: &[u8]) -> Vec<u8> {
-    hmac_sha256(secret.as_bytes(), string_to_sign(method, path_and_query, timestamp, body).as_bytes())
-        .to_vec()
-}
-
-/// Constant-time equality of two byte strings of any lengths: compares their SHA-256
-/// digests with a fold over all 32 bytes (no early exit, length not observable).
-pub fn digests_equal(a: &[u8], b: &[u8]) -> bool {
-    let da = Sha256::digest(a);
-    let db = Sha256::digest(b);
-    let diff = da.iter().zip(db.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    diff == 0
-}
-
-/// An address or network of `purge.allowFrom`: `203.0.113.7`, `2001:db8::/32`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AddressRange {
-    network: std::net::IpAddr,
-    prefix: u8,
-}
-
-impl AddressRange {
-    /// Parses `addr` or `addr/prefix`; None when malformed or the prefix is too long.
-    pub fn parse(text: &str) -> Option<AddressRange> {
-        let text = text.trim();
-        let (addr, prefix) = match text.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (text, None),
-        };
-        let network: std::net::IpAddr = addr.parse().ok()?;
-        let max = if network.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok()?,
-            Some(_) => return None,
-            None => max,
-        };
-        (prefix <= max).then_some(AddressRange { network, prefix })
-    }
-
-    /// Whether `addr` lies in this range (an IPv4-mapped IPv6 address counts as IPv4).
-    pub fn contains(&self, addr: std::net::IpAddr) -> bool {
-        use std::net::IpAddr;
-        let addr = match addr {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
-            v4 => v4,
-        };
-        let (a, n, bits) = match (addr, self.network) {
-            (IpAddr::V4(a), IpAddr::V4(n)) => (u128::from(u32::from(a)), u128::from(u32::from(n)), 32),
-            (IpAddr::V6(a), IpAddr::V6(n)) => (u128::from(a), u128::from(n), 128),
-            _ => return false,
-        };
-        let shift = bits - u32::from(self.prefix);
-        shift >= bits || (a >> shift) == (n >> shift)
-    }
-}
-
-/// A `PURGE` request from an address the policy allows (`purge.allowFrom`), for purgers that
-/// cannot send a credential (Wagtail's front-end cache invalidator, plone.cachepurging
-/// without userinfo). `client` is the `CF-Connecting-IP` value, which Cloudflare's edge sets
-/// to the connecting address, replacing anything a client sent: the list means nothing where
-/// the worker does not run behind that edge. Only `PURGE` qualifies; the admin API always
-/// needs the secret.
-pub fn authorize_address(method: &str, client: Option<&str>, allowed: &[AddressRange]) -> Option<Credential> {
-    if allowed.is_empty() || !method.eq_ignore_ascii_case("PURGE") {
-        return None;
-    }
-    let addr: std::net::IpAddr = client?.trim().parse().ok()?;
-    allowed.iter().any(|r| r.contains(addr)).then_some(Credential { scheme: Scheme::Address })
-}
-
-#[cfg(test)]
-mod hmac_tests {
-    use super::*;
-
-    /// RFC 4231 §4.3 (test case 2) and §4.6 (a key longer than the block, test case 6).
-    #[test]
-    fn hmac_sha256_matches_the_rfc_4231_vectors() {
-        assert_eq!(
-            hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-        assert_eq!(
-            hex(&hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First")),
-            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
-        );
-    }
 }

@@ -1,0 +1,95 @@
+//! `/splitView` (who counts as authenticated) and `/cacheKey` (what a key is made of).
+
+use super::*;
+
+impl Walker {
+    pub(super) fn split_view(&mut self, m: &Map<String, Value>) -> AudienceConfig {
+        let mut cfg = AudienceConfig::default();
+        let keys = ["enabled", "header", "authCookies", "authCookiePrefixes", "authorizationHeader"];
+        let Some(s) = self.section(m, "splitView", "", &keys) else {
+            return cfg;
+        };
+        let p = "/splitView";
+        cfg.split_view = self.bool(s, "enabled", p).unwrap_or(false);
+        let header = self.string(s, "header", p).unwrap_or(DEFAULT_SPLIT_VIEW_HEADER);
+        if self.header_name(header, "/splitView/header") {
+            cfg.header = header.to_string();
+            cfg.header_lower = header.to_ascii_lowercase();
+        }
+        if s.contains_key("authCookies") {
+            cfg.auth_cookies = self.cookie_names(s, "authCookies", p);
+        }
+        cfg.auth_cookie_prefixes = self.cookie_names(s, "authCookiePrefixes", p);
+        cfg.authorization_header = self.bool(s, "authorizationHeader", p).unwrap_or(true);
+        cfg
+    }
+
+    pub(super) fn cookie_names(&mut self, m: &Map<String, Value>, key: &str, p: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, np) in self.string_list(m, key, p) {
+            if is_token(&name) {
+                out.push(name);
+            } else {
+                self.err(&np, format!("\"{name}\" is not a valid cookie name"));
+            }
+        }
+        out
+    }
+
+    pub(super) fn cache_key(&mut self, m: &Map<String, Value>) -> KeyOptions {
+        let mut k = KeyOptions::default();
+        let keys = [
+            "dropParams",
+            "keepParams",
+            "sortQuery",
+            "encodings",
+            "varyCookies",
+            "keepCookies",
+            "trustedHeaders",
+        ];
+        let Some(c) = self.section(m, "cacheKey", "", &keys) else {
+            return k;
+        };
+        let p = "/cacheKey";
+        k.drop_params = self.param_patterns(c, "dropParams", p);
+        if c.get("keepParams").is_some_and(|v| !v.is_null()) {
+            k.keep_params = Some(self.param_patterns(c, "keepParams", p));
+        }
+        k.sort_query = self.bool(c, "sortQuery", p).unwrap_or(false);
+        if c.contains_key("varyCookies") {
+            k.vary_cookies = Some(self.param_patterns(c, "varyCookies", p));
+        }
+        for (coding, cp) in self.string_list(c, "encodings", p) {
+            if is_token(&coding) {
+                k.encodings.push(coding.to_ascii_lowercase());
+            } else {
+                self.err(&cp, format!("\"{coding}\" is not a content coding"));
+            }
+        }
+        for (name, np) in self.string_list(c, "keepCookies", p) {
+            if is_token(&name) {
+                k.keep_cookies.push(name);
+            } else {
+                self.err(&np, format!("\"{name}\" is not a cookie name"));
+            }
+        }
+        for (name, np) in self.string_list(c, "trustedHeaders", p) {
+            if self.header_name(&name, &np) {
+                k.trusted_headers.push(name.to_ascii_lowercase());
+            }
+        }
+        k
+    }
+
+    pub(super) fn param_patterns(&mut self, m: &Map<String, Value>, key: &str, p: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for (pattern, pp) in self.string_list(m, key, p) {
+            if pattern.trim_end_matches('*').contains('*') || pattern == "*" {
+                self.err(&pp, "\"*\" may only end a parameter name, as in \"utm_*\"");
+            } else {
+                out.push(pattern);
+            }
+        }
+        out
+    }
+}

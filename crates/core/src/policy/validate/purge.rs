@@ -1,0 +1,157 @@
+//! `/purge` (purge paths, aliases, addresses allowed to purge) and `/pageMap`.
+
+use super::*;
+
+impl Walker {
+    pub(super) fn purge_allow_from(&mut self, m: &Map<String, Value>) -> Vec<AddressRange> {
+        let Some(s) = m.get("purge").and_then(Value::as_object) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (text, tp) in self.string_list(s, "allowFrom", "/purge") {
+            match AddressRange::parse(&text) {
+                Some(r) => out.push(r),
+                None => self.err(
+                    &tp,
+                    format!("\"{text}\" is not an IP address or network (203.0.113.7, 2001:db8::/32)"),
+                ),
+            }
+        }
+        out
+    }
+
+    pub(super) fn purge(&mut self, m: &Map<String, Value>) -> (Vec<String>, Vec<Vec<String>>) {
+        let Some(s) = self.section(m, "purge", "", &["paths", "aliases", "allowFrom"]) else {
+            return (vec!["${path}".to_string()], Vec::new());
+        };
+        let mut out = Vec::new();
+        for (t, tp) in self.string_list(s, "paths", "/purge") {
+            if t.contains("${path}") {
+                out.push(t);
+            } else {
+                self.err(&tp, "a purge path must contain ${path}");
+            }
+        }
+        (out, self.purge_aliases(s))
+    }
+
+    /// `purge.aliases`: groups of origins (`scheme://host[:port]`) that are one site.
+    pub(super) fn purge_aliases(&mut self, s: &Map<String, Value>) -> Vec<Vec<String>> {
+        let mut groups = Vec::new();
+        let Some(v) = s.get("aliases") else { return groups };
+        let Some(items) = v.as_array() else {
+            self.expected("/purge/aliases", "an array of arrays of origins", v);
+            return groups;
+        };
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for (i, group) in items.iter().enumerate() {
+            let gp = index("/purge/aliases", i);
+            let Some(list) = group.as_array() else {
+                self.expected(&gp, "an array of origins", group);
+                continue;
+            };
+            if list.len() < 2 {
+                self.err(&gp, "an alias group names at least two origins");
+            }
+            let mut origins = Vec::new();
+            for (j, item) in list.iter().enumerate() {
+                let ip = index(&gp, j);
+                let Some(text) = item.as_str() else {
+                    self.expected(&ip, "an origin such as \"https://www.example.org\"", item);
+                    continue;
+                };
+                match crate::purge::expand::origin_of(text) {
+                    Some(origin) => {
+                        if let Some(first) = seen.get(&origin) {
+                            self.err(&ip, format!("\"{origin}\" is already listed at {first}"));
+                            continue;
+                        }
+                        seen.insert(origin.clone(), ip.clone());
+                        origins.push(origin);
+                    }
+                    None => self.err(
+                        &ip,
+                        format!("\"{text}\" is not an origin: write scheme and host only, as in \"https://www.example.org\""),
+                    ),
+                }
+            }
+            if origins.len() >= 2 {
+                groups.push(origins);
+            }
+        }
+        groups
+    }
+
+    pub(super) fn page_map(&mut self, m: &Map<String, Value>) -> BTreeMap<String, PageAction> {
+        let mut out = BTreeMap::new();
+        let Some(v) = m.get("pageMap") else {
+            return out;
+        };
+        let Some(items) = v.as_array() else {
+            self.expected("/pageMap", "an array", v);
+            return out;
+        };
+        let mut first: BTreeMap<String, String> = BTreeMap::new();
+        for (i, item) in items.iter().enumerate() {
+            let p = index("/pageMap", i);
+            let Some(e) = self.object(item, &p, &["path", "action", "to"]) else {
+                continue;
+            };
+            let path = self.required_string(e, "path", &p).map(str::to_string);
+            if let Some(path) = path.as_deref().filter(|s| !s.starts_with('/')) {
+                self.err(&child(&p, "path"), format!("\"{path}\" must start with /"));
+            }
+            let action = self.page_entry(e, &p);
+            let (Some(path), Some(action)) = (path, action) else { continue };
+            if let Some(at) = first.get(&path) {
+                self.err(&child(&p, "path"), format!("duplicate page-map path \"{path}\" (first at {at})"));
+                continue;
+            }
+            first.insert(path.clone(), child(&p, "path"));
+            out.insert(path, action);
+        }
+        out
+    }
+
+    pub(super) fn page_entry(&mut self, e: &Map<String, Value>, p: &str) -> Option<PageAction> {
+        let action = self.required_string(e, "action", p)?;
+        let to = self.string(e, "to", p);
+        let tp = child(p, "to");
+        let needs_to = |w: &mut Walker| {
+            if to.is_none() && !e.contains_key("to") {
+                w.err(p, format!("{action} needs \"to\""));
+            }
+            to.filter(|t| !t.is_empty())
+        };
+        match action {
+            "redirect301" | "redirect302" => {
+                let to = needs_to(self)?;
+                let ok = to.starts_with('/') || crate::http::parse_url(to).is_some();
+                if !ok {
+                    self.err(&tp, format!("\"{to}\" is neither a path starting with / nor an absolute URL"));
+                }
+                let status = if action == "redirect301" { 301 } else { 302 };
+                ok.then(|| PageAction::Redirect { status, location: to.to_string() })
+            }
+            "gone404" | "gone410" => {
+                if e.contains_key("to") {
+                    self.err(&tp, format!("\"to\" does not apply to {action}"));
+                }
+                Some(PageAction::Gone { status: if action == "gone404" { 404 } else { 410 } })
+            }
+            "rewrite" => {
+                let to = needs_to(self)?;
+                if !to.starts_with('/') {
+                    self.err(&tp, format!("\"{to}\" must be a path starting with /"));
+                    return None;
+                }
+                Some(PageAction::Rewrite { path: to.to_string() })
+            }
+            other => {
+                let known = "redirect301, redirect302, gone404, gone410, rewrite";
+                self.err(&child(p, "action"), format!("unknown action \"{other}\"; expected one of {known}"));
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! Cache keys: the normalised primary key of a URL and the secondary (variant) keys.
+//!
+//! * The **primary key** is the normalised absolute URL (RFC 9111 §2: the cache key "is
+//!   composed from, at a minimum, the request method and target URI"; only GET and HEAD reach
+//!   the cache, and a HEAD is answered from the GET entry, so the method is left out).
+//! * The **variant** is the canonical form of the request fields named by the stored
+//!   response's `Vary` (RFC 9111 §4.1), so equivalent requests share one entry.
+//! * The **storage key** folds the primary key, the split-view audience and the variant into
+//!   one absolute URL usable as a Workers Cache API key.
+//!
+//! This module holds the options, the primary key and its parts; the variant and the coding
+//! a request is keyed on are in `variant`, the storage and index keys in `storage_key`
+//! (everything re-exported here).
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+mod storage_key;
+mod variant;
+
+pub use storage_key::{fnv1a_64, index_key, primary_of_storage_key, storage_key};
+pub use variant::{negotiate_encoding, variant, VarySpec};
+
+/// Cache-key options from the policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyOptions {
+    /// Query parameters left out of the key. An entry ending in `*` is a prefix (`utm_*`).
+    pub drop_params: Vec<String>,
+    /// When set, only these query parameters are kept (same `*` prefix rule); applied before
+    /// `drop_params`.
+    pub keep_params: Option<Vec<String>>,
+    /// Sort the remaining query parameters by name (stable for equal names).
+    pub sort_query: bool,
+    /// Content codings the origin can serve, in preference order (e.g. `["br", "gzip"]`);
+    /// `Accept-Encoding` is normalised to one of these or `identity`.
+    pub encodings: Vec<String>,
+    /// Cookies forwarded on requests whose response may be stored, besides the auth cookies
+    /// and cache-stop variables (exact names).
+    pub keep_cookies: Vec<String>,
+    /// Lower-case request header names forwarded although the key ignores them (from
+    /// [`UNKEYED_REQUEST_HEADERS`]).
+    pub trusted_headers: Vec<String>,
+    /// `varyCookies`: when set, a response varying on `Cookie` is keyed on these cookies only
+    /// (exact names, or prefixes ending in `*`), so cookies the page does not depend on
+    /// (analytics, `csrftoken`) do not split it into one variant per visitor.
+    pub vary_cookies: Option<Vec<String>>,
+}
+
+/// Request headers that make origins build other URLs, methods or hosts than the ones keyed:
+/// removed before forwarding unless the policy trusts them (`cacheKey.trustedHeaders`).
+pub const UNKEYED_REQUEST_HEADERS: [&str; 9] = [
+    "x-forwarded-host",
+    "x-forwarded-server",
+    "x-host",
+    "forwarded",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// The codings assumed when [`KeyOptions::encodings`] is empty.
+pub const DEFAULT_ENCODINGS: [&str; 2] = ["br", "gzip"];
+
+/// The reserved path prefix under which storage and index keys live.
+pub const RESERVED_PREFIX: &str = "/.rulecache/";
+
+// ---------------------------------------------------------------------------------------------
+// Primary key
+// ---------------------------------------------------------------------------------------------
+
+/// The normalised primary key of `url`: `scheme://host[:port]/path[?query]`.
+///
+/// Scheme and host are lower-cased (hosts must be ASCII: internationalised names in punycode), the
+/// default port, user info and fragment are dropped, percent-encoding is normalised (see
+/// [`normalise_component`]), an empty path becomes `/`, and the query is filtered and
+/// optionally sorted by `opts`. An empty query leaves no `?`.
+pub fn primary_key(url: &url::Url, opts: &KeyOptions) -> String {
+    let host = url.host_str().unwrap_or("");
+    let path = normalise_component(url.path());
+    let query = url.query().map(normalise_component);
+    let query_len = query.as_deref().map_or(0, str::len);
+    let mut out = String::with_capacity(url.scheme().len() + host.len() + path.len() + query_len + 10);
+    // RFC 3986 §6.2.2.1: "the scheme and host are case-insensitive and therefore should be
+    // normalized to lowercase."
+    out.push_str(url.scheme());
+    out.push_str("://");
+    out.push_str(host);
+    out.make_ascii_lowercase();
+    // RFC 3986 §6.2.3: "an explicit ":port", for which the port is empty or the default for
+    // the scheme, is equivalent to one where the port and its ":" delimiter are elided and
+    // thus should be removed" (`Url::port` is None for a scheme's default port).
+    if let Some(port) = url.port() {
+        let _ = write!(out, ":{port}");
+    }
+    // RFC 3986 §6.2.3: "a URI that uses the generic syntax for authority with an empty path
+    // should be normalized to a path of "/"".
+    if !path.starts_with('/') {
+        out.push('/');
+    }
+    out.push_str(&path);
+    if let Some(query) = query {
+        push_query(&mut out, &query, opts);
+    }
+    out
+}
+
+/// Normalises percent-encoding in a path or query (RFC 3986 §6.2.2): escapes get upper-case
+/// hex ("should be normalized to use uppercase letters for the digits A-F", §6.2.2.1), and
+/// escaped unreserved characters are decoded ("should be decoded to their corresponding
+/// unreserved characters by URI normalizers", §6.2.2.2). Reserved characters
+/// such as `/`, `?`, `&` and `=` stay escaped. Borrows when nothing changes.
+pub fn normalise_component(s: &str) -> Cow<'_, str> {
+    if !s.contains('%') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    push_normalised_component(&mut out, s);
+    if out == s {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(out)
+    }
+}
+
+fn push_normalised_component(out: &mut String, s: &str) {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    let mut run_start = 0;
+    while let Some(&b) = bytes.get(i) {
+        let escape = match (
+            b,
+            bytes.get(i + 1).and_then(|b| crate::http::hex_digit(*b)),
+            bytes.get(i + 2).and_then(|b| crate::http::hex_digit(*b)),
+        ) {
+            (b'%', Some(hi), Some(lo)) => Some((hi, lo)),
+            _ => None,
+        };
+        let Some((hi, lo)) = escape else {
+            i += 1;
+            continue;
+        };
+        // `i` sits on an ASCII `%`, so both slice ends are character boundaries.
+        out.push_str(s.get(run_start..i).unwrap_or(""));
+        let decoded = (hi << 4) | lo;
+        if is_unreserved(decoded) {
+            out.push(char::from(decoded));
+        } else {
+            out.push('%');
+            out.push(hex_digit_upper(hi));
+            out.push(hex_digit_upper(lo));
+        }
+        i += 3;
+        run_start = i;
+    }
+    out.push_str(s.get(run_start..).unwrap_or(""));
+}
+
+/// RFC 3986 §2.3: `unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"`.
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+fn hex_digit_upper(n: u8) -> char {
+    char::from_digit(u32::from(n), 16).map_or('0', |c| c.to_ascii_uppercase())
+}
+
+/// The query a request of the cache path forwards: the key's parameters (percent-encoding
+/// normalised, the dropped ones left out, so a parameter cloaked behind `;` in a dropped one
+/// goes with it) in the client's order; None when none is left. The key may sort them, the
+/// origin gets them as sent.
+pub fn forwarded_query(query: &str, opts: &KeyOptions) -> Option<String> {
+    let query = normalise_component(query);
+    let mut out = String::new();
+    for param in query.split('&').filter(|p| !p.is_empty()).filter(|p| param_kept(param_name(p), opts)) {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(param);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Appends `?query` after filtering (and maybe sorting) its parameters; nothing when no
+/// parameter is left.
+fn push_query(out: &mut String, query: &str, opts: &KeyOptions) {
+    let kept = query.split('&').filter(|p| !p.is_empty()).filter(|p| param_kept(param_name(p), opts));
+    if opts.sort_query {
+        let mut params: Vec<&str> = kept.collect();
+        // `sort_by` is stable: parameters with the same name keep their order.
+        params.sort_by(|a, b| param_name(a).cmp(param_name(b)));
+        push_params(out, params);
+    } else {
+        push_params(out, kept);
+    }
+}
+
+fn push_params<'a>(out: &mut String, params: impl IntoIterator<Item = &'a str>) {
+    let mut separator = '?';
+    for param in params {
+        out.push(separator);
+        out.push_str(param);
+        separator = '&';
+    }
+}
+
+fn param_name(param: &str) -> &str {
+    param.split_once('=').map_or(param, |(name, _)| name)
+}
+
+fn param_kept(name: &str, opts: &KeyOptions) -> bool {
+    let listed = |patterns: &[String]| patterns.iter().any(|p| param_matches(name, p));
+    opts.keep_params.as_deref().is_none_or(listed) && !listed(&opts.drop_params)
+}
+
+/// `pattern` is a parameter name, or a prefix when it ends with `*`.
+fn param_matches(name: &str, pattern: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == pattern,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Taking a primary key apart
+// ---------------------------------------------------------------------------------------------
+
+/// Splits a key into `scheme://authority` and the rest (`/path[?query]`, possibly empty).
+fn split_origin(key: &str) -> (&str, &str) {
+    let authority_start = key.find("://").map_or(0, |i| i + 3);
+    let rest = key.get(authority_start..).unwrap_or("");
+    let split = rest.find(['/', '?']).map_or(key.len(), |i| authority_start + i);
+    (key.get(..split).unwrap_or(key), key.get(split..).unwrap_or(""))
+}
+
+/// `scheme://host[:port]` of a primary key.
+pub fn origin_of(primary_key: &str) -> &str {
+    split_origin(primary_key).0
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,82 @@
+//! Storage keys: the primary key, the split-view audience and the variant folded into one
+//! absolute URL usable as a Workers Cache API key, and the key of a URL's variant index.
+
+use super::{split_origin, RESERVED_PREFIX};
+use crate::decision::Audience;
+
+// ---------------------------------------------------------------------------------------------
+// Storage keys
+// ---------------------------------------------------------------------------------------------
+
+/// FNV-1a, 64-bit (Fowler–Noll–Vo): fast and stable across builds, not collision-resistant.
+pub fn fnv1a_64(data: &[u8]) -> u64 {
+    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    data.iter().fold(OFFSET_BASIS, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(PRIME))
+}
+
+/// The Cache API key of one stored variant: `origin/.rulecache/<variant id>/<path>[?query]`.
+///
+/// The variant id is `base` when there is neither an audience nor a variant; otherwise the
+/// audience token (`anon`, `auth`, or `any` when the response is not split by audience) and
+/// the hex FNV-1a-64 of audience and variant, e.g. `anon-1f0c…`. The audience is written in
+/// clear so that no hash collision can ever hand one audience's entry to the other; the
+/// stored [`crate::meta::Meta`] still records the exact variant, to be checked on read.
+pub fn storage_key(primary: &str, audience: Option<Audience>, variant: Option<&str>) -> String {
+    let (origin, target) = split_origin(primary);
+    let mut out = String::with_capacity(primary.len() + RESERVED_PREFIX.len() + 22);
+    out.push_str(origin);
+    out.push_str(RESERVED_PREFIX);
+    let variant = variant.unwrap_or("");
+    match audience {
+        None if variant.is_empty() => out.push_str("base"),
+        _ => {
+            let token = audience.map_or("any", Audience::as_str);
+            let mut hashed = Vec::with_capacity(token.len() + 1 + variant.len());
+            hashed.extend_from_slice(token.as_bytes());
+            // 0xFF never occurs in UTF-8, so the two parts cannot run into each other.
+            hashed.push(0xFF);
+            hashed.extend_from_slice(variant.as_bytes());
+            out.push_str(token);
+            out.push('-');
+            let hash = fnv1a_64(&hashed);
+            for shift in (0..16).rev() {
+                let nibble = ((hash >> (shift * 4)) & 0xF) as u32;
+                out.push(char::from_digit(nibble, 16).unwrap_or('0'));
+            }
+        }
+    }
+    push_target(&mut out, target);
+    out
+}
+
+/// The key of the per-URL record listing every stored variant of `primary`, so a purge of
+/// the URL finds them all: `origin/.rulecache/index/<path>[?query]`.
+pub fn index_key(primary: &str) -> String {
+    let (origin, target) = split_origin(primary);
+    let mut out = String::with_capacity(primary.len() + RESERVED_PREFIX.len() + 6);
+    out.push_str(origin);
+    out.push_str(RESERVED_PREFIX);
+    out.push_str("index");
+    push_target(&mut out, target);
+    out
+}
+
+/// Appends `/` and the target without its leading slash (so `/a?q` gives `/a?q`, and an
+/// empty target gives `/`).
+fn push_target(out: &mut String, target: &str) {
+    out.push('/');
+    out.push_str(target.strip_prefix('/').unwrap_or(target));
+}
+
+/// The primary key a storage or index key was made from; None when `key` is not one.
+pub fn primary_of_storage_key(key: &str) -> Option<String> {
+    let (origin, target) = split_origin(key);
+    let rest = target.strip_prefix(RESERVED_PREFIX)?;
+    let (_, original) = rest.split_once('/')?;
+    let mut out = String::with_capacity(origin.len() + original.len() + 1);
+    out.push_str(origin);
+    out.push('/');
+    out.push_str(original);
+    Some(out)
+}

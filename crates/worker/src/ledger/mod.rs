@@ -1,0 +1,262 @@
+//! The purge ledger: a Durable Object holds the authority as rows of its SQLite storage (one
+//! for every location); each isolate keeps a copy, refreshed as `rulecache::purge::fanout`
+//! decides, through its location's Cache API. The rules live in `rulecache::purge::ledger` and
+//! `rulecache::purge::fanout`; this module only moves the data. Here: the isolate's side
+//! (its copy, refreshes, appends and the retries of kept purges); `object`: the Durable Object
+//! over its SQLite rows.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use futures_util::future::{select, Either};
+use worker::*;
+
+mod object;
+
+use super::cache::STORAGE_SECS;
+use super::now;
+use rulecache::engine::Purged;
+use rulecache::http::{hex, Time};
+use rulecache::meta::Meta;
+use rulecache::purge::fanout::{
+    self, Outcome, PendingAppends, Plan, Refresh, Refresher, SharedAnswer, REFRESH_GIVE_UP_MS,
+};
+use rulecache::purge::ledger::{
+    AppendAnswer, AppendOrder, LedgerCopy, LedgerError, Progress, SinceAnswer, Target, Unrecorded,
+};
+
+const BINDING: &str = "PURGE_LEDGER";
+const OBJECT_NAME: &str = "global";
+/// Records older than this can affect nothing: every entry leaves storage by then (an hour
+/// more for requests that took long to answer).
+const MAX_ENTRY_LIFETIME_MS: Time = (STORAGE_SECS + 3600) * 1000;
+/// Where a location keeps its last ledger answer in the Cache API.
+const SHARED_KEY: &str = "https://purge-ledger.rulecache.internal/since";
+/// How often a request waiting for a refresh looks whether it is done.
+const WAIT_POLL_MS: u64 = 10;
+/// The most answers one refresh applies (pages of a long ledger, a gap, a new epoch).
+const MAX_ROUNDS: usize = 64;
+
+thread_local! {
+    static COPY: RefCell<LedgerCopy> = RefCell::new(LedgerCopy::new());
+    static REFRESHER: RefCell<Refresher> = RefCell::new(Refresher::new());
+    /// The refresh in flight: set when it is done. (Waiters poll it on their own timers: the
+    /// runtime cancels a promise one request resolves for another.)
+    static FLIGHT: RefCell<Option<Rc<Cell<bool>>>> = const { RefCell::new(None) };
+    /// Purges the ledger did not take, retried.
+    static PENDING: RefCell<PendingAppends> = RefCell::new(PendingAppends::new());
+}
+
+/// What the ledger says about a stored entry at `now`, as the engine wants it.
+pub fn effect(meta: &Meta, now: Time) -> Purged {
+    COPY.with(|c| c.borrow().purged(meta, now))
+}
+
+/// Applies the answer to this isolate's own purge (out of band: the cursor only moves over
+/// records directly after it). `taken_at`: when this isolate took the purge; an origin request
+/// it sent after that postdates the purge (the purger sends it after the change), so it is
+/// not purged again whatever the clocks say.
+pub fn apply_own(answer: &AppendAnswer, taken_at: Time) {
+    COPY.with(|c| c.borrow_mut().apply_own(&answer.epoch, &answer.records, taken_at));
+}
+
+/// Applies a purge the ledger has not taken (yet) to this isolate only.
+pub fn apply_local(targets: &[Target], soft: bool, at: Time) {
+    COPY.with(|c| c.borrow_mut().apply_local(targets, soft, at));
+}
+
+/// Refreshes the copy when due: in the background (the current request uses the copy it
+/// has), or waiting for a refresh, one per isolate at a time, until its deadline at most.
+/// `serves_stored`: the request is about to serve a stored entry (only such a request may
+/// wait; see `fanout::Refresher::due_before_lookup`).
+pub async fn refresh_if_due(env: &Env, ctx: &Context, now: Time, serves_stored: bool) {
+    let last = COPY.with(|c| c.borrow().last_success());
+    let due = REFRESHER.with(|r| {
+        let r = r.borrow();
+        if serves_stored {
+            r.due(last, now)
+        } else {
+            r.due_before_lookup(last, now)
+        }
+    });
+    match due {
+        Refresh::No => {}
+        Refresh::Background => {
+            start_flight(env, ctx, now, false);
+        }
+        Refresh::Blocking { until } => {
+            let running = REFRESHER.with(|r| r.borrow().in_flight(now));
+            let flight = match FLIGHT.with(|f| f.borrow().clone()) {
+                Some(f) if running => f,
+                _ => start_flight(env, ctx, now, true),
+            };
+            while !flight.get() && super::now() < until {
+                Delay::from(std::time::Duration::from_millis(WAIT_POLL_MS)).await;
+            }
+        }
+    }
+}
+
+fn start_flight(env: &Env, ctx: &Context, now: Time, blocking: bool) -> Rc<Cell<bool>> {
+    REFRESHER.with(|r| r.borrow_mut().start(now));
+    let done = Rc::new(Cell::new(false));
+    FLIGHT.with(|f| *f.borrow_mut() = Some(done.clone()));
+    let env = env.clone();
+    let flag = done.clone();
+    ctx.wait_until(async move {
+        let work = Box::pin(refresh(&env, blocking));
+        let limit = Box::pin(Delay::from(std::time::Duration::from_millis(REFRESH_GIVE_UP_MS)));
+        let outcome = match select(work, limit).await {
+            Either::Left((outcome, _)) => outcome,
+            Either::Right(_) => Outcome::Failure,
+        };
+        REFRESHER.with(|r| r.borrow_mut().finish(outcome, super::now()));
+        flag.set(true);
+        FLIGHT.with(|f| {
+            let mut f = f.borrow_mut();
+            if f.as_ref().is_some_and(|x| Rc::ptr_eq(x, &flag)) {
+                *f = None;
+            }
+        });
+    });
+    done
+}
+
+async fn refresh(env: &Env, blocking: bool) -> Outcome {
+    if !blocking {
+        flush_pending(env).await;
+    }
+    for _ in 0..MAX_ROUNDS {
+        let shared = read_shared().await;
+        let plan = COPY.with(|c| fanout::plan(&c.borrow(), shared.as_ref(), now()));
+        let progress = match (plan, shared) {
+            (Plan::UseShared, Some(s)) => {
+                let at = now();
+                COPY.with(|c| c.borrow_mut().apply_answer(&s.answer, s.sent_at, at))
+            }
+            (Plan::Wait, _) => return Outcome::Deferred,
+            (Plan::UseShared, None) => return Outcome::Failure,
+            (Plan::Poll { since, claim }, shared) => {
+                if let (true, Some(mut s)) = (claim, shared) {
+                    s.claimed_at = Some(now());
+                    write_shared(&s).await;
+                }
+                let sent_at = now();
+                let answer = match fetch_since(env, since).await {
+                    Ok(a) => a,
+                    Err(e) => {
+                        console_error!("rulecache: the purge ledger could not be read: {e}");
+                        return Outcome::Failure;
+                    }
+                };
+                let at = now();
+                let progress = COPY.with(|c| c.borrow_mut().apply_answer(&answer, sent_at, at));
+                if fanout::shareable(&answer) {
+                    write_shared(&SharedAnswer { answer, sent_at, claimed_at: None }).await;
+                }
+                progress
+            }
+        };
+        if progress == Progress::Complete {
+            let at = now();
+            COPY.with(|c| c.borrow_mut().compact(at, MAX_ENTRY_LIFETIME_MS));
+            return Outcome::Success;
+        }
+    }
+    Outcome::Failure
+}
+
+async fn read_shared() -> Option<SharedAnswer> {
+    let mut resp = Cache::default().get(SHARED_KEY, false).await.ok()??;
+    resp.json::<SharedAnswer>().await.ok()
+}
+
+async fn write_shared(shared: &SharedAnswer) {
+    let Ok(body) = serde_json::to_string(shared) else { return };
+    let headers = worker::Headers::new();
+    let _ = headers.set("content-type", "application/json");
+    // The Cache API needs a lifetime; whether the answer is fresh is the core's decision.
+    let _ = headers.set("cache-control", "max-age=60");
+    let Ok(resp) = Response::ok(body).map(|r| r.with_headers(headers)) else { return };
+    if let Err(e) = Cache::default().put(SHARED_KEY, resp).await {
+        console_error!("rulecache: sharing the ledger answer failed: {e}");
+    }
+}
+
+async fn fetch_since(env: &Env, since: u64) -> Result<SinceAnswer> {
+    let stub = env.durable_object(BINDING)?.get_by_name(OBJECT_NAME)?;
+    let mut resp = stub.fetch_with_str(&format!("https://ledger/since?seq={since}")).await?;
+    if resp.status_code() != 200 {
+        return Err(Error::RustError(format!(
+            "status {}: {}",
+            resp.status_code(),
+            resp.text().await.unwrap_or_default()
+        )));
+    }
+    resp.json().await
+}
+
+/// Records a purge in the ledger; returns the purge id and its records, or why it was not
+/// recorded (the ledger's own answer read back by the core, or that it could not be reached).
+pub async fn append(env: &Env, order: &AppendOrder) -> std::result::Result<AppendAnswer, LedgerError> {
+    let unreachable = |e: Error| LedgerError::Unreachable(e.to_string());
+    let stub = env.durable_object(BINDING).and_then(|ns| ns.get_by_name(OBJECT_NAME)).map_err(unreachable)?;
+    let body = serde_json::to_string(order).map_err(|e| unreachable(e.into()))?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(body.into()));
+    let req = Request::new_with_init("https://ledger/append", &init).map_err(unreachable)?;
+    let mut resp = stub.fetch_with_request(req).await.map_err(unreachable)?;
+    if resp.status_code() != 200 {
+        let status = resp.status_code();
+        return Err(LedgerError::from_answer(status, &resp.text().await.unwrap_or_default()));
+    }
+    resp.json().await.map_err(unreachable)
+}
+
+/// Keeps a purge the ledger did not take for retrying: once after the first retry delay (in
+/// the background of the request that took it), then with every refresh of the copy.
+pub fn defer_append(env: &Env, ctx: &Context, order: AppendOrder, now: Time) {
+    PENDING.with(|p| p.borrow_mut().push(order, now));
+    let env = env.clone();
+    ctx.wait_until(async move {
+        let delay = fanout::retry_delay(1).unwrap_or(500);
+        Delay::from(std::time::Duration::from_millis(delay)).await;
+        flush_pending(&env).await;
+    });
+}
+
+/// Keeps a purge the ledger did not take for retrying with the next refreshes of the copy.
+pub fn keep_pending(order: AppendOrder, now: Time) {
+    PENDING.with(|p| p.borrow_mut().push(order, now));
+}
+
+/// Tries the kept purges that are due.
+async fn flush_pending(env: &Env) {
+    let due = PENDING.with(|p| p.borrow_mut().take_due(now()));
+    for (order, attempts) in due {
+        match append(env, &order).await {
+            Ok(answer) => apply_own(&answer, now()),
+            Err(e) => match e.for_retry() {
+                Unrecorded::AlreadyRecorded => {}
+                Unrecorded::Refused(why) => {
+                    console_error!("rulecache: the purge ledger refused a kept purge: {why}");
+                }
+                Unrecorded::Replayed | Unrecorded::RetryLater => {
+                    PENDING.with(|p| p.borrow_mut().failed(order, attempts, now()))
+                }
+            },
+        }
+    }
+}
+
+/// 16 random bytes as hex: the retry key of a purge without a signature.
+pub fn retry_key() -> String {
+    let mut bytes = [0u8; 16];
+    for chunk in bytes.chunks_mut(4) {
+        let r = (js_sys::Math::random() * 4_294_967_296.0) as u32;
+        for (slot, b) in chunk.iter_mut().zip(r.to_le_bytes()) {
+            *slot = b;
+        }
+    }
+    hex(&bytes)
+}

@@ -1,0 +1,234 @@
+//! The Durable Object holding the purge ledger: the core's `Ledger` over rows of the object's
+//! SQLite storage, answering the isolates' `since` and `append` requests.
+
+use std::cell::{Cell, RefCell};
+
+use serde::Deserialize;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::*;
+
+use super::{retry_key, MAX_ENTRY_LIFETIME_MS};
+use crate::now;
+use rulecache::http::{hex, Time};
+use rulecache::purge::ledger::{
+    AppendOrder, Head, Ledger, LedgerError, LedgerRows, PurgeRecord, RowsWrite, Target,
+};
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS ledger_head (id INTEGER PRIMARY KEY CHECK (id = 1), epoch TEXT NOT NULL, last_seq INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS purge_records (seq INTEGER PRIMARY KEY, purge_id TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL, soft INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS purge_records_at ON purge_records (at)",
+    "CREATE INDEX IF NOT EXISTS purge_records_kind ON purge_records (kind, target)",
+    "CREATE TABLE IF NOT EXISTS purge_nonces (nonce TEXT PRIMARY KEY, expires INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS purge_nonces_expires ON purge_nonces (expires)",
+];
+
+/// The ledger's rows in the object's SQLite storage.
+struct SqlRows {
+    storage: Storage,
+}
+
+#[derive(Deserialize)]
+struct HeadRow {
+    epoch: String,
+    last_seq: f64,
+}
+
+#[derive(Deserialize)]
+struct RecordRow {
+    seq: f64,
+    purge_id: String,
+    at: f64,
+    kind: String,
+    target: String,
+    soft: f64,
+}
+
+fn int(v: u64) -> SqlStorageValue {
+    SqlStorageValue::Integer(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+fn text<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+impl LedgerRows for SqlRows {
+    fn head(&self) -> std::result::Result<Option<Head>, String> {
+        let rows: Vec<HeadRow> = self
+            .storage
+            .sql()
+            .exec("SELECT epoch, last_seq FROM ledger_head WHERE id = 1", None)
+            .and_then(|c| c.to_array())
+            .map_err(text)?;
+        Ok(rows.into_iter().next().map(|r| Head { epoch: r.epoch, last_seq: r.last_seq as u64 }))
+    }
+
+    fn records(
+        &self,
+        after: u64,
+        through: u64,
+        limit: usize,
+    ) -> std::result::Result<Vec<PurgeRecord>, String> {
+        let rows: Vec<RecordRow> = self
+            .storage
+            .sql()
+            .exec(
+                "SELECT seq, purge_id, at, kind, target, soft FROM purge_records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                vec![int(after), int(through), int(limit as u64)],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(text)?;
+        rows.into_iter()
+            .map(|r| {
+                let target = Target::from_row(&r.kind, r.target)
+                    .ok_or_else(|| format!("record {} has an unknown kind {:?}", r.seq, r.kind))?;
+                Ok(PurgeRecord {
+                    seq: r.seq as u64,
+                    id: r.purge_id,
+                    at: r.at as u64,
+                    target,
+                    soft: r.soft != 0.0,
+                })
+            })
+            .collect()
+    }
+
+    fn nonce_seen(&self, nonce: &[u8], now: Time) -> std::result::Result<bool, String> {
+        #[derive(Deserialize)]
+        struct Seen {
+            #[allow(dead_code)]
+            n: f64,
+        }
+        let rows: Vec<Seen> = self
+            .storage
+            .sql()
+            .exec(
+                "SELECT 1 AS n FROM purge_nonces WHERE nonce = ? AND expires >= ?",
+                vec![SqlStorageValue::String(hex(nonce)), int(now)],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(text)?;
+        Ok(!rows.is_empty())
+    }
+
+    fn commit(&mut self, write: &RowsWrite) -> std::result::Result<(), String> {
+        let sql = self.storage.sql();
+        let write = write.clone();
+        transaction_sync(&self.storage, move || {
+            sql.exec(
+                "INSERT INTO ledger_head (id, epoch, last_seq) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq",
+                vec![SqlStorageValue::String(write.head.epoch.clone()), int(write.head.last_seq)],
+            )?;
+            for r in &write.records {
+                sql.exec(
+                    "INSERT INTO purge_records (seq, purge_id, at, kind, target, soft) VALUES (?, ?, ?, ?, ?, ?)",
+                    vec![
+                        int(r.seq),
+                        SqlStorageValue::String(r.id.clone()),
+                        int(r.at),
+                        SqlStorageValue::String(r.target.kind().to_owned()),
+                        SqlStorageValue::String(r.target.value().to_owned()),
+                        SqlStorageValue::Integer(i64::from(r.soft)),
+                    ],
+                )?;
+            }
+            if let Some(n) = &write.nonce {
+                sql.exec(
+                    "INSERT OR REPLACE INTO purge_nonces (nonce, expires) VALUES (?, ?)",
+                    vec![SqlStorageValue::String(hex(&n.nonce)), int(n.expires)],
+                )?;
+            }
+            sql.exec("DELETE FROM purge_records WHERE at < ?", vec![int(write.delete_records_before)])?;
+            sql.exec("DELETE FROM purge_nonces WHERE expires < ?", vec![int(write.delete_nonces_before)])?;
+            Ok(())
+        })
+        .map_err(text)
+    }
+}
+
+/// Runs `body` in one SQLite transaction (`storage.transactionSync`): an error rolls every
+/// statement of it back.
+fn transaction_sync(storage: &Storage, body: impl FnOnce() -> Result<()> + 'static) -> Result<()> {
+    let raw: &JsValue = storage.as_raw().as_ref();
+    let function: js_sys::Function = js_sys::Reflect::get(raw, &JsValue::from_str("transactionSync"))?
+        .dyn_into()
+        .map_err(|_| Error::RustError("this runtime has no storage.transactionSync".into()))?;
+    let closure = Closure::once(move || -> std::result::Result<JsValue, JsValue> {
+        body().map(|()| JsValue::UNDEFINED).map_err(|e| JsValue::from_str(&e.to_string()))
+    });
+    function.call1(raw, closure.as_ref().unchecked_ref())?;
+    Ok(())
+}
+
+/// The Durable Object holding the ledger.
+#[durable_object]
+pub struct PurgeLedger {
+    state: State,
+    ledger: RefCell<Ledger>,
+    schema_ready: Cell<bool>,
+}
+
+impl PurgeLedger {
+    fn rows(&self) -> Result<SqlRows> {
+        let storage = self.state.storage();
+        if !self.schema_ready.get() {
+            let sql = storage.sql();
+            for statement in SCHEMA {
+                sql.exec(statement, None)?;
+            }
+            self.schema_ready.set(true);
+        }
+        Ok(SqlRows { storage })
+    }
+}
+
+fn ledger_error(e: &LedgerError) -> Result<Response> {
+    Response::error(e.message(), e.status())
+}
+
+impl DurableObject for PurgeLedger {
+    fn new(state: State, _env: Env) -> Self {
+        Self {
+            state,
+            ledger: RefCell::new(Ledger::new(MAX_ENTRY_LIFETIME_MS)),
+            schema_ready: Cell::new(false),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let now = now();
+        let url = req.url()?;
+        let mut rows = match self.rows() {
+            Ok(rows) => rows,
+            Err(e) => return ledger_error(&LedgerError::Storage(e.to_string())),
+        };
+        match (req.method(), url.path()) {
+            (Method::Get, "/since") => {
+                let since = url
+                    .query_pairs()
+                    .find(|(k, _)| k == "seq")
+                    .and_then(|(_, v)| v.parse::<u64>().ok())
+                    .unwrap_or(0);
+                let answer = self.ledger.borrow_mut().since(&rows, since);
+                match answer {
+                    Ok(a) => Response::from_json(&a),
+                    Err(e) => ledger_error(&e),
+                }
+            }
+            (Method::Post, "/append") => {
+                let order: AppendOrder = match req.json().await {
+                    Ok(o) => o,
+                    Err(e) => return Response::error(format!("the append order is not valid: {e}"), 400),
+                };
+                let epoch = format!("e-{now}-{}", retry_key());
+                let answer = self.ledger.borrow_mut().append(&mut rows, &order, now, &epoch);
+                match answer {
+                    Ok(a) => Response::from_json(&a),
+                    Err(e) => ledger_error(&e),
+                }
+            }
+            _ => Response::error("not found", 404),
+        }
+    }
+}
