@@ -4,23 +4,32 @@
 //   - bare workerd (a generated config, `workerd serve`) for the workers that need no Cache
 //     API and no KV: the plain JS forwarder, the plain JS fixed response, the plain Rust
 //     forwarder, and rulecache itself for the scenarios that touch neither (memory-tier hit,
-//     no-store miss, bypass) — checked at start-up, left out if it does not run correctly;
+//     no-store miss, bypass) — checked at start-up, left out if it does not run correctly.
+//     caches.default throws there ("No Cache was configured"), so the two JS cache workers
+//     below do not run in it;
 //   - Miniflare's HTTP server (workerd inside, with Cache API, KV and Durable Objects) for
-//     rulecache in every scenario, and every baseline again beside it: the budgets compare
-//     rulecache with the baselines in the same Miniflare runtime (like for like).
+//     rulecache in every scenario, and every baseline again beside it, with two more: a
+//     hand-written JS edge cache (cookie/Authorization bypass, caches.default match, put on a
+//     cacheable miss) on every scenario, and a JS worker answering the same entry from
+//     caches.default for the Cache API hit.
 // Every row, printed or in the JSON, names its runtime; every ratio is against a baseline in
-// the same runtime.
+// the same runtime and run. Then: peak memory under load (rulecache with its inspector open,
+// the memory tier filled, 1 MB and 10 MB bodies streaming; the plain JS forwarder beside it),
+// cold start, the release wasm's size, and the goals of issue 17.
 //
 //   make bench-load            (builds the worker and the origin first)
-//   node benches/load/run.mjs  (when both are built)
+//   node --experimental-websocket benches/load/run.mjs  (when both are built; Node 20 needs
+//                              the flag for the inspector client, else the memory rows are
+//                              left out)
 //
 // Environment: BENCH_DURATION (seconds per scenario, default 5), BENCH_WARMUP (default 1),
 // BENCH_CONCURRENCY (default 32), BENCH_COLD_ROUNDS (default 3), BENCH_RUST_FORWARDER=0 to
 // leave out the plain Rust forwarder baseline (built once with worker-pack, then reused),
 // BENCH_WORKERD=0 to leave out the bare-workerd rows.
 //
-// Prints a table and writes bench-results/load.json (generated workerd configs go to
-// target/bench-load/). Everything it starts it stops.
+// Prints a table and writes bench-results/load.json and bench-results/load.md (every row as
+// Markdown tables); generated workerd configs go to target/bench-load/. Everything it starts
+// it stops.
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
