@@ -1,23 +1,35 @@
-//! The control panel's files, compiled into the worker (compacted by `build.rs`): no separate
-//! asset upload, no build step of their own, and the same deployment as the API they call.
+//! The control panel's files, carried by the worker's bundle as a JavaScript module made by
+//! `build.rs` from `www/` (compacted): no separate asset upload, no build step of their own,
+//! the same deployment as the API they call, and nothing of their text in the wasm module.
+
+use wasm_bindgen::prelude::wasm_bindgen;
+
+#[wasm_bindgen(module = "/js/panel.gen.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = panelFile)]
+    fn panel_file(name: &str, headers: &web_sys::Headers, head: bool) -> web_sys::Response;
+}
 
 /// One file served under the admin prefix.
 pub struct Asset {
     pub content_type: &'static str,
-    pub body: &'static str,
+    name: &'static str,
 }
 
-const INDEX: &str = include_str!(concat!(env!("OUT_DIR"), "/index.html"));
-const APP_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/app.js"));
-const APP_CSS: &str = include_str!(concat!(env!("OUT_DIR"), "/app.css"));
+impl Asset {
+    /// The file as a response with `headers` (no body when `head`).
+    pub fn response(&self, headers: &web_sys::Headers, head: bool) -> web_sys::Response {
+        panel_file(self.name, headers, head)
+    }
+}
 
 /// The asset at `path` (relative to the admin prefix, e.g. `/app.js`).
 pub fn find(path: &str) -> Option<Asset> {
-    let (content_type, body) = match path {
-        "/" | "/index.html" => ("text/html; charset=utf-8", INDEX),
-        "/app.js" => ("text/javascript; charset=utf-8", APP_JS),
-        "/app.css" => ("text/css; charset=utf-8", APP_CSS),
+    let (content_type, name) = match path {
+        "/" | "/index.html" => ("text/html; charset=utf-8", "index.html"),
+        "/app.js" => ("text/javascript; charset=utf-8", "app.js"),
+        "/app.css" => ("text/css; charset=utf-8", "app.css"),
         _ => return None,
     };
-    Some(Asset { content_type, body })
+    Some(Asset { content_type, name })
 }

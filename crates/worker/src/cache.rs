@@ -121,7 +121,6 @@ pub async fn handle(
     now: Time,
 ) -> Result<web_sys::Response> {
     let policy = policy_store::active(env, now).await;
-    ledger::refresh_if_due(env, ctx, now, false).await;
     let head = incoming.head()?;
     let debug = rulecache::purge::auth::is_authorized_quick(config.secret.as_deref(), &head.headers);
     let client_headers = head.headers.clone();
@@ -132,6 +131,9 @@ pub async fn handle(
     let mut reply = io.drive(&policy, &mut flow, step, config, Some(ctx)).await;
     let effects = flow.effects(&policy, &mut reply);
     let (response, background) = io.execute(effects, Some(reply), ctx, now).await?;
+    // A refresh of the purge ledger's copy that is due starts once the answer is made (a
+    // request that served a stored entry has waited for one already, if it had to).
+    ledger::refresh_if_due(env, ctx, now, false).await;
     if let Some(bg) = background {
         let policy = policy.clone();
         let origin = config.origin.clone();

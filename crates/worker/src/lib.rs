@@ -67,10 +67,11 @@ pub(crate) fn now() -> Time {
 }
 
 /// Runs once when the runtime instantiates the module, before its first request: what every
-/// request needs and can be made without I/O is made here (the bundled policy).
+/// request needs and can be made without I/O is made here (the bundled policy, and the
+/// decision path compiled by a rehearsal).
 #[wasm_bindgen(start)]
 fn start() {
-    policy_store::prepare();
+    policy_store::prepare(now());
 }
 
 /// The fetch handler, exported for the runtime. A request answered without waiting on I/O (a

@@ -45,10 +45,11 @@ fn bundled() -> Rc<Policy> {
     BUNDLED.with(Rc::clone)
 }
 
-/// Compiles the bundled profile now, while the module is being instantiated, so that the
-/// first request does not wait for it.
-pub fn prepare() {
-    BUNDLED.with(|_| ());
+/// Compiles the bundled profile now, while the module is being instantiated, and rehearses
+/// the decision path under it (`flow::rehearse`), so that the first request waits for
+/// neither.
+pub fn prepare(now: Time) {
+    BUNDLED.with(|policy| rulecache::flow::rehearse::rehearse(policy, now));
 }
 
 /// The policy store's last failure, while the active policy could not be read: (when, what).

@@ -5,5 +5,6 @@ pub mod decision;
 mod effects;
 pub mod engine;
 pub mod explain;
+pub mod rehearse;
 
 pub use effects::{lookup_tiers, Effect, Tier};

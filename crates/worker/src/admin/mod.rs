@@ -107,8 +107,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
             ("referrer-policy", "no-referrer"),
             ("x-frame-options", "DENY"),
         ]);
-        let body = if method == "HEAD" { Vec::new() } else { asset.body.as_bytes().to_vec() };
-        return Ok(Response::builder().with_headers(headers_to_js(&h)).fixed(body));
+        return Ok(asset.response(&headers_to_js(&h).0, method == "HEAD").into());
     }
     let Some(api) = rest.strip_prefix("/api/") else {
         return json_response(404, &json!({ "error": "not found" }));

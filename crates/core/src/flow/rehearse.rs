@@ -1,0 +1,45 @@
+//! A rehearsal of the decision path: one made-up request run through every phase of the flow
+//! (start, lookup, origin response, stored entry, answer, effects) with nothing stored and no
+//! I/O. A runtime that compiles code on first use (V8 compiles a wasm function when it is
+//! first called) can then compile that path while the module is instantiated, not while the
+//! first real request waits. Nothing it does outlives the call.
+
+use crate::engine::{Flow, Found, Purged, Step};
+use crate::http::{parse_url, Headers, RequestHead, ResponseHead, Time};
+use crate::policy::Policy;
+
+/// Runs the rehearsal under `policy`; returns how many steps and effects it went through
+/// (nothing else comes out of it).
+pub fn rehearse(policy: &Policy, now: Time) -> usize {
+    let Some(url) = parse_url("https://rehearsal.invalid/page?x=1") else { return 0 };
+    let request = Headers::from_lines("accept\ntext/html\naccept-encoding\ngzip, br\ncookie\nlang=en\n");
+    let (mut flow, mut step) = Flow::start(policy, RequestHead::new("GET", url, request), now, false);
+    let response =
+        "200\ncontent-type\ntext/html\ncache-control\nmax-age=60\netag\n\"r1\"\ncontent-length\n5\n";
+    let mut steps = 0;
+    loop {
+        steps += 1;
+        step = match step {
+            Step::Lookup { .. } => flow.found(policy, Found::Nothing, Purged::No, now),
+            Step::Fetch { .. } => flow.origin_response(policy, ResponseHead::from_lines(response), now),
+            Step::Respond(mut reply) => return steps + flow.effects(policy, &mut reply).len(),
+        };
+        if steps > 8 {
+            return steps;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_profile_rehearses_a_whole_miss() {
+        for (id, _) in Policy::profiles() {
+            let policy = Policy::bundled(id).unwrap_or_else(Policy::default_profile);
+            // start, lookup (nothing), fetch, the reply and at least its answer
+            assert!(rehearse(&policy, 1_700_000_000_000) >= 4, "{id}");
+        }
+    }
+}
