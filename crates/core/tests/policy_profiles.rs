@@ -24,7 +24,12 @@ fn every_profile_validates() {
             Ok(p) => assert_eq!(p.name(), *id),
             Err(errors) => panic!("{id}: {errors:?}"),
         }
-        assert!(text.contains(r#""$schema": "./schema.json""#));
+        let embedded: serde_json::Value = serde_json::from_str(text).expect("JSON");
+        assert_eq!(embedded["$schema"], "./schema.json");
+        // The embedded text is the file in policy/ without its layout: the same JSON value.
+        let file = std::fs::read_to_string(format!("../../policy/{id}.json")).expect("the profile's file");
+        assert_eq!(embedded, serde_json::from_str::<serde_json::Value>(&file).expect("JSON"), "{id}");
+        assert!(text.len() < file.len(), "{id} is embedded compacted");
     }
     let mut all = IDS.to_vec();
     all.extend(["plone6-splitviews", "django"]);

@@ -122,12 +122,16 @@ pub struct Policy {
     page_map: BTreeMap<String, PageAction>,
 }
 
+/// The shipped profiles, compacted by `build.rs` (whitespace between tokens dropped).
 const PROFILES: [(&str, &str); 5] = [
-    ("without-caching-proxy", include_str!("../../../../policy/without-caching-proxy.json")),
-    ("with-caching-proxy", include_str!("../../../../policy/with-caching-proxy.json")),
-    ("with-caching-proxy-splitviews", include_str!("../../../../policy/with-caching-proxy-splitviews.json")),
-    ("plone6-splitviews", include_str!("../../../../policy/plone6-splitviews.json")),
-    ("django", include_str!("../../../../policy/django.json")),
+    ("without-caching-proxy", include_str!(concat!(env!("OUT_DIR"), "/without-caching-proxy.json"))),
+    ("with-caching-proxy", include_str!(concat!(env!("OUT_DIR"), "/with-caching-proxy.json"))),
+    (
+        "with-caching-proxy-splitviews",
+        include_str!(concat!(env!("OUT_DIR"), "/with-caching-proxy-splitviews.json")),
+    ),
+    ("plone6-splitviews", include_str!(concat!(env!("OUT_DIR"), "/plone6-splitviews.json"))),
+    ("django", include_str!(concat!(env!("OUT_DIR"), "/django.json"))),
 ];
 
 /// How long a policy operation keeps a 404 or 410 unless `caching.notFoundTtl` says otherwise.

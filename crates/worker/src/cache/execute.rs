@@ -1,0 +1,350 @@
+//! Applying a reply's effects (`Flow::effects`): deletions, hit-for-pass marks and the memory
+//! tier before the answer, the answer itself, the variant index, the Cache API and KV puts.
+
+use std::rc::Rc;
+
+use worker::*;
+
+use super::{
+    delete_key, record_stats, Io, MemEntry, StoredBody, INDEX_HEADER, MEMORY, META_HEADER, PASS, STORAGE_SECS,
+};
+use crate::convert::{
+    edited_out, headers_to_js, lean_response, read_body, respond, slice_stream, OutBody, OutHeaders,
+};
+use crate::persist;
+use rulecache::engine::{merge_index, BodySource, Flow, Outcome, Reply};
+use rulecache::flow::{Effect, Tier};
+use rulecache::http::{Headers, Time};
+use rulecache::meta::{Meta, VaryIndex};
+use rulecache::range;
+use rulecache::tiers;
+
+impl Io {
+    /// Applies a reply's effects in order (see [`Flow::effects`]): deletions, the hit-for-pass
+    /// mark and a memory-tier put before the answer; the variant index right after it; the
+    /// Cache API and KV puts in the background. Returns the client's response (when `reply` is
+    /// given) and the background flow to run.
+    pub(super) async fn execute(
+        &mut self,
+        effects: Vec<Effect>,
+        reply: Option<Reply>,
+        ctx: &Context,
+        now: Time,
+    ) -> Result<(Option<web_sys::Response>, Option<Box<Flow>>)> {
+        // A body also stored after the answer reaches the client through a copy.
+        let storing_after =
+            effects.iter().any(|e| matches!(e, Effect::Put { tier: Tier::Cache | Tier::Kv, .. }));
+        let mut reply = reply;
+        let mut response = None;
+        let mut later = Vec::new();
+        let mut background = None;
+        let mut answered = false;
+        for effect in effects {
+            let effect = match effect {
+                Effect::Background(flow) => {
+                    background = Some(flow);
+                    continue;
+                }
+                effect if answered => {
+                    later.push(effect);
+                    continue;
+                }
+                effect => match self.apply_local(effect, now).await? {
+                    Some(effect) => effect,
+                    None => continue,
+                },
+            };
+            match effect {
+                Effect::Answer if self.unreadable => {
+                    answered = true;
+                    reply = None;
+                    let (head, text) = rulecache::engine::unreadable_body_reply();
+                    let body = OutBody::Bytes(text.as_bytes());
+                    response = Some(respond(head.status, &OutHeaders::Core(&head.headers), body)?);
+                }
+                Effect::Answer => {
+                    answered = true;
+                    if let Some(reply) = reply.take() {
+                        response = Some(self.answer(reply, storing_after, now).await?);
+                    }
+                }
+                other => later.push(other),
+            }
+        }
+        // The variant index is written before answering, so the next request finds the variant
+        // it just stored; the entry itself is stored in the background.
+        let mut puts = Vec::new();
+        if self.unreadable {
+            later.clear();
+        }
+        for effect in later {
+            match effect {
+                Effect::WriteIndex { key, index } => {
+                    if let Err(e) = write_index(&Cache::default(), key, index).await {
+                        console_error!("rulecache: storing a variant index failed: {e}");
+                    }
+                }
+                other => puts.push(other),
+            }
+        }
+        if !puts.is_empty() {
+            let (stored, origin) =
+                (std::mem::replace(&mut self.stored, StoredBody::None), self.origin.take());
+            let pending = self.pending_bytes.take();
+            let env = self.env.clone();
+            ctx.wait_until(async move {
+                let mut io = Io { stored, origin, env, pending_bytes: pending, ..Io::new() };
+                if let Err(e) = io.execute_stored(puts, now).await {
+                    console_error!("rulecache: storing a response failed: {e}");
+                }
+            });
+        }
+        Ok((response, background))
+    }
+
+    /// Applies the effects that touch only this isolate and this location's deletions (no body
+    /// leaves for storage): deletions, the hit-for-pass mark, the memory tier. Returns any other
+    /// effect for the caller.
+    async fn apply_local(&mut self, effect: Effect, now: Time) -> Result<Option<Effect>> {
+        match effect {
+            Effect::Delete { key } => {
+                delete_key(&key).await;
+            }
+            Effect::Pass { key, change } => PASS.with(|p| p.borrow_mut().apply(&key, change, now)),
+            Effect::Put { key, meta, body, tier: Tier::Memory } => self.put_memory(key, *meta, body).await?,
+            Effect::Forget { key, tier: Tier::Memory } => {
+                MEMORY.with(|m| m.borrow_mut().remove(&key));
+            }
+            other => return Ok(Some(other)),
+        }
+        Ok(None)
+    }
+
+    /// Puts an entry in the memory tier; an origin body (or a Cache API body) is read now.
+    async fn put_memory(&mut self, key: String, mut meta: Meta, body: BodySource) -> Result<()> {
+        let bytes = match self.body_bytes(body).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(()),
+            Err(e) if body == BodySource::Origin => {
+                // It ended before its declared length, or could not be decoded.
+                console_error!("rulecache: reading the origin's content failed: {e}");
+                self.unreadable = true;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        meta.body_len = bytes.len() as u64;
+        let size = tiers::memory_entry_size(&meta.head.headers, bytes.len());
+        MEMORY.with(|m| m.borrow_mut().insert(key, MemEntry::new(meta, bytes), size));
+        Ok(())
+    }
+
+    /// The client's response for `reply`.
+    async fn answer(&mut self, reply: Reply, storing_after: bool, now: Time) -> Result<web_sys::Response> {
+        let Reply { head, body, outcome, ruleset, text, range, .. } = reply;
+        // An origin response passes its own headers object on, edited where the flow changed it.
+        let out_headers = match (body, self.origin.as_ref(), self.origin_head.as_ref()) {
+            (BodySource::Origin, Some(resp), Some(received)) => {
+                edited_out(resp.headers(), received, &head.headers)
+            }
+            // So does a memory-tier entry, for the body it holds.
+            (BodySource::Stored, _, _) => match (&self.stored, &self.memory_hit) {
+                (StoredBody::Memory(bytes), Some(entry)) if Rc::ptr_eq(bytes, &entry.body) => {
+                    OutHeaders::Js(entry.headers_for(&head.headers))
+                }
+                _ => OutHeaders::Core(&head.headers),
+            },
+            _ => OutHeaders::Core(&head.headers),
+        };
+        let bodyless = matches!(head.status, 101 | 204 | 205 | 304);
+        let mut sent_bytes = 0u64;
+        // A stored body read whole here (the body sent borrows from it).
+        let whole: Vec<u8>;
+        let out_body = match body {
+            _ if bodyless => OutBody::None,
+            BodySource::Empty => match &text {
+                Some(t) => OutBody::Bytes(t.as_bytes()),
+                None => OutBody::None,
+            },
+            BodySource::Stored => match &mut self.stored {
+                StoredBody::Memory(bytes) => {
+                    let part = range::cut(bytes, range);
+                    sent_bytes = part.len() as u64;
+                    OutBody::Bytes(part)
+                }
+                StoredBody::Cache(resp) => {
+                    let resp = if storing_after {
+                        resp.cloned()?
+                    } else {
+                        std::mem::replace(resp, Response::empty()?)
+                    };
+                    if let Some((start, end)) = range {
+                        // A range is streamed from the stored body: the bytes before it are
+                        // read and dropped in the runtime, the bytes after it never read.
+                        sent_bytes = end.saturating_sub(start) + 1;
+                        match resp.into_parts().1 {
+                            ResponseBody::Stream(stream) => OutBody::Stream(slice_stream(stream, start, end)),
+                            ResponseBody::Body(bytes) => {
+                                whole = bytes;
+                                OutBody::Bytes(range::cut(&whole, range))
+                            }
+                            ResponseBody::Empty => OutBody::None,
+                        }
+                    } else {
+                        match resp.into_parts().1 {
+                            ResponseBody::Body(bytes) => {
+                                whole = bytes;
+                                OutBody::Bytes(&whole)
+                            }
+                            ResponseBody::Stream(stream) => OutBody::Stream(stream),
+                            ResponseBody::Empty => OutBody::None,
+                        }
+                    }
+                }
+                StoredBody::None => OutBody::None,
+            },
+            BodySource::Origin => match (&self.pending_bytes, self.origin.as_ref()) {
+                (Some(bytes), _) => OutBody::Bytes(bytes),
+                (None, Some(resp)) if storing_after => {
+                    resp.clone()?.body().map_or(OutBody::None, OutBody::Stream)
+                }
+                (None, Some(resp)) => resp.body().map_or(OutBody::None, OutBody::Stream),
+                (None, None) => OutBody::None,
+            },
+        };
+        if matches!(outcome, Outcome::Hit | Outcome::StaleServed)
+            && !matches!(out_body, OutBody::None)
+            && sent_bytes == 0
+        {
+            sent_bytes = head.headers.content_length().unwrap_or(0);
+        }
+        record_stats(ruleset.as_deref(), outcome, sent_bytes, now);
+        respond(head.status, &out_headers, out_body)
+    }
+
+    /// Applies effects with no client waiting (a background revalidation, or what follows an
+    /// answer): puts into the Cache API and KV, the index, the memory tier.
+    pub(super) async fn execute_stored(&mut self, effects: Vec<Effect>, now: Time) -> Result<()> {
+        let needs_bytes =
+            effects.iter().any(|e| matches!(e, Effect::Put { tier: Tier::Kv | Tier::Memory, .. }));
+        for effect in effects {
+            let Some(effect) = self.apply_local(effect, now).await? else { continue };
+            match effect {
+                Effect::WriteIndex { key, index } => write_index(&Cache::default(), key, index).await?,
+                Effect::Put { key, meta, body, tier: Tier::Cache } => {
+                    self.put_cache(&key, *meta, body, needs_bytes).await?;
+                }
+                Effect::Put { key, meta, body, tier: Tier::Kv } => self.put_kv(&key, *meta, body).await?,
+                // Applied by `apply_local`, or nothing to do without a client.
+                Effect::Delete { .. }
+                | Effect::Pass { .. }
+                | Effect::Put { tier: Tier::Memory, .. }
+                | Effect::Forget { .. }
+                | Effect::Answer
+                | Effect::Background(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The body `source` names, read whole, or `None` when there is none. The bytes are kept
+    /// (`pending_bytes`, and a stored body stays readable as bytes) for the answer and the next
+    /// put of the same reply.
+    async fn body_bytes(&mut self, source: BodySource) -> Result<Option<Rc<[u8]>>> {
+        if let Some(bytes) = &self.pending_bytes {
+            return Ok(Some(bytes.clone()));
+        }
+        let bytes: Rc<[u8]> = match source {
+            BodySource::Origin => match self.origin.take() {
+                Some(resp) => read_body(&resp).await?,
+                None => return Ok(None),
+            },
+            BodySource::Stored => match std::mem::replace(&mut self.stored, StoredBody::None) {
+                StoredBody::Memory(b) => b,
+                StoredBody::Cache(mut resp) => resp.bytes().await?.into(),
+                StoredBody::None => return Ok(None),
+            },
+            BodySource::Empty => Rc::from(Vec::new()),
+        };
+        if source == BodySource::Stored {
+            self.stored = StoredBody::Memory(bytes.clone());
+        }
+        self.pending_bytes = Some(bytes.clone());
+        Ok(Some(bytes))
+    }
+
+    /// Stores an entry in the Cache API: the body streams in unless it is (or must be) read.
+    async fn put_cache(&mut self, key: &str, mut meta: Meta, body: BodySource, read: bool) -> Result<()> {
+        let cache = Cache::default();
+        let streams = !read
+            && self.pending_bytes.is_none()
+            && match body {
+                BodySource::Origin => self.origin.is_some(),
+                BodySource::Stored => matches!(self.stored, StoredBody::Cache(_)),
+                BodySource::Empty => false,
+            };
+        if streams {
+            let resp = match body {
+                BodySource::Origin => self.origin.take().map(lean_response),
+                _ => match std::mem::replace(&mut self.stored, StoredBody::None) {
+                    StoredBody::Cache(resp) => Some(resp),
+                    _ => None,
+                },
+            };
+            if let Some(resp) = resp {
+                // Large or unknown-length bodies stream straight into the Cache API.
+                let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
+                let stored = stored_response(&meta_value, resp.into_parts().1)?;
+                return cache.put(key, stored).await;
+            }
+        }
+        let bytes = self.body_bytes(body).await?.unwrap_or_else(|| Rc::from(Vec::new()));
+        meta.body_len = bytes.len() as u64;
+        let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
+        let stored = stored_response(&meta_value, ResponseBody::Body(bytes.to_vec()))?;
+        cache.put(key, stored).await
+    }
+
+    /// Keeps an entry in KV for every location.
+    async fn put_kv(&mut self, key: &str, mut meta: Meta, body: BodySource) -> Result<()> {
+        let bytes = self.body_bytes(body).await?.unwrap_or_else(|| Rc::from(Vec::new()));
+        meta.body_len = bytes.len() as u64;
+        let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
+        if let Some(env) = &self.env {
+            if let Err(e) = persist::put(env, key, &meta_value, &bytes).await {
+                console_error!("rulecache: persisting an entry in KV failed: {e}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The response the Cache API keeps: our record in a header, a storage lifetime, the body.
+fn stored_response(meta_value: &str, body: ResponseBody) -> Result<Response> {
+    let h = Headers::from_pairs([
+        (META_HEADER, meta_value.to_string()),
+        ("cache-control", format!("public, max-age={STORAGE_SECS}")),
+    ]);
+    Ok(Response::builder().with_status(200).with_headers(headers_to_js(&h)).body(body))
+}
+
+async fn write_index(cache: &Cache, index_key: String, index: VaryIndex) -> Result<()> {
+    let existing = match cache.get(index_key.as_str(), false).await {
+        Ok(Some(resp)) => {
+            resp.headers().get(INDEX_HEADER).ok().flatten().and_then(|v| VaryIndex::decode(&v).ok())
+        }
+        _ => None,
+    };
+    let (merged, forgotten) = merge_index(existing, index);
+    for k in forgotten {
+        let _ = cache.delete(k.as_str(), false).await;
+    }
+    let value = merged.encode().map_err(|e| Error::RustError(e.to_string()))?;
+    let h = Headers::from_pairs([
+        (INDEX_HEADER, value),
+        ("cache-control", format!("public, max-age={STORAGE_SECS}")),
+    ]);
+    let resp = Response::builder().with_status(200).with_headers(headers_to_js(&h)).empty();
+    MEMORY.with(|m| m.borrow_mut().remove(&index_key));
+    cache.put(index_key.as_str(), resp).await
+}

@@ -1,0 +1,393 @@
+//! Drives the engine's [`Flow`] against the memory tier, the Workers Cache API and the origin:
+//! the lookups and the origin fetch here, the reply's effects in [`execute`].
+
+mod execute;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures_util::future::{select, Either};
+use worker::*;
+
+use super::convert::{edited_copy, forward, headers_to_js, response_head, HeaderEdits, RequestLines};
+use super::{ledger, now, persist, policy_store, Config};
+use rulecache::engine::{Flow, Found, Outcome, Purged, Reply, Step};
+use rulecache::flow::{lookup_tiers, Tier};
+use rulecache::http::{Headers, RequestHead, Time};
+use rulecache::lru::ByteLru;
+use rulecache::meta::{Meta, VaryIndex};
+use rulecache::policy::Policy;
+use rulecache::stats::Stats;
+use rulecache::tiers::{self, Collapser, HitForPass, Join, COLLAPSE_POLL_MS};
+
+/// Header carrying an entry's record on a Cache API response.
+pub const META_HEADER: &str = "x-rulecache-meta";
+/// Header carrying a URL's variant index on a Cache API response.
+pub const INDEX_HEADER: &str = "x-rulecache-index";
+pub use rulecache::tiers::STORAGE_SECS;
+
+/// A body held by the memory tier.
+#[derive(Clone)]
+pub struct MemEntry {
+    pub meta: Rc<Meta>,
+    pub body: Rc<[u8]>,
+    /// The head fields of the last response served from this entry, and the same as a
+    /// JavaScript `Headers`: the next hit passes that object on again when its fields are the
+    /// same (they change with `Age`), else a copy edited where they differ, instead of sending
+    /// every field across.
+    last_head: Rc<RefCell<Option<(Headers, web_sys::Headers)>>>,
+}
+
+impl MemEntry {
+    fn new(meta: Meta, body: Rc<[u8]>) -> Self {
+        MemEntry { meta: Rc::new(meta), body, last_head: Rc::default() }
+    }
+
+    /// The JavaScript `Headers` of a response from this entry with head fields `to`.
+    fn headers_for(&self, to: &Headers) -> web_sys::Headers {
+        let mut last = self.last_head.borrow_mut();
+        let js = match last.as_ref() {
+            Some((fields, js)) if fields == to => return js.clone(),
+            Some((fields, js)) => edited_copy(js.clone(), fields, to),
+            None => headers_to_js(to).0,
+        };
+        *last = Some((to.clone(), js.clone()));
+        js
+    }
+}
+
+/// Held by the request that leads the fetch of an entry; dropping it (after the answer, and
+/// the memory tier, are in place) releases the requests collapsed behind it. (Waiters poll on
+/// their own timers: the runtime cancels a promise one request resolves for another, so the
+/// fetching request cannot wake them.)
+struct InflightGuard {
+    key: String,
+    ticket: u64,
+}
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        COLLAPSER.with(|c| c.borrow_mut().finish(&self.key, self.ticket));
+    }
+}
+
+/// Waits until the fetch joined as `ticket` is done, or as long as the core lets a collapsed
+/// request wait.
+async fn wait_for_fetch(key: &str, ticket: u64) {
+    let mut waited = 0;
+    while !COLLAPSER.with(|c| c.borrow().is_done(key, ticket)) && !Collapser::gives_up(waited) {
+        Delay::from(std::time::Duration::from_millis(COLLAPSE_POLL_MS)).await;
+        waited += COLLAPSE_POLL_MS;
+    }
+}
+
+thread_local! {
+    /// Hit-for-pass marks (the core's rules).
+    static PASS: RefCell<HitForPass> = RefCell::new(HitForPass::default());
+    /// Fetches in flight (the core's rules).
+    static COLLAPSER: RefCell<Collapser> = RefCell::new(Collapser::default());
+    pub static MEMORY: RefCell<ByteLru<MemEntry>> = RefCell::new(tiers::memory_tier());
+    pub static STATS: RefCell<Option<Stats>> = const { RefCell::new(None) };
+}
+
+/// Counts one answered request in this isolate's statistics.
+fn record_stats(ruleset: Option<&str>, outcome: Outcome, bytes: u64, now: Time) {
+    STATS.with(|s| {
+        let mut s = s.borrow_mut();
+        s.get_or_insert_with(|| Stats::new(now)).record(ruleset, outcome, bytes);
+    });
+}
+
+/// Whether `base_key` is marked hit-for-pass (its last response could not be stored).
+fn is_hit_for_pass(base_key: &str, now: Time) -> bool {
+    PASS.with(|p| p.borrow().is_marked(base_key, now))
+}
+
+/// The body the last lookup found.
+enum StoredBody {
+    None,
+    Memory(Rc<[u8]>),
+    Cache(Response),
+}
+
+/// Serves one request through the cache.
+pub async fn handle(
+    req: web_sys::Request,
+    incoming: RequestLines,
+    env: &Env,
+    ctx: &Context,
+    config: &Config,
+    now: Time,
+) -> Result<web_sys::Response> {
+    let policy = policy_store::active(env, now).await;
+    let head = incoming.head()?;
+    let debug = rulecache::purge::auth::is_authorized_quick(config.secret.as_deref(), &head.headers);
+    let client_headers = head.headers.clone();
+    let (mut flow, step) = Flow::start(&policy, head, now, debug);
+    let mut io = Io::new();
+    io.client = Some((req, client_headers));
+    io.env = Some(env.clone());
+    let mut reply = io.drive(&policy, &mut flow, step, config, Some(ctx)).await;
+    let effects = flow.effects(&policy, &mut reply);
+    let (response, background) = io.execute(effects, Some(reply), ctx, now).await?;
+    // A refresh of the purge ledger's copy that is due starts once the answer is made (a
+    // request that served a stored entry has waited for one already, if it had to).
+    ledger::refresh_if_due(env, ctx, now, false).await;
+    if let Some(bg) = background {
+        let policy = policy.clone();
+        let origin = config.origin.clone();
+        let env = env.clone();
+        ctx.wait_until(async move {
+            let config = Config { origin, admin_prefix: String::new(), secret: None };
+            let mut flow = *bg;
+            let step = flow.background_step();
+            let mut io = Io::new();
+            io.env = Some(env);
+            // The stored body, for re-storing it after a 304.
+            io.lookup(&flow.entry_key(), false).await;
+            let mut reply = io.drive(&policy, &mut flow, step, &config, None).await;
+            let effects = flow.effects(&policy, &mut reply);
+            if let Err(e) = io.execute_stored(effects, now).await {
+                console_error!("rulecache: storing a revalidated response failed: {e}");
+            }
+        });
+    }
+    response.ok_or_else(|| Error::RustError("no answer".into()))
+}
+
+/// Looks up what is stored under `key` in the tiers a lookup searches (see
+/// [`Io::lookup`]). Used by "explain".
+pub async fn lookup(key: &str, kv: bool) -> (Found, Option<Rc<Meta>>) {
+    let mut io = Io::new();
+    let found = io.lookup(key, kv).await;
+    let meta = match &found {
+        Found::Entry(m) => Some(Rc::new((**m).clone())),
+        _ => None,
+    };
+    (found, meta)
+}
+
+/// Removes whatever is stored under `key` (and, for an index, every variant it lists) from
+/// this location. Returns how many records were removed.
+pub async fn delete_key(key: &str) -> usize {
+    let mut removed = 0;
+    MEMORY.with(|m| {
+        if m.borrow_mut().remove(key).is_some() {
+            removed += 1;
+        }
+    });
+    let cache = Cache::default();
+    if let Ok(Some(resp)) = cache.get(key, false).await {
+        if let Ok(Some(index)) = resp.headers().get(INDEX_HEADER) {
+            if let Ok(index) = VaryIndex::decode(&index) {
+                for v in &index.variants {
+                    MEMORY.with(|m| m.borrow_mut().remove(v));
+                    if matches!(cache.delete(v.as_str(), false).await, Ok(CacheDeletionOutcome::Success)) {
+                        removed += 1;
+                    }
+                }
+            }
+        }
+    }
+    if matches!(cache.delete(key, false).await, Ok(CacheDeletionOutcome::Success)) {
+        removed += 1;
+    }
+    removed
+}
+
+struct Io {
+    stored: StoredBody,
+    origin: Option<web_sys::Response>,
+    /// The origin's head as received (what the JavaScript response's headers hold).
+    origin_head: Option<Headers>,
+    /// The client's request and its head as received: its headers object is passed on to the
+    /// origin with only the fields the flow changed edited, and its body forwarded.
+    client: Option<(web_sys::Request, Headers)>,
+    /// The origin body, already read for the memory tier.
+    pending_bytes: Option<Rc<[u8]>>,
+    /// The memory-tier entry the last lookup found (its head, as a JavaScript object).
+    memory_hit: Option<MemEntry>,
+    /// Set while this request is the one fetching an entry others wait for.
+    leader: Option<InflightGuard>,
+    /// The bindings, for objects persisted in KV.
+    env: Option<Env>,
+    /// The origin's content could not be read in full for the memory tier: nothing is stored
+    /// and the client gets the core's 502 for it (`engine::unreadable_body_reply`).
+    unreadable: bool,
+}
+
+impl Io {
+    fn new() -> Self {
+        Io {
+            stored: StoredBody::None,
+            origin: None,
+            origin_head: None,
+            client: None,
+            pending_bytes: None,
+            memory_hit: None,
+            leader: None,
+            env: None,
+            unreadable: false,
+        }
+    }
+
+    /// Runs the flow to its reply. `ctx`: the client's request context, when there is a
+    /// client (a request about to serve a stored entry may then wait for the purge ledger).
+    async fn drive(
+        &mut self,
+        policy: &Policy,
+        flow: &mut Flow,
+        mut step: Step,
+        config: &Config,
+        ctx: Option<&Context>,
+    ) -> Reply {
+        loop {
+            step = match step {
+                Step::Lookup { key, kv } => {
+                    let found = self.lookup(&key, kv).await;
+                    let purged = match &found {
+                        Found::Entry(meta) => {
+                            if let (Some(ctx), Some(env)) = (ctx, self.env.clone()) {
+                                ledger::refresh_if_due(&env, ctx, now(), true).await;
+                            }
+                            ledger::effect(meta, now())
+                        }
+                        _ => Purged::No,
+                    };
+                    flow.found(policy, found, purged, now())
+                }
+                // RFC 9111 §4: requests for an entry another request is fetching wait for that
+                // fetch and look again (the core says when: not for a URL marked hit-for-pass).
+                Step::Fetch { request, with_body, coalesce, deadline_ms } => {
+                    let marked = is_hit_for_pass(&flow.base_key(), now());
+                    let join = COLLAPSER
+                        .with(|c| c.borrow_mut().join(coalesce.as_deref(), self.leader.is_some(), marked));
+                    match (join, coalesce) {
+                        (Join::Wait(ticket), Some(key)) => {
+                            wait_for_fetch(&key, ticket).await;
+                            flow.retry_after_collapse()
+                        }
+                        (join, key) => {
+                            if let (Join::Lead(ticket), Some(key)) = (join, key) {
+                                self.leader = Some(InflightGuard { key, ticket });
+                            }
+                            match self.fetch(config, &request, with_body, deadline_ms).await {
+                                Ok(resp) => {
+                                    let head = response_head(&resp);
+                                    self.origin_head = Some(head.headers.clone());
+                                    self.origin = Some(resp);
+                                    flow.origin_response(policy, head, now())
+                                }
+                                Err(message) => flow.origin_error(
+                                    policy,
+                                    rulecache::engine::fetch_failure_detail(&message),
+                                    None,
+                                    now(),
+                                ),
+                            }
+                        }
+                    }
+                }
+                Step::Respond(reply) => return *reply,
+            }
+        }
+    }
+
+    /// Searches the tiers the core names for `key` (memory, the Cache API unless the key is
+    /// marked hit-for-pass, KV when `kv`).
+    async fn lookup(&mut self, key: &str, kv: bool) -> Found {
+        for tier in lookup_tiers(kv, is_hit_for_pass(key, super::now())) {
+            let found = match tier {
+                Tier::Memory => self.lookup_memory(key),
+                Tier::Cache => self.lookup_cache(key).await,
+                Tier::Kv => self.lookup_kv(key).await,
+            };
+            if !matches!(found, Found::Nothing) {
+                return found;
+            }
+        }
+        Found::Nothing
+    }
+
+    fn lookup_memory(&mut self, key: &str) -> Found {
+        let Some(entry) = MEMORY.with(|m| m.borrow_mut().get(key).cloned()) else { return Found::Nothing };
+        // An entry older than the storage horizon may have outlived the ledger records that
+        // purged it (they are compacted after that long): it is dropped, not served.
+        if entry.meta.stored_at < super::now().saturating_sub(STORAGE_SECS * 1000) {
+            MEMORY.with(|m| m.borrow_mut().remove(key));
+            return Found::Nothing;
+        }
+        self.stored = StoredBody::Memory(entry.body.clone());
+        let meta = (*entry.meta).clone();
+        self.memory_hit = Some(entry);
+        Found::Entry(Box::new(meta))
+    }
+
+    async fn lookup_cache(&mut self, key: &str) -> Found {
+        let cache = Cache::default();
+        let Ok(Some(resp)) = cache.get(key, false).await else { return Found::Nothing };
+        if let Ok(Some(index)) = resp.headers().get(INDEX_HEADER) {
+            return match VaryIndex::decode(&index) {
+                Ok(i) => Found::Index(i),
+                Err(_) => Found::Nothing,
+            };
+        }
+        match resp.headers().get(META_HEADER) {
+            Ok(Some(m)) => match Meta::decode(&m) {
+                Ok(meta) => {
+                    self.stored = StoredBody::Cache(resp);
+                    Found::Entry(Box::new(meta))
+                }
+                Err(_) => Found::Nothing,
+            },
+            _ => Found::Nothing,
+        }
+    }
+
+    async fn lookup_kv(&mut self, key: &str) -> Found {
+        let Some(env) = &self.env else { return Found::Nothing };
+        match persist::get(env, key).await {
+            Some((meta, body)) => {
+                self.stored = StoredBody::Memory(body.into());
+                Found::Entry(Box::new(meta))
+            }
+            None => Found::Nothing,
+        }
+    }
+
+    /// Sends `request` to the origin; the runtime's error message when it cannot be reached
+    /// (within `deadline_ms` when the flow set one) or its answer cannot be read.
+    async fn fetch(
+        &mut self,
+        config: &Config,
+        request: &RequestHead,
+        with_body: bool,
+        deadline_ms: Option<u64>,
+    ) -> std::result::Result<web_sys::Response, String> {
+        let url = match &config.origin {
+            Some(origin) => {
+                let mut u = origin.clone();
+                u.set_path(request.url.path());
+                u.set_query(request.url.query());
+                u
+            }
+            None => request.url.clone(),
+        };
+        let (headers, edits) = match &self.client {
+            Some((js, received)) => (js.headers(), HeaderEdits::between(received, &request.headers)),
+            None => (headers_to_js(&request.headers).0, HeaderEdits::default()),
+        };
+        let body = if with_body { self.client.take().and_then(|(client, _)| client.body()) } else { None };
+        let send = forward(url.as_str(), &request.method, &headers, &edits, body);
+        let Some(deadline_ms) = deadline_ms else { return send.await.map_err(|e| e.to_string()) };
+        let timeout = Box::pin(Delay::from(std::time::Duration::from_millis(deadline_ms)));
+        let outcome = {
+            let fetch = Box::pin(send);
+            match select(fetch, timeout).await {
+                Either::Left((result, _)) => result.map_err(|e| e.to_string()),
+                Either::Right(_) => Err("timed out".to_string()),
+            }
+        };
+        outcome
+    }
+}
