@@ -226,17 +226,23 @@ impl Headers {
     /// field across the wasm boundary.
     pub fn edits_to<'a>(&'a self, target: &'a Headers) -> Vec<HeaderEdit<'a>> {
         let mut edits = Vec::new();
+        if self.0 == target.0 {
+            return edits;
+        }
+        // The fields both lists start with are the same: only names met after them can differ.
+        let same = self.0.iter().zip(&target.0).take_while(|(a, b)| a == b).count();
+        let (before_rest, after_rest) =
+            (self.0.get(same..).unwrap_or(&[]), target.0.get(same..).unwrap_or(&[]));
         let mut seen: Vec<&str> = Vec::new();
-        for (name, _) in self.0.iter().chain(target.0.iter()) {
-            if seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+        for (name, _) in before_rest.iter().chain(after_rest) {
+            if seen.iter().any(|s| name_is(s, name)) {
                 continue;
             }
             seen.push(name);
-            let before = self.get_all(name);
-            let after: Vec<&str> = target.get_all(name).collect();
-            if before.eq(after.iter().copied()) {
+            if self.get_all(name).eq(target.get_all(name)) {
                 continue;
             }
+            let after: Vec<&str> = target.get_all(name).collect();
             if after.is_empty() {
                 edits.push(HeaderEdit::Remove(name));
             } else {
@@ -353,6 +359,22 @@ pub fn url_path_is_under(url: &str, prefix: &str) -> bool {
     let path = after_scheme.find('/').and_then(|i| after_scheme.get(i..)).unwrap_or("/");
     let path = path.split(['?', '#']).next().unwrap_or(path);
     has_path_prefix(path, prefix)
+}
+
+/// The URL a request for `request` is sent to at `origin`: the origin's scheme, host and port
+/// with the request's path and query (the origin's own path, and any fragment, are not
+/// sent). Both are already-parsed URLs, so this slices them: nothing is parsed again.
+pub fn origin_url(origin: &url::Url, request: &url::Url) -> String {
+    use url::Position;
+    let authority = &origin[..Position::BeforePath];
+    let target = &request[Position::BeforePath..Position::AfterQuery];
+    let mut out = String::with_capacity(authority.len() + target.len() + 1);
+    out.push_str(authority);
+    if !target.starts_with('/') {
+        out.push('/');
+    }
+    out.push_str(target);
+    out
 }
 
 /// Lower-case hex of `bytes` (digests, signatures).
@@ -505,6 +527,62 @@ mod tests {
         one_cookie.remove("set-cookie");
         one_cookie.append("set-cookie", "y=2");
         assert_eq!(before.edits_to(&one_cookie), vec![HeaderEdit::Replace("set-cookie", vec!["y=2"])]);
+    }
+
+    #[test]
+    fn a_request_goes_to_the_origin_with_its_path_and_query() {
+        let url = |u: &str| parse_url(u).unwrap_or_else(|| panic!("{u}"));
+        let origin = url("http://127.0.0.1:8080/ignored/?x=1");
+        assert_eq!(
+            origin_url(&origin, &url("https://www.example.org/a/b?c=d&e#frag")),
+            "http://127.0.0.1:8080/a/b?c=d&e"
+        );
+        assert_eq!(origin_url(&origin, &url("https://www.example.org")), "http://127.0.0.1:8080/");
+        assert_eq!(
+            origin_url(&url("https://origin.example"), &url("http://x/%7Efoo?")),
+            "https://origin.example/%7Efoo?"
+        );
+    }
+
+    /// `before` with `edits` applied, as the worker shell applies them to a JavaScript object.
+    fn applied(before: &Headers, edits: &[HeaderEdit]) -> Headers {
+        let mut h = before.clone();
+        for edit in edits {
+            match edit {
+                HeaderEdit::Remove(name) => {
+                    h.remove(name);
+                }
+                HeaderEdit::Replace(name, values) => {
+                    h.remove(name);
+                    for v in values {
+                        h.append(name, *v);
+                    }
+                }
+            }
+        }
+        h
+    }
+
+    #[test]
+    fn applying_the_edits_gives_every_field_of_the_target() {
+        let lists: Vec<Vec<(&str, &str)>> = vec![
+            vec![],
+            vec![("a", "1"), ("b", "2")],
+            vec![("a", "1"), ("b", "2"), ("a", "3")],
+            vec![("b", "2"), ("a", "1")],
+            vec![("a", "1"), ("c", "4"), ("b", "2"), ("c", "5")],
+            vec![("a", "1")],
+            vec![("c", "4")],
+        ];
+        for from in &lists {
+            for to in &lists {
+                let (from, to) = (Headers::from_pairs(from.clone()), Headers::from_pairs(to.clone()));
+                let result = applied(&from, &from.edits_to(&to));
+                for name in ["a", "b", "c"] {
+                    assert!(result.get_all(name).eq(to.get_all(name)), "{from:?} -> {to:?}: {name}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -365,20 +365,15 @@ impl Io {
         deadline_ms: Option<u64>,
     ) -> std::result::Result<web_sys::Response, String> {
         let url = match &config.origin {
-            Some(origin) => {
-                let mut u = origin.clone();
-                u.set_path(request.url.path());
-                u.set_query(request.url.query());
-                u
-            }
-            None => request.url.clone(),
+            Some(origin) => rulecache::http::origin_url(origin, &request.url),
+            None => request.url.to_string(),
         };
         let (headers, edits) = match &self.client {
             Some((js, received)) => (js.headers(), HeaderEdits::between(received, &request.headers)),
             None => (headers_to_js(&request.headers).0, HeaderEdits::default()),
         };
         let body = if with_body { self.client.take().and_then(|(client, _)| client.body()) } else { None };
-        let send = forward(url.as_str(), &request.method, &headers, &edits, body);
+        let send = forward(&url, &request.method, &headers, &edits, body);
         let Some(deadline_ms) = deadline_ms else { return send.await.map_err(|e| e.to_string()) };
         let timeout = Box::pin(Delay::from(std::time::Duration::from_millis(deadline_ms)));
         let outcome = {
