@@ -1,6 +1,7 @@
 //! The edge's tiers as the worker applies them, on the native harness (`sim::Edge`): the
 //! memory tier's admission, hit-for-pass, the KV fallback, a 304 refreshing every tier that
-//! holds the entry, and the order of a reply's effects.
+//! holds the entry (the shared ones only when they gain from it), and the order of a reply's
+//! effects.
 
 #![allow(clippy::unwrap_used)]
 
@@ -195,6 +196,63 @@ fn a_304_refreshes_the_entry_in_every_tier_that_holds_it() {
     // And it is fresh: served without the origin.
     let hit = run(&mut edge, &policy, &mut origin, "/r/e", T0 + 25_000);
     assert_eq!(hit.outcome, Outcome::Hit);
+}
+
+#[test]
+fn a_304_leaving_the_entry_stale_on_arrival_rewrites_only_the_memory_copy() {
+    // Everything under /h/ honours the origin; the origin answers `max-age=0` and revalidates
+    // with 304s that change, in turn, nothing, the lifetime, the stale-if-error window, the
+    // Last-Modified date.
+    let policy = Policy::from_json(
+        r#"{"version": 1, "name": "zero",
+            "rulesets": {"h": {"title": "h"}},
+            "rules": [{"id": "h", "ruleset": "h", "match": {"pathPrefix": "/h/"}}],
+            "operations": {}}"#,
+    )
+    .unwrap();
+    let answers: [&[(&str, &str)]; 4] = [
+        &[("etag", "\"e1\""), ("cache-control", "max-age=0")],
+        &[("etag", "\"e1\""), ("cache-control", "max-age=60")],
+        &[("etag", "\"e1\""), ("cache-control", "max-age=0, stale-if-error=60")],
+        &[
+            ("etag", "\"e1\""),
+            ("cache-control", "max-age=0"),
+            ("last-modified", "Tue, 02 Jan 2024 00:00:00 GMT"),
+        ],
+    ];
+    for (i, fields) in answers.iter().enumerate() {
+        let mut edge = Edge::new();
+        let mut origin = |req: &RequestHead| {
+            if req.headers.get("if-none-match").is_some() {
+                return Some((
+                    ResponseHead::new(304, Headers::from_pairs(fields.iter().copied())),
+                    Vec::new(),
+                ));
+            }
+            ok(
+                &[
+                    ("etag", "\"e1\""),
+                    ("cache-control", "max-age=0"),
+                    ("last-modified", "Mon, 01 Jan 2024 00:00:00 GMT"),
+                ],
+                b"body".to_vec(),
+            )
+        };
+        run(&mut edge, &policy, &mut origin, "/h/zero", T0);
+        let revalidated = run(&mut edge, &policy, &mut origin, "/h/zero", T0 + 5_000);
+        assert_eq!(revalidated.outcome, Outcome::Revalidated304, "answer {i}");
+        assert_eq!(revalidated.text(), "body");
+        let key = edge.cache.keys().next().map(str::to_string).unwrap();
+        let in_cache = match edge.cache.get(&key) {
+            Some((Record::Entry(m), _)) => m,
+            other => panic!("{other:?}"),
+        };
+        let rewritten = in_cache.response_time == T0 + 5_000;
+        assert_eq!(rewritten, i > 0, "answer {i}: the Cache API copy rewritten only when it gains");
+        if let Some((m, _)) = edge.memory.peek(&key) {
+            assert_eq!(m.response_time, T0 + 5_000, "answer {i}: the memory copy is always refreshed");
+        }
+    }
 }
 
 #[test]

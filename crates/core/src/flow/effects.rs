@@ -81,10 +81,12 @@ impl Flow {
         if let Some((index_key, index)) = order.index {
             effects.push(Effect::WriteIndex { key: index_key, index });
         }
-        if persist {
+        if persist && order.shared {
             effects.push(Effect::Put { key: key.clone(), meta: meta.clone(), body, tier: Tier::Kv });
         }
-        effects.push(Effect::Put { key, meta, body, tier: Tier::Cache });
+        if order.shared {
+            effects.push(Effect::Put { key, meta, body, tier: Tier::Cache });
+        }
         effects.extend(reply.background.take().map(Effect::Background));
         effects
     }

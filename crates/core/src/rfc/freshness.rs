@@ -283,6 +283,13 @@ struct ResponseRules {
     stale_if_error: u64,
 }
 
+/// Whether `stored` may ever be served stale (a `stale-while-revalidate` or `stale-if-error`
+/// window, the response's or the policy's, that nothing forbids).
+pub fn may_serve_stale(stored: &Stored) -> bool {
+    let rules = response_rules(stored);
+    !rules.forbids_stale && (rules.stale_while_revalidate > 0 || rules.stale_if_error > 0)
+}
+
 fn response_rules(stored: &Stored) -> ResponseRules {
     match stored.storage {
         // The policy's lifetime and windows replace the origin's directives.

@@ -175,6 +175,10 @@ pub struct StoreOrder {
     pub body: BodySource,
     /// Keep a copy in the in-isolate memory tier.
     pub memory: bool,
+    /// Put it in the location's Cache API (and KV, when the ruleset persists): false only for
+    /// a 304 whose refreshed entry the shared copy would gain nothing from (see
+    /// `origin::shared_copy_gains`).
+    pub shared: bool,
     pub index: Option<(String, VaryIndex)>,
 }
 

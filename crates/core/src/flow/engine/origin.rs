@@ -90,6 +90,9 @@ impl Flow {
                             return step;
                         }
                     };
+                    let validators_changed = ["etag", "last-modified"]
+                        .iter()
+                        .any(|n| stored.head.headers.get(n) != merged.headers.get(n));
                     let mut meta = *stored;
                     meta.storage = storage;
                     meta.head = merged;
@@ -108,6 +111,7 @@ impl Flow {
                     let order = StoreOrder {
                         key: key::storage_key(&self.primary, self.keyed_audience, self.variant.as_deref()),
                         memory: self.memory_for(policy, &meta),
+                        shared: shared_copy_gains(&meta, validators_changed, now),
                         meta: meta.clone(),
                         body: BodySource::Stored,
                         index: None,
@@ -406,6 +410,7 @@ impl Flow {
             stale_from: None,
         };
         Ok(StoreOrder {
+            shared: true,
             key: key::storage_key(&self.primary, self.keyed_audience, variant.as_deref()),
             memory: self.memory_for(policy, &meta),
             meta,
@@ -472,4 +477,24 @@ impl Flow {
         }
         keys
     }
+}
+
+/// Whether re-storing an entry refreshed by a 304 in the location's shared tiers (Cache API,
+/// KV) gains anything: RFC 9111 §4.3.4 has the stored response updated with the 304's fields,
+/// and the in-isolate copy always is; the shared copy is rewritten (a whole put, body
+/// included) unless the refreshed entry is stale on arrival (no freshness lifetime left),
+/// keeps its validators and can never be served stale, so that the next request anywhere
+/// revalidates it exactly as it would the copy already there. Without this, a response with
+/// `max-age=0` costs a Cache API put on every request.
+fn shared_copy_gains(meta: &Meta, validators_changed: bool, now: Time) -> bool {
+    let stored = Stored {
+        head: &meta.head,
+        request_time: meta.request_time,
+        response_time: meta.response_time,
+        storage: meta.storage,
+        stale_from: meta.stale_from,
+    };
+    let life = freshness::lifetime(&meta.head, meta.storage, meta.response_time).secs;
+    let age = freshness::current_age(&meta.head, meta.request_time, meta.response_time, now);
+    validators_changed || life > age || freshness::may_serve_stale(&stored)
 }
