@@ -11,9 +11,15 @@
 //! (the client's response).
 
 mod answer;
+mod exchange;
+mod fields;
 mod lookup;
 mod origin;
 mod start;
+mod store;
+
+pub use exchange::{BodySource, Found, Outcome, Purged, Refusal, Reply, Step, StoreOrder, LEDGER_UNVERIFIED};
+pub use fields::{keep_private, merge_index, merge_vary};
 
 use std::borrow::Cow;
 
@@ -36,151 +42,6 @@ pub const CACHE_NAME: &str = "rulecache";
 /// removed by the policy, whatever its configured name.)
 pub const INTERNAL_REQUEST_HEADERS: &[&str] =
     &["x-rulecache-meta", "x-rulecache-index", "x-rulecache-timestamp", "x-rulecache-signature"];
-
-/// What a stored record at a key turned out to be.
-#[derive(Debug, Clone)]
-pub enum Found {
-    Nothing,
-    /// A response (its body is held by the driver).
-    Entry(Box<Meta>),
-    /// The per-URL record that says which request fields select a variant.
-    Index(VaryIndex),
-}
-
-/// Whether a stored entry was purged through the global ledger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purged {
-    No,
-    /// Hard purge: the entry is a miss.
-    Hard,
-    /// Soft purge: the entry is stale from `at` and must be revalidated.
-    Soft {
-        at: Time,
-    },
-    /// The isolate's copy of the ledger is older than the propagation bound and the entry is
-    /// old enough to have been purged meanwhile: revalidate it before use (no
-    /// stale-while-revalidate), with `Cache-Status: …; detail=ledger-unverified`.
-    Unverified {
-        before: Time,
-    },
-}
-
-/// The `Cache-Status` detail of an entry revalidated because the purge ledger could not be
-/// consulted (see [`Purged::Unverified`]).
-pub const LEDGER_UNVERIFIED: &str = "ledger-unverified";
-
-/// Why a response is not stored: the `detail` of `Cache-Status` ("not cacheable" is a value
-/// with a reason, not an error).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// The request's method is not one whose responses are stored.
-    Method,
-    /// The policy sends the request past the cache.
-    Bypass(Bypass),
-    /// A status the policy does not store (or a server error while revalidating).
-    Status,
-    /// RFC 9111 §3 refuses it.
-    Rfc(storable::NotStored),
-    /// A response to an authenticated request the policy does not share.
-    Authenticated,
-    /// A response to a request with credentials the origin did not mark shareable (§3.5).
-    Authorization,
-    /// An extension-classified URL answered with another kind of body (cache deception).
-    ContentType,
-    /// `Vary: *`, or a variant that cannot be keyed.
-    VaryStar,
-}
-
-impl Refusal {
-    /// The token shown in `Cache-Status`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Refusal::Method => "method",
-            Refusal::Bypass(b) => b.as_str(),
-            Refusal::Status => "status",
-            Refusal::Rfc(r) => r.as_str(),
-            Refusal::Authenticated => "authenticated",
-            Refusal::Authorization => "authorization",
-            Refusal::ContentType => "content-type",
-            Refusal::VaryStar => "vary-star",
-        }
-    }
-}
-
-/// Which body goes with a response the flow asks the driver to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodySource {
-    /// No body (HEAD, 304, 204).
-    Empty,
-    /// The body of the stored entry found by the last lookup.
-    Stored,
-    /// The body of the last origin response.
-    Origin,
-}
-
-/// How a request was answered, for statistics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Hit,
-    StaleServed,
-    Miss,
-    Revalidated304,
-    Revalidated200,
-    Bypass,
-    Synthetic,
-}
-
-/// One thing for the driver to do.
-#[derive(Debug, Clone)]
-pub enum Step {
-    /// Look `key` up (memory tier, then Cache API, then — when `kv` — Workers KV) and call
-    /// [`Flow::found`].
-    Lookup { key: String, kv: bool },
-    /// Send `request` to the origin (with the client's body when `with_body`), then call
-    /// [`Flow::origin_response`] or [`Flow::origin_failed`]. `coalesce`: the storage key this
-    /// miss will fill; a driver that already has a fetch for it in flight may wait for that
-    /// one and call [`Flow::retry_after_collapse`] instead. `deadline_ms`: how long to wait for
-    /// the origin before calling [`Flow::origin_failed`] (set only when a stale entry can stand
-    /// in for the answer; otherwise the origin is waited for as long as the runtime allows).
-    Fetch { request: RequestHead, with_body: bool, coalesce: Option<String>, deadline_ms: Option<u64> },
-    /// Answer the client. `store`: keep the origin body under this record too (the driver
-    /// tees it). `background`: run this revalidation after answering (stale-while-revalidate).
-    Respond(Box<Reply>),
-}
-
-/// The final answer of a flow.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub head: ResponseHead,
-    pub body: BodySource,
-    pub store: Option<StoreOrder>,
-    /// Storage keys to delete (RFC 9111 §4.4 invalidation).
-    pub invalidate: Vec<String>,
-    pub background: Option<Box<Flow>>,
-    pub outcome: Outcome,
-    /// The ruleset (for statistics), `None` when unclassified.
-    pub ruleset: Option<String>,
-    /// A synthetic body (page map, errors) when `body` is `Empty` and this is set.
-    pub text: Option<String>,
-    /// Send only bytes `start..=end` of the stored body (a `206` cut from a stored `200`).
-    pub range: Option<(u64, u64)>,
-}
-
-/// Store a body under `key` with `meta`; write `index` beside it when the response varies.
-#[derive(Debug, Clone)]
-pub struct StoreOrder {
-    pub key: String,
-    pub meta: Meta,
-    /// The body to store: the origin's, or (after a 304) the stored one, re-stored.
-    pub body: BodySource,
-    /// Keep a copy in the in-isolate memory tier.
-    pub memory: bool,
-    /// Put it in the location's Cache API (and KV, when the ruleset persists): false only for
-    /// a 304 whose refreshed entry the shared copy would gain nothing from (see
-    /// `origin::shared_copy_gains`).
-    pub shared: bool,
-    pub index: Option<(String, VaryIndex)>,
-}
 
 #[derive(Debug, Clone)]
 enum State {
@@ -363,72 +224,6 @@ impl Flow {
     }
 }
 
-/// Keeps a response to an authenticated request out of every shared cache downstream: `public`,
-/// `s-maxage` and `proxy-revalidate` are removed from `Cache-Control` and `private` added
-/// (unless it says `no-store` or an unqualified `private` already); the targeted
-/// `CDN-Cache-Control` and `Surrogate-Control` are removed. RFC 9111 §3.5 lets a shared cache
-/// reuse such a response when it says `public` or `s-maxage`; one user's page must not be.
-pub fn keep_private(h: &mut Headers) {
-    h.remove("cdn-cache-control");
-    h.remove("surrogate-control");
-    let joined = h.get_joined("cache-control").map(|v| v.into_owned()).unwrap_or_default();
-    let mut kept: Vec<&str> = Vec::new();
-    let mut private = false;
-    for directive in split_directives(&joined) {
-        let name = directive.split('=').next().unwrap_or("").trim().to_ascii_lowercase();
-        match name.as_str() {
-            "" | "public" | "s-maxage" | "proxy-revalidate" => continue,
-            "no-store" => private = true,
-            "private" if !directive.contains('=') => private = true,
-            _ => {}
-        }
-        kept.push(directive);
-    }
-    if !private {
-        kept.push("private");
-    }
-    h.set("cache-control", kept.join(", "));
-}
-
-/// Adds `name` to `Vary` unless it is already listed (case-insensitively); never replaces.
-pub fn merge_vary(h: &mut Headers, name: &str) {
-    if h.list("vary").any(|v| v == "*" || v.eq_ignore_ascii_case(name)) {
-        return;
-    }
-    let pretty = pretty_field_name(name);
-    match h.get_joined("vary").map(|v| v.into_owned()) {
-        Some(existing) if !existing.trim().is_empty() => h.set("vary", format!("{existing}, {pretty}")),
-        _ => h.set("vary", pretty),
-    }
-}
-
-fn pretty_field_name(name: &str) -> String {
-    name.split('-')
-        .map(|part| {
-            let mut c = part.chars();
-            match c.next() {
-                Some(f) => f.to_ascii_uppercase().to_string() + &c.as_str().to_ascii_lowercase(),
-                None => String::new(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("-")
-}
-
-/// Merges a new variant into the index kept at a URL's base key; returns the index and the
-/// storage keys it no longer remembers (the driver deletes them).
-pub fn merge_index(existing: Option<VaryIndex>, new: VaryIndex) -> (VaryIndex, Vec<String>) {
-    let mut index = match existing {
-        Some(old) if old.vary == new.vary => old,
-        _ => VaryIndex::new(new.url.clone()),
-    };
-    let mut forgotten = Vec::new();
-    for k in &new.variants {
-        forgotten.extend(index.record(k, &new.vary, new.stored_at));
-    }
-    (index, forgotten)
-}
-
 /// The origin's request when the client's needs no hop-by-hop stripping: the client's, with
 /// its conditionals dropped and GET once the request goes through the cache.
 fn build_upstream(client: &RequestHead, for_cache: bool, edits: Option<&ForwardEdits>) -> RequestHead {
@@ -527,31 +322,6 @@ pub fn unreadable_body_reply() -> (ResponseHead, &'static str) {
     let cs = CacheStatus { detail: Some("origin-invalid-content".into()), ..Default::default() };
     h.set("cache-status", cs.to_value_with_key(CACHE_NAME, None));
     (ResponseHead::new(502, h), "502 origin-invalid-content\n")
-}
-
-/// The directives of one `Cache-Control` field value, trimmed, split at the commas outside
-/// quoted strings (RFC 9111 §5.2: `#cache-directive`, arguments may be quoted-strings).
-fn split_directives(value: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut start, mut quoted, mut escaped) = (0, false, false);
-    for (i, b) in value.bytes().enumerate() {
-        if quoted {
-            quoted = escaped || b != b'"';
-            escaped = !escaped && b == b'\\';
-            continue;
-        }
-        match b {
-            b'"' => quoted = true,
-            b',' => {
-                out.push(value[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(value[start..].trim());
-    out.retain(|d| !d.is_empty());
-    out
 }
 
 /// Whether any `Cookie` field names an auth cookie (`<name>=`) or an auth cookie prefix

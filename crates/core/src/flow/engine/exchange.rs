@@ -1,0 +1,153 @@
+//! What the flow and its driver exchange: what a lookup found, whether the ledger purged it,
+//! the next step, the final reply and what it stores, and why a response is not stored.
+
+use super::Flow;
+use crate::decision::Bypass;
+use crate::http::{RequestHead, ResponseHead, Time};
+use crate::meta::{Meta, VaryIndex};
+use crate::storable;
+
+/// What a stored record at a key turned out to be.
+#[derive(Debug, Clone)]
+pub enum Found {
+    Nothing,
+    /// A response (its body is held by the driver).
+    Entry(Box<Meta>),
+    /// The per-URL record that says which request fields select a variant.
+    Index(VaryIndex),
+}
+
+/// Whether a stored entry was purged through the global ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purged {
+    No,
+    /// Hard purge: the entry is a miss.
+    Hard,
+    /// Soft purge: the entry is stale from `at` and must be revalidated.
+    Soft {
+        at: Time,
+    },
+    /// The isolate's copy of the ledger is older than the propagation bound and the entry is
+    /// old enough to have been purged meanwhile: revalidate it before use (no
+    /// stale-while-revalidate), with `Cache-Status: …; detail=ledger-unverified`.
+    Unverified {
+        before: Time,
+    },
+}
+
+/// The `Cache-Status` detail of an entry revalidated because the purge ledger could not be
+/// consulted (see [`Purged::Unverified`]).
+pub const LEDGER_UNVERIFIED: &str = "ledger-unverified";
+
+/// Why a response is not stored: the `detail` of `Cache-Status` ("not cacheable" is a value
+/// with a reason, not an error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The request's method is not one whose responses are stored.
+    Method,
+    /// The policy sends the request past the cache.
+    Bypass(Bypass),
+    /// A status the policy does not store (or a server error while revalidating).
+    Status,
+    /// RFC 9111 §3 refuses it.
+    Rfc(storable::NotStored),
+    /// A response to an authenticated request the policy does not share.
+    Authenticated,
+    /// A response to a request with credentials the origin did not mark shareable (§3.5).
+    Authorization,
+    /// An extension-classified URL answered with another kind of body (cache deception).
+    ContentType,
+    /// `Vary: *`, or a variant that cannot be keyed.
+    VaryStar,
+}
+
+impl Refusal {
+    /// The token shown in `Cache-Status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Method => "method",
+            Refusal::Bypass(b) => b.as_str(),
+            Refusal::Status => "status",
+            Refusal::Rfc(r) => r.as_str(),
+            Refusal::Authenticated => "authenticated",
+            Refusal::Authorization => "authorization",
+            Refusal::ContentType => "content-type",
+            Refusal::VaryStar => "vary-star",
+        }
+    }
+}
+
+/// Which body goes with a response the flow asks the driver to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodySource {
+    /// No body (HEAD, 304, 204).
+    Empty,
+    /// The body of the stored entry found by the last lookup.
+    Stored,
+    /// The body of the last origin response.
+    Origin,
+}
+
+/// How a request was answered, for statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Hit,
+    StaleServed,
+    Miss,
+    Revalidated304,
+    Revalidated200,
+    Bypass,
+    Synthetic,
+}
+
+/// One thing for the driver to do.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Look `key` up (memory tier, then Cache API, then — when `kv` — Workers KV) and call
+    /// [`Flow::found`].
+    Lookup { key: String, kv: bool },
+    /// Send `request` to the origin (with the client's body when `with_body`), then call
+    /// [`Flow::origin_response`] or [`Flow::origin_failed`]. `coalesce`: the storage key this
+    /// miss will fill; a driver that already has a fetch for it in flight may wait for that
+    /// one and call [`Flow::retry_after_collapse`] instead. `deadline_ms`: how long to wait for
+    /// the origin before calling [`Flow::origin_failed`] (set only when a stale entry can stand
+    /// in for the answer; otherwise the origin is waited for as long as the runtime allows).
+    Fetch { request: RequestHead, with_body: bool, coalesce: Option<String>, deadline_ms: Option<u64> },
+    /// Answer the client. `store`: keep the origin body under this record too (the driver
+    /// tees it). `background`: run this revalidation after answering (stale-while-revalidate).
+    Respond(Box<Reply>),
+}
+
+/// The final answer of a flow.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub head: ResponseHead,
+    pub body: BodySource,
+    pub store: Option<StoreOrder>,
+    /// Storage keys to delete (RFC 9111 §4.4 invalidation).
+    pub invalidate: Vec<String>,
+    pub background: Option<Box<Flow>>,
+    pub outcome: Outcome,
+    /// The ruleset (for statistics), `None` when unclassified.
+    pub ruleset: Option<String>,
+    /// A synthetic body (page map, errors) when `body` is `Empty` and this is set.
+    pub text: Option<String>,
+    /// Send only bytes `start..=end` of the stored body (a `206` cut from a stored `200`).
+    pub range: Option<(u64, u64)>,
+}
+
+/// Store a body under `key` with `meta`; write `index` beside it when the response varies.
+#[derive(Debug, Clone)]
+pub struct StoreOrder {
+    pub key: String,
+    pub meta: Meta,
+    /// The body to store: the origin's, or (after a 304) the stored one, re-stored.
+    pub body: BodySource,
+    /// Keep a copy in the in-isolate memory tier.
+    pub memory: bool,
+    /// Put it in the location's Cache API (and KV, when the ruleset persists): false only for
+    /// a 304 whose refreshed entry the shared copy would gain nothing from (see
+    /// `origin.rs`, `shared_copy_gains`).
+    pub shared: bool,
+    pub index: Option<(String, VaryIndex)>,
+}
