@@ -157,13 +157,7 @@ impl Explain {
 
 /// How the flow would judge `meta` for `client` at `now`, the ledger's word included.
 fn judge(client: &RequestHead, meta: &Meta, purged: Purged, now: Time) -> Cached {
-    let stored = Stored {
-        head: &meta.head,
-        request_time: meta.request_time,
-        response_time: meta.response_time,
-        storage: meta.storage,
-        stale_from: meta.stale_after(purged),
-    };
+    let stored = Stored { stale_from: meta.stale_after(purged), ..meta.freshness_view() };
     let age = freshness::current_age(&meta.head, meta.request_time, meta.response_time, now);
     let (fresh, ttl) = match freshness::evaluate(client, &stored, now) {
         Verdict::Fresh { ttl } => (true, ttl as i64),

@@ -119,6 +119,17 @@ impl From<MetaV1> for Meta {
 }
 
 impl Meta {
+    /// The entry as freshness is judged (RFC 9111 §4.2), with its soft-purge instant.
+    pub fn freshness_view(&self) -> crate::freshness::Stored<'_> {
+        crate::freshness::Stored {
+            head: &self.head,
+            request_time: self.request_time,
+            response_time: self.response_time,
+            storage: self.storage,
+            stale_from: self.stale_from,
+        }
+    }
+
     /// Encodes the record in the current format (v2).
     pub fn encode(&self) -> Result<String, MetaError> {
         encode_record(META_V2, self)

@@ -135,13 +135,7 @@ impl Flow {
         }
         self.stored_len =
             if meta.body_len > 0 { Some(meta.body_len) } else { meta.head.headers.content_length() };
-        let stored = Stored {
-            head: &meta.head,
-            request_time: meta.request_time,
-            response_time: meta.response_time,
-            storage: meta.storage,
-            stale_from: meta.stale_from,
-        };
+        let stored = meta.freshness_view();
         let age = freshness::current_age(&meta.head, meta.request_time, meta.response_time, now);
         match freshness::evaluate(&self.client, &stored, now) {
             Verdict::Fresh { ttl } => {

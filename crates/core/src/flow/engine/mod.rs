@@ -26,7 +26,7 @@ use std::borrow::Cow;
 use crate::cache_status::{CacheStatus, Fwd};
 use crate::conditional::{self, Conditional};
 use crate::decision::{Audience, Bypass, EdgeStorage, ModifyContext};
-use crate::freshness::{self, Stored, Verdict};
+use crate::freshness::{self, Verdict};
 use crate::http::{Headers, Method, RequestHead, ResponseHead, Time};
 use crate::key::{self, VarySpec};
 use crate::meta::{Meta, VaryIndex};

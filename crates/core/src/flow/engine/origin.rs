@@ -281,13 +281,7 @@ impl Flow {
 /// revalidates it exactly as it would the copy already there. Without this, a response with
 /// `max-age=0` costs a Cache API put on every request.
 fn shared_copy_gains(meta: &Meta, validators_changed: bool, now: Time) -> bool {
-    let stored = Stored {
-        head: &meta.head,
-        request_time: meta.request_time,
-        response_time: meta.response_time,
-        storage: meta.storage,
-        stale_from: meta.stale_from,
-    };
+    let stored = meta.freshness_view();
     let life = freshness::lifetime(&meta.head, meta.storage, meta.response_time).secs;
     let age = freshness::current_age(&meta.head, meta.request_time, meta.response_time, now);
     validators_changed || life > age || freshness::may_serve_stale(&stored)
