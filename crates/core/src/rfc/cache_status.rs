@@ -61,7 +61,7 @@ pub struct CacheStatus {
     /// "A representation of the cache key used for the response".
     pub key: Option<String>,
     /// "Implementation-specific information".
-    pub detail: Option<String>,
+    pub detail: Option<&'static str>,
 }
 
 /// True when `s` is an `sf-token` (RFC 8941 §3.3.4): `( ALPHA / "*" ) *( tchar / ":" / "/" )`.
@@ -111,7 +111,7 @@ impl CacheStatus {
     /// [`CacheStatus::to_value`] with `key` in place of the `key` field.
     pub fn to_value_with_key(&self, cache_name: &str, key: Option<&str>) -> String {
         use std::fmt::Write;
-        let detail_len = self.detail.as_deref().map_or(0, str::len);
+        let detail_len = self.detail.map_or(0, str::len);
         let mut out = String::with_capacity(cache_name.len() + 64 + key.map_or(0, str::len) + detail_len);
         push_token_or_string(&mut out, cache_name);
         if self.hit {
@@ -137,7 +137,7 @@ impl CacheStatus {
             out.push_str("; key=");
             push_sf_string(&mut out, key);
         }
-        if let Some(detail) = &self.detail {
+        if let Some(detail) = self.detail {
             out.push_str("; detail=");
             push_token_or_string(&mut out, detail);
         }
@@ -175,7 +175,7 @@ mod tests {
             collapsed: true,
             ttl: Some(-12),
             key: Some("https://example.org/a \"b\"".into()),
-            detail: Some("no-store".into()),
+            detail: Some("no-store"),
             ..Default::default()
         };
         assert_eq!(
@@ -186,10 +186,9 @@ mod tests {
 
     #[test]
     fn detail_and_name_fall_back_to_strings() {
-        let s =
-            CacheStatus { fwd: Some(Fwd::Bypass), detail: Some("anon only".into()), ..Default::default() };
+        let s = CacheStatus { fwd: Some(Fwd::Bypass), detail: Some("anon only"), ..Default::default() };
         assert_eq!(s.to_value("my cache"), "\"my cache\"; fwd=bypass; detail=\"anon only\"");
-        let s = CacheStatus { detail: Some("caf\u{e9}".into()), ..Default::default() };
+        let s = CacheStatus { detail: Some("caf\u{e9}"), ..Default::default() };
         assert_eq!(s.to_value("c"), "c; detail=\"caf?\"");
     }
 

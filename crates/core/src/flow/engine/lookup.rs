@@ -39,7 +39,7 @@ impl Flow {
         }
     }
 
-    pub(super) fn miss(&mut self, policy: &Policy, fwd: Fwd, detail: Option<&str>) -> Step {
+    pub(super) fn miss(&mut self, policy: &Policy, fwd: Fwd, detail: Option<&'static str>) -> Step {
         if cache_control::CacheControl::from_headers(&self.client.headers, "cache-control")
             .is_some_and(|cc| cc.only_if_cached)
         {
@@ -50,7 +50,7 @@ impl Flow {
         if self.client.headers.contains("range") {
             return self.forward_range_miss(fwd);
         }
-        let status = CacheStatus { fwd: Some(fwd), detail: detail.map(str::to_string), ..Default::default() };
+        let status = CacheStatus { fwd: Some(fwd), detail, ..Default::default() };
         let mut request = self.upstream_request();
         // Nothing stored can answer the client's `If-None-Match`, so it goes to the origin as
         // it came (RFC 9110 §13.2.1: conditionals are forwarded "since the generating client
@@ -85,12 +85,12 @@ impl Flow {
         }
         self.bypass = Some(Bypass::Range);
         let status =
-            CacheStatus { fwd: Some(fwd), detail: Some(Bypass::Range.as_str().into()), ..Default::default() };
+            CacheStatus { fwd: Some(fwd), detail: Some(Bypass::Range.as_str()), ..Default::default() };
         self.state = State::Forwarding { status };
         self.fetch(request, false, None)
     }
 
-    pub(super) fn error_reply(&mut self, policy: &Policy, status: u16, detail: &str) -> Step {
+    pub(super) fn error_reply(&mut self, policy: &Policy, status: u16, detail: &'static str) -> Step {
         self.error_reply_with(policy, status, detail, None)
     }
 
@@ -100,13 +100,13 @@ impl Flow {
         &mut self,
         policy: &Policy,
         status: u16,
-        detail: &str,
+        detail: &'static str,
         fwd_status: Option<u16>,
     ) -> Step {
         let mut h = Headers::new();
         h.set("content-type", "text/plain; charset=utf-8");
         h.set("cache-control", "no-store");
-        let cs = CacheStatus { detail: Some(detail.into()), fwd_status, ..Default::default() };
+        let cs = CacheStatus { detail: Some(detail), fwd_status, ..Default::default() };
         let ruleset = self.ruleset.clone();
         self.answer_locally(
             policy,
@@ -151,7 +151,7 @@ impl Flow {
                 let cs = CacheStatus {
                     hit: true,
                     ttl: Some(-(stale_for as i64)),
-                    detail: Some("stale-while-revalidate".into()),
+                    detail: Some("stale-while-revalidate"),
                     ..Default::default()
                 };
                 let background = self.background_revalidation(&meta);

@@ -319,7 +319,7 @@ pub fn unreadable_body_reply() -> (ResponseHead, &'static str) {
     let mut h = Headers::new();
     h.set("content-type", "text/plain; charset=utf-8");
     h.set("cache-control", "no-store");
-    let cs = CacheStatus { detail: Some("origin-invalid-content".into()), ..Default::default() };
+    let cs = CacheStatus { detail: Some("origin-invalid-content"), ..Default::default() };
     h.set("cache-status", cs.to_value_with_key(CACHE_NAME, None));
     (ResponseHead::new(502, h), "502 origin-invalid-content\n")
 }

@@ -68,7 +68,7 @@ impl Flow {
                             let cs = CacheStatus {
                                 fwd: Some(fwd),
                                 fwd_status: Some(head.status),
-                                detail: Some(reason.as_str().into()),
+                                detail: Some(reason.as_str()),
                                 ..Default::default()
                             };
                             let mut out = merged;
@@ -105,7 +105,7 @@ impl Flow {
                         fwd_status: Some(head.status),
                         stored: true,
                         ttl: Some(self.ttl_of(&meta, now)),
-                        detail: self.unverified.then(|| LEDGER_UNVERIFIED.to_owned()),
+                        detail: self.unverified.then_some(LEDGER_UNVERIFIED),
                         ..Default::default()
                     };
                     let order = StoreOrder {
@@ -186,7 +186,7 @@ impl Flow {
     pub fn origin_error(
         &mut self,
         policy: &Policy,
-        detail: &str,
+        detail: &'static str,
         fwd_status: Option<u16>,
         now: Time,
     ) -> Step {
@@ -214,7 +214,7 @@ impl Flow {
             fwd: Some(Fwd::Stale),
             fwd_status,
             ttl: Some(self.ttl_of(&meta, now)),
-            detail: Some("stale-if-error".into()),
+            detail: Some("stale-if-error"),
             ..Default::default()
         };
         self.serve_stored(policy, meta, age, cs, Outcome::StaleServed, None, now)
@@ -253,7 +253,7 @@ impl Flow {
                 Some(order)
             }
             Err(reason) => {
-                status.detail = Some(reason.as_str().into());
+                status.detail = Some(reason.as_str());
                 None
             }
         };

@@ -149,8 +149,7 @@ impl Flow {
         self.bypass = bypass;
         if let Some(reason) = bypass {
             let fwd = if reason == Bypass::Method { Fwd::Method } else { Fwd::Bypass };
-            let status =
-                CacheStatus { fwd: Some(fwd), detail: Some(reason.as_str().into()), ..Default::default() };
+            let status = CacheStatus { fwd: Some(fwd), detail: Some(reason.as_str()), ..Default::default() };
             self.state = State::Forwarding { status };
             return self.fetch(self.upstream_request(), !self.client.is_get_or_head(), None);
         }
@@ -197,7 +196,7 @@ impl Flow {
         headers: Headers,
         text: Option<String>,
     ) -> Step {
-        let cs = CacheStatus { hit: true, detail: Some("page-map".into()), ..Default::default() };
+        let cs = CacheStatus { hit: true, detail: Some("page-map"), ..Default::default() };
         self.answer_locally(policy, ResponseHead::new(status, headers), &cs, None, text)
     }
 
