@@ -6,7 +6,7 @@
 
 use std::rc::Rc;
 
-use crate::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, Step};
+use crate::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, ReplyBody, Step};
 use crate::flow::{Effect, Tier};
 use crate::http::{RequestHead, ResponseHead, Time};
 use crate::lru::ByteLru;
@@ -345,12 +345,13 @@ fn advance(
                     }
                 }
                 let body = match reply.body {
-                    BodySource::Empty => Rc::from(reply.text.map(String::into_bytes).unwrap_or_default()),
-                    BodySource::Stored if reply.range.is_some() => {
-                        Rc::from(crate::range::cut(stored_body, reply.range))
+                    ReplyBody::Empty => Rc::from(Vec::new()),
+                    ReplyBody::Text(text) => Rc::from(text.into_bytes()),
+                    ReplyBody::Stored { range: Some(range) } => {
+                        Rc::from(crate::range::cut(stored_body, Some(range)))
                     }
-                    BodySource::Stored => Rc::clone(stored_body),
-                    BodySource::Origin => Rc::clone(origin_body),
+                    ReplyBody::Stored { range: None } => Rc::clone(stored_body),
+                    ReplyBody::Origin => Rc::clone(origin_body),
                 };
                 let exchange = Exchange {
                     head: reply.head,

@@ -12,7 +12,7 @@ use crate::convert::{
     edited_out, headers_to_js, lean_response, read_body, respond, slice_stream, OutBody, OutHeaders,
 };
 use crate::persist;
-use rulecache::engine::{merge_index, BodySource, Flow, Outcome, Reply};
+use rulecache::engine::{merge_index, BodySource, Flow, Outcome, Reply, ReplyBody};
 use rulecache::flow::{Effect, Tier};
 use rulecache::http::{Headers, Time};
 use rulecache::meta::{Meta, VaryIndex};
@@ -141,14 +141,14 @@ impl Io {
 
     /// The client's response for `reply`.
     async fn answer(&mut self, reply: Reply, storing_after: bool, now: Time) -> Result<web_sys::Response> {
-        let Reply { head, body, outcome, ruleset, text, range, .. } = reply;
+        let Reply { head, body, outcome, ruleset, .. } = reply;
         // An origin response passes its own headers object on, edited where the flow changed it.
-        let out_headers = match (body, self.origin.as_ref(), self.origin_head.as_ref()) {
-            (BodySource::Origin, Some(resp), Some(received)) => {
+        let out_headers = match (&body, self.origin.as_ref(), self.origin_head.as_ref()) {
+            (ReplyBody::Origin, Some(resp), Some(received)) => {
                 edited_out(resp.headers(), received, &head.headers)
             }
             // So does a memory-tier entry, for the body it holds.
-            (BodySource::Stored, _, _) => match (&self.stored, &self.memory_hit) {
+            (ReplyBody::Stored { .. }, _, _) => match (&self.stored, &self.memory_hit) {
                 (StoredBody::Memory(bytes), Some(entry)) if Rc::ptr_eq(bytes, &entry.body) => {
                     OutHeaders::Js(entry.headers_for(&head.headers))
                 }
@@ -160,13 +160,11 @@ impl Io {
         let mut sent_bytes = 0u64;
         // A stored body read whole here (the body sent borrows from it).
         let whole: Vec<u8>;
-        let out_body = match body {
+        let out_body = match &body {
             _ if bodyless => OutBody::None,
-            BodySource::Empty => match &text {
-                Some(t) => OutBody::Bytes(t.as_bytes()),
-                None => OutBody::None,
-            },
-            BodySource::Stored => match &mut self.stored {
+            ReplyBody::Empty => OutBody::None,
+            ReplyBody::Text(t) => OutBody::Bytes(t.as_bytes()),
+            &ReplyBody::Stored { range } => match &mut self.stored {
                 StoredBody::Memory(bytes) => {
                     let part = range::cut(bytes, range);
                     sent_bytes = part.len() as u64;
@@ -203,7 +201,7 @@ impl Io {
                 }
                 StoredBody::None => OutBody::None,
             },
-            BodySource::Origin => match (&self.pending_bytes, self.origin.as_ref()) {
+            ReplyBody::Origin => match (&self.pending_bytes, self.origin.as_ref()) {
                 (Some(bytes), _) => OutBody::Bytes(bytes),
                 (None, Some(resp)) if storing_after => {
                     resp.clone()?.body().map_or(OutBody::None, OutBody::Stream)

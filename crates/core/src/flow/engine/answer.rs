@@ -70,6 +70,11 @@ impl Flow {
             body = BodySource::Empty;
         }
         self.state = State::Done;
+        let body = match body {
+            BodySource::Empty => ReplyBody::Empty,
+            BodySource::Stored => ReplyBody::Stored { range: cut },
+            BodySource::Origin => ReplyBody::Origin,
+        };
         Step::Respond(Box::new(Reply {
             head,
             body,
@@ -78,8 +83,6 @@ impl Flow {
             background,
             outcome,
             ruleset: self.ruleset.clone(),
-            text: None,
-            range: cut,
         }))
     }
 

@@ -122,7 +122,7 @@ pub enum Step {
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub head: ResponseHead,
-    pub body: BodySource,
+    pub body: ReplyBody,
     pub store: Option<StoreOrder>,
     /// Storage keys to delete (RFC 9111 §4.4 invalidation).
     pub invalidate: Vec<String>,
@@ -130,10 +130,20 @@ pub struct Reply {
     pub outcome: Outcome,
     /// The ruleset (for statistics), `None` when unclassified.
     pub ruleset: Option<String>,
-    /// A synthetic body (page map, errors) when `body` is `Empty` and this is set.
-    pub text: Option<String>,
-    /// Send only bytes `start..=end` of the stored body (a `206` cut from a stored `200`).
-    pub range: Option<(u64, u64)>,
+}
+
+/// The body of the client's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyBody {
+    /// No body (HEAD, 304, 204, 412, an unsatisfiable range).
+    Empty,
+    /// A body the flow made (page map, errors).
+    Text(String),
+    /// The body of the stored entry found by the last lookup, or only its bytes
+    /// `start..=end` (a `206` cut from a stored `200`).
+    Stored { range: Option<(u64, u64)> },
+    /// The body of the last origin response.
+    Origin,
 }
 
 /// Store a body under `key` with `meta`; write `index` beside it when the response varies.

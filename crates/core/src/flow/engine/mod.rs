@@ -18,7 +18,9 @@ mod origin;
 mod start;
 mod store;
 
-pub use exchange::{BodySource, Found, Outcome, Purged, Refusal, Reply, Step, StoreOrder, LEDGER_UNVERIFIED};
+pub use exchange::{
+    BodySource, Found, Outcome, Purged, Refusal, Reply, ReplyBody, Step, StoreOrder, LEDGER_UNVERIFIED,
+};
 pub use fields::{keep_private, merge_index, merge_vary};
 
 use std::borrow::Cow;

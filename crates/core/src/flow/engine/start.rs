@@ -213,14 +213,12 @@ impl Flow {
         self.state = State::Done;
         Step::Respond(Box::new(Reply {
             head,
-            body: BodySource::Empty,
+            body: text.map_or(ReplyBody::Empty, ReplyBody::Text),
             store: None,
             invalidate: Vec::new(),
             background: None,
             outcome: Outcome::Synthetic,
             ruleset,
-            text,
-            range: None,
         }))
     }
 }
