@@ -62,38 +62,26 @@ impl OperationKind {
             "shareAuthenticated",
             "storeAnonymousPrivate",
         ];
+        // strongCaching's parameters; moderateCaching takes all but the first (`maxage`).
+        const STRONG: [&str; 14] = [
+            "maxage",
+            "smaxage",
+            "etags",
+            "lastModified",
+            "ramCache",
+            "vary",
+            "anonOnly",
+            EDGE[0],
+            EDGE[1],
+            EDGE[2],
+            EDGE[3],
+            EDGE[4],
+            EDGE[5],
+            EDGE[6],
+        ];
         match self {
-            OperationKind::StrongCaching | OperationKind::TerseCaching => &[
-                "maxage",
-                "smaxage",
-                "etags",
-                "lastModified",
-                "ramCache",
-                "vary",
-                "anonOnly",
-                EDGE[0],
-                EDGE[1],
-                EDGE[2],
-                EDGE[3],
-                EDGE[4],
-                EDGE[5],
-                EDGE[6],
-            ],
-            OperationKind::ModerateCaching => &[
-                "smaxage",
-                "etags",
-                "lastModified",
-                "ramCache",
-                "vary",
-                "anonOnly",
-                EDGE[0],
-                EDGE[1],
-                EDGE[2],
-                EDGE[3],
-                EDGE[4],
-                EDGE[5],
-                EDGE[6],
-            ],
+            OperationKind::StrongCaching | OperationKind::TerseCaching => &STRONG,
+            OperationKind::ModerateCaching => STRONG.split_first().map_or(&[], |(_, rest)| rest),
             OperationKind::WeakCaching => {
                 &["etags", "lastModified", "ramCache", "vary", "anonOnly", EDGE[1], EDGE[3], EDGE[4], EDGE[5]]
             }
