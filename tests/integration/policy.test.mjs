@@ -350,3 +350,31 @@ test('weakCaching stores, revalidates every use with a conditional request, and 
   assert.ok(after.hits - stats0.hits >= 6);
   await push(bundle());
 });
+
+test('the control panel is served from the bundle with its security headers, as the files in www/ say', async () => {
+  const files = [
+    ['/_rulecache/', 'text/html; charset=utf-8', 'index.html'],
+    ['/_rulecache/app.js', 'text/javascript; charset=utf-8', 'app.js'],
+    ['/_rulecache/app.css', 'text/css; charset=utf-8', 'app.css'],
+  ];
+  for (const [p, type, file] of files) {
+    const r = await get(p);
+    const body = await r.text();
+    assert.equal(r.status, 200, p);
+    assert.equal(r.headers.get('content-type'), type, p);
+    assert.match(r.headers.get('content-security-policy') ?? '', /default-src/, p);
+    assert.equal(r.headers.get('x-content-type-options'), 'nosniff', p);
+    // Every line of the source that is not a comment is served, as written (escapes such as
+    // `<`, quotes, backslashes and non-ASCII text survive the trip through the bundle).
+    const source = fs.readFileSync(path.join(root, 'www', file), 'utf8');
+    const lines = source.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('//') && !l.startsWith('/*') && !l.startsWith('*'));
+    const missing = lines.filter((l) => !body.includes(l) && !/\/\*|\*\//.test(l));
+    assert.deepEqual(missing.slice(0, 3), [], `${p}: lines of www/${file} not served`);
+    const head = await get(p, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-type'), type);
+    assert.equal((await head.arrayBuffer()).byteLength, 0, `${p}: HEAD has no body`);
+  }
+  const post = await get('/_rulecache/app.js', { method: 'POST', body: 'x' });
+  assert.equal(post.status, 405);
+});
