@@ -11,7 +11,7 @@ use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
 use rulecache::meta::Meta;
 use rulecache::policy::Policy;
 use rulecache::sim::{Edge, Exchange, OriginResult, Progress};
-use rulecache::store::{Record, Store};
+use rulecache::store::{MemoryStore, Record, Store};
 use rulecache::tiers::{MEMORY_MAX_ENTRY, PASS_MS};
 
 const T0: Time = 1_800_000_000_000;
@@ -42,6 +42,14 @@ fn ok(headers: &[(&str, &str)], body: Vec<u8>) -> OriginResult {
     let mut h = Headers::from_pairs(headers.iter().copied());
     h.set("content-length", body.len().to_string());
     Some((ResponseHead::new(200, h), body))
+}
+
+/// The entry `store` holds under `key` (the test fails when it holds none).
+fn entry_in(store: &MemoryStore, key: &str) -> Meta {
+    match store.get(key) {
+        Some((Record::Entry(m), _)) => *m,
+        other => panic!("{key}: {other:?}"),
+    }
 }
 
 fn not_purged(_: &Meta) -> Purged {
@@ -180,15 +188,8 @@ fn a_304_refreshes_the_entry_in_every_tier_that_holds_it() {
     assert_eq!(revalidated.outcome, Outcome::Revalidated304);
     assert_eq!(revalidated.text(), "body");
     let key = edge.cache.keys().next().map(str::to_string).unwrap();
-    let in_memory = edge.memory.peek(&key).map(|(m, _)| m.clone()).unwrap();
-    let in_cache = match edge.cache.get(&key) {
-        Some((Record::Entry(m), _)) => m,
-        other => panic!("{other:?}"),
-    };
-    let in_kv = match edge.kv.get(&key) {
-        Some((Record::Entry(m), _)) => m,
-        other => panic!("{other:?}"),
-    };
+    let in_memory = edge.memory.peek(&key).map(|(m, _)| (**m).clone()).unwrap();
+    let (in_cache, in_kv) = (entry_in(&edge.cache, &key), entry_in(&edge.kv, &key));
     for (tier, meta) in [("memory", &in_memory), ("cache", &in_cache), ("kv", &in_kv)] {
         assert_eq!(meta.head.headers.get("x-fresh"), Some("2"), "{tier} holds the merged head");
         assert_eq!(meta.response_time, T0 + 20_000, "{tier} is fresh again");
@@ -243,10 +244,7 @@ fn a_304_leaving_the_entry_stale_on_arrival_rewrites_only_the_memory_copy() {
         assert_eq!(revalidated.outcome, Outcome::Revalidated304, "answer {i}");
         assert_eq!(revalidated.text(), "body");
         let key = edge.cache.keys().next().map(str::to_string).unwrap();
-        let in_cache = match edge.cache.get(&key) {
-            Some((Record::Entry(m), _)) => m,
-            other => panic!("{other:?}"),
-        };
+        let in_cache = entry_in(&edge.cache, &key);
         let rewritten = in_cache.response_time == T0 + 5_000;
         assert_eq!(rewritten, i > 0, "answer {i}: the Cache API copy rewritten only when it gains");
         if let Some((m, _)) = edge.memory.peek(&key) {

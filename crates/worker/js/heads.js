@@ -32,9 +32,9 @@ export function editedHeaders(h, removed, added) {
 // copies a Headers object once, into the response, whose own fields are then edited.
 export function respond(status, h, removed, added, bytes, stream) {
   const body = stream ?? bytes ?? null;
-  if (typeof h === 'string') return new Response(body, { status, headers: put(new Headers(), h) });
+  if (typeof h === 'string') return new Response(body, { status, headers: headersFromLines(h) });
   const r = new Response(body, { status, headers: h });
-  if (removed || added) edit(r.headers, removed, added);
+  edit(r.headers, removed, added);
   return r;
 }
 // The client's request forwarded with the fields of `h` edited the same way, in the request

@@ -156,10 +156,9 @@ pub async fn read_body(resp: &web_sys::Response) -> Result<Rc<[u8]>> {
 pub enum OutHeaders<'a> {
     /// The core's list, sent across as lines.
     Core(&'a Headers),
-    /// A JavaScript object, passed on as it is.
-    Js(web_sys::Headers),
-    /// A JavaScript object (not changed) with edits applied in the response built from it.
-    Edited(web_sys::Headers, HeaderEdits),
+    /// A JavaScript object (not changed), with the edits (none: passed on as it is) applied in
+    /// the response built from it.
+    Js(web_sys::Headers, HeaderEdits),
 }
 
 /// The body of a response being built.
@@ -179,8 +178,7 @@ pub fn respond(status: u16, headers: &OutHeaders, body: OutBody) -> Result<web_s
     };
     let response = match headers {
         OutHeaders::Core(h) => respond_with_lines(status, &h.to_lines(), "", "", bytes, stream),
-        OutHeaders::Js(h) => respond_with_headers(status, h, "", "", bytes, stream),
-        OutHeaders::Edited(h, e) => respond_with_headers(status, h, &e.removed, &e.added, bytes, stream),
+        OutHeaders::Js(h, e) => respond_with_headers(status, h, &e.removed, &e.added, bytes, stream),
     };
     Ok(response?)
 }
@@ -230,13 +228,8 @@ pub fn edited_copy(js: web_sys::Headers, from: &Headers, to: &Headers) -> web_sy
     edited_headers(&js, &edits.removed, &edits.added)
 }
 
-/// A response's fields: `js` (holding `from`) passed on as it is when it holds `to`, else
-/// edited in the response built from it.
+/// A response's fields: `js` (holding `from`) edited to hold `to` in the response built from
+/// it (passed on as it is when it does already).
 pub fn edited_out(js: web_sys::Headers, from: &Headers, to: &Headers) -> OutHeaders<'static> {
-    let edits = HeaderEdits::between(from, to);
-    if edits.is_empty() {
-        OutHeaders::Js(js)
-    } else {
-        OutHeaders::Edited(js, edits)
-    }
+    OutHeaders::Js(js, HeaderEdits::between(from, to))
 }

@@ -9,7 +9,8 @@ use super::{
     delete_key, record_stats, Io, MemEntry, StoredBody, INDEX_HEADER, MEMORY, META_HEADER, PASS, STORAGE_SECS,
 };
 use crate::convert::{
-    edited_out, headers_to_js, lean_response, read_body, respond, slice_stream, OutBody, OutHeaders,
+    edited_out, headers_to_js, lean_response, read_body, respond, slice_stream, HeaderEdits, OutBody,
+    OutHeaders,
 };
 use crate::persist;
 use rulecache::engine::{merge_index, BodySource, Flow, Outcome, Reply, ReplyBody};
@@ -150,7 +151,7 @@ impl Io {
             // So does a memory-tier entry, for the body it holds.
             (ReplyBody::Stored { .. }, _, _) => match (&self.stored, &self.memory_hit) {
                 (StoredBody::Memory(bytes), Some(entry)) if Rc::ptr_eq(bytes, &entry.body) => {
-                    OutHeaders::Js(entry.headers_for(&head.headers))
+                    OutHeaders::Js(entry.headers_for(&head.headers), HeaderEdits::default())
                 }
                 _ => OutHeaders::Core(&head.headers),
             },

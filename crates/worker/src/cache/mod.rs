@@ -247,8 +247,8 @@ impl Io {
                     let found = self.lookup(&key, kv).await;
                     let purged = match &found {
                         Found::Entry(meta) => {
-                            if let (Some(ctx), Some(env)) = (ctx, self.env.clone()) {
-                                ledger::refresh_if_due(&env, ctx, now(), true).await;
+                            if let (Some(ctx), Some(env)) = (ctx, self.env.as_ref()) {
+                                ledger::refresh_if_due(env, ctx, now(), true).await;
                             }
                             ledger::effect(meta, now())
                         }
