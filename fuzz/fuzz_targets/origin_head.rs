@@ -102,7 +102,7 @@ fn run(data: &[u8]) -> Result<()> {
 fn policy_key(policy: &Policy) -> String {
     let Some(req) = request("GET", "/r") else { return String::new() };
     let (flow, _) = rulecache::engine::Flow::start(policy, req, T0, false);
-    flow.base_key()
+    flow.base_key().into_string()
 }
 
 fuzz_target!(|data: &[u8]| {

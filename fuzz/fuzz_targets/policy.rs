@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = (policy.split_view_header(), policy.ruleset_hint_header(), policy.purge_paths());
     let _ = policy.default_operation();
     for (id, _) in policy.rulesets() {
-        let _ = policy.operation(Some(id));
+        let _ = policy.operation_named(Some(id));
     }
     let _ = policy.operation(None);
 
@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = policy.cache_stop(&req);
         let _ = policy.audience(&req.headers);
         if let Some(c) = policy.classify_request(&req) {
-            let _ = policy.operation(Some(c.ruleset));
+            let _ = policy.operation(Some(c.ruleset_id));
         }
         let Ok(resp) = rulecache_fuzz::response(&mut u, 6) else { return };
         let _ = policy.classify_response(&req, &resp);

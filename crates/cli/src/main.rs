@@ -140,7 +140,7 @@ mod cli {
             None => "(unclassified)".to_string(),
         };
         println!("ruleset:       {rule}");
-        let op = policy.operation(x.ruleset.as_deref());
+        let op = policy.operation_named(x.ruleset.as_deref());
         println!("operation:     {}", x.operation);
         if !x.chain.is_empty() {
             println!("chain:         {}", x.chain.join(", "));

@@ -318,3 +318,39 @@ fn the_origin_is_given_a_deadline_only_when_a_stale_entry_can_stand_in() {
     let stale = w.get("/t/no-fallback", T0 + 20_000);
     assert_eq!(stale.fetch_deadlines, [None], "a stale entry without stale-if-error cannot stand in");
 }
+
+/// A policy whose only way to a ruleset is the origin's trusted hint, with debug headers.
+const HINTED: &str = r#"{
+  "version": 1, "name": "hinted", "caching": {"debugHeaders": true},
+  "rulesets": {"a.first": {}, "b.hinted": {}},
+  "rulesetHint": {"header": "X-Cache-Ruleset", "trust": true},
+  "operations": {"b.hinted": {"operation": "strongCaching", "parameters": {"maxage": 60, "smaxage": 60}}}
+}"#;
+
+#[test]
+fn a_hit_keeps_the_ruleset_its_record_names_and_a_record_of_an_undeclared_one_is_unclassified() {
+    let mut w = world(origin(|_, _| {
+        resp(200, &[("cache-control", "max-age=60"), ("x-cache-ruleset", "b.hinted")], "x")
+    }))
+    .with_policy(HINTED);
+    let first = w.get("/t/h", T0);
+    assert_eq!(first.header("x-rulecache-rule"), Some("b.hinted"));
+    let hit = w.get("/t/h", T0 + 1_000);
+    assert_eq!(hit.outcome, Outcome::Hit);
+    // The request names no ruleset; the stored record does, and its operation answers.
+    assert_eq!(hit.header("x-rulecache-rule"), Some("b.hinted"));
+    assert_eq!(hit.header("x-rulecache-operation"), Some("strongCaching"));
+    assert_eq!(hit.ruleset.as_deref(), Some("b.hinted"), "counted under the record's ruleset");
+    // A policy that no longer declares it: the entry is served by the default operation, and
+    // shown and counted as unclassified.
+    w = w.with_policy(
+        &HINTED
+            .replace("\"b.hinted\": {}", "\"c.other\": {}")
+            .replace("\"operations\": {\"b.hinted\"", "\"operations\": {\"c.other\""),
+    );
+    let later = w.get("/t/h", T0 + 2_000);
+    assert_eq!(later.outcome, Outcome::Hit);
+    assert_eq!(later.header("x-rulecache-rule"), Some("(default)"));
+    assert_eq!(later.header("x-rulecache-operation"), Some("honourOrigin"));
+    assert_eq!(later.ruleset, None);
+}

@@ -206,3 +206,29 @@ fn summary_lists_rulesets_with_their_operations() {
     assert_eq!(file["parameters"], serde_json::json!({"smaxage": 86400, "lastModified": true}));
     assert_eq!(p.rulesets().count(), rulesets.len());
 }
+
+#[test]
+fn classification_answers_with_an_id_that_names_the_ruleset_and_its_operation() {
+    let p = policy();
+    let c = p.classify_request(&get("/news/item-1")).expect("classified");
+    assert_eq!(p.ruleset_id(c.ruleset), Some(c.ruleset_id));
+    for (name, _) in p.rulesets() {
+        let id = p.ruleset_id(name).expect("declared");
+        assert_eq!(p.ruleset_name(id), Some(name));
+        assert_eq!(p.operation(Some(id)).name(), p.operation_named(Some(name)).name());
+    }
+    assert_eq!(p.ruleset_id("undeclared"), None);
+    let hinted = resp(&[("x-cache-ruleset", "hinted")]);
+    let by_hint = p.classify_response(&get("/t/x"), &hinted).expect("hint");
+    assert_eq!(p.ruleset_name(by_hint.ruleset_id), Some("hinted"));
+}
+
+#[test]
+fn a_bundle_declaring_more_rulesets_than_ids_is_refused() {
+    let n = rulecache::policy::RulesetId::MAX_RULESETS + 1;
+    let rulesets: Vec<String> = (0..n).map(|i| format!("\"r{i}\":{{}}")).collect();
+    let text = format!("{{\"version\":1,\"name\":\"many\",\"rulesets\":{{{}}}}}", rulesets.join(","));
+    let errors = Policy::from_json(&text).err().unwrap_or_default();
+    let got: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(got, vec![format!("/rulesets: {n} rulesets are declared; at most {} are allowed", n - 1)]);
+}

@@ -43,7 +43,7 @@ fn a_minimal_bundle_is_enough_and_defaults_to_honouring_the_origin() {
     assert!(p.caching_enabled());
     assert!(!p.debug_headers());
     assert_eq!(p.operation(None).name(), "honourOrigin");
-    assert_eq!(p.operation(Some("anything")).name(), "honourOrigin");
+    assert_eq!(p.operation_named(Some("anything")).name(), "honourOrigin");
     assert_eq!(p.split_view_header(), None);
     assert_eq!(p.ruleset_hint_header(), None);
     assert_eq!(p.purge_paths(), ["${path}".to_string()]);

@@ -47,7 +47,7 @@ fn modified(policy: &Policy, req: &RequestHead, resp: ResponseHead) -> Headers {
         now: NOW,
     };
     let mut resp = resp;
-    policy.operation(Some("r")).modify(&ctx, &mut resp);
+    policy.operation_named(Some("r")).modify(&ctx, &mut resp);
     resp.headers
 }
 
@@ -67,7 +67,7 @@ fn strong_caching_is_public_for_a_day_by_default() {
     assert_eq!(h.get("last-modified"), None, "Last-Modified only with lastModified, as in plone");
     let p = policy_with(r#"{"operation": "strongCaching"}"#, false);
     assert_eq!(
-        p.operation(Some("r")).storage(),
+        p.operation_named(Some("r")).storage(),
         EdgeStorage::Store { ttl: 86400, stale_while_revalidate: 0, stale_if_error: 0 }
     );
 }
@@ -81,7 +81,7 @@ fn strong_caching_with_smaxage_and_last_modified() {
     assert_eq!(h.get("expires"), Some("Thu, 01 Jan 2026 00:01:00 GMT"));
     assert_eq!(h.get("last-modified"), Some(LAST_MODIFIED));
     assert_eq!(
-        policy_with(op, false).operation(Some("r")).storage(),
+        policy_with(op, false).operation_named(Some("r")).storage(),
         EdgeStorage::Store { ttl: 600, stale_while_revalidate: 30, stale_if_error: 3600 }
     );
 }
@@ -94,10 +94,10 @@ fn moderate_caching_keeps_browsers_revalidating_and_the_edge_storing() {
     assert_eq!(h.get("expires"), Some(PAST));
     assert_eq!(h.get("etag"), Some("\"abc\""));
     assert_eq!(h.get("last-modified"), Some(LAST_MODIFIED));
-    let storage = policy_with(op, false).operation(Some("r")).storage();
+    let storage = policy_with(op, false).operation_named(Some("r")).storage();
     assert_eq!(storage, EdgeStorage::Store { ttl: 3600, stale_while_revalidate: 0, stale_if_error: 0 });
     let default = policy_with(r#"{"operation": "moderateCaching"}"#, false);
-    assert!(matches!(default.operation(Some("r")).storage(), EdgeStorage::Store { ttl: 86400, .. }));
+    assert!(matches!(default.operation_named(Some("r")).storage(), EdgeStorage::Store { ttl: 86400, .. }));
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn weak_caching_is_private_and_revalidated_at_the_edge_every_time() {
     assert_eq!(h.get("expires"), Some(PAST));
     assert_eq!(h.get("last-modified"), Some(LAST_MODIFIED));
     assert!(matches!(
-        policy_with(op, false).operation(Some("r")).storage(),
+        policy_with(op, false).operation_named(Some("r")).storage(),
         EdgeStorage::Store { ttl: 0, .. }
     ));
 }
@@ -128,7 +128,7 @@ fn no_caching_drops_validators_and_bypasses_the_edge() {
     assert_eq!(h.get("etag"), None);
     assert_eq!(h.get("last-modified"), None);
     let p = policy_with(r#"{"operation": "noCaching"}"#, false);
-    let op = p.operation(Some("r"));
+    let op = p.operation_named(Some("r"));
     assert_eq!(op.storage(), EdgeStorage::DontStore);
     assert_eq!(op.bypass(Audience::Anonymous), Some(Bypass::NoCaching));
     let h = run(r#"{"operation": "noCaching", "parameters": {"noStore": true}}"#);
@@ -140,8 +140,8 @@ fn honour_origin_changes_nothing() {
     let h = run(r#"{"operation": "honourOrigin"}"#);
     assert_eq!(h, origin_response("\"abc\"").headers);
     let p = policy_with(r#"{"operation": "honourOrigin"}"#, false);
-    assert_eq!(p.operation(Some("r")).storage(), EdgeStorage::HonourOrigin);
-    assert_eq!(p.operation(Some("r")).bypass(Audience::Authenticated), None);
+    assert_eq!(p.operation_named(Some("r")).storage(), EdgeStorage::HonourOrigin);
+    assert_eq!(p.operation_named(Some("r")).bypass(Audience::Authenticated), None);
 }
 
 #[test]
@@ -164,7 +164,7 @@ fn chain_runs_every_member_and_the_first_storing_member_decides_storage() {
         "s",
         {"operation": "weakCaching", "parameters": {"ramCache": true}}]}}"#;
     let p = policy_with(op, false);
-    let chain = p.operation(Some("r"));
+    let chain = p.operation_named(Some("r"));
     assert_eq!(chain.name(), "chain");
     assert_eq!(chain.chain_names(), vec!["honourOrigin", "moderateCaching", "strongCaching", "weakCaching"]);
     assert!(matches!(chain.storage(), EdgeStorage::Store { ttl: 120, .. }));
@@ -181,8 +181,14 @@ fn chain_runs_every_member_and_the_first_storing_member_decides_storage() {
         r#"{"operation": "chain", "parameters": {"operations": ["s", {"operation": "noCaching"}]}}"#,
         false,
     );
-    assert_eq!(with_no_caching.operation(Some("r")).bypass(Audience::Anonymous), Some(Bypass::NoCaching));
-    assert!(matches!(with_no_caching.operation(Some("r")).storage(), EdgeStorage::Store { ttl: 86400, .. }));
+    assert_eq!(
+        with_no_caching.operation_named(Some("r")).bypass(Audience::Anonymous),
+        Some(Bypass::NoCaching)
+    );
+    assert!(matches!(
+        with_no_caching.operation_named(Some("r")).storage(),
+        EdgeStorage::Store { ttl: 86400, .. }
+    ));
 }
 
 #[test]
@@ -209,7 +215,7 @@ fn userid_component_differs_per_user_and_is_absent_for_anonymous() {
     assert_ne!(alice, bob);
     assert!(alice.starts_with("\"|") && alice.ends_with("|abc\"") && alice.len() == "\"||abc\"".len() + 16);
     assert_eq!(
-        p.operation(Some("r")).bypass(Audience::Authenticated),
+        p.operation_named(Some("r")).bypass(Audience::Authenticated),
         Some(Bypass::AnonOnly),
         "a response naming the user is never shared"
     );
@@ -219,7 +225,7 @@ fn userid_component_differs_per_user_and_is_absent_for_anonymous() {
 fn anon_only_keeps_authenticated_requests_private_and_out_of_the_edge() {
     let op = r#"{"operation": "moderateCaching", "parameters": {"smaxage": 3600, "anonOnly": true}}"#;
     let p = policy_with(op, true);
-    let r = p.operation(Some("r"));
+    let r = p.operation_named(Some("r"));
     assert_eq!(r.bypass(Audience::Anonymous), None);
     assert_eq!(r.bypass(Audience::Authenticated), Some(Bypass::AnonOnly));
     let anon = modified(&p, &request(&[]), origin_response("\"abc\""));
@@ -240,7 +246,7 @@ fn vary_is_merged_never_replaced() {
     assert_eq!(h.get("vary"), Some("Accept-Encoding, Accept, X-Anonymous"));
     let off = policy_with(r#"{"operation": "strongCaching", "parameters": {"splitView": false}}"#, true);
     assert_eq!(modified(&off, &request(&[]), resp.clone()).get("vary"), Some("Accept-Encoding"));
-    assert!(!off.operation(Some("r")).split_view());
+    assert!(!off.operation_named(Some("r")).split_view());
     resp.headers.set("vary", "*");
     assert_eq!(modified(&p, &request(&[]), resp).get("vary"), Some("*"));
     let plone_style =
@@ -253,8 +259,8 @@ fn vary_is_merged_never_replaced() {
 fn edge_flags_are_reported() {
     let op = r#"{"operation": "strongCaching", "parameters": {"ramCache": true, "persist": true, "stripSetCookie": true}}"#;
     let p = policy_with(op, false);
-    let r = p.operation(Some("r"));
+    let r = p.operation_named(Some("r"));
     assert!(r.ram_cache() && r.persist() && r.strip_set_cookie() && r.split_view());
-    let s = p.operation(Some("s"));
+    let s = p.operation_named(Some("s"));
     assert!(!s.ram_cache() && !s.persist() && !s.strip_set_cookie());
 }

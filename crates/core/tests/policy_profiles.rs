@@ -98,7 +98,9 @@ fn demo_and_plone_paths_are_classified_alike_in_every_profile() {
 
 /// `(ruleset, operation)` pairs of a profile, as in plone.app.caching's registry.xml.
 fn mapping(p: &Policy) -> Vec<(String, String)> {
-    p.rulesets().map(|(name, _)| (name.to_string(), p.operation(Some(name)).name().to_string())).collect()
+    p.rulesets()
+        .map(|(name, _)| (name.to_string(), p.operation_named(Some(name)).name().to_string()))
+        .collect()
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -142,7 +144,7 @@ fn operation_mappings_follow_plone_app_caching() {
 }
 
 fn ttl(p: &Policy, ruleset: &str) -> Option<u64> {
-    match p.operation(Some(ruleset)).storage() {
+    match p.operation_named(Some(ruleset)).storage() {
         EdgeStorage::Store { ttl, .. } => Some(ttl),
         _ => None,
     }
@@ -174,7 +176,7 @@ fn downstream(p: &Policy, path: &str, headers: &[(&str, &str)]) -> (Option<Bypas
     )
     .expect("url");
     let audience = p.audience(&req.headers);
-    let op = p.operation(p.classify_request(&req).map(|c| c.ruleset));
+    let op = p.operation(p.classify_request(&req).map(|c| c.ruleset_id));
     let mut resp = ResponseHead::new(
         200,
         Headers::from_pairs([("etag", "\"v1\""), ("last-modified", "Thu, 01 Jan 2026 00:00:00 GMT")]),

@@ -64,7 +64,7 @@ fn odd_requests_and_responses_never_panic() {
             let audience = p.audience(&req.headers);
             let _ = p.cache_stop(&req);
             let ruleset =
-                p.classify_request(&req).or_else(|| p.classify_response(&req, &resp)).map(|c| c.ruleset);
+                p.classify_request(&req).or_else(|| p.classify_response(&req, &resp)).map(|c| c.ruleset_id);
             let op = p.operation(ruleset);
             let ctx = ModifyContext {
                 request: &req,

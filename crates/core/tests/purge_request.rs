@@ -2,6 +2,7 @@
 #![allow(clippy::expect_used, clippy::indexing_slicing)]
 
 use rulecache::http::Headers;
+use rulecache::key::PrimaryKey;
 use rulecache::purge::auth::{authorize, AuthInput, Credential, ReplayGuard};
 use rulecache::purge::ledger::Target;
 use rulecache::purge::request::{PurgeProblem, PurgeRequest, MAX_PURGE_ITEMS};
@@ -153,7 +154,8 @@ fn targets_expand_urls_resolve_prefixes_and_keep_tags() {
     };
     let base = rulecache::http::parse_url("https://www.example.com/").expect("base");
     let templates = vec!["${path}".to_owned(), "${path}/view".to_owned()];
-    let targets = request.targets(&credential(), &base, &templates, |u| format!("key:{u}"));
+    let targets =
+        request.targets(&credential(), &base, &templates, |u| PrimaryKey::from_stored(format!("key:{u}")));
     assert_eq!(
         targets,
         Ok(vec![
@@ -172,7 +174,7 @@ fn an_invalid_request_yields_no_targets() {
     let request = PurgeRequest::default();
     let base = rulecache::http::parse_url("https://www.example.com/").expect("base");
     assert_eq!(
-        request.targets(&credential(), &base, &[], |u| u.to_string()),
+        request.targets(&credential(), &base, &[], |u| PrimaryKey::from_stored(u.as_str())),
         Err(vec![PurgeProblem {
             path: "/".into(),
             message: "nothing to purge: give at least one of urls, prefixes or tags".into()
@@ -180,7 +182,7 @@ fn an_invalid_request_yields_no_targets() {
     );
     let relative = PurgeRequest { prefixes: vec!["docs".into()], ..PurgeRequest::default() };
     assert_eq!(
-        relative.targets(&credential(), &base, &[], |u| u.to_string()),
+        relative.targets(&credential(), &base, &[], |u| PrimaryKey::from_stored(u.as_str())),
         Err(vec![PurgeProblem {
             path: "/prefixes/0".into(),
             message: "\"docs\" is neither a path starting with / nor an absolute http(s) URL".into()
@@ -255,7 +257,7 @@ fn a_url_purge_reaches_every_alias_of_its_site_and_prefixes_are_normalised_like_
     let other = rulecache::http::parse_url("https://cdn.example.net/").expect("base");
     let alone = request
         .targets_with_aliases(&credential(), &other, policy.purge_paths(), policy.purge_aliases(), |u| {
-            u.to_string()
+            PrimaryKey::from_stored(u.as_str())
         })
         .expect("targets");
     assert_eq!(alone.len(), 2);

@@ -5,17 +5,18 @@
 use worker::{Env, KvError};
 
 use super::cache::STORAGE_SECS;
+use rulecache::key::StorageKey;
 use rulecache::meta::Meta;
 
 const KV_BINDING: &str = "RULECACHE_KV";
 const PREFIX: &str = "obj:";
 
-fn kv_key(storage_key: &str) -> String {
+fn kv_key(storage_key: &StorageKey) -> String {
     format!("{PREFIX}{storage_key}")
 }
 
 /// The persisted entry under `storage_key`, if any.
-pub async fn get(env: &Env, storage_key: &str) -> Option<(Meta, Vec<u8>)> {
+pub async fn get(env: &Env, storage_key: &StorageKey) -> Option<(Meta, Vec<u8>)> {
     let kv = env.kv(KV_BINDING).ok()?;
     let value = kv.get(&kv_key(storage_key)).bytes().await.ok()??;
     let split = value.iter().position(|b| *b == b'\n')?;
@@ -24,7 +25,7 @@ pub async fn get(env: &Env, storage_key: &str) -> Option<(Meta, Vec<u8>)> {
 }
 
 /// Persists an entry (its encoded record and body) for as long as the Cache API keeps it.
-pub async fn put(env: &Env, storage_key: &str, meta_value: &str, body: &[u8]) -> Result<(), KvError> {
+pub async fn put(env: &Env, storage_key: &StorageKey, meta_value: &str, body: &[u8]) -> Result<(), KvError> {
     if meta_value.len() + 1 + body.len() > rulecache::tiers::KV_MAX_VALUE {
         return Ok(());
     }
@@ -37,7 +38,7 @@ pub async fn put(env: &Env, storage_key: &str, meta_value: &str, body: &[u8]) ->
 }
 
 /// Forgets a persisted entry (hard purge).
-pub async fn delete(env: &Env, storage_key: &str) {
+pub async fn delete(env: &Env, storage_key: &StorageKey) {
     if let Ok(kv) = env.kv(KV_BINDING) {
         let _ = kv.delete(&kv_key(storage_key)).await;
     }

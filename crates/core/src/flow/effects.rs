@@ -7,6 +7,7 @@
 //! made here.
 
 use crate::engine::{BodySource, Flow, Reply};
+use crate::key::StorageKey;
 use crate::meta::{Meta, VaryIndex};
 use crate::policy::Policy;
 use crate::tiers::{self, PassChange};
@@ -27,20 +28,20 @@ pub enum Tier {
 pub enum Effect {
     /// Remove what is stored under `key` from the memory tier and the Cache API and, when it is
     /// a variant index, every variant it lists (RFC 9111 §4.4 invalidation).
-    Delete { key: String },
+    Delete { key: StorageKey },
     /// Apply `change` to the hit-for-pass mark of `key` (the URL's base key).
-    Pass { key: String, change: PassChange },
+    Pass { key: StorageKey, change: PassChange },
     /// Store `meta` and the body `body` names under `key` in `tier`. A memory-tier put that
     /// comes before [`Effect::Answer`] with an origin body has the driver read the body first,
     /// so that the very next request in the isolate is a hit.
-    Put { key: String, meta: Box<Meta>, body: BodySource, tier: Tier },
+    Put { key: StorageKey, meta: Box<Meta>, body: BodySource, tier: Tier },
     /// Drop `key` from `tier` (an older copy there would now be outdated).
-    Forget { key: String, tier: Tier },
+    Forget { key: StorageKey, tier: Tier },
     /// Send the reply's head and body to the client.
     Answer,
     /// Merge `index` into the variant index stored under `key` in the Cache API, deleting the
     /// variants it forgets (see [`crate::engine::merge_index`]).
-    WriteIndex { key: String, index: VaryIndex },
+    WriteIndex { key: StorageKey, index: VaryIndex },
     /// Run this flow after answering (a background revalidation).
     Background(Box<Flow>),
 }
@@ -69,7 +70,7 @@ impl Flow {
             _ => None,
         });
         let memory = order.memory && tiers::memory_admits(length);
-        let persist = policy.operation(order.meta.ruleset.as_deref()).persist();
+        let persist = policy.operation(order.ruleset).persist();
         let (key, meta, body) = (order.key, Box::new(order.meta), order.body);
         if memory {
             // Before the answer: the next request in this isolate finds it.

@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::engine::{Flow, Found, Purged, Step};
 use crate::freshness::{self, Stored, Verdict};
 use crate::http::{Headers, RequestHead, ResponseHead, Time};
+use crate::key::StorageKey;
 use crate::meta::Meta;
 use crate::policy::{PageAction, Policy};
 
@@ -69,7 +70,7 @@ fn fields<S: serde::Serializer>(h: &Headers, s: S) -> Result<S::Ok, S::Error> {
 #[derive(Debug, Clone)]
 pub struct Explain {
     flow: Flow,
-    lookup: Option<(String, bool)>,
+    lookup: Option<(StorageKey, bool)>,
 }
 
 impl Explain {
@@ -84,8 +85,8 @@ impl Explain {
     }
 
     /// The key to look up next (and whether KV is searched), if the flow would look.
-    pub fn lookup(&self) -> Option<(&str, bool)> {
-        self.lookup.as_ref().map(|(k, kv)| (k.as_str(), *kv))
+    pub fn lookup(&self) -> Option<(&StorageKey, bool)> {
+        self.lookup.as_ref().map(|(k, kv)| (k, *kv))
     }
 
     /// What the lookup found. A variant index asks for the variant's key next (see
@@ -134,14 +135,14 @@ impl Explain {
         };
         Explanation {
             page_map: policy.page_action(flow.client().url.path()).cloned(),
-            ruleset: flow.ruleset().map(str::to_string),
+            ruleset: flow.ruleset_name(policy).map(str::to_string),
             rule: flow.rule_id().map(str::to_string),
             operation: operation.name().to_string(),
             chain: operation.chain_names().iter().map(|c| c.to_string()).collect(),
             bypass: flow.bypass().map(|b| b.as_str()),
             audience: flow.audience().as_str(),
             key: flow.primary_key().to_string(),
-            storage_key: flow.base_key(),
+            storage_key: flow.base_key().into_string(),
             variant: flow
                 .variant()
                 .map(str::to_string)

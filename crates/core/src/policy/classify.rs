@@ -14,11 +14,14 @@ use std::cell::OnceCell;
 use crate::audience;
 use crate::http::{Headers, RequestHead, ResponseHead};
 use crate::policy::glob::{byte_set, Glob};
+use crate::policy::RulesetId;
 
 /// The outcome of classification: the ruleset and the rule that named it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Classified<'a> {
     pub ruleset: &'a str,
+    /// The ruleset's id in the policy that classified.
+    pub ruleset_id: RulesetId,
     /// The rule id; None when the ruleset came from the origin's hint header.
     pub rule_id: Option<&'a str>,
 }
@@ -94,6 +97,8 @@ pub struct Conditions {
 pub struct Rule {
     pub id: String,
     pub ruleset: String,
+    /// The id of `ruleset` in the policy the rule belongs to.
+    pub ruleset_id: RulesetId,
     pub conditions: Conditions,
 }
 
@@ -104,7 +109,7 @@ impl Rule {
     }
 
     fn classified(&self) -> Classified<'_> {
-        Classified { ruleset: &self.ruleset, rule_id: Some(&self.id) }
+        Classified { ruleset: &self.ruleset, ruleset_id: self.ruleset_id, rule_id: Some(&self.id) }
     }
 }
 

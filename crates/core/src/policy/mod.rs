@@ -75,6 +75,38 @@ pub struct RulesetInfo {
     pub description: String,
 }
 
+/// A declared ruleset of a compiled [`Policy`], by its place in the policy (the rulesets sorted
+/// by name): classification answers with it, and [`Policy::operation`] is an index. An id
+/// means something only to the policy that gave it (a flow is driven with the policy it
+/// started with); stored records and what is shown keep the name ([`Policy::ruleset_name`],
+/// [`Policy::ruleset_id`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RulesetId(u16);
+
+impl RulesetId {
+    /// The most rulesets a bundle may declare.
+    pub const MAX_RULESETS: usize = u16::MAX as usize + 1;
+
+    /// The id of the `index`th declared ruleset (by name); None past [`Self::MAX_RULESETS`].
+    pub(crate) fn from_index(index: usize) -> Option<RulesetId> {
+        u16::try_from(index).ok().map(RulesetId)
+    }
+
+    fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+/// One declared ruleset, compiled: its name, what the bundle says of it, and its operation
+/// (None: the default operation) with the parameters as written (for summaries).
+#[derive(Debug, Clone)]
+struct Ruleset {
+    name: String,
+    info: RulesetInfo,
+    operation: Option<Operation>,
+    parameters: Option<serde_json::Value>,
+}
+
 /// What the page map answers at the edge for a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PageAction {
@@ -105,12 +137,10 @@ pub struct Policy {
     debug_headers: bool,
     /// The longest a policy operation keeps a 404 or 410, in seconds.
     not_found_ttl: u64,
-    rulesets: BTreeMap<String, RulesetInfo>,
+    /// The declared rulesets sorted by name; a [`RulesetId`] is a place in this list.
+    rulesets: Vec<Ruleset>,
     rules: Vec<Rule>,
     hint: Hint,
-    operations: BTreeMap<String, Operation>,
-    /// The parameters of each mapped ruleset as written, for summaries.
-    operation_parameters: BTreeMap<String, serde_json::Value>,
     default_operation: Operation,
     cache_stop: Vec<String>,
     key_options: KeyOptions,
@@ -174,11 +204,9 @@ impl Policy {
             caching_enabled: true,
             debug_headers: false,
             not_found_ttl: DEFAULT_NOT_FOUND_TTL,
-            rulesets: BTreeMap::new(),
+            rulesets: Vec::new(),
             rules: Vec::new(),
             hint: Hint { header: "x-cache-ruleset".to_string(), trust: false },
-            operations: BTreeMap::new(),
-            operation_parameters: BTreeMap::new(),
             default_operation: Operation::new(OperationKind::HonourOrigin),
             cache_stop: Vec::new(),
             key_options: KeyOptions::default(),
@@ -297,13 +325,34 @@ impl Policy {
             return None;
         }
         let named = resp.headers.get(&self.hint.header)?.trim();
-        let (ruleset, _) = self.rulesets.get_key_value(named)?;
-        Some(Classified { ruleset, rule_id: None })
+        let id = self.ruleset_id(named)?;
+        let ruleset = self.ruleset_name(id)?;
+        Some(Classified { ruleset, ruleset_id: id, rule_id: None })
     }
 
     /// The operation for a ruleset; the default operation for None or an unmapped ruleset.
-    pub fn operation(&self, ruleset: Option<&str>) -> &Operation {
-        ruleset.and_then(|r| self.operations.get(r)).unwrap_or(&self.default_operation)
+    pub fn operation(&self, ruleset: Option<RulesetId>) -> &Operation {
+        ruleset
+            .and_then(|id| self.rulesets.get(id.index()))
+            .and_then(|r| r.operation.as_ref())
+            .unwrap_or(&self.default_operation)
+    }
+
+    /// The operation for a ruleset named as a stored record names it; the default operation
+    /// for None or a name this policy does not declare or map.
+    pub fn operation_named(&self, ruleset: Option<&str>) -> &Operation {
+        self.operation(ruleset.and_then(|name| self.ruleset_id(name)))
+    }
+
+    /// The id of the declared ruleset `name`.
+    pub fn ruleset_id(&self, name: &str) -> Option<RulesetId> {
+        let index = self.rulesets.binary_search_by(|r| r.name.as_str().cmp(name)).ok()?;
+        RulesetId::from_index(index)
+    }
+
+    /// The name of ruleset `id` (None for an id this policy did not give).
+    pub fn ruleset_name(&self, id: RulesetId) -> Option<&str> {
+        self.rulesets.get(id.index()).map(|r| r.name.as_str())
     }
 
     /// The operation for unclassified requests.
@@ -333,7 +382,7 @@ impl Policy {
 
     /// The declared rulesets, by name.
     pub fn rulesets(&self) -> impl Iterator<Item = (&str, &RulesetInfo)> {
-        self.rulesets.iter().map(|(k, v)| (k.as_str(), v))
+        self.rulesets.iter().map(|r| (r.name.as_str(), &r.info))
     }
 
     /// The rules, in order.
@@ -347,13 +396,12 @@ impl Policy {
         let rulesets: Vec<serde_json::Value> = self
             .rulesets
             .iter()
-            .map(|(name, info)| {
-                let params =
-                    self.operation_parameters.get(name).cloned().unwrap_or_else(|| serde_json::json!({}));
+            .map(|r| {
+                let params = r.parameters.clone().unwrap_or_else(|| serde_json::json!({}));
                 serde_json::json!({
-                    "name": name,
-                    "title": info.title,
-                    "operation": self.operation(Some(name)).name(),
+                    "name": r.name,
+                    "title": r.info.title,
+                    "operation": r.operation.as_ref().unwrap_or(&self.default_operation).name(),
                     "parameters": params,
                 })
             })

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::auth::Credential;
 use super::expand::{alias_urls, expand_paths, resolve};
 use super::ledger::Target;
+use crate::key::PrimaryKey;
 
 /// At most this many URLs, prefixes and tags in one purge request, all together.
 pub const MAX_PURGE_ITEMS: usize = 1000;
@@ -171,7 +172,7 @@ impl PurgeRequest {
         authorized: &Credential,
         base: &url::Url,
         templates: &[String],
-        primary_key: impl Fn(&url::Url) -> String,
+        primary_key: impl Fn(&url::Url) -> PrimaryKey,
     ) -> Result<Vec<Target>, Vec<PurgeProblem>> {
         self.targets_with_aliases(authorized, base, templates, &[], primary_key)
     }
@@ -186,7 +187,7 @@ impl PurgeRequest {
         base: &url::Url,
         templates: &[String],
         aliases: &[Vec<String>],
-        primary_key: impl Fn(&url::Url) -> String,
+        primary_key: impl Fn(&url::Url) -> PrimaryKey,
     ) -> Result<Vec<Target>, Vec<PurgeProblem>> {
         let problems = self.problems();
         if !problems.is_empty() {
@@ -206,14 +207,15 @@ impl PurgeRequest {
             for path in expand_paths(templates, &path_and_query) {
                 if let Some(expanded) = resolve(&url, &path) {
                     for alias in alias_urls(aliases, &expanded) {
-                        push(Target::Url(primary_key(&alias)));
+                        push(Target::Url(primary_key(&alias).into_string()));
                     }
                 }
             }
         }
         for prefix in self.prefixes.iter().filter_map(|p| resolve(base, p)) {
             for alias in alias_urls(aliases, &prefix) {
-                let normalised = if alias.query().is_none() { primary_key(&alias) } else { alias.into() };
+                let normalised =
+                    if alias.query().is_none() { primary_key(&alias).into_string() } else { alias.into() };
                 push(Target::Prefix(normalised));
             }
         }

@@ -5,6 +5,7 @@
 
 use crate::engine::Outcome;
 use crate::http::{Headers, Time};
+use crate::key::StorageKey;
 use crate::lru::ByteLru;
 
 /// How long the Cache API keeps what we store. Freshness is decided by the flow; this only
@@ -95,18 +96,18 @@ impl HitForPass {
     /// Whether `key` is marked at `now`: its lookups skip the Cache API and its fetches are not
     /// collapsed (its responses are not stored, so waiting for another request's fetch would
     /// only delay this one).
-    pub fn is_marked(&self, key: &str, now: Time) -> bool {
-        self.marks.peek(key).is_some_and(|until| *until > now)
+    pub fn is_marked(&self, key: &StorageKey, now: Time) -> bool {
+        self.marks.peek(key.as_str()).is_some_and(|until| *until > now)
     }
 
     /// Applies an answer's [`PassChange`] to `key`.
-    pub fn apply(&mut self, key: &str, change: PassChange, now: Time) {
+    pub fn apply(&mut self, key: &StorageKey, change: PassChange, now: Time) {
         match change {
             PassChange::Clear => {
-                self.marks.remove(key);
+                self.marks.remove(key.as_str());
             }
             PassChange::Mark => {
-                self.marks.insert(key.to_string(), now + PASS_MS, PASS_ENTRY_OVERHEAD);
+                self.marks.insert(key.as_str().to_string(), now + PASS_MS, PASS_ENTRY_OVERHEAD);
             }
             PassChange::Keep => {}
         }
@@ -158,22 +159,23 @@ mod tests {
     #[test]
     fn a_mark_lasts_pass_ms_and_a_store_clears_it() {
         let mut p = HitForPass::default();
-        p.apply("u", PassChange::Mark, 1_000);
-        assert!(p.is_marked("u", 1_000));
-        assert!(p.is_marked("u", 1_000 + PASS_MS - 1));
-        assert!(!p.is_marked("u", 1_000 + PASS_MS));
-        p.apply("u", PassChange::Mark, 5_000);
-        p.apply("u", PassChange::Clear, 5_001);
-        assert!(!p.is_marked("u", 5_002));
-        p.apply("v", PassChange::Keep, 0);
-        assert!(!p.is_marked("v", 0));
+        let (u, v) = (StorageKey::from_stored("u"), StorageKey::from_stored("v"));
+        p.apply(&u, PassChange::Mark, 1_000);
+        assert!(p.is_marked(&u, 1_000));
+        assert!(p.is_marked(&u, 1_000 + PASS_MS - 1));
+        assert!(!p.is_marked(&u, 1_000 + PASS_MS));
+        p.apply(&u, PassChange::Mark, 5_000);
+        p.apply(&u, PassChange::Clear, 5_001);
+        assert!(!p.is_marked(&u, 5_002));
+        p.apply(&v, PassChange::Keep, 0);
+        assert!(!p.is_marked(&v, 0));
     }
 
     #[test]
     fn marks_are_bounded_the_oldest_forgotten_first() {
         let mut p = HitForPass::default();
-        let key = |i: usize| format!("https://example.org/{i:06}");
-        let per = key(0).len() + PASS_ENTRY_OVERHEAD;
+        let key = |i: usize| StorageKey::from_stored(format!("https://example.org/{i:06}"));
+        let per = key(0).as_str().len() + PASS_ENTRY_OVERHEAD;
         let n = PASS_CAPACITY / per + 100;
         for i in 0..n {
             p.apply(&key(i), PassChange::Mark, 0);
@@ -181,7 +183,7 @@ mod tests {
         assert!(!p.is_marked(&key(0), 1), "the first marks were evicted");
         assert!(p.is_marked(&key(n - 1), 1));
         // A key longer than the bound is never marked (it would evict everything else).
-        let long = "x".repeat(PASS_MAX_KEY + 1);
+        let long = StorageKey::from_stored("x".repeat(PASS_MAX_KEY + 1));
         p.apply(&long, PassChange::Mark, 0);
         assert!(!p.is_marked(&long, 1));
     }
@@ -204,31 +206,31 @@ pub enum Join {
 /// One isolate's fetches in flight, by storage key.
 #[derive(Debug, Default)]
 pub struct Collapser {
-    inflight: std::collections::HashMap<String, u64>,
+    inflight: std::collections::HashMap<StorageKey, u64>,
     next: u64,
 }
 
 impl Collapser {
     /// How a fetch for `coalesce` (the flow's [`crate::engine::Step::Fetch`] key) goes.
-    pub fn join(&mut self, coalesce: Option<&str>, leading: bool, pass_marked: bool) -> Join {
+    pub fn join(&mut self, coalesce: Option<&StorageKey>, leading: bool, pass_marked: bool) -> Join {
         let Some(key) = coalesce.filter(|_| !leading && !pass_marked) else { return Join::Alone };
         if let Some(ticket) = self.inflight.get(key) {
             return Join::Wait(*ticket);
         }
         self.next += 1;
-        self.inflight.insert(key.to_string(), self.next);
+        self.inflight.insert(key.clone(), self.next);
         Join::Lead(self.next)
     }
 
     /// The leader of `ticket` is done with `key`.
-    pub fn finish(&mut self, key: &str, ticket: u64) {
+    pub fn finish(&mut self, key: &StorageKey, ticket: u64) {
         if self.inflight.get(key) == Some(&ticket) {
             self.inflight.remove(key);
         }
     }
 
     /// Whether the fetch a waiter joined as `ticket` is done.
-    pub fn is_done(&self, key: &str, ticket: u64) -> bool {
+    pub fn is_done(&self, key: &StorageKey, ticket: u64) -> bool {
         self.inflight.get(key) != Some(&ticket)
     }
 
@@ -242,32 +244,36 @@ impl Collapser {
 mod collapse_tests {
     use super::*;
 
+    fn key(s: &str) -> StorageKey {
+        StorageKey::from_stored(s)
+    }
+
     #[test]
     fn the_first_fetch_leads_the_next_wait_and_all_are_released_together() {
         let mut c = Collapser::default();
-        let Join::Lead(t) = c.join(Some("k"), false, false) else { panic!("lead") };
-        assert_eq!(c.join(Some("k"), false, false), Join::Wait(t));
-        assert_eq!(c.join(Some("k"), false, false), Join::Wait(t));
-        assert!(!c.is_done("k", t));
-        assert!(matches!(c.join(Some("other"), false, false), Join::Lead(_)), "keys are independent");
-        c.finish("k", t);
-        assert!(c.is_done("k", t));
+        let Join::Lead(t) = c.join(Some(&key("k")), false, false) else { panic!("lead") };
+        assert_eq!(c.join(Some(&key("k")), false, false), Join::Wait(t));
+        assert_eq!(c.join(Some(&key("k")), false, false), Join::Wait(t));
+        assert!(!c.is_done(&key("k"), t));
+        assert!(matches!(c.join(Some(&key("other")), false, false), Join::Lead(_)), "keys are independent");
+        c.finish(&key("k"), t);
+        assert!(c.is_done(&key("k"), t));
         // A later fetch leads anew; the old ticket stays done.
-        let Join::Lead(t2) = c.join(Some("k"), false, false) else { panic!("lead") };
+        let Join::Lead(t2) = c.join(Some(&key("k")), false, false) else { panic!("lead") };
         assert_ne!(t, t2);
-        assert!(c.is_done("k", t) && !c.is_done("k", t2));
+        assert!(c.is_done(&key("k"), t) && !c.is_done(&key("k"), t2));
         // Finishing an old ticket does not release the new fetch's waiters.
-        c.finish("k", t);
-        assert!(!c.is_done("k", t2));
+        c.finish(&key("k"), t);
+        assert!(!c.is_done(&key("k"), t2));
     }
 
     #[test]
     fn no_collapse_without_a_key_for_a_leader_or_under_hit_for_pass() {
         let mut c = Collapser::default();
         assert_eq!(c.join(None, false, false), Join::Alone);
-        assert_eq!(c.join(Some("k"), true, false), Join::Alone);
-        assert_eq!(c.join(Some("k"), false, true), Join::Alone);
-        assert!(matches!(c.join(Some("k"), false, false), Join::Lead(_)), "nothing was registered");
+        assert_eq!(c.join(Some(&key("k")), true, false), Join::Alone);
+        assert_eq!(c.join(Some(&key("k")), false, true), Join::Alone);
+        assert!(matches!(c.join(Some(&key("k")), false, false), Join::Lead(_)), "nothing was registered");
         assert!(!Collapser::gives_up(COLLAPSE_WAIT_MS - 1));
         assert!(Collapser::gives_up(COLLAPSE_WAIT_MS));
     }

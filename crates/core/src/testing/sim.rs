@@ -9,6 +9,7 @@ use std::rc::Rc;
 use crate::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, ReplyBody, Step};
 use crate::flow::{Effect, Tier};
 use crate::http::{RequestHead, ResponseHead, Time};
+use crate::key::StorageKey;
 use crate::lru::ByteLru;
 use crate::meta::Meta;
 use crate::policy::Policy;
@@ -73,9 +74,9 @@ pub struct Running {
     fetch_deadlines: Vec<Option<u64>>,
     looked_in: Vec<Tier>,
     /// The fetch this request leads (its waiters are released when it is done).
-    leading: Option<(String, u64)>,
+    leading: Option<(StorageKey, u64)>,
     /// The fetch this request waits for.
-    waiting: Option<(String, u64)>,
+    waiting: Option<(StorageKey, u64)>,
     /// Waited as long as allowed: look again and fetch alone.
     give_up: bool,
 }
@@ -204,14 +205,15 @@ fn run_on(
 /// What a lookup found, and the body beside it.
 fn lookup(
     tiers: &mut Tiers<'_>,
-    key: &str,
+    key: &StorageKey,
     kv: bool,
     now: Time,
     looked_in: &mut Vec<Tier>,
 ) -> (Found, Rc<[u8]>) {
     looked_in.clear();
     let none = || (Found::Nothing, Rc::from(Vec::new()));
-    for tier in crate::flow::lookup_tiers(kv, tiers.pass.is_marked(key, now)) {
+    let (marked, key) = (tiers.pass.is_marked(key, now), key.as_str());
+    for tier in crate::flow::lookup_tiers(kv, marked) {
         looked_in.push(tier);
         let found = match tier {
             // A hit promotes the entry in the memory tier, as the worker's lookup does.
@@ -264,7 +266,7 @@ fn advance(
             }
             Step::Fetch { request, deadline_ms, coalesce, with_body } => {
                 let marked = tiers.pass.is_marked(&flow.base_key(), now);
-                match tiers.collapser.join(coalesce.as_deref(), running.leading.is_some(), marked) {
+                match tiers.collapser.join(coalesce.as_ref(), running.leading.is_some(), marked) {
                     Join::Wait(ticket) => {
                         running.waiting = coalesce.map(|k| (k, ticket));
                         return Progress::Waiting;
@@ -291,14 +293,15 @@ fn advance(
                 for effect in flow.effects(policy, &mut reply) {
                     match effect {
                         Effect::Delete { key } => {
-                            tiers.memory.remove(&key);
-                            if let Some((Record::Index(i), _)) = tiers.cache.get(&key) {
+                            let key = key.as_str();
+                            tiers.memory.remove(key);
+                            if let Some((Record::Index(i), _)) = tiers.cache.get(key) {
                                 for v in &i.variants {
                                     tiers.memory.remove(v);
                                     tiers.cache.delete(v);
                                 }
                             }
-                            tiers.cache.delete(&key);
+                            tiers.cache.delete(key);
                         }
                         Effect::Pass { key, change } => tiers.pass.apply(&key, change, now),
                         Effect::Put { key, mut meta, body, tier } => {
@@ -311,26 +314,27 @@ fn advance(
                             match tier {
                                 Tier::Memory => {
                                     let size = tiers::memory_entry_size(&meta.head.headers, body.len());
-                                    tiers.memory.insert(key, (meta, body), size);
+                                    tiers.memory.insert(key.into_string(), (meta, body), size);
                                 }
-                                Tier::Cache => tiers.cache.put(&key, Record::Entry(meta), body),
-                                Tier::Kv => tiers.kv.put(&key, Record::Entry(meta), body),
+                                Tier::Cache => tiers.cache.put(key.as_str(), Record::Entry(meta), body),
+                                Tier::Kv => tiers.kv.put(key.as_str(), Record::Entry(meta), body),
                             }
                         }
                         Effect::Forget { key, tier } => match tier {
                             Tier::Memory => {
-                                tiers.memory.remove(&key);
+                                tiers.memory.remove(key.as_str());
                             }
                             Tier::Cache => {
-                                tiers.cache.delete(&key);
+                                tiers.cache.delete(key.as_str());
                             }
                             Tier::Kv => {
-                                tiers.kv.delete(&key);
+                                tiers.kv.delete(key.as_str());
                             }
                         },
                         Effect::Answer => {}
                         Effect::WriteIndex { key, index } => {
-                            let existing = match tiers.cache.get(&key) {
+                            let key = key.as_str();
+                            let existing = match tiers.cache.get(key) {
                                 Some((Record::Index(i), _)) => Some(i),
                                 _ => None,
                             };
@@ -338,8 +342,8 @@ fn advance(
                             for k in forgotten {
                                 tiers.cache.delete(&k);
                             }
-                            tiers.memory.remove(&key);
-                            tiers.cache.put(&key, Record::Index(merged), Rc::from(Vec::new()));
+                            tiers.memory.remove(key);
+                            tiers.cache.put(key, Record::Index(merged), Rc::from(Vec::new()));
                         }
                         Effect::Background(flow) => background = Some(flow),
                     }

@@ -254,7 +254,7 @@ async fn explain(env: &Env, body: &[u8], config: &Config, now: Time) -> Result<R
     let policy = policy_store::active(env, now).await;
     let mut explain = Explain::start(&policy, request, now);
     let mut entry = None;
-    while let Some((key, kv)) = explain.lookup().map(|(k, kv)| (k.to_string(), kv)) {
+    while let Some((key, kv)) = explain.lookup().map(|(k, kv)| (k.clone(), kv)) {
         let (found, _) = cache::lookup(&key, kv).await;
         explain.found(&policy, &found, now);
         if let Found::Entry(meta) = found {

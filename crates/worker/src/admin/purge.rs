@@ -10,7 +10,7 @@ use crate::cache::{self, MEMORY};
 use crate::{ledger, persist, policy_store, Config};
 use rulecache::decision::Audience;
 use rulecache::http::{hex, Time};
-use rulecache::key;
+use rulecache::key::{self, PrimaryKey};
 use rulecache::purge::auth::{authorize_address, signature_bytes_of, AuthError, Credential, Scheme};
 use rulecache::purge::burst::{Burst, Offer};
 use rulecache::purge::ledger::{
@@ -205,8 +205,10 @@ async fn remove_local(env: &Env, targets: &[Target]) -> usize {
     for target in targets {
         match target {
             Target::Url(pk) => {
+                // A ledger row holds the primary key as `key::primary_key` wrote it.
+                let pk = PrimaryKey::from_stored(pk.as_str());
                 for audience in [None, Some(Audience::Anonymous), Some(Audience::Authenticated)] {
-                    let storage_key = key::storage_key(pk, audience, None);
+                    let storage_key = key::storage_key(&pk, audience, None);
                     removed += cache::delete_key(&storage_key).await;
                     persist::delete(env, &storage_key).await;
                 }

@@ -16,6 +16,7 @@ use crate::persist;
 use rulecache::engine::{merge_index, BodySource, Flow, Outcome, Reply, ReplyBody};
 use rulecache::flow::{Effect, Tier};
 use rulecache::http::{Headers, Time};
+use rulecache::key::StorageKey;
 use rulecache::meta::{Meta, VaryIndex};
 use rulecache::range;
 use rulecache::tiers;
@@ -114,7 +115,7 @@ impl Io {
             Effect::Pass { key, change } => PASS.with(|p| p.borrow_mut().apply(&key, change, now)),
             Effect::Put { key, meta, body, tier: Tier::Memory } => self.put_memory(key, *meta, body).await?,
             Effect::Forget { key, tier: Tier::Memory } => {
-                MEMORY.with(|m| m.borrow_mut().remove(&key));
+                MEMORY.with(|m| m.borrow_mut().remove(key.as_str()));
             }
             other => return Ok(Some(other)),
         }
@@ -122,7 +123,7 @@ impl Io {
     }
 
     /// Puts an entry in the memory tier; an origin body (or a Cache API body) is read now.
-    async fn put_memory(&mut self, key: String, mut meta: Meta, body: BodySource) -> Result<()> {
+    async fn put_memory(&mut self, key: StorageKey, mut meta: Meta, body: BodySource) -> Result<()> {
         let bytes = match self.body_bytes(body).await {
             Ok(Some(bytes)) => bytes,
             Ok(None) => return Ok(()),
@@ -136,7 +137,7 @@ impl Io {
         };
         meta.body_len = bytes.len() as u64;
         let size = tiers::memory_entry_size(&meta.head.headers, bytes.len());
-        MEMORY.with(|m| m.borrow_mut().insert(key, MemEntry::new(meta, bytes), size));
+        MEMORY.with(|m| m.borrow_mut().insert(key.into_string(), MemEntry::new(meta, bytes), size));
         Ok(())
     }
 
@@ -273,7 +274,13 @@ impl Io {
     }
 
     /// Stores an entry in the Cache API: the body streams in unless it is (or must be) read.
-    async fn put_cache(&mut self, key: &str, mut meta: Meta, body: BodySource, read: bool) -> Result<()> {
+    async fn put_cache(
+        &mut self,
+        key: &StorageKey,
+        mut meta: Meta,
+        body: BodySource,
+        read: bool,
+    ) -> Result<()> {
         let cache = Cache::default();
         let streams = !read
             && self.pending_bytes.is_none()
@@ -294,18 +301,18 @@ impl Io {
                 // Large or unknown-length bodies stream straight into the Cache API.
                 let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
                 let stored = stored_response(&meta_value, resp.into_parts().1)?;
-                return cache.put(key, stored).await;
+                return cache.put(key.as_str(), stored).await;
             }
         }
         let bytes = self.body_bytes(body).await?.unwrap_or_else(|| Rc::from(Vec::new()));
         meta.body_len = bytes.len() as u64;
         let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
         let stored = stored_response(&meta_value, ResponseBody::Body(bytes.to_vec()))?;
-        cache.put(key, stored).await
+        cache.put(key.as_str(), stored).await
     }
 
     /// Keeps an entry in KV for every location.
-    async fn put_kv(&mut self, key: &str, mut meta: Meta, body: BodySource) -> Result<()> {
+    async fn put_kv(&mut self, key: &StorageKey, mut meta: Meta, body: BodySource) -> Result<()> {
         let bytes = self.body_bytes(body).await?.unwrap_or_else(|| Rc::from(Vec::new()));
         meta.body_len = bytes.len() as u64;
         let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
@@ -327,7 +334,7 @@ fn stored_response(meta_value: &str, body: ResponseBody) -> Result<Response> {
     Ok(Response::builder().with_status(200).with_headers(headers_to_js(&h)).body(body))
 }
 
-async fn write_index(cache: &Cache, index_key: String, index: VaryIndex) -> Result<()> {
+async fn write_index(cache: &Cache, index_key: StorageKey, index: VaryIndex) -> Result<()> {
     let existing = match cache.get(index_key.as_str(), false).await {
         Ok(Some(resp)) => {
             resp.headers().get(INDEX_HEADER).ok().flatten().and_then(|v| VaryIndex::decode(&v).ok())
@@ -344,6 +351,6 @@ async fn write_index(cache: &Cache, index_key: String, index: VaryIndex) -> Resu
         ("cache-control", format!("public, max-age={STORAGE_SECS}")),
     ]);
     let resp = Response::builder().with_status(200).with_headers(headers_to_js(&h)).empty();
-    MEMORY.with(|m| m.borrow_mut().remove(&index_key));
+    MEMORY.with(|m| m.borrow_mut().remove(index_key.as_str()));
     cache.put(index_key.as_str(), resp).await
 }

@@ -14,6 +14,7 @@ use super::{ledger, now, persist, policy_store, Config};
 use rulecache::engine::{Flow, Found, Outcome, Purged, Reply, Step};
 use rulecache::flow::{lookup_tiers, Tier};
 use rulecache::http::{Headers, RequestHead, Time};
+use rulecache::key::StorageKey;
 use rulecache::lru::ByteLru;
 use rulecache::meta::{Meta, VaryIndex};
 use rulecache::policy::Policy;
@@ -61,7 +62,7 @@ impl MemEntry {
 /// their own timers: the runtime cancels a promise one request resolves for another, so the
 /// fetching request cannot wake them.)
 struct InflightGuard {
-    key: String,
+    key: StorageKey,
     ticket: u64,
 }
 
@@ -73,7 +74,7 @@ impl Drop for InflightGuard {
 
 /// Waits until the fetch joined as `ticket` is done, or as long as the core lets a collapsed
 /// request wait.
-async fn wait_for_fetch(key: &str, ticket: u64) {
+async fn wait_for_fetch(key: &StorageKey, ticket: u64) {
     let mut waited = 0;
     while !COLLAPSER.with(|c| c.borrow().is_done(key, ticket)) && !Collapser::gives_up(waited) {
         Delay::from(std::time::Duration::from_millis(COLLAPSE_POLL_MS)).await;
@@ -99,7 +100,7 @@ fn record_stats(ruleset: Option<&str>, outcome: Outcome, bytes: u64, now: Time) 
 }
 
 /// Whether `base_key` is marked hit-for-pass (its last response could not be stored).
-fn is_hit_for_pass(base_key: &str, now: Time) -> bool {
+fn is_hit_for_pass(base_key: &StorageKey, now: Time) -> bool {
     PASS.with(|p| p.borrow().is_marked(base_key, now))
 }
 
@@ -157,7 +158,7 @@ pub async fn handle(
 
 /// Looks up what is stored under `key` in the tiers a lookup searches (see
 /// [`Io::lookup`]). Used by "explain".
-pub async fn lookup(key: &str, kv: bool) -> (Found, Option<Rc<Meta>>) {
+pub async fn lookup(key: &StorageKey, kv: bool) -> (Found, Option<Rc<Meta>>) {
     let mut io = Io::new();
     let found = io.lookup(key, kv).await;
     let meta = match &found {
@@ -169,7 +170,8 @@ pub async fn lookup(key: &str, kv: bool) -> (Found, Option<Rc<Meta>>) {
 
 /// Removes whatever is stored under `key` (and, for an index, every variant it lists) from
 /// this location. Returns how many records were removed.
-pub async fn delete_key(key: &str) -> usize {
+pub async fn delete_key(key: &StorageKey) -> usize {
+    let key = key.as_str();
     let mut removed = 0;
     MEMORY.with(|m| {
         if m.borrow_mut().remove(key).is_some() {
@@ -261,7 +263,7 @@ impl Io {
                 Step::Fetch { request, with_body, coalesce, deadline_ms } => {
                     let marked = is_hit_for_pass(&flow.base_key(), now());
                     let join = COLLAPSER
-                        .with(|c| c.borrow_mut().join(coalesce.as_deref(), self.leader.is_some(), marked));
+                        .with(|c| c.borrow_mut().join(coalesce.as_ref(), self.leader.is_some(), marked));
                     match (join, coalesce) {
                         (Join::Wait(ticket), Some(key)) => {
                             wait_for_fetch(&key, ticket).await;
@@ -295,7 +297,7 @@ impl Io {
 
     /// Searches the tiers the core names for `key` (memory, the Cache API unless the key is
     /// marked hit-for-pass, KV when `kv`).
-    async fn lookup(&mut self, key: &str, kv: bool) -> Found {
+    async fn lookup(&mut self, key: &StorageKey, kv: bool) -> Found {
         for tier in lookup_tiers(kv, is_hit_for_pass(key, super::now())) {
             let found = match tier {
                 Tier::Memory => self.lookup_memory(key),
@@ -309,7 +311,8 @@ impl Io {
         Found::Nothing
     }
 
-    fn lookup_memory(&mut self, key: &str) -> Found {
+    fn lookup_memory(&mut self, key: &StorageKey) -> Found {
+        let key = key.as_str();
         let Some(entry) = MEMORY.with(|m| m.borrow_mut().get(key).cloned()) else { return Found::Nothing };
         // An entry older than the storage horizon may have outlived the ledger records that
         // purged it (they are compacted after that long): it is dropped, not served.
@@ -323,9 +326,9 @@ impl Io {
         Found::Entry(Box::new(meta))
     }
 
-    async fn lookup_cache(&mut self, key: &str) -> Found {
+    async fn lookup_cache(&mut self, key: &StorageKey) -> Found {
         let cache = Cache::default();
-        let Ok(Some(resp)) = cache.get(key, false).await else { return Found::Nothing };
+        let Ok(Some(resp)) = cache.get(key.as_str(), false).await else { return Found::Nothing };
         if let Ok(Some(index)) = resp.headers().get(INDEX_HEADER) {
             return match VaryIndex::decode(&index) {
                 Ok(i) => Found::Index(i),
@@ -344,7 +347,7 @@ impl Io {
         }
     }
 
-    async fn lookup_kv(&mut self, key: &str) -> Found {
+    async fn lookup_kv(&mut self, key: &StorageKey) -> Found {
         let Some(env) = &self.env else { return Found::Nothing };
         match persist::get(env, key).await {
             Some((meta, body)) => {

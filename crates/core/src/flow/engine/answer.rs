@@ -19,7 +19,7 @@ impl Flow {
         _meta: Option<&Meta>,
         now: Time,
     ) -> Step {
-        let operation = policy.operation(self.ruleset.as_deref());
+        let operation = policy.operation(self.ruleset);
         if outcome != Outcome::Bypass || self.client.is_get_or_head() {
             self.modify(policy, operation, &mut head, now);
         }
@@ -82,7 +82,7 @@ impl Flow {
             invalidate: Vec::new(),
             background,
             outcome,
-            ruleset: self.ruleset.clone(),
+            ruleset: self.ruleset_name(policy).map(str::to_string),
         }))
     }
 
@@ -95,7 +95,7 @@ impl Flow {
         operation: Option<&str>,
     ) {
         if let (Some(name), Some(_)) = (policy.split_view_header(), self.keyed_audience) {
-            if policy.operation(self.ruleset.as_deref()).advertises_split_view() {
+            if policy.operation(self.ruleset).advertises_split_view() {
                 merge_vary(&mut head.headers, name);
             }
         }
@@ -111,14 +111,14 @@ impl Flow {
         }
         let mut key = cs.key.as_deref();
         if self.debug_proven {
-            key = Some(&self.primary);
+            key = Some(self.primary.as_str());
         }
         if debug {
-            let rule = self.ruleset.as_deref().unwrap_or("(default)");
+            let rule = self.ruleset_name(policy).unwrap_or("(default)");
             head.headers.set("x-rulecache-rule", rule);
             if let Some(op) = operation {
                 head.headers.set("x-rulecache-operation", op);
-                let chain = policy.operation(self.ruleset.as_deref()).chain_names();
+                let chain = policy.operation(self.ruleset).chain_names();
                 if !chain.is_empty() {
                     head.headers.set("x-rulecache-chain-operations", chain.join(", "));
                 }
@@ -140,7 +140,7 @@ impl Flow {
     }
 
     /// A fetch step in the current state, with the deadline the state allows.
-    pub(super) fn fetch(&self, request: RequestHead, with_body: bool, coalesce: Option<String>) -> Step {
+    pub(super) fn fetch(&self, request: RequestHead, with_body: bool, coalesce: Option<StorageKey>) -> Step {
         let deadline_ms = self.has_stale_fallback().then_some(crate::tiers::ORIGIN_DEADLINE_MS);
         Step::Fetch { request, with_body, coalesce, deadline_ms }
     }

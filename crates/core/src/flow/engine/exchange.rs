@@ -4,7 +4,9 @@
 use super::Flow;
 use crate::decision::Bypass;
 use crate::http::{RequestHead, ResponseHead, Time};
+use crate::key::StorageKey;
 use crate::meta::{Meta, VaryIndex};
+use crate::policy::RulesetId;
 use crate::storable;
 
 /// What a stored record at a key turned out to be.
@@ -105,14 +107,14 @@ pub enum Outcome {
 pub enum Step {
     /// Look `key` up (memory tier, then Cache API, then — when `kv` — Workers KV) and call
     /// [`Flow::found`].
-    Lookup { key: String, kv: bool },
+    Lookup { key: StorageKey, kv: bool },
     /// Send `request` to the origin (with the client's body when `with_body`), then call
     /// [`Flow::origin_response`] or [`Flow::origin_failed`]. `coalesce`: the storage key this
     /// miss will fill; a driver that already has a fetch for it in flight may wait for that
     /// one and call [`Flow::retry_after_collapse`] instead. `deadline_ms`: how long to wait for
     /// the origin before calling [`Flow::origin_failed`] (set only when a stale entry can stand
     /// in for the answer; otherwise the origin is waited for as long as the runtime allows).
-    Fetch { request: RequestHead, with_body: bool, coalesce: Option<String>, deadline_ms: Option<u64> },
+    Fetch { request: RequestHead, with_body: bool, coalesce: Option<StorageKey>, deadline_ms: Option<u64> },
     /// Answer the client. `store`: keep the origin body under this record too (the driver
     /// tees it). `background`: run this revalidation after answering (stale-while-revalidate).
     Respond(Box<Reply>),
@@ -125,7 +127,7 @@ pub struct Reply {
     pub body: ReplyBody,
     pub store: Option<StoreOrder>,
     /// Storage keys to delete (RFC 9111 §4.4 invalidation).
-    pub invalidate: Vec<String>,
+    pub invalidate: Vec<StorageKey>,
     pub background: Option<Box<Flow>>,
     pub outcome: Outcome,
     /// The ruleset (for statistics), `None` when unclassified.
@@ -149,7 +151,9 @@ pub enum ReplyBody {
 /// Store a body under `key` with `meta`; write `index` beside it when the response varies.
 #[derive(Debug, Clone)]
 pub struct StoreOrder {
-    pub key: String,
+    pub key: StorageKey,
+    /// The ruleset whose operation keeps the entry (the one `meta` names).
+    pub ruleset: Option<RulesetId>,
     pub meta: Meta,
     /// The body to store: the origin's, or (after a 304) the stored one, re-stored.
     pub body: BodySource,
@@ -159,5 +163,5 @@ pub struct StoreOrder {
     /// a 304 whose refreshed entry the shared copy would gain nothing from (see
     /// `origin.rs`, `shared_copy_gains`).
     pub shared: bool,
-    pub index: Option<(String, VaryIndex)>,
+    pub index: Option<(StorageKey, VaryIndex)>,
 }

@@ -107,7 +107,7 @@ impl Flow {
         h.set("content-type", "text/plain; charset=utf-8");
         h.set("cache-control", "no-store");
         let cs = CacheStatus { detail: Some(detail), fwd_status, ..Default::default() };
-        let ruleset = self.ruleset.clone();
+        let ruleset = self.ruleset_name(policy).map(str::to_string);
         self.answer_locally(
             policy,
             ResponseHead::new(status, h),
@@ -131,7 +131,8 @@ impl Flow {
         }
         meta.stale_from = meta.stale_after(purged);
         if self.ruleset.is_none() {
-            self.ruleset = meta.ruleset.clone();
+            // The record names its ruleset; a name this policy no longer declares is none.
+            self.ruleset = meta.ruleset.as_deref().and_then(|name| policy.ruleset_id(name));
         }
         self.stored_len =
             if meta.body_len > 0 { Some(meta.body_len) } else { meta.head.headers.content_length() };

@@ -30,10 +30,10 @@ use crate::conditional::{self, Conditional};
 use crate::decision::{Audience, Bypass, EdgeStorage, ModifyContext};
 use crate::freshness::{self, Verdict};
 use crate::http::{Headers, Method, RequestHead, ResponseHead, Time};
-use crate::key::{self, VarySpec};
+use crate::key::{self, PrimaryKey, StorageKey, VarySpec};
 use crate::meta::{Meta, VaryIndex};
 use crate::operations::Operation;
-use crate::policy::{PageAction, Policy};
+use crate::policy::{PageAction, Policy, RulesetId};
 use crate::storable;
 use crate::{cache_control, hop, invalidate, range, revalidate};
 
@@ -87,9 +87,10 @@ pub struct Flow {
     /// conditionals and uses GET.
     upstream_for_cache: bool,
     audience: Audience,
-    primary: String,
+    primary: PrimaryKey,
     keyed_audience: Option<Audience>,
-    ruleset: Option<String>,
+    /// Resolved once, at classification (or from the stored record's name).
+    ruleset: Option<RulesetId>,
     rule_id: Option<String>,
     vary: Option<VarySpec>,
     variant: Option<String>,
@@ -149,7 +150,7 @@ impl Flow {
     pub fn classify_response(&mut self, policy: &Policy, head: &ResponseHead) {
         if self.ruleset.is_none() {
             if let Some(c) = policy.classify_response(&self.client, head) {
-                self.ruleset = Some(c.ruleset.to_string());
+                self.ruleset = Some(c.ruleset_id);
                 self.rule_id = c.rule_id.map(str::to_string);
             }
         }
@@ -158,7 +159,7 @@ impl Flow {
     /// The headers a response would be sent downstream with (explain): the operation's
     /// modifications and the debug decoration, without storing anything.
     pub fn preview(&self, policy: &Policy, mut head: ResponseHead, now: Time) -> ResponseHead {
-        let operation = policy.operation(self.ruleset.as_deref());
+        let operation = policy.operation(self.ruleset);
         self.modify(policy, operation, &mut head, now);
         self.decorate(policy, &mut head, &CacheStatus::default(), Some(operation.name()));
         head
@@ -186,15 +187,20 @@ impl Flow {
         self.audience
     }
 
-    pub fn ruleset(&self) -> Option<&str> {
-        self.ruleset.as_deref()
+    pub fn ruleset(&self) -> Option<RulesetId> {
+        self.ruleset
+    }
+
+    /// The name of this request's ruleset in `policy` (the one the flow is driven with).
+    pub fn ruleset_name<'p>(&self, policy: &'p Policy) -> Option<&'p str> {
+        self.ruleset.and_then(|id| policy.ruleset_name(id))
     }
 
     pub fn rule_id(&self) -> Option<&str> {
         self.rule_id.as_deref()
     }
 
-    pub fn primary_key(&self) -> &str {
+    pub fn primary_key(&self) -> &PrimaryKey {
         &self.primary
     }
 
@@ -216,12 +222,12 @@ impl Flow {
     }
 
     /// The storage key of the entry this request uses (its variant, when it has one).
-    pub fn entry_key(&self) -> String {
+    pub fn entry_key(&self) -> StorageKey {
         key::storage_key(&self.primary, self.keyed_audience, self.variant.as_deref())
     }
 
     /// The storage key of the base record for this request.
-    pub fn base_key(&self) -> String {
+    pub fn base_key(&self) -> StorageKey {
         key::storage_key(&self.primary, self.keyed_audience, None)
     }
 }

@@ -1,6 +1,7 @@
 //! The origin's answer: the store order, revalidation merges (§4.3.4), invalidation (§4.4),
 //! errors and stale-if-error (what may be stored, and where, is in `store`).
 
+use super::store::memory_for;
 use super::*;
 
 impl Flow {
@@ -108,9 +109,12 @@ impl Flow {
                         detail: self.unverified.then_some(LEDGER_UNVERIFIED),
                         ..Default::default()
                     };
+                    // The entry is kept as its own ruleset says (the stored record's name).
+                    let ruleset = meta.ruleset.as_deref().and_then(|name| policy.ruleset_id(name));
                     let order = StoreOrder {
-                        key: key::storage_key(&self.primary, self.keyed_audience, self.variant.as_deref()),
-                        memory: self.memory_for(policy, &meta),
+                        key: self.entry_key(),
+                        ruleset,
+                        memory: memory_for(policy.operation(ruleset), meta.storage),
                         shared: shared_copy_gains(&meta, validators_changed, now),
                         meta: meta.clone(),
                         body: BodySource::Stored,
@@ -236,7 +240,7 @@ impl Flow {
         now: Time,
     ) -> Step {
         self.classify_response(policy, &head);
-        let operation = policy.operation(self.ruleset.as_deref());
+        let operation = policy.operation(self.ruleset);
         if operation.strip_set_cookie() {
             head.headers.remove("set-cookie");
         }
@@ -261,7 +265,7 @@ impl Flow {
         self.reply(policy, head, BodySource::Origin, status, order, outcome, None, None, now)
     }
 
-    pub(super) fn invalidation(&self, policy: &Policy, head: &ResponseHead) -> Vec<String> {
+    pub(super) fn invalidation(&self, policy: &Policy, head: &ResponseHead) -> Vec<StorageKey> {
         let mut keys = Vec::new();
         for url in invalidate::targets(&self.client, head) {
             let primary = key::primary_key(&url, policy.key_options());

@@ -37,7 +37,7 @@ impl Flow {
             upstream = Some(u);
         }
         let classified = policy.classify_request(&client);
-        let ruleset = classified.as_ref().map(|c| c.ruleset.to_string());
+        let ruleset = classified.as_ref().map(|c| c.ruleset_id);
         let rule_id = classified.as_ref().and_then(|c| c.rule_id.map(str::to_string));
         let keyed_audience = policy.split_view_header().map(|_| audience);
         let primary = key::primary_key(&client.url, policy.key_options());
@@ -62,7 +62,7 @@ impl Flow {
             forward: None,
             persist: false,
         };
-        flow.persist = policy.operation(flow.ruleset.as_deref()).persist();
+        flow.persist = policy.operation(flow.ruleset).persist();
         let step = flow.first_step(policy);
         (flow, step)
     }
@@ -136,7 +136,7 @@ impl Flow {
                 }
             }
         }
-        let operation = policy.operation(self.ruleset.as_deref());
+        let operation = policy.operation(self.ruleset);
         let bypass = if !policy.caching_enabled() {
             Some(Bypass::CachingDisabled)
         } else if !self.client.is_get_or_head() {
@@ -163,7 +163,7 @@ impl Flow {
         }
         self.forward = Some(Box::new(edits));
         self.state = State::Base;
-        Step::Lookup { key: key::storage_key(&self.primary, self.keyed_audience, None), kv: self.persist }
+        Step::Lookup { key: self.base_key(), kv: self.persist }
     }
 
     /// What a request of the cache path forwards: the key is exactly what is forwarded.
@@ -178,8 +178,7 @@ impl Flow {
                 || policy.cache_stop_variables().iter().any(|v| v == name)
                 || policy.key_options().keep_cookies.iter().any(|k| k == name)
         };
-        let storable =
-            self.audience.is_anonymous() || policy.operation(self.ruleset.as_deref()).share_authenticated();
+        let storable = self.audience.is_anonymous() || policy.operation(self.ruleset).share_authenticated();
         let cookie = storable.then(|| crate::audience::keep_only(&self.client.headers, keep));
         // Parameters left out of the key are left out of the request too (and a parameter
         // cloaked behind `;` in a dropped one with them).

@@ -13,7 +13,7 @@ impl Flow {
         if !self.client.is_get_or_head() {
             return Err(Refusal::Method);
         }
-        let operation = policy.operation(self.ruleset.as_deref());
+        let operation = policy.operation(self.ruleset);
         if let Some(b) = operation.bypass(self.audience) {
             return Err(Refusal::Bypass(b));
         }
@@ -100,7 +100,7 @@ impl Flow {
     /// The fields an entry varies on: the origin's `Vary` and the operation's `vary`
     /// parameter (the split-view header is keyed as the audience already).
     pub(super) fn vary_spec(&self, policy: &Policy, head: &ResponseHead) -> VarySpec {
-        let operation = policy.operation(self.ruleset.as_deref());
+        let operation = policy.operation(self.ruleset);
         let split = policy.split_view_header();
         let extra =
             operation.vary_names().into_iter().filter(|n| !split.is_some_and(|s| n.eq_ignore_ascii_case(s)));
@@ -115,7 +115,7 @@ impl Flow {
         now: Time,
     ) -> Result<StoreOrder, Refusal> {
         let storage = self.storability(policy, head)?;
-        let operation = policy.operation(self.ruleset.as_deref());
+        let operation = policy.operation(self.ruleset);
         let mut stored_head = head.clone();
         let (cc, _) = cache_control::effective(&head.headers);
         hop::prepare_for_storage(&mut stored_head.headers, cc.as_ref());
@@ -128,16 +128,16 @@ impl Flow {
                     .ok_or(Refusal::VaryStar)?;
                 let k = key::storage_key(&self.primary, self.keyed_audience, Some(&v));
                 let index = VaryIndex {
-                    url: self.primary.clone(),
+                    url: self.primary.as_str().to_string(),
                     vary: fields.clone(),
-                    variants: vec![k],
+                    variants: vec![k.into_string()],
                     stored_at: now,
                 };
-                (Some(v), Some((key::storage_key(&self.primary, self.keyed_audience, None), index)))
+                (Some(v), Some((self.base_key(), index)))
             }
         };
         let meta = Meta {
-            url: self.primary.clone(),
+            url: self.primary.as_str().to_string(),
             variant: variant.clone(),
             audience: self.keyed_audience,
             request_time: self.request_time,
@@ -146,7 +146,7 @@ impl Flow {
             tags: crate::meta::tags_from_headers(&head.headers),
             head: stored_head,
             storage,
-            ruleset: self.ruleset.clone(),
+            ruleset: self.ruleset_name(policy).map(str::to_string),
             operation: operation.name().to_string(),
             policy_version: policy.version(),
             body_len: head.headers.content_length().unwrap_or(0),
@@ -155,7 +155,8 @@ impl Flow {
         Ok(StoreOrder {
             shared: true,
             key: key::storage_key(&self.primary, self.keyed_audience, variant.as_deref()),
-            memory: self.memory_for(policy, &meta),
+            ruleset: self.ruleset,
+            memory: memory_for(operation, meta.storage),
             meta,
             body: BodySource::Origin,
             index,
@@ -204,9 +205,9 @@ impl Flow {
         }
         Some(relaxed)
     }
+}
 
-    pub(super) fn memory_for(&self, policy: &Policy, meta: &Meta) -> bool {
-        let op = policy.operation(meta.ruleset.as_deref());
-        op.ram_cache() || matches!(meta.storage, EdgeStorage::HonourOrigin)
-    }
+/// Whether an entry kept by `operation` with `storage` goes to the memory tier too.
+pub(super) fn memory_for(operation: &Operation, storage: EdgeStorage) -> bool {
+    operation.ram_cache() || matches!(storage, EdgeStorage::HonourOrigin)
 }

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 
 use super::glob::Glob;
-use super::{Hint, PageAction, Policy, PolicyError, RulesetInfo};
+use super::{Hint, PageAction, Policy, PolicyError, Ruleset, RulesetId, RulesetInfo};
 use crate::audience::{AudienceConfig, DEFAULT_SPLIT_VIEW_HEADER};
 use crate::classify::{Conditions, HostPattern, Rule, ValueTest};
 use crate::key::KeyOptions;
@@ -286,7 +286,16 @@ impl Walker {
         let rules = self.rules(m, &rulesets);
         let hint = self.hint(m);
         let audience = self.split_view(m);
-        let (operations, operation_parameters, default_operation) = self.operations(m, &rulesets, &audience);
+        let (mut operations, mut parameters, default_operation) = self.operations(m, &rulesets, &audience);
+        let rulesets = rulesets
+            .into_iter()
+            .map(|(name, info)| Ruleset {
+                operation: operations.remove(&name),
+                parameters: parameters.remove(&name),
+                name,
+                info,
+            })
+            .collect();
         let cache_stop =
             self.string_list(m, "cacheStopRequestVariables", "").into_iter().map(|(s, _)| s).collect();
         let key_options = self.cache_key(m);
@@ -304,8 +313,6 @@ impl Walker {
             rulesets,
             rules,
             hint,
-            operations,
-            operation_parameters,
             default_operation: default_operation?,
             cache_stop,
             key_options,
@@ -360,6 +367,16 @@ impl Walker {
             let title = self.string(info, "title", &p).unwrap_or(name).to_string();
             let description = self.string(info, "description", &p).unwrap_or_default().to_string();
             out.insert(name.clone(), RulesetInfo { title, description });
+        }
+        if out.len() > RulesetId::MAX_RULESETS {
+            self.err(
+                "/rulesets",
+                format!(
+                    "{} rulesets are declared; at most {} are allowed",
+                    out.len(),
+                    RulesetId::MAX_RULESETS
+                ),
+            );
         }
         out
     }

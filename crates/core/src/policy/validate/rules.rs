@@ -40,8 +40,14 @@ impl Walker {
                     None
                 }
             };
-            if let (Some(id), Some(ruleset), Some(conditions)) = (id, ruleset, conditions) {
-                rules.push(Rule { id: id.to_string(), ruleset: ruleset.to_string(), conditions });
+            // Declared rulesets are numbered in name order, as the compiled policy keeps them.
+            let ruleset_id = ruleset
+                .and_then(|name| rulesets.keys().position(|k| k == name))
+                .and_then(RulesetId::from_index);
+            if let (Some(id), Some(ruleset), Some(ruleset_id), Some(conditions)) =
+                (id, ruleset, ruleset_id, conditions)
+            {
+                rules.push(Rule { id: id.to_string(), ruleset: ruleset.to_string(), ruleset_id, conditions });
             }
         }
         rules

@@ -8,12 +8,16 @@
 //! * The **storage key** folds the primary key, the split-view audience and the variant into
 //!   one absolute URL usable as a Workers Cache API key.
 //!
-//! This module holds the options, the primary key and its parts; the variant and the coding
-//! a request is keyed on are in `variant`, the storage and index keys in `storage_key`
-//! (everything re-exported here).
+//! Primary and storage keys have types of their own ([`PrimaryKey`], [`StorageKey`]), made
+//! only by the functions that compute them, so one can never be passed where the other is
+//! meant; a stored record or a JavaScript call still gets the plain string.
+//!
+//! This module holds the options, the key types, the primary key and its parts; the variant
+//! and the coding a request is keyed on are in `variant`, the storage and index keys in
+//! `storage_key` (everything re-exported here).
 
-use std::borrow::Cow;
-use std::fmt::Write as _;
+use std::borrow::{Borrow, Cow};
+use std::fmt::{self, Write as _};
 
 mod storage_key;
 mod variant;
@@ -67,6 +71,91 @@ pub const DEFAULT_ENCODINGS: [&str; 2] = ["br", "gzip"];
 pub const RESERVED_PREFIX: &str = "/.rulecache/";
 
 // ---------------------------------------------------------------------------------------------
+// Key types
+// ---------------------------------------------------------------------------------------------
+
+/// Defines a key type: a `String` that only the functions making that kind of key produce, so
+/// one kind of key cannot be passed where another is meant. Where a key crosses to JavaScript
+/// or into a stored record it is written as the plain string ([`as_str`], [`into_string`]).
+macro_rules! key_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// A key as a stored record (or a ledger row, or a test) holds it: the text the
+            /// function that makes this kind of key wrote.
+            pub fn from_stored(key: impl Into<String>) -> Self {
+                $name(key.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        /// A map keyed by this kind of key can be searched with the key's text.
+        impl Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(key: $name) -> String {
+                key.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+    };
+}
+
+key_type! {
+    /// The normalised primary key of a URL, made by [`primary_key`]: `scheme://host[:port]/path[?query]`.
+    PrimaryKey
+}
+
+key_type! {
+    /// The key one stored variant (or a URL's variant index) is kept under in every tier, made
+    /// by [`storage_key`] (or [`index_key`]) from a [`PrimaryKey`].
+    StorageKey
+}
+
+// ---------------------------------------------------------------------------------------------
 // Primary key
 // ---------------------------------------------------------------------------------------------
 
@@ -76,7 +165,7 @@ pub const RESERVED_PREFIX: &str = "/.rulecache/";
 /// default port, user info and fragment are dropped, percent-encoding is normalised (see
 /// [`normalise_component`]), an empty path becomes `/`, and the query is filtered and
 /// optionally sorted by `opts`. An empty query leaves no `?`.
-pub fn primary_key(url: &url::Url, opts: &KeyOptions) -> String {
+pub fn primary_key(url: &url::Url, opts: &KeyOptions) -> PrimaryKey {
     let host = url.host_str().unwrap_or("");
     let path = normalise_component(url.path());
     let query = url.query().map(normalise_component);
@@ -103,7 +192,7 @@ pub fn primary_key(url: &url::Url, opts: &KeyOptions) -> String {
     if let Some(query) = query {
         push_query(&mut out, &query, opts);
     }
-    out
+    PrimaryKey(out)
 }
 
 /// Normalises percent-encoding in a path or query (RFC 3986 §6.2.2): escapes get upper-case
@@ -235,8 +324,8 @@ fn split_origin(key: &str) -> (&str, &str) {
 }
 
 /// `scheme://host[:port]` of a primary key.
-pub fn origin_of(primary_key: &str) -> &str {
-    split_origin(primary_key).0
+pub fn origin_of(primary_key: &PrimaryKey) -> &str {
+    split_origin(primary_key.as_str()).0
 }
 
 #[cfg(test)]

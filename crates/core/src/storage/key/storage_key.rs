@@ -1,7 +1,7 @@
 //! Storage keys: the primary key, the split-view audience and the variant folded into one
 //! absolute URL usable as a Workers Cache API key, and the key of a URL's variant index.
 
-use super::{split_origin, RESERVED_PREFIX};
+use super::{split_origin, PrimaryKey, StorageKey, RESERVED_PREFIX};
 use crate::decision::Audience;
 
 // ---------------------------------------------------------------------------------------------
@@ -22,7 +22,8 @@ pub fn fnv1a_64(data: &[u8]) -> u64 {
 /// the hex FNV-1a-64 of audience and variant, e.g. `anon-1f0c…`. The audience is written in
 /// clear so that no hash collision can ever hand one audience's entry to the other; the
 /// stored [`crate::meta::Meta`] still records the exact variant, to be checked on read.
-pub fn storage_key(primary: &str, audience: Option<Audience>, variant: Option<&str>) -> String {
+pub fn storage_key(primary: &PrimaryKey, audience: Option<Audience>, variant: Option<&str>) -> StorageKey {
+    let primary = primary.as_str();
     let (origin, target) = split_origin(primary);
     let mut out = String::with_capacity(primary.len() + RESERVED_PREFIX.len() + 22);
     out.push_str(origin);
@@ -47,19 +48,20 @@ pub fn storage_key(primary: &str, audience: Option<Audience>, variant: Option<&s
         }
     }
     push_target(&mut out, target);
-    out
+    StorageKey(out)
 }
 
 /// The key of the per-URL record listing every stored variant of `primary`, so a purge of
 /// the URL finds them all: `origin/.rulecache/index/<path>[?query]`.
-pub fn index_key(primary: &str) -> String {
+pub fn index_key(primary: &PrimaryKey) -> StorageKey {
+    let primary = primary.as_str();
     let (origin, target) = split_origin(primary);
     let mut out = String::with_capacity(primary.len() + RESERVED_PREFIX.len() + 6);
     out.push_str(origin);
     out.push_str(RESERVED_PREFIX);
     out.push_str("index");
     push_target(&mut out, target);
-    out
+    StorageKey(out)
 }
 
 /// Appends `/` and the target without its leading slash (so `/a?q` gives `/a?q`, and an
@@ -70,13 +72,13 @@ fn push_target(out: &mut String, target: &str) {
 }
 
 /// The primary key a storage or index key was made from; None when `key` is not one.
-pub fn primary_of_storage_key(key: &str) -> Option<String> {
-    let (origin, target) = split_origin(key);
+pub fn primary_of_storage_key(key: &StorageKey) -> Option<PrimaryKey> {
+    let (origin, target) = split_origin(key.as_str());
     let rest = target.strip_prefix(RESERVED_PREFIX)?;
     let (_, original) = rest.split_once('/')?;
     let mut out = String::with_capacity(origin.len() + original.len() + 1);
     out.push_str(origin);
     out.push('/');
     out.push_str(original);
-    Some(out)
+    Some(PrimaryKey(out))
 }

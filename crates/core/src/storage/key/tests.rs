@@ -12,7 +12,11 @@ fn key(url: &str) -> String {
 
 fn key_with(url: &str, opts: &KeyOptions) -> String {
     let parsed = url::Url::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
-    primary_key(&parsed, opts)
+    primary_key(&parsed, opts).into_string()
+}
+
+fn pk(key: &str) -> PrimaryKey {
+    PrimaryKey::from_stored(key)
 }
 
 fn headers(pairs: &[(&str, &str)]) -> Headers {
@@ -89,10 +93,10 @@ fn dropped_and_kept_params_honour_prefix_patterns() {
 
 #[test]
 fn the_origin_of_a_key_is_recovered() {
-    let k = "https://e.com:8443/a/b?x=/y";
-    assert_eq!(origin_of(k), "https://e.com:8443");
-    assert_eq!(origin_of("https://e.com"), "https://e.com");
-    assert_eq!(origin_of("https://e.com?x"), "https://e.com");
+    let k = pk("https://e.com:8443/a/b?x=/y");
+    assert_eq!(origin_of(&k), "https://e.com:8443");
+    assert_eq!(origin_of(&pk("https://e.com")), "https://e.com");
+    assert_eq!(origin_of(&pk("https://e.com?x")), "https://e.com");
 }
 
 #[test]
@@ -194,32 +198,36 @@ fn fnv1a_matches_reference_vectors() {
 
 #[test]
 fn storage_keys_separate_audiences_and_variants() {
-    let pk = "https://e.com/a/b?x=1";
+    let pk = &pk("https://e.com/a/b?x=1");
     assert_eq!(storage_key(pk, None, None), "https://e.com/.rulecache/base/a/b?x=1");
     assert_eq!(storage_key(pk, None, Some("")), "https://e.com/.rulecache/base/a/b?x=1");
     let anon = storage_key(pk, Some(Audience::Anonymous), None);
     let auth = storage_key(pk, Some(Audience::Authenticated), None);
-    assert!(anon.starts_with("https://e.com/.rulecache/anon-"), "{anon}");
-    assert!(auth.starts_with("https://e.com/.rulecache/auth-"), "{auth}");
-    assert!(anon.ends_with("/a/b?x=1"));
+    assert!(anon.as_str().starts_with("https://e.com/.rulecache/anon-"), "{anon}");
+    assert!(auth.as_str().starts_with("https://e.com/.rulecache/auth-"), "{auth}");
+    assert!(anon.as_str().ends_with("/a/b?x=1"));
     let v1 = storage_key(pk, None, Some("accept-encoding=br"));
     let v2 = storage_key(pk, None, Some("accept-encoding=gzip"));
-    assert!(v1.starts_with("https://e.com/.rulecache/any-"), "{v1}");
+    assert!(v1.as_str().starts_with("https://e.com/.rulecache/any-"), "{v1}");
     assert_ne!(v1, v2);
     assert_eq!(v1, storage_key(pk, None, Some("accept-encoding=br")));
-    assert_eq!(storage_key("http://e.com/", None, None), "http://e.com/.rulecache/base/");
-    assert!(url::Url::parse(&anon).is_ok());
+    assert_eq!(
+        storage_key(&PrimaryKey::from_stored("http://e.com/"), None, None),
+        "http://e.com/.rulecache/base/"
+    );
+    assert!(url::Url::parse(anon.as_str()).is_ok());
 }
 
 #[test]
 fn storage_and_index_keys_lead_back_to_the_primary_key() {
-    for pk in ["https://e.com/a/b?x=1", "http://e.com:8080/", "http://e.com/.rulecache/base/x"] {
-        let sk = storage_key(pk, Some(Audience::Anonymous), Some("cookie=a"));
-        assert_eq!(primary_of_storage_key(&sk).as_deref(), Some(pk));
-        assert_eq!(primary_of_storage_key(&index_key(pk)).as_deref(), Some(pk));
+    for text in ["https://e.com/a/b?x=1", "http://e.com:8080/", "http://e.com/.rulecache/base/x"] {
+        let key = pk(text);
+        let sk = storage_key(&key, Some(Audience::Anonymous), Some("cookie=a"));
+        assert_eq!(primary_of_storage_key(&sk), Some(key.clone()));
+        assert_eq!(primary_of_storage_key(&index_key(&key)), Some(key));
     }
-    assert_eq!(index_key("https://e.com/a/b?x=1"), "https://e.com/.rulecache/index/a/b?x=1");
-    assert_eq!(primary_of_storage_key("https://e.com/a/b"), None);
+    assert_eq!(index_key(&pk("https://e.com/a/b?x=1")), "https://e.com/.rulecache/index/a/b?x=1");
+    assert_eq!(primary_of_storage_key(&StorageKey::from_stored("https://e.com/a/b")), None);
 }
 
 #[test]
@@ -266,14 +274,17 @@ fn random_input_never_panics() {
         if let Ok(url) = url::Url::parse(&raw) {
             let pk = primary_key(&url, &opts);
             // Normalising is idempotent.
-            let again = url::Url::parse(&pk).map(|u| primary_key(&u, &opts));
-            assert_eq!(again.as_deref(), Ok(pk.as_str()), "{raw}");
+            let again = url::Url::parse(pk.as_str()).map(|u| primary_key(&u, &opts));
+            assert_eq!(again.as_ref(), Ok(&pk), "{raw}");
             let _ = origin_of(&pk);
             let sk = storage_key(&pk, Some(Audience::Authenticated), Some(&text(&mut rng, 20)));
-            assert_eq!(primary_of_storage_key(&sk).as_deref(), Some(pk.as_str()));
+            assert_eq!(primary_of_storage_key(&sk).as_ref(), Some(&pk));
         }
         let arbitrary = text(&mut rng, 60);
-        let _ = (origin_of(&arbitrary), primary_of_storage_key(&arbitrary));
+        let _ = (
+            origin_of(&PrimaryKey::from_stored(arbitrary.as_str())),
+            primary_of_storage_key(&StorageKey::from_stored(arbitrary)),
+        );
         let req = headers(&[("accept-encoding", &text(&mut rng, 30)), ("x-a", &text(&mut rng, 30))]);
         let spec = VarySpec::from_names(["accept-encoding", "x-a", "x-missing"]);
         let v = variant(&spec, &req, &opts).unwrap_or_default();
