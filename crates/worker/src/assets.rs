@@ -1,6 +1,7 @@
 //! The control panel's files, carried by the worker's bundle as a JavaScript module made by
 //! `build.rs` from `www/` (compacted): no separate asset upload, no build step of their own,
 //! the same deployment as the API they call, and nothing of their text in the wasm module.
+//! The shipped policy profiles travel the same way (`build.rs` takes them from the core).
 
 use wasm_bindgen::prelude::wasm_bindgen;
 
@@ -8,6 +9,16 @@ use wasm_bindgen::prelude::wasm_bindgen;
 extern "C" {
     #[wasm_bindgen(js_name = panelFile)]
     fn panel_file(name: &str, headers: &web_sys::Headers, head: bool) -> web_sys::Response;
+}
+
+#[wasm_bindgen(module = "/js/profiles.gen.js")]
+extern "C" {
+    /// The default profile's bundle text.
+    #[wasm_bindgen(js_name = defaultProfile)]
+    pub fn default_profile() -> String;
+    /// Every shipped profile as the JSON text `[{"id", "name", "bundle"}]`.
+    #[wasm_bindgen(js_name = profileList)]
+    pub fn profile_list() -> String;
 }
 
 /// One file served under the admin prefix.

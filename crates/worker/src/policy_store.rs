@@ -33,7 +33,7 @@ struct Active {
 
 thread_local! {
     /// The bundled default profile, compiled once per isolate.
-    static BUNDLED: Rc<Policy> = Rc::new(Policy::default_profile());
+    static BUNDLED: Rc<Policy> = Rc::new(Policy::fallback(&crate::assets::default_profile()));
     static ACTIVE: RefCell<Option<Active>> = const { RefCell::new(None) };
     /// The last failure to read the active policy, while it lasts: (when, what).
     static STORE_ERROR: RefCell<Option<(Time, String)>> = const { RefCell::new(None) };

@@ -153,6 +153,7 @@ pub struct Policy {
 }
 
 /// The shipped profiles, compacted by `build.rs` (whitespace between tokens dropped).
+#[cfg(feature = "bundled-profiles")]
 const PROFILES: [(&str, &str); 5] = [
     ("without-caching-proxy", include_str!(concat!(env!("OUT_DIR"), "/without-caching-proxy.json"))),
     ("with-caching-proxy", include_str!(concat!(env!("OUT_DIR"), "/with-caching-proxy.json"))),
@@ -177,21 +178,30 @@ impl Policy {
     }
 
     /// The shipped profiles as `(id, bundle text)`.
+    #[cfg(feature = "bundled-profiles")]
     pub fn profiles() -> &'static [(&'static str, &'static str)] {
         &PROFILES
     }
 
     /// A shipped profile, compiled.
+    #[cfg(feature = "bundled-profiles")]
     pub fn bundled(id: &str) -> Option<Policy> {
         let (_, text) = PROFILES.iter().find(|(name, _)| *name == id)?;
         Policy::from_json(text).ok()
     }
 
-    /// The fallback policy: the split-view profile. The shipped profiles are checked by the
-    /// test suite; should one ever fail to compile, a policy that only honours the origin is
-    /// returned rather than a panic.
+    /// The fallback policy: the split-view profile (see [`Policy::fallback`]).
+    #[cfg(feature = "bundled-profiles")]
     pub fn default_profile() -> Policy {
-        Policy::bundled(DEFAULT_PROFILE).unwrap_or_else(Policy::honour_origin_only)
+        let text = PROFILES.iter().find(|(name, _)| *name == DEFAULT_PROFILE).map_or("", |(_, text)| text);
+        Policy::fallback(text)
+    }
+
+    /// The policy used while none has been pushed, from the default profile's text. The
+    /// shipped profiles are checked by the test suite; should one ever fail to compile, a
+    /// policy that only honours the origin is returned rather than a panic.
+    pub fn fallback(default_profile_text: &str) -> Policy {
+        Policy::from_json(default_profile_text).unwrap_or_else(|_| Policy::honour_origin_only())
     }
 
     /// A policy with no rules whose only operation honours the origin.

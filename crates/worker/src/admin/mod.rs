@@ -13,7 +13,6 @@ use rulecache::engine::Found;
 use rulecache::flow::explain::Explain;
 use rulecache::http::hex;
 use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
-use rulecache::policy::Policy;
 use rulecache::purge::auth::{authorize, precheck, signature_bytes_of, AuthError, AuthInput, Credential};
 use rulecache::purge::request::{PurgeRequest, MAX_BODY_BYTES};
 
@@ -27,6 +26,11 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 fn json_response(status: u16, value: &Value) -> Result<Response> {
+    json_text_response(status, serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// A JSON answer already serialised.
+fn json_text_response(status: u16, json: Vec<u8>) -> Result<Response> {
     let h = Headers::from_pairs([
         ("content-type", "application/json; charset=utf-8"),
         ("cache-control", "no-store"),
@@ -35,7 +39,7 @@ fn json_response(status: u16, value: &Value) -> Result<Response> {
     Ok(Response::builder()
         .with_status(status)
         .with_headers(headers_to_js(&h))
-        .fixed(serde_json::to_vec(value).unwrap_or_default()))
+        .fixed(json))
 }
 
 fn auth_failure(e: AuthError) -> Result<Response> {
@@ -155,17 +159,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
                 json_response(404, &json!({ "error": format!("version {} is not kept", r.version) }))
             }
         }
-        ("GET", "profiles") => {
-            let list: Vec<Value> = Policy::profiles()
-                .iter()
-                .map(|(id, text)| {
-                    let bundle: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-                    let name = bundle.get("name").cloned().unwrap_or(Value::Null);
-                    json!({ "id": id, "name": name, "bundle": bundle })
-                })
-                .collect();
-            json_response(200, &Value::Array(list))
-        }
+        ("GET", "profiles") => json_text_response(200, crate::assets::profile_list().into_bytes()),
         ("POST", "purge") => match PurgeRequest::from_json(&body) {
             Ok(purge) => run_purge(env, ctx, purge, credential, &url, nonce, now).await,
             Err(problems) => json_response(400, &json!({ "errors": problems })),
