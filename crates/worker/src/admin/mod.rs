@@ -36,10 +36,7 @@ fn json_text_response(status: u16, json: Vec<u8>) -> Result<Response> {
         ("cache-control", "no-store"),
         ("x-content-type-options", "nosniff"),
     ]);
-    Ok(Response::builder()
-        .with_status(status)
-        .with_headers(headers_to_js(&h))
-        .fixed(json))
+    Ok(Response::builder().with_status(status).with_headers(headers_to_js(&h)).fixed(json))
 }
 
 fn auth_failure(e: AuthError) -> Result<Response> {
