@@ -148,15 +148,21 @@ pub async fn push(env: &Env, text: &str, now: Time) -> Result<std::result::Resul
     let kv = env.kv(KV_BINDING)?;
     let mut items = history(env).await?;
     let version = versions::next_version(&items, active(env, now).await.version());
-    kv.put(&version_key(version), text).map_err(kv_err)?.execute().await.map_err(kv_err)?;
+    put_text(&kv, &version_key(version), text).await?;
     versions::record_push(
         &mut items,
         HistoryItem { version, name: policy.name().to_string(), pushed_at: now },
     );
-    kv.put(HISTORY_KEY, serde_json::to_string(&items)?).map_err(kv_err)?.execute().await.map_err(kv_err)?;
-    kv.put(ACTIVE_KEY, version.to_string()).map_err(kv_err)?.execute().await.map_err(kv_err)?;
+    put_text(&kv, HISTORY_KEY, &serde_json::to_string(&items)?).await?;
+    put_text(&kv, ACTIVE_KEY, &version.to_string()).await?;
     set_active(Rc::new(policy.with_version(version)), "kv", now);
     Ok(Ok(version))
+}
+
+/// Stores `text` under `key` as its UTF-8 bytes (read back with `.text()`). (`KvStore::put`
+/// of a `String` goes through serde_wasm_bindgen, which the module would carry for it alone.)
+async fn put_text(kv: &kv::KvStore, key: &str, text: &str) -> Result<()> {
+    kv.put_bytes(key, text.as_bytes()).map_err(kv_err)?.execute().await.map_err(kv_err)
 }
 
 /// Makes a stored version active again. `Ok(false)` when that version is not kept.
@@ -164,7 +170,7 @@ pub async fn rollback(env: &Env, version: u64, now: Time) -> Result<bool> {
     let kv = env.kv(KV_BINDING)?;
     let Some(text) = kv.get(&version_key(version)).text().await.map_err(kv_err)? else { return Ok(false) };
     let Ok(policy) = Policy::from_json(&text) else { return Ok(false) };
-    kv.put(ACTIVE_KEY, version.to_string()).map_err(kv_err)?.execute().await.map_err(kv_err)?;
+    put_text(&kv, ACTIVE_KEY, &version.to_string()).await?;
     set_active(Rc::new(policy.with_version(version)), "kv", now);
     Ok(true)
 }
