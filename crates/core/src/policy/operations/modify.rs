@@ -178,7 +178,7 @@ fn origin_opaque(etag: &str) -> &str {
 /// The first 8 bytes of SHA-256, in hex.
 fn digest(credential: &str) -> String {
     let hash = Sha256::digest(credential.as_bytes());
-    hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    crate::http::hex(hash.get(..8).unwrap_or_default())
 }
 
 /// `x-anonymous` → `X-Anonymous`.
