@@ -163,7 +163,7 @@ impl Meta {
     }
 }
 
-/// The record, kept at [`crate::key::index_key`], that lists the stored variants of one URL
+/// The record, kept at the URL's base storage key, that lists the stored variants of one URL
 /// so that a purge of the URL reaches every one of them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VaryIndex {

@@ -22,7 +22,7 @@ use std::fmt::{self, Write as _};
 mod storage_key;
 mod variant;
 
-pub use storage_key::{fnv1a_64, index_key, primary_of_storage_key, storage_key};
+pub use storage_key::{fnv1a_64, storage_key};
 pub use variant::{negotiate_encoding, variant, VarySpec};
 
 /// Cache-key options from the policy.
@@ -151,7 +151,7 @@ key_type! {
 
 key_type! {
     /// The key one stored variant (or a URL's variant index) is kept under in every tier, made
-    /// by [`storage_key`] (or [`index_key`]) from a [`PrimaryKey`].
+    /// by [`storage_key`] from a [`PrimaryKey`].
     StorageKey
 }
 
@@ -321,11 +321,6 @@ fn split_origin(key: &str) -> (&str, &str) {
     let rest = key.get(authority_start..).unwrap_or("");
     let split = rest.find(['/', '?']).map_or(key.len(), |i| authority_start + i);
     (key.get(..split).unwrap_or(key), key.get(split..).unwrap_or(""))
-}
-
-/// `scheme://host[:port]` of a primary key.
-pub fn origin_of(primary_key: &PrimaryKey) -> &str {
-    split_origin(primary_key.as_str()).0
 }
 
 #[cfg(test)]

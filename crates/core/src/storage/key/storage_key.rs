@@ -51,34 +51,9 @@ pub fn storage_key(primary: &PrimaryKey, audience: Option<Audience>, variant: Op
     StorageKey(out)
 }
 
-/// The key of the per-URL record listing every stored variant of `primary`, so a purge of
-/// the URL finds them all: `origin/.rulecache/index/<path>[?query]`.
-pub fn index_key(primary: &PrimaryKey) -> StorageKey {
-    let primary = primary.as_str();
-    let (origin, target) = split_origin(primary);
-    let mut out = String::with_capacity(primary.len() + RESERVED_PREFIX.len() + 6);
-    out.push_str(origin);
-    out.push_str(RESERVED_PREFIX);
-    out.push_str("index");
-    push_target(&mut out, target);
-    StorageKey(out)
-}
-
 /// Appends `/` and the target without its leading slash (so `/a?q` gives `/a?q`, and an
 /// empty target gives `/`).
 fn push_target(out: &mut String, target: &str) {
     out.push('/');
     out.push_str(target.strip_prefix('/').unwrap_or(target));
-}
-
-/// The primary key a storage or index key was made from; None when `key` is not one.
-pub fn primary_of_storage_key(key: &StorageKey) -> Option<PrimaryKey> {
-    let (origin, target) = split_origin(key.as_str());
-    let rest = target.strip_prefix(RESERVED_PREFIX)?;
-    let (_, original) = rest.split_once('/')?;
-    let mut out = String::with_capacity(origin.len() + original.len() + 1);
-    out.push_str(origin);
-    out.push('/');
-    out.push_str(original);
-    Some(PrimaryKey(out))
 }
