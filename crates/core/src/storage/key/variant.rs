@@ -191,9 +191,11 @@ pub fn negotiate_encoding<'a>(req: &Headers, opts: &'a KeyOptions) -> &'a str {
         // RFC 9110 §12.5.3 lets us pick anything here; identity is the one every client reads.
         return "identity";
     }
+    // Each element read once, not once per candidate coding.
+    let offered: Vec<(&str, u16)> = req.list("accept-encoding").map(parse_weighted).collect();
     let mut best = ("identity", 0u16);
     let mut consider = |coding: &'a str| {
-        let weight = coding_weight(req, coding);
+        let weight = coding_weight(&offered, coding);
         if weight > best.1 {
             best = (coding, weight);
         }
@@ -213,11 +215,10 @@ pub fn negotiate_encoding<'a>(req: &Headers, opts: &'a KeyOptions) -> &'a str {
 /// has no content coding, then it is acceptable by default unless specifically excluded by
 /// the Accept-Encoding header field stating either "identity;q=0" or "*;q=0" without a more
 /// specific entry for "identity"."
-fn coding_weight(req: &Headers, coding: &str) -> u16 {
+fn coding_weight(offered: &[(&str, u16)], coding: &str) -> u16 {
     let mut explicit = None;
     let mut star = None;
-    for element in req.list("accept-encoding") {
-        let (name, weight) = parse_weighted(element);
+    for &(name, weight) in offered {
         if coding_names_match(name, coding) {
             explicit = Some(explicit.map_or(weight, |w: u16| w.max(weight)));
         } else if name == "*" {
