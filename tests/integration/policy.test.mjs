@@ -378,3 +378,20 @@ test('the control panel is served from the bundle with its security headers, as 
   const post = await get('/_rulecache/app.js', { method: 'POST', body: 'x' });
   assert.equal(post.status, 405);
 });
+
+test('the shipped profiles are served from the bundle as JSON, each the bundle policy/ holds', async () => {
+  const r = await get('/_rulecache/api/profiles', { headers: { authorization: `Bearer ${stack.secret}` } });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('content-type'), 'application/json; charset=utf-8');
+  assert.equal(r.headers.get('cache-control'), 'no-store');
+  const profiles = await r.json();
+  const files = fs.readdirSync(path.join(root, 'policy')).filter((f) => f.endsWith('.json') && f !== 'schema.json');
+  assert.deepEqual(profiles.map((p) => `${p.id}.json`).sort(), files.sort());
+  for (const p of profiles) {
+    const bundle = JSON.parse(fs.readFileSync(path.join(root, 'policy', `${p.id}.json`), 'utf8'));
+    assert.deepEqual(p.bundle, bundle, p.id);
+    assert.equal(p.name, bundle.name);
+  }
+  const anonymous = await get('/_rulecache/api/profiles');
+  assert.equal(anonymous.status, 401, 'the list needs the secret');
+});

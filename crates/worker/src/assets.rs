@@ -16,9 +16,10 @@ extern "C" {
     /// The default profile's bundle text.
     #[wasm_bindgen(js_name = defaultProfile)]
     pub fn default_profile() -> String;
-    /// Every shipped profile as the JSON text `[{"id", "name", "bundle"}]`.
+    /// Every shipped profile as the JSON `[{"id", "name", "bundle"}]`, a 200 response with
+    /// `headers` built where the text is (it never crosses into wasm memory).
     #[wasm_bindgen(js_name = profileList)]
-    pub fn profile_list() -> String;
+    pub fn profile_list(headers: &web_sys::Headers) -> web_sys::Response;
 }
 
 /// One file served under the admin prefix.

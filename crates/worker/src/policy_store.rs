@@ -160,7 +160,8 @@ pub async fn push(env: &Env, text: &str, now: Time) -> Result<std::result::Resul
 }
 
 /// Stores `text` under `key` as its UTF-8 bytes (read back with `.text()`). (`KvStore::put`
-/// of a `String` goes through serde_wasm_bindgen, which the module would carry for it alone.)
+/// of a `String` first converts it to a JavaScript value through serde_wasm_bindgen; the
+/// bytes go across as they are.)
 async fn put_text(kv: &kv::KvStore, key: &str, text: &str) -> Result<()> {
     kv.put_bytes(key, text.as_bytes()).map_err(kv_err)?.execute().await.map_err(kv_err)
 }

@@ -183,18 +183,22 @@ impl Policy {
         &PROFILES
     }
 
+    /// A shipped profile's bundle text.
+    #[cfg(feature = "bundled-profiles")]
+    pub fn profile_text(id: &str) -> Option<&'static str> {
+        PROFILES.iter().find(|(name, _)| *name == id).map(|(_, text)| *text)
+    }
+
     /// A shipped profile, compiled.
     #[cfg(feature = "bundled-profiles")]
     pub fn bundled(id: &str) -> Option<Policy> {
-        let (_, text) = PROFILES.iter().find(|(name, _)| *name == id)?;
-        Policy::from_json(text).ok()
+        Policy::from_json(Policy::profile_text(id)?).ok()
     }
 
     /// The fallback policy: the split-view profile (see [`Policy::fallback`]).
     #[cfg(feature = "bundled-profiles")]
     pub fn default_profile() -> Policy {
-        let text = PROFILES.iter().find(|(name, _)| *name == DEFAULT_PROFILE).map_or("", |(_, text)| text);
-        Policy::fallback(text)
+        Policy::fallback(Policy::profile_text(DEFAULT_PROFILE).unwrap_or_default())
     }
 
     /// The policy used while none has been pushed, from the default profile's text. The

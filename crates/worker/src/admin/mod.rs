@@ -25,18 +25,18 @@ use purge::run_purge;
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-fn json_response(status: u16, value: &Value) -> Result<Response> {
-    json_text_response(status, serde_json::to_vec(value).unwrap_or_default())
-}
-
-/// A JSON answer already serialised.
-fn json_text_response(status: u16, json: Vec<u8>) -> Result<Response> {
-    let h = Headers::from_pairs([
+/// The header fields of every JSON answer.
+fn json_headers() -> Headers {
+    Headers::from_pairs([
         ("content-type", "application/json; charset=utf-8"),
         ("cache-control", "no-store"),
         ("x-content-type-options", "nosniff"),
-    ]);
-    Ok(Response::builder().with_status(status).with_headers(headers_to_js(&h)).fixed(json))
+    ])
+}
+
+fn json_response(status: u16, value: &Value) -> Result<Response> {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    Ok(Response::builder().with_status(status).with_headers(headers_to_js(&json_headers())).fixed(body))
 }
 
 fn auth_failure(e: AuthError) -> Result<Response> {
@@ -156,7 +156,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
                 json_response(404, &json!({ "error": format!("version {} is not kept", r.version) }))
             }
         }
-        ("GET", "profiles") => json_text_response(200, crate::assets::profile_list().into_bytes()),
+        ("GET", "profiles") => Ok(assets::profile_list(&headers_to_js(&json_headers()).0).into()),
         ("POST", "purge") => match PurgeRequest::from_json(&body) {
             Ok(purge) => run_purge(env, ctx, purge, credential, &url, nonce, now).await,
             Err(problems) => json_response(400, &json!({ "errors": problems })),
