@@ -114,7 +114,7 @@ impl Flow {
             key = Some(self.primary.as_str());
         }
         if debug {
-            let rule = self.ruleset_name(policy).unwrap_or("(default)");
+            let rule = self.ruleset_name(policy).unwrap_or(crate::stats::DEFAULT_RULESET);
             head.headers.set("x-rulecache-rule", rule);
             if let Some(op) = operation {
                 head.headers.set("x-rulecache-operation", op);
