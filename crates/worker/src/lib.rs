@@ -105,11 +105,15 @@ async fn route(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     // every property, `cf` included).
     let incoming = convert::RequestLines::read(&req);
     if rulecache::http::url_path_is_under(incoming.url(), &config.admin_prefix) {
-        return admin::handle(req.into(), &env, &ctx, &config, now).await.map(Into::into);
+        let admin: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response>> + '_>> =
+            Box::pin(admin::handle(req.into(), &env, &ctx, &config, now));
+        return admin.await.map(Into::into);
     }
     if incoming.method().eq_ignore_ascii_case("PURGE") {
         // Never forwarded to the origin, with or without credentials.
-        return admin::purge_method(req.into(), &env, &ctx, &config, now).await.map(Into::into);
+        let purge: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response>> + '_>> =
+            Box::pin(admin::purge_method(req.into(), &env, &ctx, &config, now));
+        return purge.await.map(Into::into);
     }
     cache::handle(req, incoming, &env, &ctx, &config, now).await
 }

@@ -104,6 +104,11 @@ fn start_flight(env: &Env, ctx: &Context, now: Time, blocking: bool) -> Rc<Cell<
     let env = env.clone();
     let flag = done.clone();
     ctx.wait_until(async move {
+        if !blocking {
+            // A background refresh starts in a later task than the answer's: the runtime
+            // sends the answer before this request's own microtasks end, not after them.
+            Delay::from(std::time::Duration::ZERO).await;
+        }
         let work = Box::pin(refresh(&env, blocking));
         let limit = Box::pin(Delay::from(std::time::Duration::from_millis(REFRESH_GIVE_UP_MS)));
         let outcome = match select(work, limit).await {
