@@ -105,11 +105,13 @@ fn start_flight(env: &Env, ctx: &Context, now: Time, blocking: bool) -> Rc<Cell<
     let flag = done.clone();
     ctx.wait_until(async move {
         if !blocking {
-            // A background refresh starts in a later task than the answer's: the runtime
-            // sends the answer before this request's own microtasks end, not after them.
+            // A background refresh starts in a later task than the answer's, so the runtime
+            // sends the answer first: neither the refresh's work nor compiling its code on
+            // first use (it is behind a `dyn Future`, not inlined here) delays it.
             Delay::from(std::time::Duration::ZERO).await;
         }
-        let work = Box::pin(refresh(&env, blocking));
+        let work: std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + '_>> =
+            Box::pin(refresh(&env, blocking));
         let limit = Box::pin(Delay::from(std::time::Duration::from_millis(REFRESH_GIVE_UP_MS)));
         let outcome = match select(work, limit).await {
             Either::Left((outcome, _)) => outcome,
