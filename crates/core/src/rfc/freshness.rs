@@ -169,19 +169,29 @@ fn heuristic_lifetime(head: &ResponseHead, cc: Option<&CacheControl>, response_t
 /// `response_time` stands in for a missing `Date`.
 pub fn lifetime(head: &ResponseHead, storage: EdgeStorage, response_time: Time) -> Lifetime {
     match storage {
-        EdgeStorage::Store { ttl, .. } => return Lifetime::explicit(ttl),
-        EdgeStorage::DontStore => return Lifetime::explicit(0),
-        EdgeStorage::HonourOrigin => {}
+        EdgeStorage::Store { ttl, .. } => Lifetime::explicit(ttl),
+        EdgeStorage::DontStore => Lifetime::explicit(0),
+        EdgeStorage::HonourOrigin => {
+            origin_lifetime(head, &cache_control::effective(&head.headers), response_time)
+        }
     }
-    let (cc, is_targeted) = cache_control::effective(&head.headers);
-    if let Some(c) = &cc {
+}
+
+/// The lifetime the origin's own fields give `head`, `effective` being its directives
+/// ([`cache_control::effective`]).
+fn origin_lifetime(
+    head: &ResponseHead,
+    (cc, is_targeted): &(Option<CacheControl>, bool),
+    response_time: Time,
+) -> Lifetime {
+    if let Some(c) = cc {
         // §4.2.1: "If the cache is shared and the s-maxage response directive is present, use
         // its value, or [...] If the max-age response directive is present, use its value".
         if let Some(s) = c.s_maxage.or(c.max_age) {
             return Lifetime::explicit(s);
         }
     }
-    if !is_targeted {
+    if !*is_targeted {
         if let Some(s) = expires_lifetime(&head.headers, response_time) {
             return Lifetime::explicit(s);
         }
@@ -286,11 +296,21 @@ struct ResponseRules {
 /// Whether `stored` may ever be served stale (a `stale-while-revalidate` or `stale-if-error`
 /// window, the response's or the policy's, that nothing forbids).
 pub fn may_serve_stale(stored: &Stored) -> bool {
-    let rules = response_rules(stored);
+    let rules = response_rules(stored, &origin_directives(stored));
     !rules.forbids_stale && (rules.stale_while_revalidate > 0 || rules.stale_if_error > 0)
 }
 
-fn response_rules(stored: &Stored) -> ResponseRules {
+/// The stored response's own directives ([`cache_control::effective`]), when the policy's
+/// storage does not replace them: parsed once for each decision that reads them.
+fn origin_directives(stored: &Stored) -> (Option<CacheControl>, bool) {
+    match stored.storage {
+        EdgeStorage::Store { .. } => (None, false),
+        EdgeStorage::DontStore | EdgeStorage::HonourOrigin => cache_control::effective(&stored.head.headers),
+    }
+}
+
+/// `effective`: [`origin_directives`] of `stored`.
+fn response_rules(stored: &Stored, effective: &(Option<CacheControl>, bool)) -> ResponseRules {
     match stored.storage {
         // The policy's lifetime and windows replace the origin's directives.
         EdgeStorage::Store { stale_while_revalidate, stale_if_error, .. } => ResponseRules {
@@ -300,7 +320,8 @@ fn response_rules(stored: &Stored) -> ResponseRules {
             stale_if_error,
         },
         EdgeStorage::DontStore | EdgeStorage::HonourOrigin => {
-            let cc = cache_control::effective(&stored.head.headers).0.unwrap_or_default();
+            let default = CacheControl::default();
+            let cc = effective.0.as_ref().unwrap_or(&default);
             ResponseRules {
                 always_revalidate: cc.no_cache_all(),
                 // §5.2.2.10: s-maxage "incorporates the semantics of the proxy-revalidate
@@ -367,8 +388,13 @@ fn within(stale_for: u64, window: u64) -> bool {
 /// - `stale_from` (soft purge) ends freshness at that instant; the windows count from then.
 pub fn evaluate(req: &RequestHead, stored: &Stored, now: Time) -> Verdict {
     let age = stored.current_age(now);
-    let expiry = expiry_age(stored.lifetime().secs, age, stored.stale_from, now);
-    let rules = response_rules(stored);
+    let effective = origin_directives(stored);
+    let lifetime = match stored.storage {
+        EdgeStorage::HonourOrigin => origin_lifetime(stored.head, &effective, stored.response_time),
+        storage => lifetime(stored.head, storage, stored.response_time),
+    };
+    let expiry = expiry_age(lifetime.secs, age, stored.stale_from, now);
+    let rules = response_rules(stored, &effective);
     let rcc = request_directives(req);
 
     let remaining = expiry.saturating_sub(age);

@@ -185,9 +185,7 @@ impl CacheControl {
         let mut cc = CacheControl::default();
         let mut occ = Occurrences::default();
         for value in values {
-            for (name, arg) in directives(value) {
-                cc.apply(&name, arg.as_deref(), &mut occ);
-            }
+            directives(value, |name, arg| cc.apply(name, arg, &mut occ));
         }
         cc.max_age = resolve_freshness(&occ.max_age);
         cc.s_maxage = resolve_freshness(&occ.s_maxage);
@@ -316,54 +314,73 @@ pub fn effective(h: &Headers) -> (Option<CacheControl>, bool) {
     }
 }
 
-/// Splits a Cache-Control value into `(lower-cased name, unquoted argument)` pairs.
+/// Calls `visit` with each directive of a Cache-Control value, as `(lower-cased name,
+/// unquoted argument)`, in order; allocates only for a name with upper-case letters or a
+/// quoted argument with escapes.
 ///
 /// `cache-directive = token [ "=" ( token / quoted-string ) ]` (RFC 9111 §5.2), tolerant of
 /// stray whitespace, empty list members and garbage after a quoted string.
-fn directives(value: &str) -> Vec<(String, Option<String>)> {
-    let mut out = Vec::new();
-    let mut chars = value.chars().peekable();
+fn directives(value: &str, mut visit: impl FnMut(&str, Option<&str>)) {
+    let mut rest = value;
     loop {
-        while chars.next_if(|c| *c == ',' || c.is_whitespace()).is_some() {}
-        if chars.peek().is_none() {
-            return out;
+        rest = rest.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
+        if rest.is_empty() {
+            return;
         }
-        let mut name = String::new();
-        while let Some(c) = chars.next_if(|c| *c != '=' && *c != ',') {
-            name.push(c.to_ascii_lowercase());
-        }
+        // Bytes, not chars: both are ASCII, so the index is a char boundary.
+        let name_end = rest.bytes().position(|b| b == b'=' || b == b',').unwrap_or(rest.len());
+        let raw_name = &rest[..name_end];
+        rest = &rest[name_end..];
+        let unescaped: String;
         let mut arg = None;
-        if chars.next_if_eq(&'=').is_some() {
+        if let Some(after) = rest.strip_prefix('=') {
             // RFC 9111 §5.2: `cache-directive = token [ "=" ( token / quoted-string ) ]` leaves
             // no room for whitespace around "=": `max-age =60` and `max-age= 60` carry no valid
             // argument. The directive is kept with an invalid (empty) argument, so that a
             // freshness directive makes the response stale and a field list means all fields.
-            let spaced = name.ends_with([' ', '\t']) || chars.peek().is_some_and(|c| *c == ' ' || *c == '\t');
-            while chars.next_if(|c| *c == ' ' || *c == '\t').is_some() {}
-            let mut v = String::new();
-            if chars.next_if_eq(&'"').is_some() {
-                while let Some(c) = chars.next() {
-                    match c {
-                        '"' => break,
-                        '\\' => v.extend(chars.next()),
-                        c => v.push(c),
+            let spaced = raw_name.ends_with([' ', '\t']) || after.starts_with([' ', '\t']);
+            let after = after.trim_start_matches([' ', '\t']);
+            let v = if let Some(quoted) = after.strip_prefix('"') {
+                // The quoted string ends at the first unescaped '"' (or the value's end);
+                // anything after it up to the next ',' is garbage, skipped.
+                let (v, tail) = match quoted.bytes().position(|b| b == b'"' || b == b'\\') {
+                    Some(i) if quoted.as_bytes().get(i) == Some(&b'"') => (&quoted[..i], &quoted[i + 1..]),
+                    Some(_) => {
+                        let mut out = String::new();
+                        let mut chars = quoted.char_indices();
+                        let mut tail = "";
+                        while let Some((i, c)) = chars.next() {
+                            match c {
+                                '"' => {
+                                    tail = &quoted[i + 1..];
+                                    break;
+                                }
+                                '\\' => out.extend(chars.next().map(|(_, c)| c)),
+                                c => out.push(c),
+                            }
+                        }
+                        unescaped = out;
+                        (unescaped.as_str(), tail)
                     }
-                }
-                while chars.next_if(|c| *c != ',').is_some() {}
+                    None => (quoted, ""),
+                };
+                rest = tail.find(',').map_or("", |i| &tail[i..]);
+                v
             } else {
-                while let Some(c) = chars.next_if(|c| *c != ',') {
-                    v.push(c);
-                }
-                v = v.trim().to_string();
-            }
-            if spaced {
-                v.clear();
-            }
-            arg = Some(v);
+                let end = after.find(',').unwrap_or(after.len());
+                rest = &after[end..];
+                after[..end].trim()
+            };
+            arg = Some(if spaced { "" } else { v });
         }
-        let name = name.trim();
-        if !name.is_empty() {
-            out.push((name.to_string(), arg));
+        let name = raw_name.trim();
+        if name.is_empty() {
+            continue;
+        }
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            visit(&name.to_ascii_lowercase(), arg);
+        } else {
+            visit(name, arg);
         }
     }
 }
