@@ -61,6 +61,10 @@ thread_local! {
     pub(crate) static REPLAY: RefCell<ReplayGuard> = RefCell::new(ReplayGuard::new());
 }
 
+/// A future behind a pointer: its state machine is a function of its own, which the runtime
+/// compiles on its first poll, not inlined into (and compiled with) the caller's.
+pub(crate) type OwnFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
+
 /// The current time; the only clock read in the crate.
 pub(crate) fn now() -> Time {
     js_sys::Date::now() as Time
@@ -105,13 +109,14 @@ async fn route(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     // every property, `cf` included).
     let incoming = convert::RequestLines::read(&req);
     if rulecache::http::url_path_is_under(incoming.url(), &config.admin_prefix) {
-        let admin: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response>> + '_>> =
+        // Neither the admin API nor PURGE is compiled with the cache path (see OwnFuture).
+        let admin: OwnFuture<Result<Response>> =
             Box::pin(admin::handle(req.into(), &env, &ctx, &config, now));
         return admin.await.map(Into::into);
     }
     if incoming.method().eq_ignore_ascii_case("PURGE") {
         // Never forwarded to the origin, with or without credentials.
-        let purge: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response>> + '_>> =
+        let purge: OwnFuture<Result<Response>> =
             Box::pin(admin::purge_method(req.into(), &env, &ctx, &config, now));
         return purge.await.map(Into::into);
     }

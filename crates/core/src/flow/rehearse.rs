@@ -27,15 +27,12 @@ pub fn rehearse(policy: &Policy, now: Time) -> usize {
             Step::Fetch { .. } => flow.origin_response(policy, ResponseHead::from_lines(response), now),
             Step::Respond(mut reply) => {
                 let effects = flow.effects(policy, &mut reply);
-                // The record of a stored entry is encoded by the driver for the shared tiers.
-                let encoded: usize = effects
+                // The driver encodes a stored entry's record for the shared tiers.
+                let encoded = effects
                     .iter()
-                    .map(|e| match e {
-                        Effect::Put { meta, .. } => meta.encode().map_or(0, |m| m.len()),
-                        _ => 0,
-                    })
-                    .sum();
-                return steps + effects.len() + usize::from(encoded > 0);
+                    .filter(|e| matches!(e, Effect::Put { meta, .. } if meta.encode().is_ok()))
+                    .count();
+                return steps + effects.len() + encoded;
             }
         };
         if steps > 8 {

@@ -107,11 +107,10 @@ fn start_flight(env: &Env, ctx: &Context, now: Time, blocking: bool) -> Rc<Cell<
         if !blocking {
             // A background refresh starts in a later task than the answer's, so the runtime
             // sends the answer first: neither the refresh's work nor compiling its code on
-            // first use (it is behind a `dyn Future`, not inlined here) delays it.
+            // first use (an `OwnFuture`, not inlined here) delays it.
             Delay::from(std::time::Duration::ZERO).await;
         }
-        let work: std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + '_>> =
-            Box::pin(refresh(&env, blocking));
+        let work: super::OwnFuture<Outcome> = Box::pin(refresh(&env, blocking));
         let limit = Box::pin(Delay::from(std::time::Duration::from_millis(REFRESH_GIVE_UP_MS)));
         let outcome = match select(work, limit).await {
             Either::Left((outcome, _)) => outcome,
