@@ -1,7 +1,8 @@
 # rulecache — one entry point for building, running, testing and benchmarking.
 #   make run     build the worker and run it locally in front of the demo origin
 #   make test    every test the project has (lint, native, wasm build, runtime, browser)
-#   make bench   criterion benchmarks, the load benchmark against plain workers, purge propagation
+#   make bench   criterion benchmarks, the load benchmark against plain workers, CPU profiles,
+#                purge propagation
 #   make soak    the split-view soak at a larger size (SOAK_REQUESTS, default 24000)
 #   make test-e2e  the worker in front of real Plone 6.2.2 and Django 5.2 sites (installed from PyPI)
 # Each target installs what it needs first and skips what is already there.
@@ -22,7 +23,7 @@ export WRANGLER_LOG_PATH := $(CURDIR)/target/wrangler-logs
 export CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: e2e-install e2e-start e2e-stop test-e2e e2e-measure
-.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser soak bench bench-core bench-load bench-propagation bench-purge-sim size clean-state
+.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser soak bench bench-core bench-load bench-profile bench-propagation bench-purge-sim size clean-state
 
 all: build
 
@@ -102,7 +103,7 @@ SOAK_REQUESTS ?= 24000
 soak: build
 	SOAK_REQUESTS=$(SOAK_REQUESTS) node --test tests/integration/soak.test.mjs
 
-bench: bench-core bench-load bench-propagation bench-purge-sim
+bench: bench-core bench-load bench-profile bench-propagation bench-purge-sim
 
 # The benchmarks need unwinding (criterion), the release profile aborts on panic (wasm):
 # a separate target folder keeps the two builds of the library apart.
@@ -115,6 +116,11 @@ bench-purge-sim:
 
 bench-load: build origin
 	node --experimental-websocket --disable-warning=ExperimentalWarning benches/load/run.mjs
+
+## CPU profiles through the runtime's inspector: where a request's time goes, rulecache beside
+## the plain JS baselines (bench-results/profile.md)
+bench-profile: build origin
+	node --experimental-websocket --disable-warning=ExperimentalWarning benches/load/profile.mjs
 
 bench-propagation: build origin
 	node benches/propagation/run.mjs

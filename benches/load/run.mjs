@@ -1297,10 +1297,30 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+// Run as a script; imported (by profile.mjs) for its runtimes, workers and scenarios.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
+
+export {
+  ALICE,
+  JS_FIXED,
+  JS_FORWARDER,
+  SCENARIOS,
+  drive,
+  ensureGenerator,
+  freePort,
+  inspectorSession,
+  inspectorTarget,
+  prime,
+  startWorkerd,
+  workerdConfig,
+  writeConfig,
+  writeModule,
+};

@@ -15,7 +15,7 @@
 //! in the output folder), steps 2–4 are skipped: a no-change build costs one no-op `cargo build`.
 //!
 //! Usage: `worker-pack [--manifest-path CRATE/Cargo.toml] [--out DIR] [--no-opt] [--names]`
-//! (`--names` keeps function names in the module, for CPU profiles).
+//! (`--names` keeps function names in the module and the glue, for CPU profiles).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -139,9 +139,14 @@ fn run() -> Result<(), String> {
         "./shim.js",
         "--outfile=index.js",
         "--allow-overwrite",
-        "--minify",
         "--log-level=warning",
     ]);
+    // A profile names the glue's functions too: their identifiers are kept.
+    if options.names {
+        cmd.args(["--minify-whitespace", "--minify-syntax"]);
+    } else {
+        cmd.arg("--minify");
+    }
     status(cmd, "esbuild")?;
     // The runtime imports the compiled module as a value, not a source-phase import.
     let bundled = read(&staging.join("index.js"))?.replace("import source ", "import ");
