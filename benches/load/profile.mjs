@@ -11,7 +11,9 @@
 // profile ran: samples are weighted by the time each stands for, idle time is left out. The
 // inspector's sampler slows the worker (req/s is lower than in the load benchmark), and V8
 // inlines small JavaScript functions into their callers, which moves time between the glue's
-// buckets; read the table for where the time goes, and the load benchmark for the speed.
+// buckets; read the table for where the time goes, and the load benchmark for the speed. With
+// two CPUs or more (and taskset), workerd runs on a CPU of its own, so that its busy time is
+// its CPU time.
 //
 // Environment: PROFILE_DURATION (seconds profiled per row, default 5), PROFILE_INTERVAL_US
 // (sampling interval, default 100), BENCH_CONCURRENCY (as for the load benchmark).
@@ -21,6 +23,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import fs from 'node:fs';
+import os from 'node:os';
 import { startOrigin } from '../../tests/support/stack.mjs';
 import {
   ALICE,
@@ -148,16 +151,26 @@ async function profileRow(gen, worker, url, headers, file) {
   }
 }
 
+// The sampler records where the isolate's thread is, not whether it has a CPU: on a machine
+// shared with the load generator and the origin, time the thread waits for a CPU would count
+// where it waited. With two CPUs or more, the runtime gets the last one to itself and this
+// process, the origin and the load generator (its children) the others.
+const CPUS = os.availableParallelism();
+const PINNED = CPUS >= 2 && spawnSync('sh', ['-c', 'command -v taskset'], { stdio: 'ignore' }).status === 0;
+const pin = (pid, cpus) => spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' }).status === 0;
+
 async function startWithInspector(id, configFile) {
   const inspectorPort = await freePort();
   const w = await startWorkerd(configFile, '/', [`--inspector-addr=127.0.0.1:${inspectorPort}`]);
+  if (PINNED && !pin(w.pid, String(CPUS - 1))) throw new Error('taskset could not pin workerd');
   return { ...w, inspectorPort, id };
 }
 
 function markdown(report) {
   const f = (v) => (v == null ? '' : v.toFixed(1));
   const out = [];
-  out.push(`CPU profiles, bare workerd (${report.date}; ${report.durationS} s per row, sampled every ${report.intervalUs} µs, ${report.concurrency} connections). Microseconds of the isolate's CPU per request answered, idle time left out; req/s is with the sampler running.`, '');
+  const cpus = report.pinned ? `workerd pinned to a CPU of its own, the origin and load generator on the other${report.cpus > 2 ? 's' : ''}` : 'workerd sharing the CPUs with the origin and load generator (busy time includes time waiting for a CPU)';
+  out.push(`CPU profiles, bare workerd (${report.date}; ${report.durationS} s per row, sampled every ${report.intervalUs} µs, ${report.concurrency} connections; ${report.cpus} CPUs, ${cpus}). Microseconds of the isolate thread's busy time per request answered, idle time left out; req/s is with the sampler running.`, '');
   for (const row of report.rows) {
     const names = [...new Set([...Object.keys(row.rulecache.buckets), ...Object.keys(row.baseline.buckets)])];
     names.sort((a, b) => (row.rulecache.buckets[b] ?? 0) - (row.rulecache.buckets[a] ?? 0));
@@ -165,9 +178,10 @@ function markdown(report) {
     const groups = (r) => Object.entries(r.buckets).reduce((m, [k, us]) => ({ ...m, [group(k)]: (m[group(k)] ?? 0) + us }), {});
     const [gr, gb] = [groups(row.rulecache), groups(row.baseline)];
     const gnames = [...new Set([...Object.keys(gr), ...Object.keys(gb)])].sort((a, b) => (gr[b] ?? 0) - (gr[a] ?? 0));
-    out.push(`| where | rulecache µs/request | ${row.baselineName} µs/request |`, '|---|---:|---:|');
-    for (const n of gnames) out.push(`| ${n} | ${f(gr[n])} | ${f(gb[n])} |`);
-    out.push(`| **all** | **${f(row.rulecache.cpuUsPerRequest)}** | **${f(row.baseline.cpuUsPerRequest)}** |`, '');
+    const pct = (v, all) => (v == null ? '' : `${((100 * v) / all).toFixed(0)} %`);
+    out.push(`| where | rulecache µs/request | share | ${row.baselineName} µs/request | share |`, '|---|---:|---:|---:|---:|');
+    for (const n of gnames) out.push(`| ${n} | ${f(gr[n])} | ${pct(gr[n], row.rulecache.cpuUsPerRequest)} | ${f(gb[n])} | ${pct(gb[n], row.baseline.cpuUsPerRequest)} |`);
+    out.push(`| **all** | **${f(row.rulecache.cpuUsPerRequest)}** | | **${f(row.baseline.cpuUsPerRequest)}** | |`, '');
     out.push('<details><summary>every bucket</summary>', '');
     out.push(`| bucket | rulecache µs/request | ${row.baselineName} µs/request |`, '|---|---:|---:|');
     for (const n of names) out.push(`| ${n} | ${f(row.rulecache.buckets[n])} | ${f(row.baseline.buckets[n])} |`);
@@ -180,6 +194,8 @@ function markdown(report) {
 async function main() {
   const gen = ensureGenerator();
   namesBuild();
+  // Before the origin starts: it and every load generator run inherit this process's CPUs.
+  if (PINNED && !pin(process.pid, CPUS === 2 ? '0' : `0-${CPUS - 2}`)) throw new Error('taskset could not pin this process');
   const origin = await startOrigin();
   const stops = [origin.stop];
   try {
@@ -217,7 +233,7 @@ async function main() {
       console.log(`${row.title}: rulecache ${row.rulecache.cpuUsPerRequest.toFixed(1)} µs a request, ${baselineName} ${row.baseline.cpuUsPerRequest.toFixed(1)} µs`);
       rows.push(row);
     }
-    const report = { date: new Date().toISOString().slice(0, 10), runtime: 'bare workerd', durationS: DURATION, intervalUs: INTERVAL_US, concurrency: Number(process.env.BENCH_CONCURRENCY ?? 32), rows };
+    const report = { date: new Date().toISOString().slice(0, 10), runtime: 'bare workerd', cpus: CPUS, pinned: PINNED, durationS: DURATION, intervalUs: INTERVAL_US, concurrency: Number(process.env.BENCH_CONCURRENCY ?? 32), rows };
     fs.mkdirSync(outDir, { recursive: true });
     fs.writeFileSync(path.join(outDir, 'profile.json'), `${JSON.stringify(report, null, 2)}\n`);
     fs.writeFileSync(path.join(outDir, 'profile.md'), `${markdown(report)}\n`);
