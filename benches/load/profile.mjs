@@ -25,22 +25,8 @@ import path from 'node:path';
 import fs from 'node:fs';
 import os from 'node:os';
 import { startOrigin } from '../../tests/support/stack.mjs';
-import {
-  ALICE,
-  JS_FIXED,
-  JS_FORWARDER,
-  SCENARIOS,
-  drive,
-  ensureGenerator,
-  freePort,
-  inspectorSession,
-  inspectorTarget,
-  prime,
-  startWorkerd,
-  workerdConfig,
-  writeConfig,
-  writeModule,
-} from './run.mjs';
+// The load benchmark's runtimes, workers, scenarios and load generator.
+import * as load from './run.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DURATION = Number(process.env.PROFILE_DURATION ?? 5);
@@ -135,14 +121,14 @@ function summarise(profile, requests) {
 }
 
 async function profileRow(gen, worker, url, headers, file) {
-  const target = await inspectorTarget(worker.inspectorPort, () => true);
-  const session = await inspectorSession(target.url);
+  const target = await load.inspectorTarget(worker.inspectorPort, () => true);
+  const session = await load.inspectorSession(target.url);
   try {
-    await drive(gen, url, headers, 1);
+    await load.drive(gen, url, headers, 1);
     await session.call('Profiler.enable');
     await session.call('Profiler.setSamplingInterval', { interval: INTERVAL_US });
     await session.call('Profiler.start');
-    const m = await drive(gen, url, headers, DURATION);
+    const m = await load.drive(gen, url, headers, DURATION);
     const { profile } = await session.call('Profiler.stop');
     fs.writeFileSync(file, JSON.stringify(profile));
     return { rps: m.rps, ...summarise(profile, Math.max(m.ok, 1)) };
@@ -160,8 +146,8 @@ const PINNED = CPUS >= 2 && spawnSync('sh', ['-c', 'command -v taskset'], { stdi
 const pin = (pid, cpus) => spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' }).status === 0;
 
 async function startWithInspector(id, configFile) {
-  const inspectorPort = await freePort();
-  const w = await startWorkerd(configFile, '/', [`--inspector-addr=127.0.0.1:${inspectorPort}`]);
+  const inspectorPort = await load.freePort();
+  const w = await load.startWorkerd(configFile, '/', [`--inspector-addr=127.0.0.1:${inspectorPort}`]);
   if (PINNED && !pin(w.pid, String(CPUS - 1))) throw new Error('taskset could not pin workerd');
   return { ...w, inspectorPort, id };
 }
@@ -192,7 +178,7 @@ function markdown(report) {
 }
 
 async function main() {
-  const gen = ensureGenerator();
+  const gen = load.ensureGenerator();
   namesBuild();
   // Before the origin starts: it and every load generator run inherit this process's CPUs.
   if (PINNED && !pin(process.pid, CPUS === 2 ? '0' : `0-${CPUS - 2}`)) throw new Error('taskset could not pin this process');
@@ -204,25 +190,25 @@ async function main() {
       { name: 'index_bg.wasm', kind: 'wasm', file: path.join(buildDir, 'index_bg.wasm') },
     ];
     const configs = {
-      rulecache: writeConfig('profile-rulecache', workerdConfig({
+      rulecache: load.writeConfig('profile-rulecache', load.workerdConfig({
         id: 'profile-rulecache',
         modules: wasm,
         text: { ORIGIN: origin.url, ADMIN_PREFIX: '/_rulecache', PURGE_SECRET: 'bench-secret' },
         durableObjects: { PURGE_LEDGER: 'PurgeLedger' },
       })),
-      'plain JS forwarder': writeConfig('profile-js-forwarder', workerdConfig({ id: 'profile-js-forwarder', modules: [{ name: 'w.js', kind: 'esModule', file: writeModule('profile-js-forwarder.js', JS_FORWARDER) }], text: { ORIGIN: origin.url } })),
-      'plain JS fixed response': writeConfig('profile-js-fixed', workerdConfig({ id: 'profile-js-fixed', modules: [{ name: 'w.js', kind: 'esModule', file: writeModule('profile-js-fixed.js', JS_FIXED) }], text: { ORIGIN: origin.url } })),
+      'plain JS forwarder': load.writeConfig('profile-js-forwarder', load.workerdConfig({ id: 'profile-js-forwarder', modules: [{ name: 'w.js', kind: 'esModule', file: load.writeModule('profile-js-forwarder.js', load.JS_FORWARDER) }], text: { ORIGIN: origin.url } })),
+      'plain JS fixed response': load.writeConfig('profile-js-fixed', load.workerdConfig({ id: 'profile-js-fixed', modules: [{ name: 'w.js', kind: 'esModule', file: load.writeModule('profile-js-fixed.js', load.JS_FIXED) }], text: { ORIGIN: origin.url } })),
     };
     const rows = [];
-    for (const sc of SCENARIOS.filter((s) => s.needs.length === 0)) {
+    for (const sc of load.SCENARIOS.filter((s) => s.needs.length === 0)) {
       const baselineName = sc.fixedBaseline ? 'plain JS fixed response' : 'plain JS forwarder';
-      const headers = sc.headers.Cookie ? { Cookie: `__ac=${ALICE}` } : {};
+      const headers = sc.headers.Cookie ? { Cookie: `__ac=${load.ALICE}` } : {};
       const row = { id: sc.id, title: sc.title.replace(/^rulecache /, ''), path: sc.path, cookie: Boolean(sc.headers.Cookie), baselineName };
       for (const [which, name] of [['rulecache', 'rulecache'], ['baseline', baselineName]]) {
         const w = await startWithInspector(name, configs[name]);
         try {
           const url = w.url + sc.path;
-          const cs = await prime(url, headers);
+          const cs = await load.prime(url, headers);
           if (which === 'rulecache' && !sc.expect(cs)) throw new Error(`${sc.id}: rulecache answered with Cache-Status "${cs}"`);
           const file = path.join(path.dirname(buildDir), `${sc.id}-${which}.cpuprofile`);
           row[which] = await profileRow(gen, w, url, headers, file);
