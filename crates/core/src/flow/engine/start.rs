@@ -7,22 +7,20 @@ impl Flow {
     /// Starts the flow for a request at `now`; returns the flow and its first step.
     /// `debug_proven`: the shell verified the admin secret on this request.
     pub fn start(policy: &Policy, mut client: RequestHead, now: Time, debug_proven: bool) -> (Flow, Step) {
-        for name in INTERNAL_REQUEST_HEADERS {
-            client.headers.remove(name);
-        }
-        if debug_proven {
-            // The admin secret proved debug access; it is no credential for the origin and never
-            // leaves the worker.
-            client.headers.remove("authorization");
-        }
-        // Fields that make origins build another host, URL or method than the one keyed are
-        // not forwarded unless the policy trusts them (unkeyed-input cache poisoning).
+        // One pass over the client's fields drops: the internal fields a client may not send;
+        // `Authorization` when the admin secret proved debug access (it is no credential for
+        // the origin and never leaves the worker); and the fields that make origins build
+        // another host, URL or method than the one keyed, unless the policy trusts them
+        // (unkeyed-input cache poisoning).
         let trusted = &policy.key_options().trusted_headers;
-        for name in key::UNKEYED_REQUEST_HEADERS {
-            if !trusted.iter().any(|t| t == name) {
-                client.headers.remove(name);
-            }
-        }
+        let dropped = |name: &str| {
+            INTERNAL_REQUEST_HEADERS.iter().any(|n| name.eq_ignore_ascii_case(n))
+                || (debug_proven && name.eq_ignore_ascii_case("authorization"))
+                || key::UNKEYED_REQUEST_HEADERS
+                    .iter()
+                    .any(|n| name.eq_ignore_ascii_case(n) && !trusted.iter().any(|t| t == n))
+        };
+        client.headers.retain(|name, _| !dropped(name));
         let audience = policy.audience(&client.headers);
         policy.prepare_origin_headers(&mut client.headers, audience);
         // RFC 9110 §7.6.1: the connection-specific fields of the client's hop are not forwarded.
