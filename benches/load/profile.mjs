@@ -37,18 +37,15 @@ const outDir = path.join(root, 'bench-results');
 /** The release worker packed with its function names (wasm name section, unmangled glue). */
 function namesBuild() {
   const pack = path.join(root, 'target/debug/worker-pack');
-  const env = {
-    ...process.env,
-    WASM_OPT_BIN: process.env.WASM_OPT_BIN ?? path.join(root, 'node_modules/.bin/wasm-opt'),
-    ESBUILD_BIN: process.env.ESBUILD_BIN ?? path.join(root, 'node_modules/.bin/esbuild'),
-  };
-  const r = spawnSync(pack, ['--out', buildDir, '--names'], { cwd: root, env, stdio: 'inherit' });
+  const r = spawnSync(pack, ['--out', buildDir, '--names'], { cwd: root, env: load.packEnv(), stdio: 'inherit' });
   if (r.status !== 0) throw new Error('worker-pack --names failed');
 }
 
-// The worker's own JavaScript: heads.js (heads and bodies across the boundary) and the entry
-// shim; everything else in index.js is wasm-bindgen's glue.
-const HEADS_JS = new Set(['headLines', 'requestLines', 'responseLines', 'headersFromLines', 'editedHeaders', 'respond', 'forward', 'readCapped', 'sliceStream', 'put', 'edit']);
+// The functions of heads.js (heads and bodies across the boundary), read from its source;
+// everything else in index.js is wasm-bindgen's glue and the entry shim.
+const HEADS_JS = new Set(
+  [...fs.readFileSync(path.join(root, 'crates/worker/js/heads.js'), 'utf8').matchAll(/\bfunction\s+(\w+)\s*\(/g)].map((m) => m[1]),
+);
 
 /** The bucket of one profile node (its own time, not its callees'). */
 function bucket(frame) {
@@ -145,11 +142,11 @@ const CPUS = os.availableParallelism();
 const PINNED = CPUS >= 2 && spawnSync('sh', ['-c', 'command -v taskset'], { stdio: 'ignore' }).status === 0;
 const pin = (pid, cpus) => spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' }).status === 0;
 
-async function startWithInspector(id, configFile) {
+async function startWithInspector(configFile) {
   const inspectorPort = await load.freePort();
   const w = await load.startWorkerd(configFile, '/', [`--inspector-addr=127.0.0.1:${inspectorPort}`]);
   if (PINNED && !pin(w.pid, String(CPUS - 1))) throw new Error('taskset could not pin workerd');
-  return { ...w, inspectorPort, id };
+  return { ...w, inspectorPort };
 }
 
 function markdown(report) {
@@ -183,7 +180,6 @@ async function main() {
   // Before the origin starts: it and every load generator run inherit this process's CPUs.
   if (PINNED && !pin(process.pid, CPUS === 2 ? '0' : `0-${CPUS - 2}`)) throw new Error('taskset could not pin this process');
   const origin = await startOrigin();
-  const stops = [origin.stop];
   try {
     const wasm = [
       { name: 'index.js', kind: 'esModule', file: path.join(buildDir, 'index.js') },
@@ -205,7 +201,7 @@ async function main() {
       const headers = sc.headers.Cookie ? { Cookie: `__ac=${load.ALICE}` } : {};
       const row = { id: sc.id, title: sc.title.replace(/^rulecache /, ''), path: sc.path, cookie: Boolean(sc.headers.Cookie), baselineName };
       for (const [which, name] of [['rulecache', 'rulecache'], ['baseline', baselineName]]) {
-        const w = await startWithInspector(name, configs[name]);
+        const w = await startWithInspector(configs[name]);
         try {
           const url = w.url + sc.path;
           const cs = await load.prime(url, headers);
@@ -225,7 +221,7 @@ async function main() {
     fs.writeFileSync(path.join(outDir, 'profile.md'), `${markdown(report)}\n`);
     console.log(`wrote bench-results/profile.json and bench-results/profile.md`);
   } finally {
-    for (const stop of stops) await stop();
+    await origin.stop();
   }
 }
 

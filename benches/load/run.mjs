@@ -215,6 +215,15 @@ function jsOptions(script, originUrl) {
 
 const rustDir = path.join(here, 'rust-forwarder');
 
+/** The environment worker-pack runs in: the project's wasm-opt and esbuild unless set. */
+function packEnv() {
+  return {
+    ...process.env,
+    WASM_OPT_BIN: process.env.WASM_OPT_BIN ?? path.join(root, 'node_modules/.bin/wasm-opt'),
+    ESBUILD_BIN: process.env.ESBUILD_BIN ?? path.join(root, 'node_modules/.bin/esbuild'),
+  };
+}
+
 /** Builds the plain Rust forwarder once (worker-pack); false when that is not possible. */
 function ensureRustForwarder() {
   const out = path.join(rustDir, 'build/index.js');
@@ -226,12 +235,7 @@ function ensureRustForwarder() {
     return false;
   }
   console.log('rust forwarder: building with worker-pack (first run only) …');
-  const env = {
-    ...process.env,
-    WASM_OPT_BIN: process.env.WASM_OPT_BIN ?? path.join(root, 'node_modules/.bin/wasm-opt'),
-    ESBUILD_BIN: process.env.ESBUILD_BIN ?? path.join(root, 'node_modules/.bin/esbuild'),
-    CARGO_TARGET_DIR: path.join(root, 'target/bench-rust-forwarder'),
-  };
+  const env = { ...packEnv(), CARGO_TARGET_DIR: path.join(root, 'target/bench-rust-forwarder') };
   const ok = run(pack, ['--manifest-path', path.join(rustDir, 'Cargo.toml'), '--out', path.join(rustDir, 'build')], { cwd: root, env });
   if (!ok) console.log('rust forwarder: build failed; skipped');
   return ok && fs.existsSync(out);
@@ -1318,6 +1322,7 @@ export {
   freePort,
   inspectorSession,
   inspectorTarget,
+  packEnv,
   prime,
   startWorkerd,
   workerdConfig,
