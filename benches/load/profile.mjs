@@ -27,6 +27,9 @@ import os from 'node:os';
 import { startOrigin } from '../../tests/support/stack.mjs';
 // The load benchmark's runtimes, workers, scenarios and load generator.
 import * as load from './run.mjs';
+import * as same from './same-answer.mjs';
+
+const SAME_ANSWER = same.NAME;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DURATION = Number(process.env.PROFILE_DURATION ?? 5);
@@ -153,21 +156,23 @@ function markdown(report) {
   const f = (v) => (v == null ? '' : v.toFixed(1));
   const out = [];
   const cpus = report.pinned ? `workerd pinned to a CPU of its own, the origin and load generator on the other${report.cpus > 2 ? 's' : ''}` : 'workerd sharing the CPUs with the origin and load generator (busy time includes time waiting for a CPU)';
-  out.push(`CPU profiles, bare workerd (${report.date}; ${report.durationS} s per row, sampled every ${report.intervalUs} µs, ${report.concurrency} connections; ${report.cpus} CPUs, ${cpus}). Microseconds of the isolate thread's busy time per request answered, idle time left out; req/s is with the sampler running.`, '');
+  out.push(`CPU profiles, bare workerd (${report.date}; ${report.durationS} s per row, sampled every ${report.intervalUs} µs, ${report.concurrency} connections; ${report.cpus} CPUs, ${cpus}). Microseconds of the isolate thread's busy time per request answered, idle time left out; req/s is with the sampler running. ${SAME_ANSWER}: the scenario's plain JS worker that gives rulecache's answer with every decision made in advance (\`benches/load/same-answer.mjs\`).`, '');
+  const workers = (row) => [['rulecache', 'rulecache'], ['sameAnswer', SAME_ANSWER], ['baseline', row.baselineName]];
   for (const row of report.rows) {
-    const names = [...new Set([...Object.keys(row.rulecache.buckets), ...Object.keys(row.baseline.buckets)])];
-    names.sort((a, b) => (row.rulecache.buckets[b] ?? 0) - (row.rulecache.buckets[a] ?? 0));
-    out.push(`**${row.title}** (\`${row.path}\`${row.cookie ? ', logged-in cookie' : ''}): rulecache ${row.rulecache.rps.toFixed(0)} req/s, ${f(row.rulecache.cpuUsPerRequest)} µs a request; ${row.baselineName} ${row.baseline.rps.toFixed(0)} req/s, ${f(row.baseline.cpuUsPerRequest)} µs.`, '');
+    const ws = workers(row);
+    out.push(`**${row.title}** (\`${row.path}\`${row.cookie ? ', logged-in cookie' : ''}): ${ws.map(([k, name]) => `${name} ${row[k].rps.toFixed(0)} req/s, ${f(row[k].cpuUsPerRequest)} µs a request`).join('; ')}.`, '');
     const groups = (r) => Object.entries(r.buckets).reduce((m, [k, us]) => ({ ...m, [group(k)]: (m[group(k)] ?? 0) + us }), {});
-    const [gr, gb] = [groups(row.rulecache), groups(row.baseline)];
-    const gnames = [...new Set([...Object.keys(gr), ...Object.keys(gb)])].sort((a, b) => (gr[b] ?? 0) - (gr[a] ?? 0));
+    const gs = ws.map(([k]) => groups(row[k]));
+    const gnames = [...new Set(gs.flatMap((g) => Object.keys(g)))].sort((a, b) => (gs[0][b] ?? 0) - (gs[0][a] ?? 0));
     const pct = (v, all) => (v == null ? '' : `${((100 * v) / all).toFixed(0)} %`);
-    out.push(`| where | rulecache µs/request | share | ${row.baselineName} µs/request | share |`, '|---|---:|---:|---:|---:|');
-    for (const n of gnames) out.push(`| ${n} | ${f(gr[n])} | ${pct(gr[n], row.rulecache.cpuUsPerRequest)} | ${f(gb[n])} | ${pct(gb[n], row.baseline.cpuUsPerRequest)} |`);
-    out.push(`| **all** | **${f(row.rulecache.cpuUsPerRequest)}** | | **${f(row.baseline.cpuUsPerRequest)}** | |`, '');
+    out.push(`| where | ${ws.map(([, name]) => `${name} µs/request | share`).join(' | ')} |`, `|---|${ws.map(() => '---:|---:').join('|')}|`);
+    for (const n of gnames) out.push(`| ${n} | ${ws.map(([k], i) => `${f(gs[i][n])} | ${pct(gs[i][n], row[k].cpuUsPerRequest)}`).join(' | ')} |`);
+    out.push(`| **all** | ${ws.map(([k]) => `**${f(row[k].cpuUsPerRequest)}** | `).join(' | ')} |`, '');
+    const names = [...new Set(ws.flatMap(([k]) => Object.keys(row[k].buckets)))];
+    names.sort((a, b) => (row.rulecache.buckets[b] ?? 0) - (row.rulecache.buckets[a] ?? 0));
     out.push('<details><summary>every bucket</summary>', '');
-    out.push(`| bucket | rulecache µs/request | ${row.baselineName} µs/request |`, '|---|---:|---:|');
-    for (const n of names) out.push(`| ${n} | ${f(row.rulecache.buckets[n])} | ${f(row.baseline.buckets[n])} |`);
+    out.push(`| bucket | ${ws.map(([, name]) => `${name} µs/request`).join(' | ')} |`, `|---|${ws.map(() => '---:').join('|')}|`);
+    for (const n of names) out.push(`| ${n} | ${ws.map(([k]) => f(row[k].buckets[n])).join(' | ')} |`);
     out.push('', '</details>', '');
     out.push(`Top wasm functions of rulecache (own time, µs/request): ${row.rulecache.topWasm.slice(0, 10).map((t) => `\`${t.fn}\` ${t.us.toFixed(2)}`).join('; ')}.`, '');
   }
@@ -195,24 +200,40 @@ async function main() {
       'plain JS forwarder': load.writeConfig('profile-js-forwarder', load.workerdConfig({ id: 'profile-js-forwarder', modules: [{ name: 'w.js', kind: 'esModule', file: load.writeModule('profile-js-forwarder.js', load.JS_FORWARDER) }], text: { ORIGIN: origin.url } })),
       'plain JS fixed response': load.writeConfig('profile-js-fixed', load.workerdConfig({ id: 'profile-js-fixed', modules: [{ name: 'w.js', kind: 'esModule', file: load.writeModule('profile-js-fixed.js', load.JS_FIXED) }], text: { ORIGIN: origin.url } })),
     };
+    const scenarios = load.SCENARIOS.filter((s) => s.needs.length === 0);
+    // rulecache's answers, recorded in front of a recording proxy, for the same-answer workers.
+    const recipes = await same.record(origin.url, (o) => load.startWorkerd(load.writeConfig('profile-record', load.workerdConfig({
+      id: 'profile-record',
+      modules: wasm,
+      text: { ORIGIN: o, ADMIN_PREFIX: '/_rulecache', PURGE_SECRET: 'bench-secret' },
+      durableObjects: { PURGE_LEDGER: 'PurgeLedger' },
+    })), '/'), scenarios);
+    for (const sc of scenarios) {
+      const id = `profile-same-answer-${sc.id}`;
+      configs[`${SAME_ANSWER} ${sc.id}`] = load.writeConfig(id, load.workerdConfig({ id, modules: [{ name: 'w.js', kind: 'esModule', file: load.writeModule(`${id}.js`, same.source(recipes[sc.id])) }], text: { ORIGIN: origin.url } }));
+    }
     const rows = [];
-    for (const sc of load.SCENARIOS.filter((s) => s.needs.length === 0)) {
+    for (const sc of scenarios) {
       const baselineName = sc.fixedBaseline ? 'plain JS fixed response' : 'plain JS forwarder';
       const headers = sc.headers.Cookie ? { Cookie: `__ac=${load.ALICE}` } : {};
       const row = { id: sc.id, title: sc.title.replace(/^rulecache /, ''), path: sc.path, cookie: Boolean(sc.headers.Cookie), baselineName };
-      for (const [which, name] of [['rulecache', 'rulecache'], ['baseline', baselineName]]) {
+      for (const [which, name] of [['rulecache', 'rulecache'], ['sameAnswer', `${SAME_ANSWER} ${sc.id}`], ['baseline', baselineName]]) {
         const w = await startWithInspector(configs[name]);
         try {
           const url = w.url + sc.path;
           const cs = await load.prime(url, headers);
           if (which === 'rulecache' && !sc.expect(cs)) throw new Error(`${sc.id}: rulecache answered with Cache-Status "${cs}"`);
+          if (which === 'sameAnswer') {
+            const problems = await same.check(w.url, recipes[sc.id]);
+            if (problems.length) throw new Error(`${sc.id}: the same-answer worker answers otherwise than rulecache: ${problems.join('; ')}`);
+          }
           const file = path.join(path.dirname(buildDir), `${sc.id}-${which}.cpuprofile`);
           row[which] = await profileRow(gen, w, url, headers, file);
         } finally {
           await w.stop();
         }
       }
-      console.log(`${row.title}: rulecache ${row.rulecache.cpuUsPerRequest.toFixed(1)} µs a request, ${baselineName} ${row.baseline.cpuUsPerRequest.toFixed(1)} µs`);
+      console.log(`${row.title}: rulecache ${row.rulecache.cpuUsPerRequest.toFixed(1)} µs a request, ${SAME_ANSWER} ${row.sameAnswer.cpuUsPerRequest.toFixed(1)} µs, ${baselineName} ${row.baseline.cpuUsPerRequest.toFixed(1)} µs`);
       rows.push(row);
     }
     const report = { date: new Date().toISOString().slice(0, 10), runtime: 'bare workerd', cpus: CPUS, pinned: PINNED, durationS: DURATION, intervalUs: INTERVAL_US, concurrency: Number(process.env.BENCH_CONCURRENCY ?? 32), rows };

@@ -39,6 +39,7 @@ import zlib from 'node:zlib';
 import net from 'node:net';
 import { Miniflare } from 'miniflare';
 import { startOrigin, workerOptions } from '../../tests/support/stack.mjs';
+import * as sameAnswer from './same-answer.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -486,6 +487,39 @@ async function probeWorkerdCache() {
   }
 }
 
+/**
+ * The same-answer workers (see same-answer.mjs), one for each bare-workerd scenario, started
+ * with `serve` once rulecache's answers are recorded and each is checked against them; a
+ * worker that answers otherwise is left out, with a warning.
+ */
+async function startSameAnswers(originUrl, serve) {
+  const config = (o) => writeConfig('record-rulecache', workerdConfig({
+    id: 'record-rulecache',
+    modules: [
+      { name: 'index.js', kind: 'esModule', file: path.join(root, 'build/index.js') },
+      { name: 'index_bg.wasm', kind: 'wasm', file: path.join(root, 'build/index_bg.wasm') },
+    ],
+    text: { ORIGIN: o, ADMIN_PREFIX: '/_rulecache', PURGE_SECRET: 'bench-secret' },
+    durableObjects: { PURGE_LEDGER: 'PurgeLedger' },
+  }));
+  const scenarios = SCENARIOS.filter((sc) => leanest(sc) === WD);
+  const recipes = await sameAnswer.record(originUrl, (o) => startWorkerd(config(o), '/'), scenarios);
+  const out = {};
+  for (const sc of scenarios) {
+    const id = `js-same-answer-${sc.id}`;
+    const file = writeConfig(id, workerdConfig({ id, modules: [{ name: `${id}.js`, kind: 'esModule', file: writeModule(`${id}.js`, sameAnswer.source(recipes[sc.id])) }], text: { ORIGIN: originUrl } }));
+    const w = await serve(file);
+    const problems = await sameAnswer.check(w.url, recipes[sc.id]);
+    if (problems.length) {
+      console.log(`  warning: ${sc.id}: the ${sameAnswer.NAME} worker answers otherwise than rulecache (${problems.join('; ')}): left out`);
+      await w.stop();
+      continue;
+    }
+    out[sc.id] = w;
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------
 // Scenarios
 // ---------------------------------------------------------------------------------------
@@ -920,6 +954,7 @@ const WORKERS = {
   'rust-forwarder': 'plain Rust forwarder',
   'js-edge-cache': 'plain JS edge cache',
   'js-caches-default-hit': 'plain JS caches.default hit',
+  'js-same-answer': sameAnswer.NAME,
 };
 
 /** Every row of one run as Markdown tables: throughput, cold start, peak memory. */
@@ -931,14 +966,16 @@ function markdownReport(report) {
   const lines = [];
   lines.push(`One run of \`make bench-load\` (${report.when}; ${report.machine.cpus} CPUs shared by load generator, runtime and origin; ${report.generator}, ${report.concurrency} connections, ${report.warmupSeconds} s warm-up and ${report.durationSeconds} s per row; ${f(report.totalSeconds)} s in all). Ratios: req/s over the baseline's req/s on the same path and headers, in the same runtime and run.`);
   lines.push('');
-  lines.push('| scenario | worker | runtime | req/s | p50 ms | p99 ms | ÷ JS forwarder | ÷ JS fixed response | ÷ JS edge cache | ÷ JS caches.default hit | ÷ Rust forwarder |');
-  lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| scenario | worker | runtime | req/s | p50 ms | p99 ms | ÷ JS forwarder | ÷ JS fixed response | ÷ JS edge cache | ÷ JS caches.default hit | ÷ Rust forwarder | ÷ JS same answer |');
+  lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of report.results) {
     const [kind, id] = r.scenario.includes(':') ? r.scenario.split(':') : [null, r.scenario];
     const scenario = kind ? (SCENARIOS.find((sc) => sc.id === id)?.title.replace(/^rulecache /, '') ?? id) : r.scenario === 'js-fixed' ? 'fixed response' : r.title.replace(/^rulecache /, '');
     const worker = kind ? `${WORKERS[kind] ?? kind}${r.jsEdgeCache ? ` (${r.jsEdgeCache})` : ''}` : r.scenario === 'js-fixed' ? WORKERS['js-fixed'] : '**rulecache**';
     const own = !kind && r.scenario !== 'js-fixed';
-    lines.push(`| ${scenario} | ${worker} | ${rtName(r.runtime)} | ${f(r.rps)} | ${f(r.p50, 1)} | ${f(r.p99, 1)} | ${x(r.ratio)} | ${own ? x(r.ratioToJsFixed) : ''} | ${own ? x(r.ratioToJsEdgeCache) : ''} | ${own ? x(r.ratioToJsCachesDefaultHit) : ''} | ${own ? x(r.ratioToRustForwarder) : ''} |`);
+    // The same-answer worker's own row also gives its ratio to the fixed response.
+    const fixedOf = own || kind === 'js-same-answer';
+    lines.push(`| ${scenario} | ${worker} | ${rtName(r.runtime)} | ${f(r.rps)} | ${f(r.p50, 1)} | ${f(r.p99, 1)} | ${x(r.ratio)} | ${fixedOf ? x(r.ratioToJsFixed) : ''} | ${own ? x(r.ratioToJsEdgeCache) : ''} | ${own ? x(r.ratioToJsCachesDefaultHit) : ''} | ${own ? x(r.ratioToRustForwarder) : ''} | ${own ? x(r.ratioToSameAnswer) : ''} |`);
   }
   lines.push('');
   lines.push(`Cold start (median of ${COLD_ROUNDS} rounds; "new runtime → first response" from starting the runtime to the first response's body, "first request alone" from the runtime being ready (listening) to that response):`);
@@ -964,11 +1001,11 @@ function markdownReport(report) {
   lines.push('');
   lines.push(`Release wasm: ${w.raw} B raw, ${w.gzip} B gzipped.`);
   lines.push('');
-  lines.push('| goal | runtime | this run | |');
-  lines.push('|---|---|---:|---|');
+  lines.push(`| goal | runtime | this run | | ${WORKERS['js-same-answer']}, same ratio |`);
+  lines.push('|---|---|---:|---|---:|');
   for (const b of report.budgets) {
     const v = b.value == null ? 'not measured' : b.unit === 'x' ? x(b.value) : b.unit === 'B' ? `${b.value} B` : `${f(b.value, 1)} ${b.unit}`;
-    lines.push(`| ${b.budget.replace(/>=/g, '≥').replace(/<=/g, '≤').replace(/ x /g, '× ').replace(/->/g, '→')} | ${b.runtime ? rtName(b.runtime) : ''} | ${v} | ${b.met == null ? '' : b.met ? 'met' : '**missed**'} |`);
+    lines.push(`| ${b.budget.replace(/>=/g, '≥').replace(/<=/g, '≤').replace(/ x /g, '× ').replace(/->/g, '→')} | ${b.runtime ? rtName(b.runtime) : ''} | ${v} | ${b.met == null ? '' : b.met ? 'met' : '**missed**'} | ${x(b.sameAnswer)} |`);
   }
   lines.push('');
   return lines.join('\n');
@@ -1042,6 +1079,7 @@ async function main() {
       } catch (e) {
         rcCheck = { ok: false, problems: [`did not start: ${e.message}`], policySource: null, scenarios: [] };
       }
+      if (rcCheck.ok) wd.same = await startSameAnswers(origin.url, serveWd);
       if (!rcCheck.ok && wd.rc) {
         const { lines, count } = wd.rc.log();
         rcCheck.log = { lines: count, distinct: [...new Set(lines)].slice(-20) };
@@ -1122,9 +1160,14 @@ async function main() {
           cacheHitBase = await measure(gen, rt, `plain JS caches.default hit ${hdr(sc)}`, s.jsCacheHit.url + sc.path, sc.headers);
           rows.push({ scenario: `js-caches-default-hit:${sc.id}`, title: `plain JS caches.default hit (${sc.id})`, runtime: rt, path: sc.path, ...cacheHitBase, baseline: `js-forwarder:${sc.id}`, baselineRuntime: rt, ratio: cacheHitBase.rps / base.rps });
         }
+        const fixed = sc.fixedBaseline ? row('js-fixed', rt) : null;
+        let sameBase = null;
+        if (s.same?.[sc.id]) {
+          sameBase = await measure(gen, rt, `${sameAnswer.NAME} ${hdr(sc)}`, s.same[sc.id].url + sc.path, sc.headers);
+          rows.push({ scenario: `js-same-answer:${sc.id}`, title: `${sameAnswer.NAME} (${sc.id})`, runtime: rt, path: sc.path, ...sameBase, baseline: `js-forwarder:${sc.id}`, baselineRuntime: rt, ratio: sameBase.rps / base.rps, ratioToJsFixed: fixed ? sameBase.rps / fixed.rps : null });
+        }
         const m = await measure(gen, rt, sc.title, s.rc.url + sc.path, sc.headers);
         const csAfter = await prime(s.rc.url + sc.path, sc.headers);
-        const fixed = sc.fixedBaseline ? row('js-fixed', rt) : null;
         rows.push({
           scenario: sc.id,
           title: sc.title,
@@ -1142,6 +1185,7 @@ async function main() {
           ratioToJsEdgeCache: edgeBase ? m.rps / edgeBase.rps : null,
           ratioToJsCachesDefaultHit: cacheHitBase ? m.rps / cacheHitBase.rps : null,
           ratioToRustForwarder: rustBase ? m.rps / rustBase.rps : null,
+          ratioToSameAnswer: sameBase ? m.rps / sameBase.rps : null,
         });
       }
     }
@@ -1195,27 +1239,31 @@ async function main() {
       ['vs JS edge', 'ratioToJsEdgeCache'],
       ['vs c.d hit', 'ratioToJsCachesDefaultHit'],
       ['vs Rust fwd', 'ratioToRustForwarder'],
+      ['vs same ans', 'ratioToSameAnswer'],
     ];
     console.log(`\n${pad('scenario', 44)} ${pad('runtime', 10)} ${lpad('req/s', 8)} ${lpad('p50 ms', 8)} ${lpad('p99 ms', 8)} ${lpad('errors', 7)} ${ratioCols.map(([h]) => lpad(h, 11)).join(' ')}`);
     for (const r of rows) {
       console.log(`${pad(r.scenario, 44)} ${pad(r.runtime, 10)} ${lpad(r.rps.toFixed(0), 8)} ${lpad(r.p50.toFixed(2), 8)} ${lpad(r.p99.toFixed(2), 8)} ${lpad(r.errors, 7)} ${ratioCols.map(([, k]) => lpad(x(r[k]), 11)).join(' ')}`);
     }
-    console.log('(ratios: req/s of each rulecache scenario over a baseline on the same path and headers, in the same runtime, same run: "vs JS fwd" the plain JS forwarder (for a baseline row: that baseline over the JS forwarder), "vs fixed" the plain JS fixed response (small memory-tier hits), "vs JS edge" the hand-written JS edge cache, "vs c.d hit" the plain JS worker answering the same entry from caches.default (Cache API hit), "vs Rust fwd" the plain Rust forwarder)');
+    console.log('(ratios: req/s of each rulecache scenario over a baseline on the same path and headers, in the same runtime, same run: "vs JS fwd" the plain JS forwarder (for a baseline row: that baseline over the JS forwarder), "vs fixed" the plain JS fixed response (small memory-tier hits), "vs JS edge" the hand-written JS edge cache, "vs c.d hit" the plain JS worker answering the same entry from caches.default (Cache API hit), "vs Rust fwd" the plain Rust forwarder, "vs same ans" the plain JS worker giving rulecache\'s answer with its decisions made in advance)');
 
     const KiB = 1024;
     // The goals (issue 17's table, and the JS edge cache: beat it on hits, match it on misses),
     // each a ratio within one runtime and this run; a goal whose rows were not measured is
     // reported as such.
     const coldOf = (label, rt) => cold.find((c) => c.label === label && c.runtime === rt);
-    const goal = (text, runtime, value, ok, unit = 'x') => ({ budget: text, runtime, value: value ?? null, met: value == null ? null : ok(value), unit });
+    const goal = (text, runtime, value, ok, unit = 'x', same = null) => ({ budget: text, runtime, value: value ?? null, met: value == null ? null : ok(value), unit, sameAnswer: same ?? null });
+    // The same ratio for the worker that gives rulecache's answer with its decisions made in
+    // advance: the most any worker giving that answer gets from the runtime.
+    const sameOf = (id, key) => row(`js-same-answer:${id}`, WD)?.[key];
     const rcMemory = memory.filter((m) => m.worker === 'rulecache');
     const maxIsolate = rcMemory.length ? Math.max(...rcMemory.map((m) => m.isolate.peakBytes)) : null;
     const rcCold = coldOf('rulecache', WD);
     const jsCold = coldOf('plain JS forwarder', WD);
     const budgets = [
-      goal('memory-tier hit >= 0.70 x the plain JS fixed response', WD, row('memory-hit', WD)?.ratioToJsFixed, (v) => v >= 0.7),
-      goal('miss >= 0.85 x the plain JS forwarder', WD, row('miss', WD)?.ratio, (v) => v >= 0.85),
-      goal('bypass >= 0.85 x the plain JS forwarder', WD, row('bypass-logged-in', WD)?.ratio, (v) => v >= 0.85),
+      goal('memory-tier hit >= 0.70 x the plain JS fixed response', WD, row('memory-hit', WD)?.ratioToJsFixed, (v) => v >= 0.7, 'x', sameOf('memory-hit', 'ratioToJsFixed')),
+      goal('miss >= 0.85 x the plain JS forwarder', WD, row('miss', WD)?.ratio, (v) => v >= 0.85, 'x', sameOf('miss', 'ratio')),
+      goal('bypass >= 0.85 x the plain JS forwarder', WD, row('bypass-logged-in', WD)?.ratio, (v) => v >= 0.85, 'x', sameOf('bypass-logged-in', 'ratio')),
       goal('stale, revalidated (304) >= 0.95 x the plain JS forwarder', MF, row('revalidate-304', MF)?.ratio, (v) => v >= 0.95),
       goal('Cache API hit >= 1.0 x the plain JS caches.default hit', MF, row('cache-api-hit', MF)?.ratioToJsCachesDefaultHit, (v) => v >= 1),
       goal('memory-tier hit >= 1.0 x the plain JS edge cache', MF, row('memory-hit', MF)?.ratioToJsEdgeCache, (v) => v >= 1),
@@ -1233,7 +1281,8 @@ async function main() {
     console.log('\ngoals (each a ratio of rows in one runtime, this run):');
     for (const b of budgets) {
       const v = b.value == null ? 'not measured' : b.unit === 'x' ? `${b.value.toFixed(2)}x` : b.unit === 'B' ? `${b.value} B` : `${b.value.toFixed(1)} ${b.unit}`;
-      console.log(`  ${b.met == null ? '-      ' : b.met ? 'met    ' : 'MISSED '} ${b.budget}${b.runtime ? ` [${b.runtime}]` : ''} (${v})`);
+      const same = b.sameAnswer == null ? '' : `; ${sameAnswer.NAME}: ${b.sameAnswer.toFixed(2)}x`;
+      console.log(`  ${b.met == null ? '-      ' : b.met ? 'met    ' : 'MISSED '} ${b.budget}${b.runtime ? ` [${b.runtime}]` : ''} (${v}${same})`);
     }
 
     const informational = [];
