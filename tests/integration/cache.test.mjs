@@ -256,6 +256,24 @@ test('two Set-Cookie fields from the origin reach the client as two fields, and 
   assert.equal(await stack.originHits(path), 2);
 });
 
+test('each request is answered for its own URL: 300 URLs (more than the isolate keeps parsed), a 2 kB one, and the first again', async () => {
+  // The isolate keeps recent request URLs parsed (256 at most, up to 1 KiB each): a URL found
+  // there must be the request's own, after the memo was filled and emptied, and past its size.
+  const base = ns('own-url');
+  const paths = Array.from({ length: 300 }, (_, i) => `${base}/${i}`);
+  paths.push(`${base}/long-${'x'.repeat(2000)}`);
+  for (const p of paths) {
+    const r = await get(url(p, { cc: 'max-age=60' }));
+    assert.equal(r.status, 200, p.slice(0, 80));
+    assert.match(r.text, new RegExp(`GET ${p.replace(/[/+]/g, '\\$&')} `), p.slice(0, 80));
+  }
+  for (const p of [paths[0], paths[299], paths[300]]) {
+    const again = await get(url(p, { cc: 'max-age=60' }));
+    assert.equal(status(again.cs).hit, true, again.cs);
+    assert.match(again.text, new RegExp(`GET ${p.replace(/[/+]/g, '\\$&')} hit=1`), p.slice(0, 80));
+  }
+});
+
 // ---------------------------------------------------------------------------------------
 // Validation
 // ---------------------------------------------------------------------------------------
