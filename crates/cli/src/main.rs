@@ -96,7 +96,7 @@ mod cli {
                 "--cookie" => headers.append("cookie", value),
                 "--header" => {
                     let (name, v) = value.split_once(':').ok_or("--header takes 'Name: value'")?;
-                    headers.append(name.trim(), v.trim().to_string());
+                    headers.append(name.trim(), v.trim());
                 }
                 other => return Err(format!("unknown option {other}\n{USAGE}")),
             }

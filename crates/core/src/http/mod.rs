@@ -19,8 +19,25 @@ pub const fn secs(t: Time) -> u64 {
 
 /// An ordered list of header fields. Names are stored lower-cased (field names are
 /// case-insensitive, RFC 9110 §5.1); values are kept as received.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Headers(Vec<(String, String)>);
+///
+/// Every name and value lives in one string, and the list holds where each field's name and
+/// value are in it: a copy of a head is two allocations, not two a field. A field removed or
+/// replaced leaves its bytes behind until the list is copied (a copy holds the live fields
+/// only) or they outgrow the live ones.
+#[derive(Default)]
+pub struct Headers {
+    text: String,
+    fields: Vec<Field>,
+    /// Bytes of `text` no field refers to any more.
+    dead: usize,
+}
+
+/// Where one field's name and value are in [`Headers::text`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Field {
+    name: (u32, u32),
+    value: (u32, u32),
+}
 
 /// Whether a stored field name is `query`. Stored names are lower case, and so are the names
 /// the core asks for: the exact comparison settles almost every case.
@@ -31,11 +48,11 @@ fn name_is(stored: &str, query: &str) -> bool {
 
 impl Headers {
     pub fn new() -> Self {
-        Self(Vec::new())
+        Self::default()
     }
 
     /// Builds headers from name/value pairs (names are lower-cased).
-    pub fn from_pairs<N: AsRef<str>, V: Into<String>>(pairs: impl IntoIterator<Item = (N, V)>) -> Self {
+    pub fn from_pairs<N: AsRef<str>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (N, V)>) -> Self {
         let mut h = Self::new();
         for (n, v) in pairs {
             h.append(n.as_ref(), v);
@@ -43,9 +60,83 @@ impl Headers {
         h
     }
 
+    #[inline]
+    fn slice(&self, (start, end): (u32, u32)) -> &str {
+        self.text.get(start as usize..end as usize).unwrap_or("")
+    }
+
+    #[inline]
+    fn name_of(&self, f: &Field) -> &str {
+        self.slice(f.name)
+    }
+
+    #[inline]
+    fn value_of(&self, f: &Field) -> &str {
+        self.slice(f.value)
+    }
+
+    /// Appends `s` to the text; where it lies.
+    fn push_text(&mut self, s: &str) -> (u32, u32) {
+        let start = self.text.len();
+        self.text.push_str(s);
+        (start as u32, self.text.len() as u32)
+    }
+
+    /// Appends `name` lower-cased to the text; where it lies.
+    fn push_name(&mut self, name: &str) -> (u32, u32) {
+        let range = self.push_text(name);
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            if let Some(pushed) = self.text.get_mut(range.0 as usize..) {
+                pushed.make_ascii_lowercase();
+            }
+        }
+        range
+    }
+
+    /// Counts the bytes of fields no longer referred to, and copies the live ones into a new
+    /// text when the dead bytes outnumber them.
+    fn forget(&mut self, bytes: usize) {
+        self.dead += bytes;
+        if self.dead > 256 && self.dead > self.text.len() / 2 {
+            *self = self.compacted();
+        }
+    }
+
+    /// The fields named `name`, in order. A field's name is only read when its length is
+    /// `name`'s.
+    #[inline]
+    fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Field> + 'a {
+        self.fields.iter().filter(move |f| Self::is_named(&self.text, f, name))
+    }
+
+    #[inline]
+    fn is_named(text: &str, f: &Field, name: &str) -> bool {
+        (f.name.1 - f.name.0) as usize == name.len()
+            && text.get(f.name.0 as usize..f.name.1 as usize).is_some_and(|n| name_is(n, name))
+    }
+
+    fn field_len(f: &Field) -> usize {
+        (f.name.1 - f.name.0 + f.value.1 - f.value.0) as usize
+    }
+
+    /// A copy holding the live fields only.
+    fn compacted(&self) -> Headers {
+        let mut out = Headers {
+            text: String::with_capacity(self.text.len() - self.dead),
+            fields: Vec::with_capacity(self.fields.len()),
+            dead: 0,
+        };
+        for (n, v) in self.iter() {
+            let name = out.push_text(n);
+            let value = out.push_text(v);
+            out.fields.push(Field { name, value });
+        }
+        out
+    }
+
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(n, _)| name_is(n, name)).map(|(_, v)| v.as_str())
+        self.named(name).next().map(|f| self.value_of(f))
     }
 
     /// The message's `Content-Length`, the one reading of it in the crate.
@@ -73,7 +164,7 @@ impl Headers {
 
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0.iter().filter(move |(n, _)| name_is(n, name)).map(|(_, v)| v.as_str())
+        self.named(name).map(|f| self.value_of(f))
     }
 
     /// All values of `name` joined with ", " (RFC 9110 §5.3 list combination).
@@ -102,32 +193,46 @@ impl Headers {
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.0.iter().any(|(n, _)| name_is(n, name))
+        self.named(name).next().is_some()
     }
 
     /// Replaces every `name` field with one holding `value`.
-    pub fn set(&mut self, name: &str, value: impl Into<String>) {
-        let value = value.into();
-        if let Some(pos) = self.0.iter().position(|(n, _)| name_is(n, name)) {
-            if let Some(slot) = self.0.get_mut(pos) {
-                slot.1 = value;
+    pub fn set(&mut self, name: &str, value: impl AsRef<str>) {
+        let value = value.as_ref();
+        match self.fields.iter().position(|f| Self::is_named(&self.text, f, name)) {
+            Some(pos) => {
+                let range = self.push_text(value);
+                let mut freed = 0;
+                if let Some(slot) = self.fields.get_mut(pos) {
+                    freed += (slot.value.1 - slot.value.0) as usize;
+                    slot.value = range;
+                }
+                let later = self
+                    .fields
+                    .get(pos + 1..)
+                    .is_some_and(|rest| rest.iter().any(|f| Self::is_named(&self.text, f, name)));
+                if later {
+                    let mut i = 0usize;
+                    let text = &self.text;
+                    self.fields.retain(|f| {
+                        let keep = i <= pos || !Self::is_named(text, f, name);
+                        if !keep {
+                            freed += Self::field_len(f);
+                        }
+                        i += 1;
+                        keep
+                    });
+                }
+                self.forget(freed);
             }
-            let later = self.0.get(pos + 1..).is_some_and(|rest| rest.iter().any(|(n, _)| name_is(n, name)));
-            if later {
-                let mut i = 0usize;
-                self.0.retain(|(n, _)| {
-                    let keep = i <= pos || !name_is(n, name);
-                    i += 1;
-                    keep
-                });
-            }
-        } else {
-            self.0.push((name.to_ascii_lowercase(), value));
+            None => self.append(name, value),
         }
     }
 
-    pub fn append(&mut self, name: &str, value: impl Into<String>) {
-        self.0.push((name.to_ascii_lowercase(), value.into()));
+    pub fn append(&mut self, name: &str, value: impl AsRef<str>) {
+        let name = self.push_name(name);
+        let value = self.push_text(value.as_ref());
+        self.fields.push(Field { name, value });
     }
 
     /// Removes every `name` field; true when something was removed.
@@ -135,34 +240,86 @@ impl Headers {
         if !self.contains(name) {
             return false;
         }
-        self.0.retain(|(n, _)| !name_is(n, name));
+        self.retain(|n, _| !name_is(n, name));
         true
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.fields.iter().map(|f| (self.name_of(f), self.value_of(f)))
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.fields.len()
     }
 
-    /// Makes room for `additional` more fields without reallocating.
-    pub fn reserve(&mut self, additional: usize) {
-        self.0.reserve(additional);
+    /// Makes room for `additional` more fields (of `bytes` bytes in all) without reallocating.
+    pub fn reserve(&mut self, additional: usize, bytes: usize) {
+        self.fields.reserve(additional);
+        self.text.reserve(bytes);
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.fields.is_empty()
     }
 
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
-        self.0.retain(|(n, v)| keep(n, v));
+        let mut freed = 0;
+        let text = &self.text;
+        let part = |(start, end): (u32, u32)| text.get(start as usize..end as usize).unwrap_or("");
+        self.fields.retain(|f| {
+            let kept = keep(part(f.name), part(f.value));
+            if !kept {
+                freed += Self::field_len(f);
+            }
+            kept
+        });
+        if freed > 0 {
+            self.forget(freed);
+        }
     }
 
     /// Approximate size in bytes, for memory accounting.
     pub fn byte_size(&self) -> usize {
-        self.0.iter().map(|(n, v)| n.len() + v.len() + 4).sum()
+        self.iter().map(|(n, v)| n.len() + v.len() + 4).sum()
+    }
+}
+
+impl Clone for Headers {
+    /// A copy of the live fields: two allocations, whatever the number of fields.
+    fn clone(&self) -> Self {
+        if self.dead == 0 {
+            Headers { text: self.text.clone(), fields: self.fields.clone(), dead: 0 }
+        } else {
+            self.compacted()
+        }
+    }
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// Stored records (`meta`) keep a head's fields as a list of `[name, value]` pairs.
+impl serde::Serialize for Headers {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Headers {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let pairs = <Vec<(String, String)> as serde::Deserialize>::deserialize(deserializer)?;
+        Ok(Headers::from_pairs(pairs))
     }
 }
 
@@ -173,7 +330,7 @@ impl Headers {
     /// trailing name without a value is ignored.
     pub fn from_lines(text: &str) -> Headers {
         let mut h = Headers::new();
-        h.reserve(text.bytes().filter(|&b| b == b'\n').count() / 2);
+        h.reserve(text.bytes().filter(|&b| b == b'\n').count() / 2, text.len());
         let mut lines = text.split('\n');
         while let (Some(name), Some(value)) = (lines.next(), lines.next()) {
             h.append(name, value);
@@ -226,15 +383,14 @@ impl Headers {
     /// field across the wasm boundary.
     pub fn edits_to<'a>(&'a self, target: &'a Headers) -> Vec<HeaderEdit<'a>> {
         let mut edits = Vec::new();
-        if self.0 == target.0 {
+        if self == target {
             return edits;
         }
         // The fields both lists start with are the same: only names met after them can differ.
-        let same = self.0.iter().zip(&target.0).take_while(|(a, b)| a == b).count();
-        let (before_rest, after_rest) =
-            (self.0.get(same..).unwrap_or(&[]), target.0.get(same..).unwrap_or(&[]));
+        let same = self.iter().zip(target.iter()).take_while(|(a, b)| a == b).count();
+        let (before_rest, after_rest) = (self.iter().skip(same), target.iter().skip(same));
         let mut seen: Vec<&str> = Vec::new();
-        for (name, _) in before_rest.iter().chain(after_rest) {
+        for (name, _) in before_rest.chain(after_rest) {
             if seen.iter().any(|s| name_is(s, name)) {
                 continue;
             }
@@ -420,6 +576,84 @@ pub fn has_path_prefix(path: &str, prefix: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pairs(h: &Headers) -> Vec<(String, String)> {
+        h.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn fields_keep_their_order_names_lower_cased_values_as_received() {
+        let mut h = Headers::new();
+        h.append("Content-Type", "text/HTML; charset=utf-8");
+        h.append("X-Naïve", "café, ünïcode");
+        h.append("set-cookie", "a=1");
+        h.append("SET-COOKIE", "b=2");
+        assert_eq!(h.get("x-naïve"), Some("café, ünïcode"));
+        assert_eq!(h.get_all("Set-Cookie").collect::<Vec<_>>(), ["a=1", "b=2"]);
+        assert_eq!(
+            pairs(&h),
+            [
+                ("content-type", "text/HTML; charset=utf-8"),
+                ("x-naïve", "café, ünïcode"),
+                ("set-cookie", "a=1"),
+                ("set-cookie", "b=2"),
+            ]
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+        );
+    }
+
+    #[test]
+    fn set_replaces_the_first_field_in_place_and_drops_the_others() {
+        let mut h = Headers::from_pairs([("a", "1"), ("vary", "x"), ("b", "2"), ("Vary", "y")]);
+        h.set("VARY", "Accept-Encoding");
+        assert_eq!(pairs(&h).len(), 3);
+        assert_eq!(h.iter().collect::<Vec<_>>(), [("a", "1"), ("vary", "Accept-Encoding"), ("b", "2")]);
+        h.set("new", "z");
+        assert_eq!(h.iter().last(), Some(("new", "z")));
+    }
+
+    #[test]
+    fn many_edits_leave_only_the_live_fields_and_copies_hold_no_dead_bytes() {
+        // Each set and removal leaves the old bytes behind; once they outnumber the live ones
+        // the list starts a new text, and every read sees the live fields alone.
+        let mut h = Headers::from_pairs([("keep", "k"), ("age", "0")]);
+        for i in 0..2_000 {
+            h.set("age", i.to_string());
+            h.append("x-tmp", "v".repeat(50));
+            assert!(h.remove("x-tmp"));
+        }
+        assert_eq!(h.iter().collect::<Vec<_>>(), [("keep", "k"), ("age", "1999")]);
+        assert!(h.text.len() < 2_000, "dead bytes were kept: {} bytes of text", h.text.len());
+        h.append("x-last", "1");
+        h.retain(|n, _| n != "keep");
+        let copy = h.clone();
+        assert_eq!(copy, h);
+        assert_eq!(copy.text, "age1999x-last1", "a copy holds the live fields only");
+        assert_eq!(copy.byte_size(), h.byte_size());
+    }
+
+    #[test]
+    fn equality_is_by_fields_whatever_the_text_holds() {
+        let mut a = Headers::from_pairs([("a", "1"), ("b", "2")]);
+        a.set("b", "3");
+        a.set("b", "2");
+        let b = Headers::from_pairs([("a", "1"), ("b", "2")]);
+        assert_eq!(a, b);
+        assert_ne!(a, Headers::from_pairs([("b", "2"), ("a", "1")]));
+        assert!(a.edits_to(&b).is_empty());
+    }
+
+    #[test]
+    fn a_head_is_stored_as_name_value_pairs() {
+        // The record format of stored entries (meta): a list of [name, value] pairs.
+        let mut h = Headers::from_pairs([("ETag", "\"a b\""), ("x", "1")]);
+        h.set("x", "2");
+        let json = serde_json::to_string(&h).unwrap_or_default();
+        assert_eq!(json, r#"[["etag","\"a b\""],["x","2"]]"#);
+        let back: Headers = serde_json::from_str(r#"[["ETag","\"a b\""],["x","2"]]"#).unwrap_or_default();
+        assert_eq!(back, Headers::from_pairs([("etag", "\"a b\""), ("x", "2")]));
+        assert!(serde_json::from_str::<Headers>(r#"[["a"]]"#).is_err());
+    }
 
     #[test]
     fn a_prefix_covers_whole_segments() {

@@ -208,7 +208,7 @@ impl Flow {
         // The entry is ours: its head is moved into the answer rather than copied.
         let mut head = meta.head;
         // Room for what `reply` adds (age, expires, vary, debug fields, Cache-Status).
-        head.headers.reserve(8);
+        head.headers.reserve(8, 160);
         head.headers.set("age", freshness::age_header_value(age));
         self.reply(policy, head, BodySource::Stored, cs, None, outcome, background, None, now)
     }
