@@ -95,7 +95,7 @@ impl Io {
             let pending = self.pending_bytes.take();
             let env = self.env.clone();
             ctx.wait_until(async move {
-                let mut io = Io { stored, origin, env, pending_bytes: pending, ..Io::new() };
+                let mut io = Io { stored, origin, env, pending_bytes: pending, ..Io::new(crate::now()) };
                 if let Err(e) = io.execute_stored(puts, now).await {
                     console_error!("rulecache: storing a response failed: {e}");
                 }

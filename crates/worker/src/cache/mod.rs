@@ -125,7 +125,7 @@ pub async fn handle(
     let debug = rulecache::purge::auth::is_authorized_quick(config.secret.as_deref(), &head.headers);
     let client_headers = head.headers.clone();
     let (mut flow, step) = Flow::start(&policy, head, now, debug);
-    let mut io = Io::new();
+    let mut io = Io::new(now);
     io.client = Some((req, client_headers));
     io.env = Some(env.clone());
     let mut reply = io.drive(&policy, &mut flow, step, config, Some(ctx)).await;
@@ -142,7 +142,7 @@ pub async fn handle(
             let config = Config { origin, admin_prefix: String::new(), secret: None };
             let mut flow = *bg;
             let step = flow.background_step();
-            let mut io = Io::new();
+            let mut io = Io::new(super::now());
             io.env = Some(env);
             // The stored body, for re-storing it after a 304.
             io.lookup(&flow.entry_key(), false).await;
@@ -159,7 +159,7 @@ pub async fn handle(
 /// Looks up what is stored under `key` in the tiers a lookup searches (see
 /// [`Io::lookup`]). Used by "explain".
 pub async fn lookup(key: &StorageKey, kv: bool) -> (Found, Option<Rc<Meta>>) {
-    let mut io = Io::new();
+    let mut io = Io::new(now());
     let found = io.lookup(key, kv).await;
     let meta = match &found {
         Found::Entry(m) => Some(Rc::new((**m).clone())),
@@ -216,10 +216,15 @@ struct Io {
     /// The origin's content could not be read in full for the memory tier: nothing is stored
     /// and the client gets the core's 502 for it (`engine::unreadable_body_reply`).
     unreadable: bool,
+    /// The time, read again after each wait (a lookup in the Cache API or KV, a purge ledger
+    /// refresh, the origin, another request's fetch): between two waits the flow runs in one
+    /// go, and the clock is one call into JavaScript.
+    now: Time,
 }
 
 impl Io {
-    fn new() -> Self {
+    /// `now`: the time the request (or background task) started at.
+    fn new(now: Time) -> Self {
         Io {
             stored: StoredBody::None,
             origin: None,
@@ -230,7 +235,14 @@ impl Io {
             leader: None,
             env: None,
             unreadable: false,
+            now,
         }
+    }
+
+    /// Reads the clock again (after a wait).
+    fn tick(&mut self) -> Time {
+        self.now = now();
+        self.now
     }
 
     /// Runs the flow to its reply. `ctx`: the client's request context, when there is a
@@ -250,41 +262,46 @@ impl Io {
                     let purged = match &found {
                         Found::Entry(meta) => {
                             if let (Some(ctx), Some(env)) = (ctx, self.env.as_ref()) {
-                                ledger::refresh_if_due(env, ctx, now(), true).await;
+                                if ledger::refresh_if_due(env, ctx, self.now, true).await {
+                                    self.tick();
+                                }
                             }
-                            ledger::effect(meta, now())
+                            ledger::effect(meta, self.now)
                         }
                         _ => Purged::No,
                     };
-                    flow.found(policy, found, purged, now())
+                    flow.found(policy, found, purged, self.now)
                 }
                 // RFC 9111 §4: requests for an entry another request is fetching wait for that
                 // fetch and look again (the core says when: not for a URL marked hit-for-pass).
                 Step::Fetch { request, with_body, coalesce, deadline_ms } => {
-                    let marked = is_hit_for_pass(&flow.base_key(), now());
+                    let marked = is_hit_for_pass(&flow.base_key(), self.now);
                     let join = COLLAPSER
                         .with(|c| c.borrow_mut().join(coalesce.as_ref(), self.leader.is_some(), marked));
                     match (join, coalesce) {
                         (Join::Wait(ticket), Some(key)) => {
                             wait_for_fetch(&key, ticket).await;
+                            self.tick();
                             flow.retry_after_collapse()
                         }
                         (join, key) => {
                             if let (Join::Lead(ticket), Some(key)) = (join, key) {
                                 self.leader = Some(InflightGuard { key, ticket });
                             }
-                            match self.fetch(config, &request, with_body, deadline_ms).await {
+                            let fetched = self.fetch(config, &request, with_body, deadline_ms).await;
+                            let now = self.tick();
+                            match fetched {
                                 Ok(resp) => {
                                     let head = response_head(&resp);
                                     self.origin_head = Some(head.headers.clone());
                                     self.origin = Some(resp);
-                                    flow.origin_response(policy, head, now())
+                                    flow.origin_response(policy, head, now)
                                 }
                                 Err(message) => flow.origin_error(
                                     policy,
                                     rulecache::engine::fetch_failure_detail(&message),
                                     None,
-                                    now(),
+                                    now,
                                 ),
                             }
                         }
@@ -298,12 +315,15 @@ impl Io {
     /// Searches the tiers the core names for `key` (memory, the Cache API unless the key is
     /// marked hit-for-pass, KV when `kv`).
     async fn lookup(&mut self, key: &StorageKey, kv: bool) -> Found {
-        for tier in lookup_tiers(kv, is_hit_for_pass(key, super::now())) {
+        for tier in lookup_tiers(kv, is_hit_for_pass(key, self.now)) {
             let found = match tier {
                 Tier::Memory => self.lookup_memory(key),
                 Tier::Cache => self.lookup_cache(key).await,
                 Tier::Kv => self.lookup_kv(key).await,
             };
+            if tier != Tier::Memory {
+                self.tick();
+            }
             if !matches!(found, Found::Nothing) {
                 return found;
             }
@@ -316,7 +336,7 @@ impl Io {
         let Some(entry) = MEMORY.with(|m| m.borrow_mut().get(key).cloned()) else { return Found::Nothing };
         // An entry older than the storage horizon may have outlived the ledger records that
         // purged it (they are compacted after that long): it is dropped, not served.
-        if entry.meta.stored_at < super::now().saturating_sub(STORAGE_SECS * 1000) {
+        if entry.meta.stored_at < self.now.saturating_sub(STORAGE_SECS * 1000) {
             MEMORY.with(|m| m.borrow_mut().remove(key));
             return Found::Nothing;
         }

@@ -69,7 +69,8 @@ pub fn apply_local(targets: &[Target], soft: bool, at: Time) {
 /// has), or waiting for a refresh, one per isolate at a time, until its deadline at most.
 /// `serves_stored`: the request is about to serve a stored entry (only such a request may
 /// wait; see `fanout::Refresher::due_before_lookup`).
-pub async fn refresh_if_due(env: &Env, ctx: &Context, now: Time, serves_stored: bool) {
+/// True when it waited (the clock has moved on).
+pub async fn refresh_if_due(env: &Env, ctx: &Context, now: Time, serves_stored: bool) -> bool {
     let last = COPY.with(|c| c.borrow().last_success());
     let due = REFRESHER.with(|r| {
         let r = r.borrow();
@@ -80,9 +81,10 @@ pub async fn refresh_if_due(env: &Env, ctx: &Context, now: Time, serves_stored: 
         }
     });
     match due {
-        Refresh::No => {}
+        Refresh::No => false,
         Refresh::Background => {
             start_flight(env, ctx, now, false);
+            false
         }
         Refresh::Blocking { until } => {
             let running = REFRESHER.with(|r| r.borrow().in_flight(now));
@@ -93,6 +95,7 @@ pub async fn refresh_if_due(env: &Env, ctx: &Context, now: Time, serves_stored: 
             while !flight.get() && super::now() < until {
                 Delay::from(std::time::Duration::from_millis(WAIT_POLL_MS)).await;
             }
+            true
         }
     }
 }
