@@ -39,12 +39,15 @@ struct Field {
     value: (u32, u32),
 }
 
-/// Whether a stored field name is `query`. Stored names are lower case, and so are the names
-/// the core asks for: the exact comparison settles almost every case.
+/// Whether two field names are the same (field names are case-insensitive, RFC 9110 §5.1).
+/// Stored names are lower case, and so are the names the core asks for: the lengths and the
+/// exact comparison settle almost every case without the case-insensitive one.
 #[inline]
-fn name_is(stored: &str, query: &str) -> bool {
+pub fn same_field_name(stored: &str, query: &str) -> bool {
     stored.len() == query.len() && (stored == query || stored.eq_ignore_ascii_case(query))
 }
+
+use same_field_name as name_is;
 
 impl Headers {
     pub fn new() -> Self {
@@ -122,8 +125,8 @@ impl Headers {
     /// A copy holding the live fields only.
     fn compacted(&self) -> Headers {
         let mut out = Headers {
-            text: String::with_capacity(self.text.len() - self.dead),
-            fields: Vec::with_capacity(self.fields.len()),
+            text: String::with_capacity(self.text.len() - self.dead + COPY_ROOM_BYTES),
+            fields: Vec::with_capacity(self.fields.len() + COPY_ROOM_FIELDS),
             dead: 0,
         };
         for (n, v) in self.iter() {
@@ -284,14 +287,22 @@ impl Headers {
     }
 }
 
+/// Room a copy leaves for the fields added to it (a copy is made to be edited: the origin's
+/// request, an answer's head), so that the first few additions do not reallocate.
+const COPY_ROOM_FIELDS: usize = 4;
+const COPY_ROOM_BYTES: usize = 96;
+
 impl Clone for Headers {
     /// A copy of the live fields: two allocations, whatever the number of fields.
     fn clone(&self) -> Self {
-        if self.dead == 0 {
-            Headers { text: self.text.clone(), fields: self.fields.clone(), dead: 0 }
-        } else {
-            self.compacted()
+        if self.dead != 0 {
+            return self.compacted();
         }
+        let mut text = String::with_capacity(self.text.len() + COPY_ROOM_BYTES);
+        text.push_str(&self.text);
+        let mut fields = Vec::with_capacity(self.fields.len() + COPY_ROOM_FIELDS);
+        fields.extend_from_slice(&self.fields);
+        Headers { text, fields, dead: 0 }
     }
 }
 

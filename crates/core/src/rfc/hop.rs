@@ -1,7 +1,7 @@
 //! Hop-by-hop header fields and the fields a shared cache must not keep.
 
 use crate::cache_control::CacheControl;
-use crate::http::Headers;
+use crate::http::{same_field_name, Headers};
 
 /// Connection-specific fields removed by every intermediary, whether or not `Connection`
 /// lists them (RFC 9110 §7.6.1, plus the legacy `Keep-Alive` and `Proxy-Connection`, and the
@@ -26,7 +26,7 @@ pub const HOP_BY_HOP: [&str; 10] = [
 
 /// True when `name` is always hop-by-hop.
 pub fn is_hop_by_hop(name: &str) -> bool {
-    HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+    HOP_BY_HOP.iter().any(|h| same_field_name(name, h))
 }
 
 /// The field names listed in `Connection` (lower-cased).
@@ -43,7 +43,7 @@ fn connection_options(h: &Headers) -> Vec<String> {
 /// control options for the forwarded message)."
 pub fn strip_hop_by_hop(h: &mut Headers) {
     let named = connection_options(h);
-    h.retain(|name, _| !is_hop_by_hop(name) && !named.iter().any(|n| n.eq_ignore_ascii_case(name)));
+    h.retain(|name, _| !is_hop_by_hop(name) && !named.iter().any(|n| same_field_name(name, n)));
 }
 
 /// Removes what a shared cache must not store: the hop-by-hop fields and the fields named by

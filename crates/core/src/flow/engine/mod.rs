@@ -29,7 +29,7 @@ use crate::cache_status::{CacheStatus, Fwd};
 use crate::conditional::{self, Conditional};
 use crate::decision::{Audience, Bypass, EdgeStorage, ModifyContext};
 use crate::freshness::{self, Verdict};
-use crate::http::{Headers, Method, RequestHead, ResponseHead, Time};
+use crate::http::{same_field_name, Headers, Method, RequestHead, ResponseHead, Time};
 use crate::key::{self, PrimaryKey, StorageKey, VarySpec};
 use crate::meta::{Meta, VaryIndex};
 use crate::operations::Operation;
@@ -89,6 +89,8 @@ pub struct Flow {
     audience: Audience,
     primary: PrimaryKey,
     keyed_audience: Option<Audience>,
+    /// The storage key of the base record (of `primary` and `keyed_audience`), made once.
+    base: StorageKey,
     /// Resolved once, at classification (or from the stored record's name).
     ruleset: Option<RulesetId>,
     rule_id: Option<String>,
@@ -223,12 +225,15 @@ impl Flow {
 
     /// The storage key of the entry this request uses (its variant, when it has one).
     pub fn entry_key(&self) -> StorageKey {
-        key::storage_key(&self.primary, self.keyed_audience, self.variant.as_deref())
+        match self.variant.as_deref() {
+            None => self.base_key(),
+            variant => key::storage_key(&self.primary, self.keyed_audience, variant),
+        }
     }
 
     /// The storage key of the base record for this request.
     pub fn base_key(&self) -> StorageKey {
-        key::storage_key(&self.primary, self.keyed_audience, None)
+        self.base.clone()
     }
 }
 

@@ -14,11 +14,11 @@ impl Flow {
         // (unkeyed-input cache poisoning).
         let trusted = &policy.key_options().trusted_headers;
         let dropped = |name: &str| {
-            INTERNAL_REQUEST_HEADERS.iter().any(|n| name.eq_ignore_ascii_case(n))
-                || (debug_proven && name.eq_ignore_ascii_case("authorization"))
+            INTERNAL_REQUEST_HEADERS.iter().any(|n| same_field_name(name, n))
+                || (debug_proven && same_field_name(name, "authorization"))
                 || key::UNKEYED_REQUEST_HEADERS
                     .iter()
-                    .any(|n| name.eq_ignore_ascii_case(n) && !trusted.iter().any(|t| t == n))
+                    .any(|n| same_field_name(name, n) && !trusted.iter().any(|t| t == n))
         };
         client.headers.retain(|name, _| !dropped(name));
         let audience = policy.audience(&client.headers);
@@ -39,6 +39,7 @@ impl Flow {
         let rule_id = classified.as_ref().and_then(|c| c.rule_id.map(str::to_string));
         let keyed_audience = policy.split_view_header().map(|_| audience);
         let primary = key::primary_key(&client.url, policy.key_options());
+        let base = key::storage_key(&primary, keyed_audience, None);
         let mut flow = Flow {
             client,
             upstream,
@@ -46,6 +47,7 @@ impl Flow {
             audience,
             primary,
             keyed_audience,
+            base,
             ruleset,
             rule_id,
             vary: None,

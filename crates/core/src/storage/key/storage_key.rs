@@ -10,9 +10,16 @@ use crate::decision::Audience;
 
 /// FNV-1a, 64-bit (Fowler–Noll–Vo): fast and stable across builds, not collision-resistant.
 pub fn fnv1a_64(data: &[u8]) -> u64 {
-    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv1a_64_more(FNV_OFFSET_BASIS, data)
+}
+
+const FNV_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a-64 carried on from `hash` over `data`: the hash of parts hashed one after another is
+/// the hash of the parts joined.
+fn fnv1a_64_more(hash: u64, data: &[u8]) -> u64 {
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    data.iter().fold(OFFSET_BASIS, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(PRIME))
+    data.iter().fold(hash, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(PRIME))
 }
 
 /// The Cache API key of one stored variant: `origin/.rulecache/<variant id>/<path>[?query]`.
@@ -33,14 +40,11 @@ pub fn storage_key(primary: &PrimaryKey, audience: Option<Audience>, variant: Op
         None if variant.is_empty() => out.push_str("base"),
         _ => {
             let token = audience.map_or("any", Audience::as_str);
-            let mut hashed = Vec::with_capacity(token.len() + 1 + variant.len());
-            hashed.extend_from_slice(token.as_bytes());
-            // 0xFF never occurs in UTF-8, so the two parts cannot run into each other.
-            hashed.push(0xFF);
-            hashed.extend_from_slice(variant.as_bytes());
+            // The hash of token, 0xFF, variant: 0xFF never occurs in UTF-8, so the two parts
+            // cannot run into each other.
+            let hash = fnv1a_64_more(fnv1a_64_more(fnv1a_64(token.as_bytes()), &[0xFF]), variant.as_bytes());
             out.push_str(token);
             out.push('-');
-            let hash = fnv1a_64(&hashed);
             for shift in (0..16).rev() {
                 let nibble = ((hash >> (shift * 4)) & 0xF) as u32;
                 out.push(char::from_digit(nibble, 16).unwrap_or('0'));

@@ -219,6 +219,17 @@ fn storage_keys_separate_audiences_and_variants() {
 }
 
 #[test]
+fn a_variant_id_is_the_hash_of_audience_0xff_variant_so_stored_entries_keep_their_keys() {
+    // Entries stored by an earlier deployment are found again only if the id is unchanged.
+    let pk = &pk("https://e.com/a");
+    let key = storage_key(pk, Some(Audience::Anonymous), Some("accept-encoding=br"));
+    let id = format!("anon-{:016x}", fnv1a_64(b"anon\xffaccept-encoding=br"));
+    assert_eq!(key, format!("https://e.com/.rulecache/{id}/a").as_str());
+    let any = storage_key(pk, None, Some("v"));
+    assert_eq!(any, format!("https://e.com/.rulecache/any-{:016x}/a", fnv1a_64(b"any\xffv")).as_str());
+}
+
+#[test]
 fn storage_keys_lead_back_to_the_primary_key() {
     for text in ["https://e.com/a/b?x=1", "http://e.com:8080/", "http://e.com/.rulecache/base/x"] {
         let key = pk(text);
