@@ -186,31 +186,16 @@ async function main() {
   if (PINNED && !pin(process.pid, CPUS === 2 ? '0' : `0-${CPUS - 2}`)) throw new Error('taskset could not pin this process');
   const origin = await startOrigin();
   try {
-    const wasm = [
-      { name: 'index.js', kind: 'esModule', file: path.join(buildDir, 'index.js') },
-      { name: 'index_bg.wasm', kind: 'wasm', file: path.join(buildDir, 'index_bg.wasm') },
-    ];
     const configs = {
-      rulecache: load.writeConfig('profile-rulecache', load.workerdConfig({
-        id: 'profile-rulecache',
-        modules: wasm,
-        text: { ORIGIN: origin.url, ADMIN_PREFIX: '/_rulecache', PURGE_SECRET: 'bench-secret' },
-        durableObjects: { PURGE_LEDGER: 'PurgeLedger' },
-      })),
-      'plain JS forwarder': load.writeConfig('profile-js-forwarder', load.workerdConfig({ id: 'profile-js-forwarder', modules: [{ name: 'w.js', kind: 'esModule', file: load.writeModule('profile-js-forwarder.js', load.JS_FORWARDER) }], text: { ORIGIN: origin.url } })),
-      'plain JS fixed response': load.writeConfig('profile-js-fixed', load.workerdConfig({ id: 'profile-js-fixed', modules: [{ name: 'w.js', kind: 'esModule', file: load.writeModule('profile-js-fixed.js', load.JS_FIXED) }], text: { ORIGIN: origin.url } })),
+      rulecache: load.rulecacheConfig('profile-rulecache', origin.url, buildDir),
+      'plain JS forwarder': load.jsWorkerConfig('profile-js-forwarder', load.JS_FORWARDER, origin.url),
+      'plain JS fixed response': load.jsWorkerConfig('profile-js-fixed', load.JS_FIXED, origin.url),
     };
     const scenarios = load.SCENARIOS.filter((s) => s.needs.length === 0);
     // rulecache's answers, recorded in front of a recording proxy, for the same-answer workers.
-    const recipes = await same.record(origin.url, (o) => load.startWorkerd(load.writeConfig('profile-record', load.workerdConfig({
-      id: 'profile-record',
-      modules: wasm,
-      text: { ORIGIN: o, ADMIN_PREFIX: '/_rulecache', PURGE_SECRET: 'bench-secret' },
-      durableObjects: { PURGE_LEDGER: 'PurgeLedger' },
-    })), '/'), scenarios);
+    const recipes = await same.record(origin.url, (o) => load.startWorkerd(load.rulecacheConfig('profile-record', o, buildDir), '/'), scenarios);
     for (const sc of scenarios) {
-      const id = `profile-same-answer-${sc.id}`;
-      configs[`${SAME_ANSWER} ${sc.id}`] = load.writeConfig(id, load.workerdConfig({ id, modules: [{ name: 'w.js', kind: 'esModule', file: load.writeModule(`${id}.js`, same.source(recipes[sc.id])) }], text: { ORIGIN: origin.url } }));
+      configs[`${SAME_ANSWER} ${sc.id}`] = load.jsWorkerConfig(`profile-same-answer-${sc.id}`, same.source(recipes[sc.id]), origin.url);
     }
     const rows = [];
     for (const sc of scenarios) {

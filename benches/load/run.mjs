@@ -429,27 +429,43 @@ async function startWorkerd(configFile, probePath = '/', extraArgs = []) {
   }
 }
 
-/** The three baselines and rulecache as bare-workerd configs (files written once). */
-function workerdConfigs(originUrl, haveRust) {
-  const jsModule = (id, source) => [{ name: `${id}.js`, kind: 'esModule', file: writeModule(`${id}.js`, source) }];
-  const wasmBuild = (dir) => [
+/** The modules of a worker packed by worker-pack into `dir`. */
+function wasmModules(dir) {
+  return [
     { name: 'index.js', kind: 'esModule', file: path.join(dir, 'index.js') },
     { name: 'index_bg.wasm', kind: 'wasm', file: path.join(dir, 'index_bg.wasm') },
   ];
+}
+
+/** The bare-workerd config `id` of a plain JS worker of `source`, `ORIGIN` bound. */
+function jsWorkerConfig(id, source, originUrl) {
+  const modules = [{ name: `${id}.js`, kind: 'esModule', file: writeModule(`${id}.js`, source) }];
+  return writeConfig(id, workerdConfig({ id, modules, text: { ORIGIN: originUrl } }));
+}
+
+/**
+ * The bare-workerd config `id` of rulecache packed into `dir`, in front of `originUrl`: no
+ * RULECACHE_KV binding (rulecache falls back to its bundled policy), the purge ledger Durable
+ * Object (SQLite storage on disk, emptied before each start).
+ */
+function rulecacheConfig(id, originUrl, dir = path.join(root, 'build')) {
+  return writeConfig(id, workerdConfig({
+    id,
+    modules: wasmModules(dir),
+    text: { ORIGIN: originUrl, ADMIN_PREFIX: '/_rulecache', PURGE_SECRET: 'bench-secret' },
+    durableObjects: { PURGE_LEDGER: 'PurgeLedger' },
+  }));
+}
+
+/** The three baselines and rulecache as bare-workerd configs (files written once). */
+function workerdConfigs(originUrl, haveRust) {
   const configs = {
-    jsForwarder: writeConfig('js-forwarder', workerdConfig({ id: 'js-forwarder', modules: jsModule('js-forwarder', JS_FORWARDER), text: { ORIGIN: originUrl } })),
-    jsFixed: writeConfig('js-fixed', workerdConfig({ id: 'js-fixed', modules: jsModule('js-fixed', JS_FIXED), text: { ORIGIN: originUrl } })),
-    // No RULECACHE_KV binding (rulecache falls back to its bundled policy); the purge ledger
-    // Durable Object (SQLite storage on disk, emptied before each start).
-    rulecache: writeConfig('rulecache', workerdConfig({
-      id: 'rulecache',
-      modules: wasmBuild(path.join(root, 'build')),
-      text: { ORIGIN: originUrl, ADMIN_PREFIX: '/_rulecache', PURGE_SECRET: 'bench-secret' },
-      durableObjects: { PURGE_LEDGER: 'PurgeLedger' },
-    })),
+    jsForwarder: jsWorkerConfig('js-forwarder', JS_FORWARDER, originUrl),
+    jsFixed: jsWorkerConfig('js-fixed', JS_FIXED, originUrl),
+    rulecache: rulecacheConfig('rulecache', originUrl),
   };
   if (haveRust) {
-    configs.rustForwarder = writeConfig('rust-forwarder', workerdConfig({ id: 'rust-forwarder', modules: wasmBuild(path.join(rustDir, 'build')), text: { ORIGIN: originUrl } }));
+    configs.rustForwarder = writeConfig('rust-forwarder', workerdConfig({ id: 'rust-forwarder', modules: wasmModules(path.join(rustDir, 'build')), text: { ORIGIN: originUrl } }));
   }
   return configs;
 }
@@ -493,22 +509,11 @@ async function probeWorkerdCache() {
  * worker that answers otherwise is left out, with a warning.
  */
 async function startSameAnswers(originUrl, serve) {
-  const config = (o) => writeConfig('record-rulecache', workerdConfig({
-    id: 'record-rulecache',
-    modules: [
-      { name: 'index.js', kind: 'esModule', file: path.join(root, 'build/index.js') },
-      { name: 'index_bg.wasm', kind: 'wasm', file: path.join(root, 'build/index_bg.wasm') },
-    ],
-    text: { ORIGIN: o, ADMIN_PREFIX: '/_rulecache', PURGE_SECRET: 'bench-secret' },
-    durableObjects: { PURGE_LEDGER: 'PurgeLedger' },
-  }));
   const scenarios = SCENARIOS.filter((sc) => leanest(sc) === WD);
-  const recipes = await sameAnswer.record(originUrl, (o) => startWorkerd(config(o), '/'), scenarios);
+  const recipes = await sameAnswer.record(originUrl, (o) => startWorkerd(rulecacheConfig('record-rulecache', o), '/'), scenarios);
   const out = {};
   for (const sc of scenarios) {
-    const id = `js-same-answer-${sc.id}`;
-    const file = writeConfig(id, workerdConfig({ id, modules: [{ name: `${id}.js`, kind: 'esModule', file: writeModule(`${id}.js`, sameAnswer.source(recipes[sc.id])) }], text: { ORIGIN: originUrl } }));
-    const w = await serve(file);
+    const w = await serve(jsWorkerConfig(`js-same-answer-${sc.id}`, sameAnswer.source(recipes[sc.id]), originUrl));
     const problems = await sameAnswer.check(w.url, recipes[sc.id]);
     if (problems.length) {
       console.log(`  warning: ${sc.id}: the ${sameAnswer.NAME} worker answers otherwise than rulecache (${problems.join('; ')}): left out`);
@@ -1371,10 +1376,9 @@ export {
   freePort,
   inspectorSession,
   inspectorTarget,
+  jsWorkerConfig,
   packEnv,
   prime,
+  rulecacheConfig,
   startWorkerd,
-  workerdConfig,
-  writeConfig,
-  writeModule,
 };

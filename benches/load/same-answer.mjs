@@ -85,6 +85,9 @@ function rawGet(url, fields) {
       }
     });
     socket.on('error', reject);
+    // An answer cut short rejects instead of waiting forever (after a resolve, it does nothing).
+    socket.on('close', () => reject(new Error(`${url}: the connection closed before the answer was whole`)));
+    socket.setTimeout(10_000, () => socket.destroy(new Error(`${url}: no whole answer within 10 s`)));
   });
 }
 

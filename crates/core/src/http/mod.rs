@@ -39,6 +39,12 @@ struct Field {
     value: (u32, u32),
 }
 
+/// The part of `text` at `range` (empty if it is not one: never, for the ranges a list makes).
+#[inline]
+fn part(text: &str, (start, end): (u32, u32)) -> &str {
+    text.get(start as usize..end as usize).unwrap_or("")
+}
+
 /// Whether two field names are the same (field names are case-insensitive, RFC 9110 §5.1).
 /// Stored names are lower case, and so are the names the core asks for: the lengths and the
 /// exact comparison settle almost every case without the case-insensitive one.
@@ -46,8 +52,6 @@ struct Field {
 pub fn same_field_name(stored: &str, query: &str) -> bool {
     stored.len() == query.len() && (stored == query || stored.eq_ignore_ascii_case(query))
 }
-
-use same_field_name as name_is;
 
 impl Headers {
     pub fn new() -> Self {
@@ -64,18 +68,13 @@ impl Headers {
     }
 
     #[inline]
-    fn slice(&self, (start, end): (u32, u32)) -> &str {
-        self.text.get(start as usize..end as usize).unwrap_or("")
-    }
-
-    #[inline]
     fn name_of(&self, f: &Field) -> &str {
-        self.slice(f.name)
+        part(&self.text, f.name)
     }
 
     #[inline]
     fn value_of(&self, f: &Field) -> &str {
-        self.slice(f.value)
+        part(&self.text, f.value)
     }
 
     /// Appends `s` to the text; where it lies.
@@ -114,8 +113,7 @@ impl Headers {
 
     #[inline]
     fn is_named(text: &str, f: &Field, name: &str) -> bool {
-        (f.name.1 - f.name.0) as usize == name.len()
-            && text.get(f.name.0 as usize..f.name.1 as usize).is_some_and(|n| name_is(n, name))
+        (f.name.1 - f.name.0) as usize == name.len() && same_field_name(part(text, f.name), name)
     }
 
     fn field_len(f: &Field) -> usize {
@@ -243,7 +241,7 @@ impl Headers {
         if !self.contains(name) {
             return false;
         }
-        self.retain(|n, _| !name_is(n, name));
+        self.retain(|n, _| !same_field_name(n, name));
         true
     }
 
@@ -268,9 +266,8 @@ impl Headers {
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
         let mut freed = 0;
         let text = &self.text;
-        let part = |(start, end): (u32, u32)| text.get(start as usize..end as usize).unwrap_or("");
         self.fields.retain(|f| {
-            let kept = keep(part(f.name), part(f.value));
+            let kept = keep(part(text, f.name), part(text, f.value));
             if !kept {
                 freed += Self::field_len(f);
             }
@@ -402,7 +399,7 @@ impl Headers {
         let (before_rest, after_rest) = (self.iter().skip(same), target.iter().skip(same));
         let mut seen: Vec<&str> = Vec::new();
         for (name, _) in before_rest.chain(after_rest) {
-            if seen.iter().any(|s| name_is(s, name)) {
+            if seen.iter().any(|s| same_field_name(s, name)) {
                 continue;
             }
             seen.push(name);
