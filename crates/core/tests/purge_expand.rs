@@ -9,7 +9,7 @@ fn plone_templates() -> Vec<String> {
         .to_vec()
 }
 
-fn url(s: &str) -> url::Url {
+fn url(s: &str) -> rulecache::http::Url {
     rulecache::http::parse_url(s).expect("test URL")
 }
 

@@ -660,7 +660,7 @@ fn parsers_never_panic_on_random_input() {
     }
 }
 
-fn url_for(text: &str) -> url::Url {
+fn url_for(text: &str) -> rulecache::http::Url {
     let base = rulecache::http::parse_url("https://example.org/").unwrap();
     rulecache::http::join_url(&base, text)
         .unwrap_or_else(|| rulecache::http::parse_url("https://example.org/x").unwrap())

@@ -99,6 +99,14 @@ impl RequestLines {
     }
 }
 
+/// The URL of a request the shell takes through the `worker` crate's wrapper (the admin API,
+/// PURGE, the ledger's Durable Object), parsed by the core's parser: the wrapper's own
+/// `url()` would link a second URL parser into the module.
+pub(crate) fn url_of(req: &worker::Request) -> Result<rulecache::http::Url> {
+    let text = req.inner().url();
+    rulecache::http::parse_url(&text).ok_or_else(|| worker::Error::RustError(format!("not a URL: {text}")))
+}
+
 /// At most this many request URLs are kept parsed; when full, all are forgotten at once.
 const URL_MEMO_ENTRIES: usize = 256;
 /// A request URL longer than this is parsed every time (the memo holds at most 256 × 1 KiB).
@@ -107,11 +115,11 @@ const URL_MEMO_MAX_LEN: usize = 1024;
 thread_local! {
     /// Request URLs parsed lately, by their text: a cache answers the same URLs again and
     /// again, and parsing one costs more than finding it.
-    static URLS: RefCell<HashMap<Box<str>, url::Url>> = RefCell::new(HashMap::new());
+    static URLS: RefCell<HashMap<Box<str>, rulecache::http::Url>> = RefCell::new(HashMap::new());
 }
 
 /// A request's URL (as the runtime serialised it), parsed as `parse_url` does.
-fn request_url(text: &str) -> Option<url::Url> {
+fn request_url(text: &str) -> Option<rulecache::http::Url> {
     if text.len() > URL_MEMO_MAX_LEN {
         return rulecache::http::parse_url(text);
     }

@@ -29,7 +29,7 @@ const DEFAULT_ADMIN_PREFIX: &str = "/_rulecache";
 /// Settings read from the environment on each request (cheap: no I/O).
 pub(crate) struct Config {
     /// The origin to forward to; `None`: the incoming URL itself (a worker on a zone route).
-    pub origin: Option<url::Url>,
+    pub origin: Option<rulecache::http::Url>,
     pub admin_prefix: String,
     /// `PURGE_SECRET`, when configured and non-empty. Never logged, never sent.
     pub secret: Option<String>,

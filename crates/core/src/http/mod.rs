@@ -4,10 +4,12 @@
 //! time, which is always passed in as [`Time`].
 
 mod method;
+mod url;
 
 use std::borrow::Cow;
 
 pub use method::Method;
+pub use url::{ParseError, Url};
 
 /// Milliseconds since the Unix epoch. The core never reads a clock; callers pass this in.
 pub type Time = u64;
@@ -421,61 +423,35 @@ impl Headers {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
     pub method: Method,
-    pub url: url::Url,
+    pub url: Url,
     pub headers: Headers,
 }
 
-/// The authority of a URL or reference as the URL parser would find it (after the scheme and
-/// any slashes, up to the path, query or fragment), or `None` when it has none.
-fn authority_of(input: &str) -> Option<&str> {
-    let input = input.trim_start_matches(|c: char| c <= ' ');
-    let is_slash = |c: char| c == '/' || c == '\\';
-    let scheme_end = input.find(':').filter(|&i| {
-        input.get(..i).is_some_and(|s| {
-            s.starts_with(|c: char| c.is_ascii_alphabetic())
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        })
-    });
-    let rest = match scheme_end {
-        Some(i) => input.get(i + 1..)?,
-        None if input.starts_with("//") || input.starts_with("\\\\") => input,
-        None => return None,
-    };
-    let after = rest.trim_start_matches(is_slash);
-    let end = after.find(|c: char| is_slash(c) || c == '?' || c == '#').unwrap_or(after.len());
-    after.get(..end)
+/// Parses a JSON body (a purge request, an admin call) with the same reader as every other
+/// JSON text the worker reads (`serde_json::from_str`): one parser in the module, not one per
+/// input type. A body that is not UTF-8 is an error like any other malformed JSON.
+pub fn json_from_bytes<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| <serde_json::Error as serde::de::Error>::custom(format_args!("not UTF-8: {e}")))?;
+    serde_json::from_str(text)
 }
 
-/// Whether `input` names a host the URL parser may be given: one written in ASCII without
-/// percent-escapes (which the parser would decode, non-ASCII bytes and all).
-fn host_is_plain_ascii(input: &str) -> bool {
-    authority_of(input).is_none_or(|a| a.is_ascii() && !a.contains('%'))
-}
-
-/// Parses an absolute URL from outside input (a purge list, a policy, an origin's header).
-/// `None` when it is not a URL, and when its host is not plain ASCII: hosts are written in
-/// punycode (see the README's limits), and the ASCII-only IDNA back end the crate builds
-/// with must never see a non-ASCII label.
-pub fn parse_url(input: &str) -> Option<url::Url> {
-    if !host_is_plain_ascii(input) {
-        return None;
-    }
-    #[allow(clippy::disallowed_methods)] // the one place allowed to call it
-    url::Url::parse(input).ok()
+/// Parses an absolute http(s) URL from outside input (a purge list, a policy, an origin's
+/// header), normalised as the runtime normalises request URLs (see [`Url`]). `None` when it is
+/// not one, and when its authority is not plain ASCII: hosts are written in punycode (see the
+/// README's limits).
+pub fn parse_url(input: &str) -> Option<Url> {
+    Url::parse(input).ok()
 }
 
 /// Resolves the reference `input` (absolute, scheme- or path-relative) against `base`, with
-/// the same rule as [`parse_url`] for its host.
-pub fn join_url(base: &url::Url, input: &str) -> Option<url::Url> {
-    if !host_is_plain_ascii(input) {
-        return None;
-    }
-    #[allow(clippy::disallowed_methods)] // the one place allowed to call it
+/// the same rules as [`parse_url`].
+pub fn join_url(base: &Url, input: &str) -> Option<Url> {
     base.join(input).ok()
 }
 
 impl RequestHead {
-    pub fn new(method: &str, url: url::Url, headers: Headers) -> Self {
+    pub fn new(method: &str, url: Url, headers: Headers) -> Self {
         Self { method: Method::parse(method), url, headers }
     }
 
@@ -528,15 +504,11 @@ pub fn url_path_is_under(url: &str, prefix: &str) -> bool {
 /// The URL a request for `request` is sent to at `origin`: the origin's scheme, host and port
 /// with the request's path and query (the origin's own path, and any fragment, are not
 /// sent). Both are already-parsed URLs, so this slices them: nothing is parsed again.
-pub fn origin_url(origin: &url::Url, request: &url::Url) -> String {
-    use url::Position;
-    let authority = &origin[..Position::BeforePath];
-    let target = &request[Position::BeforePath..Position::AfterQuery];
-    let mut out = String::with_capacity(authority.len() + target.len() + 1);
+pub fn origin_url(origin: &Url, request: &Url) -> String {
+    let authority = origin.before_path();
+    let target = request.path_and_query();
+    let mut out = String::with_capacity(authority.len() + target.len());
     out.push_str(authority);
-    if !target.starts_with('/') {
-        out.push('/');
-    }
     out.push_str(target);
     out
 }

@@ -65,7 +65,7 @@ fn apply(template: &str, object: &str) -> String {
 /// Resolves a purge target: an absolute `http`/`https` URL is taken as is, a path (starting
 /// with `/`) is resolved against `base`, keeping `base`'s scheme, host and port even when
 /// the path starts with `//`. The fragment is dropped. None for anything else.
-pub fn resolve(base: &url::Url, url_or_path: &str) -> Option<url::Url> {
+pub fn resolve(base: &crate::http::Url, url_or_path: &str) -> Option<crate::http::Url> {
     let target = url_or_path.trim();
     let target = target.split_once('#').map_or(target, |(before, _)| before);
     if target.starts_with('/') {
@@ -80,9 +80,6 @@ pub fn resolve(base: &url::Url, url_or_path: &str) -> Option<url::Url> {
         return Some(url);
     }
     let mut url = crate::http::parse_url(target)?;
-    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
-        return None;
-    }
     url.set_fragment(None);
     Some(url)
 }
@@ -100,7 +97,7 @@ pub fn origin_of(text: &str) -> Option<String> {
 }
 
 /// `scheme://host[:port]` of `url`.
-fn url_origin(url: &url::Url) -> Option<String> {
+fn url_origin(url: &crate::http::Url) -> Option<String> {
     let host = url.host_str()?;
     Some(match url.port() {
         Some(port) => format!("{}://{}:{}", url.scheme(), host, port),
@@ -110,7 +107,7 @@ fn url_origin(url: &url::Url) -> Option<String> {
 
 /// `url` and the same URL under every other origin of its alias group, when `aliases` (see
 /// `Policy::purge_aliases`) list its origin; else `url` alone.
-pub fn alias_urls(aliases: &[Vec<String>], url: &url::Url) -> Vec<url::Url> {
+pub fn alias_urls(aliases: &[Vec<String>], url: &crate::http::Url) -> Vec<crate::http::Url> {
     let mut out = vec![url.clone()];
     let Some(origin) = url_origin(url) else { return out };
     let Some(group) = aliases.iter().find(|g| g.contains(&origin)) else { return out };

@@ -72,7 +72,7 @@ impl PurgeRequest {
                 format!("the purge request is larger than {MAX_BODY_BYTES} bytes"),
             )]);
         }
-        let value: Value = serde_json::from_slice(body)
+        let value: Value = crate::http::json_from_bytes(body)
             .map_err(|e| vec![PurgeProblem::new("/", format!("the purge request is not valid JSON: {e}"))])?;
         let Value::Object(fields) = value else {
             return Err(vec![PurgeProblem::new("/", "the purge request must be a JSON object")]);
@@ -170,9 +170,9 @@ impl PurgeRequest {
     pub fn targets(
         &self,
         authorized: &Credential,
-        base: &url::Url,
+        base: &crate::http::Url,
         templates: &[String],
-        primary_key: impl Fn(&url::Url) -> PrimaryKey,
+        primary_key: impl Fn(&crate::http::Url) -> PrimaryKey,
     ) -> Result<Vec<Target>, Vec<PurgeProblem>> {
         self.targets_with_aliases(authorized, base, templates, &[], primary_key)
     }
@@ -184,10 +184,10 @@ impl PurgeRequest {
     pub fn targets_with_aliases(
         &self,
         _authorized: &Credential,
-        base: &url::Url,
+        base: &crate::http::Url,
         templates: &[String],
         aliases: &[Vec<String>],
-        primary_key: impl Fn(&url::Url) -> PrimaryKey,
+        primary_key: impl Fn(&crate::http::Url) -> PrimaryKey,
     ) -> Result<Vec<Target>, Vec<PurgeProblem>> {
         let problems = self.problems();
         if !problems.is_empty() {
@@ -266,8 +266,7 @@ fn url_problem(item: &str) -> Option<String> {
         return Some("contains a control character".to_owned());
     }
     let is_path = item.trim().starts_with('/');
-    let is_absolute = crate::http::parse_url(item.trim())
-        .is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+    let is_absolute = crate::http::parse_url(item.trim()).is_some();
     if !is_path && !is_absolute && !item.is_ascii() && item.contains("://") {
         return Some(format!(
             "{} has a host that is not ASCII: write an internationalised name in punycode (xn--…)",
@@ -346,7 +345,7 @@ fn is_on(value: Option<&str>) -> bool {
 ///   the client's URL).
 ///
 /// The query is kept on every URL.
-pub fn public_urls(url: &url::Url) -> Vec<String> {
+pub fn public_urls(url: &crate::http::Url) -> Vec<String> {
     let mut out = vec![url.to_string()];
     let public = virtual_host_url(url).unwrap_or_else(|| url.clone());
     if public != *url {
@@ -365,7 +364,7 @@ pub fn public_urls(url: &url::Url) -> Vec<String> {
 
 /// `/VirtualHostBase/<scheme>/<host[:port]>/<internal…>/VirtualHostRoot/[_vh_x/…]<rest>`
 /// → `<scheme>://<host[:port]>/[x/…]<rest>`.
-fn virtual_host_url(url: &url::Url) -> Option<url::Url> {
+fn virtual_host_url(url: &crate::http::Url) -> Option<crate::http::Url> {
     let mut segments = url.path().strip_prefix('/')?.split('/');
     if segments.next()? != "VirtualHostBase" {
         return None;

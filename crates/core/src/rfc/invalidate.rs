@@ -15,7 +15,7 @@ use crate::http::{RequestHead, ResponseHead};
 ///
 /// `Location` and `Content-Location` are resolved against the request URL; fragments are
 /// dropped; the result has no duplicates and starts with the target URI.
-pub fn targets(req: &RequestHead, resp: &ResponseHead) -> Vec<url::Url> {
+pub fn targets(req: &RequestHead, resp: &ResponseHead) -> Vec<crate::http::Url> {
     if req.is_safe() || !(200..400).contains(&resp.status) {
         return Vec::new();
     }

@@ -186,7 +186,7 @@ mod tests {
     fn get(pairs: &[(&str, &str)]) -> RequestHead {
         RequestHead::new(
             "GET",
-            url::Url::parse("https://example.org/a").unwrap(),
+            crate::http::parse_url("https://example.org/a").unwrap(),
             Headers::from_pairs(pairs.iter().copied()),
         )
     }

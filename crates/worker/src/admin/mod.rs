@@ -51,7 +51,7 @@ fn auth_failure(e: AuthError) -> Result<Response> {
 fn check(
     config: &Config,
     method: &str,
-    url: &url::Url,
+    url: &rulecache::http::Url,
     headers: &Headers,
     body: &[u8],
     now: Time,
@@ -88,13 +88,15 @@ async fn authenticated_body(
 
 /// Everything under the admin prefix.
 pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now: Time) -> Result<Response> {
-    let url = req.url()?;
+    let url = crate::convert::url_of(&req)?;
     let rest = url.path().strip_prefix(config.admin_prefix.as_str()).unwrap_or("").to_string();
     let method = req.inner().method().to_ascii_uppercase();
     if rest.is_empty() {
         let mut target = url.clone();
         target.set_path(&format!("{}/", config.admin_prefix));
-        return Response::redirect_with_status(target, 301);
+        let headers = worker::Headers::new();
+        headers.set("location", target.as_str())?;
+        return Ok(Response::empty()?.with_status(301).with_headers(headers));
     }
     if let Some(asset) = assets::find(&rest) {
         if method != "GET" && method != "HEAD" {
@@ -144,7 +146,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
             struct Rollback {
                 version: u64,
             }
-            let Ok(r) = serde_json::from_slice::<Rollback>(&body) else {
+            let Ok(r) = rulecache::http::json_from_bytes::<Rollback>(&body) else {
                 return json_response(
                     400,
                     &json!({ "errors": [{ "path": "/", "message": "body must be {\"version\": N}" }] }),
@@ -226,7 +228,7 @@ fn get() -> String {
 }
 
 async fn explain(env: &Env, body: &[u8], config: &Config, now: Time) -> Result<Response> {
-    let input: ExplainInput = match serde_json::from_slice(body) {
+    let input: ExplainInput = match rulecache::http::json_from_bytes(body) {
         Ok(i) => i,
         Err(e) => return json_response(400, &json!({ "errors": [format!("invalid explain request: {e}")] })),
     };

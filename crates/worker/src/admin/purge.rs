@@ -28,7 +28,7 @@ pub async fn purge_method(
     config: &Config,
     now: Time,
 ) -> Result<Response> {
-    let url = req.url()?;
+    let url = crate::convert::url_of(&req)?;
     let headers = crate::convert::headers_from_js(req.headers());
     let policy = policy_store::active(env, now).await;
     let allowed = authorize_address("PURGE", headers.get("cf-connecting-ip"), policy.purge_allow_from());
@@ -129,7 +129,7 @@ pub(super) async fn run_purge(
     ctx: &Context,
     purge: PurgeRequest,
     credential: Credential,
-    base: &url::Url,
+    base: &rulecache::http::Url,
     nonce: Option<String>,
     now: Time,
 ) -> Result<Response> {

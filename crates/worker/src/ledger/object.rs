@@ -198,7 +198,7 @@ impl DurableObject for PurgeLedger {
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let now = now();
-        let url = req.url()?;
+        let url = crate::convert::url_of(&req)?;
         let mut rows = match self.rows() {
             Ok(rows) => rows,
             Err(e) => return ledger_error(&LedgerError::Storage(e.to_string())),

@@ -165,7 +165,7 @@ key_type! {
 /// default port, user info and fragment are dropped, percent-encoding is normalised (see
 /// [`normalise_component`]), an empty path becomes `/`, and the query is filtered and
 /// optionally sorted by `opts`. An empty query leaves no `?`.
-pub fn primary_key(url: &url::Url, opts: &KeyOptions) -> PrimaryKey {
+pub fn primary_key(url: &crate::http::Url, opts: &KeyOptions) -> PrimaryKey {
     let host = url.host_str().unwrap_or("");
     let path = normalise_component(url.path());
     let query = url.query().map(normalise_component);
