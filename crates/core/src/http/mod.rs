@@ -3,6 +3,7 @@
 //! The core never sees a body and never performs I/O: it works on these heads and on the
 //! time, which is always passed in as [`Time`].
 
+pub mod date;
 mod method;
 mod url;
 
@@ -106,14 +107,36 @@ impl Headers {
         }
     }
 
-    /// The fields named `name`, in order. A field's name is only read when its length is
-    /// `name`'s.
-    #[inline]
-    fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Field> + 'a {
-        self.fields.iter().filter(move |f| Self::is_named(&self.text, f, name))
+    /// The index of the first field named `name` at or after `from`: one scan of the list,
+    /// reading a field's name only when its length is `name`'s. (Written as a loop: the release
+    /// build optimises for size and would keep an iterator chain's closures as calls.)
+    #[inline(always)]
+    fn find(&self, name: &str, from: usize) -> Option<usize> {
+        let (text, wanted) = (self.text.as_bytes(), name.as_bytes());
+        let mut i = from;
+        while let Some(f) = self.fields.get(i) {
+            if (f.name.1 - f.name.0) as usize == wanted.len() {
+                if let Some(stored) = text.get(f.name.0 as usize..f.name.1 as usize) {
+                    if stored == wanted || stored.eq_ignore_ascii_case(wanted) {
+                        return Some(i);
+                    }
+                }
+            }
+            i += 1;
+        }
+        None
     }
 
-    #[inline]
+    /// The fields named `name`, in order.
+    fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Field> + 'a {
+        let mut next = 0;
+        std::iter::from_fn(move || {
+            let i = self.find(name, next)?;
+            next = i + 1;
+            self.fields.get(i)
+        })
+    }
+
     fn is_named(text: &str, f: &Field, name: &str) -> bool {
         (f.name.1 - f.name.0) as usize == name.len() && same_field_name(part(text, f.name), name)
     }
@@ -139,7 +162,8 @@ impl Headers {
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.named(name).next().map(|f| self.value_of(f))
+        let f = self.fields.get(self.find(name, 0)?)?;
+        Some(self.value_of(f))
     }
 
     /// The message's `Content-Length`, the one reading of it in the crate.
@@ -196,13 +220,26 @@ impl Headers {
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.named(name).next().is_some()
+        self.find(name, 0).is_some()
+    }
+
+    /// Whether a field's name starts with `prefix` (lower case).
+    pub fn has_name_starting_with(&self, prefix: &str) -> bool {
+        let (text, prefix) = (self.text.as_bytes(), prefix.as_bytes());
+        let mut i = 0;
+        while let Some(f) = self.fields.get(i) {
+            if text.get(f.name.0 as usize..f.name.1 as usize).is_some_and(|n| n.starts_with(prefix)) {
+                return true;
+            }
+            i += 1;
+        }
+        false
     }
 
     /// Replaces every `name` field with one holding `value`.
     pub fn set(&mut self, name: &str, value: impl AsRef<str>) {
         let value = value.as_ref();
-        match self.fields.iter().position(|f| Self::is_named(&self.text, f, name)) {
+        match self.find(name, 0) {
             Some(pos) => {
                 let range = self.push_text(value);
                 let mut freed = 0;
@@ -210,11 +247,7 @@ impl Headers {
                     freed += (slot.value.1 - slot.value.0) as usize;
                     slot.value = range;
                 }
-                let later = self
-                    .fields
-                    .get(pos + 1..)
-                    .is_some_and(|rest| rest.iter().any(|f| Self::is_named(&self.text, f, name)));
-                if later {
+                if self.find(name, pos + 1).is_some() {
                     let mut i = 0usize;
                     let text = &self.text;
                     self.fields.retain(|f| {

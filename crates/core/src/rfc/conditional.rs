@@ -119,6 +119,11 @@ fn evaluate_dated(req: &RequestHead, served: &ResponseHead, date_stands_in: bool
         return Conditional::None;
     }
     let h = &req.headers;
+    // Every precondition field (RFC 9110 §13.1) is named `If-…`: a request without one, as
+    // most are, has nothing to evaluate, and the stored validators need not be parsed.
+    if !h.has_name_starting_with("if-") {
+        return Conditional::None;
+    }
     let etag = served.headers.get("etag").and_then(EntityTag::parse);
     let last_modified = served.headers.get_all("last-modified").find_map(http_date);
     let modified_for_ims = if date_stands_in && !served.headers.contains("last-modified") {

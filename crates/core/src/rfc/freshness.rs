@@ -38,6 +38,9 @@ pub fn is_heuristically_cacheable(status: u16) -> bool {
 /// `GMT` (`THU, 18 AUG 2050 02:01:18 gmt`) is read as the date it spells.
 pub fn http_date(value: &str) -> Option<u64> {
     let value = value.trim();
+    if let Some(secs) = crate::http::date::parse_imf_fixdate(value) {
+        return Some(secs);
+    }
     let t = match httpdate::parse_http_date(value) {
         Ok(t) => t,
         Err(_) => {
@@ -80,8 +83,7 @@ fn canonical_date_case(value: &str) -> Option<String> {
 
 /// Formats whole seconds since the epoch as an IMF-fixdate.
 pub fn format_http_date(secs_since_epoch: u64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs_since_epoch.min(253_402_300_799));
-    httpdate::fmt_http_date(t)
+    crate::http::date::format(secs_since_epoch)
 }
 
 /// The first valid `Date` of a response, in seconds.

@@ -3,7 +3,6 @@
 //! components, the merged `Vary` (see the parent module's documentation).
 
 use std::borrow::Cow;
-use std::time::{Duration, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
@@ -156,9 +155,8 @@ impl Operation {
             }
             EtagComponent::LastModified => h
                 .get("last-modified")
-                .and_then(|v| httpdate::parse_http_date(v.trim()).ok())
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map(|d| Cow::Owned(d.as_secs().to_string())),
+                .and_then(crate::freshness::http_date)
+                .map(|secs| Cow::Owned(secs.to_string())),
             EtagComponent::PolicyVersion => Some(Cow::Owned(ctx.policy_version.to_string())),
             EtagComponent::Copy => {
                 Some(Cow::Borrowed(if audience::cookie_value(req, "__cp").is_some() { "1" } else { "0" }))
@@ -192,27 +190,16 @@ fn title_case(name: &str) -> String {
     out
 }
 
-/// The last second an HTTP date can show (9999-12-31T23:59:59Z); `httpdate` refuses later.
-const LAST_HTTP_DATE: u64 = 253_402_300_799;
-
 /// An HTTP date `secs` seconds after `now` (milliseconds), clamped to what HTTP dates can show.
 fn http_date(now: crate::http::Time, secs: u64) -> String {
-    let t = crate::http::secs(now).saturating_add(secs).min(LAST_HTTP_DATE);
-    fmt_http_date(t)
-}
-
-/// `httpdate::fmt_http_date` written into a string of the right size at once.
-fn fmt_http_date(secs_since_epoch: u64) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(29);
-    let _ = write!(out, "{}", httpdate::HttpDate::from(UNIX_EPOCH + Duration::from_secs(secs_since_epoch)));
-    out
+    crate::http::date::format(crate::http::secs(now).saturating_add(secs))
 }
 
 /// A date ten years before `now`, as plone's `getExpiration(0)`.
 fn http_date_past(now: crate::http::Time) -> String {
-    let t = crate::http::secs(now).min(LAST_HTTP_DATE).saturating_sub(3650 * 86400);
-    fmt_http_date(t)
+    crate::http::date::format(
+        crate::http::secs(now).min(crate::http::date::LAST_SECOND).saturating_sub(3650 * 86400),
+    )
 }
 
 #[cfg(test)]
