@@ -23,7 +23,7 @@ export WRANGLER_LOG_PATH := $(CURDIR)/target/wrangler-logs
 export CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: e2e-install e2e-start e2e-stop test-e2e e2e-measure
-.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser soak bench bench-core bench-load bench-profile bench-propagation bench-purge-sim size clean-state
+.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser soak bench bench-core bench-load bench-profile bench-propagation bench-purge-sim bench-instructions size clean-state
 
 all: build
 
@@ -103,7 +103,7 @@ SOAK_REQUESTS ?= 24000
 soak: build
 	SOAK_REQUESTS=$(SOAK_REQUESTS) node --test tests/integration/soak.test.mjs
 
-bench: bench-core bench-load bench-profile bench-propagation bench-purge-sim
+bench: bench-core bench-instructions bench-load bench-profile bench-propagation bench-purge-sim
 
 # The benchmarks need unwinding (criterion), the release profile aborts on panic (wasm):
 # a separate target folder keeps the two builds of the library apart.
@@ -121,6 +121,18 @@ bench-load: build origin
 ## the plain JS baselines (bench-results/profile.md)
 bench-profile: build origin
 	node --experimental-websocket --disable-warning=ExperimentalWarning benches/load/profile.mjs
+
+## Instructions per request (hit, miss, bypass) through the core's harness, natively and
+## deterministically (valgrind's callgrind), at the release build's opt-level: the core's own
+## cost, with nothing of the runtime in it (bench-results/instructions.json)
+bench-instructions:
+	@command -v valgrind >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
+	cargo build -q --release -p rulecache --example per_request
+	@mkdir -p bench-results; out="{"; for kind in hit miss bypass; do \
+	  one=$$(N=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/per_request $$kind 2>&1 | sed -n 's/.*Collected : //p'); \
+	  many=$$(N=1001 valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/per_request $$kind 2>&1 | sed -n 's/.*Collected : //p'); \
+	  per=$$(( (many - one) / 1000 )); echo "$$kind: $$per instructions a request"; out="$$out\"$$kind\": $$per, "; \
+	done; echo "$${out%, }}" > bench-results/instructions.json
 
 bench-propagation: build origin
 	node benches/propagation/run.mjs
