@@ -56,6 +56,13 @@ pub fn same_field_name(stored: &str, query: &str) -> bool {
     stored.len() == query.len() && (stored == query || stored.eq_ignore_ascii_case(query))
 }
 
+/// Whether a stored field name (lower case, as [`Headers`] keeps every name) is one of the
+/// lower-case names of `list`: an exact comparison, no case folding.
+#[inline]
+pub fn is_listed(stored: &str, list: &[&str]) -> bool {
+    list.contains(&stored)
+}
+
 impl Headers {
     pub fn new() -> Self {
         Self::default()

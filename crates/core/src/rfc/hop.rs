@@ -1,7 +1,7 @@
 //! Hop-by-hop header fields and the fields a shared cache must not keep.
 
 use crate::cache_control::CacheControl;
-use crate::http::{same_field_name, Headers};
+use crate::http::{is_listed, Headers};
 
 /// Connection-specific fields removed by every intermediary, whether or not `Connection`
 /// lists them (RFC 9110 §7.6.1, plus the legacy `Keep-Alive` and `Proxy-Connection`, and the
@@ -24,9 +24,9 @@ pub const HOP_BY_HOP: [&str; 10] = [
     "proxy-authentication-info",
 ];
 
-/// True when `name` is always hop-by-hop.
+/// True when the stored (lower-case) field name `name` is always hop-by-hop.
 pub fn is_hop_by_hop(name: &str) -> bool {
-    HOP_BY_HOP.iter().any(|h| same_field_name(name, h))
+    is_listed(name, &HOP_BY_HOP)
 }
 
 /// The field names listed in `Connection` (lower-cased).
@@ -43,7 +43,7 @@ fn connection_options(h: &Headers) -> Vec<String> {
 /// control options for the forwarded message)."
 pub fn strip_hop_by_hop(h: &mut Headers) {
     let named = connection_options(h);
-    h.retain(|name, _| !is_hop_by_hop(name) && !named.iter().any(|n| same_field_name(name, n)));
+    h.retain(|name, _| !is_hop_by_hop(name) && !named.iter().any(|n| n == name));
 }
 
 /// Removes what a shared cache must not store: the hop-by-hop fields and the fields named by
@@ -72,6 +72,22 @@ pub fn prepare_for_storage(h: &mut Headers, cc: Option<&CacheControl>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_name_lists_compared_exactly_are_lower_case() {
+        // `http::is_listed` compares stored (lower-case) names with these without folding case.
+        let lists: [&[&str]; 3] =
+            [&HOP_BY_HOP, &crate::key::UNKEYED_REQUEST_HEADERS, crate::engine::INTERNAL_REQUEST_HEADERS];
+        for name in lists.iter().flat_map(|l| l.iter()) {
+            assert_eq!(*name, name.to_ascii_lowercase());
+        }
+        let mut h = Headers::new();
+        h.append("Proxy-Authorization", "x");
+        h.append("TE", "trailers");
+        h.append("Accept", "*/*");
+        strip_hop_by_hop(&mut h);
+        assert_eq!(names(&h), ["accept"], "fields sent in any case are stripped");
+    }
 
     fn names(h: &Headers) -> Vec<&str> {
         h.iter().map(|(n, _)| n).collect()

@@ -29,7 +29,7 @@ use crate::cache_status::{CacheStatus, Fwd};
 use crate::conditional::{self, Conditional};
 use crate::decision::{Audience, Bypass, EdgeStorage, ModifyContext};
 use crate::freshness::{self, Verdict};
-use crate::http::{same_field_name, Headers, Method, RequestHead, ResponseHead, Time};
+use crate::http::{is_listed, Headers, Method, RequestHead, ResponseHead, Time};
 use crate::key::{self, PrimaryKey, StorageKey, VarySpec};
 use crate::meta::{Meta, VaryIndex};
 use crate::operations::Operation;

@@ -14,11 +14,9 @@ impl Flow {
         // (unkeyed-input cache poisoning).
         let trusted = &policy.key_options().trusted_headers;
         let dropped = |name: &str| {
-            INTERNAL_REQUEST_HEADERS.iter().any(|n| same_field_name(name, n))
-                || (debug_proven && same_field_name(name, "authorization"))
-                || key::UNKEYED_REQUEST_HEADERS
-                    .iter()
-                    .any(|n| same_field_name(name, n) && !trusted.iter().any(|t| t == n))
+            is_listed(name, INTERNAL_REQUEST_HEADERS)
+                || (debug_proven && name == "authorization")
+                || (is_listed(name, &key::UNKEYED_REQUEST_HEADERS) && !trusted.iter().any(|t| t == name))
         };
         client.headers.retain(|name, _| !dropped(name));
         let audience = policy.audience(&client.headers);
