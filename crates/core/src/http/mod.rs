@@ -117,7 +117,6 @@ impl Headers {
     /// The index of the first field named `name` at or after `from`: one scan of the list,
     /// reading a field's name only when its length is `name`'s. (Written as a loop: the release
     /// build optimises for size and would keep an iterator chain's closures as calls.)
-    #[inline(always)]
     fn find(&self, name: &str, from: usize) -> Option<usize> {
         let (text, wanted) = (self.text.as_bytes(), name.as_bytes());
         let mut i = from;
