@@ -50,11 +50,19 @@ fn compare(input: &str, base: Option<&str>) -> Result<(), String> {
     let context = || format!("input {input:?} base {base:?}");
     match (reference, ours) {
         (Ok(r), Some(o)) => {
-            let same = r.as_str() == o.as_str()
+            // The reference leaves `^` in a path; the current standard, the runtime and the
+            // core escape it (the only difference in the percent-encode sets).
+            let path = r.path().replace('^', "%5E");
+            let expected = if path == r.path() {
+                r.as_str().to_string()
+            } else {
+                r.as_str().replacen(r.path(), &path, 1)
+            };
+            let same = expected == o.as_str()
                 && r.scheme() == o.scheme()
                 && r.host_str() == o.host_str()
                 && r.port() == o.port()
-                && r.path() == o.path()
+                && path == o.path()
                 && r.query() == o.query()
                 && r.fragment() == o.fragment()
                 && r.username() == o.username()
@@ -64,7 +72,7 @@ fn compare(input: &str, base: Option<&str>) -> Result<(), String> {
             if same {
                 Ok(())
             } else {
-                Err(format!("{}: reference {:?}, core {:?}", context(), r.as_str(), o.as_str()))
+                Err(format!("{}: reference {:?}, core {:?}", context(), expected, o.as_str()))
             }
         }
         (Ok(r), None) => {

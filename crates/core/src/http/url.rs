@@ -783,8 +783,10 @@ const fn set(mut extra: &[u8]) -> EncodeSet {
 
 /// The fragment percent-encode set.
 const FRAGMENT: EncodeSet = set(b" \"<>`");
-/// The path percent-encode set.
-const PATH: EncodeSet = set(b" \"<>`#?{}");
+/// The path percent-encode set, with `^` as the current standard has it and the runtime
+/// encodes it (a request for `/a^b` reaches the worker as `/a%5Eb`; the `url` crate and older
+/// parsers leave it).
+const PATH: EncodeSet = set(b" \"<>`#?{}^");
 /// The special-query percent-encode set.
 const QUERY_SPECIAL: EncodeSet = set(b" \"#<>'");
 /// The userinfo percent-encode set.
