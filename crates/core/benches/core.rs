@@ -14,7 +14,6 @@
 //! `bench-results/core-scaling.json`.
 
 use std::hint::black_box;
-use std::rc::Rc;
 use std::time::Duration;
 
 use criterion::{criterion_group, BatchSize, Criterion};
@@ -27,7 +26,7 @@ use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
 use rulecache::meta::{Meta, VaryIndex};
 use rulecache::policy::Policy;
 use rulecache::purge::ledger::{LedgerCopy, PurgeRecord, SinceAnswer, Target};
-use rulecache::sim::{self, OriginResult};
+use rulecache::sim::{self, cacheable_page as origin_page, not_purged, Forgetful, OriginResult};
 use rulecache::store::{MemoryStore, Record, Store};
 
 /// 2025-06-01T00:00:00Z, in milliseconds.
@@ -115,41 +114,6 @@ fn request(url: &str, cookie: &str) -> RequestHead {
     match RequestHead::parse("GET", url, browser_headers(cookie)) {
         Some(r) => r,
         None => panic!("bad benchmark URL {url}"),
-    }
-}
-
-/// What the origin answers for a page: a cacheable 200 with validators.
-fn origin_page() -> (ResponseHead, Vec<u8>) {
-    let head = ResponseHead::new(
-        200,
-        Headers::from_pairs([
-            ("content-type", "text/html; charset=utf-8"),
-            ("content-length", "2048"),
-            ("date", "Sun, 01 Jun 2025 00:00:00 GMT"),
-            ("last-modified", "Sat, 31 May 2025 12:00:00 GMT"),
-            ("etag", "\"v1-anon\""),
-            ("cache-control", "public, max-age=600"),
-            ("x-cache-ruleset", "plone.content.folderView"),
-            ("cache-tag", "news, listing"),
-        ]),
-    );
-    (head, vec![b'x'; 2048])
-}
-
-fn not_purged(_: &Meta) -> Purged {
-    Purged::No
-}
-
-/// A store that never keeps anything: every lookup is a miss.
-struct Forgetful;
-
-impl Store for Forgetful {
-    fn get(&self, _key: &str) -> Option<(Record, Rc<[u8]>)> {
-        None
-    }
-    fn put(&mut self, _key: &str, _record: Record, _body: Rc<[u8]>) {}
-    fn delete(&mut self, _key: &str) -> bool {
-        false
     }
 }
 

@@ -3,51 +3,16 @@
 //! callgrind with N = 1 and N = 1001 and reports the difference over 1000, the instructions a
 //! request costs at the release build's opt-level (the wasm's), with nothing else in the count.
 //! The request is the load benchmark's: `/news` on the bundled policy, with oha's fields (and
-//! the logged-in cookie for `bypass`); `miss` uses a store that keeps nothing.
+//! the logged-in cookie for `bypass`), answered with `sim::cacheable_page`; `miss` uses a store
+//! that keeps nothing.
 
-use std::rc::Rc;
-
-use rulecache::engine::{Outcome, Purged};
-use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
-use rulecache::meta::Meta;
+use rulecache::engine::Outcome;
+use rulecache::http::{Headers, RequestHead, Time};
 use rulecache::policy::Policy;
-use rulecache::sim::{self, OriginResult};
-use rulecache::store::{MemoryStore, Record, Store};
+use rulecache::sim::{self, cacheable_page as origin_page, not_purged, Forgetful, OriginResult};
+use rulecache::store::MemoryStore;
 
 const NOW: Time = 1_748_736_000_000;
-
-fn origin_page() -> (ResponseHead, Vec<u8>) {
-    let head = ResponseHead::new(
-        200,
-        Headers::from_pairs([
-            ("content-type", "text/html; charset=utf-8"),
-            ("content-length", "2048"),
-            ("date", "Sun, 01 Jun 2025 00:00:00 GMT"),
-            ("last-modified", "Sat, 31 May 2025 12:00:00 GMT"),
-            ("etag", "\"v1-anon\""),
-            ("cache-control", "public, max-age=600"),
-            ("x-cache-ruleset", "plone.content.folderView"),
-        ]),
-    );
-    (head, vec![b'x'; 2048])
-}
-
-fn not_purged(_: &Meta) -> Purged {
-    Purged::No
-}
-
-/// A store that keeps nothing: every lookup is a miss.
-struct Forgetful;
-
-impl Store for Forgetful {
-    fn get(&self, _key: &str) -> Option<(Record, Rc<[u8]>)> {
-        None
-    }
-    fn put(&mut self, _key: &str, _record: Record, _body: Rc<[u8]>) {}
-    fn delete(&mut self, _key: &str) -> bool {
-        false
-    }
-}
 
 fn main() {
     let n: u64 = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(1);

@@ -100,31 +100,8 @@ pub fn parse_imf_fixdate(text: &str) -> Option<u64> {
     else {
         return None;
     };
-    let weekday = match [w0, w1, w2] {
-        [b'T', b'h', b'u'] => 0,
-        [b'F', b'r', b'i'] => 1,
-        [b'S', b'a', b't'] => 2,
-        [b'S', b'u', b'n'] => 3,
-        [b'M', b'o', b'n'] => 4,
-        [b'T', b'u', b'e'] => 5,
-        [b'W', b'e', b'd'] => 6,
-        _ => return None,
-    };
-    let month = match [m0, m1, m2] {
-        [b'J', b'a', b'n'] => 1,
-        [b'F', b'e', b'b'] => 2,
-        [b'M', b'a', b'r'] => 3,
-        [b'A', b'p', b'r'] => 4,
-        [b'M', b'a', b'y'] => 5,
-        [b'J', b'u', b'n'] => 6,
-        [b'J', b'u', b'l'] => 7,
-        [b'A', b'u', b'g'] => 8,
-        [b'S', b'e', b'p'] => 9,
-        [b'O', b'c', b't'] => 10,
-        [b'N', b'o', b'v'] => 11,
-        [b'D', b'e', b'c'] => 12,
-        _ => return None,
-    };
+    let weekday = DAYS.iter().position(|d| *d == [w0, w1, w2])? as u64;
+    let month = MONTHS.iter().position(|m| *m == [m0, m1, m2])? as u64 + 1;
     let day = two_digits(d1, d2)?;
     let year = two_digits(y1, y2)? * 100 + two_digits(y3, y4)?;
     let (hour, minute, second) = (two_digits(h1, h2)?, two_digits(n1, n2)?, two_digits(s1, s2)?);

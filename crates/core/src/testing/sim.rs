@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use crate::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, ReplyBody, Step};
 use crate::flow::{Effect, Tier};
-use crate::http::{RequestHead, ResponseHead, Time};
+use crate::http::{Headers, RequestHead, ResponseHead, Time};
 use crate::key::StorageKey;
 use crate::lru::ByteLru;
 use crate::meta::Meta;
@@ -160,6 +160,42 @@ struct Tiers<'a> {
     kv: &'a mut dyn Store,
     pass: &'a mut HitForPass,
     collapser: &'a mut Collapser,
+}
+
+/// What an origin answers for a page: a cacheable 200 with validators and purge tags.
+pub fn cacheable_page() -> (ResponseHead, Vec<u8>) {
+    let head = ResponseHead::new(
+        200,
+        Headers::from_pairs([
+            ("content-type", "text/html; charset=utf-8"),
+            ("content-length", "2048"),
+            ("date", "Sun, 01 Jun 2025 00:00:00 GMT"),
+            ("last-modified", "Sat, 31 May 2025 12:00:00 GMT"),
+            ("etag", "\"v1-anon\""),
+            ("cache-control", "public, max-age=600"),
+            ("x-cache-ruleset", "plone.content.folderView"),
+            ("cache-tag", "news, listing"),
+        ]),
+    );
+    (head, vec![b'x'; 2048])
+}
+
+/// The purge ledger's answer for an entry nothing purged.
+pub fn not_purged(_: &Meta) -> Purged {
+    Purged::No
+}
+
+/// A store that keeps nothing: every lookup is a miss.
+pub struct Forgetful;
+
+impl Store for Forgetful {
+    fn get(&self, _key: &str) -> Option<(Record, Rc<[u8]>)> {
+        None
+    }
+    fn put(&mut self, _key: &str, _record: Record, _body: Rc<[u8]>) {}
+    fn delete(&mut self, _key: &str) -> bool {
+        false
+    }
 }
 
 /// Runs one request through the cache at `now`, with `store` as the location's Cache API (the
