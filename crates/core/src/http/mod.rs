@@ -278,12 +278,18 @@ impl Headers {
     }
 
     /// Removes every `name` field; true when something was removed.
+    /// Removes every `name` field; whether there was one.
     pub fn remove(&mut self, name: &str) -> bool {
-        if !self.contains(name) {
-            return false;
+        let (mut from, mut freed, mut removed) = (0, 0, false);
+        while let Some(i) = self.find(name, from) {
+            freed += Self::field_len(&self.fields.remove(i));
+            from = i;
+            removed = true;
         }
-        self.retain(|n, _| !same_field_name(n, name));
-        true
+        if freed > 0 {
+            self.forget(freed);
+        }
+        removed
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
