@@ -99,6 +99,13 @@ test('the admin API needs the secret; a wrong or missing one changes nothing', a
   assert.ok((await itemViewIsCached()).cached, 'behaviour unchanged after refused pushes');
 });
 
+test('the admin prefix alone is redirected (301) to the control panel page', async () => {
+  const r = await get('/_rulecache');
+  assert.equal(r.status, 301);
+  assert.equal(new URL(r.headers.get('location')).pathname, '/_rulecache/');
+  await r.arrayBuffer();
+});
+
 test('a pushed policy changes the very next request; rollback restores', async () => {
   const base = await push(bundle((b) => (b.name = 'baseline')));
   assert.equal(await activeVersion(), base);

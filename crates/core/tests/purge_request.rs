@@ -72,6 +72,10 @@ fn structural_problems_are_plain_sentences() {
     let not_json = problems("{");
     assert_eq!(not_json.len(), 1);
     assert!(not_json[0].starts_with("/: the purge request is not valid JSON: "), "{not_json:?}");
+    // A body that is not UTF-8 (here Latin-1 `é` inside a string) is malformed JSON too.
+    let latin1 = PurgeRequest::from_json(b"{\"urls\":[\"/caf\xe9\"]}").err().unwrap_or_default();
+    assert_eq!(latin1.len(), 1, "{latin1:?}");
+    assert!(latin1[0].to_string().starts_with("/: the purge request is not valid JSON: "), "{latin1:?}");
 }
 
 #[test]

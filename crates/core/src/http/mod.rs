@@ -860,4 +860,23 @@ mod tests {
         assert!(h.remove("x-a"));
         assert!(!h.contains("x-a"));
     }
+
+    #[test]
+    fn remove_takes_every_field_of_the_name_in_any_case_and_keeps_the_order_of_the_rest() {
+        let mut h = Headers::from_pairs([
+            ("a", "1"),
+            ("Set-Cookie", "x=1"),
+            ("b", "2"),
+            ("set-cookie", "y=2"),
+            ("c", "3"),
+        ]);
+        assert!(h.remove("SET-COOKIE"));
+        assert_eq!(
+            pairs(&h),
+            [("a", "1"), ("b", "2"), ("c", "3")].map(|(n, v)| (n.to_string(), v.to_string()))
+        );
+        assert!(!h.remove("set-cookie"), "nothing left to remove");
+        assert!(h.remove("c") && h.remove("a"));
+        assert_eq!(pairs(&h), [("b".to_string(), "2".to_string())]);
+    }
 }

@@ -220,13 +220,6 @@ impl fmt::Debug for Url {
     }
 }
 
-impl std::ops::Deref for Url {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.text
-    }
-}
-
 impl Parts<'_> {
     fn serialise(self) -> Url {
         let mut text = String::with_capacity(
@@ -456,8 +449,7 @@ fn is_single_dot(s: &str) -> bool {
 }
 
 fn is_double_dot(s: &str) -> bool {
-    matches!(s.len(), 2 | 4 | 6)
-        && matches!(s.to_ascii_lowercase().as_str(), ".." | ".%2e" | "%2e." | "%2e%2e")
+    ["..", ".%2e", "%2e.", "%2e%2e"].iter().any(|d| s.eq_ignore_ascii_case(d))
 }
 
 /// `?query` and `#fragment`, either or both, as the rest of the input after the path.

@@ -81,10 +81,8 @@ fn canonical_date_case(value: &str) -> Option<String> {
     (out != value).then_some(out)
 }
 
-/// Formats whole seconds since the epoch as an IMF-fixdate.
-pub fn format_http_date(secs_since_epoch: u64) -> String {
-    crate::http::date::format(secs_since_epoch)
-}
+/// Formats whole seconds since the epoch as an IMF-fixdate (the one formatter, in `http::date`).
+pub use crate::http::date::format as format_http_date;
 
 /// The first valid `Date` of a response, in seconds.
 pub fn date_value(h: &Headers) -> Option<u64> {
