@@ -179,6 +179,59 @@ fn accept_encoding_collapses_to_the_best_offered_coding() {
     assert_eq!(encoding(Some("br;q=bogus"), &[]), "br");
 }
 
+/// The weight as the float reading had it (before the decimal reader), for the inputs both read.
+fn float_qvalue(v: &str) -> u16 {
+    match v.parse::<f64>() {
+        Ok(q) if q.is_finite() => (q.clamp(0.0, 1.0) * 1000.0).round() as u16,
+        _ => 1000,
+    }
+}
+
+#[test]
+fn qvalues_are_read_in_thousandths_exactly() {
+    use super::variant::parse_qvalue;
+    // RFC 9110 §12.4.2's grammar, every value it allows.
+    assert_eq!(parse_qvalue("1"), 1000);
+    assert_eq!(parse_qvalue("1.000"), 1000);
+    assert_eq!(parse_qvalue("0"), 0);
+    assert_eq!(parse_qvalue("0."), 0);
+    for t in 0..1000u16 {
+        for text in [format!("0.{t:03}"), format!("0.{t:03}").trim_end_matches('0').to_string()] {
+            assert_eq!(parse_qvalue(&text), t, "{text}");
+        }
+    }
+    // Leniently read: a fourth decimal rounds half up, out-of-range values are clamped.
+    assert_eq!(parse_qvalue("0.0005"), 1);
+    assert_eq!(parse_qvalue("0.0004999"), 0);
+    assert_eq!(parse_qvalue("0.9996"), 1000);
+    assert_eq!(parse_qvalue(".5"), 500);
+    assert_eq!(parse_qvalue("+0.25"), 250);
+    assert_eq!(parse_qvalue("007.5"), 1000);
+    assert_eq!(parse_qvalue("-0.5"), 0);
+    assert_eq!(parse_qvalue("-0"), 0);
+    // Unreadable: weighs as an absent weight.
+    for junk in
+        ["", ".", "-", "+", "bogus", "0.5x", "1e-1", "0x1", "inf", "NaN", "0..5", "0.5.1", "٠.5", "0,5"]
+    {
+        assert_eq!(parse_qvalue(junk), 1000, "{junk:?}");
+    }
+    // The same weights as the float reading this replaced, on generated decimal spellings
+    // (ties at the fourth decimal are where the float was inexact; the exponent is no longer read).
+    let mut rng = XorShift(0x9e37_79b9);
+    for _ in 0..20_000 {
+        let sign = ["", "", "+", "-"][rng.below(4)];
+        let whole = ["", "0", "00", "1", "2"][rng.below(5)];
+        let digits: String = (0..rng.below(7)).map(|_| char::from(b'0' + rng.below(10) as u8)).collect();
+        let text = format!("{sign}{whole}.{digits}");
+        let at_tie =
+            digits.len() >= 4 && digits[3..].starts_with('5') && digits[4..].bytes().all(|b| b == b'0');
+        if (whole.is_empty() && digits.is_empty()) || at_tie {
+            continue;
+        }
+        assert_eq!(parse_qvalue(&text), float_qvalue(&text), "{text}");
+    }
+}
+
 #[test]
 fn browsers_share_one_accept_encoding_variant() {
     let chrome = variant_of("Accept-Encoding", &[("accept-encoding", "gzip, deflate, br, zstd")]);

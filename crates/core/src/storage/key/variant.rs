@@ -254,11 +254,34 @@ fn parse_weighted(element: &str) -> (&str, u16) {
     (name, weight)
 }
 
-/// RFC 9110 §12.4.2: `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`, read
-/// leniently and clamped to 0..=1000.
-fn parse_qvalue(v: &str) -> u16 {
-    match v.parse::<f64>() {
-        Ok(q) if q.is_finite() => (q.clamp(0.0, 1.0) * 1000.0).round() as u16,
-        _ => 1000,
+/// RFC 9110 §12.4.2: `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`, in
+/// thousandths, read leniently: a sign, any number of digits on either side of the point (a
+/// fourth decimal rounds the third, half up) and values outside 0..=1 (clamped) are accepted;
+/// anything else (an exponent, other text, no digit) is unreadable and weighs 1000, as an
+/// absent weight does. Read as decimal digits, with no floating point: exact, and without the
+/// float parser in the module.
+pub(super) fn parse_qvalue(v: &str) -> u16 {
+    let (negative, digits) = match v.as_bytes().first() {
+        Some(b'-') => (true, &v[1..]),
+        Some(b'+') => (false, &v[1..]),
+        _ => (false, v),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.len() + fraction.len() == 0 || !all_digits(whole) || !all_digits(fraction) {
+        return 1000;
+    }
+    let whole_is_zero = whole.bytes().all(|b| b == b'0');
+    let fraction = fraction.as_bytes();
+    let digit = |i: usize| fraction.get(i).map_or(0, |b| u16::from(b - b'0'));
+    let thousandths = if whole_is_zero {
+        digit(0) * 100 + digit(1) * 10 + digit(2) + u16::from(digit(3) >= 5)
+    } else {
+        1000
+    };
+    if negative && thousandths > 0 {
+        0
+    } else {
+        thousandths.min(1000)
     }
 }
