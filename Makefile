@@ -23,7 +23,7 @@ export WRANGLER_LOG_PATH := $(CURDIR)/target/wrangler-logs
 export CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: e2e-install e2e-start e2e-stop test-e2e e2e-measure
-.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser soak bench bench-core bench-load bench-profile bench-propagation bench-purge-sim bench-instructions size clean-state
+.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser soak bench bench-core bench-load bench-profile bench-cold bench-propagation bench-purge-sim bench-instructions size clean-state
 
 all: build
 
@@ -103,7 +103,7 @@ SOAK_REQUESTS ?= 24000
 soak: build
 	SOAK_REQUESTS=$(SOAK_REQUESTS) node --test tests/integration/soak.test.mjs
 
-bench: bench-core bench-instructions bench-load bench-profile bench-propagation bench-purge-sim
+bench: bench-core bench-instructions bench-load bench-profile bench-cold bench-propagation bench-purge-sim
 
 # The benchmarks need unwinding (criterion), the release profile aborts on panic (wasm):
 # a separate target folder keeps the two builds of the library apart.
@@ -121,6 +121,12 @@ bench-load: build origin
 ## the plain JS baselines (bench-results/profile.md)
 bench-profile: build origin
 	node --experimental-websocket --disable-warning=ExperimentalWarning benches/load/profile.mjs
+
+## A cold start stage by stage in bare workerd (runtime, module compile, instantiation, the
+## module's start, first request) and the wasm functions V8 compiles on the way
+## (bench-results/cold.md)
+bench-cold: build origin
+	node benches/load/cold.mjs
 
 ## Instructions per request (hit, miss, bypass) through the core's harness, natively and
 ## deterministically (valgrind's callgrind), at the release build's opt-level: the core's own

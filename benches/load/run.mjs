@@ -274,9 +274,10 @@ const doDiskOf = (id) => path.join(configDir, `${id}.do`);
 /**
  * A workerd config serving one worker on 127.0.0.1 (port chosen by the system).
  * modules: [{ name, kind: 'esModule' | 'wasm', file }]; text: { NAME: value };
- * durableObjects: { BINDING: className } (SQLite storage on disk).
+ * durableObjects: { BINDING: className } (SQLite storage on disk); v8Flags: V8's own flags for
+ * the process (diagnostics only: a deployed worker cannot set them).
  */
-function workerdConfig({ id, modules, text = {}, durableObjects = {} }) {
+function workerdConfig({ id, modules, text = {}, durableObjects = {}, v8Flags = [] }) {
   const mods = modules.map((m) => `    (name = ${capnpString(m.name)}, ${m.kind} = embed ${capnpString(path.relative(configDir, m.file))}),`);
   const binds = [
     ...Object.entries(text).map(([n, v]) => `    (name = ${capnpString(n)}, text = ${capnpString(v)}),`),
@@ -306,6 +307,7 @@ function workerdConfig({ id, modules, text = {}, durableObjects = {} }) {
     ...doDisk,
     `  ],`,
     `  sockets = [(name = "http", address = "127.0.0.1:0", http = (), service = "main")],`,
+    ...(v8Flags.length ? [`  v8Flags = [${v8Flags.map(capnpString).join(', ')}],`] : []),
     `);`,
     ``,
     `const worker :Workerd.Worker = (`,
@@ -346,9 +348,11 @@ process.on('exit', () => {
 
 /**
  * Starts `workerd serve <configFile>`; resolves once it listens and answers
- * `probePath` (any HTTP status). Returns { url, pid, log(), stop(), readyMs }.
+ * `probePath` (any HTTP status). Returns { url, pid, log(), stop(), t0, listenMs, answerMs }
+ * (t0: `performance.now()` at the spawn; with `probePath` null it returns once listening, without
+ * a request). `onLine` is given each line the process writes.
  */
-async function startWorkerd(configFile, probePath = '/', extraArgs = []) {
+async function startWorkerd(configFile, probePath = '/', extraArgs = [], onLine = null) {
   const disk = doDiskOf(path.basename(configFile, '.capnp'));
   fs.rmSync(disk, { recursive: true, force: true });
   fs.mkdirSync(disk, { recursive: true });
@@ -357,16 +361,23 @@ async function startWorkerd(configFile, probePath = '/', extraArgs = []) {
   workerdChildren.add(child);
   const lines = [];
   let logged = 0;
-  const keep = (d) => {
-    for (const line of String(d).split('\n')) {
-      if (!line) continue;
-      logged += 1;
-      lines.push(line);
-      if (lines.length > 200) lines.shift();
-    }
+  // Each stream's lines, a line cut across two chunks joined again.
+  const keep = () => {
+    let rest = '';
+    return (d) => {
+      const parts = (rest + String(d)).split('\n');
+      rest = parts.pop();
+      for (const line of parts) {
+        if (!line) continue;
+        onLine?.(line);
+        logged += 1;
+        lines.push(line);
+        if (lines.length > 200) lines.shift();
+      }
+    };
   };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
+  child.stdout.on('data', keep());
+  child.stderr.on('data', keep());
   const exited = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -405,7 +416,7 @@ async function startWorkerd(configFile, probePath = '/', extraArgs = []) {
     });
     const url = `http://127.0.0.1:${port}`;
     const tListen = performance.now();
-    for (let i = 0; ; i += 1) {
+    for (let i = 0; probePath !== null; i += 1) {
       try {
         const r = await fetch(url + probePath);
         await r.arrayBuffer();
@@ -418,6 +429,7 @@ async function startWorkerd(configFile, probePath = '/', extraArgs = []) {
     return {
       url,
       pid: child.pid,
+      t0,
       listenMs: tListen - t0,
       answerMs: performance.now() - t0,
       log: () => ({ lines: [...lines], count: logged }),
@@ -448,9 +460,10 @@ function jsWorkerConfig(id, source, originUrl) {
  * RULECACHE_KV binding (rulecache falls back to its bundled policy), the purge ledger Durable
  * Object (SQLite storage on disk, emptied before each start).
  */
-function rulecacheConfig(id, originUrl, dir = path.join(root, 'build')) {
+function rulecacheConfig(id, originUrl, dir = path.join(root, 'build'), v8Flags = []) {
   return writeConfig(id, workerdConfig({
     id,
+    v8Flags,
     modules: wasmModules(dir),
     text: { ORIGIN: originUrl, ADMIN_PREFIX: '/_rulecache', PURGE_SECRET: 'bench-secret' },
     durableObjects: { PURGE_LEDGER: 'PurgeLedger' },
@@ -1368,9 +1381,11 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
 
 export {
   ALICE,
+  COLD_ROUNDS,
   JS_FIXED,
   JS_FORWARDER,
   SCENARIOS,
+  SMALL,
   drive,
   ensureGenerator,
   freePort,
@@ -1381,4 +1396,8 @@ export {
   prime,
   rulecacheConfig,
   startWorkerd,
+  wasmModules,
+  workerdConfig,
+  writeConfig,
+  writeModule,
 };
