@@ -22,8 +22,12 @@
 //                              the flag for the inspector client, else the memory rows are
 //                              left out)
 //
-// Environment: BENCH_DURATION (seconds per scenario, default 5), BENCH_WARMUP (default 1),
-// BENCH_CONCURRENCY (default 32), BENCH_COLD_ROUNDS (default 7, after one uncounted round), BENCH_RUST_FORWARDER=0 to
+// Each scenario's workers are measured in turn BENCH_ROUNDS times (default 3), the order
+// reversed every other round; a row's req/s is its median round, a ratio the median of the
+// rounds' ratios (two workers measured in the same round).
+//
+// Environment: BENCH_DURATION (seconds per worker and round, default 3), BENCH_WARMUP (default
+// 1), BENCH_ROUNDS (default 3), BENCH_CONCURRENCY (default 32), BENCH_COLD_ROUNDS (default 7, after one uncounted round), BENCH_RUST_FORWARDER=0 to
 // leave out the plain Rust forwarder baseline (built once with worker-pack, then reused),
 // BENCH_WORKERD=0 to leave out the bare-workerd rows.
 //
@@ -48,10 +52,11 @@ process.env.PATH = `${cargoBin}:${process.env.PATH}`;
 process.env.WRANGLER_SEND_METRICS ??= 'false';
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
 
-const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+const DURATION = Number(process.env.BENCH_DURATION ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const COLD_ROUNDS = Number(process.env.BENCH_COLD_ROUNDS ?? 7);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WANT_RUST = process.env.BENCH_RUST_FORWARDER !== '0';
 const WANT_WORKERD = process.env.BENCH_WORKERD !== '0';
 const MF = 'miniflare';
@@ -579,6 +584,12 @@ async function prime(url, headers) {
   return cs;
 }
 
+/** Of one worker's rounds, the one with the median req/s (the lower middle of an even count). */
+function medianRound(results) {
+  const sorted = [...results].sort((a, b) => a.rps - b.rps);
+  return sorted[(sorted.length - 1) >> 1];
+}
+
 async function measure(gen, runtime, label, url, headers) {
   await drive(gen, url, headers, WARMUP);
   const m = await drive(gen, url, headers, DURATION);
@@ -982,10 +993,10 @@ function markdownReport(report) {
   const x = (v) => (v == null ? '' : `${v.toFixed(2)}×`);
   const rtName = (rt) => (rt === WD ? 'bare workerd' : 'Miniflare');
   const lines = [];
-  lines.push(`One run of \`make bench-load\` (${report.when}; ${report.machine.cpus} CPUs shared by load generator, runtime and origin; ${report.generator}, ${report.concurrency} connections, ${report.warmupSeconds} s warm-up and ${report.durationSeconds} s per row; ${f(report.totalSeconds)} s in all). Ratios: req/s over the baseline's req/s on the same path and headers, in the same runtime and run.`);
+  lines.push(`One run of \`make bench-load\` (${report.when}; ${report.machine.cpus} CPUs shared by load generator, runtime and origin; ${report.generator}, ${report.concurrency} connections, ${report.warmupSeconds} s warm-up and ${report.durationSeconds} s per worker and round, ${report.rounds} rounds, the order reversed every other round; ${f(report.totalSeconds)} s in all). req/s, p50 and p99: the worker's round with the median req/s; "rounds": every round's req/s. Ratios: the median over the rounds of req/s over the baseline's req/s in the same round, on the same path and headers, in the same runtime.`);
   lines.push('');
-  lines.push('| scenario | worker | runtime | req/s | p50 ms | p99 ms | ÷ JS forwarder | ÷ JS fixed response | ÷ JS edge cache | ÷ JS caches.default hit | ÷ Rust forwarder | ÷ JS same answer |');
-  lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| scenario | worker | runtime | req/s | rounds | p50 ms | p99 ms | ÷ JS forwarder | ÷ JS fixed response | ÷ JS edge cache | ÷ JS caches.default hit | ÷ Rust forwarder | ÷ JS same answer |');
+  lines.push('|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of report.results) {
     const [kind, id] = r.scenario.includes(':') ? r.scenario.split(':') : [null, r.scenario];
     const scenario = kind ? (SCENARIOS.find((sc) => sc.id === id)?.title.replace(/^rulecache /, '') ?? id) : r.scenario === 'js-fixed' ? 'fixed response' : r.title.replace(/^rulecache /, '');
@@ -993,7 +1004,7 @@ function markdownReport(report) {
     const own = !kind && r.scenario !== 'js-fixed';
     // The same-answer worker's own row also gives its ratio to the fixed response.
     const fixedOf = own || kind === 'js-same-answer';
-    lines.push(`| ${scenario} | ${worker} | ${rtName(r.runtime)} | ${f(r.rps)} | ${f(r.p50, 1)} | ${f(r.p99, 1)} | ${x(r.ratio)} | ${fixedOf ? x(r.ratioToJsFixed) : ''} | ${own ? x(r.ratioToJsEdgeCache) : ''} | ${own ? x(r.ratioToJsCachesDefaultHit) : ''} | ${own ? x(r.ratioToRustForwarder) : ''} | ${own ? x(r.ratioToSameAnswer) : ''} |`);
+    lines.push(`| ${scenario} | ${worker} | ${rtName(r.runtime)} | ${f(r.rps)} | ${(r.roundsRps ?? []).map((v) => f(v)).join(' / ')} | ${f(r.p50, 1)} | ${f(r.p99, 1)} | ${x(r.ratio)} | ${fixedOf ? x(r.ratioToJsFixed) : ''} | ${own ? x(r.ratioToJsEdgeCache) : ''} | ${own ? x(r.ratioToJsCachesDefaultHit) : ''} | ${own ? x(r.ratioToRustForwarder) : ''} | ${own ? x(r.ratioToSameAnswer) : ''} |`);
   }
   lines.push('');
   lines.push(`Cold start (median of ${COLD_ROUNDS} rounds; "new runtime → first response" from starting the runtime to the first response's body, "first request alone" from the runtime being ready (listening) to that response):`);
@@ -1155,37 +1166,53 @@ async function main() {
         }
         // Baselines only where rulecache runs the scenario: every ratio is within one runtime.
         if (!runRc) continue;
-        const base = await measure(gen, rt, `plain JS forwarder  ${hdr(sc)}`, s.jsFwd.url + sc.path, sc.headers);
-        rows.push({ scenario: `js-forwarder:${sc.id}`, title: `plain JS forwarder (${sc.id})`, runtime: rt, path: sc.path, ...base, baseline: null, ratio: null });
-        let rustBase = null;
-        if (s.rustFwd) {
-          rustBase = await measure(gen, rt, `plain Rust forwarder ${hdr(sc)}`, s.rustFwd.url + sc.path, sc.headers);
-          rows.push({ scenario: `rust-forwarder:${sc.id}`, title: `plain Rust forwarder (${sc.id})`, runtime: rt, path: sc.path, ...rustBase, baseline: `js-forwarder:${sc.id}`, baselineRuntime: rt, ratio: rustBase.rps / base.rps });
-        }
-        let edgeBase = null;
+        const fixedRow = sc.fixedBaseline ? row('js-fixed', rt) : null;
+        // The workers of this row, each primed once; then measured in turn ROUNDS times, the
+        // order reversed every other round, so that a drift of the machine falls on all alike.
+        const workers = [{ key: 'base', label: `plain JS forwarder  ${hdr(sc)}`, url: s.jsFwd.url + sc.path }];
+        if (s.rustFwd) workers.push({ key: 'rust', label: `plain Rust forwarder ${hdr(sc)}`, url: s.rustFwd.url + sc.path });
+        let did = null;
         if (s.jsEdge) {
           // What the JS edge cache does on this URL: answered from its cache, or forwarded.
           const before = await originHits(origin.url, sc.path);
           await prime(s.jsEdge.url + sc.path, sc.headers);
           const fromOrigin = (await originHits(origin.url, sc.path)) - before;
-          const did = /__ac=/.test(sc.headers.Cookie ?? '') ? 'bypass' : fromOrigin >= 3 ? 'forwarded' : 'hit';
-          edgeBase = await measure(gen, rt, `plain JS edge cache  ${hdr(sc)} (${did})`, s.jsEdge.url + sc.path, sc.headers);
-          rows.push({ scenario: `js-edge-cache:${sc.id}`, title: `plain JS edge cache (${sc.id})`, runtime: rt, path: sc.path, jsEdgeCache: did, ...edgeBase, baseline: `js-forwarder:${sc.id}`, baselineRuntime: rt, ratio: edgeBase.rps / base.rps });
+          did = /__ac=/.test(sc.headers.Cookie ?? '') ? 'bypass' : fromOrigin >= 3 ? 'forwarded' : 'hit';
+          workers.push({ key: 'edge', label: `plain JS edge cache  ${hdr(sc)} (${did})`, url: s.jsEdge.url + sc.path });
         }
-        let cacheHitBase = null;
         if (s.jsCacheHit && sc.cacheApiHitBaseline) {
           await prime(s.jsCacheHit.url + sc.path, sc.headers);
-          cacheHitBase = await measure(gen, rt, `plain JS caches.default hit ${hdr(sc)}`, s.jsCacheHit.url + sc.path, sc.headers);
-          rows.push({ scenario: `js-caches-default-hit:${sc.id}`, title: `plain JS caches.default hit (${sc.id})`, runtime: rt, path: sc.path, ...cacheHitBase, baseline: `js-forwarder:${sc.id}`, baselineRuntime: rt, ratio: cacheHitBase.rps / base.rps });
+          workers.push({ key: 'cacheHit', label: `plain JS caches.default hit ${hdr(sc)}`, url: s.jsCacheHit.url + sc.path });
         }
-        const fixed = sc.fixedBaseline ? row('js-fixed', rt) : null;
-        let sameBase = null;
-        if (s.same?.[sc.id]) {
-          sameBase = await measure(gen, rt, `${sameAnswer.NAME} ${hdr(sc)}`, s.same[sc.id].url + sc.path, sc.headers);
-          rows.push({ scenario: `js-same-answer:${sc.id}`, title: `${sameAnswer.NAME} (${sc.id})`, runtime: rt, path: sc.path, ...sameBase, baseline: `js-forwarder:${sc.id}`, baselineRuntime: rt, ratio: sameBase.rps / base.rps, ratioToJsFixed: fixed ? sameBase.rps / fixed.rps : null });
+        if (s.same?.[sc.id]) workers.push({ key: 'same', label: `${sameAnswer.NAME} ${hdr(sc)}`, url: s.same[sc.id].url + sc.path });
+        if (fixedRow) workers.push({ key: 'fixed', label: 'plain JS worker, fixed response', url: `${s.jsFixed.url}/hello`, headers: {} });
+        workers.push({ key: 'rc', label: sc.title, url: s.rc.url + sc.path });
+        const rounds = Object.fromEntries(workers.map((w) => [w.key, []]));
+        for (let round = 0; round < ROUNDS; round += 1) {
+          if (ROUNDS > 1) console.log(`  round ${round + 1} of ${ROUNDS}`);
+          for (const w of round % 2 ? [...workers].reverse() : workers) {
+            rounds[w.key].push(await measure(gen, rt, w.label, w.url, w.headers ?? sc.headers));
+          }
         }
-        const m = await measure(gen, rt, sc.title, s.rc.url + sc.path, sc.headers);
         const csAfter = await prime(s.rc.url + sc.path, sc.headers);
+        // A worker's row: the round with its median req/s (every round's req/s beside it); a
+        // ratio: the median of the rounds' ratios, each of two workers measured in one round.
+        const result = (key) => (rounds[key] ? { ...medianRound(rounds[key]), roundsRps: rounds[key].map((m) => m.rps) } : null);
+        const ratio = (a, b) => (rounds[a] && rounds[b] ? median(rounds[a].map((m, i) => m.rps / rounds[b][i].rps)) : null);
+        const base = result('base');
+        rows.push({ scenario: `js-forwarder:${sc.id}`, title: `plain JS forwarder (${sc.id})`, runtime: rt, path: sc.path, ...base, baseline: null, ratio: null });
+        if (rounds.rust) {
+          rows.push({ scenario: `rust-forwarder:${sc.id}`, title: `plain Rust forwarder (${sc.id})`, runtime: rt, path: sc.path, ...result('rust'), baseline: `js-forwarder:${sc.id}`, baselineRuntime: rt, ratio: ratio('rust', 'base') });
+        }
+        if (rounds.edge) {
+          rows.push({ scenario: `js-edge-cache:${sc.id}`, title: `plain JS edge cache (${sc.id})`, runtime: rt, path: sc.path, jsEdgeCache: did, ...result('edge'), baseline: `js-forwarder:${sc.id}`, baselineRuntime: rt, ratio: ratio('edge', 'base') });
+        }
+        if (rounds.cacheHit) {
+          rows.push({ scenario: `js-caches-default-hit:${sc.id}`, title: `plain JS caches.default hit (${sc.id})`, runtime: rt, path: sc.path, ...result('cacheHit'), baseline: `js-forwarder:${sc.id}`, baselineRuntime: rt, ratio: ratio('cacheHit', 'base') });
+        }
+        if (rounds.same) {
+          rows.push({ scenario: `js-same-answer:${sc.id}`, title: `${sameAnswer.NAME} (${sc.id})`, runtime: rt, path: sc.path, ...result('same'), baseline: `js-forwarder:${sc.id}`, baselineRuntime: rt, ratio: ratio('same', 'base'), ratioToJsFixed: ratio('same', 'fixed') });
+        }
         rows.push({
           scenario: sc.id,
           title: sc.title,
@@ -1195,15 +1222,15 @@ async function main() {
           cacheStatus: cs,
           cacheStatusAfter: csAfter,
           asExpected,
-          ...m,
+          ...result('rc'),
           baseline: `js-forwarder:${sc.id}`,
           baselineRuntime: rt,
-          ratio: m.rps / base.rps,
-          ratioToJsFixed: fixed ? m.rps / fixed.rps : null,
-          ratioToJsEdgeCache: edgeBase ? m.rps / edgeBase.rps : null,
-          ratioToJsCachesDefaultHit: cacheHitBase ? m.rps / cacheHitBase.rps : null,
-          ratioToRustForwarder: rustBase ? m.rps / rustBase.rps : null,
-          ratioToSameAnswer: sameBase ? m.rps / sameBase.rps : null,
+          ratio: ratio('rc', 'base'),
+          ratioToJsFixed: ratio('rc', 'fixed'),
+          ratioToJsEdgeCache: ratio('rc', 'edge'),
+          ratioToJsCachesDefaultHit: ratio('rc', 'cacheHit'),
+          ratioToRustForwarder: ratio('rc', 'rust'),
+          ratioToSameAnswer: ratio('rc', 'same'),
         });
       }
     }
@@ -1351,6 +1378,7 @@ async function main() {
       concurrency: CONCURRENCY,
       warmupSeconds: WARMUP,
       durationSeconds: DURATION,
+      rounds: ROUNDS,
       totalSeconds: (performance.now() - tStart) / 1000,
       results: rows,
       coldStart: cold,
