@@ -128,13 +128,13 @@ bench-profile: build origin
 bench-cold: build origin
 	node benches/load/cold.mjs
 
-## Instructions per request (hit, miss, bypass) through the core's harness, natively and
+## Instructions per request (hit, miss, bypass, revalidation) through the core's harness, natively and
 ## deterministically (valgrind's callgrind), at the release build's opt-level: the core's own
 ## cost, with nothing of the runtime in it (bench-results/instructions.json)
 bench-instructions:
 	@command -v valgrind >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; }
 	cargo build -q --release -p rulecache --example per_request
-	@mkdir -p bench-results; out="{"; for kind in hit miss bypass; do \
+	@mkdir -p bench-results; out="{"; for kind in hit miss bypass reval; do \
 	  one=$$(N=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/per_request $$kind 2>&1 | sed -n 's/.*Collected : //p'); \
 	  many=$$(N=1001 valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/per_request $$kind 2>&1 | sed -n 's/.*Collected : //p'); \
 	  per=$$(( (many - one) / 1000 )); echo "$$kind: $$per instructions a request"; out="$$out\"$$kind\": $$per, "; \

@@ -155,21 +155,30 @@ pub fn delta_seconds(value: &str) -> Option<u64> {
     Some(n)
 }
 
-/// Collects the occurrences of the directives whose resolution needs all of them.
-#[derive(Default)]
-struct Occurrences {
-    max_age: Vec<Option<u64>>,
-    s_maxage: Vec<Option<u64>>,
-}
-
+/// The first occurrence of each freshness directive (`Some(None)`: present, its argument
+/// invalid).
+///
 /// §4.2.1: "When there is more than one value present for a given directive (e.g., two
 /// Expires header field lines or multiple Cache-Control: max-age directives), either the
 /// first occurrence should be used or the response should be considered stale." The first
 /// occurrence is used (as §5.1 does for a list-valued `Age`); when it is invalid the response
 /// is stale.
-fn resolve_freshness(values: &[Option<u64>]) -> Option<u64> {
-    let first = values.first()?;
-    Some(first.unwrap_or(0))
+#[derive(Default)]
+struct Occurrences {
+    max_age: Option<Option<u64>>,
+    s_maxage: Option<Option<u64>>,
+}
+
+impl Occurrences {
+    fn note(first: &mut Option<Option<u64>>, secs: Option<u64>) {
+        first.get_or_insert(secs);
+    }
+}
+
+/// The lifetime a freshness directive's first occurrence gives: 0 (stale) when its argument
+/// is invalid, None when the directive is absent.
+fn resolve_freshness(first: Option<Option<u64>>) -> Option<u64> {
+    first.map(|secs| secs.unwrap_or(0))
 }
 
 fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
@@ -187,8 +196,8 @@ impl CacheControl {
         for value in values {
             directives(value, |name, arg| cc.apply(name, arg, &mut occ));
         }
-        cc.max_age = resolve_freshness(&occ.max_age);
-        cc.s_maxage = resolve_freshness(&occ.s_maxage);
+        cc.max_age = resolve_freshness(occ.max_age);
+        cc.s_maxage = resolve_freshness(occ.s_maxage);
         cc
     }
 
@@ -203,8 +212,8 @@ impl CacheControl {
     fn apply(&mut self, name: &str, arg: Option<&str>, occ: &mut Occurrences) {
         let secs = arg.and_then(delta_seconds);
         match name {
-            "max-age" => occ.max_age.push(secs),
-            "s-maxage" => occ.s_maxage.push(secs),
+            "max-age" => Occurrences::note(&mut occ.max_age, secs),
+            "s-maxage" => Occurrences::note(&mut occ.s_maxage, secs),
             "no-cache" => {
                 self.no_cache = Some(FieldScope::merge(self.no_cache.take(), FieldScope::from_value(arg)))
             }
@@ -276,8 +285,8 @@ impl CacheControl {
             };
             cc.apply(&name, arg.as_deref(), &mut occ);
         }
-        cc.max_age = resolve_freshness(&occ.max_age);
-        cc.s_maxage = resolve_freshness(&occ.s_maxage);
+        cc.max_age = resolve_freshness(occ.max_age);
+        cc.s_maxage = resolve_freshness(occ.s_maxage);
         cc
     }
 }
