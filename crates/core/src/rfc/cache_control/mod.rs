@@ -332,7 +332,7 @@ pub fn effective(h: &Headers) -> (Option<CacheControl>, bool) {
 fn directives(value: &str, mut visit: impl FnMut(&str, Option<&str>)) {
     let mut rest = value;
     loop {
-        rest = rest.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
+        rest = skip_separators(rest);
         if rest.is_empty() {
             return;
         }
@@ -347,8 +347,9 @@ fn directives(value: &str, mut visit: impl FnMut(&str, Option<&str>)) {
             // no room for whitespace around "=": `max-age =60` and `max-age= 60` carry no valid
             // argument. The directive is kept with an invalid (empty) argument, so that a
             // freshness directive makes the response stale and a field list means all fields.
-            let spaced = raw_name.ends_with([' ', '\t']) || after.starts_with([' ', '\t']);
-            let after = after.trim_start_matches([' ', '\t']);
+            let blank = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
+            let spaced = blank(raw_name.as_bytes().last()) || blank(after.as_bytes().first());
+            let after = &after[after.bytes().take_while(|b| matches!(b, b' ' | b'\t')).count()..];
             let v = if let Some(quoted) = after.strip_prefix('"') {
                 // The quoted string ends at the first unescaped '"' (or the value's end);
                 // anything after it up to the next ',' is garbage, skipped.
@@ -378,11 +379,11 @@ fn directives(value: &str, mut visit: impl FnMut(&str, Option<&str>)) {
             } else {
                 let end = after.find(',').unwrap_or(after.len());
                 rest = &after[end..];
-                after[..end].trim()
+                trim(&after[..end])
             };
             arg = Some(if spaced { "" } else { v });
         }
-        let name = raw_name.trim();
+        let name = trim(raw_name);
         if name.is_empty() {
             continue;
         }
@@ -394,6 +395,34 @@ fn directives(value: &str, mut visit: impl FnMut(&str, Option<&str>)) {
     }
 }
 
+/// `char::is_whitespace` for an ASCII byte.
+fn is_ascii_white(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
+}
+
+/// `s.trim_start_matches(|c: char| c == ',' || c.is_whitespace())`, by bytes while they are
+/// ASCII (a field value nearly always is).
+fn skip_separators(s: &str) -> &str {
+    let i = s.bytes().take_while(|&b| b == b',' || is_ascii_white(b)).count();
+    let rest = s.get(i..).unwrap_or("");
+    if rest.as_bytes().first().is_some_and(|&b| !b.is_ascii()) {
+        return rest.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
+    }
+    rest
+}
+
+/// `s.trim()`, by bytes while the ends are ASCII.
+fn trim(s: &str) -> &str {
+    let t = s.get(s.bytes().take_while(|&b| is_ascii_white(b)).count()..).unwrap_or("");
+    let t = t.get(..t.len() - t.bytes().rev().take_while(|&b| is_ascii_white(b)).count()).unwrap_or("");
+    let non_ascii_end = |b: Option<&u8>| b.is_some_and(|b| !b.is_ascii());
+    if non_ascii_end(t.as_bytes().first()) || non_ascii_end(t.as_bytes().last()) {
+        t.trim()
+    } else {
+        t
+    }
+}
+
 pub use sf::is_tchar;
 
 #[cfg(test)]
@@ -402,6 +431,96 @@ mod tests {
 
     fn cc(v: &str) -> CacheControl {
         CacheControl::parse([v])
+    }
+
+    /// The directive reader as it was before it trimmed by bytes (char patterns throughout):
+    /// the reference the byte-level one is compared with.
+    fn reference_directives(value: &str, mut visit: impl FnMut(&str, Option<&str>)) {
+        let mut rest = value;
+        loop {
+            rest = rest.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
+            if rest.is_empty() {
+                return;
+            }
+            // Bytes, not chars: both are ASCII, so the index is a char boundary.
+            let name_end = rest.bytes().position(|b| b == b'=' || b == b',').unwrap_or(rest.len());
+            let raw_name = &rest[..name_end];
+            rest = &rest[name_end..];
+            let unescaped: String;
+            let mut arg = None;
+            if let Some(after) = rest.strip_prefix('=') {
+                // RFC 9111 §5.2: `cache-directive = token [ "=" ( token / quoted-string ) ]` leaves
+                // no room for whitespace around "=": `max-age =60` and `max-age= 60` carry no valid
+                // argument. The directive is kept with an invalid (empty) argument, so that a
+                // freshness directive makes the response stale and a field list means all fields.
+                let spaced = raw_name.ends_with([' ', '\t']) || after.starts_with([' ', '\t']);
+                let after = after.trim_start_matches([' ', '\t']);
+                let v = if let Some(quoted) = after.strip_prefix('"') {
+                    // The quoted string ends at the first unescaped '"' (or the value's end);
+                    // anything after it up to the next ',' is garbage, skipped.
+                    let (v, tail) = match quoted.bytes().position(|b| b == b'"' || b == b'\\') {
+                        Some(i) if quoted.as_bytes().get(i) == Some(&b'"') => {
+                            (&quoted[..i], &quoted[i + 1..])
+                        }
+                        Some(_) => {
+                            let mut out = String::new();
+                            let mut chars = quoted.char_indices();
+                            let mut tail = "";
+                            while let Some((i, c)) = chars.next() {
+                                match c {
+                                    '"' => {
+                                        tail = &quoted[i + 1..];
+                                        break;
+                                    }
+                                    '\\' => out.extend(chars.next().map(|(_, c)| c)),
+                                    c => out.push(c),
+                                }
+                            }
+                            unescaped = out;
+                            (unescaped.as_str(), tail)
+                        }
+                        None => (quoted, ""),
+                    };
+                    rest = tail.find(',').map_or("", |i| &tail[i..]);
+                    v
+                } else {
+                    let end = after.find(',').unwrap_or(after.len());
+                    rest = &after[end..];
+                    after[..end].trim()
+                };
+                arg = Some(if spaced { "" } else { v });
+            }
+            let name = raw_name.trim();
+            if name.is_empty() {
+                continue;
+            }
+            if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                visit(&name.to_ascii_lowercase(), arg);
+            } else {
+                visit(name, arg);
+            }
+        }
+    }
+
+    #[test]
+    fn directives_read_as_the_char_level_reader_did() {
+        type Reader = fn(&str, &mut dyn FnMut(&str, Option<&str>));
+        let collect = |read: Reader, v: &str| {
+            let mut out = Vec::new();
+            read(v, &mut |n: &str, a: Option<&str>| out.push((n.to_string(), a.map(str::to_string))));
+            out
+        };
+        let ours: Reader = |v, f| directives(v, f);
+        let reference: Reader = |v, f| reference_directives(v, f);
+        let pieces = [
+            "max-age", "s-maxage", "No-Cache", "private", "=", "=", ",", ",", " ", " ", "\t", "\"", "\\",
+            "60", "\"a, b\"", "x", "\u{a0}", "\u{85}", "\u{2028}", "\u{b}", "\u{c}", "\r\n", "é", "MAX-AGE",
+        ];
+        let mut rng = crate::testing::XorShift(0x5eed_cc01);
+        for _ in 0..30_000 {
+            let v: String = (0..rng.below(12)).map(|_| pieces[rng.below(pieces.len())]).collect();
+            assert_eq!(collect(ours, &v), collect(reference, &v), "{v:?}");
+        }
     }
 
     #[test]
