@@ -1,6 +1,6 @@
 // Where a request's CPU time goes: V8 CPU profiles of rulecache and of the plain JS baseline of
 // each bare-workerd scenario of the load benchmark (memory-tier hit against the fixed response,
-// no-store miss and logged-in bypass against the forwarder), taken through the runtime's
+// no-store miss, revalidation and logged-in bypass against the forwarder), taken through the runtime's
 // inspector while the load generator drives the worker.
 //
 //   make bench-profile          (builds the origin and a worker that keeps its function names)

@@ -2,7 +2,8 @@
 // gives the client the answer rulecache gives (the same status, fields and body) and sends the
 // origin the request rulecache sends, with every decision made in advance. It does the runtime
 // work rulecache's answer takes (read the request, forward it with its fields edited, build a
-// Response with edited fields, or answer held bytes with held fields) and nothing else: what
+// Response with edited fields, or answer held bytes with held fields, or both: a conditional
+// request forwarded and its 304 answered with held bytes) and nothing else: what
 // rulecache pays beyond it is the decision and the crossings into wasm and back.
 //
 // The answers are recorded from rulecache itself: it runs in bare workerd in front of a
@@ -130,7 +131,13 @@ export async function record(originUrl, start, scenarios) {
       }
       const forwarded = proxy.seen.request;
       const recipe = { id: sc.id, path: sc.path, client, status: got.status, fields: got.fields };
-      if (forwarded) {
+      if (forwarded && proxy.seen.answer.status === 304 && got.status !== 304) {
+        // Revalidated: the conditional request rulecache sent, and its answer from the stored
+        // body, held by the worker.
+        recipe.forward = edits(client, forwarded.fields, RUNTIME_ADDED);
+        recipe.revalidated = true;
+        recipe.body = got.body.toString('base64');
+      } else if (forwarded) {
         recipe.forward = edits(client, forwarded.fields, RUNTIME_ADDED);
         recipe.answer = edits(proxy.seen.answer.fields, got.fields, PER_REQUEST);
       } else {
@@ -149,6 +156,30 @@ export async function record(originUrl, start, scenarios) {
 /** The worker's module source for one recipe. */
 export function source(recipe) {
   const c = (v) => JSON.stringify(v);
+  if (recipe.revalidated) {
+    const fields = recipe.fields.filter(([n]) => n !== 'content-length');
+    return `// ${recipe.id}: rulecache's conditional request and its answer from the stored body, decided in advance.
+const FORWARD_REMOVE = ${c(recipe.forward.remove)};
+const FORWARD_SET = ${c(recipe.forward.set)};
+const BODY = Uint8Array.from(atob(${c(recipe.body)}), (ch) => ch.charCodeAt(0));
+const FIELDS = ${c(fields)};
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const forward = new Request(env.ORIGIN + url.pathname + url.search, { method: request.method, headers: request.headers, redirect: 'manual', cache: 'no-store' });
+    for (const n of FORWARD_REMOVE) forward.headers.delete(n);
+    for (const [n, v] of FORWARD_SET) forward.headers.set(n, v);
+    const origin = await fetch(forward);
+    await origin.arrayBuffer();
+    // The stored head, refreshed by the 304: its Date is the origin's.
+    const headers = new Headers(FIELDS);
+    const date = origin.headers.get('date');
+    if (date) headers.set('date', date);
+    return new Response(BODY, { status: ${recipe.status}, headers });
+  },
+};
+`;
+  }
   if (recipe.forward) {
     return `// ${recipe.id}: rulecache's forward and answer, decided in advance.
 const FORWARD_REMOVE = ${c(recipe.forward.remove)};
@@ -193,7 +224,7 @@ export async function check(url, recipe) {
   const problems = [];
   if (got.status !== recipe.status) problems.push(`status ${got.status}, rulecache ${recipe.status}`);
   // A forwarded body is the origin's, whose length changes with its counter.
-  const skip = recipe.forward ? new Set([...PER_REQUEST, 'content-length']) : PER_REQUEST;
+  const skip = recipe.forward && !recipe.revalidated ? new Set([...PER_REQUEST, 'content-length']) : PER_REQUEST;
   const { remove, set } = edits(recipe.fields, got.fields, skip);
   for (const n of remove) problems.push(`no ${n}`);
   for (const [n, v] of set) problems.push(`${n}: ${v} (rulecache: ${joined(recipe.fields, n) ?? 'none'})`);
