@@ -1397,8 +1397,8 @@ async function main() {
   }
 }
 
-// Run as a script; imported (by profile.mjs) for its runtimes, workers and scenarios.
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+/** Runs a benchmark's `main` and exits: 0 when it resolves, 1 (the error printed) when not. */
+function runMain(main) {
   main().then(
     () => process.exit(0),
     (e) => {
@@ -1407,6 +1407,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     },
   );
 }
+
+// Run as a script; imported (by profile.mjs and cold.mjs) for its runtimes, workers and scenarios.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) runMain(main);
 
 export {
   ALICE,
@@ -1424,6 +1427,7 @@ export {
   packEnv,
   prime,
   rulecacheConfig,
+  runMain,
   startWorkerd,
   wasmModules,
   workerdConfig,

@@ -153,24 +153,29 @@ export async function record(originUrl, start, scenarios) {
   return recipes;
 }
 
+// The forward both kinds of forwarding worker make: the client's request sent to the origin
+// with FORWARD_REMOVE and FORWARD_SET applied, its answer as `origin`.
+const FORWARD = `    const url = new URL(request.url);
+    const forward = new Request(env.ORIGIN + url.pathname + url.search, { method: request.method, headers: request.headers, redirect: 'manual', cache: 'no-store' });
+    for (const n of FORWARD_REMOVE) forward.headers.delete(n);
+    for (const [n, v] of FORWARD_SET) forward.headers.set(n, v);
+    const origin = await fetch(forward);
+`;
+const forwardEdits = (forward) => `const FORWARD_REMOVE = ${JSON.stringify(forward.remove)};
+const FORWARD_SET = ${JSON.stringify(forward.set)};`;
+
 /** The worker's module source for one recipe. */
 export function source(recipe) {
   const c = (v) => JSON.stringify(v);
   if (recipe.revalidated) {
     const fields = recipe.fields.filter(([n]) => n !== 'content-length');
     return `// ${recipe.id}: rulecache's conditional request and its answer from the stored body, decided in advance.
-const FORWARD_REMOVE = ${c(recipe.forward.remove)};
-const FORWARD_SET = ${c(recipe.forward.set)};
+${forwardEdits(recipe.forward)}
 const BODY = Uint8Array.from(atob(${c(recipe.body)}), (ch) => ch.charCodeAt(0));
 const FIELDS = ${c(fields)};
 export default {
   async fetch(request, env) {
-    const url = new URL(request.url);
-    const forward = new Request(env.ORIGIN + url.pathname + url.search, { method: request.method, headers: request.headers, redirect: 'manual', cache: 'no-store' });
-    for (const n of FORWARD_REMOVE) forward.headers.delete(n);
-    for (const [n, v] of FORWARD_SET) forward.headers.set(n, v);
-    const origin = await fetch(forward);
-    await origin.arrayBuffer();
+${FORWARD}    await origin.arrayBuffer();
     // The stored head, refreshed by the 304: its Date is the origin's.
     const headers = new Headers(FIELDS);
     const date = origin.headers.get('date');
@@ -182,18 +187,12 @@ export default {
   }
   if (recipe.forward) {
     return `// ${recipe.id}: rulecache's forward and answer, decided in advance.
-const FORWARD_REMOVE = ${c(recipe.forward.remove)};
-const FORWARD_SET = ${c(recipe.forward.set)};
+${forwardEdits(recipe.forward)}
 const ANSWER_REMOVE = ${c(recipe.answer.remove)};
 const ANSWER_SET = ${c(recipe.answer.set)};
 export default {
   async fetch(request, env) {
-    const url = new URL(request.url);
-    const forward = new Request(env.ORIGIN + url.pathname + url.search, { method: request.method, headers: request.headers, redirect: 'manual', cache: 'no-store' });
-    for (const n of FORWARD_REMOVE) forward.headers.delete(n);
-    for (const [n, v] of FORWARD_SET) forward.headers.set(n, v);
-    const origin = await fetch(forward);
-    const answer = new Response(origin.body, { status: origin.status, headers: origin.headers });
+${FORWARD}    const answer = new Response(origin.body, { status: origin.status, headers: origin.headers });
     for (const n of ANSWER_REMOVE) answer.headers.delete(n);
     for (const [n, v] of ANSWER_SET) answer.headers.set(n, v);
     return answer;
