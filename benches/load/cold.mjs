@@ -38,11 +38,7 @@ const ROUNDS = Number(process.env.BENCH_COLD_ROUNDS ?? 11);
 const buildDir = path.join(root, 'build');
 const namesDir = path.join(root, 'target/bench-cold/build');
 const outDir = path.join(root, 'bench-results');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-};
+const { median, sleep } = load;
 
 // The plain JS forwarder's fetch handler, with the module imported (and, for the second,
 // instantiated with an import object of no-ops) at load.

@@ -1166,7 +1166,6 @@ async function main() {
         }
         // Baselines only where rulecache runs the scenario: every ratio is within one runtime.
         if (!runRc) continue;
-        const fixedRow = sc.fixedBaseline ? row('js-fixed', rt) : null;
         // The workers of this row, each primed once; then measured in turn ROUNDS times, the
         // order reversed every other round, so that a drift of the machine falls on all alike.
         const workers = [{ key: 'base', label: `plain JS forwarder  ${hdr(sc)}`, url: s.jsFwd.url + sc.path }];
@@ -1185,7 +1184,7 @@ async function main() {
           workers.push({ key: 'cacheHit', label: `plain JS caches.default hit ${hdr(sc)}`, url: s.jsCacheHit.url + sc.path });
         }
         if (s.same?.[sc.id]) workers.push({ key: 'same', label: `${sameAnswer.NAME} ${hdr(sc)}`, url: s.same[sc.id].url + sc.path });
-        if (fixedRow) workers.push({ key: 'fixed', label: 'plain JS worker, fixed response', url: `${s.jsFixed.url}/hello`, headers: {} });
+        if (sc.fixedBaseline) workers.push({ key: 'fixed', label: 'plain JS worker, fixed response', url: `${s.jsFixed.url}/hello`, headers: {} });
         workers.push({ key: 'rc', label: sc.title, url: s.rc.url + sc.path });
         const rounds = Object.fromEntries(workers.map((w) => [w.key, []]));
         for (let round = 0; round < ROUNDS; round += 1) {
@@ -1424,10 +1423,12 @@ export {
   inspectorSession,
   inspectorTarget,
   jsWorkerConfig,
+  median,
   packEnv,
   prime,
   rulecacheConfig,
   runMain,
+  sleep,
   startWorkerd,
   wasmModules,
   workerdConfig,

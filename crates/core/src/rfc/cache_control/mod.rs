@@ -169,12 +169,6 @@ struct Occurrences {
     s_maxage: Option<Option<u64>>,
 }
 
-impl Occurrences {
-    fn note(first: &mut Option<Option<u64>>, secs: Option<u64>) {
-        first.get_or_insert(secs);
-    }
-}
-
 /// The lifetime a freshness directive's first occurrence gives: 0 (stale) when its argument
 /// is invalid, None when the directive is absent.
 fn resolve_freshness(first: Option<Option<u64>>) -> Option<u64> {
@@ -212,8 +206,8 @@ impl CacheControl {
     fn apply(&mut self, name: &str, arg: Option<&str>, occ: &mut Occurrences) {
         let secs = arg.and_then(delta_seconds);
         match name {
-            "max-age" => Occurrences::note(&mut occ.max_age, secs),
-            "s-maxage" => Occurrences::note(&mut occ.s_maxage, secs),
+            "max-age" => _ = occ.max_age.get_or_insert(secs),
+            "s-maxage" => _ = occ.s_maxage.get_or_insert(secs),
             "no-cache" => {
                 self.no_cache = Some(FieldScope::merge(self.no_cache.take(), FieldScope::from_value(arg)))
             }
@@ -433,93 +427,23 @@ mod tests {
         CacheControl::parse([v])
     }
 
-    /// The directive reader as it was before it trimmed by bytes (char patterns throughout):
-    /// the reference the byte-level one is compared with.
-    fn reference_directives(value: &str, mut visit: impl FnMut(&str, Option<&str>)) {
-        let mut rest = value;
-        loop {
-            rest = rest.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
-            if rest.is_empty() {
-                return;
-            }
-            // Bytes, not chars: both are ASCII, so the index is a char boundary.
-            let name_end = rest.bytes().position(|b| b == b'=' || b == b',').unwrap_or(rest.len());
-            let raw_name = &rest[..name_end];
-            rest = &rest[name_end..];
-            let unescaped: String;
-            let mut arg = None;
-            if let Some(after) = rest.strip_prefix('=') {
-                // RFC 9111 §5.2: `cache-directive = token [ "=" ( token / quoted-string ) ]` leaves
-                // no room for whitespace around "=": `max-age =60` and `max-age= 60` carry no valid
-                // argument. The directive is kept with an invalid (empty) argument, so that a
-                // freshness directive makes the response stale and a field list means all fields.
-                let spaced = raw_name.ends_with([' ', '\t']) || after.starts_with([' ', '\t']);
-                let after = after.trim_start_matches([' ', '\t']);
-                let v = if let Some(quoted) = after.strip_prefix('"') {
-                    // The quoted string ends at the first unescaped '"' (or the value's end);
-                    // anything after it up to the next ',' is garbage, skipped.
-                    let (v, tail) = match quoted.bytes().position(|b| b == b'"' || b == b'\\') {
-                        Some(i) if quoted.as_bytes().get(i) == Some(&b'"') => {
-                            (&quoted[..i], &quoted[i + 1..])
-                        }
-                        Some(_) => {
-                            let mut out = String::new();
-                            let mut chars = quoted.char_indices();
-                            let mut tail = "";
-                            while let Some((i, c)) = chars.next() {
-                                match c {
-                                    '"' => {
-                                        tail = &quoted[i + 1..];
-                                        break;
-                                    }
-                                    '\\' => out.extend(chars.next().map(|(_, c)| c)),
-                                    c => out.push(c),
-                                }
-                            }
-                            unescaped = out;
-                            (unescaped.as_str(), tail)
-                        }
-                        None => (quoted, ""),
-                    };
-                    rest = tail.find(',').map_or("", |i| &tail[i..]);
-                    v
-                } else {
-                    let end = after.find(',').unwrap_or(after.len());
-                    rest = &after[end..];
-                    after[..end].trim()
-                };
-                arg = Some(if spaced { "" } else { v });
-            }
-            let name = raw_name.trim();
-            if name.is_empty() {
-                continue;
-            }
-            if name.bytes().any(|b| b.is_ascii_uppercase()) {
-                visit(&name.to_ascii_lowercase(), arg);
-            } else {
-                visit(name, arg);
-            }
-        }
-    }
-
+    /// The byte-level trims stand for the std trims the reader used before (char patterns):
+    /// the same result on generated pieces of field values, ASCII and not.
     #[test]
-    fn directives_read_as_the_char_level_reader_did() {
-        type Reader = fn(&str, &mut dyn FnMut(&str, Option<&str>));
-        let collect = |read: Reader, v: &str| {
-            let mut out = Vec::new();
-            read(v, &mut |n: &str, a: Option<&str>| out.push((n.to_string(), a.map(str::to_string))));
-            out
-        };
-        let ours: Reader = |v, f| directives(v, f);
-        let reference: Reader = |v, f| reference_directives(v, f);
+    fn byte_trims_agree_with_the_char_trims_they_replace() {
         let pieces = [
-            "max-age", "s-maxage", "No-Cache", "private", "=", "=", ",", ",", " ", " ", "\t", "\"", "\\",
-            "60", "\"a, b\"", "x", "\u{a0}", "\u{85}", "\u{2028}", "\u{b}", "\u{c}", "\r\n", "é", "MAX-AGE",
+            "max-age", "=", ",", ",", " ", " ", "\t", "\"", "60", "x", "\u{a0}", "\u{85}", "\u{2028}",
+            "\u{b}", "\u{c}", "\r\n", "é", "MAX",
         ];
         let mut rng = crate::testing::XorShift(0x5eed_cc01);
         for _ in 0..30_000 {
-            let v: String = (0..rng.below(12)).map(|_| pieces[rng.below(pieces.len())]).collect();
-            assert_eq!(collect(ours, &v), collect(reference, &v), "{v:?}");
+            let v: String = (0..rng.below(8)).map(|_| pieces[rng.below(pieces.len())]).collect();
+            assert_eq!(
+                skip_separators(&v),
+                v.trim_start_matches(|c: char| c == ',' || c.is_whitespace()),
+                "{v:?}"
+            );
+            assert_eq!(trim(&v), v.trim(), "{v:?}");
         }
     }
 
