@@ -59,3 +59,45 @@ test('a persisted entry stored at one location is served by another without the 
   await c.text();
   assert.match(c.headers.get('cache-status'), /fwd=/);
 });
+
+test('a persisted entry refreshed by a background 304 keeps its body in KV and everywhere it is served', async () => {
+  // A persisting stale-while-revalidate ruleset: location A stores the page; location B holds
+  // it only in KV, serves it stale and revalidates it in the background (the origin answers
+  // 304); KV, B and a fresh location C must all still serve the whole page.
+  const profiles = await (await fetch(`${first.url}/_rulecache/api/profiles`, { headers: { authorization: `Bearer ${SECRET}` } })).json();
+  const bundle = profiles.find((p) => p.id === 'with-caching-proxy-splitviews').bundle;
+  bundle.rulesets['test.swrKv'] = { title: 'persisted, revalidated in the background' };
+  bundle.rules.unshift({ id: 'swr-kv', ruleset: 'test.swrKv', match: { pathPrefix: '/t/swr-kv' } });
+  bundle.operations['test.swrKv'] = { operation: 'strongCaching', parameters: { maxage: 2, staleWhileRevalidate: 120, persist: true } };
+  const push = await fetch(`${first.url}/_rulecache/api/policy`, { method: 'POST', headers: { authorization: `Bearer ${SECRET}` }, body: JSON.stringify(bundle) });
+  assert.equal(push.status, 200, await push.text());
+
+  for (const size of [2000, 300000]) {
+    const path = `/t/swr-kv/${size}?bytes=${size}&etag=%22p${size}%22`;
+    const a = await fetch(`${first.url}${path}`);
+    assert.equal((await a.arrayBuffer()).byteLength, size);
+    assert.match(a.headers.get('cache-status'), /stored/);
+    await sleep(3000); // stale now (max-age 2), within stale-while-revalidate
+
+    const b = await location();
+    try {
+      const stale = await b.mf.dispatchFetch(`${first.url}${path}`);
+      assert.equal((await stale.arrayBuffer()).byteLength, size, 'served stale from KV');
+      assert.match(stale.headers.get('cache-status'), /stale-while-revalidate/, stale.headers.get('cache-status'));
+      await sleep(800); // the background revalidation (a 304) and its puts
+      const again = await b.mf.dispatchFetch(`${first.url}${path}`);
+      assert.match(again.headers.get('cache-status'), /hit/, again.headers.get('cache-status'));
+      assert.equal((await again.arrayBuffer()).byteLength, size, 'B serves the whole page after the 304');
+    } finally {
+      await b.mf.dispose();
+    }
+    const c = await location();
+    try {
+      const fresh = await c.mf.dispatchFetch(`${first.url}${path}`);
+      assert.match(fresh.headers.get('cache-status'), /hit/, fresh.headers.get('cache-status'));
+      assert.equal((await fresh.arrayBuffer()).byteLength, size, 'a fresh location reads the whole page from KV');
+    } finally {
+      await c.mf.dispose();
+    }
+  }
+});

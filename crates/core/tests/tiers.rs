@@ -350,3 +350,79 @@ fn a_waiter_that_gives_up_looks_again_and_fetches_alone() {
     assert_eq!(alone.outcome, Outcome::Miss);
     assert_eq!(calls.get(), 1);
 }
+
+#[test]
+fn a_background_304_refreshes_a_persisted_entry_with_its_body_where_only_kv_held_it() {
+    // A stale-while-revalidate ruleset that persists: one location stores the page, another
+    // holds it only in KV, serves it stale and revalidates it in the background; the origin
+    // answers 304. Every tier that takes the refreshed entry takes it with its body.
+    let policy = Policy::from_json(
+        r#"{"version": 1, "name": "swr-kv",
+            "rulesets": {"kept": {"title": "k"}},
+            "rules": [{"id": "k", "ruleset": "kept", "match": {"pathPrefix": "/k/"}}],
+            "operations": {"kept": {"operation": "strongCaching",
+                "parameters": {"maxage": 2, "staleWhileRevalidate": 120, "persist": true}}}}"#,
+    )
+    .unwrap();
+    let page = body_of(2000);
+    let calls = std::cell::Cell::new(0);
+    let mut origin = |req: &RequestHead| {
+        calls.set(calls.get() + 1);
+        if req.headers.get("if-none-match") == Some("\"p1\"") {
+            let h = Headers::from_pairs([("etag", "\"p1\"")]);
+            return Some((ResponseHead::new(304, h), Vec::new()));
+        }
+        ok(&[("etag", "\"p1\"")], page.clone())
+    };
+    let mut a = Edge::new();
+    run(&mut a, &policy, &mut origin, "/k/page", T0);
+    let mut b = Edge { kv: std::mem::take(&mut a.kv), ..Edge::new() };
+    let stale = run(&mut b, &policy, &mut origin, "/k/page", T0 + 3000);
+    assert_eq!(stale.outcome, Outcome::StaleServed);
+    assert_eq!(stale.body.len(), 2000);
+    assert_eq!(calls.get(), 2, "the background revalidation asked the origin");
+    let key = b.kv.keys().next().map(str::to_string).unwrap();
+    let (_, in_kv) = b.kv.get(&key).unwrap();
+    assert_eq!(in_kv.len(), 2000, "KV keeps the body");
+    assert_eq!(entry_in(&b.kv, &key).response_time, T0 + 3000, "and the refreshed record");
+    let hit = run(&mut b, &policy, &mut origin, "/k/page", T0 + 3500);
+    assert_eq!((hit.outcome, hit.body.len()), (Outcome::Hit, 2000));
+    // A third location, with nothing but KV.
+    let mut c = Edge { kv: std::mem::take(&mut b.kv), ..Edge::new() };
+    let hit = run(&mut c, &policy, &mut origin, "/k/page", T0 + 4000);
+    assert_eq!((hit.outcome, hit.body.len()), (Outcome::Hit, 2000));
+}
+
+#[test]
+fn a_background_revalidation_of_an_entry_gone_meanwhile_stores_nothing() {
+    let policy = Policy::from_json(
+        r#"{"version": 1, "name": "swr",
+            "rulesets": {"s": {"title": "s"}},
+            "rules": [{"id": "s", "ruleset": "s", "match": {"pathPrefix": "/s/"}}],
+            "operations": {"s": {"operation": "strongCaching",
+                "parameters": {"maxage": 2, "staleWhileRevalidate": 120}}}}"#,
+    )
+    .unwrap();
+    let (flow, step) = Flow::start(&policy, get("/s/x"), T0, false);
+    let mut flow = flow;
+    let Step::Lookup { key, .. } = step else { panic!("{step:?}") };
+    let mut meta = {
+        let mut edge = Edge::new();
+        let mut origin = |_: &RequestHead| ok(&[("etag", "\"s1\"")], b"s".to_vec());
+        run(&mut edge, &policy, &mut origin, "/s/x", T0);
+        entry_in(&edge.cache, key.as_str())
+    };
+    meta.body_len = 1;
+    let Step::Respond(mut reply) = flow.found(&policy, Found::Entry(Box::new(meta)), Purged::No, T0 + 3000)
+    else {
+        panic!("served stale")
+    };
+    let mut bg = *reply.background.take().expect("a background revalidation");
+    // Its first step looks the entry up again; it is gone: the origin is not asked, nothing stored.
+    let Step::Lookup { key: again, .. } = bg.background_step() else { panic!("looks up first") };
+    assert_eq!(again, key);
+    let Step::Respond(mut done) = bg.found(&policy, Found::Nothing, Purged::No, T0 + 3000) else {
+        panic!("ends")
+    };
+    assert!(bg.effects(&policy, &mut done).iter().all(|e| matches!(e, Effect::Answer)));
+}

@@ -69,7 +69,8 @@ impl Default for Edge {
 pub struct Running {
     flow: Flow,
     step: Option<Step>,
-    stored_body: Rc<[u8]>,
+    /// The body of the entry the last lookup found (none before one is found).
+    stored_body: Option<Rc<[u8]>>,
     origin_body: Rc<[u8]>,
     fetch_deadlines: Vec<Option<u64>>,
     looked_in: Vec<Tier>,
@@ -142,7 +143,7 @@ impl Running {
         Running {
             flow,
             step: Some(step),
-            stored_body: Rc::from(Vec::new()),
+            stored_body: None,
             origin_body: Rc::from(Vec::new()),
             fetch_deadlines: Vec::new(),
             looked_in: Vec::new(),
@@ -293,7 +294,7 @@ fn advance(
                 let (found, body) = lookup(tiers, &key, kv, now, looked_in);
                 let state = match &found {
                     Found::Entry(m) => {
-                        *stored_body = body;
+                        *stored_body = Some(body);
                         purged(m)
                     }
                     _ => Purged::No,
@@ -342,7 +343,12 @@ fn advance(
                         Effect::Pass { key, change } => tiers.pass.apply(&key, change, now),
                         Effect::Put { key, mut meta, body, tier } => {
                             let body = match body {
-                                BodySource::Stored => Rc::clone(stored_body),
+                                // As in the shell: a put of the stored body when none is held
+                                // is an error, never an empty entry.
+                                BodySource::Stored => match stored_body {
+                                    Some(body) => Rc::clone(body),
+                                    None => panic!("a put of the stored body when none is held"),
+                                },
                                 _ => Rc::clone(origin_body),
                             };
                             // As the shell does: the record holds the length of the body it stores.
@@ -387,10 +393,15 @@ fn advance(
                 let body = match reply.body {
                     ReplyBody::Empty => Rc::from(Vec::new()),
                     ReplyBody::Text(text) => Rc::from(text.into_bytes()),
-                    ReplyBody::Stored { range: Some(range) } => {
-                        Rc::from(crate::range::cut(stored_body, Some(range)))
+                    ReplyBody::Stored { range } => {
+                        let Some(stored) = stored_body.as_ref() else {
+                            panic!("an answer from a stored body when none is held")
+                        };
+                        match range {
+                            Some(range) => Rc::from(crate::range::cut(stored, Some(range))),
+                            None => Rc::clone(stored),
+                        }
                     }
-                    ReplyBody::Stored { range: None } => Rc::clone(stored_body),
                     ReplyBody::Origin => Rc::clone(origin_body),
                 };
                 let exchange = Exchange {

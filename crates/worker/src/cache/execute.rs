@@ -273,6 +273,14 @@ impl Io {
         Ok(Some(bytes))
     }
 
+    /// The body a put of `key` stores: a put of a body that is not held (the stored body when
+    /// no lookup found it, an origin body already passed on) is an error, never an empty entry.
+    async fn held_body(&mut self, key: &StorageKey, body: BodySource) -> Result<Rc<[u8]>> {
+        self.body_bytes(body).await?.ok_or_else(|| {
+            Error::RustError(format!("no {body:?} body is held for {}: nothing is stored", key.as_str()))
+        })
+    }
+
     /// Stores an entry in the Cache API: the body streams in unless it is (or must be) read.
     async fn put_cache(
         &mut self,
@@ -304,7 +312,7 @@ impl Io {
                 return cache.put(key.as_str(), stored).await;
             }
         }
-        let bytes = self.body_bytes(body).await?.unwrap_or_else(|| Rc::from(Vec::new()));
+        let bytes = self.held_body(key, body).await?;
         meta.body_len = bytes.len() as u64;
         let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
         let stored = stored_response(&meta_value, ResponseBody::Body(bytes.to_vec()))?;
@@ -313,7 +321,7 @@ impl Io {
 
     /// Keeps an entry in KV for every location.
     async fn put_kv(&mut self, key: &StorageKey, mut meta: Meta, body: BodySource) -> Result<()> {
-        let bytes = self.body_bytes(body).await?.unwrap_or_else(|| Rc::from(Vec::new()));
+        let bytes = self.held_body(key, body).await?;
         meta.body_len = bytes.len() as u64;
         let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
         if let Some(env) = &self.env {

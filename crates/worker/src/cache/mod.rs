@@ -144,8 +144,6 @@ pub async fn handle(
             let step = flow.background_step();
             let mut io = Io::new(super::now());
             io.env = Some(env);
-            // The stored body, for re-storing it after a 304.
-            io.lookup(&flow.entry_key(), false).await;
             let mut reply = io.drive(&policy, &mut flow, step, &config, None).await;
             let effects = flow.effects(&policy, &mut reply);
             if let Err(e) = io.execute_stored(effects, now).await {

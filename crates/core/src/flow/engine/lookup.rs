@@ -18,6 +18,7 @@ impl Flow {
     /// purge ledger says about an entry (ignored for [`Found::Nothing`]).
     pub fn found(&mut self, policy: &Policy, record: Found, purged: Purged, now: Time) -> Step {
         match (std::mem::replace(&mut self.state, State::Done), record) {
+            (State::Reloading, record) => self.reloaded(record, purged),
             (State::Base, Found::Index(index)) => {
                 let spec = VarySpec::Fields(index.vary.clone());
                 match key::variant(&spec, &self.client.headers, policy.key_options()) {

@@ -72,6 +72,9 @@ enum State {
         /// stored GET response (RFC 9111 §4.3.5) instead of replacing it.
         head: bool,
     },
+    /// A background revalidation waiting for its entry to be looked up again: the driver then
+    /// holds that entry's body (a 304 re-stores it), whichever tier it is in (KV included).
+    Reloading,
     Done,
 }
 

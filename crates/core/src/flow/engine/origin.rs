@@ -171,7 +171,7 @@ impl Flow {
                     CacheStatus { fwd: Some(fwd), fwd_status: Some(head.status), ..Default::default() };
                 self.after_full_response(policy, head, status, Outcome::Revalidated200, response_time, now)
             }
-            State::Base | State::Variant | State::Done => {
+            State::Base | State::Variant | State::Reloading | State::Done => {
                 self.error_reply(policy, 500, "unexpected-origin-response")
             }
         }

@@ -65,30 +65,61 @@ impl Flow {
         (flow, step)
     }
 
-    /// A background revalidation of `stored` (stale-while-revalidate), run after the client
-    /// was answered from the stale entry.
+    /// A background revalidation (stale-while-revalidate), run after the client was answered
+    /// from a stale entry with validators. It starts by looking the entry up again
+    /// ([`Flow::background_step`]), so that the driver holds the body a 304 re-stores.
     pub(super) fn background_revalidation(&self, stored: &Meta) -> Option<Box<Flow>> {
-        let cond = revalidate::conditional_headers(&stored.head)?;
+        revalidate::conditional_headers(&stored.head)?;
         let mut flow = self.clone();
         let upstream = flow.upstream_mut();
         upstream.method = Method::Get;
         strip_conditionals(&mut upstream.headers);
+        flow.state = State::Reloading;
+        Some(Box::new(flow))
+    }
+
+    /// The first step of a background flow: look its entry up again in every tier the
+    /// request's lookups search (KV too, for a ruleset that persists). The driver keeps the
+    /// body it finds, as for any lookup; a 304 re-stores that body, never one it does not hold.
+    pub fn background_step(&self) -> Step {
+        Step::Lookup { key: self.entry_key(), kv: self.persist }
+    }
+
+    /// The entry a background revalidation refreshes, found again (see
+    /// [`Flow::background_step`]): revalidated with its own validators. Gone, replaced by one
+    /// without validators, or hard-purged meanwhile: there is nothing to refresh.
+    pub(super) fn reloaded(&mut self, found: Found, purged: Purged) -> Step {
+        let meta = match found {
+            Found::Entry(meta) if purged != Purged::Hard => meta,
+            _ => return self.background_done(),
+        };
+        let Some(cond) = revalidate::conditional_headers(&meta.head) else { return self.background_done() };
+        let upstream = self.upstream_mut();
         for (n, v) in cond.iter() {
             upstream.headers.set(n, v);
         }
-        flow.state = State::Revalidating {
-            stored: Box::new(stored.clone()),
+        self.state = State::Revalidating {
+            stored: meta,
             serve_if_error: false,
             background: true,
             fwd: Fwd::Stale,
             head: false,
         };
-        Some(Box::new(flow))
+        self.fetch(self.upstream_request(), false, None)
     }
 
-    /// The first step of a background flow.
-    pub fn background_step(&self) -> Step {
-        self.fetch(self.upstream_request(), false, None)
+    /// A background flow that ends without asking the origin: no answer, nothing stored.
+    fn background_done(&mut self) -> Step {
+        self.state = State::Done;
+        Step::Respond(Box::new(Reply {
+            head: ResponseHead::new(204, Headers::new()),
+            body: ReplyBody::Empty,
+            store: None,
+            invalidate: Vec::new(),
+            background: None,
+            outcome: Outcome::Synthetic,
+            ruleset: None,
+        }))
     }
 
     /// The origin's request, built from the client's on first use.
