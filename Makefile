@@ -50,7 +50,7 @@ origin:
 run: build origin
 	node tests/support/run.mjs
 
-lint: tools-rust
+lint: tools-rust docs-check
 	cargo fmt --all --check
 	@# The worker's JavaScript modules and the entry shim parse as ES modules.
 	@for f in crates/worker/js/*.js crates/pack/src/shim.js; do node --input-type=module --check < $$f || { echo "$$f: syntax error"; exit 1; }; done
@@ -149,3 +149,24 @@ size: build
 
 clean-state:
 	rm -rf .wrangler/state
+
+## Documentation: docs/src built with mdBook (from crates.io, pinned) into target/book.
+## `make docs` first writes the performance page's results from bench-results/*.json
+## (docs/gen-performance.mjs), then checks the links; `make docs-check` (part of `make lint`)
+## checks every relative link and anchor in README.md and docs/src, needing no network and no mdBook.
+MDBOOK_VERSION := 0.5.4
+.PHONY: docs docs-performance docs-check tools-docs
+
+tools-docs:
+	@[ "$$(mdbook --version 2>/dev/null)" = "mdbook v$(MDBOOK_VERSION)" ] || \
+	  cargo install mdbook --locked --version $(MDBOOK_VERSION) --no-default-features --features search
+
+docs-performance:
+	node docs/gen-performance.mjs
+
+docs-check:
+	@node docs/check-links.mjs
+
+docs: docs-performance docs-check tools-docs
+	mdbook build docs
+	@echo "the documentation is in target/book/index.html"
