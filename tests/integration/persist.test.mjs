@@ -47,6 +47,15 @@ test('a persisted entry stored at one location is served by another without the 
   // Another location: a fresh runtime with its own cache, sharing only KV (and the policy in
   // it), asked for the same site URL.
   second = await location();
+  // Explain, asked where only KV holds the entry, finds it there.
+  const explained = await second.mf.dispatchFetch(`${first.url}/_rulecache/api/explain`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${SECRET}` },
+    body: JSON.stringify({ url: `${first.url}${path}`, method: 'GET' }),
+  });
+  const explanation = await explained.json();
+  assert.equal(explanation.cached.present, true, JSON.stringify(explanation.cached));
+  assert.equal(explanation.cached.status, 'hit');
   const b = await second.mf.dispatchFetch(`${first.url}${path}`);
   assert.equal(await b.text(), body);
   assert.match(b.headers.get('cache-status'), /hit/, b.headers.get('cache-status'));

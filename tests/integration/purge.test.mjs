@@ -229,3 +229,37 @@ test('a purge URL spelled as the runtime would not write it purges the entry the
     assert.match(status(after), /hit/, `${asked} is stored again after the purge`);
   }
 });
+
+test('a URL purge reaches the page under every query string; exactQuery purges one spelling', async () => {
+  const p = ns('purge-query');
+  const spellings = [`${p}?cc=max-age%3D600`, `${p}?cc=max-age%3D600&ref=newsletter`, `${p}?cc=max-age%3D600&zz=1`];
+  for (const s of spellings) await cached(s);
+  const r = await get(spellings[0], { method: 'PURGE', headers: bearer });
+  assert.equal(r.status, 200, await r.text());
+  for (const s of spellings) { const x = await get(s); await x.text(); assert.match(status(x), /fwd=/, `${s} after PURGE`); }
+
+  for (const s of spellings) await cached(s);
+  assert.equal((await purgeApi({ urls: [spellings[1]] })).status, 200);
+  for (const s of spellings) { const x = await get(s); await x.text(); assert.match(status(x), /fwd=/, `${s} after an API purge`); }
+
+  for (const s of spellings) await cached(s);
+  assert.equal((await purgeApi({ urls: [spellings[1]], exactQuery: true })).status, 200);
+  const gone = await get(spellings[1]); await gone.text();
+  assert.match(status(gone), /fwd=/);
+  for (const s of [spellings[0], spellings[2]]) { const x = await get(s); await x.text(); assert.match(status(x), /hit/, `${s} stays after an exact purge`); }
+});
+
+test('a local hard purge of a prefix removes whole path segments only, in the memory tier too', async () => {
+  const dir = ns('purge-segments');
+  const news = `${dir}/news?cc=max-age%3D600`;
+  const letter = `${dir}/newsletter?cc=max-age%3D600`;
+  for (const p of [news, letter]) await cached(p);
+  const entries = async () => (await (await get('/_rulecache/api/stats', { headers: bearer })).json()).memory.entries;
+  const before = await entries();
+  const r = await purgeApi({ prefixes: [`${dir}/news`] });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.removedLocal, 1, JSON.stringify(r.body));
+  assert.equal(await entries(), before - 1, 'only /news left the memory tier');
+  const kept = await get(letter); await kept.text();
+  assert.match(status(kept), /hit/);
+});

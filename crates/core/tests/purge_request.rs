@@ -31,6 +31,7 @@ fn a_full_json_request_is_read() {
             prefixes: vec!["/docs/".into()],
             tags: vec!["page-1".into()],
             soft: true,
+            exact_query: false,
         })
     );
     assert_eq!(PurgeRequest::from_json(br#"{"tags":["t"]}"#).map(|r| r.soft), Ok(false));
@@ -43,7 +44,7 @@ fn every_problem_is_listed_with_its_place() {
             r#"{"urls":["news", 3, ""],"prefixes":"/a","tags":["a b",""],"soft":"yes","everything":true}"#
         ),
         [
-            "/everything: unknown key (expected urls, prefixes, tags or soft)",
+            "/everything: unknown key (expected urls, prefixes, tags, soft or exactQuery)",
             "/prefixes: must be a list of strings",
             "/soft: must be true or false",
             "/tags/0: must not contain commas, spaces or control characters",
@@ -105,7 +106,7 @@ fn long_unknown_keys_are_shortened_in_messages() {
     let listed = problems(&format!(r#"{{"{key}":1,"tags":["t"]}}"#));
     assert_eq!(
         listed,
-        [format!("/{}…: unknown key (expected urls, prefixes, tags or soft)", "k".repeat(64))]
+        [format!("/{}…: unknown key (expected urls, prefixes, tags, soft or exactQuery)", "k".repeat(64))]
     );
 }
 
@@ -124,6 +125,7 @@ fn the_purge_method_purges_its_url_with_header_tags() {
             prefixes: vec![],
             tags: vec!["news".into(), "page-1".into(), "front".into()],
             soft: true,
+            exact_query: false,
         }
     );
 }
@@ -154,7 +156,7 @@ fn targets_expand_urls_resolve_prefixes_and_keep_tags() {
         urls: vec!["/news/".into(), "https://other.example/x?y=1".into()],
         prefixes: vec!["/docs/".into()],
         tags: vec!["page-1".into(), "page-1".into()],
-        soft: false,
+        ..PurgeRequest::default()
     };
     let base = rulecache::http::parse_url("https://www.example.com/").expect("base");
     let templates = vec!["${path}".to_owned(), "${path}/view".to_owned()];
@@ -166,7 +168,9 @@ fn targets_expand_urls_resolve_prefixes_and_keep_tags() {
             Target::Url("key:https://www.example.com/news/".into()),
             Target::Url("key:https://www.example.com/news".into()),
             Target::Url("key:https://www.example.com/news/view".into()),
-            Target::Url("key:https://other.example/x?y=1".into()),
+            // A URL purge reaches the resource under every query string.
+            Target::Url("key:https://other.example/x".into()),
+            Target::Url("key:https://other.example/x/view".into()),
             Target::Prefix("key:https://www.example.com/docs/".into()),
             Target::Tag("page-1".into()),
         ])
@@ -232,8 +236,8 @@ fn a_url_purge_reaches_every_alias_of_its_site_and_prefixes_are_normalised_like_
     let request = PurgeRequest {
         urls: vec!["/news?b=2&a=1".into()],
         prefixes: vec!["/Docs%7e/".into()],
-        tags: vec![],
-        soft: false,
+        exact_query: true,
+        ..PurgeRequest::default()
     };
     let base = rulecache::http::parse_url("https://www.example.org/").expect("base");
     let opts = KeyOptions::default();
@@ -348,4 +352,43 @@ fn plone_cachepurging_paths_are_mapped_to_the_urls_clients_use() {
     // and a PURGE request names them all
     let purge = PurgeRequest::from_purge_method("http://edge.example/++api++/Plone/doc1", &Headers::new());
     assert_eq!(purge.urls.len(), 2);
+}
+
+#[test]
+fn a_url_purge_reaches_the_resource_under_every_query_string_unless_exact() {
+    let base = rulecache::http::parse_url("https://www.example.com/").expect("base");
+    let key = |u: &rulecache::http::Url| PrimaryKey::from_stored(u.to_string());
+    let by_default = PurgeRequest::from_json(br#"{"urls":["/doc?ref=newsletter"]}"#).expect("valid");
+    let targets = by_default.targets(&credential(), &base, &[], key).expect("targets");
+    assert_eq!(targets, [Target::Url("https://www.example.com/doc".into())]);
+    for stored in [
+        "https://www.example.com/doc",
+        "https://www.example.com/doc?ref=x",
+        "https://www.example.com/doc?zz=1",
+    ] {
+        assert!(targets[0].reaches(stored, &[]), "{stored}");
+    }
+    for other in
+        ["https://www.example.com/doc/x", "https://www.example.com/docs?a=1", "https://other.example/doc"]
+    {
+        assert!(!targets[0].reaches(other, &[]), "{other}");
+    }
+    let exact =
+        PurgeRequest::from_json(br#"{"urls":["/doc?ref=newsletter"],"exactQuery":true}"#).expect("valid");
+    let targets = exact.targets(&credential(), &base, &[], key).expect("targets");
+    assert_eq!(targets, [Target::Url("https://www.example.com/doc?ref=newsletter".into())]);
+    assert!(!targets[0].reaches("https://www.example.com/doc?zz=1", &[]));
+    assert_eq!(problems(r#"{"urls":["/a"],"exactQuery":1}"#), ["/exactQuery: must be true or false"]);
+}
+
+#[test]
+fn a_prefix_reaches_whole_path_segments_only() {
+    let news = Target::Prefix("https://www.example.com/news".into());
+    assert!(news.reaches("https://www.example.com/news", &[]));
+    assert!(news.reaches("https://www.example.com/news/a", &[]));
+    assert!(news.reaches("https://www.example.com/news?page=2", &[]));
+    assert!(!news.reaches("https://www.example.com/newsletter", &[]));
+    let tag = Target::Tag("t1".into());
+    assert!(tag.reaches("https://www.example.com/x", &["t0".into(), "t1".into()]));
+    assert!(!tag.reaches("https://www.example.com/x", &["t10".into()]));
 }

@@ -60,6 +60,12 @@ pub struct PurgeRequest {
     pub tags: Vec<String>,
     /// Mark stale (revalidate on next use) instead of removing.
     pub soft: bool,
+    /// Purge each URL with exactly its own query. By default a URL purge reaches the
+    /// resource: the URL under every query string (`/doc` also purges `/doc?ref=newsletter`;
+    /// origins such as Plone and Django answer unknown parameters with the same page, so a
+    /// retraction must not survive a tracking parameter).
+    #[serde(rename = "exactQuery")]
+    pub exact_query: bool,
 }
 
 impl PurgeRequest {
@@ -88,9 +94,13 @@ impl PurgeRequest {
                     Value::Bool(soft) => request.soft = soft,
                     _ => problems.push(PurgeProblem::new("/soft", "must be true or false")),
                 },
+                "exactQuery" => match value {
+                    Value::Bool(exact) => request.exact_query = exact,
+                    _ => problems.push(PurgeProblem::new("/exactQuery", "must be true or false")),
+                },
                 other => problems.push(PurgeProblem::new(
                     key_pointer(other),
-                    "unknown key (expected urls, prefixes, tags or soft)",
+                    "unknown key (expected urls, prefixes, tags, soft or exactQuery)",
                 )),
             }
         }
@@ -126,7 +136,7 @@ impl PurgeRequest {
             Some(parsed) => public_urls(&parsed),
             None => vec![url.trim().to_owned()],
         };
-        PurgeRequest { urls, prefixes: Vec::new(), tags, soft }
+        PurgeRequest { urls, prefixes: Vec::new(), tags, soft, exact_query: false }
     }
 
     /// Every problem with this request (empty when it is acceptable).
@@ -199,7 +209,12 @@ impl PurgeRequest {
                 targets.push(target);
             }
         };
-        for url in self.urls.iter().filter_map(|u| resolve(base, u)) {
+        for mut url in self.urls.iter().filter_map(|u| resolve(base, u)) {
+            if !self.exact_query {
+                // The resource, under every query string (a URL target without a query
+                // reaches them all: see `Target::reaches`).
+                url.set_query(None);
+            }
             let path_and_query = match url.query() {
                 Some(query) => format!("{}?{}", url.path(), query),
                 None => url.path().to_owned(),

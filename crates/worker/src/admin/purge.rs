@@ -213,15 +213,12 @@ async fn remove_local(env: &Env, targets: &[Target]) -> usize {
                     persist::delete(env, &storage_key).await;
                 }
             }
-            Target::Prefix(prefix) => {
-                removed += MEMORY
-                    .with(|m| m.borrow_mut().remove_where(|_, e| e.meta.url.starts_with(prefix.as_str())));
-            }
-            Target::Tag(tag) => {
-                removed +=
-                    MEMORY.with(|m| m.borrow_mut().remove_where(|_, e| e.meta.tags.iter().any(|t| t == tag)));
-            }
+            Target::Prefix(_) | Target::Tag(_) => {}
         }
+        // The memory tier is swept by the core's matching rule (whole path segments for a
+        // prefix, every query string for a URL without one).
+        removed +=
+            MEMORY.with(|m| m.borrow_mut().remove_where(|_, e| target.reaches(&e.meta.url, &e.meta.tags)));
     }
     removed
 }

@@ -186,6 +186,13 @@ impl LedgerCopy {
         if let Some(marks) = self.urls.get(url) {
             merge(marks);
         }
+        // A URL target without a query reaches the path under every query string.
+        let path = path_part(url);
+        if path.len() < url.len() {
+            if let Some(marks) = self.urls.get(path) {
+                merge(marks);
+            }
+        }
         if !self.tags.is_empty() {
             tags.iter().filter_map(|tag| self.tags.get(tag)).for_each(&mut merge);
         }

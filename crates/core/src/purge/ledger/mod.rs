@@ -24,8 +24,10 @@
 //! a gap are applied at once but the cursor waits below the gap, so the next refresh still
 //! fetches what other locations wrote in between.
 //!
-//! **Matching.** A [`Target::Url`] matches the entry whose primary key is exactly that
-//! string; a [`Target::Prefix`] matches every primary key that starts with it by whole path
+//! **Matching** ([`Target::reaches`], and the copy's indexed [`LedgerCopy::effect`]). A
+//! [`Target::Url`] with a query matches the entry whose primary key is exactly that string;
+//! one without a query matches that path under every query string (a URL purge reaches the
+//! resource, not one spelling of it); a [`Target::Prefix`] matches every primary key that starts with it by whole path
 //! segments, scheme and host included (`https://example.com/news` matches
 //! `https://example.com/news`, `https://example.com/news/a` and `…/news?page=2`, not
 //! `https://example.com/newsletter`, nor anything on another host); a [`Target::Tag`] matches
@@ -90,6 +92,17 @@ impl Target {
         }
     }
 
+    /// Whether this target reaches an entry with primary key `url` carrying `tags` (see the
+    /// module's matching rules). The one rule every purge path uses: the ledger copy's
+    /// indexed lookup agrees with it, and a location's own removal sweeps by it.
+    pub fn reaches(&self, url: &str, tags: &[String]) -> bool {
+        match self {
+            Target::Url(target) => url == target || (!target.contains('?') && path_part(url) == target),
+            Target::Prefix(prefix) => crate::http::has_path_prefix(url, prefix),
+            Target::Tag(tag) => tags.iter().any(|t| t == tag),
+        }
+    }
+
     /// The target of a row; None for an unknown kind.
     pub fn from_row(kind: &str, value: String) -> Option<Target> {
         match kind {
@@ -99,6 +112,11 @@ impl Target {
             _ => None,
         }
     }
+}
+
+/// A primary key without its query (`scheme://host/path`).
+pub fn path_part(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(path, _)| path)
 }
 
 /// One purged target, as stored in the ledger.
