@@ -12,7 +12,8 @@ let worker;
 
 before(async () => {
   await reachable(`${PLONE}/Plone`, 'Plone');
-  worker = await startWorker({ originUrl: PLONE, profile: 'plone6-splitviews.json' });
+  // The profile ships with debug headers off; this test reads the operation's name from them.
+  worker = await startWorker({ originUrl: PLONE, profile: 'plone6-splitviews.json', edit: (p) => ({ ...p, caching: { ...p.caching, debugHeaders: true } }) });
   const host = new URL(worker.url).host;
   // plone.cachepurging as a site owner configures it: the proxy URL carries the secret.
   await ploneRegistry({

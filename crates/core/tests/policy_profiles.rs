@@ -226,3 +226,22 @@ fn without_split_views_the_anonymous_header_is_neither_sent_nor_varied_on() {
         assert_eq!(p.audience(&Headers::from_pairs([("cookie", "__ac=t")])), Audience::Authenticated);
     }
 }
+
+#[test]
+fn every_shipped_profile_has_debug_headers_off() {
+    // Rule and operation names tell an attacker how the edge classifies; every file in
+    // policy/ (not only the ones compiled in) ships with them off.
+    let mut seen = 0;
+    for entry in std::fs::read_dir("../../policy").expect("policy/") {
+        let path = entry.expect("an entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        if !name.ends_with(".json") || name == "schema.json" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let policy = Policy::from_json(&text).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert!(!policy.debug_headers(), "{name} ships with debugHeaders on");
+        seen += 1;
+    }
+    assert!(seen >= 5, "every profile was read ({seen})");
+}

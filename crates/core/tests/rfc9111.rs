@@ -384,11 +384,18 @@ fn a_soft_purge_makes_a_fresh_entry_stale_from_that_instant() {
 }
 
 #[test]
-fn stale_while_revalidate_counts_from_the_soft_purge() {
-    let mut e = store(&[("cache-control", "max-age=3600, stale-while-revalidate=60")]);
+fn a_soft_purged_entry_is_never_served_without_revalidation() {
+    // Neither within the response's stale-while-revalidate window nor to a client's
+    // max-stale: a purge is the operator saying the stored copy must not be served as is.
+    let mut e = store(&[("cache-control", "max-age=3600, stale-while-revalidate=60, stale-if-error=600")]);
     e.stale_from = Some(T + s(100));
-    assert_eq!(e.at(T + s(150)), stale(50, true, false));
-    assert_eq!(e.at(T + s(170)), stale(70, false, false));
+    assert_eq!(e.at(T + s(150)), stale(50, false, true));
+    for max_stale in ["max-stale", "max-stale=3600"] {
+        assert_eq!(e.verdict(&get(&[("cache-control", max_stale)]), T + s(150)), stale(50, false, true));
+    }
+    // Without the purge the same requests are served stale.
+    e.stale_from = None;
+    assert_eq!(e.verdict(&get(&[("cache-control", "max-stale")]), T + s(3650)), stale(50, true, true));
 }
 
 #[test]

@@ -426,3 +426,55 @@ fn a_background_revalidation_of_an_entry_gone_meanwhile_stores_nothing() {
     };
     assert!(bg.effects(&policy, &mut done).iter().all(|e| matches!(e, Effect::Answer)));
 }
+
+#[test]
+fn only_refusals_about_the_resource_mark_a_url_hit_for_pass() {
+    // One isolate (x) answers a request whose answer is not stored; another isolate of the
+    // same location (y) then stores the page; x's next anonymous visitor must find it in the
+    // location's Cache API unless the refusal was about the resource itself.
+    let policy = Policy::from_json(POLICY).unwrap();
+    let mut origin = |req: &RequestHead| {
+        if req.headers.contains("authorization") {
+            return ok(&[("cache-control", "private, max-age=60")], b"mine".to_vec());
+        }
+        match req.url.path() {
+            "/h/never" => ok(&[("cache-control", "no-store")], b"never".to_vec()),
+            _ => ok(&[("cache-control", "public, max-age=60")], b"page".to_vec()),
+        }
+    };
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
+    let cases: [Case; 3] = [
+        ("/h/client-no-store", &[("cache-control", "no-store")], false),
+        ("/h/credentials", &[("authorization", "Bearer someone")], false),
+        ("/h/never", &[], true),
+    ];
+    for (path, headers, marks) in cases {
+        let mut x = Edge::new();
+        let first = RequestHead::parse(
+            "GET",
+            &format!("https://site.example{path}"),
+            Headers::from_pairs(headers.iter().copied()),
+        )
+        .unwrap();
+        let refused = x.run(&policy, &mut origin, first, T0, &not_purged);
+        assert_eq!(refused.outcome, Outcome::Miss, "{path}");
+        let mut y = Edge { cache: std::mem::take(&mut x.cache), ..Edge::new() };
+        run(&mut y, &policy, &mut origin, path, T0 + 1000);
+        x.cache = std::mem::take(&mut y.cache);
+        let next = run(&mut x, &policy, &mut origin, path, T0 + 2000);
+        if marks {
+            assert_eq!(
+                next.looked_in,
+                [Tier::Memory],
+                "{path}: the response refused storage, the URL is passed"
+            );
+        } else {
+            assert_eq!(
+                next.looked_in,
+                [Tier::Memory, Tier::Cache],
+                "{path}: the mark would skip the Cache API"
+            );
+            assert_eq!(next.outcome, Outcome::Hit, "{path}: anonymous visitors keep their hits");
+        }
+    }
+}

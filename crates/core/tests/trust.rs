@@ -319,3 +319,129 @@ fn cache_tags_and_keys_need_the_secret() {
     assert!(x.header("x-rulecache-operation").is_some(), "debugHeaders still names the operation");
     let _ = w.origin_calls();
 }
+
+// ---- A client's request never decides a shared entry's fate ----
+
+/// `/p/…` is kept 10 s by policy, varies on the audience, and keeps anonymous answers that
+/// the origin marks `private` (as Plone's weakCaching does); `/h/…` honours the origin.
+fn shared_state_world(answer: impl Fn(&RequestHead, usize) -> OriginResult + 'static) -> World {
+    let policy = Policy::from_json(
+        r#"{"version": 1, "name": "shared-state",
+            "rulesets": {"page": {"title": "p"}},
+            "rules": [{"id": "p", "ruleset": "page", "match": {"pathPrefix": "/p/"}}],
+            "splitView": {"enabled": true, "header": "X-Anonymous", "authCookies": ["__ac"],
+                          "authCookiePrefixes": ["__ac_"], "authorizationHeader": true},
+            "operations": {"page": {"operation": "moderateCaching",
+                "parameters": {"smaxage": 10, "anonOnly": true, "storeAnonymousPrivate": true}}}}"#,
+    )
+    .unwrap();
+    World::new(policy, ScriptedOrigin::in_order(move |r, n, _| answer(r, n)))
+}
+
+/// An origin with validators: a 304 to a matching `If-None-Match`, else the page `v1 #n`.
+fn validating_origin(cc: &'static str) -> impl Fn(&RequestHead, usize) -> OriginResult {
+    move |req, n| {
+        if req.headers.get("if-none-match") == Some("\"v1\"") {
+            return Some((
+                rulecache::http::ResponseHead::new(
+                    304,
+                    Headers::from_pairs([("etag", "\"v1\""), ("cache-control", cc)]),
+                ),
+                Vec::new(),
+            ));
+        }
+        resp(
+            200,
+            &[("etag", "\"v1\""), ("cache-control", cc), ("content-type", "text/html")],
+            &format!("v1 #{n}"),
+        )
+    }
+}
+
+#[test]
+fn a_clients_no_store_revalidation_leaves_the_shared_entry_in_place() {
+    let mut w = World::new(
+        Policy::default_profile(),
+        ScriptedOrigin::in_order(|r, n, _| validating_origin("max-age=60")(r, n)),
+    );
+    assert_eq!(w.request("/h/page", &[], T0).text(), "v1 #1");
+    // RFC 9111 §5.2.1.5: no-store says "do not store", not "delete what is stored".
+    let own = w.request("/h/page", &[("cache-control", "no-cache, no-store")], T0 + SEC);
+    assert_eq!(own.text(), "v1 #1", "the client gets the validated copy");
+    assert_eq!(w.origin_calls(), 2, "it was revalidated");
+    let next = w.request("/h/page", &[], T0 + 2 * SEC);
+    assert_eq!((next.outcome, next.text()), (Outcome::Hit, "v1 #1".to_string()), "{}", cache_status(&next));
+    assert_eq!(w.origin_calls(), 2);
+}
+
+#[test]
+fn a_cookie_that_mentions_a_login_does_not_delete_the_anonymous_copy() {
+    // Plone marks anonymous views `private`; the policy keeps them for anonymous visitors. A
+    // request whose cookie text names the auth cookie inside another one (`x__ac=1`) is
+    // anonymous to the edge but not proven anonymous to the origin: its 304 does not refresh
+    // the shared copy, and does not delete it either.
+    let mut w = shared_state_world(validating_origin("private, max-age=0"));
+    assert_eq!(w.request("/p/doc", &[], T0).text(), "v1 #1");
+    let stale = T0 + 11 * SEC;
+    let junk = w.request("/p/doc", &[("cookie", "x__ac=1")], stale);
+    assert_eq!(junk.text(), "v1 #1");
+    assert_eq!(w.origin_calls(), 2, "revalidated for the junk-cookie request");
+    let clean = w.request("/p/doc", &[], stale + SEC);
+    assert_eq!(w.origin_calls(), 3, "the next clean request revalidates the same entry");
+    assert_eq!(clean.text(), "v1 #1", "{}", cache_status(&clean));
+    assert_eq!(clean.outcome, Outcome::Revalidated304, "{}", cache_status(&clean));
+}
+
+#[test]
+fn a_head_with_no_cache_does_not_delete_an_entry_it_cannot_compare() {
+    // Stored without validators; the HEAD's 200 carries an ETag: nothing to compare, so
+    // nothing is concluded (RFC 9111 §4.3.5) and the GET copy stays.
+    let mut w = World::new(
+        Policy::default_profile(),
+        ScriptedOrigin::in_order(|req, n, _| {
+            let mut h = vec![("cache-control", "max-age=60"), ("content-type", "text/html")];
+            if req.method.as_str() == "HEAD" {
+                h.push(("etag", "\"h\""));
+            }
+            resp(200, &h, &format!("page #{n}"))
+        }),
+    );
+    assert_eq!(w.request("/h/plain", &[], T0).text(), "page #1");
+    let head = w.send_at("HEAD", "/h/plain", &[("cache-control", "no-cache")], T0 + SEC);
+    assert_eq!(head.head.status, 200);
+    let next = w.request("/h/plain", &[], T0 + 2 * SEC);
+    assert_eq!((next.outcome, next.text()), (Outcome::Hit, "page #1".to_string()), "{}", cache_status(&next));
+}
+
+#[test]
+fn a_304_that_brings_a_new_vary_drops_the_entry_it_validated() {
+    // The copy rendered for `en` was stored without Vary; the origin now varies on
+    // Accept-Language and validates it for an `en` request: the entry keyed without the
+    // language must go, or `fr` would be served the `en` page.
+    let mut w = World::new(
+        Policy::default_profile(),
+        ScriptedOrigin::in_order(|req, n, _| {
+            let lang = req.headers.get("accept-language").unwrap_or("en").to_string();
+            if n > 1 && req.headers.get("if-none-match") == Some("\"en\"") {
+                let h = Headers::from_pairs([
+                    ("etag", "\"en\""),
+                    ("vary", "Accept-Language"),
+                    ("cache-control", "max-age=60"),
+                ]);
+                return Some((rulecache::http::ResponseHead::new(304, h), Vec::new()));
+            }
+            let vary = if n > 1 { "Accept-Language" } else { "Origin" };
+            resp(
+                200,
+                &[("etag", &format!("\"{lang}\"")), ("vary", vary), ("cache-control", "max-age=60")],
+                &lang,
+            )
+        }),
+    );
+    assert_eq!(w.request("/h/lang", &[("accept-language", "en")], T0).text(), "en");
+    let en = w.request("/h/lang", &[("accept-language", "en"), ("cache-control", "no-cache")], T0 + SEC);
+    assert_eq!(en.text(), "en");
+    assert!(cache_status(&en).contains("vary-changed"), "{}", cache_status(&en));
+    let fr = w.request("/h/lang", &[("accept-language", "fr")], T0 + 2 * SEC);
+    assert_eq!(fr.text(), "fr", "{}", cache_status(&fr));
+}

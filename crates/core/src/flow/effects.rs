@@ -52,8 +52,8 @@ impl Flow {
     pub fn effects(&self, policy: &Policy, reply: &mut Reply) -> Vec<Effect> {
         let mut effects: Vec<Effect> = reply.invalidate.drain(..).map(|key| Effect::Delete { key }).collect();
         let order = reply.store.take();
-        let change =
-            tiers::pass_change(reply.outcome, order.is_some(), self.bypass().is_some(), reply.head.status);
+        let for_the_resource = reply.refusal.is_some_and(|r| self.refusal_marks_pass(r));
+        let change = tiers::pass_change(reply.outcome, order.is_some(), for_the_resource, reply.head.status);
         if change != PassChange::Keep {
             effects.push(Effect::Pass { key: self.base_key(), change });
         }

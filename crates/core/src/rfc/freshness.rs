@@ -385,7 +385,8 @@ fn within(stale_for: u64, window: u64) -> bool {
 /// - Once stale, it may be served while revalidating within `stale-while-revalidate`
 ///   (response or policy), or when the request's `max-stale` accepts it; and on error within
 ///   the larger of the response's (or policy's) and the request's `stale-if-error`.
-/// - `stale_from` (soft purge) ends freshness at that instant; the windows count from then.
+/// - `stale_from` (soft purge) ends freshness at that instant and the entry is never served
+///   again without revalidation; the `stale-if-error` window counts from then.
 pub fn evaluate(req: &RequestHead, stored: &Stored, now: Time) -> Verdict {
     let age = stored.current_age(now);
     let effective = origin_directives(stored);
@@ -428,7 +429,12 @@ pub fn evaluate(req: &RequestHead, stored: &Stored, now: Time) -> Verdict {
         Some(MaxStale::Secs(n)) => !naturally_fresh && stale_for <= n,
         None => false,
     };
+    // A purge (soft, or a ledger that could not be consulted) ends freshness at `stale_from`:
+    // the entry is never served again without a revalidation, neither while revalidating nor
+    // to a client's `max-stale` (an origin error may still have it stand in, below).
+    let purged = stored.stale_from.is_some();
     let serve_while_revalidate = may_be_stale
+        && !purged
         && !request_demands
         && (client_accepts_stale || (!naturally_fresh && within(stale_for, rules.stale_while_revalidate)));
     // A response still fresh may stand in for a failed revalidation the request asked for,

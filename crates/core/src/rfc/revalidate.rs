@@ -91,23 +91,58 @@ pub fn merge_not_modified(stored: &ResponseHead, not_modified: &ResponseHead) ->
 /// HEAD response, the cache MUST use the header fields provided in the HEAD response to update
 /// the stored response (see Section 3.2)." None when they do not match.
 pub fn merge_head(stored: &ResponseHead, head: &ResponseHead) -> Option<ResponseHead> {
-    if head.status != 200 {
-        return None;
+    match compare_head(stored, head) {
+        HeadComparison::Matches(merged) => Some(merged),
+        HeadComparison::Differs | HeadComparison::Incomparable => None,
     }
-    let etag_matches = match head.headers.get("etag") {
-        None => true,
-        Some(new) => {
-            let old = stored.headers.get("etag").and_then(EntityTag::parse);
-            EntityTag::parse(new).zip(old).is_some_and(|(n, o)| n.strong_eq(&o) || (n.weak && n.weak_eq(&o)))
-        }
+}
+
+/// What a 200 to a HEAD says of the stored GET response (RFC 9111 §4.3.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadComparison {
+    /// Every validator field and `Content-Length` the HEAD response has matches the stored
+    /// one: the stored response updated with the HEAD response's fields.
+    Matches(ResponseHead),
+    /// A field both have differs: the response itself says the stored one is outdated.
+    Differs,
+    /// The HEAD response has a field the stored response lacks, so nothing can be compared:
+    /// neither an update nor evidence of a change. The stored response is left as it is (a
+    /// request must not decide a shared entry's fate on what the cache happens not to know).
+    Incomparable,
+}
+
+/// Compares a 200 to a HEAD with the stored GET response, field by field (`ETag`,
+/// `Last-Modified`, `Content-Length`; see [`merge_head`]).
+pub fn compare_head(stored: &ResponseHead, head: &ResponseHead) -> HeadComparison {
+    if head.status != 200 {
+        return HeadComparison::Incomparable;
+    }
+    let mut incomparable = false;
+    let mut differs = false;
+    let mut judge = |pair: Option<bool>| match pair {
+        None => incomparable = true,
+        Some(same) => differs |= !same,
     };
-    let lm_matches = match head.headers.get_all("last-modified").find_map(http_date) {
-        None => true,
-        Some(new) => stored.headers.get_all("last-modified").find_map(http_date) == Some(new),
-    };
+    if let Some(new) = head.headers.get("etag") {
+        judge(stored.headers.get("etag").map(|old| {
+            let (new, old) = (EntityTag::parse(new), EntityTag::parse(old));
+            new.zip(old).is_some_and(|(n, o)| n.strong_eq(&o) || (n.weak && n.weak_eq(&o)))
+        }));
+    }
+    if let Some(new) = head.headers.get_all("last-modified").find_map(http_date) {
+        judge(stored.headers.get_all("last-modified").find_map(http_date).map(|old| old == new));
+    }
     let length = |h: &ResponseHead| h.headers.get("content-length").map(|v| v.trim().to_string());
-    let length_matches = length(head).is_none_or(|n| length(stored).is_some_and(|o| o == n));
-    (etag_matches && lm_matches && length_matches).then(|| merge_fields(stored, head))
+    if let Some(new) = length(head) {
+        judge(length(stored).map(|old| old == new));
+    }
+    if differs {
+        HeadComparison::Differs
+    } else if incomparable {
+        HeadComparison::Incomparable
+    } else {
+        HeadComparison::Matches(merge_fields(stored, head))
+    }
 }
 
 /// The stored response with the fields of `update` (a 304, or a 200 to a HEAD) merged in.

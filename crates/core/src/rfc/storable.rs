@@ -17,8 +17,11 @@ pub enum NotStored {
     Status,
     /// A partial response (206) or a response to a Range request.
     Partial,
-    /// `no-store` in the request or the response.
+    /// `no-store` in the response.
     NoStore,
+    /// `no-store` in the request (the client's own answer is not stored; nothing says the
+    /// resource cannot be).
+    RequestNoStore,
     /// Unqualified `private`.
     Private,
     /// The response sets a cookie.
@@ -36,6 +39,16 @@ pub enum NotStored {
 }
 
 impl NotStored {
+    /// Whether the refusal is about the response (and so about the resource), not about the
+    /// request that fetched it: a method, a client's `no-store`, a range or credentials say
+    /// who asked and how, not whether the resource can be stored.
+    pub fn is_about_response(&self) -> bool {
+        !matches!(
+            self,
+            NotStored::Method | NotStored::RequestNoStore | NotStored::Partial | NotStored::Authorization
+        )
+    }
+
     /// The token for `Cache-Status: …; detail=<token>`.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -43,6 +56,7 @@ impl NotStored {
             NotStored::Status => "status",
             NotStored::Partial => "partial",
             NotStored::NoStore => "no-store",
+            NotStored::RequestNoStore => "request-no-store",
             NotStored::Private => "private",
             NotStored::SetCookie => "set-cookie",
             NotStored::Authorization => "authorization",
@@ -125,7 +139,7 @@ fn check_directives(req: &RequestHead, resp: &ResponseHead, cc: &CacheControl) -
     // of either this request or any response to it."
     let request_cc = CacheControl::from_headers(&req.headers, "cache-control").unwrap_or_default();
     if request_cc.no_store {
-        return Err(NotStored::NoStore);
+        return Err(NotStored::RequestNoStore);
     }
     if cc.must_understand {
         // §5.2.2.3: "a cache MUST NOT store the response if it doesn't understand the status
@@ -209,6 +223,7 @@ mod tests {
             (NotStored::Status, "status"),
             (NotStored::Partial, "partial"),
             (NotStored::NoStore, "no-store"),
+            (NotStored::RequestNoStore, "request-no-store"),
             (NotStored::Private, "private"),
             (NotStored::SetCookie, "set-cookie"),
             (NotStored::Authorization, "authorization"),
@@ -246,7 +261,7 @@ mod tests {
     #[test]
     fn no_store_in_request_or_response() {
         let r = resp(200, &[("cache-control", "max-age=60")]);
-        assert_eq!(check_origin(&get(&[("cache-control", "no-store")]), &r), Err(NotStored::NoStore));
+        assert_eq!(check_origin(&get(&[("cache-control", "no-store")]), &r), Err(NotStored::RequestNoStore));
         let r = resp(200, &[("cache-control", "max-age=60, no-store")]);
         assert_eq!(check_origin(&get(&[]), &r), Err(NotStored::NoStore));
         assert_eq!(check(&get(&[]), false, &r, STORE), Err(NotStored::NoStore));

@@ -67,15 +67,25 @@ pub enum PassChange {
     Keep,
 }
 
-/// The mark change after an answer with `status`: `stored` when the reply stores a response,
-/// `bypassed` when the policy sent the request past the cache (that says nothing about the
-/// URL's responses). An error answer (400 and above) says nothing about them either, and
-/// marking it would hide a stored entry after a failed revalidation, or let one request that
-/// provokes a 431 send everyone past the cache.
-pub fn pass_change(outcome: Outcome, stored: bool, bypassed: bool, status: u16) -> PassChange {
+/// The mark change after an answer with `status`: `stored` when the reply stores a response;
+/// `refused_for_the_resource` when it was not stored for a reason about the resource (its
+/// response, or the policy of its ruleset: see `Flow::refusal_marks_pass`), as pingora's
+/// predictor marks only for reasons about the asset. A bypass, a refusal about the request
+/// (a logged-in visitor, a client's `no-store`) and an error answer (400 and above) say
+/// nothing about the URL's later responses: marking them would send anonymous visitors past
+/// the cache because of one client, hide a stored entry after a failed revalidation, or let
+/// one request that provokes a 431 send everyone past the cache.
+pub fn pass_change(
+    outcome: Outcome,
+    stored: bool,
+    refused_for_the_resource: bool,
+    status: u16,
+) -> PassChange {
     match outcome {
         _ if stored => PassChange::Clear,
-        Outcome::Miss | Outcome::Revalidated200 if !bypassed && status < 400 => PassChange::Mark,
+        Outcome::Miss | Outcome::Revalidated200 if refused_for_the_resource && status < 400 => {
+            PassChange::Mark
+        }
         _ => PassChange::Keep,
     }
 }
@@ -144,16 +154,17 @@ mod tests {
 
     #[test]
     fn unstorable_misses_mark_and_stored_answers_clear() {
-        assert_eq!(pass_change(Outcome::Miss, false, false, 200), PassChange::Mark);
-        assert_eq!(pass_change(Outcome::Revalidated200, false, false, 200), PassChange::Mark);
+        assert_eq!(pass_change(Outcome::Miss, false, true, 200), PassChange::Mark);
+        assert_eq!(pass_change(Outcome::Revalidated200, false, true, 200), PassChange::Mark);
         assert_eq!(pass_change(Outcome::Miss, true, false, 200), PassChange::Clear);
-        // A bypass says nothing about the URL's responses; hits and synthetic answers neither.
-        assert_eq!(pass_change(Outcome::Miss, false, true, 200), PassChange::Keep);
-        assert_eq!(pass_change(Outcome::Bypass, false, true, 200), PassChange::Keep);
-        assert_eq!(pass_change(Outcome::Hit, false, false, 200), PassChange::Keep);
+        // A refusal about the request, or a bypass, says nothing about the URL's responses;
+        // hits and synthetic answers neither.
+        assert_eq!(pass_change(Outcome::Miss, false, false, 200), PassChange::Keep);
+        assert_eq!(pass_change(Outcome::Bypass, false, false, 200), PassChange::Keep);
+        assert_eq!(pass_change(Outcome::Hit, false, true, 200), PassChange::Keep);
         // An error says nothing about the URL's later responses.
-        assert_eq!(pass_change(Outcome::Miss, false, false, 431), PassChange::Keep);
-        assert_eq!(pass_change(Outcome::Revalidated200, false, false, 503), PassChange::Keep);
+        assert_eq!(pass_change(Outcome::Miss, false, true, 431), PassChange::Keep);
+        assert_eq!(pass_change(Outcome::Revalidated200, false, true, 503), PassChange::Keep);
     }
 
     #[test]

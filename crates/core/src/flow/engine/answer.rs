@@ -83,6 +83,7 @@ impl Flow {
             background,
             outcome,
             ruleset: self.ruleset_name(policy).map(str::to_string),
+            refusal: None,
         }))
     }
 

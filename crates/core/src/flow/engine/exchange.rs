@@ -61,9 +61,23 @@ pub enum Refusal {
     ContentType,
     /// `Vary: *`, or a variant that cannot be keyed.
     VaryStar,
+    /// A 304 names other `Vary` fields than the stored response it validates: the entry is
+    /// keyed by the old ones.
+    VaryChanged,
 }
 
 impl Refusal {
+    /// Whether the refusal is about the resource (its response, or the policy for its
+    /// ruleset) rather than about the request: only those make a URL hit-for-pass, so that a
+    /// logged-in visitor or a client's `no-store` never costs anonymous visitors their hits.
+    pub fn is_about_resource(self) -> bool {
+        match self {
+            Refusal::Status | Refusal::ContentType | Refusal::VaryStar | Refusal::VaryChanged => true,
+            Refusal::Rfc(r) => r.is_about_response(),
+            Refusal::Method | Refusal::Bypass(_) | Refusal::Authenticated | Refusal::Authorization => false,
+        }
+    }
+
     /// The token shown in `Cache-Status`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -75,6 +89,7 @@ impl Refusal {
             Refusal::Authorization => "authorization",
             Refusal::ContentType => "content-type",
             Refusal::VaryStar => "vary-star",
+            Refusal::VaryChanged => "vary-changed",
         }
     }
 }
@@ -132,6 +147,8 @@ pub struct Reply {
     pub outcome: Outcome,
     /// The ruleset (for statistics), `None` when unclassified.
     pub ruleset: Option<String>,
+    /// Why the origin's answer was not stored, when it was not.
+    pub refusal: Option<Refusal>,
 }
 
 /// The body of the client's answer.

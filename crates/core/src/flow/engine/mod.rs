@@ -188,6 +188,17 @@ impl Flow {
         operation.modify(&ctx, head);
     }
 
+    /// Whether `refusal` (this request's answer was not stored) marks the URL hit-for-pass: a
+    /// reason about the resource, for a request that went through the cache and whose key
+    /// stands for everyone who shares it (an anonymous request without credentials, or a key
+    /// that separates the audiences).
+    pub fn refusal_marks_pass(&self, refusal: Refusal) -> bool {
+        refusal.is_about_resource()
+            && self.bypass.is_none()
+            && !self.client.headers.contains("authorization")
+            && (self.audience.is_anonymous() || self.keyed_audience.is_some())
+    }
+
     pub fn audience(&self) -> Audience {
         self.audience
     }

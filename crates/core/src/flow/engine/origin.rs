@@ -53,42 +53,38 @@ impl Flow {
                 self.after_full_response(policy, head, status, Outcome::Miss, response_time, now)
             }
             State::Revalidating { stored, serve_if_error, background, fwd, head: via_head } => {
-                let merged = match head.status {
-                    304 => revalidate::merge_not_modified(&stored.head, &head),
-                    200 if via_head => revalidate::merge_head(&stored.head, &head),
-                    _ => None,
+                let comparison = match head.status {
+                    304 => revalidate::merge_not_modified(&stored.head, &head)
+                        .map_or(revalidate::HeadComparison::Differs, revalidate::HeadComparison::Matches),
+                    200 if via_head => revalidate::compare_head(&stored.head, &head),
+                    _ => revalidate::HeadComparison::Differs,
                 };
-                if let Some(merged) = merged {
+                if let revalidate::HeadComparison::Matches(merged) = comparison {
                     // The updated response is judged again (RFC 9111 §4.3.4: the stored
-                    // response is updated with the 304's fields): a 304 that says
-                    // `no-store` or `private` now, or a policy that changed, ends the entry.
+                    // response is updated with the 304's fields). Its fate is decided by the
+                    // response and the policy only (see `fate_after_revalidation`).
                     let merged_head = ResponseHead::new(merged.status, merged.headers.clone());
-                    let storage = match self.storability(policy, &merged_head) {
-                        Ok(storage) => storage,
-                        Err(reason) => {
-                            let cs = CacheStatus {
-                                fwd: Some(fwd),
-                                fwd_status: Some(head.status),
-                                detail: Some(reason.as_str()),
-                                ..Default::default()
-                            };
-                            let mut out = merged;
-                            out.headers.set("age", "0");
-                            let mut step = self.reply(
+                    let storage = match self.fate_after_revalidation(policy, &stored, &merged_head) {
+                        Fate::Update(storage) => storage,
+                        Fate::Keep(reason) => {
+                            return self.revalidated_unstored(
                                 policy,
-                                out,
-                                BodySource::Stored,
-                                cs,
-                                None,
-                                Outcome::Revalidated304,
-                                None,
-                                None,
+                                merged,
+                                (fwd, head.status),
+                                reason,
+                                false,
                                 now,
-                            );
-                            if let Step::Respond(r) = &mut step {
-                                r.invalidate = vec![self.entry_key()];
-                            }
-                            return step;
+                            )
+                        }
+                        Fate::Drop(reason) => {
+                            return self.revalidated_unstored(
+                                policy,
+                                merged,
+                                (fwd, head.status),
+                                reason,
+                                true,
+                                now,
+                            )
                         }
                     };
                     let validators_changed = ["etag", "last-modified"]
@@ -139,8 +135,10 @@ impl Flow {
                 }
                 if via_head {
                     // RFC 9111 §4.3.5: a 200 to the HEAD that does not match the stored response
-                    // means "the cache SHOULD consider the stored response to be stale": it is
-                    // dropped, and the HEAD's answer passes through (it has no content to store).
+                    // means "the cache SHOULD consider the stored response to be stale": when a
+                    // field both have differs it is dropped; when the HEAD response only has a
+                    // field the stored one lacks, nothing says it changed and it stays. The
+                    // HEAD's answer passes through (it has no content to store).
                     let cs =
                         CacheStatus { fwd: Some(fwd), fwd_status: Some(head.status), ..Default::default() };
                     let mut step = self.reply(
@@ -154,7 +152,7 @@ impl Flow {
                         None,
                         now,
                     );
-                    if let Step::Respond(r) = &mut step {
+                    if let (Step::Respond(r), revalidate::HeadComparison::Differs) = (&mut step, comparison) {
                         r.invalidate.push(self.entry_key());
                     }
                     return step;
@@ -250,19 +248,97 @@ impl Flow {
         } else {
             self.store_decision(policy, &head, response_time, now)
         };
-        let order = match store {
+        let (order, refusal) = match store {
             Ok(order) => {
                 status.stored = true;
                 status.ttl = Some(self.ttl_of(&order.meta, now));
-                Some(order)
+                (Some(order), None)
             }
             Err(reason) => {
                 status.detail = Some(reason.as_str());
-                None
+                (None, Some(reason))
             }
         };
         // `reply` does not look at the meta; cloning it here only cost allocations.
-        self.reply(policy, head, BodySource::Origin, status, order, outcome, None, None, now)
+        let mut step = self.reply(policy, head, BodySource::Origin, status, order, outcome, None, None, now);
+        if let Step::Respond(r) = &mut step {
+            r.refusal = refusal;
+        }
+        step
+    }
+
+    /// What becomes of a stored entry that a revalidation validated, `merged` being the
+    /// stored response updated with the origin's fields.
+    ///
+    /// Shared state changes only by the response and the policy, never by one client's
+    /// request: RFC 9111 §5.2.1.5 request `no-store` "indicates that a cache MUST NOT store any
+    /// part of either this request or any response to it", not that a stored response is
+    /// deleted, and a request's cookies or credentials say who asks, not what the resource is.
+    /// So the merged response is judged twice: for this request (when it passes, the entry is
+    /// updated), and, when that refuses, for a neutral request to the same entry (a GET with no
+    /// directives, cookies or credentials, of the audience the entry is keyed by). A refusal
+    /// that the neutral request shares is about the response or the policy (`no-store` or
+    /// `private` in the 304, a policy that no longer stores the ruleset): the entry is dropped.
+    /// A refusal only this request meets leaves the entry as it was. A 304 whose `Vary`
+    /// differs from the stored response's drops the entry: it is keyed by the old fields.
+    fn fate_after_revalidation(&self, policy: &Policy, stored: &Meta, merged: &ResponseHead) -> Fate {
+        if self.vary_spec(policy, &stored.head) != self.vary_spec(policy, merged) {
+            return Fate::Drop(Refusal::VaryChanged);
+        }
+        match self.storability(policy, merged) {
+            Ok(storage) => Fate::Update(storage),
+            Err(reason) => match self.neutral().storability(policy, merged) {
+                Ok(_) => Fate::Keep(reason),
+                Err(reason) => Fate::Drop(reason),
+            },
+        }
+    }
+
+    /// The client's answer from a validated entry that is not updated: `merged` (the stored
+    /// response with the origin's fields), with the refusal as `Cache-Status` detail; the
+    /// entry is removed when `drop`, else left as it was.
+    fn revalidated_unstored(
+        &mut self,
+        policy: &Policy,
+        mut merged: ResponseHead,
+        (fwd, fwd_status): (Fwd, u16),
+        reason: Refusal,
+        drop: bool,
+        now: Time,
+    ) -> Step {
+        let cs = CacheStatus {
+            fwd: Some(fwd),
+            fwd_status: Some(fwd_status),
+            detail: Some(reason.as_str()),
+            ..Default::default()
+        };
+        merged.headers.set("age", "0");
+        let mut step = self.reply(
+            policy,
+            merged,
+            BodySource::Stored,
+            cs,
+            None,
+            Outcome::Revalidated304,
+            None,
+            None,
+            now,
+        );
+        if let (Step::Respond(r), true) = (&mut step, drop) {
+            r.invalidate = vec![self.entry_key()];
+        }
+        step
+    }
+
+    /// This flow as a request that says nothing of its own (see `fate_after_revalidation`).
+    fn neutral(&self) -> Flow {
+        let mut neutral = self.clone();
+        neutral.client.method = Method::Get;
+        neutral.client.headers.retain(|name, _| {
+            !matches!(name, "cookie" | "authorization" | "cache-control" | "pragma" | "range")
+        });
+        neutral.audience = self.keyed_audience.unwrap_or(Audience::Anonymous);
+        neutral
     }
 
     pub(super) fn invalidation(&self, policy: &Policy, head: &ResponseHead) -> Vec<StorageKey> {
@@ -275,6 +351,16 @@ impl Flow {
         }
         keys
     }
+}
+
+/// What a revalidation does to the stored entry (see `Flow::fate_after_revalidation`).
+enum Fate {
+    /// Keep it, updated, with this storage.
+    Update(EdgeStorage),
+    /// Leave it as it was: only this request refuses the update.
+    Keep(Refusal),
+    /// Remove it: the response or the policy refuses it.
+    Drop(Refusal),
 }
 
 /// Whether re-storing an entry refreshed by a 304 in the location's shared tiers (Cache API,

@@ -119,6 +119,7 @@ impl Flow {
             background: None,
             outcome: Outcome::Synthetic,
             ruleset: None,
+            refusal: None,
         }))
     }
 
@@ -247,6 +248,7 @@ impl Flow {
             background: None,
             outcome: Outcome::Synthetic,
             ruleset,
+            refusal: None,
         }))
     }
 }

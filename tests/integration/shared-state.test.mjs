@@ -1,0 +1,133 @@
+// Shared state changes only by the response and the policy: what one client's request can do
+// to an entry everybody is served from. Each case is an attack that worked before (see the
+// threat model): the real worker in workerd in front of a scripted origin on loopback.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { startStack, client, cacheStatus, sleep } from '../support/stack.mjs';
+
+const SECRET = 'shared-state-secret';
+let stack, get, origin;
+
+/** A real HTTP origin whose answers the tests script per path; it counts what reached it. */
+function startScriptedOrigin() {
+  const routes = new Map();
+  const hits = new Map();
+  const server = http.createServer((req, res) => {
+    const path = req.url.split('?')[0];
+    hits.set(path, (hits.get(path) ?? 0) + 1);
+    const route = routes.get(path);
+    if (!route) { res.writeHead(404, { 'content-type': 'text/plain' }); res.end('no route\n'); return; }
+    const { status, headers, body } = route(req, hits.get(path));
+    const payload = Buffer.from(body ?? '');
+    const h = { ...headers };
+    if (status !== 304) h['content-length'] = String(payload.length);
+    res.writeHead(status, h);
+    res.end(req.method === 'HEAD' || status === 304 ? undefined : payload);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
+    const { port } = server.address();
+    resolve({
+      url: `http://127.0.0.1:${port}`,
+      route: (p, fn) => routes.set(p, fn),
+      hits: (p) => hits.get(p) ?? 0,
+      stop: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
+    });
+  }));
+}
+
+/** 200 with ETag "v1" and `cc`, or 304 to a matching If-None-Match. */
+const validating = (cc, extra = {}) => (req, n) =>
+  req.headers['if-none-match'] === '"v1"'
+    ? { status: 304, headers: { etag: '"v1"', 'cache-control': cc, ...extra } }
+    : { status: 200, headers: { etag: '"v1"', 'cache-control': cc, 'content-type': 'text/html', ...extra }, body: `v1 #${n}` };
+
+before(async () => {
+  origin = await startScriptedOrigin();
+  stack = await startStack({ secret: SECRET, originUrl: origin.url });
+  get = client(stack);
+});
+after(async () => { await stack?.stop(); await origin?.stop(); });
+
+async function text(p, headers = {}, method = 'GET') {
+  const r = await get(p, { method, headers });
+  return { r, body: await r.text(), status: cacheStatus(r) };
+}
+
+test("a client's no-cache, no-store revalidation leaves the shared entry in place", async () => {
+  origin.route('/nostore', validating('max-age=60'));
+  await text('/nostore');
+  const own = await text('/nostore', { 'cache-control': 'no-cache, no-store' });
+  assert.equal(own.body, 'v1 #1');
+  assert.equal(origin.hits('/nostore'), 2, 'revalidated');
+  const next = await text('/nostore');
+  assert.match(next.status, /^rulecache; hit/, next.status);
+  assert.equal(origin.hits('/nostore'), 2);
+});
+
+test('a HEAD with no-cache does not delete a GET entry without validators', async () => {
+  origin.route('/plain', (req, n) => ({ status: 200, headers: { 'cache-control': 'max-age=60', 'content-type': 'text/html', ...(req.method === 'HEAD' ? { etag: '"h"' } : {}) }, body: `page #${n}` }));
+  await text('/plain');
+  const head = await text('/plain', { 'cache-control': 'no-cache' }, 'HEAD');
+  assert.equal(head.r.status, 200);
+  const next = await text('/plain');
+  assert.match(next.status, /^rulecache; hit/, next.status);
+  assert.equal(next.body, 'page #1');
+});
+
+test('a junk cookie naming the login cookie inside another does not delete the anonymous copy', async () => {
+  const policy = {
+    version: 1, name: 'shared-state',
+    rulesets: { page: { title: 'page' } },
+    rules: [{ id: 'p', ruleset: 'page', match: { pathPrefix: '/p' } }],
+    splitView: { enabled: true, header: 'X-Anonymous', authCookies: ['__ac'], authCookiePrefixes: ['__ac_'], authorizationHeader: true },
+    operations: { page: { operation: 'moderateCaching', parameters: { smaxage: 1, anonOnly: true, storeAnonymousPrivate: true } } },
+  };
+  const push = await get('/_rulecache/api/policy', { method: 'POST', headers: { authorization: `Bearer ${SECRET}` }, body: JSON.stringify(policy) });
+  assert.equal(push.status, 200, await push.text());
+  origin.route('/p/doc', validating('private, max-age=0'));
+  assert.equal((await text('/p/doc')).body, 'v1 #1');
+  await sleep(2100); // stale (s-maxage 1)
+  const junk = await text('/p/doc', { cookie: 'x__ac=1' });
+  assert.equal(junk.body, 'v1 #1');
+  assert.equal(origin.hits('/p/doc'), 2);
+  const clean = await text('/p/doc');
+  assert.equal(clean.body, 'v1 #1', clean.status);
+  assert.match(clean.status, /fwd=stale; fwd-status=304/, 'the clean request revalidates the kept entry, not a miss');
+  // The bundled profile again, for the other tests.
+  const profiles = await (await get('/_rulecache/api/profiles', { headers: { authorization: `Bearer ${SECRET}` } })).json();
+  const bundle = profiles.find((p) => p.id === 'with-caching-proxy-splitviews').bundle;
+  await get('/_rulecache/api/policy', { method: 'POST', headers: { authorization: `Bearer ${SECRET}` }, body: JSON.stringify({ ...bundle, version: 3 }) });
+});
+
+test('a 304 that brings a new Vary drops the entry: the copy for en is never served to fr', async () => {
+  let varies = false;
+  origin.route('/lang', (req) => {
+    const lang = req.headers['accept-language'] ?? 'en';
+    const vary = varies ? { vary: 'Accept-Language' } : {};
+    if (req.headers['if-none-match'] === `"${lang}"`) return { status: 304, headers: { etag: `"${lang}"`, 'cache-control': 'max-age=1', ...vary } };
+    return { status: 200, headers: { etag: `"${lang}"`, 'cache-control': 'max-age=1', 'content-type': 'text/html', ...vary }, body: lang };
+  });
+  assert.equal((await text('/lang', { 'accept-language': 'en' })).body, 'en');
+  varies = true;
+  await sleep(2100);
+  const en = await text('/lang', { 'accept-language': 'en' });
+  assert.equal(en.body, 'en');
+  assert.match(en.status, /vary-changed/, en.status);
+  const fr = await text('/lang', { 'accept-language': 'fr' });
+  assert.equal(fr.body, 'fr', fr.status);
+});
+
+test('after a soft purge, a client sending max-stale is not served the purged copy', async () => {
+  origin.route('/soft', validating('max-age=600'));
+  await text('/soft');
+  for (const cc of ['max-stale', 'max-stale=3600']) {
+    // Each round purges again: the revalidation of the round before refreshed the entry.
+    const purge = await get('/_rulecache/api/purge', { method: 'POST', headers: { authorization: `Bearer ${SECRET}` }, body: JSON.stringify({ urls: ['/soft'], soft: true }) });
+    assert.equal(purge.status, 200, await purge.text());
+    const before = origin.hits('/soft');
+    const r = await text('/soft', { 'cache-control': cc });
+    assert.equal(origin.hits('/soft'), before + 1, `${cc}: revalidated at the origin (${r.status})`);
+    assert.match(r.status, /fwd=stale/, r.status);
+  }
+});
