@@ -87,8 +87,10 @@ test('a login any origin parser reads is never stored for anonymous visitors', a
 test('a 431 provoked by one request is not served to the next', async () => {
   const p = fresh('zope', 'theme/*/site.css');
   const fields = Array.from({ length: 130 }, (_, i) => [`x-pad-${i}`, 'x']);
+  // The padding is no field the cache path forwards, so it never reaches the origin now; were
+  // it to (a bypassed request), an error status is never stored either.
   const poisoned = await raw(p, fields);
-  assert.equal(poisoned.status, 431);
+  assert.ok([200, 431].includes(poisoned.status), String(poisoned.status));
   const next = await text(p);
   assert.equal(next.r.status, 200, `the 431 was kept: ${cacheStatus(next.r)}`);
 });
@@ -137,9 +139,10 @@ test('host, URL and method override headers are not forwarded', async () => {
     'x-http-method-override': 'DELETE',
   });
   const seen = sentHeaders((await probe.log(p)).at(-1));
-  for (const h of ['x-forwarded-host', 'forwarded', 'x-original-url', 'x-rewrite-url', 'x-http-method-override']) {
+  for (const h of ['forwarded', 'x-original-url', 'x-rewrite-url', 'x-http-method-override']) {
     assert.equal(seen[h], undefined, `${h} forwarded: ${seen[h]}`);
   }
+  assert.equal(seen['x-forwarded-host'], new URL(stack.workerUrl).host, 'the edge sets the host the client asked for');
 });
 
 // --- 5. an operation's vary is keyed; Accept-Encoding forwarded as keyed --------------------

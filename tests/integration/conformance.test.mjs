@@ -107,7 +107,9 @@ test('the origin\'s Vary reaches the client unchanged under the default profile,
   const hit = await until(() => raw('/vary', { headers: { foo: '1' } }), (r) => isHit(r.cs));
   assert.ok(isHit(hit.cs), hit.cs);
   assert.equal(hit.headers.vary, 'Foo');
-  assert.equal(hits('/vary'), 1);
+  // `Foo` is no field the cache path forwards until a stored Vary names it: the first answer
+  // is keyed as the origin was asked (without it), the second request fetches Foo's variant.
+  assert.equal(hits('/vary'), 2);
 });
 
 for (const [status, why] of [[999, 'origin-invalid-status'], [600, 'origin-invalid-status'], [199, 'origin-interim-response']]) {

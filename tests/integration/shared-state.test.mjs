@@ -131,3 +131,76 @@ test('after a soft purge, a client sending max-stale is not served the purged co
     assert.match(r.status, /fwd=stale/, r.status);
   }
 });
+
+// ---- The key is what is forwarded ----
+
+const FAMILY = {
+  'x-forwarded-port': '6666evil', 'x-forwarded-prefix': '/evil', 'x-forwarded-scheme': 'evil', 'x-forwarded-ssl': 'evil',
+  'x-forwarded-proto': 'evil', 'x-forwarded-protocol': 'evil', 'x-forwarded-uri': '/evil', 'x-forwarded-path': '/evil',
+  'front-end-https': 'evil', 'x-url-scheme': 'evil', 'x-original-host': 'evil.example', 'x-original-uri': '/evil',
+  'x-script-name': '/evil', 'x-forwarded-host': 'evil.example', forwarded: 'host=evil.example;proto=evil',
+  'x-real-ip': '10.6.6.6', 'x-requested-with': 'evil', 'x-evil-unkeyed': 'evil',
+};
+
+test('no forwarding field a client sends reaches the origin, and no unkeyed field shapes a stored page', async () => {
+  // The origin echoes every request field it got into the page, as servers that honour them
+  // do into absolute URLs, canonical links and redirects.
+  origin.route('/echo', (req) => ({ status: 200, headers: { 'cache-control': 'max-age=60', 'content-type': 'text/plain' }, body: JSON.stringify(req.headers) }));
+  const poisoned = await text('/echo', FAMILY);
+  assert.ok(!poisoned.body.includes('evil') && !poisoned.body.includes('10.6.6.6'), poisoned.body);
+  const seen = JSON.parse(poisoned.body);
+  assert.match(seen['x-forwarded-host'] ?? '', /^127\.0\.0\.1:\d+$/, 'the edge sets the host asked for');
+  assert.equal(seen['x-forwarded-proto'], 'http', 'and the scheme asked for');
+  const clean = await text('/echo');
+  assert.match(clean.status, /^rulecache; hit/);
+  assert.ok(!clean.body.includes('evil') && !clean.body.includes('10.6.6.6'), clean.body);
+  // Also the underscore spelling a WSGI server reads as the same variable (`SCRIPT_NAME`).
+  const r = await new Promise((resolve, reject) => {
+    const u = new URL(`${stack.workerUrl}/echo?u=1`);
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, headers: { SCRIPT_NAME: '/evil', X_Forwarded_Host: 'evil.example' } }, (res) => {
+      let body = ''; res.on('data', (d) => (body += d)); res.on('end', () => resolve(body));
+    });
+    req.on('error', reject); req.end();
+  });
+  assert.ok(!r.includes('evil'), r);
+});
+
+test('the path is forwarded as keyed: an escaped spelling never stores another route under the page', async () => {
+  // A router that matches the raw path, as many do.
+  origin.route('/a/news', () => ({ status: 200, headers: { 'cache-control': 'max-age=60', 'content-type': 'text/html' }, body: 'the news' }));
+  origin.route('/a/%6Eews', () => ({ status: 200, headers: { 'cache-control': 'max-age=60', 'content-type': 'text/html' }, body: 'another route' }));
+  const escaped = await text('/a/%6Eews');
+  assert.equal(escaped.body, 'the news', 'the origin is asked for the key\'s spelling');
+  const plain = await text('/a/news');
+  assert.equal(plain.body, 'the news');
+  assert.equal(origin.hits('/a/%6Eews'), 0);
+});
+
+test('credentials in the query string make the request authenticated: never stored, never sent as anonymous', async () => {
+  const policy = {
+    version: 1, name: 'query-credentials',
+    rulesets: { page: { title: 'page' } },
+    rules: [{ id: 'm', ruleset: 'page', match: { pathPrefix: '/m' } }],
+    splitView: { enabled: true, header: 'X-Anonymous', authCookies: ['__ac'], authorizationHeader: true, authQueryParams: ['__ac', '__ac_name', '__ac_password'] },
+    operations: { page: { operation: 'moderateCaching', parameters: { smaxage: 60, anonOnly: true, storeAnonymousPrivate: true } } },
+  };
+  const push = await get('/_rulecache/api/policy', { method: 'POST', headers: { authorization: `Bearer ${SECRET}` }, body: JSON.stringify(policy) });
+  assert.equal(push.status, 200, await push.text());
+  // Plone: PAS logs the request in from __ac_name/__ac_password in the form; every view is `private`.
+  origin.route('/m/doc', (req) => {
+    const q = decodeURIComponent(req.url.split('?')[1] ?? '');
+    const who = /(^|[&;])__ac/i.test(q) ? 'alice' : 'anonymous';
+    return { status: 200, headers: { 'cache-control': 'private', 'content-type': 'text/html', 'x-saw-anonymous': req.headers['x-anonymous'] ?? '' }, body: `${who}'s page` };
+  });
+  for (const q of ['__ac_name=alice&__ac_password=secret', '__ac=dGlja2V0', '__ac_name:string=alice&__ac_password:string=secret']) {
+    const p = `/m/doc?${q}`;
+    const first = await text(p);
+    assert.equal(first.body, "alice's page");
+    assert.equal(first.r.headers.get('x-saw-anonymous'), '', `${q}: the origin was told the request is anonymous`);
+    const before = origin.hits('/m/doc');
+    const again = await text(p);
+    assert.equal(origin.hits('/m/doc'), before + 1, `${q}: served from the edge (${again.status})`);
+  }
+  const anon = await text('/m/doc');
+  assert.equal(anon.body, "anonymous's page");
+});

@@ -24,13 +24,21 @@ use rulecache::sim::{Exchange, OriginResult};
 use rulecache::testing::world::{self, ScriptedOrigin, World, T0};
 
 /// The policy the scenarios run under: one with no rules, or the shipped default profile when
-/// this file is compiled as a module of `conformance_default.rs`.
+/// this file is compiled as a module of `conformance_default.rs`. Either way the scenarios'
+/// own request fields (`Foo`, `Bar`, `Baz`, `Abc`, `Other`) are declared as fields the origin
+/// negotiates on (`cacheKey.trustedHeaders`), so they are forwarded from a URL's first
+/// request as §4.1's scenarios assume. Undeclared, a field outside the forwarded set reaches
+/// the origin only once a stored `Vary` names it (the key is what is forwarded; see
+/// `trust.rs`, `an_undeclared_field_reaches_the_origin_only_once_a_stored_vary_names_it`).
+#[allow(clippy::indexing_slicing)] // a JSON object the test builds
 fn policy_under_test() -> Policy {
-    if module_path!().starts_with("conformance_default") {
-        Policy::default_profile()
+    let mut bundle: serde_json::Value = if module_path!().starts_with("conformance_default") {
+        serde_json::from_str(Policy::profile_text("with-caching-proxy-splitviews").unwrap()).unwrap()
     } else {
-        Policy::from_json(r#"{"version": 1, "name": "conformance"}"#).unwrap()
-    }
+        serde_json::json!({"version": 1, "name": "conformance"})
+    };
+    bundle["cacheKey"]["trustedHeaders"] = serde_json::json!(["Foo", "Bar", "Baz", "Abc", "Other"]);
+    Policy::from_json(&bundle.to_string()).unwrap()
 }
 
 /// An HTTP-date `offset` seconds from `now`.

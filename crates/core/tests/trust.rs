@@ -237,20 +237,21 @@ fn the_origin_is_sent_exactly_what_is_keyed() {
     );
     let sent = w.last_seen();
     assert_eq!(sent.url.query(), Some("b=2&a=1"), "dropped and cloaked parameters were forwarded");
-    for h in ["x-forwarded-host", "forwarded", "x-original-url", "x-rewrite-url", "x-http-method-override"] {
+    for h in ["forwarded", "x-original-url", "x-rewrite-url", "x-http-method-override"] {
         assert!(!sent.headers.contains(h), "{h} was forwarded");
     }
+    assert_eq!(sent.headers.get("x-forwarded-host"), Some("site.example"), "the edge's, not the client's");
     assert_eq!(sent.headers.get("cookie"), Some("__ac="), "unnamed cookies were forwarded");
     assert_eq!(sent.headers.get("accept-encoding"), Some("gzip"));
-    // A trusted header is forwarded; the keep-list keeps a cookie.
+    // A header the policy adds is forwarded; the keep-list keeps a cookie.
     let mut w = <World as Scenario>::new(|_, _| resp(200, &[("cache-control", "max-age=60")], "x"))
         .with_policy(|v| {
-            v["cacheKey"]["trustedHeaders"] = serde_json::json!(["X-Forwarded-Host"]);
+            v["cacheKey"]["trustedHeaders"] = serde_json::json!(["X-Theme"]);
             v["cacheKey"]["keepCookies"] = serde_json::json!(["_ZopeId"]);
         });
-    w.request("/page", &[("x-forwarded-host", "www.example"), ("cookie", "_ZopeId=\"z\"; _ga=1")], T0);
+    w.request("/page", &[("x-theme", "dark"), ("cookie", "_ZopeId=\"z\"; _ga=1")], T0);
     let sent = w.last_seen();
-    assert_eq!(sent.headers.get("x-forwarded-host"), Some("www.example"));
+    assert_eq!(sent.headers.get("x-theme"), Some("dark"));
     assert_eq!(sent.headers.get("cookie"), Some("_ZopeId=\"z\""));
 }
 
@@ -444,4 +445,161 @@ fn a_304_that_brings_a_new_vary_drops_the_entry_it_validated() {
     assert!(cache_status(&en).contains("vary-changed"), "{}", cache_status(&en));
     let fr = w.request("/h/lang", &[("accept-language", "fr")], T0 + 2 * SEC);
     assert_eq!(fr.text(), "fr", "{}", cache_status(&fr));
+}
+
+// ---- The key is what is forwarded ----
+
+/// Every field of the forwarding family the second attack round found echoed by origins, and
+/// spellings no list would name.
+const FORWARDING_FAMILY: &[(&str, &str)] = &[
+    ("x-forwarded-port", "8443"),
+    ("x-forwarded-prefix", "/evil"),
+    ("x-forwarded-scheme", "http"),
+    ("x-forwarded-ssl", "off"),
+    ("x-forwarded-proto", "http"),
+    ("x-forwarded-protocol", "http"),
+    ("x-forwarded-uri", "/evil"),
+    ("x-forwarded-path", "/evil"),
+    ("x-forwarded-host", "evil.example"),
+    ("front-end-https", "off"),
+    ("x-url-scheme", "http"),
+    ("x-original-host", "evil.example"),
+    ("x-original-uri", "/evil"),
+    ("x-script-name", "/evil"),
+    ("script_name", "/evil"),
+    ("x_forwarded_host", "evil.example"),
+    ("x-real-ip", "10.6.6.6"),
+    ("forwarded", "for=10.6.6.6;proto=http;host=evil.example"),
+    ("x-forwarded-for", "10.6.6.6"),
+];
+
+#[test]
+fn no_forwarding_field_of_the_client_reaches_the_origin_and_the_edge_sets_its_own() {
+    for bypassed in [false, true] {
+        let mut w = <World as Scenario>::new(|_, _| resp(200, &[("cache-control", "max-age=60")], "x"));
+        let method = if bypassed { "POST" } else { "GET" };
+        w.send_at(method, "/page", FORWARDING_FAMILY, T0);
+        let sent = w.last_seen();
+        for (name, _) in FORWARDING_FAMILY {
+            let value = sent.headers.get(name);
+            assert!(
+                value.is_none_or(|v| !v.contains("evil")
+                    && !v.contains("10.6.6.6")
+                    && v != "http"
+                    && v != "off"),
+                "{name}: {value:?}"
+            );
+        }
+        assert_eq!(sent.headers.get("x-forwarded-proto"), Some("https"), "the scheme asked for");
+        assert_eq!(sent.headers.get("x-forwarded-host"), Some("site.example"), "the host asked for");
+    }
+}
+
+#[test]
+fn a_storable_request_forwards_only_what_is_keyed_or_safe() {
+    let mut w = <World as Scenario>::new(|_, _| resp(200, &[("cache-control", "max-age=60")], "x"));
+    w.request(
+        "/page",
+        &[
+            ("accept", "text/html"),
+            ("accept-language", "fr"),
+            ("user-agent", "Mozilla/5.0"),
+            ("x-requested-with", "XMLHttpRequest"),
+            ("x-debug", "1"),
+            ("cf-ipcountry", "FR"),
+            ("sec-ch-ua-mobile", "?0"),
+        ],
+        T0,
+    );
+    let sent = w.last_seen();
+    for kept in ["accept", "accept-language", "user-agent", "sec-ch-ua-mobile", "accept-encoding"] {
+        assert!(sent.headers.contains(kept), "{kept} was not forwarded");
+    }
+    for dropped in ["x-requested-with", "x-debug", "cf-ipcountry"] {
+        assert!(!sent.headers.contains(dropped), "{dropped} reached the origin unkeyed");
+    }
+    // A request that bypasses the cache is forwarded as sent (its answer is never stored).
+    w.send_at("POST", "/page", &[("x-requested-with", "XMLHttpRequest")], T0 + SEC);
+    assert_eq!(w.last_seen().headers.get("x-requested-with"), Some("XMLHttpRequest"));
+}
+
+#[test]
+fn an_undeclared_field_reaches_the_origin_only_once_a_stored_vary_names_it() {
+    // The origin varies on X-Theme. The first request's field is not forwarded, so its answer
+    // is keyed as if the field were absent; once the URL's Vary is known the field is
+    // forwarded and keyed, and each variant holds what the origin rendered for it.
+    let mut w = <World as Scenario>::new(|req, _| {
+        let theme = req.headers.get("x-theme").unwrap_or("plain").to_string();
+        resp(200, &[("cache-control", "max-age=60"), ("vary", "X-Theme")], &theme)
+    });
+    assert_eq!(w.request("/themed", &[("x-theme", "evil")], T0).text(), "plain");
+    let clean = w.request("/themed", &[], T0 + SEC);
+    assert_eq!((clean.outcome, clean.text()), (Outcome::Hit, "plain".to_string()));
+    assert_eq!(w.request("/themed", &[("x-theme", "dark")], T0 + 2 * SEC).text(), "dark");
+    let again = w.request("/themed", &[("x-theme", "dark")], T0 + 3 * SEC);
+    assert_eq!((again.outcome, again.text()), (Outcome::Hit, "dark".to_string()));
+    assert_eq!(w.request("/themed", &[], T0 + 4 * SEC).text(), "plain");
+}
+
+#[test]
+fn the_path_is_asked_for_classified_and_keyed_in_one_spelling() {
+    // `/a/%6Eews` and `/a/news` share one key: the origin is asked for the key's spelling, so
+    // a router that matches the raw path can never put its answer for one under the other.
+    let mut w = <World as Scenario>::new(|req, _| {
+        let body = if req.url.path() == "/a/news" { "news" } else { "not found" };
+        resp(200, &[("cache-control", "max-age=60"), ("content-type", "text/css")], body)
+    });
+    assert_eq!(w.request("/a/%6Eews", &[], T0).text(), "news");
+    assert_eq!(w.last_seen().url.path(), "/a/news");
+    let plain = w.request("/a/news", &[], T0 + SEC);
+    assert_eq!((plain.outcome, plain.text()), (Outcome::Hit, "news".to_string()));
+    // Classification reads the same path: an escaped dot is an extension.
+    let policy = w.policy.clone();
+    let (flow, _) = Flow::start(
+        &policy,
+        rulecache::testing::world::request("GET", "https://site.example/x%2Ecss", &[]),
+        T0,
+        false,
+    );
+    let (plain, _) = Flow::start(
+        &policy,
+        rulecache::testing::world::request("GET", "https://site.example/x.css", &[]),
+        T0,
+        false,
+    );
+    assert_eq!(flow.ruleset(), plain.ruleset());
+    assert_eq!(flow.client().url.path(), "/x.css");
+}
+
+// ---- Credentials in the query string ----
+
+#[test]
+fn credentials_in_the_query_string_make_the_request_authenticated() {
+    // PAS reads __ac_name/__ac_password (and Zope's request.get reads __ac) from the form,
+    // which the query string is part of: such a request renders a member's page.
+    let mut w = <World as Scenario>::new(|req, n| {
+        // As an origin reads its form: decoded, either separator, names in any case.
+        let decoded = rulecache::audience::percent_decode(req.url.query().unwrap_or("")).to_ascii_lowercase();
+        let member = decoded.split(['&', ';']).any(|p| p.starts_with("__ac"));
+        let (cc, who) = if member { ("private", "alice") } else { ("max-age=0, s-maxage=3600, must-revalidate", "anonymous") };
+        resp(200, &[("cache-control", cc), ("content-type", "text/html")], &format!("{who} #{n}"))
+    })
+    .with_policy(|v| {
+        v["rules"] = serde_json::json!([{ "id": "doc", "ruleset": "plone.content.itemView", "match": { "pathPrefix": "/doc" } }]);
+    });
+    for query in [
+        "__ac_name=alice&__ac_password=secret",
+        "__ac=dGlja2V0",
+        "__ac_name:string=alice&__ac_password:string=secret",
+        "%5F%5Fac_name=alice",
+        "x=1;__AC_PASSWORD=secret",
+    ] {
+        let member = w.request(&format!("/doc?{query}"), &[], T0);
+        assert!(member.text().starts_with("alice"), "{query}");
+        assert!(!cache_status(&member).contains("stored"), "{query}: {}", cache_status(&member));
+        assert_eq!(w.last_seen().headers.get("x-anonymous"), None, "{query}: sent as anonymous");
+    }
+    // A parameter that only contains the name is anonymous.
+    let x = w.request("/doc?x__ac_name=1", &[], T0);
+    assert!(x.text().starts_with("anonymous"));
 }

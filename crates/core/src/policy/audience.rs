@@ -29,6 +29,9 @@ use crate::http::Headers;
 /// The default split-view header, also removed from client requests when split view is off.
 pub const DEFAULT_SPLIT_VIEW_HEADER: &str = "X-Anonymous";
 
+/// The query parameters that authenticate when a policy does not say (Zope's and Plone's).
+pub const DEFAULT_AUTH_QUERY_PARAMS: [&str; 3] = ["__ac", "__ac_name", "__ac_password"];
+
 /// How the audience is derived and whether split-view caching is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AudienceConfig {
@@ -44,6 +47,10 @@ pub struct AudienceConfig {
     pub auth_cookie_prefixes: Vec<String>,
     /// Whether a non-empty `Authorization` header authenticates.
     pub authorization_header: bool,
+    /// Query parameters that carry credentials (exact names, ASCII case ignored): Zope's PAS
+    /// reads `__ac_name`/`__ac_password` (and `__ac`) from the request's form, which the query
+    /// string is part of.
+    pub auth_query_params: Vec<String>,
 }
 
 impl Default for AudienceConfig {
@@ -55,6 +62,7 @@ impl Default for AudienceConfig {
             auth_cookies: vec!["__ac".to_string()],
             auth_cookie_prefixes: Vec::new(),
             authorization_header: true,
+            auth_query_params: DEFAULT_AUTH_QUERY_PARAMS.iter().map(|p| p.to_string()).collect(),
         }
     }
 }
@@ -124,6 +132,33 @@ impl AudienceConfig {
         } else {
             Audience::Anonymous
         }
+    }
+
+    /// [`audience`](AudienceConfig::audience), the query string counted too: a request whose
+    /// query names a credential parameter is authenticated.
+    pub fn audience_of(&self, h: &Headers, query: Option<&str>) -> Audience {
+        if query.is_some_and(|q| self.query_authenticates(q)) {
+            Audience::Authenticated
+        } else {
+            self.audience(h)
+        }
+    }
+
+    /// Whether `query` names a credential parameter as any origin could read it: pieces split
+    /// at `&` and at `;` (older Python and some frameworks split there too), each name
+    /// percent-decoded with `+` as a space, trimmed, and cut at its first `:` (Zope's type
+    /// converters: `__ac_name:string=alice` is `__ac_name`), ASCII case ignored. Any value,
+    /// even empty, counts: presence is enough to send the request past the cache.
+    pub fn query_authenticates(&self, query: &str) -> bool {
+        if self.auth_query_params.is_empty() {
+            return false;
+        }
+        query.split(['&', ';']).any(|piece| {
+            let raw = piece.split_once('=').map_or(piece, |(name, _)| name);
+            let decoded = percent_decode(&raw.replace('+', " "));
+            let name = decoded.split(':').next().unwrap_or("").trim();
+            self.auth_query_params.iter().any(|p| p.eq_ignore_ascii_case(name))
+        })
     }
 
     /// Edits the request headers sent to the origin: any client-sent split-view header (and

@@ -294,6 +294,12 @@ impl Policy {
         self.audience.audience(req)
     }
 
+    /// Anonymous or authenticated, from the auth cookies, `Authorization` and the credential
+    /// query parameters (`splitView.authQueryParams`).
+    pub fn audience_of(&self, req: &crate::http::RequestHead) -> Audience {
+        self.audience.audience_of(&req.headers, req.url.query())
+    }
+
     /// The split-view header name, lower case, when split view is on.
     pub fn split_view_header(&self) -> Option<&str> {
         self.audience.split_view.then_some(self.audience.header_lower.as_str())

@@ -76,8 +76,12 @@ mod tests {
     #[test]
     fn the_name_lists_compared_exactly_are_lower_case() {
         // `http::is_listed` compares stored (lower-case) names with these without folding case.
-        let lists: [&[&str]; 3] =
-            [&HOP_BY_HOP, &crate::key::UNKEYED_REQUEST_HEADERS, crate::engine::INTERNAL_REQUEST_HEADERS];
+        let lists: [&[&str]; 4] = [
+            &HOP_BY_HOP,
+            &crate::key::FORWARDED_UNKEYED,
+            &crate::key::FORWARDED_KEYED,
+            crate::engine::INTERNAL_REQUEST_HEADERS,
+        ];
         for name in lists.iter().flat_map(|l| l.iter()) {
             assert_eq!(*name, name.to_ascii_lowercase());
         }

@@ -26,6 +26,7 @@ impl Flow {
                         let k = key::storage_key(&self.primary, self.keyed_audience, Some(&v));
                         self.vary = Some(spec);
                         self.variant = Some(v);
+                        self.forward_varied_fields();
                         self.state = State::Variant;
                         Step::Lookup { key: k, kv: self.persist }
                     }

@@ -126,10 +126,19 @@ struct ForwardEdits {
     /// The query to send, when it differs from the client's.
     query: Option<Option<String>>,
     accept_encoding: String,
+    /// Fields forwarded besides the keyed ones and `key::FORWARDED_UNKEYED` (lower case).
+    also: Vec<String>,
 }
 
 impl ForwardEdits {
+    /// Whether a request field reaches the origin on the cache path.
+    fn forwards(&self, name: &str) -> bool {
+        key::forwarded_on_cache_path(name, &self.also) || self.also.iter().any(|a| a == name)
+    }
+
     fn apply(&self, u: &mut RequestHead) {
+        // The key is what is forwarded: an allowlist, not a list of known-bad fields.
+        u.headers.retain(|name, _| self.forwards(name));
         match &self.cookie {
             Some(Some(c)) => u.headers.set("cookie", c.clone()),
             Some(None) => {
@@ -242,6 +251,26 @@ impl Flow {
         match self.variant.as_deref() {
             None => self.base_key(),
             variant => key::storage_key(&self.primary, self.keyed_audience, variant),
+        }
+    }
+
+    /// The fields a known `Vary` names (the URL's variant index) are part of the key: from
+    /// here on they are forwarded too, so that the variant fetched is the variant keyed (and
+    /// RFC 9111 §4.3.1: a validation request carries "the request's selecting header fields").
+    fn forward_varied_fields(&mut self) {
+        let (Some(VarySpec::Fields(fields)), Some(edits)) = (&self.vary, self.forward.as_deref_mut()) else {
+            return;
+        };
+        for field in fields {
+            if edits.forwards(field) || key::is_forwarding_field(field) {
+                continue;
+            }
+            edits.also.push(field.clone());
+            if let Some(u) = &mut self.upstream {
+                for value in self.client.headers.get_all(field) {
+                    u.headers.append(field, value);
+                }
+            }
         }
     }
 

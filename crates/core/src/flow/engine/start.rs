@@ -9,17 +9,24 @@ impl Flow {
     pub fn start(policy: &Policy, mut client: RequestHead, now: Time, debug_proven: bool) -> (Flow, Step) {
         // One pass over the client's fields drops: the internal fields a client may not send;
         // `Authorization` when the admin secret proved debug access (it is no credential for
-        // the origin and never leaves the worker); and the fields that make origins build
-        // another host, URL or method than the one keyed, unless the policy trusts them
-        // (unkeyed-input cache poisoning).
-        let trusted = &policy.key_options().trusted_headers;
-        let dropped = |name: &str| {
-            is_listed(name, INTERNAL_REQUEST_HEADERS)
+        // the origin and never leaves the worker); and the forwarding family, whatever its
+        // spelling (`key::is_forwarding_field`): the edge sets what the origin needs of it from
+        // the real request (unkeyed-input cache poisoning).
+        client.headers.retain(|name, _| {
+            !(is_listed(name, INTERNAL_REQUEST_HEADERS)
                 || (debug_proven && name == "authorization")
-                || (is_listed(name, &key::UNKEYED_REQUEST_HEADERS) && !trusted.iter().any(|t| t == name))
-        };
-        client.headers.retain(|name, _| !dropped(name));
-        let audience = policy.audience(&client.headers);
+                || key::is_forwarding_field(name))
+        });
+        for (name, value) in key::edge_forwarding_fields(&client.url) {
+            client.headers.set(name, value);
+        }
+        // One URL for the key, the classification and the origin: the path as the key
+        // normalises it (RFC 3986 §6.2.2: escaped unreserved characters decoded, escapes in
+        // upper case), so that `/a/%6Eews` is asked for, classified and stored as `/a/news`.
+        if let Cow::Owned(path) = key::normalise_component(client.url.path()) {
+            client.url.set_path(&path);
+        }
+        let audience = policy.audience_of(&client);
         policy.prepare_origin_headers(&mut client.headers, audience);
         // RFC 9110 §7.6.1: the connection-specific fields of the client's hop are not forwarded.
         // Without any, the origin's request is the client's and is built when first needed.
@@ -181,6 +188,11 @@ impl Flow {
             let fwd = if reason == Bypass::Method { Fwd::Method } else { Fwd::Bypass };
             let status = CacheStatus { fwd: Some(fwd), detail: Some(reason.as_str()), ..Default::default() };
             self.state = State::Forwarding { status };
+            // The client's address, from the runtime (`CF-Connecting-IP`), for an answer that
+            // is never stored; a request of the cache path does not carry it (it is not keyed).
+            if let Some(ip) = self.client.headers.get("cf-connecting-ip").map(str::to_string) {
+                self.upstream_mut().headers.set("x-forwarded-for", ip);
+            }
             return self.fetch(self.upstream_request(), !self.client.is_get_or_head(), None);
         }
         // The client's own conditionals are answered by us, from what we hold or fetch in full.
@@ -215,7 +227,12 @@ impl Flow {
         let forwarded = self.client.url.query().and_then(|q| key::forwarded_query(q, policy.key_options()));
         let query = (!rewritten && forwarded.as_deref() != self.client.url.query()).then_some(forwarded);
         let accept_encoding = key::negotiate_encoding(&self.client.headers, policy.key_options()).to_string();
-        ForwardEdits { cookie, query, accept_encoding }
+        // Fields beyond the keyed ones and the unkeyed-safe list: the policy's, the split-view
+        // header and the forwarding fields the edge set.
+        let mut also: Vec<String> = policy.key_options().trusted_headers.clone();
+        also.extend(policy.split_view_header().map(str::to_string));
+        also.extend(key::edge_forwarding_fields(&self.client.url).map(|(name, _)| name.to_string()));
+        ForwardEdits { cookie, query, accept_encoding, also }
     }
 
     pub(super) fn synthetic(

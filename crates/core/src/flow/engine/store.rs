@@ -124,7 +124,8 @@ impl Flow {
             VarySpec::Star => return Err(Refusal::VaryStar),
             VarySpec::None => (None, None),
             VarySpec::Fields(fields) => {
-                let v = key::variant(&spec, &self.client.headers, policy.key_options())
+                // Keyed by what the origin was sent: a field it did not see is absent.
+                let v = key::variant(&spec, &self.sent_fields(&spec), policy.key_options())
                     .ok_or(Refusal::VaryStar)?;
                 let k = key::storage_key(&self.primary, self.keyed_audience, Some(&v));
                 let index = VaryIndex {
@@ -161,6 +162,23 @@ impl Flow {
             body: BodySource::Origin,
             index,
         })
+    }
+
+    /// The client's fields as far as the origin was sent those `spec` names: on the cache path
+    /// a field outside the forwarded set (see `key::forwarded_on_cache_path`) did not reach the
+    /// origin, so the answer is keyed as if it were absent. (`Cookie` is keyed from the
+    /// client's field, which is never less than what was sent.)
+    pub(super) fn sent_fields(&self, spec: &VarySpec) -> Cow<'_, Headers> {
+        let (VarySpec::Fields(fields), Some(edits)) = (spec, self.forward.as_deref()) else {
+            return Cow::Borrowed(&self.client.headers);
+        };
+        let unsent = |name: &str| name != "cookie" && !edits.forwards(name);
+        if !fields.iter().any(|f| unsent(f) && self.client.headers.contains(f)) {
+            return Cow::Borrowed(&self.client.headers);
+        }
+        let mut sent = self.client.headers.clone();
+        sent.retain(|name, _| !(unsent(name) && fields.iter().any(|f| f == name)));
+        Cow::Owned(sent)
     }
 
     /// `storeAnonymousPrivate`: the origin's head without its unqualified `private`, when an

@@ -5,7 +5,14 @@ use super::*;
 impl Walker {
     pub(super) fn split_view(&mut self, m: &Map<String, Value>) -> AudienceConfig {
         let mut cfg = AudienceConfig::default();
-        let keys = ["enabled", "header", "authCookies", "authCookiePrefixes", "authorizationHeader"];
+        let keys = [
+            "enabled",
+            "header",
+            "authCookies",
+            "authCookiePrefixes",
+            "authorizationHeader",
+            "authQueryParams",
+        ];
         let Some(s) = self.section(m, "splitView", "", &keys) else {
             return cfg;
         };
@@ -21,6 +28,16 @@ impl Walker {
         }
         cfg.auth_cookie_prefixes = self.cookie_names(s, "authCookiePrefixes", p);
         cfg.authorization_header = self.bool(s, "authorizationHeader", p).unwrap_or(true);
+        if s.contains_key("authQueryParams") {
+            cfg.auth_query_params = Vec::new();
+            for (name, np) in self.string_list(s, "authQueryParams", p) {
+                if name.trim().is_empty() || name.contains(['&', '=', ';', '#']) {
+                    self.err(&np, format!("\"{name}\" is not a query parameter name"));
+                } else {
+                    cfg.auth_query_params.push(name);
+                }
+            }
+        }
         cfg
     }
 
@@ -74,8 +91,19 @@ impl Walker {
             }
         }
         for (name, np) in self.string_list(c, "trustedHeaders", p) {
-            if self.header_name(&name, &np) {
-                k.trusted_headers.push(name.to_ascii_lowercase());
+            if !self.header_name(&name, &np) {
+                continue;
+            }
+            let lower = name.to_ascii_lowercase();
+            if crate::key::is_forwarding_field(&lower) {
+                self.err(
+                    &np,
+                    format!(
+                        "\"{name}\" is a forwarding field: it is never taken from the client (the edge sets X-Forwarded-Proto and X-Forwarded-Host from the real request)"
+                    ),
+                );
+            } else {
+                k.trusted_headers.push(lower);
             }
         }
         k

@@ -19,6 +19,8 @@
 use std::borrow::{Borrow, Cow};
 use std::fmt::{self, Write as _};
 
+use crate::http::is_listed;
+
 mod storage_key;
 mod variant;
 
@@ -41,8 +43,9 @@ pub struct KeyOptions {
     /// Cookies forwarded on requests whose response may be stored, besides the auth cookies
     /// and cache-stop variables (exact names).
     pub keep_cookies: Vec<String>,
-    /// Lower-case request header names forwarded although the key ignores them (from
-    /// [`UNKEYED_REQUEST_HEADERS`]).
+    /// Lower-case request header names forwarded on requests whose answer may be stored,
+    /// besides [`FORWARDED_UNKEYED`] (never one of the forwarding family:
+    /// [`is_forwarding_field`]).
     pub trusted_headers: Vec<String>,
     /// `varyCookies`: when set, a response varying on `Cookie` is keyed on these cookies only
     /// (exact names, or prefixes ending in `*`), so cookies the page does not depend on
@@ -50,19 +53,91 @@ pub struct KeyOptions {
     pub vary_cookies: Option<Vec<String>>,
 }
 
-/// Request headers that make origins build other URLs, methods or hosts than the ones keyed:
-/// removed before forwarding unless the policy trusts them (`cacheKey.trustedHeaders`).
-pub const UNKEYED_REQUEST_HEADERS: [&str; 9] = [
-    "x-forwarded-host",
-    "x-forwarded-server",
-    "x-host",
-    "forwarded",
-    "x-original-url",
-    "x-rewrite-url",
-    "x-http-method-override",
-    "x-http-method",
-    "x-method-override",
+/// Whether a request field belongs to the forwarding family: the fields by which a proxy tells
+/// the next hop about the client's connection or about the URL, host, scheme, port, prefix or
+/// method it asked for (`Forwarded`, `X-Forwarded-*`, `X-Original-*`, `X-Real-IP`,
+/// `Front-End-Https`, `X-Url-Scheme`, `X-Script-Name`, `X-HTTP-Method-Override`, …). Servers
+/// and frameworks honour many of them (waitress, gunicorn, Django's `USE_X_FORWARDED_PORT`
+/// and `SECURE_PROXY_SSL_HEADER`, Werkzeug's ProxyFix, Rack) to build absolute URLs,
+/// canonical links and redirects. A client never sets them: they are removed from every
+/// request and the edge sets `X-Forwarded-Proto` and `X-Forwarded-Host` from the real request
+/// ([`edge_forwarding_fields`]).
+///
+/// Recognised by rule, not by a list of known names: a field name with an underscore (CGI and
+/// WSGI servers map `_` and `-` to one variable, so `X_Forwarded_Host` or `SCRIPT_NAME` reach
+/// an application as `HTTP_X_FORWARDED_HOST` or `HTTP_SCRIPT_NAME`), and every name of these
+/// families.
+pub fn is_forwarding_field(name: &str) -> bool {
+    const FAMILIES: [&str; 15] = [
+        "forwarded",
+        "x-forwarded",
+        "x-original",
+        "x-real-",
+        "x-client-",
+        "x-cluster-client",
+        "x-host",
+        "x-url-",
+        "x-script-",
+        "x-rewrite-",
+        "x-http-method",
+        "x-method-",
+        "x-proxy-",
+        "front-end-",
+        "true-client-",
+    ];
+    name.contains('_') || FAMILIES.iter().any(|family| name.starts_with(family))
+}
+
+/// Request fields forwarded on a request whose answer may be stored although the key does not
+/// hold them: content negotiation (an origin that negotiates on one names it in `Vary`, and
+/// the stored variant is then keyed by it), the client's own cache directives, and fields
+/// that do not change the answer. Everything else a client sends is dropped on that path
+/// unless the policy adds it (`cacheKey.trustedHeaders`); the cookies the policy names, the
+/// negotiated `Accept-Encoding`, credentials and the split-view header go as the key holds
+/// them. (A request that bypasses the cache is forwarded as sent, the forwarding family
+/// excepted: its answer is never stored.)
+pub const FORWARDED_UNKEYED: [&str; 16] = [
+    "host",
+    "accept",
+    "accept-language",
+    "accept-charset",
+    "user-agent",
+    "cache-control",
+    "pragma",
+    "origin",
+    "dnt",
+    "save-data",
+    "upgrade-insecure-requests",
+    "sec-fetch-dest",
+    "sec-fetch-mode",
+    "sec-fetch-site",
+    "sec-fetch-user",
+    "traceparent",
 ];
+
+/// Request fields of the cache path that go as the key holds them (see [`FORWARDED_UNKEYED`]).
+pub const FORWARDED_KEYED: [&str; 3] = ["cookie", "accept-encoding", "authorization"];
+
+/// Whether a field of a request whose answer may be stored reaches the origin: keyed, on the
+/// unkeyed-safe list (client hints `Sec-CH-*` included), or added by the policy (`extra`, lower
+/// case). Never a field of the forwarding family.
+pub fn forwarded_on_cache_path(name: &str, extra: &[String]) -> bool {
+    !is_forwarding_field(name)
+        && (is_listed(name, &FORWARDED_UNKEYED)
+            || is_listed(name, &FORWARDED_KEYED)
+            || name.starts_with("sec-ch-")
+            || extra.iter().any(|e| e == name))
+}
+
+/// The forwarding fields the edge sets on every request to the origin, from the URL the client
+/// asked for (and so from the key): `X-Forwarded-Proto` and `X-Forwarded-Host`.
+pub fn edge_forwarding_fields(url: &crate::http::Url) -> [(&'static str, String); 2] {
+    let host = match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap_or("")),
+        None => url.host_str().unwrap_or("").to_string(),
+    };
+    [("x-forwarded-proto", url.scheme().to_string()), ("x-forwarded-host", host)]
+}
 
 /// The codings assumed when [`KeyOptions::encodings`] is empty.
 pub const DEFAULT_ENCODINGS: [&str; 2] = ["br", "gzip"];
