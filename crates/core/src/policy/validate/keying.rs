@@ -21,6 +21,20 @@ impl Walker {
         }
         cfg.auth_cookie_prefixes = self.cookie_names(s, "authCookiePrefixes", p);
         cfg.authorization_header = self.bool(s, "authorizationHeader", p).unwrap_or(true);
+        if cfg.split_view
+            && cfg.auth_cookies.is_empty()
+            && cfg.auth_cookie_prefixes.is_empty()
+            && !cfg.authorization_header
+        {
+            // Nothing would mark a request authenticated: every member would be keyed, and
+            // served, as anonymous.
+            self.err(
+                p,
+                "a split view needs a credential source: name authCookies or authCookiePrefixes, \
+                 or leave authorizationHeader true; with none, every request counts as anonymous \
+                 and a member's page could be stored for and served to anonymous visitors",
+            );
+        }
         cfg
     }
 
