@@ -470,7 +470,7 @@ function rulecacheConfig(id, originUrl, dir = path.join(root, 'build'), v8Flags 
     id,
     v8Flags,
     modules: wasmModules(dir),
-    text: { ORIGIN: originUrl, ADMIN_PREFIX: '/_rulecache', PURGE_SECRET: 'bench-secret' },
+    text: { ORIGIN: originUrl, ADMIN_PREFIX: '/_rulecache', PURGE_SECRET: 'bench-secret', ADMIN_SECRET: 'bench-secret' },
     durableObjects: { PURGE_LEDGER: 'PurgeLedger' },
   }));
 }

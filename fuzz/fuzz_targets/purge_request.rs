@@ -6,7 +6,7 @@ use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 use rulecache::http::Headers;
 use rulecache::key::{primary_key, KeyOptions};
-use rulecache::purge::auth::{authorize, AuthInput, ReplayGuard};
+use rulecache::purge::auth::{authorize, AuthInput, ReplayGuard, Scope, Secrets};
 use rulecache::purge::request::PurgeRequest;
 
 const SECRET: &str = "fuzz-secret";
@@ -18,9 +18,10 @@ fuzz_target!(|data: &[u8]| {
     let opts = KeyOptions::default();
     let bearer = Headers::from_pairs([("authorization", format!("Bearer {SECRET}"))]);
     let mut replay = ReplayGuard::new();
+    let secrets = Secrets::from_vars(Some(SECRET), Some("fuzz-admin"), Some("fuzz-stats"));
     let input =
         AuthInput { method: "POST", path_and_query: "/_rulecache/purge", headers: &bearer, body: data };
-    let Ok(credential) = authorize(Some(SECRET), &input, NOW, &mut replay) else {
+    let Ok(credential) = authorize(&secrets, Scope::Purge, &input, NOW, &mut replay) else {
         panic!("the bearer secret authorizes")
     };
 
@@ -43,7 +44,9 @@ fuzz_target!(|data: &[u8]| {
 
     let body = u.take_rest();
     let input = AuthInput { method: "POST", path_and_query: &target, headers: &headers, body };
-    let _ = authorize(Some(SECRET), &input, NOW, &mut replay);
-    let _ = authorize(None, &input, NOW, &mut replay);
-    let _ = rulecache::purge::auth::is_authorized_quick(Some(SECRET), &headers);
+    for scope in Scope::ALL {
+        let _ = authorize(&secrets, scope, &input, NOW, &mut replay);
+        let _ = authorize(&Secrets::default(), scope, &input, NOW, &mut replay);
+        let _ = rulecache::purge::auth::is_authorized_quick(&secrets, scope, &headers);
+    }
 });

@@ -15,6 +15,8 @@ import { chromium } from 'playwright-core';
 import { startStack } from '../support/stack.mjs';
 
 const SECRET = 'panel-test-secret';
+/** The purge secret: a CMS holds it, and it must not open the panel. */
+const PURGE_SECRET = 'panel-test-purge-secret';
 const SHOTS = fileURLToPath(new URL('../../test-results/panel/', import.meta.url));
 const DESKTOP = { width: 1280, height: 900 };
 const NARROW = { width: 375, height: 812 };
@@ -75,7 +77,7 @@ async function get(path) {
 describe('control panel', { timeout: 240_000 }, () => {
   before(async () => {
     await mkdir(SHOTS, { recursive: true });
-    stack = await startStack({ secret: SECRET });
+    stack = await startStack({ secret: PURGE_SECRET, adminSecret: SECRET });
     panelUrl = `${stack.workerUrl}/_rulecache/`;
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 60_000 });
     context = await browser.newContext({ viewport: DESKTOP });
@@ -92,20 +94,23 @@ describe('control panel', { timeout: 240_000 }, () => {
     await stack?.stop();
   });
 
-  it('refuses a wrong secret and unlocks nothing', STEP, async () => {
+  it('refuses a wrong secret, and the purge secret, and unlocks nothing', STEP, async () => {
     // A 401 fetch is logged as a console error by Chromium: use a separate context.
     const other = await browser.newContext({ viewport: DESKTOP });
     try {
-      const p = await other.newPage();
-      p.setDefaultTimeout(15_000);
-      await p.goto(panelUrl);
-      await p.locator('#secret').waitFor({ state: 'visible' });
-      await p.fill('#secret', 'not-the-secret');
-      await p.press('#secret', 'Enter');
-      await p.locator('#unlock-error').filter({ hasText: /wrong secret/i }).waitFor();
-      assert.equal(await p.locator('#app').isVisible(), false, 'panel stays hidden');
-      assert.equal(await p.evaluate(() => sessionStorage.length + localStorage.length), 0, 'nothing stored');
-      assert.equal(await p.getAttribute('#secret', 'aria-invalid'), 'true');
+      for (const wrong of ['not-the-secret', PURGE_SECRET]) {
+        const p = await other.newPage();
+        p.setDefaultTimeout(15_000);
+        await p.goto(panelUrl);
+        await p.locator('#secret').waitFor({ state: 'visible' });
+        await p.fill('#secret', wrong);
+        await p.press('#secret', 'Enter');
+        await p.locator('#unlock-error').filter({ hasText: /wrong secret/i }).waitFor();
+        assert.equal(await p.locator('#app').isVisible(), false, 'panel stays hidden');
+        assert.equal(await p.evaluate(() => sessionStorage.length + localStorage.length), 0, 'nothing stored');
+        assert.equal(await p.getAttribute('#secret', 'aria-invalid'), 'true');
+        await p.close();
+      }
     } finally {
       await other.close();
     }

@@ -164,3 +164,16 @@ test('behind VirtualHostMonster at the root: hits, purges of the virtual paths, 
     await proxy.stop();
   }
 });
+
+test('the secret Plone holds (in its caching proxy URL) purges only: the admin API refuses it', async () => {
+  for (const [method, body] of [['GET', undefined], ['POST', '{}']]) {
+    const r = await fetch(`${worker.url}/_rulecache/api/policy`, {
+      method,
+      body,
+      headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
+    });
+    const text = await r.text();
+    assert.equal(r.status, 401, `${method}: ${text}`);
+    assert.ok(!text.includes(SECRET));
+  }
+});

@@ -12,7 +12,10 @@ export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const PLONE = process.env.E2E_PLONE_URL ?? 'http://127.0.0.1:18080';
 export const DJANGO = process.env.E2E_DJANGO_URL ?? 'http://127.0.0.1:18090';
 export const users = JSON.parse(fs.readFileSync(path.join(root, 'tests/e2e/plone/users.json'), 'utf8'));
+/** PURGE_SECRET: what the applications are given (plone.cachepurging's proxy URL). */
 export const SECRET = 'e2e-purge-secret';
+/** ADMIN_SECRET: what pushes the profile; never given to an application. */
+export const ADMIN_SECRET = 'e2e-admin-secret';
 
 /** Fails with a clear message when the application is not running. */
 export async function reachable(url, what) {
@@ -25,12 +28,12 @@ export async function reachable(url, what) {
 
 /** Starts the worker in front of `originUrl` and activates `profile` (a file in policy/). */
 export async function startWorker({ originUrl, profile, edit = (p) => p }) {
-  const mf = new Miniflare(workerOptions({ originUrl, secret: SECRET }));
+  const mf = new Miniflare(workerOptions({ originUrl, secret: SECRET, adminSecret: ADMIN_SECRET }));
   const url = (await mf.ready).toString().replace(/\/$/, '');
   const bundle = edit(JSON.parse(fs.readFileSync(path.join(root, 'policy', profile), 'utf8')));
   const r = await fetch(`${url}/_rulecache/api/policy`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${ADMIN_SECRET}`, 'content-type': 'application/json' },
     body: JSON.stringify(bundle),
   });
   if (r.status !== 200) throw new Error(`policy push answered ${r.status}: ${await r.text()}`);

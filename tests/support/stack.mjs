@@ -35,12 +35,20 @@ export async function startOrigin() {
   };
 }
 
-/** Builds the Miniflare options for the built worker in front of `originUrl`. */
-export function workerOptions({ originUrl, secret, port = 0, persist = false, bindings = {} }) {
+/**
+ * Builds the Miniflare options for the built worker in front of `originUrl`. The secrets are
+ * bound as the worker reads them: `secret` → PURGE_SECRET, `adminSecret` → ADMIN_SECRET
+ * (by default the same value as `secret`, so one value opens everything in tests that do not
+ * care about scopes), `statsSecret` → STATS_SECRET (unset by default). null or undefined
+ * leaves the variable unset; `bindings` may also set any of them.
+ */
+export function workerOptions({ originUrl, secret, adminSecret = secret, statsSecret, port = 0, persist = false, bindings = {} }) {
   const build = path.join(root, 'build');
   if (!fs.existsSync(path.join(build, 'index.js'))) throw new Error('build/index.js is missing: run "make build" first');
-  const vars = { ORIGIN: originUrl ?? '', ADMIN_PREFIX: '/_rulecache', ...bindings };
-  if (secret !== undefined && secret !== null) vars.PURGE_SECRET = secret;
+  const vars = { ORIGIN: originUrl ?? '', ADMIN_PREFIX: '/_rulecache' };
+  const given = { PURGE_SECRET: secret, ADMIN_SECRET: adminSecret, STATS_SECRET: statsSecret };
+  for (const [name, value] of Object.entries(given)) if (value !== undefined && value !== null) vars[name] = value;
+  Object.assign(vars, bindings);
   const persistRoot = path.join(root, '.wrangler/state/v3');
   return {
     modules: true,
@@ -60,14 +68,16 @@ export function workerOptions({ originUrl, secret, port = 0, persist = false, bi
 }
 
 /**
- * Starts origin + worker. Returns { workerUrl, originUrl, secret, mf, originHits(path),
+ * Starts origin + worker. `secret` is the purge secret and, unless `adminSecret` says
+ * otherwise (null: none), the admin secret too; `statsSecret` the read-only one. Returns
+ * { workerUrl, originUrl, secret, adminSecret, statsSecret, mf, originHits(path),
  * originStats(path), origin(pathAndQuery, init), bump(path), override(path, params),
  * ledgerAppend(targets, soft), stop() }.
  */
-export async function startStack({ secret = 'test-secret', bindings = {}, originUrl: fixedOrigin } = {}) {
+export async function startStack({ secret = 'test-secret', adminSecret = secret, statsSecret, bindings = {}, originUrl: fixedOrigin } = {}) {
   const origin = fixedOrigin ? null : await startOrigin();
   const originUrl = fixedOrigin ?? origin.url;
-  const mf = new Miniflare(workerOptions({ originUrl, secret, bindings }));
+  const mf = new Miniflare(workerOptions({ originUrl, secret, adminSecret, statsSecret, bindings }));
   const ready = await mf.ready;
   const workerUrl = ready.toString().replace(/\/$/, '');
   const control = (p, init) => fetch(`${originUrl}${p}`, init);
@@ -76,6 +86,8 @@ export async function startStack({ secret = 'test-secret', bindings = {}, origin
     workerUrl,
     originUrl,
     secret,
+    adminSecret,
+    statsSecret,
     async originStats(p) {
       const r = await control(`/__origin/hits?path=${encodeURIComponent(p)}`);
       return r.json();

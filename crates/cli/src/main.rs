@@ -8,7 +8,8 @@
 //! rulecache rollback URL VERSION
 //! ```
 //!
-//! `push` and `rollback` authenticate with the shared secret from `RULECACHE_SECRET`.
+//! `push` and `rollback` authenticate with the admin secret (a value of the worker's
+//! `ADMIN_SECRET`) from `RULECACHE_SECRET`.
 
 fn main() {
     std::process::exit(cli::run(std::env::args().skip(1).collect()));
@@ -23,8 +24,8 @@ mod cli {
     const USAGE: &str = "usage:
   rulecache check FILE…
   rulecache explain FILE METHOD URL [--cookie 'a=b'] [--header 'Name: value']
-  rulecache push URL FILE        (secret from RULECACHE_SECRET)
-  rulecache rollback URL VERSION (secret from RULECACHE_SECRET)";
+  rulecache push URL FILE        (admin secret from RULECACHE_SECRET)
+  rulecache rollback URL VERSION (admin secret from RULECACHE_SECRET)";
 
     /// Runs the command line; returns the exit status.
     pub fn run(args: Vec<String>) -> i32 {

@@ -63,3 +63,24 @@ fn missing_version_and_name_are_both_reported() {
         vec!["/: expected an object, found an array"]
     );
 }
+
+#[test]
+fn a_split_view_needs_a_credential_source_and_any_one_will_do() {
+    let bundle = |split_view: &str| format!(r#"{{"version": 1, "name": "x", "splitView": {split_view}}}"#);
+    let none = r#"{"enabled": true, "authCookies": [], "authorizationHeader": false}"#;
+    let errors = Policy::from_json(&bundle(none)).err().unwrap_or_default();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].path, "/splitView");
+    assert!(errors[0].message.contains("needs a credential source"), "{}", errors[0].message);
+    for enough in [
+        r#"{"enabled": true}"#,
+        r#"{"enabled": true, "authorizationHeader": false}"#,
+        r#"{"enabled": true, "authCookies": [], "authorizationHeader": true}"#,
+        r#"{"enabled": true, "authCookies": [], "authCookiePrefixes": ["wordpress_logged_in_"], "authorizationHeader": false}"#,
+        r#"{"enabled": true, "authCookies": ["sessionid"], "authorizationHeader": false}"#,
+        // No split view, nothing keyed on the audience: nothing to refuse.
+        r#"{"enabled": false, "authCookies": [], "authorizationHeader": false}"#,
+    ] {
+        assert!(Policy::from_json(&bundle(enough)).is_ok(), "{enough}");
+    }
+}

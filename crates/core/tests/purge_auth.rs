@@ -3,8 +3,8 @@
 
 use rulecache::http::{Headers, Time};
 use rulecache::purge::auth::{
-    authorize, digests_equal, is_authorized_quick, sign, AuthError, AuthInput, Credential, ReplayGuard,
-    Scheme, REPLAY_GUARD_CAPACITY,
+    authorize, digests_equal, sign, AuthError, AuthInput, Credential, ReplayGuard, Scheme, Scope, Secrets,
+    REPLAY_GUARD_CAPACITY,
 };
 
 const SECRET: &str = "s3cret-value";
@@ -13,6 +13,12 @@ const TS: u64 = 1_700_000_000;
 const NOW: Time = TS * 1000;
 const BODY: &[u8] = br#"{"urls":["/news"]}"#;
 
+/// The configured secrets with `secret` (a list's text) as the purge secret only.
+fn purge_only(secret: Option<&str>) -> Secrets {
+    Secrets::from_vars(secret, None, None)
+}
+
+/// A purge checked against `secret` as the purge secret.
 fn check(
     secret: Option<&str>,
     method: &str,
@@ -22,7 +28,12 @@ fn check(
     now: Time,
 ) -> Result<Credential, AuthError> {
     let input = AuthInput { method, path_and_query: path, headers, body };
-    authorize(secret, &input, now, &mut ReplayGuard::new())
+    authorize(&purge_only(secret), Scope::Purge, &input, now, &mut ReplayGuard::new())
+}
+
+/// The quick (debug header) check of `headers` with `secret` as the purge secret.
+fn is_authorized_quick(secret: Option<&str>, headers: &Headers) -> bool {
+    rulecache::purge::auth::is_authorized_quick(&purge_only(secret), Scope::Purge, headers)
 }
 
 fn bearer(token: &str) -> Headers {
@@ -43,7 +54,21 @@ fn signed_post(ts: u64) -> Headers {
 #[test]
 fn error_statuses_and_messages_are_pinned() {
     let cases = [
-        (AuthError::NotConfigured, 403, "purge and admin are disabled: no PURGE_SECRET is configured"),
+        (
+            AuthError::NotConfigured(Scope::Purge),
+            403,
+            "purging is disabled: neither PURGE_SECRET nor ADMIN_SECRET is configured",
+        ),
+        (
+            AuthError::NotConfigured(Scope::Admin),
+            403,
+            "the admin API and the control panel are disabled: no ADMIN_SECRET is configured",
+        ),
+        (
+            AuthError::NotConfigured(Scope::Read),
+            403,
+            "stats are disabled: neither STATS_SECRET nor ADMIN_SECRET is configured",
+        ),
         (
             AuthError::Missing,
             401,
@@ -70,9 +95,9 @@ fn error_statuses_and_messages_are_pinned() {
 fn no_or_empty_secret_disables_purge_whatever_is_presented() {
     for secret in [None, Some(""), Some("   ")] {
         let result = check(secret, "POST", "/_purge", &bearer(""), b"", NOW);
-        assert_eq!(result.err(), Some(AuthError::NotConfigured), "{secret:?}");
+        assert_eq!(result.err(), Some(AuthError::NotConfigured(Scope::Purge)), "{secret:?}");
         let result = check(secret, "POST", "/_purge", &Headers::new(), b"", NOW);
-        assert_eq!(result.err(), Some(AuthError::NotConfigured));
+        assert_eq!(result.err(), Some(AuthError::NotConfigured(Scope::Purge)));
         assert!(!is_authorized_quick(secret, &bearer("")));
     }
 }
@@ -212,14 +237,17 @@ fn a_signed_request_is_accepted_once() {
     let mut guard = ReplayGuard::new();
     let headers = signed_post(TS);
     let input = AuthInput { method: "POST", path_and_query: "/_purge", headers: &headers, body: BODY };
-    assert!(authorize(Some(SECRET), &input, NOW, &mut guard).is_ok());
-    assert_eq!(authorize(Some(SECRET), &input, NOW + 1_000, &mut guard).err(), Some(AuthError::Replayed));
+    let secrets = purge_only(Some(SECRET));
+    let mut auth =
+        |input: &AuthInput<'_>, now: Time| authorize(&secrets, Scope::Purge, input, now, &mut guard);
+    assert!(auth(&input, NOW).is_ok());
+    assert_eq!(auth(&input, NOW + 1_000).err(), Some(AuthError::Replayed));
     // Once out of the window it is refused as expired, and the guard has forgotten it.
-    assert_eq!(authorize(Some(SECRET), &input, NOW + 301_000, &mut guard).err(), Some(AuthError::Expired));
+    assert_eq!(auth(&input, NOW + 301_000).err(), Some(AuthError::Expired));
     // A fresh signature for the same purge is fine.
     let again = signed_post(TS + 1);
     let input = AuthInput { headers: &again, ..input };
-    assert!(authorize(Some(SECRET), &input, NOW + 1_000, &mut guard).is_ok());
+    assert!(auth(&input, NOW + 1_000).is_ok());
 }
 
 #[test]
@@ -227,26 +255,28 @@ fn bearer_requests_do_not_fill_the_replay_guard() {
     let mut guard = ReplayGuard::new();
     let headers = bearer(SECRET);
     let input = AuthInput { method: "POST", path_and_query: "/_purge", headers: &headers, body: b"" };
-    assert!(authorize(Some(SECRET), &input, NOW, &mut guard).is_ok());
-    assert!(authorize(Some(SECRET), &input, NOW, &mut guard).is_ok());
+    let secrets = purge_only(Some(SECRET));
+    assert!(authorize(&secrets, Scope::Purge, &input, NOW, &mut guard).is_ok());
+    assert!(authorize(&secrets, Scope::Purge, &input, NOW, &mut guard).is_ok());
     assert!(guard.is_empty());
 }
 
 #[test]
 fn the_replay_guard_forgets_old_signatures_and_stays_bounded() {
     let mut guard = ReplayGuard::new();
+    let secrets = purge_only(Some(SECRET));
     for i in 0..(REPLAY_GUARD_CAPACITY + 10) {
         let path = format!("/_purge?n={i}");
         let headers = signed(TS, &sign(SECRET, "POST", &path, TS, b""));
         let input = AuthInput { method: "POST", path_and_query: &path, headers: &headers, body: b"" };
-        assert!(authorize(Some(SECRET), &input, NOW, &mut guard).is_ok());
+        assert!(authorize(&secrets, Scope::Purge, &input, NOW, &mut guard).is_ok());
     }
     assert_eq!(guard.len(), REPLAY_GUARD_CAPACITY);
 
     let later = TS + 301;
     let headers = signed(later, &sign(SECRET, "POST", "/_purge", later, b""));
     let input = AuthInput { method: "POST", path_and_query: "/_purge", headers: &headers, body: b"" };
-    assert!(authorize(Some(SECRET), &input, later * 1000, &mut guard).is_ok());
+    assert!(authorize(&secrets, Scope::Purge, &input, later * 1000, &mut guard).is_ok());
     assert_eq!(guard.len(), 1);
 }
 
@@ -342,6 +372,13 @@ fn plone_cachepurging_basic_credentials_prove_a_purge_with_the_secret_as_passwor
     let admin =
         check(Some(SECRET), "POST", "/_rulecache/api/purge", &basic(&format!("purge:{SECRET}")), BODY, NOW);
     assert_eq!(admin.err(), Some(AuthError::Invalid));
+    let headers = basic(&format!("purge:{SECRET}"));
+    let input = AuthInput { method: "PURGE", path_and_query: "/x", headers: &headers, body: b"" };
+    let both = Secrets::from_vars(Some(SECRET), Some(SECRET), Some(SECRET));
+    for scope in [Scope::Admin, Scope::Read] {
+        let r = authorize(&both, scope, &input, NOW, &mut ReplayGuard::new());
+        assert_eq!(r.err(), Some(AuthError::Invalid), "{scope:?}");
+    }
     assert!(!is_authorized_quick(Some(SECRET), &basic(&format!("purge:{SECRET}"))));
     // a logged-in user's Basic header beside a valid signature does not get in the way
     let mut h = signed(TS, &sign(SECRET, "PURGE", "/x", TS, b""));

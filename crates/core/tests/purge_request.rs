@@ -3,7 +3,7 @@
 
 use rulecache::http::Headers;
 use rulecache::key::PrimaryKey;
-use rulecache::purge::auth::{authorize, AuthInput, Credential, ReplayGuard};
+use rulecache::purge::auth::{authorize, AuthInput, Credential, ReplayGuard, Scope, Secrets};
 use rulecache::purge::ledger::Target;
 use rulecache::purge::request::{PurgeProblem, PurgeRequest, MAX_PURGE_ITEMS};
 use rulecache::testing::XorShift;
@@ -11,7 +11,9 @@ use rulecache::testing::XorShift;
 fn credential() -> Credential {
     let headers = Headers::from_pairs([("Authorization", "Bearer k")]);
     let input = AuthInput { method: "POST", path_and_query: "/_purge", headers: &headers, body: b"" };
-    authorize(Some("k"), &input, 0, &mut ReplayGuard::new()).expect("the test credential is accepted")
+    let secrets = Secrets::from_vars(Some("k"), None, None);
+    authorize(&secrets, Scope::Purge, &input, 0, &mut ReplayGuard::new())
+        .expect("the test credential is accepted")
 }
 
 /// Each problem as `path: message` (its JSON pointer and sentence).

@@ -21,7 +21,7 @@ use wasm_bindgen::JsValue;
 use worker::*;
 
 use rulecache::http::Time;
-use rulecache::purge::auth::ReplayGuard;
+use rulecache::purge::auth::{ReplayGuard, Secrets};
 
 /// The default admin path prefix (`ADMIN_PREFIX` var).
 const DEFAULT_ADMIN_PREFIX: &str = "/_rulecache";
@@ -31,8 +31,9 @@ pub(crate) struct Config {
     /// The origin to forward to; `None`: the incoming URL itself (a worker on a zone route).
     pub origin: Option<rulecache::http::Url>,
     pub admin_prefix: String,
-    /// `PURGE_SECRET`, when configured and non-empty. Never logged, never sent.
-    pub secret: Option<String>,
+    /// `PURGE_SECRET`, `ADMIN_SECRET` and `STATS_SECRET`, each a list of accepted values; the
+    /// core decides which proves what. Never logged, never sent.
+    pub secrets: Secrets,
 }
 
 impl Config {
@@ -49,8 +50,13 @@ impl Config {
             .map(|v| v.to_string().trim_end_matches('/').to_string())
             .filter(|v| v.starts_with('/') && v.len() > 1)
             .unwrap_or_else(|| DEFAULT_ADMIN_PREFIX.to_string());
-        let secret = env.secret("PURGE_SECRET").ok().map(|s| s.to_string()).filter(|s| !s.is_empty());
-        Config { origin, admin_prefix, secret }
+        let text = |name: &str| env.secret(name).ok().map(|s| s.to_string());
+        let secrets = Secrets::from_vars(
+            text("PURGE_SECRET").as_deref(),
+            text("ADMIN_SECRET").as_deref(),
+            text("STATS_SECRET").as_deref(),
+        );
+        Config { origin, admin_prefix, secrets }
     }
 }
 

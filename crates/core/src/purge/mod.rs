@@ -5,9 +5,9 @@
 //!
 //! Everything here is pure. The worker shell authenticates a request with
 //! [`auth::authorize`], parses it into a [`request::PurgeRequest`], turns that into ledger
-//! [`ledger::Target`]s (which needs the [`auth::Credential`] that only a successful
-//! authorization yields), appends them to the [`ledger::Ledger`] held by a Durable Object
-//! over rows of its storage, and keeps a [`ledger::LedgerCopy`] in every isolate to decide
+//! [`ledger::Target`]s (which needs an [`auth::Credential`] allowing the purge scope, which
+//! only a successful authorization yields), appends them to the [`ledger::Ledger`] held by a
+//! Durable Object over rows of its storage, and keeps a [`ledger::LedgerCopy`] in every isolate to decide
 //! whether a stored entry has been purged, refreshed as [`fanout`] decides. When the ledger
 //! does not record a purge, [`refusal`] says why and what the isolate does then.
 

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::auth::Credential;
+use super::auth::{Credential, Scope};
 use super::expand::{alias_urls, expand_paths, resolve};
 use super::ledger::Target;
 use crate::key::PrimaryKey;
@@ -176,7 +176,8 @@ impl PurgeRequest {
     /// The ledger targets of this purge: each URL resolved against `base`, expanded with
     /// the purge-path `templates` and turned into a primary key by `primary_key`; each
     /// prefix resolved against `base` (its URL without fragment is the prefix); each tag as
-    /// is. Duplicates are left out. Only an authorized request can be turned into targets.
+    /// is. Duplicates are left out. Only a request authorized to purge can be turned into
+    /// targets (a credential of [`Scope::Read`] cannot).
     pub fn targets(
         &self,
         authorized: &Credential,
@@ -193,12 +194,15 @@ impl PurgeRequest {
     /// are (so `/News%7e/` reaches keys written `/News~/`).
     pub fn targets_with_aliases(
         &self,
-        _authorized: &Credential,
+        authorized: &Credential,
         base: &crate::http::Url,
         templates: &[String],
         aliases: &[Vec<String>],
         primary_key: impl Fn(&crate::http::Url) -> PrimaryKey,
     ) -> Result<Vec<Target>, Vec<PurgeProblem>> {
+        if !authorized.allows(Scope::Purge) {
+            return Err(vec![PurgeProblem::new("/", "the credential presented does not allow purging")]);
+        }
         let problems = self.problems();
         if !problems.is_empty() {
             return Err(capped(problems));

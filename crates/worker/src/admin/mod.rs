@@ -1,5 +1,8 @@
-//! The admin API and the control panel, under the admin prefix, behind the shared secret; and
-//! `PURGE <url>` requests. Here: the routes, the credential check, policy, stats and explain;
+//! The admin API and the control panel, under the admin prefix, behind the scoped secrets
+//! (each call needs the scope `Scope::of_admin_call` names: the admin secret for policy,
+//! profiles and explain, the purge secret or the admin one for purging, the stats secret or
+//! the admin one for stats); and `PURGE <url>` requests. Here: the routes, the credential
+//! check, policy, stats and explain;
 //! `purge`: running a purge (the JSON API's and `PURGE <url>`'s), burst windows included.
 
 use serde::Deserialize;
@@ -13,7 +16,9 @@ use rulecache::engine::Found;
 use rulecache::flow::explain::Explain;
 use rulecache::http::hex;
 use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
-use rulecache::purge::auth::{authorize, precheck, signature_bytes_of, AuthError, AuthInput, Credential};
+use rulecache::purge::auth::{
+    authorize, precheck, signature_bytes_of, AuthError, AuthInput, Credential, Scope,
+};
 use rulecache::purge::request::{PurgeRequest, MAX_BODY_BYTES};
 
 mod purge;
@@ -47,9 +52,10 @@ fn auth_failure(e: AuthError) -> Result<Response> {
     Ok(resp)
 }
 
-/// Checks the credential of an admin or purge request over its exact body.
+/// Checks the credential of an admin or purge request for `scope` over its exact body.
 fn check(
     config: &Config,
+    scope: Scope,
     method: &str,
     url: &rulecache::http::Url,
     headers: &Headers,
@@ -69,18 +75,19 @@ fn check(
     };
     headers.set("host", host.to_ascii_lowercase());
     let input = AuthInput { method, path_and_query: &path_and_query, headers: &headers, body };
-    REPLAY.with(|r| authorize(config.secret.as_deref(), &input, now / 1000 * 1000, &mut r.borrow_mut()))
+    REPLAY.with(|r| authorize(&config.secrets, scope, &input, now / 1000 * 1000, &mut r.borrow_mut()))
 }
 
 /// The body of an admin or purge request, read only once its headers could carry a valid
-/// credential (a request without one, or with a wrong bearer token, is refused unread), and
-/// at most [`MAX_BODY_BYTES`] of it (`None`: longer).
+/// credential for `scope` (a request without one, or with a wrong bearer token, is refused
+/// unread), and at most [`MAX_BODY_BYTES`] of it (`None`: longer).
 async fn authenticated_body(
     req: &Request,
     config: &Config,
+    scope: Scope,
     headers: &Headers,
 ) -> Result<Option<std::result::Result<Vec<u8>, AuthError>>> {
-    if let Err(e) = precheck(config.secret.as_deref(), headers) {
+    if let Err(e) = precheck(&config.secrets, scope, headers) {
         return Ok(Some(Err(e)));
     }
     Ok(super::convert::read_capped(req.inner(), MAX_BODY_BYTES).await?.map(Ok))
@@ -116,14 +123,15 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
         return json_response(404, &json!({ "error": "not found" }));
     };
     let headers = super::convert::headers_from_js(req.headers());
-    let Some(body) = authenticated_body(&req, config, &headers).await? else {
+    let scope = Scope::of_admin_call(&method, api);
+    let Some(body) = authenticated_body(&req, config, scope, &headers).await? else {
         return json_response(413, &json!({ "error": "request body too large" }));
     };
     let body = match body {
         Ok(body) => body,
         Err(e) => return auth_failure(e),
     };
-    let credential = match check(config, &method, &url, &headers, &body, now) {
+    let credential = match check(config, scope, &method, &url, &headers, &body, now) {
         Ok(c) => c,
         Err(e) => return auth_failure(e),
     };

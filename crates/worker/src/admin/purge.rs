@@ -11,7 +11,7 @@ use crate::{ledger, persist, policy_store, Config};
 use rulecache::decision::Audience;
 use rulecache::http::{hex, Time};
 use rulecache::key::{self, PrimaryKey};
-use rulecache::purge::auth::{authorize_address, signature_bytes_of, AuthError, Credential, Scheme};
+use rulecache::purge::auth::{authorize_address, signature_bytes_of, AuthError, Credential, Scheme, Scope};
 use rulecache::purge::burst::{Burst, Offer};
 use rulecache::purge::ledger::{
     AppendOrder, Target, Unrecorded, BLOCKING_REFRESH_AFTER_MS, CLOCK_SKEW_MARGIN_MS,
@@ -37,7 +37,7 @@ pub async fn purge_method(
     let body = if allowed.is_some() {
         crate::convert::read_capped(req.inner(), MAX_BODY_BYTES).await?
     } else {
-        match authenticated_body(&req, config, &headers).await? {
+        match authenticated_body(&req, config, Scope::Purge, &headers).await? {
             Some(Ok(body)) => Some(body),
             Some(Err(e)) => return auth_failure(e),
             None => None,
@@ -46,11 +46,13 @@ pub async fn purge_method(
     let Some(body) = body else {
         return json_response(413, &json!({ "error": "request body too large" }));
     };
-    let credential =
-        match allowed.map(Ok).unwrap_or_else(|| check(config, "PURGE", &url, &headers, &body, now)) {
-            Ok(c) => c,
-            Err(e) => return auth_failure(e),
-        };
+    let credential = match allowed
+        .map(Ok)
+        .unwrap_or_else(|| check(config, Scope::Purge, "PURGE", &url, &headers, &body, now))
+    {
+        Ok(c) => c,
+        Err(e) => return auth_failure(e),
+    };
     let nonce = signature_bytes_of(&headers).map(|b| hex(&b));
     let purge = PurgeRequest::from_purge_method(url.as_str(), &headers);
     // Bursts come from purgers that send one PURGE per path (Basic credentials of a proxy URL,

@@ -18,6 +18,7 @@ use rulecache::key::StorageKey;
 use rulecache::lru::ByteLru;
 use rulecache::meta::{Meta, VaryIndex};
 use rulecache::policy::Policy;
+use rulecache::purge::auth;
 use rulecache::stats::Stats;
 use rulecache::tiers::{self, Collapser, HitForPass, Join, COLLAPSE_POLL_MS};
 
@@ -122,7 +123,8 @@ pub async fn handle(
 ) -> Result<web_sys::Response> {
     let policy = policy_store::active(env, now).await;
     let head = incoming.head()?;
-    let debug = rulecache::purge::auth::is_authorized_quick(config.secret.as_deref(), &head.headers);
+    // Debug headers on request: proven by the admin secret only.
+    let debug = auth::is_authorized_quick(&config.secrets, auth::Scope::Admin, &head.headers);
     let client_headers = head.headers.clone();
     let (mut flow, step) = Flow::start(&policy, head, now, debug);
     let mut io = Io::new(now);
@@ -139,7 +141,7 @@ pub async fn handle(
         let origin = config.origin.clone();
         let env = env.clone();
         ctx.wait_until(async move {
-            let config = Config { origin, admin_prefix: String::new(), secret: None };
+            let config = Config { origin, admin_prefix: String::new(), secrets: Default::default() };
             let mut flow = *bg;
             let step = flow.background_step();
             let mut io = Io::new(super::now());

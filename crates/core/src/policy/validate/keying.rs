@@ -38,6 +38,20 @@ impl Walker {
                 }
             }
         }
+        if cfg.split_view
+            && cfg.auth_cookies.is_empty()
+            && cfg.auth_cookie_prefixes.is_empty()
+            && !cfg.authorization_header
+        {
+            // Nothing would mark a request authenticated: every member would be keyed, and
+            // served, as anonymous.
+            self.err(
+                p,
+                "a split view needs a credential source: name authCookies or authCookiePrefixes, \
+                 or leave authorizationHeader true; with none, every request counts as anonymous \
+                 and a member's page could be stored for and served to anonymous visitors",
+            );
+        }
         cfg
     }
 

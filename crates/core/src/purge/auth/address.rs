@@ -48,12 +48,15 @@ impl AddressRange {
 /// cannot send a credential (Wagtail's front-end cache invalidator, plone.cachepurging
 /// without userinfo). `client` is the `CF-Connecting-IP` value, which Cloudflare's edge sets
 /// to the connecting address, replacing anything a client sent: the list means nothing where
-/// the worker does not run behind that edge. Only `PURGE` qualifies; the admin API always
-/// needs the secret.
+/// the worker does not run behind that edge. Only `PURGE` qualifies, and the credential it
+/// gives proves [`Scope::Purge`] alone; the admin API always needs `ADMIN_SECRET`.
 pub fn authorize_address(method: &str, client: Option<&str>, allowed: &[AddressRange]) -> Option<Credential> {
     if allowed.is_empty() || !method.eq_ignore_ascii_case("PURGE") {
         return None;
     }
     let addr: std::net::IpAddr = client?.trim().parse().ok()?;
-    allowed.iter().any(|r| r.contains(addr)).then_some(Credential { scheme: Scheme::Address })
+    allowed
+        .iter()
+        .any(|r| r.contains(addr))
+        .then_some(Credential { scheme: Scheme::Address, scope: Scope::Purge })
 }

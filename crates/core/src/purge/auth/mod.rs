@@ -1,11 +1,15 @@
-//! Authentication of purge and admin requests by a shared secret (`PURGE_SECRET`).
+//! Authentication of purge and admin requests by scoped shared secrets: `PURGE_SECRET`
+//! proves a purge and nothing else, `ADMIN_SECRET` the admin API and the control panel (and
+//! purging and stats), `STATS_SECRET` reading the stats; each variable is a list of accepted
+//! values, for rotation without downtime (`scope`: [`Scope`], [`Secrets`]). Every check
+//! below is made for one [`Scope`] against the values that prove it.
 //!
-//! Two forms are accepted:
+//! Three forms are accepted:
 //!
-//! 1. **Bearer**: `Authorization: Bearer <secret>`. The token is compared with the secret in
-//!    constant time: both are hashed with SHA-256 and the two digests are compared with a
-//!    byte fold that never exits early, so neither the content nor the length of the secret
-//!    leaks through timing.
+//! 1. **Bearer**: `Authorization: Bearer <secret>`. The token is compared with every accepted
+//!    value in constant time: both are hashed with SHA-256 and the two digests are compared
+//!    with a byte fold that never exits early, so neither the content nor the length of a
+//!    secret leaks through timing.
 //! 2. **Signed** (the secret never travels): two headers,
 //!
 //!    ```text
@@ -13,7 +17,8 @@
 //!    X-Rulecache-Signature: v2=<hex HMAC-SHA256>
 //!    ```
 //!
-//!    where the HMAC key is the secret and the signed string is
+//!    where the HMAC key is the secret (any accepted value of the scope) and the signed
+//!    string is
 //!
 //!    ```text
 //!    "v2" LF METHOD LF host LF path-and-query LF timestamp LF hex(sha256(body))
@@ -49,17 +54,18 @@
 //! 3. **Basic**, for `PURGE` requests only: `Authorization: Basic base64(user ":" secret)`,
 //!    any user name, the password compared with the secret as a Bearer token is. This is
 //!    what python-requests sends for plone.cachepurging when the caching proxy's URL carries
-//!    userinfo (`cachingProxies = ('https://purge:SECRET@www.example.org',)`), so Plone needs
-//!    no add-on. A Basic header on an admin call is not a credential (a browser's login
-//!    prompt must not open the admin API).
+//!    userinfo (`cachingProxies = ('https://purge:PURGE_SECRET@www.example.org',)`), so
+//!    Plone needs no add-on. A Basic header on any other method is not a credential (a
+//!    browser's login prompt must not open the admin API).
 //!
 //! A `Bearer` Authorization header is checked first; otherwise the signature headers; any
 //! other Authorization header (e.g. `Basic` for a logged-in user) is ignored when the request
-//! is signed. Whitespace around the configured secret is ignored; an empty secret counts as none, and
-//! with no secret purge and admin are disabled.
+//! is signed. A scope that no configured value proves is off: its requests are answered
+//! [`AuthError::NotConfigured`] whatever they present.
 //!
-//! Here: the credentials and [`authorize`]; `signed`: making and checking signatures;
-//! `address`: purgers let in by address ([`authorize_address`]).
+//! Here: the credentials and [`authorize`]; `scope`: which secret proves what; `signed`:
+//! making and checking signatures; `address`: purgers let in by address
+//! ([`authorize_address`]).
 
 use std::collections::HashMap;
 
@@ -69,9 +75,11 @@ use sha2::{Digest, Sha256};
 use crate::http::{hex, secs, unhex, Headers, Time};
 
 mod address;
+mod scope;
 mod signed;
 
 pub use address::{authorize_address, AddressRange};
+pub use scope::{Scope, SecretList, Secrets};
 use signed::check_signed;
 pub use signed::{digests_equal, sign, sign_v2, signature_bytes_of};
 
@@ -88,8 +96,8 @@ pub const REPLAY_GUARD_CAPACITY: usize = 4096;
 /// secret or the presented credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthError {
-    /// No (or an empty) `PURGE_SECRET` is configured: purge and admin are off.
-    NotConfigured,
+    /// No configured value proves the scope: it is off.
+    NotConfigured(Scope),
     /// The request carries no credential.
     Missing,
     /// The credential is malformed or does not match the secret.
@@ -101,10 +109,10 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    /// The HTTP status to answer with: 403 when purging is disabled, 401 otherwise.
+    /// The HTTP status to answer with: 403 when the scope is off, 401 otherwise.
     pub fn status(self) -> u16 {
         match self {
-            AuthError::NotConfigured => 403,
+            AuthError::NotConfigured(_) => 403,
             _ => 401,
         }
     }
@@ -112,7 +120,15 @@ impl AuthError {
     /// A plain sentence for the response body.
     pub fn message(self) -> &'static str {
         match self {
-            AuthError::NotConfigured => "purge and admin are disabled: no PURGE_SECRET is configured",
+            AuthError::NotConfigured(Scope::Purge) => {
+                "purging is disabled: neither PURGE_SECRET nor ADMIN_SECRET is configured"
+            }
+            AuthError::NotConfigured(Scope::Admin) => {
+                "the admin API and the control panel are disabled: no ADMIN_SECRET is configured"
+            }
+            AuthError::NotConfigured(Scope::Read) => {
+                "stats are disabled: neither STATS_SECRET nor ADMIN_SECRET is configured"
+            }
             AuthError::Missing => {
                 "authentication required: send Authorization: Bearer <secret> \
                  or sign the request with X-Rulecache-Timestamp and X-Rulecache-Signature"
@@ -145,17 +161,29 @@ pub enum Scheme {
     Address,
 }
 
-/// Proof that a request was authorized. Only [`authorize`] can make one, and the functions
-/// that change state take it as an argument.
+/// Proof that a request was authorized for a [`Scope`]. Only [`authorize`] and
+/// [`authorize_address`] can make one, and the functions that change state take it as an
+/// argument (and check its scope).
 #[derive(Debug)]
 pub struct Credential {
     scheme: Scheme,
+    scope: Scope,
 }
 
 impl Credential {
     /// How the request proved itself.
     pub fn scheme(&self) -> Scheme {
         self.scheme
+    }
+
+    /// The scope the request was proven for.
+    pub fn scope(&self) -> Scope {
+        self.scope
+    }
+
+    /// Whether this credential allows `scope` (see [`Scope::allows`]).
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scope.allows(scope)
     }
 }
 
@@ -218,18 +246,21 @@ impl ReplayGuard {
     }
 }
 
-/// Checks a purge or admin request against the configured secret.
+/// Checks a request against the configured values that prove `scope`.
 pub fn authorize(
-    secret: Option<&str>,
+    secrets: &Secrets,
+    scope: Scope,
     req: &AuthInput<'_>,
     now: Time,
     replay: &mut ReplayGuard,
 ) -> Result<Credential, AuthError> {
-    let secret = configured(secret).ok_or(AuthError::NotConfigured)?;
+    if !secrets.enables(scope) {
+        return Err(AuthError::NotConfigured(scope));
+    }
     let authorization = req.headers.get("authorization");
     if let Some(token) = authorization.and_then(bearer_token) {
-        return if digests_equal(token.as_bytes(), secret.as_bytes()) {
-            Ok(Credential { scheme: Scheme::Bearer })
+        return if secrets.proves(scope, token.as_bytes()) {
+            Ok(Credential { scheme: Scheme::Bearer, scope })
         } else {
             Err(AuthError::Invalid)
         };
@@ -238,35 +269,33 @@ pub fn authorize(
     let signature = req.headers.get(SIGNATURE_HEADER);
     let signed = timestamp.is_some() || signature.is_some();
     if let Some(basic) = authorization.and_then(basic_credentials).filter(|_| !signed) {
-        if !req.method.eq_ignore_ascii_case("PURGE") {
+        if !req.method.eq_ignore_ascii_case("PURGE") || scope != Scope::Purge {
             return Err(AuthError::Invalid);
         }
         let password = basic.ok_or(AuthError::Invalid)?;
-        return if digests_equal(password.trim().as_bytes(), secret.as_bytes()) {
-            Ok(Credential { scheme: Scheme::Basic })
+        return if secrets.proves(scope, password.trim().as_bytes()) {
+            Ok(Credential { scheme: Scheme::Basic, scope })
         } else {
             Err(AuthError::Invalid)
         };
     }
     match (timestamp, signature) {
-        (Some(ts), Some(sig)) => check_signed(secret, req, ts, sig, now, replay),
+        (Some(ts), Some(sig)) => check_signed(secrets, scope, req, ts, sig, now, replay),
         (None, None) if authorization.is_none() => Err(AuthError::Missing),
         _ => Err(AuthError::Invalid),
     }
 }
 
-/// What the headers alone settle, before any body is read: purge disabled, no credential at
+/// What the headers alone settle, before any body is read: the scope off, no credential at
 /// all, or a wrong bearer token. `Ok` means the body is needed (a signature covers it) or the
 /// request may be authorized; [`authorize`] decides.
-pub fn precheck(secret: Option<&str>, headers: &Headers) -> Result<(), AuthError> {
-    let secret = configured(secret).ok_or(AuthError::NotConfigured)?;
+pub fn precheck(secrets: &Secrets, scope: Scope, headers: &Headers) -> Result<(), AuthError> {
+    if !secrets.enables(scope) {
+        return Err(AuthError::NotConfigured(scope));
+    }
     let authorization = headers.get("authorization");
     if let Some(token) = authorization.and_then(bearer_token) {
-        return if digests_equal(token.as_bytes(), secret.as_bytes()) {
-            Ok(())
-        } else {
-            Err(AuthError::Invalid)
-        };
+        return if secrets.proves(scope, token.as_bytes()) { Ok(()) } else { Err(AuthError::Invalid) };
     }
     if authorization.is_none() && !headers.contains(TIMESTAMP_HEADER) && !headers.contains(SIGNATURE_HEADER) {
         return Err(AuthError::Missing);
@@ -274,18 +303,15 @@ pub fn precheck(secret: Option<&str>, headers: &Headers) -> Result<(), AuthError
     Ok(())
 }
 
-/// True when `headers` carry `Authorization: Bearer <secret>` for a configured secret. For
-/// read-only extras such as debug headers; it changes nothing and yields no [`Credential`].
-pub fn is_authorized_quick(secret: Option<&str>, headers: &Headers) -> bool {
-    let Some(secret) = configured(secret) else { return false };
-    headers
-        .get("authorization")
-        .and_then(bearer_token)
-        .is_some_and(|token| digests_equal(token.as_bytes(), secret.as_bytes()))
-}
-
-fn configured(secret: Option<&str>) -> Option<&str> {
-    secret.map(str::trim).filter(|s| !s.is_empty())
+/// True when `headers` carry `Authorization: Bearer <value>` for a value that proves `scope`.
+/// For read-only extras such as debug headers (which take [`Scope::Admin`]); it changes
+/// nothing and yields no [`Credential`].
+pub fn is_authorized_quick(secrets: &Secrets, scope: Scope, headers: &Headers) -> bool {
+    secrets.enables(scope)
+        && headers
+            .get("authorization")
+            .and_then(bearer_token)
+            .is_some_and(|token| secrets.proves(scope, token.as_bytes()))
 }
 
 /// The token of `Bearer <token>` (scheme name case-insensitive); None for other schemes.

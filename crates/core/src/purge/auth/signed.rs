@@ -31,7 +31,8 @@ pub fn sign(secret: &str, method: &str, path_and_query: &str, timestamp: u64, bo
 }
 
 pub(super) fn check_signed(
-    secret: &str,
+    secrets: &Secrets,
+    scope: Scope,
     req: &AuthInput<'_>,
     timestamp: &str,
     signature: &str,
@@ -52,8 +53,13 @@ pub(super) fn check_signed(
         return Err(AuthError::Invalid);
     };
     let presented = unhex(text.0).ok_or(AuthError::Invalid)?;
-    // RFC 2104 HMAC, compared in constant time by the `hmac` crate.
-    hmac_of(secret.as_bytes(), text.1.as_bytes()).verify_slice(&presented).map_err(|_| AuthError::Invalid)?;
+    // RFC 2104 HMAC under every value that proves the scope, each compared in constant time
+    // by the `hmac` crate, the answers folded without an early exit.
+    let valid =
+        secrets.keys(scope).fold(false, |valid, key| valid | mac_matches(key, text.1.as_bytes(), &presented));
+    if !valid {
+        return Err(AuthError::Invalid);
+    }
     let now_secs = secs(now);
     if now_secs.abs_diff(ts) > MAX_CLOCK_SKEW_SECS {
         return Err(AuthError::Expired);
@@ -61,7 +67,14 @@ pub(super) fn check_signed(
     if !replay.record(&presented, ts, now_secs) {
         return Err(AuthError::Replayed);
     }
-    Ok(Credential { scheme: Scheme::Signed })
+    Ok(Credential { scheme: Scheme::Signed, scope })
+}
+
+/// Whether `presented` is the HMAC of `message` under `key`, compared in constant time.
+fn mac_matches(key: &str, message: &[u8], presented: &[u8]) -> bool {
+    #[cfg(test)]
+    counted::MACS_CHECKED.with(|n| n.set(n.get() + 1));
+    hmac_of(key.as_bytes(), message).verify_slice(presented).is_ok()
 }
 
 /// HMAC-SHA256 (RFC 2104) of `message` under `key`, ready to finalize or verify.
@@ -121,10 +134,33 @@ pub(super) fn signature_bytes(
 /// Constant-time equality of two byte strings of any lengths: compares their SHA-256
 /// digests with a fold over all 32 bytes (no early exit, length not observable).
 pub fn digests_equal(a: &[u8], b: &[u8]) -> bool {
+    #[cfg(test)]
+    counted::DIGESTS_COMPARED.with(|n| n.set(n.get() + 1));
     let da = Sha256::digest(a);
     let db = Sha256::digest(b);
     let diff = da.iter().zip(db.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
     diff == 0
+}
+
+/// How many constant-time comparisons this thread made, for the tests that check every
+/// accepted value is compared, by the constant-time helpers, with no early exit.
+#[cfg(test)]
+pub(super) mod counted {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Calls of [`super::digests_equal`].
+        pub static DIGESTS_COMPARED: Cell<usize> = const { Cell::new(0) };
+        /// Signatures checked against one key (`mac_matches`).
+        pub static MACS_CHECKED: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// (digests compared, MACs checked) by `f`.
+    pub fn during(f: impl FnOnce()) -> (usize, usize) {
+        let before = (DIGESTS_COMPARED.with(Cell::get), MACS_CHECKED.with(Cell::get));
+        f();
+        (DIGESTS_COMPARED.with(Cell::get) - before.0, MACS_CHECKED.with(Cell::get) - before.1)
+    }
 }
 
 #[cfg(test)]
