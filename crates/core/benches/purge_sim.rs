@@ -318,7 +318,12 @@ impl Sim {
             Ev::Purge(i, url) => {
                 self.m.purges_issued += 1;
                 let nonce = format!("{:016x}{:016x}", self.rng.next(), self.rng.next());
-                let order = AppendOrder { targets: vec![Target::Url(url)], soft: false, nonce: Some(nonce) };
+                let order = AppendOrder {
+                    targets: vec![Target::Url(url)],
+                    soft: false,
+                    nonce: Some(nonce),
+                    ..AppendOrder::default()
+                };
                 self.send_append(i, order, None);
             }
             Ev::DoAppend(i, order, attempts) => {
@@ -337,7 +342,7 @@ impl Sim {
                 }
             }
             Ev::AppendReply(i, answer, order, attempts) => match answer {
-                Ok(a) => self.isolates[i].copy.apply_own(&a.epoch, &a.records, now),
+                Ok(a) => self.isolates[i].copy.apply_own(&a, now),
                 Err(409) => {}
                 Err(_) => {
                     let iso = &mut self.isolates[i];
@@ -395,8 +400,16 @@ impl Sim {
         f.rounds += 1;
         if f.rounds > 64 {
             self.finish(i, Outcome::Failure);
-        } else {
-            self.at(self.now + CACHE_MS, Ev::FlightRead(i, id));
+            return;
+        }
+        // The next page (or the start over) is asked for at once, as the worker does.
+        match fanout::plan_after(&self.isolates[i].copy, progress) {
+            Some(Plan::Poll { since, .. }) => {
+                let loc = self.isolates[i].loc;
+                self.count_ledger_request(self.now);
+                self.at(self.now + rtt(loc) / 2, Ev::DoSince(i, id, since, self.now));
+            }
+            _ => self.at(self.now + CACHE_MS, Ev::FlightRead(i, id)),
         }
     }
 
