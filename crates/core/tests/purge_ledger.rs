@@ -1034,6 +1034,19 @@ fn all_credentials_together_have_a_budget_too() {
         collapsed += usize::from(w.ledger.append(&mut w.rows, &o, T0 + c, EPOCH).expect("append").collapsed);
     }
     assert_eq!(collapsed, 5, "{GLOBAL_BURST_TARGETS} targets fit in all");
+    // The setting that resizes them: four numbers, or the defaults.
+    assert_eq!(
+        BudgetLimits::from_setting(" 1, 2,3 ,4"),
+        Some(BudgetLimits {
+            credential_burst: 1,
+            credential_per_minute: 2,
+            global_burst: 3,
+            global_per_minute: 4
+        })
+    );
+    for bad in ["", "1,2,3", "1,2,3,x", "1,2,3,4,5", "-1,2,3,4"] {
+        assert_eq!(BudgetLimits::from_setting(bad), None, "{bad:?}");
+    }
 }
 
 #[test]

@@ -12,7 +12,7 @@ use super::{retry_key, MAX_ENTRY_LIFETIME_MS};
 use crate::now;
 use rulecache::http::{hex, Time};
 use rulecache::purge::ledger::{
-    AppendOrder, Head, Ledger, LedgerError, LedgerRows, PurgeRecord, RowsWrite, Seen, Target,
+    AppendOrder, BudgetLimits, Head, Ledger, LedgerError, LedgerRows, PurgeRecord, RowsWrite, Seen, Target,
 };
 
 const SCHEMA: &[&str] = &[
@@ -245,10 +245,16 @@ fn ledger_error(e: &LedgerError) -> Result<Response> {
 }
 
 impl DurableObject for PurgeLedger {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
+        // `PURGE_BUDGETS` resizes the ledger's budgets (see `BudgetLimits::from_setting`).
+        let limits = env
+            .var("PURGE_BUDGETS")
+            .ok()
+            .and_then(|v| BudgetLimits::from_setting(&v.to_string()))
+            .unwrap_or_default();
         Self {
             state,
-            ledger: RefCell::new(Ledger::new(MAX_ENTRY_LIFETIME_MS)),
+            ledger: RefCell::new(Ledger::with_budgets(MAX_ENTRY_LIFETIME_MS, limits)),
             schema_ready: Cell::new(false),
         }
     }

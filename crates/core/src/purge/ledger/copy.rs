@@ -440,6 +440,16 @@ impl LedgerCopy {
         (self.floor != Marks::default()).then(|| self.floor.newest())
     }
 
+    /// About how many bytes of memory the copy's targets take: each table's slots (key,
+    /// marks and a control byte) and each key's text.
+    pub fn approx_bytes(&self) -> usize {
+        let slot = std::mem::size_of::<String>() + std::mem::size_of::<Marks>() + 1;
+        [&self.urls, &self.tags, &self.prefixes]
+            .iter()
+            .map(|m| m.capacity() * slot + m.keys().map(String::capacity).sum::<usize>())
+            .sum()
+    }
+
     /// How many distinct targets the copy holds.
     pub fn len(&self) -> usize {
         self.urls.len() + self.tags.len() + self.prefixes.len()

@@ -474,6 +474,24 @@ impl Default for BudgetLimits {
     }
 }
 
+impl BudgetLimits {
+    /// The limits from the `PURGE_BUDGETS` setting: four whole numbers separated by commas,
+    /// `credential burst, credential per minute, global burst, global per minute`. `None` for
+    /// anything else (the defaults apply).
+    pub fn from_setting(text: &str) -> Option<BudgetLimits> {
+        let n: Vec<u64> = text.split(',').map(|p| p.trim().parse::<u64>()).collect::<Result<_, _>>().ok()?;
+        match n.as_slice() {
+            [a, b, c, d] => Some(BudgetLimits {
+                credential_burst: *a,
+                credential_per_minute: *b,
+                global_burst: *c,
+                global_per_minute: *d,
+            }),
+            _ => None,
+        }
+    }
+}
+
 impl Budgets {
     pub fn new(limits: BudgetLimits) -> Self {
         Budgets { credentials: HashMap::new(), global: None, limits }
