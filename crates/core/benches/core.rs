@@ -298,7 +298,14 @@ fn ledger_answer(from: u64, count: usize, distinct: usize, at: Time) -> SinceAns
                 10 => Target::Tag(format!("tag-{n}")),
                 _ => Target::Url(format!("https://www.example.org/articles/{}/item-{n}", n % 97)),
             };
-            PurgeRecord { seq, id: format!("p-{seq}"), at, target, soft: n.is_multiple_of(3) }
+            PurgeRecord {
+                seq,
+                id: format!("p-{seq}"),
+                at,
+                target,
+                soft: n.is_multiple_of(3),
+                chain: String::new(),
+            }
         })
         .collect();
     SinceAnswer {
@@ -308,6 +315,8 @@ fn ledger_answer(from: u64, count: usize, distinct: usize, at: Time) -> SinceAns
         last_seq: from + count as u64,
         records,
         more: false,
+        anchor: Some(String::new()),
+        chain: String::new(),
     }
 }
 

@@ -318,7 +318,12 @@ impl Sim {
             Ev::Purge(i, url) => {
                 self.m.purges_issued += 1;
                 let nonce = format!("{:016x}{:016x}", self.rng.next(), self.rng.next());
-                let order = AppendOrder { targets: vec![Target::Url(url)], soft: false, nonce: Some(nonce) };
+                let order = AppendOrder {
+                    targets: vec![Target::Url(url)],
+                    soft: false,
+                    nonce: Some(nonce),
+                    ..AppendOrder::default()
+                };
                 self.send_append(i, order, None);
             }
             Ev::DoAppend(i, order, attempts) => {
@@ -337,7 +342,7 @@ impl Sim {
                 }
             }
             Ev::AppendReply(i, answer, order, attempts) => match answer {
-                Ok(a) => self.isolates[i].copy.apply_own(&a.epoch, &a.records, now),
+                Ok(a) => self.isolates[i].copy.apply_own(&a, now),
                 Err(409) => {}
                 Err(_) => {
                     let iso = &mut self.isolates[i];
@@ -395,8 +400,16 @@ impl Sim {
         f.rounds += 1;
         if f.rounds > 64 {
             self.finish(i, Outcome::Failure);
-        } else {
-            self.at(self.now + CACHE_MS, Ev::FlightRead(i, id));
+            return;
+        }
+        // The next page (or the start over) is asked for at once, as the worker does.
+        match fanout::plan_after(&self.isolates[i].copy, progress) {
+            Some(Plan::Poll { since, .. }) => {
+                let loc = self.isolates[i].loc;
+                self.count_ledger_request(self.now);
+                self.at(self.now + rtt(loc) / 2, Ev::DoSince(i, id, since, self.now));
+            }
+            _ => self.at(self.now + CACHE_MS, Ev::FlightRead(i, id)),
         }
     }
 
@@ -540,6 +553,81 @@ fn simulate(per_location: usize) -> Report {
     }
 }
 
+/// Simulated time to read and apply one page of the ledger (besides the round trip).
+const PAGE_APPLY_MS: Time = 50;
+
+/// How long a copy `behind` records behind takes to be complete again, from the first poll, at
+/// a location with a 250 ms round trip: with pages back to back (`fanout::plan_after`), and as
+/// before, when each page after the first went through `fanout::plan` and met the location's
+/// claim of the poll, its own.
+fn catch_up(behind: usize) -> (Time, Time) {
+    let wide = rulecache::purge::ledger::BudgetLimits {
+        credential_burst: 1 << 40,
+        credential_per_minute: 0,
+        global_burst: 1 << 40,
+        global_per_minute: 0,
+    };
+    let mut ledger = Ledger::with_budgets(30 * 86_400_000, wide);
+    let mut rows = MemoryRows::default();
+    for b in 0..behind.div_ceil(5_000) {
+        let targets = (0..5_000.min(behind - b * 5_000)).map(|i| Target::Tag(format!("b{b}-{i}"))).collect();
+        let order = AppendOrder { targets, ..AppendOrder::default() };
+        let _ = ledger.append(&mut rows, &order, 1_000, EPOCH);
+    }
+    let rtt = 250;
+    let run = |back_to_back: bool| {
+        let mut copy = LedgerCopy::new();
+        let mut now: Time = 10_000;
+        let start = now;
+        let mut since = 0;
+        loop {
+            let claimed_at = now;
+            now += rtt + PAGE_APPLY_MS;
+            let Ok(answer) = ledger.clone().since(&rows, since) else { return Time::MAX };
+            let progress = copy.apply_answer(&answer, claimed_at, now);
+            if progress == Progress::Complete {
+                return now - start;
+            }
+            if back_to_back {
+                match fanout::plan_after(&copy, progress) {
+                    Some(Plan::Poll { since: next, .. }) => since = next,
+                    _ => return Time::MAX,
+                }
+            } else {
+                // The next round reads the location's answer, claimed by this very poll.
+                let shared = SharedAnswer {
+                    answer: answer.clone(),
+                    sent_at: claimed_at,
+                    claimed_at: Some(claimed_at),
+                };
+                loop {
+                    match fanout::plan(&copy, Some(&shared), now) {
+                        Plan::Poll { since: next, .. } => {
+                            since = next;
+                            break;
+                        }
+                        _ => now += fanout::CLAIM_RETRY_MS,
+                    }
+                }
+            }
+        }
+    };
+    (run(true), run(false))
+}
+
+/// The heap a copy holding `targets` distinct URL targets takes, in bytes per target.
+fn copy_bytes_per_target(targets: usize) -> (usize, usize) {
+    let mut copy = LedgerCopy::with_max_targets(targets);
+    let list: Vec<Target> = (0..targets)
+        .map(|i| Target::Url(format!("https://www.example.org/articles/2026/{i:08}/index")))
+        .collect();
+    for chunk in list.chunks(5_000) {
+        copy.apply_local(chunk, false, 1_000);
+    }
+    let len = copy.len();
+    (copy.approx_bytes() / len.max(1), len)
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this once, small, as a
     // check that no purge is lost. The sizes come from the environment.
@@ -549,6 +637,21 @@ fn main() {
         Err(_) if benching => vec![1_000, 10_000, 100_000],
         Err(_) => vec![LOCATIONS],
     };
+    println!(
+        "catch-up of a copy far behind (250 ms round trip, {PAGE_APPLY_MS} ms to apply a page of 5,000):"
+    );
+    println!("| records behind | pages back to back | before (a page per claim hold) |");
+    println!("|---:|---:|---:|");
+    for behind in [12_000, 30_000, 60_000] {
+        let (now, before) = catch_up(behind);
+        println!("| {behind} | {:.1} s | {:.1} s |", now as f64 / 1000.0, before as f64 / 1000.0);
+        assert!(now <= 5_000, "a copy {behind} records behind took {now} ms");
+    }
+    let (per_target, held) = copy_bytes_per_target(100_000);
+    println!(
+        "a copy of {held} URL targets (the bound): {per_target} bytes per target, {:.1} MB",
+        (per_target * held) as f64 / 1e6
+    );
     println!(
         "purge simulation: {LOCATIONS} locations, {RATE_PER_S} req/s per isolate, {} s, bursts of 10-40 PURGEs 45 ms apart every {} s on average, ledger RTT 20-250 ms, ledger down from {} s to {} s",
         END_MS / 1000,

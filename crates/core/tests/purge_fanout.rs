@@ -8,22 +8,50 @@ use rulecache::purge::fanout::{
     SHARED_MAX_RECORDS, SHARED_REACH_BACK, SHARED_WINDOW_MS,
 };
 use rulecache::purge::ledger::{
-    LedgerCopy, PurgeRecord, SinceAnswer, Target, BACKGROUND_REFRESH_AFTER_MS, BLOCKING_REFRESH_AFTER_MS,
+    chain_next, LedgerCopy, PurgeRecord, SinceAnswer, Target, BACKGROUND_REFRESH_AFTER_MS,
+    BLOCKING_REFRESH_AFTER_MS,
 };
 
 const T0: Time = 1_700_000_000_000;
 
+/// Record `seq` of one fixed history, with its chain.
+fn record(seq: u64, previous: &str) -> PurgeRecord {
+    let mut r = PurgeRecord {
+        seq,
+        id: "p".into(),
+        at: T0,
+        target: Target::Tag(format!("t{seq}")),
+        soft: false,
+        chain: String::new(),
+    };
+    r.chain = chain_next(previous, &r);
+    r
+}
+
 fn answer(from: u64, to: u64) -> SinceAnswer {
-    let records = (from + 1..=to)
-        .map(|seq| PurgeRecord {
-            seq,
-            id: "p".into(),
-            at: T0,
-            target: Target::Tag(format!("t{seq}")),
-            soft: false,
-        })
-        .collect();
-    SinceAnswer { epoch: "e".into(), from, to, last_seq: to, records, more: false }
+    let mut chain = String::new();
+    let mut anchor = String::new();
+    let mut records = Vec::new();
+    for seq in 1..=to {
+        let r = record(seq, &chain);
+        chain.clone_from(&r.chain);
+        if seq == from {
+            anchor.clone_from(&chain);
+        }
+        if seq > from {
+            records.push(r);
+        }
+    }
+    SinceAnswer {
+        epoch: "e".into(),
+        from,
+        to,
+        last_seq: to,
+        records,
+        more: false,
+        anchor: Some(anchor),
+        chain,
+    }
 }
 
 /// A copy at `cursor`, complete as of `at`.
@@ -194,6 +222,7 @@ fn purges_the_ledger_did_not_take_are_kept_and_retried_with_a_backoff() {
         targets: vec![Target::Tag(format!("t{i}"))],
         soft: false,
         nonce: Some(format!("{i:02x}")),
+        ..AppendOrder::default()
     };
     let mut p = PendingAppends::new();
     p.push(order(1), T0);
@@ -222,4 +251,50 @@ fn purges_the_ledger_did_not_take_are_kept_and_retried_with_a_backoff() {
         p.push(order(i), now);
     }
     assert_eq!((p.len(), p.given_up()), (PENDING_CAPACITY, 3));
+}
+
+#[test]
+fn a_copy_far_behind_reads_its_pages_back_to_back() {
+    use rulecache::purge::fanout::plan_after;
+    use rulecache::purge::ledger::{AppendOrder, BudgetLimits, Ledger, MemoryRows, Progress, PAGE_RECORDS};
+    // 60,000 records (the budgets opened wide: this is about paging).
+    let wide = BudgetLimits {
+        credential_burst: 1 << 40,
+        credential_per_minute: 0,
+        global_burst: 1 << 40,
+        global_per_minute: 0,
+    };
+    let mut ledger = Ledger::with_budgets(86_400_000, wide);
+    let mut rows = MemoryRows::default();
+    for b in 0..12 {
+        let targets = (0..5_000).map(|i| Target::Tag(format!("b{b}-{i}"))).collect();
+        ledger
+            .append(&mut rows, &AppendOrder { targets, ..AppendOrder::default() }, T0 + b, "e")
+            .expect("append");
+    }
+    let mut copy = LedgerCopy::new();
+    // The first answer of a refresh may come from the location's shared one; here it is a
+    // poll. Every answer after it that is not complete asks again at once, without a claim
+    // (the location's claim is this isolate's own: before, it waited it out, a page a second).
+    let mut since = 0;
+    let mut polls = 0;
+    loop {
+        polls += 1;
+        let answer = ledger.since(&rows, since).expect("since");
+        let progress = copy.apply_answer(&answer, T0 + 100, T0 + 100);
+        match plan_after(&copy, progress) {
+            None => break,
+            Some(Plan::Poll { since: next, claim }) => {
+                assert!(!claim, "no claim between pages");
+                assert_eq!(progress, Progress::More);
+                since = next;
+            }
+            Some(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(polls, 60_000 / PAGE_RECORDS);
+    assert_eq!(copy.cursor(), 60_000);
+    // The location's poll claimed by this very isolate would have sent it waiting.
+    let claimed = SharedAnswer { answer: answer(0, 0), sent_at: T0, claimed_at: Some(T0 + 50) };
+    assert_eq!(plan(&copy, Some(&claimed), T0 + 100), Plan::Wait);
 }

@@ -26,7 +26,7 @@ fn tags(list: &[&str]) -> Vec<String> {
 }
 
 fn order(targets: Vec<Target>, soft: bool) -> AppendOrder {
-    AppendOrder { targets, soft, nonce: None }
+    AppendOrder { targets, soft, ..AppendOrder::default() }
 }
 
 /// A ledger over rows in memory.
@@ -172,7 +172,7 @@ fn an_entry_fetched_after_the_copy_learned_of_a_purge_is_not_purged_again() {
     assert_eq!(copy.effect(NEWS, &[], T0 + 200), None, "sent after it was learned");
     // Its own purge: learned when the ledger answered.
     let mine = w.append(T0 + 5_000, vec![url("https://e.com/mine")], true);
-    copy.apply_own(&mine.epoch, &mine.records, T0 + 5_050);
+    copy.apply_own(&mine, T0 + 5_050);
     assert_eq!(copy.effect("https://e.com/mine", &[], T0 + 5_049), Some(Effect::Soft { at: T0 + 5_000 }));
     assert_eq!(copy.effect("https://e.com/mine", &[], T0 + 5_050), None);
 }
@@ -271,7 +271,7 @@ fn an_own_purge_does_not_skip_what_another_location_wrote() {
     // Another location purges /other (seq 2); then this isolate purges /mine (seq 3).
     w.append(T0 + 100, vec![url("https://e.com/other")], false);
     let mine = w.append(T0 + 200, vec![url("https://e.com/mine")], false);
-    copy.apply_own(&mine.epoch, &mine.records, Time::MAX);
+    copy.apply_own(&mine, Time::MAX);
     assert_eq!(copy.effect("https://e.com/mine", &[], T0), Some(Effect::Hard), "its own purge at once");
     assert_eq!(copy.cursor(), 1, "seq 2 is unseen: the cursor waits below it");
     w.refresh(&mut copy, T0 + 300);
@@ -285,7 +285,7 @@ fn own_records_directly_after_the_cursor_move_it() {
     w.append(T0, vec![url("https://e.com/a")], false);
     let mut copy = w.copy(T0);
     let mine = w.append(T0 + 1, vec![url("https://e.com/b"), url("https://e.com/c")], false);
-    copy.apply_own(&mine.epoch, &mine.records, Time::MAX);
+    copy.apply_own(&mine, Time::MAX);
     assert_eq!(copy.cursor(), 3);
     assert_eq!(copy.last_success(), Some(T0), "learning out of band is not a refresh");
 }
@@ -312,7 +312,7 @@ fn interleaved_writers_and_slow_refreshes_never_skip_a_record() {
                     let targets: Vec<Target> =
                         (0..1 + rng.below(3)).map(|i| url(&format!("https://e.com/{n}/{i}"))).collect();
                     let answer = w.append(now, targets, false);
-                    copies[who].apply_own(&answer.epoch, &answer.records, Time::MAX);
+                    copies[who].apply_own(&answer, Time::MAX);
                 }
                 2 => {
                     if pending[who].is_none() {
@@ -392,14 +392,21 @@ fn another_epoch_or_a_ledger_behind_the_cursor_starts_the_copy_over() {
     assert_eq!(copy.effect("https://e.com/a", &[], T0), Some(Effect::Hard), "a purge is never unlearned");
 
     // Same epoch, but the head went back below the cursor.
-    let behind =
-        SinceAnswer { epoch: "e-other".into(), from: 5, to: 0, last_seq: 0, records: vec![], more: false };
+    let behind = SinceAnswer {
+        epoch: "e-other".into(),
+        from: 5,
+        to: 0,
+        last_seq: 0,
+        records: vec![],
+        more: false,
+        anchor: None,
+        chain: String::new(),
+    };
     let mut ahead = copy.clone();
-    ahead.apply_own(
-        "e-other",
-        &[PurgeRecord { seq: 2, id: "x".into(), at: T0, target: url("https://e.com/x"), soft: false }],
-        Time::MAX,
-    );
+    let second = fresh
+        .append(&mut rows, &order(vec![url("https://e.com/x")], false), T0 + 12, "e-other")
+        .expect("append");
+    ahead.apply_own(&second, Time::MAX);
     assert_eq!(ahead.cursor(), 2);
     assert_eq!(ahead.apply_answer(&behind, T0 + 13, Time::MAX), Progress::Gap);
     assert_eq!(ahead.cursor(), 0);
@@ -432,6 +439,13 @@ impl LedgerRows for FlakyRows {
             return Err("SQLITE_IOERR".into());
         }
         self.inner.records(after, through, limit)
+    }
+
+    fn chain_at(&self, seq: u64) -> Result<Option<String>, String> {
+        if self.fail_reads {
+            return Err("SQLITE_IOERR".into());
+        }
+        self.inner.chain_at(seq)
     }
 
     fn nonce_seen(&self, nonce: &[u8], now: Time) -> Result<bool, String> {
@@ -500,7 +514,7 @@ fn a_storage_error_in_the_middle_of_a_burst_loses_no_purge() {
                 }
             }
         };
-        copy.apply_own(&answer.epoch, &answer.records, Time::MAX);
+        copy.apply_own(&answer, Time::MAX);
         if i % 5 == 0 {
             let a = ledger.since(&rows, copy.cursor()).expect("since");
             copy.apply_answer(&a, now, Time::MAX);
@@ -539,10 +553,12 @@ fn a_read_error_fails_the_request_and_never_starts_an_empty_ledger() {
 #[test]
 fn more_than_nine_thousand_records_are_kept_and_served_in_pages() {
     let mut w = World::new();
-    // Ten API purges of 1,000 URLs each: 10,000 records.
+    // Ten API purges of 1,000 URLs each, by ten credentials (each within its budget): 10,000
+    // records.
     for p in 0..10 {
         let targets = (0..1000).map(|i| url(&format!("https://e.com/{p}/{i}"))).collect();
-        w.append(T0 + p, targets, p % 2 == 1);
+        let o = AppendOrder { credential: Some(format!("c{p}")), ..order(targets, p % 2 == 1) };
+        w.ledger.append(&mut w.rows, &o, T0 + p, EPOCH).expect("append");
     }
     assert_eq!(w.rows.records.len(), 10_000);
     let first = w.since(0);
@@ -655,11 +671,25 @@ fn without_a_recent_refresh_old_entries_are_unverified_and_young_ones_served() {
 
 #[test]
 fn records_are_compact_json_and_round_trip() {
-    let record = PurgeRecord { seq: 7, id: "p-7-5".into(), at: 5, target: url(NEWS), soft: false };
+    let record = PurgeRecord {
+        seq: 7,
+        id: "p-7-5".into(),
+        at: 5,
+        target: url(NEWS),
+        soft: false,
+        chain: String::new(),
+    };
     let json = serde_json::to_string(&record).expect("serialises");
     assert_eq!(json, r#"{"seq":7,"id":"p-7-5","at":5,"target":{"url":"https://www.example.com/news"}}"#);
     assert_eq!(serde_json::from_str::<PurgeRecord>(&json).ok(), Some(record));
-    let soft = PurgeRecord { seq: 8, id: "p-8-5".into(), at: 5, target: Target::Tag("t".into()), soft: true };
+    let soft = PurgeRecord {
+        seq: 8,
+        id: "p-8-5".into(),
+        at: 5,
+        target: Target::Tag("t".into()),
+        soft: true,
+        chain: String::new(),
+    };
     let json = serde_json::to_string(&soft).expect("serialises");
     assert_eq!(json, r#"{"seq":8,"id":"p-8-5","at":5,"target":{"tag":"t"},"soft":true}"#);
     assert_eq!(serde_json::from_str::<PurgeRecord>(&json).ok(), Some(soft));
@@ -728,4 +758,331 @@ fn the_copy_reaches_exactly_what_each_target_reaches() {
     copy.apply_local(&[url(NEWS)], false, T0);
     assert!(copy.effect(&format!("{NEWS}?ref=newsletter"), &[], T0 - 10).is_some());
     assert!(copy.effect(&format!("{NEWS}letter?ref=x"), &[], T0 - 10).is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// A rewritten history: the ledger restored from an older copy
+// ---------------------------------------------------------------------------------------------
+
+/// A ledger with ten purges, a copy complete at 10, and the rows as they were at 5 (the
+/// backup a restore brings back).
+fn restored_world() -> (World, LedgerCopy, MemoryRows) {
+    let mut w = World::new();
+    let mut backup = MemoryRows::default();
+    for i in 1..=10u64 {
+        w.append(T0 + i, vec![url(&format!("https://e.com/{i}"))], false);
+        if i == 5 {
+            backup = w.rows.clone();
+        }
+    }
+    let copy = w.copy(T0 + 20);
+    assert_eq!(copy.cursor(), 10);
+    (w, copy, backup)
+}
+
+#[test]
+fn a_copy_past_a_restored_ledger_that_gave_its_numbers_out_again_starts_over() {
+    let (_, mut copy, backup) = restored_world();
+    // The object restarts over the restored rows (it remembers nothing), and seven purges
+    // are recorded: sequence numbers 6 to 12 again, /x among them at 8.
+    let mut restored = World { ledger: Ledger::new(DAY_MS), rows: backup };
+    for i in 6..=12u64 {
+        let target = if i == 8 { url("https://e.com/x") } else { url(&format!("https://e.com/new{i}")) };
+        restored.append(T0 + 100 + i, vec![target], false);
+    }
+    assert_eq!(restored.rows.head.as_ref().map(|h| h.epoch.as_str()), Some(EPOCH), "same epoch");
+    // Asked "after 10", the ledger answers 11 and 12: without the chain, /x (8) was never seen.
+    let answer = restored.since(copy.cursor());
+    assert_eq!(answer.records.iter().map(|r| r.seq).collect::<Vec<_>>(), [11, 12]);
+    assert_eq!(copy.apply_answer(&answer, T0 + 200, T0 + 200), Progress::Gap, "the chain at 10 differs");
+    assert_eq!((copy.cursor(), copy.rewound()), (0, Some(T0 + 200)));
+    // Meanwhile every entry sent before then is revalidated, however young.
+    assert_eq!(
+        copy.judge("https://e.com/x", &[], T0 + 199, T0 + 201),
+        Some(Effect::Unverified { before: T0 + 200 })
+    );
+    assert_eq!(copy.judge("https://e.com/y", &[], T0 + 2_000, T0 + 2_001), None, "sent after: served");
+    restored.refresh(&mut copy, T0 + 300);
+    assert_eq!(copy.cursor(), 12);
+    assert_eq!(copy.rewound(), None, "complete again");
+    assert_eq!(copy.effect("https://e.com/x", &[], T0 + 50), Some(Effect::Hard), "the purge at 8 is known");
+    assert_eq!(copy.effect("https://e.com/9", &[], T0), Some(Effect::Hard), "nothing learned is unlearned");
+}
+
+#[test]
+fn an_own_purge_numbered_at_or_below_the_cursor_starts_the_copy_over() {
+    let (_, mut copy, backup) = restored_world();
+    let mut restored = World { ledger: Ledger::new(DAY_MS), rows: backup };
+    let mine = restored.append(T0 + 100, vec![url("https://e.com/mine")], false);
+    assert_eq!(mine.records[0].seq, 6);
+    copy.apply_own(&mine, T0 + 100);
+    assert_eq!((copy.cursor(), copy.rewound()), (0, Some(T0 + 100)));
+    assert_eq!(copy.effect("https://e.com/mine", &[], T0), Some(Effect::Hard), "its own purge applies");
+    // At the cursor + 1 but after another history: the anchor differs.
+    let (_, mut copy, backup) = restored_world();
+    let mut restored = World { ledger: Ledger::new(DAY_MS), rows: backup };
+    for i in 6..=10u64 {
+        restored.append(T0 + 100 + i, vec![url(&format!("https://e.com/other{i}"))], false);
+    }
+    let next = restored.append(T0 + 200, vec![url("https://e.com/next")], false);
+    assert_eq!(next.records[0].seq, 11);
+    copy.apply_own(&next, T0 + 200);
+    assert_eq!(copy.cursor(), 0, "the chain before 11 is not the one this copy read");
+}
+
+#[test]
+fn the_ledger_changes_epoch_when_it_finds_its_rows_gone_back() {
+    // The rows go back under a running object: its next append notices.
+    let (mut w, _, backup) = restored_world();
+    w.rows = backup.clone();
+    let after = w.ledger.append(&mut w.rows, &order(vec![url("https://e.com/a")], false), T0 + 100, "e-new");
+    let after = after.expect("append");
+    assert_eq!((after.epoch.as_str(), after.records[0].seq), ("e-new", 6));
+    // A restarted object learns it from a copy that read further than its rows hold.
+    let (_, copy, backup) = restored_world();
+    let mut restarted = Ledger::new(DAY_MS);
+    let mut rows = backup;
+    let seen = copy.seen().expect("a position");
+    assert_eq!(seen.seq, 10);
+    let answer = restarted.since_checked(&mut rows, seen.seq, Some(&seen), "e-new").expect("since");
+    assert_eq!((answer.epoch.as_str(), answer.last_seq), ("e-new", 5));
+    // … or that read another record at a number it holds.
+    let (_, copy, backup) = restored_world();
+    let mut restarted = Ledger::new(DAY_MS);
+    let mut rows = backup;
+    for i in 6..=12u64 {
+        restarted
+            .append(&mut rows, &order(vec![url(&format!("https://e.com/o{i}"))], false), T0 + 100 + i, "x")
+            .expect("append");
+    }
+    let seen = copy.seen().expect("a position");
+    let answer = restarted.since_checked(&mut rows, seen.seq, Some(&seen), "e-new").expect("since");
+    assert_eq!(answer.epoch, "e-new");
+    // A copy that agrees changes nothing.
+    let mut w = World::new();
+    w.append(T0, vec![url(NEWS)], false);
+    let copy = w.copy(T0 + 1);
+    let seen = copy.seen().expect("a position");
+    let answer = w.ledger.since_checked(&mut w.rows, 1, Some(&seen), "e-new").expect("since");
+    assert_eq!(answer.epoch, EPOCH);
+    // A copy of the new epoch starts over and completes from 0.
+    let (_, mut copy, backup) = restored_world();
+    let mut restarted = Ledger::new(DAY_MS);
+    let mut rows = backup;
+    let seen = copy.seen().expect("a position");
+    let first = restarted.since_checked(&mut rows, seen.seq, Some(&seen), "e-new").expect("since");
+    assert_eq!(copy.apply_answer(&first, T0 + 300, T0 + 300), Progress::Gap);
+    let whole = restarted.since(&rows, 0).expect("since");
+    assert_eq!(copy.apply_answer(&whole, T0 + 301, T0 + 301), Progress::Complete);
+    assert_eq!((copy.epoch(), copy.cursor()), (Some("e-new"), 5));
+}
+
+#[test]
+fn a_ledger_written_before_records_carried_a_chain_moves_to_a_chained_epoch() {
+    let records = (1..=3)
+        .map(|seq| PurgeRecord {
+            seq,
+            id: format!("p-{seq}"),
+            at: T0,
+            target: url(&format!("https://e.com/{seq}")),
+            soft: false,
+            chain: String::new(),
+        })
+        .collect();
+    let head = Some(Head { epoch: "old".into(), last_seq: 3, chain: String::new() });
+    let mut rows = MemoryRows { head, records, ..MemoryRows::default() };
+    let mut ledger = Ledger::new(DAY_MS);
+    let a = ledger.since_checked(&mut rows, 0, None, "e-chained").expect("since");
+    assert_eq!((a.epoch.as_str(), a.last_seq, a.records.len()), ("e-chained", 3, 3));
+    assert!(!a.chain.is_empty(), "the head has a chain to continue from");
+    let mut copy = LedgerCopy::new();
+    assert_eq!(copy.apply_answer(&a, T0, T0), Progress::Complete);
+    let next = ledger.append(&mut rows, &order(vec![url(NEWS)], false), T0 + 1, "unused").expect("append");
+    assert_eq!(next.anchor, a.chain);
+    copy.apply_own(&next, T0 + 1);
+    assert_eq!(copy.cursor(), 4, "the chain continues");
+    let again = ledger.since_checked(&mut rows, 4, copy.seen().as_ref(), "e-other").expect("since");
+    assert_eq!(again.epoch, "e-chained", "no further change");
+    assert_eq!(copy.apply_answer(&again, T0 + 2, T0 + 2), Progress::Complete);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signed purges recorded late
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_replayed_signature_is_refused_however_late_either_copy_reaches_the_ledger() {
+    use rulecache::purge::ledger::SIGNED_RECORD_WINDOW_MS;
+    let sig = "5a".repeat(32);
+    let signed = |targets: Vec<Target>| AppendOrder {
+        nonce: Some(sig.clone()),
+        signed_at: Some(T0),
+        ..order(targets, false)
+    };
+    // Recorded at once by the location that took it …
+    let mut w = World::new();
+    w.ledger.append(&mut w.rows, &signed(vec![url(NEWS)]), T0 + 1_000, EPOCH).expect("first use");
+    // … replayed at another location while the ledger was unreachable, and retried from there
+    // once it is back: refused within the window, refused after it (when the nonce alone could
+    // have been forgotten: before, it was recorded a second time).
+    let late = NONCE_LIFETIME_MS + 60_000;
+    assert_eq!(
+        w.ledger.append(&mut w.rows, &signed(vec![url(NEWS)]), T0 + 300_000, EPOCH).err(),
+        Some(LedgerError::Replayed)
+    );
+    // An unrelated purge in between drops expired nonces.
+    w.append(T0 + late - 1, vec![url("https://e.com/other")], false);
+    let refused = w.ledger.append(&mut w.rows, &signed(vec![url(NEWS)]), T0 + late, EPOCH);
+    assert!(matches!(refused, Err(LedgerError::BadOrder(_))), "{refused:?}");
+    assert_eq!(w.rows.records.len(), 2, "recorded once");
+    // The first use itself kept while the ledger was down is recorded within the window, and
+    // its nonce is remembered until the window ends.
+    let mut w = World::new();
+    w.ledger
+        .append(&mut w.rows, &signed(vec![url(NEWS)]), T0 + SIGNED_RECORD_WINDOW_MS, EPOCH)
+        .expect("late first use");
+    assert_eq!(
+        w.ledger.append(&mut w.rows, &signed(vec![url(NEWS)]), T0 + SIGNED_RECORD_WINDOW_MS, EPOCH).err(),
+        Some(LedgerError::Replayed)
+    );
+    assert!(w.rows.nonces.values().all(|expires| *expires >= T0 + SIGNED_RECORD_WINDOW_MS));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Budgets and the copy's memory bound
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_flood_of_tags_collapses_into_one_record_for_the_site() {
+    use rulecache::purge::ledger::{CREDENTIAL_BURST_TARGETS, CREDENTIAL_TARGETS_PER_MINUTE};
+    let mut w = World::new();
+    let flood = |k: usize, soft: bool| AppendOrder {
+        credential: Some("bearer".into()),
+        site: Some("https://www.example.com/".into()),
+        ..order((0..500).map(|i| Target::Tag(format!("flood-{k}-{i}"))).collect(), soft)
+    };
+    // 10,000 distinct tags in 20 orders within half a second.
+    let mut collapsed = 0;
+    for k in 0..20 {
+        let a = w.ledger.append(&mut w.rows, &flood(k, false), T0 + 25 * k as Time, EPOCH).expect("append");
+        if a.collapsed {
+            collapsed += 1;
+            assert_eq!(a.records.len(), 1);
+            assert_eq!(a.records[0].target, Target::Prefix("https://www.example.com/".into()));
+            assert!(!a.records[0].soft, "hard as asked");
+        }
+    }
+    assert_eq!(collapsed, 10, "the first {CREDENTIAL_BURST_TARGETS} targets fit the budget");
+    assert_eq!(w.rows.records.len(), CREDENTIAL_BURST_TARGETS as usize + 10, "not 10,000 rows");
+    let copy = w.copy(T0 + 1_000);
+    assert_eq!(copy.len(), CREDENTIAL_BURST_TARGETS as usize + 1);
+    // What the flood asked for is purged (and more: the whole site, as it was before then).
+    let page = "https://www.example.com/any/page";
+    assert_eq!(copy.effect(page, &tags(&["flood-19-499"]), T0 + 400), Some(Effect::Hard));
+    assert_eq!(copy.effect("https://other.example/x", &[], T0), None, "another site is not touched");
+    // Another credential has its own budget; after a minute the flooder has some again.
+    let other = AppendOrder { credential: Some("signed".into()), ..order(vec![url(NEWS)], true) };
+    assert!(!w.ledger.append(&mut w.rows, &other, T0 + 600, EPOCH).expect("append").collapsed);
+    let small = AppendOrder {
+        credential: Some("bearer".into()),
+        site: Some("https://www.example.com/".into()),
+        ..order(
+            (0..CREDENTIAL_TARGETS_PER_MINUTE).map(|i| Target::Tag(format!("later-{i}"))).collect(),
+            false,
+        )
+    };
+    assert!(w.ledger.append(&mut w.rows, &small, T0 + 600, EPOCH).expect("append").collapsed);
+    assert!(!w.ledger.append(&mut w.rows, &small, T0 + 600 + 60_000, EPOCH).expect("append").collapsed);
+    // URL and prefix floods collapse per site they name; an order that names no site at all
+    // is refused rather than recorded without bound.
+    let urls = AppendOrder {
+        credential: Some("bearer".into()),
+        ..order(
+            (0..100)
+                .map(|i| url(&format!("https://a.example/{i}")))
+                .chain([Target::Prefix("https://b.example/x".into())])
+                .collect(),
+            true,
+        )
+    };
+    let a = w.ledger.append(&mut w.rows, &urls, T0 + 61_000, EPOCH).expect("append");
+    assert!(a.collapsed);
+    let sites: Vec<Target> = a.records.iter().map(|r| r.target.clone()).collect();
+    assert_eq!(
+        sites,
+        [Target::Prefix("https://a.example/".into()), Target::Prefix("https://b.example/".into())]
+    );
+    assert!(a.records.iter().all(|r| r.soft), "soft as asked");
+    let bare = AppendOrder {
+        credential: Some("bearer".into()),
+        ..order((0..50).map(|i| Target::Tag(format!("t{i}"))).collect(), false)
+    };
+    assert!(matches!(w.ledger.append(&mut w.rows, &bare, T0 + 61_000, EPOCH), Err(LedgerError::BadOrder(_))));
+}
+
+#[test]
+fn all_credentials_together_have_a_budget_too() {
+    use rulecache::purge::ledger::{BudgetLimits, GLOBAL_BURST_TARGETS};
+    let mut w =
+        World { ledger: Ledger::with_budgets(DAY_MS, BudgetLimits::default()), rows: MemoryRows::default() };
+    let mut collapsed = 0;
+    for c in 0..10 {
+        let o = AppendOrder {
+            credential: Some(format!("c{c}")),
+            ..order((0..4_000).map(|i| url(&format!("https://e.com/{c}/{i}"))).collect(), false)
+        };
+        collapsed += usize::from(w.ledger.append(&mut w.rows, &o, T0 + c, EPOCH).expect("append").collapsed);
+    }
+    assert_eq!(collapsed, 5, "{GLOBAL_BURST_TARGETS} targets fit in all");
+    // The setting that resizes them: four numbers, or the defaults.
+    assert_eq!(
+        BudgetLimits::from_setting(" 1, 2,3 ,4"),
+        Some(BudgetLimits {
+            credential_burst: 1,
+            credential_per_minute: 2,
+            global_burst: 3,
+            global_per_minute: 4
+        })
+    );
+    for bad in ["", "1,2,3", "1,2,3,x", "1,2,3,4,5", "-1,2,3,4"] {
+        assert_eq!(BudgetLimits::from_setting(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn a_copy_past_its_memory_bound_collapses_the_oldest_into_a_mark_for_every_site() {
+    let mut copy = LedgerCopy::with_max_targets(1_000);
+    let mut w = World {
+        ledger: Ledger::with_budgets(
+            DAY_MS,
+            rulecache::purge::ledger::BudgetLimits {
+                credential_burst: u64::MAX / 4_000,
+                credential_per_minute: 0,
+                global_burst: u64::MAX / 4_000,
+                global_per_minute: 0,
+            },
+        ),
+        rows: MemoryRows::default(),
+    };
+    for i in 0..3_000u64 {
+        w.append(T0 + i, vec![url(&format!("https://e.com/{i}"))], i % 2 == 0);
+    }
+    w.refresh(&mut copy, T0 + 5_000);
+    assert!(copy.len() <= 1_000, "{} targets held", copy.len());
+    let floor = copy.floor().expect("the oldest collapsed");
+    assert!((T0 + 2_000..T0 + 3_000).contains(&floor), "{floor}");
+    // Every record still reaches what it reached: an old hard purge is still hard …
+    assert_eq!(copy.effect("https://e.com/1", &[], T0), Some(Effect::Hard));
+    // … and an entry anywhere sent before the mark is purged too (never served stale) …
+    assert_eq!(copy.effect("https://elsewhere.example/", &[], T0 + 10), Some(Effect::Hard));
+    // … but not one sent after every collapsed record.
+    assert_eq!(copy.effect("https://elsewhere.example/", &[], floor + CLOCK_SKEW_MARGIN_MS + 1), None);
+    assert_eq!(
+        copy.effect("https://e.com/2999", &[], T0 + 2_999),
+        Some(Effect::Hard),
+        "a recent one is held"
+    );
+    // The mark is spent like any record.
+    copy.compact(T0 + 3_000 + DAY_MS + 1, DAY_MS);
+    assert_eq!(copy.floor(), None);
 }

@@ -14,11 +14,9 @@ use super::convert::headers_to_js;
 use super::{assets, ledger, policy_store, Config, REPLAY};
 use rulecache::engine::Found;
 use rulecache::flow::explain::Explain;
-use rulecache::http::hex;
 use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
-use rulecache::purge::auth::{
-    authorize, precheck, signature_bytes_of, AuthError, AuthInput, Credential, Scope,
-};
+use rulecache::purge::auth::{authorize, precheck, AuthError, AuthInput, Credential, Scope};
+use rulecache::purge::ledger::SignedNonce;
 use rulecache::purge::request::{PurgeRequest, MAX_BODY_BYTES};
 
 mod purge;
@@ -135,7 +133,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
         Ok(c) => c,
         Err(e) => return auth_failure(e),
     };
-    let nonce = signature_bytes_of(&headers).map(|b| hex(&b));
+    let nonce = SignedNonce::of(&headers);
     match (method.as_str(), api) {
         ("GET", "policy") => policy_info(env, now).await,
         ("POST", "policy") => {

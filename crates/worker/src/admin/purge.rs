@@ -9,12 +9,13 @@ use super::{auth_failure, authenticated_body, check, json_response};
 use crate::cache::{self, MEMORY};
 use crate::{ledger, persist, policy_store, Config};
 use rulecache::decision::Audience;
-use rulecache::http::{hex, Time};
+use rulecache::http::Time;
 use rulecache::key::{self, PrimaryKey};
-use rulecache::purge::auth::{authorize_address, signature_bytes_of, AuthError, Credential, Scheme, Scope};
+use rulecache::purge::auth::{authorize_address, AuthError, Credential, Scheme, Scope};
 use rulecache::purge::burst::{Burst, Offer};
 use rulecache::purge::ledger::{
-    AppendOrder, Target, Unrecorded, BLOCKING_REFRESH_AFTER_MS, CLOCK_SKEW_MARGIN_MS,
+    credential_label, site_of, AppendOrder, SignedNonce, Target, Unrecorded, BLOCKING_REFRESH_AFTER_MS,
+    CLOCK_SKEW_MARGIN_MS,
 };
 use rulecache::purge::request::{PurgeRequest, MAX_BODY_BYTES};
 
@@ -53,7 +54,7 @@ pub async fn purge_method(
         Ok(c) => c,
         Err(e) => return auth_failure(e),
     };
-    let nonce = signature_bytes_of(&headers).map(|b| hex(&b));
+    let nonce = SignedNonce::of(&headers);
     let purge = PurgeRequest::from_purge_method(url.as_str(), &headers);
     // Bursts come from purgers that send one PURGE per path (Basic credentials of a proxy URL,
     // or an allowed address); Bearer and signed purges are written at once, with their id.
@@ -75,7 +76,8 @@ pub async fn purge_method(
         Offer::Full => return run_purge(env, ctx, purge, credential, &url, None, now).await,
         Offer::Opened => {
             let (env, soft) = (env.clone(), purge.soft);
-            ctx.wait_until(async move { write_window(&env, soft, now).await });
+            let (label, site) = (credential_label(credential.scheme()), site_of(url.as_str()));
+            ctx.wait_until(async move { write_window(&env, soft, now, label, site).await });
         }
         Offer::Joined => {}
     }
@@ -101,13 +103,21 @@ thread_local! {
 
 /// Writes the burst window (hard or `soft`) to the ledger once it is due, in one append; when
 /// the ledger fails, the window is applied here and kept for retrying (`ledger::keep_pending`).
-/// `opened_at`: when the window's first purge was taken.
-async fn write_window(env: &Env, soft: bool, opened_at: Time) {
+/// `opened_at`: when the window's first purge was taken; `credential` and `site`: the budget
+/// and the site of that purge.
+async fn write_window(env: &Env, soft: bool, opened_at: Time, credential: &str, site: Option<String>) {
     loop {
         let now = crate::now();
         match BURST.with(|b| b.borrow_mut().take_due(soft, now)) {
             Ok(targets) => {
-                let order = AppendOrder { targets, soft, nonce: Some(ledger::retry_key()) };
+                let order = AppendOrder {
+                    targets,
+                    soft,
+                    nonce: Some(ledger::retry_key()),
+                    signed_at: None,
+                    credential: Some(credential.to_owned()),
+                    site,
+                };
                 match ledger::append(env, &order).await {
                     Ok(answer) => ledger::apply_own(&answer, opened_at),
                     Err(e) => {
@@ -132,7 +142,7 @@ pub(super) async fn run_purge(
     purge: PurgeRequest,
     credential: Credential,
     base: &rulecache::http::Url,
-    nonce: Option<String>,
+    signed: Option<SignedNonce>,
     now: Time,
 ) -> Result<Response> {
     let policy = policy_store::active(env, now).await;
@@ -149,11 +159,19 @@ pub(super) async fn run_purge(
     // Record it globally first. A signed request's signature is its nonce (the ledger applies
     // it once, whichever isolate it reaches); any other purge gets a random one, so that a
     // retry of a write that did land is recognised.
+    // Its signing time goes with a signature: the ledger records it only while it can still
+    // tell a replay from the first use. The budget is the credential's; tags collapse into the
+    // site the purge was asked for when the budget is spent.
+    let signed_at = signed.as_ref().and_then(|s| s.signed_at);
+    let nonce = signed.map(|s| s.nonce);
     let signed = nonce.is_some();
     let order = AppendOrder {
         targets: targets.clone(),
         soft: purge.soft,
         nonce: nonce.or_else(|| Some(ledger::retry_key())),
+        signed_at,
+        credential: Some(credential_label(credential.scheme()).to_owned()),
+        site: site_of(base.as_str()),
     };
     let id = match ledger::append(env, &order).await {
         Ok(answer) => {

@@ -22,7 +22,7 @@ use rulecache::purge::fanout::{
     self, Outcome, PendingAppends, Plan, Refresh, Refresher, SharedAnswer, REFRESH_GIVE_UP_MS,
 };
 use rulecache::purge::ledger::{
-    AppendAnswer, AppendOrder, LedgerCopy, LedgerError, Progress, SinceAnswer, Target, Unrecorded,
+    AppendAnswer, AppendOrder, LedgerCopy, LedgerError, Progress, Seen, SinceAnswer, Target, Unrecorded,
 };
 
 const BINDING: &str = "PURGE_LEDGER";
@@ -57,7 +57,7 @@ pub fn effect(meta: &Meta, now: Time) -> Purged {
 /// it sent after that postdates the purge (the purger sends it after the change), so it is
 /// not purged again whatever the clocks say.
 pub fn apply_own(answer: &AppendAnswer, taken_at: Time) {
-    COPY.with(|c| c.borrow_mut().apply_own(&answer.epoch, &answer.records, taken_at));
+    COPY.with(|c| c.borrow_mut().apply_own(answer, taken_at));
 }
 
 /// Applies a purge the ledger has not taken (yet) to this isolate only.
@@ -135,9 +135,16 @@ async fn refresh(env: &Env, blocking: bool) -> Outcome {
     if !blocking {
         flush_pending(env).await;
     }
+    // The first answer may be the location's shared one; the pages after it follow back to back.
+    let mut next: Option<Plan> = None;
     for _ in 0..MAX_ROUNDS {
-        let shared = read_shared().await;
-        let plan = COPY.with(|c| fanout::plan(&c.borrow(), shared.as_ref(), now()));
+        let (plan, shared) = match next.take() {
+            Some(plan) => (plan, None),
+            None => {
+                let shared = read_shared().await;
+                (COPY.with(|c| fanout::plan(&c.borrow(), shared.as_ref(), now())), shared)
+            }
+        };
         let progress = match (plan, shared) {
             (Plan::UseShared, Some(s)) => {
                 let at = now();
@@ -151,7 +158,8 @@ async fn refresh(env: &Env, blocking: bool) -> Outcome {
                     write_shared(&s).await;
                 }
                 let sent_at = now();
-                let answer = match fetch_since(env, since).await {
+                let seen = COPY.with(|c| c.borrow().seen());
+                let answer = match fetch_since(env, since, seen.as_ref()).await {
                     Ok(a) => a,
                     Err(e) => {
                         console_error!("rulecache: the purge ledger could not be read: {e}");
@@ -171,6 +179,7 @@ async fn refresh(env: &Env, blocking: bool) -> Outcome {
             COPY.with(|c| c.borrow_mut().compact(at, MAX_ENTRY_LIFETIME_MS));
             return Outcome::Success;
         }
+        next = COPY.with(|c| fanout::plan_after(&c.borrow(), progress));
     }
     Outcome::Failure
 }
@@ -192,9 +201,16 @@ async fn write_shared(shared: &SharedAnswer) {
     }
 }
 
-async fn fetch_since(env: &Env, since: u64) -> Result<SinceAnswer> {
+/// Asks the ledger for the records after `since`, telling it where the copy stands (`seen`),
+/// so that it can tell when its own rows went back.
+async fn fetch_since(env: &Env, since: u64, seen: Option<&Seen>) -> Result<SinceAnswer> {
     let stub = env.durable_object(BINDING)?.get_by_name(OBJECT_NAME)?;
-    let mut resp = stub.fetch_with_str(&format!("https://ledger/since?seq={since}")).await?;
+    let mut url = format!("https://ledger/since?seq={since}");
+    if let Some(seen) = seen {
+        let enc = |s: &str| String::from(js_sys::encode_uri_component(s));
+        url.push_str(&format!("&epoch={}&cursor={}&chain={}", enc(&seen.epoch), seen.seq, enc(&seen.chain)));
+    }
+    let mut resp = stub.fetch_with_str(&url).await?;
     if resp.status_code() != 200 {
         return Err(Error::RustError(format!(
             "status {}: {}",

@@ -12,17 +12,35 @@ use super::{retry_key, MAX_ENTRY_LIFETIME_MS};
 use crate::now;
 use rulecache::http::{hex, Time};
 use rulecache::purge::ledger::{
-    AppendOrder, Head, Ledger, LedgerError, LedgerRows, PurgeRecord, RowsWrite, Target,
+    AppendOrder, BudgetLimits, Head, Ledger, LedgerError, LedgerRows, PurgeRecord, RowsWrite, Seen, Target,
 };
 
 const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS ledger_head (id INTEGER PRIMARY KEY CHECK (id = 1), epoch TEXT NOT NULL, last_seq INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS purge_records (seq INTEGER PRIMARY KEY, purge_id TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL, soft INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS ledger_head (id INTEGER PRIMARY KEY CHECK (id = 1), epoch TEXT NOT NULL, last_seq INTEGER NOT NULL, chain TEXT NOT NULL DEFAULT '')",
+    "CREATE TABLE IF NOT EXISTS purge_records (seq INTEGER PRIMARY KEY, purge_id TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL, soft INTEGER NOT NULL, chain TEXT NOT NULL DEFAULT '')",
     "CREATE INDEX IF NOT EXISTS purge_records_at ON purge_records (at)",
     "CREATE INDEX IF NOT EXISTS purge_records_kind ON purge_records (kind, target)",
     "CREATE TABLE IF NOT EXISTS purge_nonces (nonce TEXT PRIMARY KEY, expires INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS purge_nonces_expires ON purge_nonces (expires)",
 ];
+
+/// Columns added since the first schema: added to a ledger written before them (an error
+/// means the column is there already). Its rows get a chain from the core when it is loaded.
+const MIGRATIONS: &[&str] = &[
+    "ALTER TABLE ledger_head ADD COLUMN chain TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE purge_records ADD COLUMN chain TEXT NOT NULL DEFAULT ''",
+];
+
+/// Whether a table has a column (`PRAGMA table_info`).
+fn has_column(sql: &SqlStorage, table: &str, column: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Column {
+        name: String,
+    }
+    sql.exec(&format!("PRAGMA table_info({table})"), None)
+        .and_then(|c| c.to_array::<Column>())
+        .is_ok_and(|cols| cols.iter().any(|c| c.name == column))
+}
 
 /// The ledger's rows in the object's SQLite storage.
 struct SqlRows {
@@ -33,6 +51,8 @@ struct SqlRows {
 struct HeadRow {
     epoch: String,
     last_seq: f64,
+    #[serde(default)]
+    chain: String,
 }
 
 #[derive(Deserialize)]
@@ -43,6 +63,8 @@ struct RecordRow {
     kind: String,
     target: String,
     soft: f64,
+    #[serde(default)]
+    chain: String,
 }
 
 fn int(v: u64) -> SqlStorageValue {
@@ -58,10 +80,14 @@ impl LedgerRows for SqlRows {
         let rows: Vec<HeadRow> = self
             .storage
             .sql()
-            .exec("SELECT epoch, last_seq FROM ledger_head WHERE id = 1", None)
+            .exec("SELECT epoch, last_seq, chain FROM ledger_head WHERE id = 1", None)
             .and_then(|c| c.to_array())
             .map_err(text)?;
-        Ok(rows.into_iter().next().map(|r| Head { epoch: r.epoch, last_seq: r.last_seq as u64 }))
+        Ok(rows.into_iter().next().map(|r| Head {
+            epoch: r.epoch,
+            last_seq: r.last_seq as u64,
+            chain: r.chain,
+        }))
     }
 
     fn records(
@@ -74,7 +100,7 @@ impl LedgerRows for SqlRows {
             .storage
             .sql()
             .exec(
-                "SELECT seq, purge_id, at, kind, target, soft FROM purge_records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                "SELECT seq, purge_id, at, kind, target, soft, chain FROM purge_records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
                 vec![int(after), int(through), int(limit as u64)],
             )
             .and_then(|c| c.to_array())
@@ -89,9 +115,24 @@ impl LedgerRows for SqlRows {
                     at: r.at as u64,
                     target,
                     soft: r.soft != 0.0,
+                    chain: r.chain,
                 })
             })
             .collect()
+    }
+
+    fn chain_at(&self, seq: u64) -> std::result::Result<Option<String>, String> {
+        #[derive(Deserialize)]
+        struct Chain {
+            chain: String,
+        }
+        let rows: Vec<Chain> = self
+            .storage
+            .sql()
+            .exec("SELECT chain FROM purge_records WHERE seq = ?", vec![int(seq)])
+            .and_then(|c| c.to_array())
+            .map_err(text)?;
+        Ok(rows.into_iter().next().map(|r| r.chain).filter(|c| !c.is_empty()))
     }
 
     fn nonce_seen(&self, nonce: &[u8], now: Time) -> std::result::Result<bool, String> {
@@ -117,12 +158,16 @@ impl LedgerRows for SqlRows {
         let write = write.clone();
         transaction_sync(&self.storage, move || {
             sql.exec(
-                "INSERT INTO ledger_head (id, epoch, last_seq) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq",
-                vec![SqlStorageValue::String(write.head.epoch.clone()), int(write.head.last_seq)],
+                "INSERT INTO ledger_head (id, epoch, last_seq, chain) VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq, chain = excluded.chain",
+                vec![
+                    SqlStorageValue::String(write.head.epoch.clone()),
+                    int(write.head.last_seq),
+                    SqlStorageValue::String(write.head.chain.clone()),
+                ],
             )?;
             for r in &write.records {
                 sql.exec(
-                    "INSERT INTO purge_records (seq, purge_id, at, kind, target, soft) VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO purge_records (seq, purge_id, at, kind, target, soft, chain) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     vec![
                         int(r.seq),
                         SqlStorageValue::String(r.id.clone()),
@@ -130,16 +175,21 @@ impl LedgerRows for SqlRows {
                         SqlStorageValue::String(r.target.kind().to_owned()),
                         SqlStorageValue::String(r.target.value().to_owned()),
                         SqlStorageValue::Integer(i64::from(r.soft)),
+                        SqlStorageValue::String(r.chain.clone()),
                     ],
                 )?;
             }
             if let Some(n) = &write.nonce {
                 sql.exec(
-                    "INSERT OR REPLACE INTO purge_nonces (nonce, expires) VALUES (?, ?)",
+                    "INSERT INTO purge_nonces (nonce, expires) VALUES (?, ?) ON CONFLICT(nonce) DO UPDATE SET expires = MAX(expires, excluded.expires)",
                     vec![SqlStorageValue::String(hex(&n.nonce)), int(n.expires)],
                 )?;
             }
-            sql.exec("DELETE FROM purge_records WHERE at < ?", vec![int(write.delete_records_before)])?;
+            // The record at the head is kept: its chain is where the next answer starts.
+            sql.exec(
+                "DELETE FROM purge_records WHERE at < ? AND seq < ?",
+                vec![int(write.delete_records_before), int(write.head.last_seq)],
+            )?;
             sql.exec("DELETE FROM purge_nonces WHERE expires < ?", vec![int(write.delete_nonces_before)])?;
             Ok(())
         })
@@ -177,6 +227,13 @@ impl PurgeLedger {
             for statement in SCHEMA {
                 sql.exec(statement, None)?;
             }
+            for (statement, (table, column)) in
+                MIGRATIONS.iter().zip([("ledger_head", "chain"), ("purge_records", "chain")])
+            {
+                if !has_column(&sql, table, column) {
+                    sql.exec(statement, None)?;
+                }
+            }
             self.schema_ready.set(true);
         }
         Ok(SqlRows { storage })
@@ -188,10 +245,16 @@ fn ledger_error(e: &LedgerError) -> Result<Response> {
 }
 
 impl DurableObject for PurgeLedger {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
+        // `PURGE_BUDGETS` resizes the ledger's budgets (see `BudgetLimits::from_setting`).
+        let limits = env
+            .var("PURGE_BUDGETS")
+            .ok()
+            .and_then(|v| BudgetLimits::from_setting(&v.to_string()))
+            .unwrap_or_default();
         Self {
             state,
-            ledger: RefCell::new(Ledger::new(MAX_ENTRY_LIFETIME_MS)),
+            ledger: RefCell::new(Ledger::with_budgets(MAX_ENTRY_LIFETIME_MS, limits)),
             schema_ready: Cell::new(false),
         }
     }
@@ -205,12 +268,18 @@ impl DurableObject for PurgeLedger {
         };
         match (req.method(), url.path()) {
             (Method::Get, "/since") => {
-                let since = url
-                    .query_pairs()
-                    .find(|(k, _)| k == "seq")
-                    .and_then(|(_, v)| v.parse::<u64>().ok())
-                    .unwrap_or(0);
-                let answer = self.ledger.borrow_mut().since(&rows, since);
+                let param =
+                    |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+                let since = param("seq").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+                // Where the asking copy stands: the ledger compares it with its rows.
+                let seen = match (param("epoch"), param("cursor").and_then(|v| v.parse::<u64>().ok())) {
+                    (Some(epoch), Some(seq)) => {
+                        Some(Seen { epoch, seq, chain: param("chain").unwrap_or_default() })
+                    }
+                    _ => None,
+                };
+                let epoch = format!("e-{now}-{}", retry_key());
+                let answer = self.ledger.borrow_mut().since_checked(&mut rows, since, seen.as_ref(), &epoch);
                 match answer {
                     Ok(a) => Response::from_json(&a),
                     Err(e) => ledger_error(&e),

@@ -18,6 +18,27 @@
 //! another epoch (the storage was lost or replaced) or a head below its own cursor starts over
 //! from sequence 0, keeping what it already knows (a purge is never unlearned).
 //!
+//! **Chain.** A restored ledger (a storage restore, a point-in-time recovery) keeps its epoch
+//! and gives out again sequence numbers some copies have already read past: a head that went
+//! back and moved on again is not below their cursor, and "after my cursor" would skip the
+//! records written in between. So every record carries a chain value, a digest of the
+//! previous record's chain and its own fields ([`chain_next`]): two histories that differ
+//! anywhere up to a sequence number have different chains there. Each answer names the chain
+//! at the sequence number it starts after (its `anchor`) and at its end; a copy remembers the
+//! chain at its cursor and, when the ledger's differs, the history it read was rewritten: it
+//! starts over from 0 and, until it is complete again, has every entry it holds revalidated
+//! ([`Effect::Unverified`]) rather than served. The ledger itself changes its epoch when it
+//! notices its own rows went back: below the head it gave out last, or below (or different
+//! from) the position a copy reports having read ([`Ledger::since_checked`]).
+//!
+//! **Budgets.** Every purge costs a row that lives as long as a stored entry and a target in
+//! the copy of every isolate. A credential may record [`CREDENTIAL_BURST_TARGETS`] distinct
+//! targets at once, refilled at [`CREDENTIAL_TARGETS_PER_MINUTE`]; all credentials together
+//! [`GLOBAL_BURST_TARGETS`], refilled at [`GLOBAL_TARGETS_PER_MINUTE`] ([`Budgets`]). An
+//! order beyond its budget is not refused: it collapses into one coarse record per site it
+//! touches, a prefix of the whole site (`scheme://host/`, soft or hard as asked: "everything
+//! on this site stored before now"), which purges at least what the order asked for.
+//!
 //! **Cursor.** A copy's cursor only moves over a contiguous prefix of sequence numbers: over
 //! an answer to "everything after my cursor", or over records learned out of band (the answer
 //! to this isolate's own purge) when they directly follow it. Records learned out of band past
@@ -36,8 +57,9 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use crate::http::{unhex, Time};
+use crate::http::{hex, unhex, Time};
 
 pub use super::refusal::{LedgerError, Unrecorded};
 pub use copy::{Effect, LedgerCopy, Progress};
@@ -62,6 +84,28 @@ pub const MAX_APPEND_TARGETS: usize = 50_000;
 /// How long a nonce (a signed request's signature, or a purge's retry key) is remembered:
 /// a signed request is accepted within 300 s either side of the ledger's clock.
 pub const NONCE_LIFETIME_MS: Time = 2 * super::auth::MAX_CLOCK_SKEW_SECS * 1000 + 60_000;
+/// A signed purge is recorded at most this long after the time it was signed at: a location
+/// that took it while the ledger was unreachable retries within that time, and the ledger
+/// remembers its signature at least until then, so a replay taken elsewhere meanwhile is
+/// refused whichever of the two reaches the ledger first. Later, nothing could tell the
+/// replay from the first use: the order is refused ([`LedgerError::BadOrder`]).
+pub const SIGNED_RECORD_WINDOW_MS: Time = NONCE_LIFETIME_MS;
+/// Distinct targets one credential may record at once (one API purge of 1,000 URLs expanded
+/// to its purge paths fits).
+pub const CREDENTIAL_BURST_TARGETS: u64 = 5_000;
+/// … refilled at this rate.
+pub const CREDENTIAL_TARGETS_PER_MINUTE: u64 = 1_000;
+/// Distinct targets all credentials together may record at once.
+pub const GLOBAL_BURST_TARGETS: u64 = 20_000;
+/// … refilled at this rate.
+pub const GLOBAL_TARGETS_PER_MINUTE: u64 = 5_000;
+/// The most credentials whose budget the ledger tracks; beyond, the one closest to full is
+/// forgotten (a full budget is what a forgotten one starts with).
+pub const MAX_BUDGETED_CREDENTIALS: usize = 1_024;
+/// The most distinct targets an isolate's copy holds (about 130 bytes each with the index:
+/// some 13 MB of an isolate's 128 MB). Past it, the oldest collapse into one "purged before"
+/// mark for every site (see [`LedgerCopy`]).
+pub const MAX_COPY_TARGETS: usize = 100_000;
 
 /// What a purge record reaches.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -133,10 +177,42 @@ pub struct PurgeRecord {
     /// Soft purge: mark stale and revalidate instead of removing.
     #[serde(default, skip_serializing_if = "is_false")]
     pub soft: bool,
+    /// The ledger's chain at this record ([`chain_next`] of the previous one's).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub chain: String,
 }
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+/// The chain value of `record` after a record whose chain is `previous` (`""` before the
+/// first record of a ledger): 16 bytes of SHA-256 over the previous chain and every field of
+/// the record, as hex. Two histories that differ at or before a sequence number differ there.
+pub fn chain_next(previous: &str, record: &PurgeRecord) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        previous,
+        &record.seq.to_string(),
+        &record.id,
+        &record.at.to_string(),
+        record.target.kind(),
+        record.target.value(),
+        if record.soft { "soft" } else { "hard" },
+    ] {
+        h.update(part.len().to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    hex(h.finalize().get(..16).unwrap_or_default())
+}
+
+/// The chain a ledger written before records carried one starts from: any value no record
+/// can have had, named after the new epoch.
+fn chain_seed(epoch: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"rulecache ledger seed\n");
+    h.update(epoch.as_bytes());
+    hex(h.finalize().get(..16).unwrap_or_default())
 }
 
 /// The ledger's identity and position.
@@ -146,6 +222,18 @@ pub struct Head {
     pub epoch: String,
     /// The highest sequence number given out (compaction does not lower it).
     pub last_seq: u64,
+    /// The chain at `last_seq` (kept when the record itself is compacted away).
+    #[serde(default)]
+    pub chain: String,
+}
+
+/// Where a copy stands: the epoch it counts in, its cursor and the chain there. Sent with a
+/// refresh so the ledger can tell that its own rows went back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    pub epoch: String,
+    pub seq: u64,
+    pub chain: String,
 }
 
 /// A nonce row: signature bytes (or a retry key) and until when it is remembered.
@@ -175,6 +263,9 @@ pub trait LedgerRows {
     fn head(&self) -> Result<Option<Head>, String>;
     /// Up to `limit` records with `after < seq <= through`, ascending.
     fn records(&self, after: u64, through: u64, limit: usize) -> Result<Vec<PurgeRecord>, String>;
+    /// The chain at record `seq`; `None` when no such row is held (compacted, never written,
+    /// or written before records carried a chain).
+    fn chain_at(&self, seq: u64) -> Result<Option<String>, String>;
     /// Whether `nonce` is remembered and has not expired at `now`.
     fn nonce_seen(&self, nonce: &[u8], now: Time) -> Result<bool, String>;
     /// Writes all of `write`, or nothing.
@@ -199,6 +290,11 @@ impl LedgerRows for MemoryRows {
         Ok(self.records.iter().skip(start).take_while(|r| r.seq <= through).take(limit).cloned().collect())
     }
 
+    fn chain_at(&self, seq: u64) -> Result<Option<String>, String> {
+        let at = self.records.partition_point(|r| r.seq < seq);
+        Ok(self.records.get(at).filter(|r| r.seq == seq && !r.chain.is_empty()).map(|r| r.chain.clone()))
+    }
+
     fn nonce_seen(&self, nonce: &[u8], now: Time) -> Result<bool, String> {
         Ok(self.nonces.get(nonce).is_some_and(|expires| *expires >= now))
     }
@@ -206,9 +302,11 @@ impl LedgerRows for MemoryRows {
     fn commit(&mut self, write: &RowsWrite) -> Result<(), String> {
         self.head = Some(write.head.clone());
         self.records.extend(write.records.iter().cloned());
-        self.records.retain(|r| r.at >= write.delete_records_before);
+        let last = write.head.last_seq;
+        self.records.retain(|r| r.at >= write.delete_records_before || r.seq == last);
         if let Some(n) = &write.nonce {
-            self.nonces.insert(n.nonce.clone(), n.expires);
+            let kept = self.nonces.get(&n.nonce).copied().unwrap_or(0);
+            self.nonces.insert(n.nonce.clone(), n.expires.max(kept));
         }
         self.nonces.retain(|_, expires| *expires >= write.delete_nonces_before);
         Ok(())
@@ -226,6 +324,58 @@ pub struct AppendOrder {
     /// key: the ledger refuses to apply the same bytes twice.
     #[serde(default)]
     pub nonce: Option<String>,
+    /// A signed request's signing time (its timestamp, in milliseconds): the ledger records
+    /// it only within [`SIGNED_RECORD_WINDOW_MS`] of it and remembers its nonce until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_at: Option<Time>,
+    /// The budget the order is counted against ([`credential_label`]); none is a budget of
+    /// its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+    /// The site the purge was asked for, as a primary-key prefix `scheme://host[:port]/`: the
+    /// coarse record tag targets collapse into when the order is beyond its budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+}
+
+/// The budget label of a credential: its scheme (every holder of the one purge secret is one
+/// credential).
+pub fn credential_label(scheme: super::auth::Scheme) -> &'static str {
+    use super::auth::Scheme;
+    match scheme {
+        Scheme::Bearer => "bearer",
+        Scheme::Signed => "signed",
+        Scheme::Basic => "basic",
+        Scheme::Address => "address",
+    }
+}
+
+/// A signed request's guard against replay in the ledger: its signature bytes as hex and the
+/// time it was signed at (its timestamp, in milliseconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedNonce {
+    pub nonce: String,
+    pub signed_at: Option<Time>,
+}
+
+impl SignedNonce {
+    /// The nonce of a signed request (none for any other).
+    pub fn of(headers: &crate::http::Headers) -> Option<SignedNonce> {
+        let bytes = super::auth::signature_bytes_of(headers)?;
+        let signed_at = headers
+            .get(super::auth::TIMESTAMP_HEADER)
+            .and_then(|t| t.trim().parse::<u64>().ok())
+            .map(|secs| secs.saturating_mul(1000));
+        Some(SignedNonce { nonce: hex(&bytes), signed_at })
+    }
+}
+
+/// The site of a primary key or primary-key prefix, `scheme://host[:port]/`; `None` when it
+/// names no host.
+pub fn site_of(key: &str) -> Option<String> {
+    let (scheme, rest) = key.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next().filter(|h| !h.is_empty())?;
+    Some(format!("{scheme}://{host}/"))
 }
 
 /// The ledger's answer to an append.
@@ -235,6 +385,12 @@ pub struct AppendAnswer {
     pub epoch: String,
     pub records: Vec<PurgeRecord>,
     pub last_seq: u64,
+    /// The chain just before the first record (at `records[0].seq - 1`).
+    #[serde(default)]
+    pub anchor: String,
+    /// The order was beyond its budget: `records` are the coarse records it collapsed into.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub collapsed: bool,
 }
 
 /// The ledger's answer to "the records after `from`".
@@ -251,34 +407,229 @@ pub struct SinceAnswer {
     /// More records follow `to`: ask again after it.
     #[serde(default)]
     pub more: bool,
+    /// The chain at `from` (`""` for 0); `None` when the ledger no longer holds that record.
+    #[serde(default)]
+    pub anchor: Option<String>,
+    /// The chain at `to`.
+    #[serde(default)]
+    pub chain: String,
+}
+
+/// One budget: up to `burst` targets at once, refilled at `per_minute`. Counted in
+/// thousandths of a target so that a refill of a few milliseconds is not lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Bucket {
+    milli: u64,
+    at: Time,
+}
+
+impl Bucket {
+    fn full(burst: u64, now: Time) -> Self {
+        Bucket { milli: burst.saturating_mul(1000), at: now }
+    }
+
+    fn refill(&mut self, burst: u64, per_minute: u64, now: Time) {
+        let elapsed = now.saturating_sub(self.at);
+        // per_minute targets per 60,000 ms = per_minute / 60 thousandths per ms.
+        let gained = elapsed.saturating_mul(per_minute) / 60;
+        self.milli = self.milli.saturating_add(gained).min(burst.saturating_mul(1000));
+        self.at = self.at.max(now);
+    }
+
+    fn has(&self, n: u64) -> bool {
+        self.milli >= n.saturating_mul(1000)
+    }
+
+    fn take(&mut self, n: u64) {
+        self.milli = self.milli.saturating_sub(n.saturating_mul(1000));
+    }
+}
+
+/// The ledger's budgets: one per credential label and one for all together (see the module's
+/// "Budgets"). Held in the object's memory: a restarted object starts with full budgets.
+#[derive(Debug, Clone)]
+pub struct Budgets {
+    credentials: HashMap<String, Bucket>,
+    global: Option<Bucket>,
+    limits: BudgetLimits,
+}
+
+/// The sizes of [`Budgets`], in distinct targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetLimits {
+    pub credential_burst: u64,
+    pub credential_per_minute: u64,
+    pub global_burst: u64,
+    pub global_per_minute: u64,
+}
+
+impl Default for BudgetLimits {
+    fn default() -> Self {
+        BudgetLimits {
+            credential_burst: CREDENTIAL_BURST_TARGETS,
+            credential_per_minute: CREDENTIAL_TARGETS_PER_MINUTE,
+            global_burst: GLOBAL_BURST_TARGETS,
+            global_per_minute: GLOBAL_TARGETS_PER_MINUTE,
+        }
+    }
+}
+
+impl BudgetLimits {
+    /// The limits from the `PURGE_BUDGETS` setting: four whole numbers separated by commas,
+    /// `credential burst, credential per minute, global burst, global per minute`. `None` for
+    /// anything else (the defaults apply).
+    pub fn from_setting(text: &str) -> Option<BudgetLimits> {
+        let n: Vec<u64> = text.split(',').map(|p| p.trim().parse::<u64>()).collect::<Result<_, _>>().ok()?;
+        match n.as_slice() {
+            [a, b, c, d] => Some(BudgetLimits {
+                credential_burst: *a,
+                credential_per_minute: *b,
+                global_burst: *c,
+                global_per_minute: *d,
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl Budgets {
+    pub fn new(limits: BudgetLimits) -> Self {
+        Budgets { credentials: HashMap::new(), global: None, limits }
+    }
+
+    /// Whether `n` more distinct targets fit the budgets of `credential` and of all at `now`;
+    /// when they do, they are taken.
+    pub fn take(&mut self, credential: &str, n: u64, now: Time) -> bool {
+        let l = self.limits;
+        let global = self.global.get_or_insert_with(|| Bucket::full(l.global_burst, now));
+        global.refill(l.global_burst, l.global_per_minute, now);
+        if !self.credentials.contains_key(credential) && self.credentials.len() >= MAX_BUDGETED_CREDENTIALS {
+            for b in self.credentials.values_mut() {
+                b.refill(l.credential_burst, l.credential_per_minute, now);
+            }
+            let fullest = self.credentials.iter().max_by_key(|(_, b)| b.milli).map(|(k, _)| k.clone());
+            if let Some(k) = fullest {
+                self.credentials.remove(&k);
+            }
+        }
+        let own = self
+            .credentials
+            .entry(credential.to_owned())
+            .or_insert_with(|| Bucket::full(l.credential_burst, now));
+        own.refill(l.credential_burst, l.credential_per_minute, now);
+        let fits = own.has(n) && global.has(n);
+        if fits {
+            own.take(n);
+            global.take(n);
+        }
+        fits
+    }
+
+    /// Takes `n` targets whether they fit or not (the coarse records of a collapsed order).
+    pub fn charge(&mut self, credential: &str, n: u64) {
+        if let Some(b) = self.credentials.get_mut(credential) {
+            b.take(n);
+        }
+        if let Some(g) = self.global.as_mut() {
+            g.take(n);
+        }
+    }
+}
+
+/// The coarse targets an order beyond its budget collapses into: a prefix of every site it
+/// touches (`scheme://host/`: everything stored for that site), the order's own site for its
+/// tags. `None` when it names no site at all.
+pub fn collapse(order: &AppendOrder) -> Option<Vec<Target>> {
+    let mut sites = std::collections::BTreeSet::new();
+    for t in &order.targets {
+        match t {
+            Target::Url(v) | Target::Prefix(v) => {
+                if let Some(s) = site_of(v) {
+                    sites.insert(s);
+                }
+            }
+            Target::Tag(_) => {
+                if let Some(s) = order.site.as_deref().and_then(site_of) {
+                    sites.insert(s);
+                }
+            }
+        }
+    }
+    if let Some(s) = order.site.as_deref().and_then(site_of).filter(|_| sites.is_empty()) {
+        sites.insert(s);
+    }
+    (!sites.is_empty()).then(|| sites.into_iter().map(Target::Prefix).collect())
 }
 
 /// The authoritative ledger, run by the Durable Object over its rows. It remembers the head
-/// it last read or wrote; the rows are the truth, and the head is replaced only after a
-/// write succeeded.
+/// it last read or wrote; the rows are the truth, read again for every request, and the
+/// head is replaced only after a write succeeded. When the rows are found below the head it
+/// remembers (in the same epoch), they were restored from an older copy: the ledger changes
+/// its epoch.
 #[derive(Debug, Clone)]
 pub struct Ledger {
     head: Option<Head>,
     max_entry_lifetime_ms: Time,
+    budgets: Budgets,
 }
 
 impl Ledger {
     /// A ledger whose records are spent `max_entry_lifetime_ms` after their time (every
-    /// stored entry has left storage by then).
+    /// stored entry has left storage by then), with the default budgets.
     pub fn new(max_entry_lifetime_ms: Time) -> Self {
-        Self { head: None, max_entry_lifetime_ms }
+        Self::with_budgets(max_entry_lifetime_ms, BudgetLimits::default())
     }
 
-    fn load(&mut self, rows: &dyn LedgerRows) -> Result<Option<Head>, LedgerError> {
-        if self.head.is_none() {
-            self.head = rows.head().map_err(LedgerError::Storage)?;
+    /// … with budgets of the given sizes.
+    pub fn with_budgets(max_entry_lifetime_ms: Time, limits: BudgetLimits) -> Self {
+        Self { head: None, max_entry_lifetime_ms, budgets: Budgets::new(limits) }
+    }
+
+    /// Reads the head from the rows and compares it with the one remembered: rows below it
+    /// (or at it with another chain), in the same epoch, went back; rows written before
+    /// records carried a chain get one. Either way the ledger moves to `new_epoch`.
+    fn load(&mut self, rows: &mut dyn LedgerRows, new_epoch: &str) -> Result<Option<Head>, LedgerError> {
+        let stored = rows.head().map_err(LedgerError::Storage)?;
+        let Some(row) = stored else {
+            // Never written (or every row lost): the first append names a new epoch.
+            self.head = None;
+            return Ok(None);
+        };
+        let regressed = self.head.as_ref().is_some_and(|mem| {
+            mem.epoch == row.epoch
+                && (row.last_seq < mem.last_seq || row.last_seq == mem.last_seq && row.chain != mem.chain)
+        });
+        let unchained = row.chain.is_empty() && row.last_seq > 0;
+        if regressed || unchained {
+            let chain = if unchained { chain_seed(new_epoch) } else { row.chain.clone() };
+            return self
+                .change_epoch(rows, Head { epoch: new_epoch.to_owned(), last_seq: row.last_seq, chain });
         }
-        Ok(self.head.clone())
+        self.head = Some(row.clone());
+        Ok(Some(row))
+    }
+
+    fn change_epoch(&mut self, rows: &mut dyn LedgerRows, head: Head) -> Result<Option<Head>, LedgerError> {
+        let write = RowsWrite {
+            head,
+            records: Vec::new(),
+            nonce: None,
+            delete_records_before: 0,
+            delete_nonces_before: 0,
+        };
+        if let Err(e) = rows.commit(&write) {
+            self.head = None;
+            return Err(LedgerError::Storage(e));
+        }
+        self.head = Some(write.head.clone());
+        Ok(Some(write.head))
     }
 
     /// Records one purge of `order.targets` at `now`, one row per distinct target with
-    /// increasing sequence numbers, in one write. `new_epoch` names the ledger when it is
-    /// written for the first time. Nothing changes when the write fails.
+    /// increasing sequence numbers, in one write; an order beyond its budget is recorded as
+    /// the coarse records it collapses into ([`collapse`]). `new_epoch` names the ledger when
+    /// it is written for the first time (or its rows are found to have gone back). Nothing
+    /// changes when the write fails.
     pub fn append(
         &mut self,
         rows: &mut dyn LedgerRows,
@@ -292,6 +643,12 @@ impl Ledger {
                 order.targets.len()
             )));
         }
+        if order.signed_at.is_some_and(|t| now > t.saturating_add(SIGNED_RECORD_WINDOW_MS)) {
+            return Err(LedgerError::BadOrder(format!(
+                "a signed purge is recorded within {} s of its timestamp: sign it again",
+                SIGNED_RECORD_WINDOW_MS / 1000
+            )));
+        }
         let nonce = match &order.nonce {
             Some(hex) => Some(
                 unhex(hex.trim())
@@ -300,36 +657,62 @@ impl Ledger {
             ),
             None => None,
         };
-        let head = self.load(rows)?;
+        let head = self.load(rows, new_epoch)?;
         if let Some(n) = &nonce {
             if rows.nonce_seen(n, now).map_err(LedgerError::Storage)? {
                 return Err(LedgerError::Replayed);
             }
         }
-        let (epoch, mut last_seq) = match head {
-            Some(h) => (h.epoch, h.last_seq),
-            None => (new_epoch.to_owned(), 0),
-        };
-        let id = format!("p-{}-{}", last_seq.saturating_add(1), now);
-        let mut records: Vec<PurgeRecord> = Vec::with_capacity(order.targets.len());
+        let mut distinct: Vec<&Target> = Vec::with_capacity(order.targets.len());
         let mut seen = std::collections::HashSet::with_capacity(order.targets.len());
         for target in &order.targets {
-            if !seen.insert(target) {
-                continue;
+            if seen.insert(target) {
+                distinct.push(target);
             }
+        }
+        let credential = order.credential.as_deref().unwrap_or("");
+        let collapsed = if self.budgets.take(credential, distinct.len() as u64, now) {
+            None
+        } else {
+            let coarse = collapse(order).ok_or_else(|| {
+                LedgerError::BadOrder("the purge budget is spent and the order names no site".to_owned())
+            })?;
+            self.budgets.charge(credential, coarse.len() as u64);
+            Some(coarse)
+        };
+        let targets: Vec<&Target> = match &collapsed {
+            Some(coarse) => coarse.iter().collect(),
+            None => distinct,
+        };
+        let (epoch, mut last_seq, mut chain) = match head {
+            Some(h) => (h.epoch, h.last_seq, h.chain),
+            None => (new_epoch.to_owned(), 0, String::new()),
+        };
+        let anchor = chain.clone();
+        let id = format!("p-{}-{}", last_seq.saturating_add(1), now);
+        let mut records: Vec<PurgeRecord> = Vec::with_capacity(targets.len());
+        for target in targets {
             last_seq = last_seq.saturating_add(1);
-            records.push(PurgeRecord {
+            let mut record = PurgeRecord {
                 seq: last_seq,
                 id: id.clone(),
                 at: now,
                 target: target.clone(),
                 soft: order.soft,
-            });
+                chain: String::new(),
+            };
+            record.chain = chain_next(&chain, &record);
+            chain.clone_from(&record.chain);
+            records.push(record);
         }
+        let remember_until = order
+            .signed_at
+            .map_or(0, |t| t.saturating_add(SIGNED_RECORD_WINDOW_MS))
+            .max(now.saturating_add(NONCE_LIFETIME_MS));
         let write = RowsWrite {
-            head: Head { epoch: epoch.clone(), last_seq },
+            head: Head { epoch: epoch.clone(), last_seq, chain },
             records,
-            nonce: nonce.map(|nonce| NonceRow { nonce, expires: now.saturating_add(NONCE_LIFETIME_MS) }),
+            nonce: nonce.map(|nonce| NonceRow { nonce, expires: remember_until }),
             delete_records_before: now.saturating_sub(self.max_entry_lifetime_ms),
             delete_nonces_before: now,
         };
@@ -339,12 +722,23 @@ impl Ledger {
             return Err(LedgerError::Storage(e));
         }
         self.head = Some(write.head.clone());
-        Ok(AppendAnswer { id, epoch, records: write.records, last_seq })
+        Ok(AppendAnswer {
+            id,
+            epoch,
+            records: write.records,
+            last_seq,
+            anchor,
+            collapsed: collapsed.is_some(),
+        })
     }
 
     /// The records after `from`, oldest first, at most [`PAGE_RECORDS`] of them.
     pub fn since(&mut self, rows: &dyn LedgerRows, from: u64) -> Result<SinceAnswer, LedgerError> {
-        let Some(head) = self.load(rows)? else {
+        if self.head.is_none() {
+            self.head = rows.head().map_err(LedgerError::Storage)?;
+        }
+        let head = self.head.clone();
+        let Some(head) = head else {
             // Never written: no epoch yet. A copy that saw this starts over when the first
             // purge names the epoch.
             return Ok(SinceAnswer {
@@ -354,12 +748,56 @@ impl Ledger {
                 last_seq: 0,
                 records: Vec::new(),
                 more: false,
+                anchor: Some(String::new()),
+                chain: String::new(),
             });
         };
         let records = rows.records(from, head.last_seq, PAGE_RECORDS).map_err(LedgerError::Storage)?;
         let more = records.len() >= PAGE_RECORDS && records.last().is_some_and(|r| r.seq < head.last_seq);
-        let to = if more { records.last().map_or(head.last_seq, |r| r.seq) } else { head.last_seq };
-        Ok(SinceAnswer { epoch: head.epoch, from, to, last_seq: head.last_seq, records, more })
+        let (to, chain) = match records.last().filter(|_| more) {
+            Some(last) => (last.seq, last.chain.clone()),
+            None => (head.last_seq, head.chain.clone()),
+        };
+        let anchor = if from == 0 {
+            Some(String::new())
+        } else if from == head.last_seq {
+            Some(head.chain.clone()).filter(|c| !c.is_empty())
+        } else if from > head.last_seq {
+            None
+        } else {
+            rows.chain_at(from).map_err(LedgerError::Storage)?
+        };
+        Ok(SinceAnswer { epoch: head.epoch, from, to, last_seq: head.last_seq, records, more, anchor, chain })
+    }
+
+    /// [`since`](Ledger::since) for a copy that reports where it stands (`seen`): the head is
+    /// read again from the rows, and when they went back below what this object gave out, or
+    /// below (or away from) the copy's position in the same epoch, the ledger changes its
+    /// epoch to `new_epoch` first, so that every copy starts over.
+    pub fn since_checked(
+        &mut self,
+        rows: &mut dyn LedgerRows,
+        from: u64,
+        seen: Option<&Seen>,
+        new_epoch: &str,
+    ) -> Result<SinceAnswer, LedgerError> {
+        let head = self.load(rows, new_epoch)?;
+        if let (Some(h), Some(seen)) = (head, seen) {
+            if seen.epoch == h.epoch && seen.seq > 0 {
+                let ours = if seen.seq == h.last_seq {
+                    Some(h.chain.clone())
+                } else if seen.seq < h.last_seq {
+                    rows.chain_at(seen.seq).map_err(LedgerError::Storage)?
+                } else {
+                    None
+                };
+                let went_back = seen.seq > h.last_seq || ours.is_some_and(|c| c != seen.chain);
+                if went_back {
+                    self.change_epoch(rows, Head { epoch: new_epoch.to_owned(), ..h })?;
+                }
+            }
+        }
+        self.since(rows, from)
     }
 
     /// The head last read or written.
