@@ -18,12 +18,14 @@ function startScriptedOrigin() {
     hits.set(path, (hits.get(path) ?? 0) + 1);
     const route = routes.get(path);
     if (!route) { res.writeHead(404, { 'content-type': 'text/plain' }); res.end('no route\n'); return; }
-    const { status, headers, body } = route(req, hits.get(path));
+    const { status, headers, body, delayMs = 0 } = route(req, hits.get(path));
     const payload = Buffer.from(body ?? '');
     const h = { ...headers };
     if (status !== 304) h['content-length'] = String(payload.length);
-    res.writeHead(status, h);
-    res.end(req.method === 'HEAD' || status === 304 ? undefined : payload);
+    setTimeout(() => {
+      res.writeHead(status, h);
+      res.end(req.method === 'HEAD' || status === 304 ? undefined : payload);
+    }, delayMs);
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
     const { port } = server.address();
@@ -203,4 +205,19 @@ test('credentials in the query string make the request authenticated: never stor
   }
   const anon = await text('/m/doc');
   assert.equal(anon.body, "anonymous's page");
+});
+
+test('twenty concurrent client-forced revalidations of one fresh entry make one conditional request', async () => {
+  let conditional = 0;
+  origin.route('/forced', (req, n) => {
+    if (req.headers['if-none-match'] === '"f1"') {
+      conditional += 1;
+      return { status: 304, headers: { etag: '"f1"', 'cache-control': 'max-age=600' }, delayMs: 400 };
+    }
+    return { status: 200, headers: { etag: '"f1"', 'cache-control': 'max-age=600', 'content-type': 'text/html' }, body: `forced #${n}` };
+  });
+  await text('/forced');
+  const all = await Promise.all(Array.from({ length: 20 }, () => text('/forced', { 'cache-control': 'no-cache' })));
+  for (const r of all) assert.equal(r.body, 'forced #1');
+  assert.equal(conditional, 1, all.map((r) => r.status).join('\n'));
 });

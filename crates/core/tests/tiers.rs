@@ -478,3 +478,61 @@ fn only_refusals_about_the_resource_mark_a_url_hit_for_pass() {
         }
     }
 }
+
+#[test]
+fn concurrent_client_forced_revalidations_collapse_behind_one_conditional_request() {
+    let policy = Policy::from_json(r#"{"version": 1, "name": "plain"}"#).unwrap();
+    let mut edge = Edge::new();
+    let calls = std::cell::Cell::new(0);
+    let mut origin = |req: &RequestHead| {
+        calls.set(calls.get() + 1);
+        if req.headers.get("if-none-match") == Some("\"r1\"") {
+            let h = Headers::from_pairs([("etag", "\"r1\""), ("cache-control", "max-age=60")]);
+            return Some((ResponseHead::new(304, h), Vec::new()));
+        }
+        ok(&[("etag", "\"r1\""), ("cache-control", "max-age=60")], b"page".to_vec())
+    };
+    run(&mut edge, &policy, &mut origin, "/t/forced", T0);
+    let no_cache = || {
+        RequestHead::parse(
+            "GET",
+            "https://site.example/t/forced",
+            Headers::from_pairs([("cache-control", "no-cache")]),
+        )
+        .unwrap()
+    };
+    let now = T0 + 1000;
+    let mut running: Vec<_> = (0..20).map(|_| edge.start(&policy, no_cache(), now)).collect();
+    let (first, rest) = running.split_first_mut().unwrap();
+    assert!(matches!(edge.advance(&policy, first, &mut origin, now, &not_purged), Progress::Leading));
+    for r in rest.iter_mut() {
+        assert!(matches!(edge.advance(&policy, r, &mut origin, now, &not_purged), Progress::Waiting));
+    }
+    let Progress::Done(led) = edge.advance(&policy, first, &mut origin, now + 5, &not_purged) else {
+        panic!()
+    };
+    assert_eq!(led.outcome, Outcome::Revalidated304);
+    for r in rest.iter_mut() {
+        let Progress::Done(x) = edge.advance(&policy, r, &mut origin, now + 5, &not_purged) else { panic!() };
+        assert_eq!((x.outcome, x.text()), (Outcome::Hit, "page".to_string()));
+        assert!(
+            x.header("cache-status").is_some_and(|s| s.contains("collapsed")),
+            "{:?}",
+            x.header("cache-status")
+        );
+    }
+    assert_eq!(calls.get(), 2, "the first fetch and one conditional request for twenty clients");
+    // A request arriving after that validation with its own no-cache is validated again.
+    run_with(&mut edge, &policy, &mut origin, no_cache(), now + 10);
+    assert_eq!(calls.get(), 3);
+}
+
+fn run_with(
+    edge: &mut Edge,
+    policy: &Policy,
+    origin: &mut dyn FnMut(&RequestHead) -> OriginResult,
+    request: RequestHead,
+    at: Time,
+) -> Exchange {
+    edge.run(policy, origin, request, at, &not_purged)
+}

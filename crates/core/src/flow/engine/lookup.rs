@@ -138,8 +138,17 @@ impl Flow {
         }
         self.stored_len =
             if meta.body_len > 0 { Some(meta.body_len) } else { meta.head.headers.content_length() };
-        let stored = meta.freshness_view();
         let age = freshness::current_age(&meta.head, meta.request_time, meta.response_time, now);
+        // A request that waited for another request's fetch or revalidation of this entry takes
+        // its result as validated for it too: the origin answered after this request arrived
+        // (RFC 9111 §4: collapsed requests; §5.2.1.4 `no-cache` asks for "successful validation
+        // on the origin server", which that was).
+        if self.collapsed && purged == Purged::No && meta.response_time >= self.request_time {
+            let ttl = self.ttl_of(&meta, now);
+            let cs = CacheStatus { hit: true, ttl: Some(ttl), collapsed: true, ..Default::default() };
+            return self.serve_stored(policy, meta, age, cs, Outcome::Hit, None, now);
+        }
+        let stored = meta.freshness_view();
         match freshness::evaluate(&self.client, &stored, now) {
             Verdict::Fresh { ttl } => {
                 let cs = CacheStatus {
@@ -184,6 +193,9 @@ impl Flow {
                 // the request, but the request's semantics (e.g., Cache-Control request
                 // directives) did not allow its use."
                 let fwd = if by_request { Fwd::Request } else { Fwd::Stale };
+                // Concurrent revalidations of one entry in an isolate collapse behind one
+                // conditional request (a HEAD's is its own: it asks for no content).
+                let coalesce = (!self.collapsed && !head).then(|| self.entry_key());
                 self.state = State::Revalidating {
                     stored: Box::new(meta),
                     serve_if_error,
@@ -191,7 +203,7 @@ impl Flow {
                     fwd,
                     head,
                 };
-                self.fetch(request, false, None)
+                self.fetch(request, false, coalesce)
             }
         }
     }
