@@ -121,7 +121,8 @@ fn run() -> Result<(), String> {
         fs::rename(&tmp, &file).map_err(|e| format!("cannot replace {}: {e}", file.display()))?;
     }
 
-    let glue = read(&staging.join("index.js"))?;
+    let glue = dedupe_snippet_imports(&read(&staging.join("index.js"))?);
+    write(&staging.join("index.js"), &glue)?;
     let (functions, classes) = exports(&glue);
     let mut shim = SHIM.replace("$HANDLERS", &handlers(&functions));
     for class in classes {
@@ -162,6 +163,27 @@ fn run() -> Result<(), String> {
     let size = fs::metadata(options.out.join("index_bg.wasm")).map(|m| m.len()).unwrap_or(0);
     println!("worker-pack: wrote {}/index.js and index_bg.wasm ({size} bytes)", options.out.display());
     Ok(())
+}
+
+/// wasm-bindgen names a snippet module in the import object once per `#[wasm_bindgen(module =
+/// …)]` block that imports from it, so the same key can appear twice (esbuild then warns of a
+/// duplicate key, and `wrangler deploy` repeats the warning). The same key always names the
+/// same module (each namespace it is bound to is that module's): every later entry for a key
+/// already listed is dropped.
+fn dedupe_snippet_imports(glue: &str) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = String::with_capacity(glue.len());
+    for line in glue.lines() {
+        let trimmed = line.trim();
+        if let Some(key) = trimmed.strip_prefix("\"./snippets/").and_then(|rest| rest.split_once("\":")) {
+            if !seen.insert(key.0.to_string()) {
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// Builds the crate's library for wasm and returns the path of its `.wasm` file, read from
@@ -285,5 +307,20 @@ mod tests {
         let h = handlers(&functions);
         assert!(h.contains("entry.fetch = handler(exports.fetch);"));
         assert!(h.contains("entry.other = exports.other;"));
+    }
+}
+
+#[cfg(test)]
+mod dedupe_tests {
+    use super::dedupe_snippet_imports;
+
+    #[test]
+    fn a_snippet_module_is_listed_once_in_the_import_object() {
+        let glue = "const imports = {\n    \"./index_bg.js\": import0,\n    \"./snippets/w-1/js/heads.js\": import1,\n    \"./snippets/w-1/js/profiles.gen.js\": import2,\n    \"./snippets/w-1/js/heads.js\": import3,\n};\n";
+        let out = dedupe_snippet_imports(glue);
+        assert_eq!(out.matches("heads.js").count(), 1, "{out}");
+        assert!(out.contains("import1") && !out.contains("import3") && out.contains("profiles.gen.js"));
+        // Nothing else changes.
+        assert_eq!(dedupe_snippet_imports("a\nb\n"), "a\nb\n");
     }
 }
