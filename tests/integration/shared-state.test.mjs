@@ -221,3 +221,19 @@ test('twenty concurrent client-forced revalidations of one fresh entry make one 
   for (const r of all) assert.equal(r.body, 'forced #1');
   assert.equal(conditional, 1, all.map((r) => r.status).join('\n'));
 });
+
+test('made-up Accept-Language values never evict the variants that serve hits', async () => {
+  origin.route('/langs', (req) => {
+    const lang = req.headers['accept-language'] ?? 'none';
+    return { status: 200, headers: { 'cache-control': 'max-age=600', vary: 'Accept-Language', 'content-type': 'text/html' }, body: lang };
+  });
+  for (const lang of ['en', 'de']) await text('/langs', { 'accept-language': lang });
+  for (let i = 0; i < 80; i += 1) await text('/langs', { 'accept-language': `x-${i}` });
+  for (const lang of ['en', 'de']) {
+    const r = await text('/langs', { 'accept-language': lang });
+    assert.equal(r.body, lang);
+    assert.match(r.status, /^rulecache; hit/, `${lang}: ${r.status}`);
+  }
+  const refused = await text('/langs', { 'accept-language': 'x-1000' });
+  assert.match(refused.status, /variant-budget/, refused.status);
+});

@@ -603,3 +603,34 @@ fn credentials_in_the_query_string_make_the_request_authenticated() {
     let x = w.request("/doc?x__ac_name=1", &[], T0);
     assert!(x.text().starts_with("anonymous"));
 }
+
+#[test]
+fn made_up_variant_values_never_evict_the_variants_that_serve_hits() {
+    let mut w = <World as Scenario>::new(|req, _| {
+        let lang = req.headers.get("accept-language").unwrap_or("none").to_string();
+        resp(200, &[("cache-control", "max-age=600"), ("vary", "Accept-Language")], &lang)
+    });
+    for lang in ["en", "de"] {
+        w.request("/page", &[("accept-language", lang)], T0);
+    }
+    let calls = w.origin_calls();
+    for i in 0..200 {
+        let junk = format!("x-{i}");
+        let x = w.request("/page", &[("accept-language", &junk)], T0 + SEC);
+        assert_eq!(x.text(), junk);
+    }
+    assert_eq!(w.origin_calls(), calls + 200);
+    for lang in ["en", "de"] {
+        let hit = w.request("/page", &[("accept-language", lang)], T0 + 2 * SEC);
+        assert_eq!((hit.outcome, hit.text()), (Outcome::Hit, lang.to_string()), "{}", cache_status(&hit));
+    }
+    // Past the index's room, a made-up value is answered and not stored.
+    let refused = w.request("/page", &[("accept-language", "x-1000")], T0 + 3 * SEC);
+    assert!(cache_status(&refused).contains("variant-budget"), "{}", cache_status(&refused));
+    // Once the flood's copies are no longer fresh, a new variant takes one of their places.
+    let later = T0 + 700 * SEC;
+    let fr = w.request("/page", &[("accept-language", "fr")], later);
+    assert!(cache_status(&fr).contains("stored"), "{}", cache_status(&fr));
+    let again = w.request("/page", &[("accept-language", "fr")], later + SEC);
+    assert_eq!(again.outcome, Outcome::Hit);
+}

@@ -6,6 +6,7 @@
 //! percent-encoded. A record in a format this build does not know reads as
 //! [`MetaError::UnknownVersion`], which the caller treats as a miss.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -175,6 +176,10 @@ pub struct VaryIndex {
     pub variants: Vec<String>,
     /// When the index was last written.
     pub stored_at: Time,
+    /// When each listed variant stops being fresh, by storage key. A variant not named here
+    /// (listed by an index written before this field) counts as fresh.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fresh_until: BTreeMap<String, Time>,
 }
 
 impl VaryIndex {
@@ -182,7 +187,24 @@ impl VaryIndex {
     pub const MAX_VARIANTS: usize = 64;
 
     pub fn new(url: impl Into<String>) -> Self {
-        VaryIndex { url: url.into(), vary: Vec::new(), variants: Vec::new(), stored_at: 0 }
+        VaryIndex {
+            url: url.into(),
+            vary: Vec::new(),
+            variants: Vec::new(),
+            stored_at: 0,
+            fresh_until: BTreeMap::new(),
+        }
+    }
+
+    /// Whether a variant stored under `storage_key` at `now` finds room: the index has a free
+    /// place, lists it already, or lists a variant that is no longer fresh (which it then
+    /// replaces). A full index of fresh variants admits no other, so a flood of made-up
+    /// `Accept-Language` values can never push out the variants that serve hits: the newcomer
+    /// is answered from the origin and not stored.
+    pub fn admits(&self, storage_key: &str, now: Time) -> bool {
+        self.variants.len() < Self::MAX_VARIANTS
+            || self.variants.iter().any(|k| k == storage_key)
+            || self.variants.iter().any(|k| self.fresh_until.get(k).is_some_and(|until| *until <= now))
     }
 
     /// Records that `storage_key` was stored at `now` under `vary`: the key moves to the
@@ -190,12 +212,38 @@ impl VaryIndex {
     /// since nothing would find them any more). Variants stored under an older `Vary` stay
     /// listed, so a purge still reaches them.
     pub fn record(&mut self, storage_key: &str, vary: &[String], now: Time) -> Vec<String> {
+        self.record_until(storage_key, vary, now, None)
+    }
+
+    /// [`record`](VaryIndex::record), with when the variant stops being fresh. Past
+    /// [`MAX_VARIANTS`](VaryIndex::MAX_VARIANTS), the variants no longer fresh go first (oldest
+    /// first), then (only when stores raced past [`admits`](VaryIndex::admits)) the oldest.
+    pub fn record_until(
+        &mut self,
+        storage_key: &str,
+        vary: &[String],
+        now: Time,
+        until: Option<Time>,
+    ) -> Vec<String> {
         self.variants.retain(|k| k != storage_key);
         self.variants.push(storage_key.to_owned());
+        match until {
+            Some(t) => self.fresh_until.insert(storage_key.to_owned(), t),
+            None => self.fresh_until.remove(storage_key),
+        };
         self.vary = vary.to_vec();
         self.stored_at = now;
-        let excess = self.variants.len().saturating_sub(Self::MAX_VARIANTS);
-        self.variants.drain(..excess).collect()
+        let mut forgotten = Vec::new();
+        while self.variants.len() > Self::MAX_VARIANTS {
+            let stale = self.variants.iter().position(|k| self.fresh_until.get(k).is_some_and(|t| *t <= now));
+            let at = stale.unwrap_or(0);
+            if at < self.variants.len() {
+                let key = self.variants.remove(at);
+                self.fresh_until.remove(&key);
+                forgotten.push(key);
+            }
+        }
+        forgotten
     }
 
     /// Encodes the index in the current format (v2).
@@ -482,6 +530,25 @@ mod tests {
         assert!(long.starts_with(&cut));
         assert_eq!(normalise_tag(&format!("x{long}")).map(|t| t.len()), Some(MAX_TAG_LEN - 1));
         assert_eq!(normalise_tag("   "), None);
+    }
+
+    #[test]
+    fn a_full_index_admits_a_variant_only_in_place_of_one_no_longer_fresh() {
+        let mut index = VaryIndex::new("https://e.com/a");
+        let vary = vec!["accept-language".to_string()];
+        for i in 0..VaryIndex::MAX_VARIANTS {
+            let until = if i == 5 { 100 } else { 10_000 };
+            assert!(index.record_until(&format!("k{i}"), &vary, 50, Some(until)).is_empty());
+        }
+        assert!(index.admits("k3", 60), "listed already");
+        assert!(!index.admits("new", 60), "full of fresh variants");
+        assert!(index.admits("new", 100), "k5 is no longer fresh");
+        assert_eq!(index.record_until("new", &vary, 100, Some(20_000)), vec!["k5"]);
+        assert!(!index.fresh_until.contains_key("k5"));
+        // An index written before `fresh_until` reads as one whose variants are all fresh.
+        let old = r#"{"url":"https://e.com/a","vary":["accept-language"],"variants":["k1"],"stored_at":1}"#;
+        let decoded = VaryIndex::decode(&format!("i2:{old}"));
+        assert!(decoded.as_ref().is_ok_and(|i| i.fresh_until.is_empty()), "{decoded:?}");
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub enum Refusal {
     /// A 304 names other `Vary` fields than the stored response it validates: the entry is
     /// keyed by the old ones.
     VaryChanged,
+    /// The URL's variant index is full of fresh variants: a new one is not admitted.
+    VariantBudget,
 }
 
 impl Refusal {
@@ -74,7 +76,12 @@ impl Refusal {
         match self {
             Refusal::Status | Refusal::ContentType | Refusal::VaryStar | Refusal::VaryChanged => true,
             Refusal::Rfc(r) => r.is_about_response(),
-            Refusal::Method | Refusal::Bypass(_) | Refusal::Authenticated | Refusal::Authorization => false,
+            // One more variant value says nothing about the resource's other variants.
+            Refusal::Method
+            | Refusal::Bypass(_)
+            | Refusal::Authenticated
+            | Refusal::Authorization
+            | Refusal::VariantBudget => false,
         }
     }
 
@@ -90,6 +97,7 @@ impl Refusal {
             Refusal::ContentType => "content-type",
             Refusal::VaryStar => "vary-star",
             Refusal::VaryChanged => "vary-changed",
+            Refusal::VariantBudget => "variant-budget",
         }
     }
 }

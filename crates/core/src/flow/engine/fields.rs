@@ -65,7 +65,8 @@ pub fn merge_index(existing: Option<VaryIndex>, new: VaryIndex) -> (VaryIndex, V
     };
     let mut forgotten = Vec::new();
     for k in &new.variants {
-        forgotten.extend(index.record(k, &new.vary, new.stored_at));
+        let until = new.fresh_until.get(k).copied();
+        forgotten.extend(index.record_until(k, &new.vary, new.stored_at, until));
     }
     (index, forgotten)
 }

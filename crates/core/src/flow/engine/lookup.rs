@@ -24,6 +24,7 @@ impl Flow {
                 match key::variant(&spec, &self.client.headers, policy.key_options()) {
                     Some(v) => {
                         let k = key::storage_key(&self.primary, self.keyed_audience, Some(&v));
+                        self.variant_room = index.admits(k.as_str(), now);
                         self.vary = Some(spec);
                         self.variant = Some(v);
                         self.forward_varied_fields();

@@ -115,6 +115,8 @@ pub struct Flow {
     forward: Option<Box<ForwardEdits>>,
     /// The request's ruleset keeps its entries in KV too: lookups fall back to it.
     persist: bool,
+    /// The URL's variant index (when one was found) has room for this request's variant.
+    variant_room: bool,
 }
 
 /// The edits that make a request of the cache path forward exactly what is keyed: the query

@@ -66,6 +66,7 @@ impl Flow {
             unverified: false,
             forward: None,
             persist: false,
+            variant_room: true,
         };
         flow.persist = policy.operation(flow.ruleset).persist();
         let step = flow.first_step(policy);

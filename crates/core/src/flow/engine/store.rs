@@ -128,10 +128,18 @@ impl Flow {
                 let v = key::variant(&spec, &self.sent_fields(&spec), policy.key_options())
                     .ok_or(Refusal::VaryStar)?;
                 let k = key::storage_key(&self.primary, self.keyed_audience, Some(&v));
+                if !self.variant_room {
+                    // The URL's index is full of fresh variants (see `VaryIndex::admits`).
+                    return Err(Refusal::VariantBudget);
+                }
+                let life = freshness::lifetime(&stored_head, storage, response_time).secs;
+                let until = response_time.saturating_add(life.saturating_mul(1000));
+                let k = k.into_string();
                 let index = VaryIndex {
                     url: self.primary.as_str().to_string(),
                     vary: fields.clone(),
-                    variants: vec![k.into_string()],
+                    fresh_until: [(k.clone(), until)].into_iter().collect(),
+                    variants: vec![k],
                     stored_at: now,
                 };
                 (Some(v), Some((self.base_key(), index)))
