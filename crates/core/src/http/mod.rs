@@ -329,6 +329,12 @@ impl Headers {
     pub fn byte_size(&self) -> usize {
         self.iter().map(|(n, v)| n.len() + v.len() + 4).sum()
     }
+
+    /// The bytes this value holds on the heap: its text and its field table, as allocated
+    /// (capacities, not lengths).
+    pub fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.fields.capacity() * std::mem::size_of::<Field>()
+    }
 }
 
 /// Room a copy leaves for the fields added to it (a copy is made to be edited: the origin's

@@ -4,9 +4,10 @@
 //! state (one per isolate) and performs the I/O; every choice is made here.
 
 use crate::engine::Outcome;
-use crate::http::{Headers, Time};
+use crate::http::Time;
 use crate::key::StorageKey;
 use crate::lru::ByteLru;
+use crate::meta::Meta;
 
 /// How long the Cache API keeps what we store. Freshness is decided by the flow; this only
 /// bounds how long an entry stays available for revalidation and stale serving. The purge
@@ -18,7 +19,7 @@ pub const MEMORY_CAPACITY: usize = 16 << 20;
 /// The largest body the memory tier takes.
 pub const MEMORY_MAX_ENTRY: usize = 256 << 10;
 /// Room for an entry's key and head fields beside the largest body.
-const MEMORY_HEAD_ALLOWANCE: usize = 64 << 10;
+const MEMORY_HEAD_ALLOWANCE: usize = 128 << 10;
 
 /// The largest value (record, newline, body) KV takes: Workers KV's own limit is 25 MiB.
 pub const KV_MAX_VALUE: usize = 25 << 20;
@@ -45,10 +46,37 @@ pub fn memory_admits(declared: Option<u64>) -> bool {
     declared.is_some_and(|n| n <= MEMORY_MAX_ENTRY as u64)
 }
 
-/// What an entry costs the memory tier beside its key (which the tier counts itself): its body
-/// and its stored head fields. One formula wherever an entry is put there.
-pub fn memory_entry_size(fields: &Headers, body_len: usize) -> usize {
-    body_len + fields.byte_size()
+/// The tier's bookkeeping per entry beside its key: the entry's three reference-counted boxes
+/// (record, body, last head) with their counts and allocation headers, the list links and the
+/// map slot of the LRU.
+pub const MEMORY_ENTRY_BOOKKEEPING: usize = 160;
+/// What the runtime's `Headers` object costs per field beside its text (its entry and two
+/// string objects).
+const JS_FIELD_OVERHEAD: usize = 64;
+
+/// What an entry costs the memory tier beside its key (which the tier counts itself), as the
+/// isolate holds it. One formula wherever an entry is put there:
+///
+/// - its body;
+/// - its record: the record itself, its stored head (text and field table, as allocated), its
+///   URL, variant, tags and names;
+/// - the head of the last response served from it, kept twice: as fields, and as the runtime's
+///   `Headers` (UTF-16 strings: twice the bytes, and an object per field);
+/// - the tier's bookkeeping ([`MEMORY_ENTRY_BOOKKEEPING`]).
+///
+/// Counting only the body and the head's bytes, as before, let a flood of small entries hold
+/// about three times the tier's budget.
+pub fn memory_entry_size(meta: &Meta, body_len: usize) -> usize {
+    let fields = &meta.head.headers;
+    let record = std::mem::size_of::<Meta>()
+        + fields.heap_bytes()
+        + meta.url.len()
+        + meta.variant.as_ref().map_or(0, String::len)
+        + meta.tags.iter().map(|t| t.len() + std::mem::size_of::<String>()).sum::<usize>()
+        + meta.ruleset.as_ref().map_or(0, String::len)
+        + meta.operation.len();
+    let last_head = fields.heap_bytes() + 2 * fields.byte_size() + JS_FIELD_OVERHEAD * fields.len();
+    body_len + record + last_head + MEMORY_ENTRY_BOOKKEEPING
 }
 
 /// An empty memory tier: [`MEMORY_CAPACITY`] bytes, entries up to the largest body it takes
@@ -127,6 +155,7 @@ impl HitForPass {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::Headers;
 
     #[test]
     fn memory_takes_known_small_bodies_only() {
@@ -136,20 +165,67 @@ mod tests {
         assert!(!memory_admits(None));
     }
 
+    fn entry(fields: Headers) -> Meta {
+        Meta {
+            url: "https://example.org/news/item".into(),
+            variant: None,
+            audience: None,
+            request_time: 0,
+            response_time: 0,
+            stored_at: 0,
+            tags: vec!["news".into()],
+            head: crate::http::ResponseHead::new(200, fields),
+            storage: crate::decision::EdgeStorage::HonourOrigin,
+            ruleset: Some("plone.content.itemView".into()),
+            operation: "moderateCaching".into(),
+            policy_version: 1,
+            body_len: 0,
+            stale_from: None,
+        }
+    }
+
     #[test]
-    fn an_entry_costs_its_body_and_fields_and_the_largest_body_fits() {
+    fn an_entry_costs_what_the_isolate_holds_for_it_and_the_largest_body_fits() {
         let fields = Headers::from_pairs([("etag", "\"a\""), ("content-type", "text/html")]);
-        assert!(fields.byte_size() > 0);
-        assert_eq!(memory_entry_size(&fields, 10), 10 + fields.byte_size());
+        let meta = entry(fields.clone());
+        // At least: the body, the record as allocated with its strings, and the head held
+        // again for the last answer (once as fields, once as the runtime's UTF-16 strings).
+        let held = 10
+            + std::mem::size_of::<Meta>()
+            + fields.heap_bytes()
+            + meta.url.len()
+            + "news".len()
+            + "plone.content.itemView".len()
+            + "moderateCaching".len()
+            + fields.heap_bytes()
+            + 2 * fields.byte_size();
+        assert!(memory_entry_size(&meta, 10) >= held, "{} < {held}", memory_entry_size(&meta, 10));
+        // The old formula (body and head bytes) counted a quarter of that or less.
+        assert!(memory_entry_size(&meta, 10) > 4 * (10 + fields.byte_size()));
         let mut tier = memory_tier::<()>();
         let key = "https://example.org/a-rather-long-path/with/segments?and=query".to_string();
-        assert!(tier.insert(key, (), memory_entry_size(&fields, MEMORY_MAX_ENTRY)));
+        assert!(tier.insert(key, (), memory_entry_size(&meta, MEMORY_MAX_ENTRY)));
         let mut tier = memory_tier::<()>();
         let many = (0..MEMORY_CAPACITY / MEMORY_MAX_ENTRY + 4)
-            .filter(|i| tier.insert(format!("k{i}"), (), memory_entry_size(&fields, MEMORY_MAX_ENTRY)))
+            .filter(|i| tier.insert(format!("k{i}"), (), memory_entry_size(&meta, MEMORY_MAX_ENTRY)))
             .count();
         assert!(many > MEMORY_CAPACITY / MEMORY_MAX_ENTRY - 2, "each insert is taken");
         assert!(tier.bytes() <= MEMORY_CAPACITY, "but the tier stays within its capacity");
+    }
+
+    #[test]
+    fn a_flood_of_small_entries_stays_within_the_tier_counting_what_each_really_holds() {
+        // A Plone-like head of some 700 bytes and a 1-byte body.
+        let fields = Headers::from_pairs((0..14).map(|i| (format!("x-field-{i}"), "v".repeat(40))));
+        let meta = entry(fields);
+        let mut tier = memory_tier::<()>();
+        let admitted = (0..100_000)
+            .filter(|i| tier.insert(format!("https://example.org/p?{i}"), (), memory_entry_size(&meta, 1)))
+            .count();
+        let held_each = memory_entry_size(&meta, 1);
+        assert!(tier.bytes() <= MEMORY_CAPACITY);
+        assert!(tier.len() * held_each <= MEMORY_CAPACITY, "{} entries of {held_each} bytes", tier.len());
+        assert!(admitted > 0);
     }
 
     #[test]

@@ -355,7 +355,7 @@ fn advance(
                             meta.body_len = body.len() as u64;
                             match tier {
                                 Tier::Memory => {
-                                    let size = tiers::memory_entry_size(&meta.head.headers, body.len());
+                                    let size = tiers::memory_entry_size(&meta, body.len());
                                     tiers.memory.insert(key.into_string(), (meta, body), size);
                                 }
                                 Tier::Cache => tiers.cache.put(key.as_str(), Record::Entry(meta), body),

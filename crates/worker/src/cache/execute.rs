@@ -136,7 +136,7 @@ impl Io {
             Err(e) => return Err(e),
         };
         meta.body_len = bytes.len() as u64;
-        let size = tiers::memory_entry_size(&meta.head.headers, bytes.len());
+        let size = tiers::memory_entry_size(&meta, bytes.len());
         MEMORY.with(|m| m.borrow_mut().insert(key.into_string(), MemEntry::new(meta, bytes), size));
         Ok(())
     }
