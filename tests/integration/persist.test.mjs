@@ -78,6 +78,8 @@ test('a persisted entry refreshed by a background 304 keeps its body in KV and e
   bundle.rulesets['test.swrKv'] = { title: 'persisted, revalidated in the background' };
   bundle.rules.unshift({ id: 'swr-kv', ruleset: 'test.swrKv', match: { pathPrefix: '/t/swr-kv' } });
   bundle.operations['test.swrKv'] = { operation: 'strongCaching', parameters: { maxage: 2, staleWhileRevalidate: 120, persist: true } };
+  // A URL with a query goes to KV only when the policy bounds its query (cacheKey.keepParams).
+  bundle.cacheKey.keepParams = ['bytes', 'etag'];
   const push = await fetch(`${first.url}/_rulecache/api/policy`, { method: 'POST', headers: { authorization: `Bearer ${SECRET}` }, body: JSON.stringify(bundle) });
   assert.equal(push.status, 200, await push.text());
 
@@ -109,4 +111,13 @@ test('a persisted entry refreshed by a background 304 keeps its body in KV and e
       await c.mf.dispose();
     }
   }
+});
+
+test('a cache-busting query never costs a KV write; a bounded one does', async () => {
+  const kv = await first.mf.getKVNamespace('RULECACHE_KV');
+  const objects = async () => (await kv.list({ prefix: 'obj:' })).keys.length;
+  const before = await objects();
+  for (let i = 0; i < 5; i += 1) await (await fetch(`${first.url}/t/swr-kv/bust?bytes=10&zz=${i}`)).arrayBuffer();
+  await sleep(500);
+  assert.equal(await objects(), before + 1, 'only the bounded query (zz is not kept) reached KV');
 });

@@ -536,3 +536,34 @@ fn run_with(
 ) -> Exchange {
     edge.run(policy, origin, request, at, &not_purged)
 }
+
+#[test]
+fn kv_writes_are_admitted_by_rule_and_capped() {
+    let policy = Policy::from_json(POLICY).unwrap();
+    let mut origin = |_: &RequestHead| ok(&[], b"kept".to_vec());
+    // A query no policy bounds (a cache-busting parameter) never costs a KV write.
+    let mut edge = Edge::new();
+    for i in 0..5 {
+        run(&mut edge, &policy, &mut origin, &format!("/p/doc?bust={i}"), T0);
+    }
+    assert_eq!(edge.kv.len(), 0, "cache-busting queries were written to KV");
+    // Under keepParams the query is the policy's: admitted.
+    let bounded = Policy::from_json(
+        &POLICY.replace(r#""version": 1,"#, r#""version": 1, "cacheKey": {"keepParams": ["page"]},"#),
+    )
+    .unwrap();
+    run(&mut edge, &bounded, &mut origin, "/p/list?page=2&bust=1", T0);
+    assert_eq!(edge.kv.len(), 1);
+    // Distinct persisted pages: a burst, then nothing until the budget refills.
+    let mut edge = Edge::new();
+    for i in 0..50 {
+        run(&mut edge, &policy, &mut origin, &format!("/p/page-{i}"), T0);
+    }
+    assert_eq!(edge.kv.len(), rulecache::tiers::KV_WRITE_BURST as usize);
+    assert_eq!(edge.cache.len(), 50, "every page is still kept at the location");
+    for i in 50..100 {
+        run(&mut edge, &policy, &mut origin, &format!("/p/page-{i}"), T0 + 60_000);
+    }
+    let refilled = (rulecache::tiers::KV_WRITE_BURST + rulecache::tiers::KV_WRITES_PER_MINUTE) as usize;
+    assert_eq!(edge.kv.len(), refilled);
+}

@@ -82,7 +82,7 @@ impl Flow {
         if let Some((index_key, index)) = order.index {
             effects.push(Effect::WriteIndex { key: index_key, index });
         }
-        if persist && order.shared {
+        if persist && order.shared && self.kv_admits(policy) {
             effects.push(Effect::Put { key: key.clone(), meta: meta.clone(), body, tier: Tier::Kv });
         }
         if order.shared {
@@ -90,6 +90,17 @@ impl Flow {
         }
         effects.extend(reply.background.take().map(Effect::Background));
         effects
+    }
+}
+
+impl Flow {
+    /// Whether this request's entry may be written to Workers KV (a write every location
+    /// reads, from a daily quota the policy store shares): only when its key holds no query
+    /// the policy did not bound. A URL with a query is admitted only under `cacheKey.keepParams`
+    /// (the parameters the key keeps, all others dropped), so a cache-busting parameter never
+    /// costs a KV write; what is admitted is further capped per isolate ([`tiers::KvWrites`]).
+    pub fn kv_admits(&self, policy: &Policy) -> bool {
+        !self.primary_key().as_str().contains('?') || policy.key_options().keep_params.is_some()
     }
 }
 

@@ -85,6 +85,49 @@ pub fn memory_tier<V>() -> ByteLru<V> {
     ByteLru::new(MEMORY_CAPACITY, MEMORY_MAX_ENTRY + MEMORY_HEAD_ALLOWANCE)
 }
 
+/// How many Workers KV writes one isolate may make at once, and how many more a minute after
+/// that (`persist`). The account's daily write quota is shared with policy pushes, which are
+/// not counted here: a flood of stores can spend this budget, never the quota.
+pub const KV_WRITE_BURST: u32 = 20;
+/// See [`KV_WRITE_BURST`].
+pub const KV_WRITES_PER_MINUTE: u32 = 10;
+
+/// One isolate's budget of Workers KV writes: a bucket of [`KV_WRITE_BURST`] writes, refilled
+/// at [`KV_WRITES_PER_MINUTE`]. A write over budget is skipped (the entry stays in the
+/// location's tiers; another location fetches it itself).
+#[derive(Debug, Clone)]
+pub struct KvWrites {
+    tokens: u32,
+    refilled_at: Time,
+}
+
+impl Default for KvWrites {
+    fn default() -> Self {
+        KvWrites { tokens: KV_WRITE_BURST, refilled_at: 0 }
+    }
+}
+
+impl KvWrites {
+    /// Whether a KV write may be made at `now` (and counts it when it may).
+    pub fn admit(&mut self, now: Time) -> bool {
+        const MINUTE: Time = 60_000;
+        if self.refilled_at == 0 {
+            self.refilled_at = now;
+        }
+        let minutes = now.saturating_sub(self.refilled_at) / MINUTE;
+        if minutes > 0 {
+            let added = u32::try_from(minutes).unwrap_or(u32::MAX).saturating_mul(KV_WRITES_PER_MINUTE);
+            self.tokens = self.tokens.saturating_add(added).min(KV_WRITE_BURST);
+            self.refilled_at += minutes * MINUTE;
+        }
+        if self.tokens == 0 {
+            return false;
+        }
+        self.tokens -= 1;
+        true
+    }
+}
+
 /// What an answer does to the URL's hit-for-pass mark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PassChange {
@@ -156,6 +199,17 @@ impl HitForPass {
 mod tests {
     use super::*;
     use crate::http::Headers;
+
+    #[test]
+    fn kv_writes_come_in_a_burst_then_at_a_steady_rate() {
+        let mut kv = KvWrites::default();
+        let t = 1_000_000;
+        assert_eq!((0..100).filter(|_| kv.admit(t)).count(), KV_WRITE_BURST as usize);
+        assert!(!kv.admit(t + 59_999), "nothing before a minute has passed");
+        assert_eq!((0..100).filter(|_| kv.admit(t + 60_000)).count(), KV_WRITES_PER_MINUTE as usize);
+        // A long pause refills the burst, no more.
+        assert_eq!((0..100).filter(|_| kv.admit(t + 3_600_000)).count(), KV_WRITE_BURST as usize);
+    }
 
     #[test]
     fn memory_takes_known_small_bodies_only() {

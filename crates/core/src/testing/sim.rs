@@ -14,7 +14,7 @@ use crate::lru::ByteLru;
 use crate::meta::Meta;
 use crate::policy::Policy;
 use crate::store::{MemoryStore, Record, Store};
-use crate::tiers::{self, Collapser, HitForPass, Join};
+use crate::tiers::{self, Collapser, HitForPass, Join, KvWrites};
 
 /// What the origin closure returns: a response, or `None` when it cannot be reached.
 pub type OriginResult = Option<(ResponseHead, Vec<u8>)>;
@@ -51,6 +51,7 @@ pub struct Edge {
     pub kv: MemoryStore,
     pub pass: HitForPass,
     pub collapser: Collapser,
+    pub kv_writes: KvWrites,
 }
 
 impl Default for Edge {
@@ -61,6 +62,7 @@ impl Default for Edge {
             kv: MemoryStore::new(),
             pass: HitForPass::default(),
             collapser: Collapser::default(),
+            kv_writes: KvWrites::default(),
         }
     }
 }
@@ -134,6 +136,7 @@ impl Edge {
             kv: &mut self.kv,
             pass: &mut self.pass,
             collapser: &mut self.collapser,
+            kv_writes: &mut self.kv_writes,
         }
     }
 }
@@ -161,6 +164,7 @@ struct Tiers<'a> {
     kv: &'a mut dyn Store,
     pass: &'a mut HitForPass,
     collapser: &'a mut Collapser,
+    kv_writes: &'a mut KvWrites,
 }
 
 /// What an origin answers for a page: a cacheable 200 with validators and purge tags.
@@ -212,9 +216,15 @@ pub fn run(
     purged: &dyn Fn(&Meta) -> Purged,
 ) -> Exchange {
     let (mut memory, mut kv, mut pass) = (tiers::memory_tier(), MemoryStore::new(), HitForPass::default());
-    let mut collapser = Collapser::default();
-    let mut tiers =
-        Tiers { memory: &mut memory, cache: store, kv: &mut kv, pass: &mut pass, collapser: &mut collapser };
+    let (mut collapser, mut kv_writes) = (Collapser::default(), KvWrites::default());
+    let mut tiers = Tiers {
+        memory: &mut memory,
+        cache: store,
+        kv: &mut kv,
+        pass: &mut pass,
+        collapser: &mut collapser,
+        kv_writes: &mut kv_writes,
+    };
     run_on(policy, &mut tiers, origin, request, now, purged)
 }
 
@@ -359,7 +369,11 @@ fn advance(
                                     tiers.memory.insert(key.into_string(), (meta, body), size);
                                 }
                                 Tier::Cache => tiers.cache.put(key.as_str(), Record::Entry(meta), body),
-                                Tier::Kv => tiers.kv.put(key.as_str(), Record::Entry(meta), body),
+                                Tier::Kv => {
+                                    if tiers.kv_writes.admit(now) {
+                                        tiers.kv.put(key.as_str(), Record::Entry(meta), body)
+                                    }
+                                }
                             }
                         }
                         Effect::Forget { key, tier } => match tier {

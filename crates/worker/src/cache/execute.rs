@@ -234,7 +234,12 @@ impl Io {
                 Effect::Put { key, meta, body, tier: Tier::Cache } => {
                     self.put_cache(&key, *meta, body, needs_bytes).await?;
                 }
-                Effect::Put { key, meta, body, tier: Tier::Kv } => self.put_kv(&key, *meta, body).await?,
+                Effect::Put { key, meta, body, tier: Tier::Kv } => {
+                    // Within the isolate's budget of KV writes (the core's rule).
+                    if super::KV_WRITES.with(|k| k.borrow_mut().admit(now)) {
+                        self.put_kv(&key, *meta, body).await?;
+                    }
+                }
                 // Applied by `apply_local`, or nothing to do without a client.
                 Effect::Delete { .. }
                 | Effect::Pass { .. }

@@ -90,6 +90,8 @@ thread_local! {
     static COLLAPSER: RefCell<Collapser> = RefCell::new(Collapser::default());
     pub static MEMORY: RefCell<ByteLru<MemEntry>> = RefCell::new(tiers::memory_tier());
     pub static STATS: RefCell<Option<Stats>> = const { RefCell::new(None) };
+    /// The isolate's budget of KV writes (the core's rules).
+    static KV_WRITES: RefCell<tiers::KvWrites> = RefCell::new(tiers::KvWrites::default());
 }
 
 /// Counts one answered request in this isolate's statistics.
