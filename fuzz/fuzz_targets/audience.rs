@@ -3,8 +3,8 @@
 
 use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
-use rulecache::audience::{self, AudienceConfig};
 use rulecache::http::Headers;
+use rulecache::policy::audience::{self, AudienceConfig};
 use rulecache::policy::Policy;
 
 thread_local! {
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let rest = String::from_utf8_lossy(u.take_rest());
     h.append("cookie", rest.as_ref());
 
-    for (name, value) in audience::cookies(&h) {
+    for (name, value) in rulecache::http::cookies(&h) {
         assert!(!name.is_empty());
         assert!(audience::cookie_value(&h, name).is_some());
         let _ = value;

@@ -5,10 +5,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rulecache::audience::AudienceConfig;
-use rulecache::decision::Audience;
 use rulecache::http::Headers;
+use rulecache::policy::audience::AudienceConfig;
 use rulecache::policy::Policy;
+use rulecache::storage::key::Audience;
 use rulecache::testing::cookie_parsers::{sees_auth, PARSERS};
 
 thread_local! {

@@ -4,8 +4,8 @@
 
 use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
-use rulecache::cache_control::{self, CacheControl, DELTA_SECONDS_MAX};
 use rulecache::http::Headers;
+use rulecache::rfc::cache_control::{self, CacheControl, DELTA_SECONDS_MAX};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
-use rulecache::conditional::{self, EntityTag};
+use rulecache::rfc::conditional::{self, EntityTag};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

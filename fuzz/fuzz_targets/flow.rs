@@ -5,11 +5,10 @@
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use rulecache::engine::Purged;
-use rulecache::meta::Meta;
 use rulecache::policy::Policy;
-use rulecache::sim::{self, OriginResult};
-use rulecache::store::MemoryStore;
+use rulecache::storage::meta::{Meta, Purged};
+use rulecache::storage::store::MemoryStore;
+use rulecache::testing::sim::{self, OriginResult};
 
 const T0: u64 = 1_800_000_000_000;
 

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rulecache::freshness::{format_http_date, http_date};
+use rulecache::rfc::freshness::{format_http_date, http_date};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

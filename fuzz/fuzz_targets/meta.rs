@@ -4,8 +4,9 @@
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use rulecache::decision::{Audience, EdgeStorage};
-use rulecache::meta::{self, Meta, VaryIndex, MAX_TAGS, MAX_TAG_LEN};
+use rulecache::rfc::freshness::EdgeStorage;
+use rulecache::storage::key::Audience;
+use rulecache::storage::meta::{self, Meta, VaryIndex, MAX_TAGS, MAX_TAG_LEN};
 
 fn record(u: &mut Unstructured) -> Result<Meta> {
     let audience = match u.int_in_range(0..=2u8)? {

@@ -11,17 +11,29 @@
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use rulecache::engine::{unusable_status, Purged};
+use rulecache::flow::engine::unusable_status;
 use rulecache::http::{Headers, RequestHead, ResponseHead};
-use rulecache::meta::Meta;
 use rulecache::policy::Policy;
-use rulecache::sim::{self, OriginResult};
-use rulecache::store::{MemoryStore, Record, Store};
+use rulecache::storage::meta::{Meta, Purged};
+use rulecache::storage::store::{MemoryStore, Record, Store};
+use rulecache::testing::sim::{self, OriginResult};
 
 const T0: u64 = 1_800_000_000_000;
 
-const STATUSES: &[&str] = &["0", "100", "102", "103", "199", "200", "304", "500", "599", "600", "999", "65535", "99999", "2OO", ""];
-const FRAMING: &[&str] = &["transfer-encoding", "content-length", "age", "cache-control", "etag", "last-modified", "connection", "vary", "date", "expires"];
+const STATUSES: &[&str] =
+    &["0", "100", "102", "103", "199", "200", "304", "500", "599", "600", "999", "65535", "99999", "2OO", ""];
+const FRAMING: &[&str] = &[
+    "transfer-encoding",
+    "content-length",
+    "age",
+    "cache-control",
+    "etag",
+    "last-modified",
+    "connection",
+    "vary",
+    "date",
+    "expires",
+];
 
 /// The lines of a head: a status (usually an odd one), then fields drawn mostly from the
 /// framing and freshness fields, each name/value on its own line.
@@ -76,7 +88,8 @@ fn run(data: &[u8]) -> Result<()> {
         }
     };
     let purged: &dyn Fn(&Meta) -> Purged = &|_| Purged::No;
-    let (Some(first), Some(again), Some(miss)) = (request("GET", "/r"), request(method, "/r"), request(method, "/m"))
+    let (Some(first), Some(again), Some(miss)) =
+        (request("GET", "/r"), request(method, "/r"), request(method, "/m"))
     else {
         return Ok(());
     };
@@ -101,7 +114,7 @@ fn run(data: &[u8]) -> Result<()> {
 /// The storage key of `/r` under `policy` (anonymous when the policy splits views).
 fn policy_key(policy: &Policy) -> String {
     let Some(req) = request("GET", "/r") else { return String::new() };
-    let (flow, _) = rulecache::engine::Flow::start(policy, req, T0, false);
+    let (flow, _) = rulecache::flow::engine::Flow::start(policy, req, T0, false);
     flow.base_key().into_string()
 }
 

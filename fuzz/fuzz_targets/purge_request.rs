@@ -5,9 +5,9 @@
 use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 use rulecache::http::Headers;
-use rulecache::key::{primary_key, KeyOptions};
 use rulecache::purge::auth::{authorize, AuthInput, ReplayGuard, Scope, Secrets};
 use rulecache::purge::request::PurgeRequest;
+use rulecache::storage::key::{primary_key, KeyOptions};
 
 const SECRET: &str = "fuzz-secret";
 const NOW: u64 = 1_800_000_000_000;

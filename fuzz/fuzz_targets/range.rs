@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
-use rulecache::range::{self, Answer, Spec};
+use rulecache::rfc::range::{self, Answer, Spec};
 
 fn check(spec: Spec, len: u64) {
     if let Some((start, end)) = range::resolve(spec, len) {

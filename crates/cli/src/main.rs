@@ -16,10 +16,10 @@ fn main() {
 }
 
 mod cli {
-    use rulecache::decision::EdgeStorage;
     use rulecache::flow::explain::Explain;
     use rulecache::http::{Headers, RequestHead, ResponseHead};
     use rulecache::policy::{PageAction, Policy};
+    use rulecache::rfc::freshness::EdgeStorage;
 
     const USAGE: &str = "usage:
   rulecache check FILE…

@@ -19,15 +19,15 @@ use std::time::Duration;
 use criterion::{criterion_group, BatchSize, Criterion};
 
 use criterion::BenchmarkId;
-use rulecache::cache_control::CacheControl;
-use rulecache::conditional;
-use rulecache::engine::{Outcome, Purged};
 use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
-use rulecache::meta::{Meta, VaryIndex};
 use rulecache::policy::Policy;
 use rulecache::purge::ledger::{LedgerCopy, PurgeRecord, SinceAnswer, Target};
-use rulecache::sim::{self, cacheable_page as origin_page, not_purged, Forgetful, OriginResult};
-use rulecache::store::{MemoryStore, Record, Store};
+use rulecache::rfc::cache_control::CacheControl;
+use rulecache::rfc::conditional;
+use rulecache::storage::meta::{Meta, Purged, VaryIndex};
+use rulecache::storage::stats::Outcome;
+use rulecache::storage::store::{MemoryStore, Record, Store};
+use rulecache::testing::sim::{self, cacheable_page as origin_page, not_purged, Forgetful, OriginResult};
 
 /// 2025-06-01T00:00:00Z, in milliseconds.
 const NOW: Time = 1_748_736_000_000;

@@ -7,11 +7,11 @@
 //! that keeps nothing; for `reval` a page no rule classifies is stored with `max-age=0` and
 //! the origin answers each conditional request with a 304.
 
-use rulecache::engine::Outcome;
 use rulecache::http::{Headers, RequestHead, Time};
 use rulecache::policy::Policy;
-use rulecache::sim::{self, cacheable_page as origin_page, not_purged, Forgetful, OriginResult};
-use rulecache::store::MemoryStore;
+use rulecache::storage::stats::Outcome;
+use rulecache::storage::store::MemoryStore;
+use rulecache::testing::sim::{self, cacheable_page as origin_page, not_purged, Forgetful, OriginResult};
 
 const NOW: Time = 1_748_736_000_000;
 

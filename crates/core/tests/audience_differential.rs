@@ -3,10 +3,10 @@
 //! a `Cookie` field, the edge sees an authenticated request. Randomised over fields built from
 //! the pieces that make parsers disagree (separators, quotes, escapes, look-alike names).
 
-use rulecache::audience::AudienceConfig;
-use rulecache::decision::Audience;
 use rulecache::http::Headers;
+use rulecache::policy::audience::AudienceConfig;
 use rulecache::policy::Policy;
+use rulecache::storage::key::Audience;
 use rulecache::testing::cookie_parsers::{sees_auth, PARSERS};
 use rulecache::testing::XorShift;
 

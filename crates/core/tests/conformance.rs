@@ -16,11 +16,11 @@
 
 #![allow(clippy::unwrap_used, clippy::type_complexity)]
 
-use rulecache::engine::Outcome;
-use rulecache::freshness::format_http_date;
 use rulecache::http::{secs, RequestHead, Time};
 use rulecache::policy::Policy;
-use rulecache::sim::{Exchange, OriginResult};
+use rulecache::rfc::freshness::format_http_date;
+use rulecache::storage::stats::Outcome;
+use rulecache::testing::sim::{Exchange, OriginResult};
 use rulecache::testing::world::{self, ScriptedOrigin, World, T0};
 
 /// The policy the scenarios run under: one with no rules, or the shipped default profile when
@@ -1399,7 +1399,7 @@ fn an_odd_status_may_be_stood_in_for_by_a_stale_entry() {
 
 #[test]
 fn fetch_failures_are_named_in_the_detail() {
-    use rulecache::engine::fetch_failure_detail as why;
+    use rulecache::flow::engine::fetch_failure_detail as why;
     assert_eq!(why("TypeError: Invalid HTTP method string: M-SEARCH"), "method-not-forwardable");
     assert_eq!(why("Error: invalid Content-Length header value; cl = 2, 2"), "origin-invalid-content-length");
     assert_eq!(why("Error: internal error; reference = s108o1rv8j3nab2oh6k51tgl"), "origin-invalid-response");
@@ -1577,7 +1577,7 @@ fn expires_in_asctime_format_is_read() {
     // accept all three HTTP-date formats" (asctime among them).
     let mut c = Cache::always(|now| {
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(rulecache::http::secs(now) + 3600);
-        let imf = rulecache::freshness::format_http_date(rulecache::http::secs(now) + 3600);
+        let imf = rulecache::rfc::freshness::format_http_date(rulecache::http::secs(now) + 3600);
         let _ = t;
         // "Sun, 06 Nov 1994 08:49:37 GMT" → "Sun Nov  6 08:49:37 1994"
         let p: Vec<&str> = imf.split(' ').collect();

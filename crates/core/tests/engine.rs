@@ -2,12 +2,11 @@
 //! the one test world (`rulecache::testing::world`: one edge's tiers, a scripted origin).
 
 #![allow(clippy::unwrap_used, clippy::type_complexity)]
-
-use rulecache::engine::{Outcome, Purged};
 use rulecache::http::{RequestHead, Time};
-use rulecache::meta::Meta;
 use rulecache::policy::Policy;
-use rulecache::sim::{Exchange, OriginResult};
+use rulecache::storage::meta::{Meta, Purged};
+use rulecache::storage::stats::Outcome;
+use rulecache::testing::sim::{Exchange, OriginResult};
 use rulecache::testing::world::{response as resp, ScriptedOrigin, World, T0};
 
 /// An origin answering from a script that sees the request and its number among the requests
@@ -310,7 +309,7 @@ fn the_origin_is_given_a_deadline_only_when_a_stale_entry_can_stand_in() {
     let miss = w.get("/t/deadline", T0);
     assert_eq!(miss.fetch_deadlines, [None], "nothing to fall back on: the origin is waited for");
     let stale = w.get("/t/deadline", T0 + 20_000);
-    assert_eq!(stale.fetch_deadlines, [Some(rulecache::tiers::ORIGIN_DEADLINE_MS)]);
+    assert_eq!(stale.fetch_deadlines, [Some(rulecache::storage::tiers::ORIGIN_DEADLINE_MS)]);
     assert_eq!(stale.text(), "v2");
 
     let mut w = world(origin(|_, n| resp(200, &[("cache-control", "max-age=10")], &format!("v{n}"))));

@@ -2,12 +2,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-use rulecache::engine::{Found, Purged};
+use rulecache::flow::engine::Found;
+
 use rulecache::flow::explain::Explain;
 use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
 use rulecache::policy::Policy;
-use rulecache::sim::{Edge, OriginResult};
-use rulecache::store::{Record, Store};
+use rulecache::storage::meta::Purged;
+use rulecache::storage::store::{Record, Store};
+use rulecache::testing::sim::{Edge, OriginResult};
 
 const T0: Time = 1_800_000_000_000;
 

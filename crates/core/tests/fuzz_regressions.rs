@@ -6,13 +6,12 @@
 //! to be lower-cased before it is called. Such hosts are now refused before the URL parser
 //! sees them (`http::parse_url`, `http::join_url`): these tests run in every build.
 
-use rulecache::engine::Purged;
 use rulecache::http::{Headers, RequestHead, ResponseHead};
-use rulecache::meta::Meta;
 use rulecache::policy::Policy;
 use rulecache::purge::request::PurgeRequest;
-use rulecache::sim;
-use rulecache::store::MemoryStore;
+use rulecache::storage::meta::{Meta, Purged};
+use rulecache::storage::store::MemoryStore;
+use rulecache::testing::sim;
 
 /// As the `purge_request` target found it (minimised).
 const FOUND: &str = "https://&V\u{51e}";

@@ -2,9 +2,9 @@
 //! spoofing and cache-stop variables.
 #![allow(clippy::expect_used, clippy::indexing_slicing)] // tests may panic
 
-use rulecache::decision::Audience;
 use rulecache::http::{Headers, RequestHead, ResponseHead};
 use rulecache::policy::{PageAction, Policy};
+use rulecache::storage::key::Audience;
 use rulecache::testing::world::{self, request as req};
 
 const BUNDLE: &str = r#"{

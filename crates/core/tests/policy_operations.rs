@@ -1,9 +1,13 @@
 //! The operations' effects a user sees: downstream headers, edge storage and bypass.
 #![allow(clippy::expect_used, clippy::indexing_slicing)] // tests may panic
 
-use rulecache::decision::{Audience, Bypass, EdgeStorage, ModifyContext};
+use rulecache::storage::key::Audience;
+
+use rulecache::policy::decision::{Bypass, ModifyContext};
+
 use rulecache::http::{Headers, RequestHead, ResponseHead};
 use rulecache::policy::Policy;
+use rulecache::rfc::freshness::EdgeStorage;
 
 /// 2026-01-01T00:00:00Z in milliseconds.
 const NOW: u64 = 1_767_225_600_000;

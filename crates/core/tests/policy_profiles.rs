@@ -3,9 +3,13 @@
 //! plone's parameters.
 #![allow(clippy::expect_used, clippy::indexing_slicing)] // tests may panic
 
-use rulecache::decision::{Audience, Bypass, EdgeStorage, ModifyContext};
+use rulecache::storage::key::Audience;
+
+use rulecache::policy::decision::{Bypass, ModifyContext};
+
 use rulecache::http::{Headers, RequestHead, ResponseHead};
 use rulecache::policy::Policy;
+use rulecache::rfc::freshness::EdgeStorage;
 
 fn get(path: &str) -> RequestHead {
     RequestHead::parse("GET", &format!("https://example.org{path}"), Headers::new()).expect("test URL")

@@ -1,8 +1,8 @@
 //! Untrusted input never panics: mangled bundles, odd cookies, odd paths and headers.
 #![allow(clippy::expect_used, clippy::indexing_slicing)] // tests may panic
 
-use rulecache::decision::ModifyContext;
 use rulecache::http::{Headers, RequestHead, ResponseHead};
+use rulecache::policy::decision::ModifyContext;
 use rulecache::policy::Policy;
 use rulecache::testing::XorShift;
 

@@ -2,14 +2,13 @@
 //! Test code: a failed `expect` or index is a failed test.
 #![allow(clippy::expect_used, clippy::indexing_slicing)]
 
-use rulecache::engine::Purged;
 use rulecache::http::Time;
-use rulecache::meta::Meta;
 use rulecache::purge::ledger::{
     AppendOrder, Effect, Head, Ledger, LedgerCopy, LedgerError, LedgerRows, MemoryRows, Progress,
     PurgeRecord, RowsWrite, SinceAnswer, Target, BLOCKING_REFRESH_AFTER_MS, CLOCK_SKEW_MARGIN_MS,
     NONCE_LIFETIME_MS, PAGE_RECORDS,
 };
+use rulecache::storage::meta::{Meta, Purged};
 use rulecache::testing::XorShift;
 
 const T0: Time = 1_700_000_000_000;

@@ -2,10 +2,10 @@
 #![allow(clippy::expect_used, clippy::indexing_slicing)]
 
 use rulecache::http::Headers;
-use rulecache::key::PrimaryKey;
 use rulecache::purge::auth::{authorize, AuthInput, Credential, ReplayGuard, Scope, Secrets};
 use rulecache::purge::ledger::Target;
 use rulecache::purge::request::{PurgeProblem, PurgeRequest, MAX_PURGE_ITEMS};
+use rulecache::storage::key::PrimaryKey;
 use rulecache::testing::XorShift;
 
 fn credential() -> Credential {
@@ -220,7 +220,7 @@ fn random_bytes_never_panic_the_parser() {
 
 #[test]
 fn a_url_purge_reaches_every_alias_of_its_site_and_prefixes_are_normalised_like_keys() {
-    use rulecache::key::{primary_key, KeyOptions};
+    use rulecache::storage::key::{primary_key, KeyOptions};
     let policy = rulecache::policy::Policy::from_json(
         r#"{"version": 1, "name": "aliases", "purge": {"paths": ["${path}"],
             "aliases": [["https://www.example.org", "http://www.example.org", "https://example.org", "https://example.org."]]}}"#,

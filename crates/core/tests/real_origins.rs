@@ -5,10 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::type_complexity)]
 
-use rulecache::engine::Outcome;
 use rulecache::http::{Headers, RequestHead, Time};
 use rulecache::policy::Policy;
-use rulecache::sim::{Exchange, OriginResult};
+use rulecache::storage::stats::Outcome;
+use rulecache::testing::sim::{Exchange, OriginResult};
 use rulecache::testing::world::{response as resp, ScriptedOrigin, World, T0};
 
 /// A bundled profile in front of an origin that answers as the real application does, on the

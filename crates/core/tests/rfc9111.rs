@@ -2,16 +2,16 @@
 //! response at some instant, moves the clock, and checks one behaviour the RFCs describe.
 #![allow(clippy::unwrap_used)]
 
-use rulecache::cache_control::{self, CacheControl};
-use rulecache::cache_status::{CacheStatus, Fwd};
-use rulecache::conditional::{self, Conditional};
-use rulecache::decision::EdgeStorage;
-use rulecache::freshness::{self, age_header_value, format_http_date, Lifetime, Stored, Verdict};
-use rulecache::hop;
 use rulecache::http::{secs, Headers, RequestHead, ResponseHead, Time};
-use rulecache::invalidate;
-use rulecache::revalidate;
-use rulecache::storable::{self, NotStored};
+use rulecache::rfc::cache_control::{self, CacheControl};
+use rulecache::rfc::cache_status::{CacheStatus, Fwd};
+use rulecache::rfc::conditional::{self, Conditional};
+use rulecache::rfc::freshness::EdgeStorage;
+use rulecache::rfc::freshness::{self, age_header_value, format_http_date, Lifetime, Stored, Verdict};
+use rulecache::rfc::hop;
+use rulecache::rfc::invalidate;
+use rulecache::rfc::revalidate;
+use rulecache::rfc::storable::{self, NotStored};
 use rulecache::testing::world::{head as resp, request as req};
 use rulecache::testing::{XorShift, HEADER_NAMES};
 

@@ -92,8 +92,8 @@ fn a_read_credential_cannot_make_purge_targets() {
     let read = authorize(&s, Scope::Read, &input, NOW, &mut ReplayGuard::new()).expect("read");
     let base = rulecache::http::parse_url("https://www.example.org/").expect("a base URL");
     let purge = rulecache::purge::request::PurgeRequest::from_json(br#"{"urls":["/news"]}"#).expect("valid");
-    let opts = rulecache::key::KeyOptions::default();
-    let targets = purge.targets(&read, &base, &[], |u| rulecache::key::primary_key(u, &opts));
+    let opts = rulecache::storage::key::KeyOptions::default();
+    let targets = purge.targets(&read, &base, &[], |u| rulecache::storage::key::primary_key(u, &opts));
     assert!(targets.is_err());
 }
 

@@ -5,14 +5,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-use rulecache::engine::{BodySource, Flow, Found, Outcome, Purged, Step};
+use rulecache::flow::engine::{BodySource, Flow, Found, Step};
 use rulecache::flow::{Effect, Tier};
 use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
-use rulecache::meta::Meta;
 use rulecache::policy::Policy;
-use rulecache::sim::{Edge, Exchange, OriginResult, Progress};
-use rulecache::store::{MemoryStore, Record, Store};
-use rulecache::tiers::{MEMORY_MAX_ENTRY, PASS_MS};
+use rulecache::storage::meta::{Meta, Purged};
+use rulecache::storage::stats::Outcome;
+use rulecache::storage::store::{MemoryStore, Record, Store};
+use rulecache::storage::tiers::{MEMORY_MAX_ENTRY, PASS_MS};
+use rulecache::testing::sim::{Edge, Exchange, OriginResult, Progress};
 
 const T0: Time = 1_800_000_000_000;
 
@@ -104,11 +105,11 @@ fn the_memory_tier_stays_within_its_capacity_evicting_the_oldest() {
     let policy = Policy::from_json(POLICY).unwrap();
     let mut edge = Edge::new();
     let mut origin = |_: &RequestHead| ok(&[], body_of(MEMORY_MAX_ENTRY));
-    let n = rulecache::tiers::MEMORY_CAPACITY / MEMORY_MAX_ENTRY + 8;
+    let n = rulecache::storage::tiers::MEMORY_CAPACITY / MEMORY_MAX_ENTRY + 8;
     for i in 0..n {
         run(&mut edge, &policy, &mut origin, &format!("/r/{i}"), T0);
     }
-    assert!(edge.memory.bytes() <= rulecache::tiers::MEMORY_CAPACITY);
+    assert!(edge.memory.bytes() <= rulecache::storage::tiers::MEMORY_CAPACITY);
     let first = run(&mut edge, &policy, &mut origin, "/r/0", T0 + 1000);
     assert_eq!(first.outcome, Outcome::Hit);
     assert_eq!(first.looked_in, [Tier::Memory, Tier::Cache], "the oldest left memory but not the Cache API");
@@ -559,11 +560,12 @@ fn kv_writes_are_admitted_by_rule_and_capped() {
     for i in 0..50 {
         run(&mut edge, &policy, &mut origin, &format!("/p/page-{i}"), T0);
     }
-    assert_eq!(edge.kv.len(), rulecache::tiers::KV_WRITE_BURST as usize);
+    assert_eq!(edge.kv.len(), rulecache::storage::tiers::KV_WRITE_BURST as usize);
     assert_eq!(edge.cache.len(), 50, "every page is still kept at the location");
     for i in 50..100 {
         run(&mut edge, &policy, &mut origin, &format!("/p/page-{i}"), T0 + 60_000);
     }
-    let refilled = (rulecache::tiers::KV_WRITE_BURST + rulecache::tiers::KV_WRITES_PER_MINUTE) as usize;
+    let refilled = (rulecache::storage::tiers::KV_WRITE_BURST
+        + rulecache::storage::tiers::KV_WRITES_PER_MINUTE) as usize;
     assert_eq!(edge.kv.len(), refilled);
 }

@@ -5,10 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use rulecache::engine::{Flow, Found, Outcome, Purged, Step};
+use rulecache::flow::engine::{Flow, Found, Step};
 use rulecache::http::{Headers, RequestHead, Time};
 use rulecache::policy::Policy;
-use rulecache::sim::{Exchange, OriginResult};
+use rulecache::storage::meta::Purged;
+use rulecache::storage::stats::Outcome;
+use rulecache::testing::sim::{Exchange, OriginResult};
 use rulecache::testing::world::{response as resp, ScriptedOrigin, World, T0};
 const SEC: Time = 1000;
 
@@ -579,7 +581,7 @@ fn credentials_in_the_query_string_make_the_request_authenticated() {
     // which the query string is part of: such a request renders a member's page.
     let mut w = <World as Scenario>::new(|req, n| {
         // As an origin reads its form: decoded, either separator, names in any case.
-        let decoded = rulecache::audience::percent_decode(req.url.query().unwrap_or("")).to_ascii_lowercase();
+        let decoded = rulecache::policy::audience::percent_decode(req.url.query().unwrap_or("")).to_ascii_lowercase();
         let member = decoded.split(['&', ';']).any(|p| p.starts_with("__ac"));
         let (cc, who) = if member { ("private", "alice") } else { ("max-age=0, s-maxage=3600, must-revalidate", "anonymous") };
         resp(200, &[("cache-control", cc), ("content-type", "text/html")], &format!("{who} #{n}"))

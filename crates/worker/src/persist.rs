@@ -4,9 +4,9 @@
 
 use worker::{Env, KvError};
 
-use super::cache::STORAGE_SECS;
-use rulecache::key::StorageKey;
-use rulecache::meta::Meta;
+use rulecache::storage::key::StorageKey;
+use rulecache::storage::meta::Meta;
+use rulecache::storage::tiers::STORAGE_SECS;
 
 const KV_BINDING: &str = "RULECACHE_KV";
 const PREFIX: &str = "obj:";
@@ -26,7 +26,7 @@ pub async fn get(env: &Env, storage_key: &StorageKey) -> Option<(Meta, Vec<u8>)>
 
 /// Persists an entry (its encoded record and body) for as long as the Cache API keeps it.
 pub async fn put(env: &Env, storage_key: &StorageKey, meta_value: &str, body: &[u8]) -> Result<(), KvError> {
-    if meta_value.len() + 1 + body.len() > rulecache::tiers::KV_MAX_VALUE {
+    if meta_value.len() + 1 + body.len() > rulecache::storage::tiers::KV_MAX_VALUE {
         return Ok(());
     }
     let kv = env.kv(KV_BINDING).map_err(|e| KvError::InvalidKvStore(e.to_string()))?;

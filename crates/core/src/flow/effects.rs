@@ -1,16 +1,16 @@
 //! What a driver does with a flow's answer: an explicit, ordered list of effects.
 //!
-//! The worker shell and the native harness ([`crate::sim`]) both turn a [`Reply`] into this
+//! The worker shell and the native harness ([`crate::testing::sim`]) both turn a [`Reply`] into this
 //! list with [`Flow::effects`] and apply it in order, each effect by one storage operation (or
 //! the answer itself). Every choice — which keys go, which tiers keep the entry, what happens to
 //! the URL's hit-for-pass mark, whether the body is read before the client is answered — is
 //! made here.
 
-use crate::engine::{BodySource, Flow, Reply};
-use crate::key::StorageKey;
-use crate::meta::{Meta, VaryIndex};
+use crate::flow::engine::{BodySource, Flow, Reply};
 use crate::policy::Policy;
-use crate::tiers::{self, PassChange};
+use crate::storage::key::StorageKey;
+use crate::storage::meta::{Meta, VaryIndex};
+use crate::storage::tiers::{self, PassChange};
 
 /// A storage tier of the edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub enum Effect {
     /// Send the reply's head and body to the client.
     Answer,
     /// Merge `index` into the variant index stored under `key` in the Cache API, deleting the
-    /// variants it forgets (see [`crate::engine::merge_index`]).
+    /// variants it forgets (see [`crate::flow::engine::merge_index`]).
     WriteIndex { key: StorageKey, index: VaryIndex },
     /// Run this flow after answering (a background revalidation).
     Background(Box<Flow>),

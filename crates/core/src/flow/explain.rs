@@ -4,12 +4,13 @@
 
 use serde::Serialize;
 
-use crate::engine::{Flow, Found, Purged, Step};
-use crate::freshness::{self, Stored, Verdict};
+use crate::flow::engine::{Flow, Found, Step};
+
 use crate::http::{Headers, RequestHead, ResponseHead, Time};
-use crate::key::StorageKey;
-use crate::meta::Meta;
 use crate::policy::{PageAction, Policy};
+use crate::rfc::freshness::{self, Stored, Verdict};
+use crate::storage::key::StorageKey;
+use crate::storage::meta::{Meta, Purged};
 
 /// What the cache holds for the request, as the flow would judge it now.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -4,10 +4,12 @@
 //! first called) can then compile that path while the module is instantiated, not while the
 //! first real request waits. Nothing it does outlives the call.
 
-use crate::engine::{Flow, Found, Purged, Step};
+use crate::flow::engine::{Flow, Found, Step};
+
 use crate::flow::Effect;
 use crate::http::{parse_url, Headers, RequestHead, ResponseHead, Time};
 use crate::policy::Policy;
+use crate::storage::meta::Purged;
 
 /// Runs the rehearsal under `policy`; returns how many steps and effects it went through
 /// (nothing else comes out of it).

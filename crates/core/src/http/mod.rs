@@ -478,6 +478,24 @@ pub struct RequestHead {
     pub headers: Headers,
 }
 
+/// Every cookie `(name, value)` pair of every `Cookie` header, in order. Pieces without `=` and
+/// empty names are skipped; names and values are trimmed of spaces and tabs, and one pair of
+/// surrounding double quotes is removed from a value.
+pub fn cookies(h: &Headers) -> impl Iterator<Item = (&str, &str)> {
+    h.get_all("cookie").flat_map(|v| v.split(';')).filter_map(parse_pair)
+}
+
+fn parse_pair(piece: &str) -> Option<(&str, &str)> {
+    let (name, value) = piece.split_once('=')?;
+    let name = name.trim_matches([' ', '\t']);
+    if name.is_empty() {
+        return None;
+    }
+    let value = value.trim_matches([' ', '\t']);
+    let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
+    Some((name, value))
+}
+
 /// Parses a JSON body (a purge request, an admin call) with the same reader as every other
 /// JSON text the worker reads (`serde_json::from_str`): one parser in the module, not one per
 /// input type. A body that is not UTF-8 is an error like any other malformed JSON.

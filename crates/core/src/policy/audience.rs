@@ -23,8 +23,8 @@
 //! empty value does not count either: Plone answers a logout with `__ac=""`, and a browser may
 //! keep sending that empty cookie.
 
-use crate::decision::Audience;
-use crate::http::Headers;
+use crate::http::{cookies, Headers};
+use crate::storage::key::Audience;
 
 /// The default split-view header, also removed from client requests when split view is off.
 pub const DEFAULT_SPLIT_VIEW_HEADER: &str = "X-Anonymous";
@@ -171,24 +171,6 @@ impl AudienceConfig {
             h.set(&self.header_lower, "1");
         }
     }
-}
-
-/// Every cookie `(name, value)` pair of every `Cookie` header, in order. Pieces without `=` and
-/// empty names are skipped; names and values are trimmed of spaces and tabs, and one pair of
-/// surrounding double quotes is removed from a value.
-pub fn cookies(h: &Headers) -> impl Iterator<Item = (&str, &str)> {
-    h.get_all("cookie").flat_map(|v| v.split(';')).filter_map(parse_pair)
-}
-
-fn parse_pair(piece: &str) -> Option<(&str, &str)> {
-    let (name, value) = piece.split_once('=')?;
-    let name = name.trim_matches([' ', '\t']);
-    if name.is_empty() {
-        return None;
-    }
-    let value = value.trim_matches([' ', '\t']);
-    let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
-    Some((name, value))
 }
 
 /// Whether `field` names one of `names` (exact) or `prefixes` as a cookie some parser could

@@ -11,8 +11,8 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 
-use crate::audience;
 use crate::http::{Headers, RequestHead, ResponseHead};
+use crate::policy::audience;
 use crate::policy::glob::{byte_set, Glob};
 use crate::policy::RulesetId;
 

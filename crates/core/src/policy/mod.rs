@@ -37,6 +37,7 @@
 
 pub mod audience;
 pub mod classify;
+pub mod decision;
 pub(crate) mod glob;
 pub mod operations;
 mod validate;
@@ -45,12 +46,12 @@ pub mod versions;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::audience::AudienceConfig;
-pub use crate::classify::{Classified, Rule};
-use crate::decision::Audience;
 use crate::http::{Headers, RequestHead, ResponseHead};
-use crate::key::KeyOptions;
-pub use crate::operations::{EtagComponent, Operation, OperationKind, Parameters};
+use crate::policy::audience::AudienceConfig;
+pub use crate::policy::classify::{Classified, Rule};
+pub use crate::policy::operations::{EtagComponent, Operation, OperationKind, Parameters};
+use crate::storage::key::Audience;
+use crate::storage::key::KeyOptions;
 
 /// One problem found in a bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -320,7 +321,7 @@ impl Policy {
         // A cookie is read as conservatively as for the audience: a cache-stop cookie any
         // origin could see (after a `,` or whitespace, say) stops the cache.
         let named = |n: &str| self.cache_stop.iter().any(|v| v == n);
-        crate::audience::mentions_any(&req.headers, &self.cache_stop)
+        crate::policy::audience::mentions_any(&req.headers, &self.cache_stop)
             || req.url.query_pairs().any(|(n, _)| named(n.as_ref()))
     }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::auth::{Credential, Scope};
 use super::expand::{alias_urls, expand_paths, resolve};
 use super::ledger::Target;
-use crate::key::PrimaryKey;
+use crate::storage::key::PrimaryKey;
 
 /// At most this many URLs, prefixes and tags in one purge request, all together.
 pub const MAX_PURGE_ITEMS: usize = 1000;
@@ -20,10 +20,6 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 pub const MAX_URL_BYTES: usize = 4096;
 /// The longest tag accepted.
 pub const MAX_TAG_BYTES: usize = 1024;
-/// The request fields that change what a `PURGE <url>` purges (read by
-/// [`PurgeRequest::from_purge_method`]); a signed request covers every one of them.
-pub const PURGE_METHOD_HEADERS: &[&str] =
-    &["x-purge-tags", "x-purge-soft", "surrogate-key", "fastly-soft-purge"];
 /// At most this many problems are listed; the rest are counted.
 const MAX_PROBLEMS_LISTED: usize = 50;
 
@@ -239,7 +235,7 @@ impl PurgeRequest {
             }
         }
         // Tags are compared as entries record them (trimmed, lower-cased, bounded).
-        for tag in self.tags.iter().filter_map(|t| crate::meta::normalise_tag(t)) {
+        for tag in self.tags.iter().filter_map(|t| crate::storage::meta::normalise_tag(t)) {
             push(Target::Tag(tag));
         }
         Ok(targets)

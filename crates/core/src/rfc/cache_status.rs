@@ -1,6 +1,6 @@
 //! The `Cache-Status` response header field (RFC 9211).
 
-use crate::cache_control::is_tchar;
+use crate::rfc::cache_control::is_tchar;
 
 /// Why the cache forwarded the request (RFC 9211 §2.2 `fwd`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,8 +2,8 @@
 //!
 //! Separate from `revalidate`, which is about *our* conditional requests to the origin.
 
-use crate::freshness::http_date;
 use crate::http::{Headers, RequestHead, ResponseHead};
+use crate::rfc::freshness::http_date;
 
 /// An entity tag (RFC 9110 §8.8.3): `entity-tag = [ weak ] opaque-tag`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

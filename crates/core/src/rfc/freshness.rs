@@ -5,9 +5,26 @@
 //! Every function takes the time as a parameter. Times are [`Time`] (milliseconds); ages and
 //! lifetimes are whole seconds, as in the RFC.
 
-use crate::cache_control::{self, delta_seconds, CacheControl, MaxStale, DELTA_SECONDS_MAX};
-use crate::decision::EdgeStorage;
+use serde::{Deserialize, Serialize};
+
 use crate::http::{secs, Headers, RequestHead, ResponseHead, Time};
+use crate::rfc::cache_control::{self, delta_seconds, CacheControl, MaxStale, DELTA_SECONDS_MAX};
+
+/// How the edge stores a response, as decided by an operation of the policy (the lifetime it
+/// gives is read here). Separate from the headers the operation sends downstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EdgeStorage {
+    /// Behave as an RFC 9111 shared cache on the origin's own headers (targeted
+    /// `CDN-Cache-Control` first). The default for unclassified requests.
+    HonourOrigin,
+    /// Keep the response fresh at the edge for `ttl` seconds whatever the origin's
+    /// Cache-Control says (a `ttl` of 0 means: store, but revalidate before every use).
+    /// Responses that must never be shared (Set-Cookie, `private`, `no-store`, non-final or
+    /// partial statuses) are still not stored.
+    Store { ttl: u64, stale_while_revalidate: u64, stale_if_error: u64 },
+    /// Keep it out of the edge cache.
+    DontStore,
+}
 
 /// The longest heuristic freshness lifetime we assign: 24 hours.
 ///

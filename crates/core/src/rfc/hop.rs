@@ -1,7 +1,7 @@
 //! Hop-by-hop header fields and the fields a shared cache must not keep.
 
-use crate::cache_control::CacheControl;
 use crate::http::{is_listed, Headers};
+use crate::rfc::cache_control::CacheControl;
 
 /// Connection-specific fields removed by every intermediary, whether or not `Connection`
 /// lists them (RFC 9110 §7.6.1, plus the legacy `Keep-Alive` and `Proxy-Connection`, and the
@@ -48,7 +48,7 @@ pub fn strip_hop_by_hop(h: &mut Headers) {
 
 /// Removes what a shared cache must not store: the hop-by-hop fields and the fields named by
 /// a qualified `private` or `no-cache` directive of `cc` (the directives that govern this
-/// cache, see [`crate::cache_control::effective`]).
+/// cache, see [`crate::rfc::cache_control::effective`]).
 ///
 /// RFC 9111 §5.2.2.7: "If a qualified private response directive is present, [...] a shared
 /// cache MUST NOT store the specified field names(s), whereas it MAY store the remainder of
@@ -75,15 +75,10 @@ mod tests {
 
     #[test]
     fn the_name_lists_compared_exactly_are_lower_case() {
-        // `http::is_listed` compares stored (lower-case) names with these without folding case.
-        let lists: [&[&str]; 4] = [
-            &HOP_BY_HOP,
-            &crate::key::FORWARDED_UNKEYED,
-            &crate::key::FORWARDED_KEYED,
-            crate::engine::INTERNAL_REQUEST_HEADERS,
-        ];
-        for name in lists.iter().flat_map(|l| l.iter()) {
-            assert_eq!(*name, name.to_ascii_lowercase());
+        // `http::is_listed` compares stored (lower-case) names with these without folding case
+        // (the lists of the layers above are checked in `flow`).
+        for name in HOP_BY_HOP {
+            assert_eq!(name, name.to_ascii_lowercase());
         }
         let mut h = Headers::new();
         h.append("Proxy-Authorization", "x");

@@ -5,9 +5,9 @@
 //! cut from the stored body; a miss is forwarded with its `Range` untouched and nothing is
 //! stored (a `206` is never stored, RFC 9111 §3.3 is not implemented).
 
-use crate::conditional::EntityTag;
-use crate::freshness::http_date;
 use crate::http::{RequestHead, ResponseHead};
+use crate::rfc::conditional::EntityTag;
+use crate::rfc::freshness::http_date;
 
 /// One byte range as the client asked for it (RFC 9110 §14.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,11 +1,11 @@
 //! Revalidating a stored response with the origin (RFC 9111 §4.3): the conditional request
 //! we send, and the update of the stored response by a 304.
 
-use crate::cache_control;
-use crate::conditional::EntityTag;
-use crate::freshness::http_date;
-use crate::hop;
 use crate::http::{Headers, ResponseHead};
+use crate::rfc::cache_control;
+use crate::rfc::conditional::EntityTag;
+use crate::rfc::freshness::http_date;
+use crate::rfc::hop;
 
 /// The fields to send to validate `stored` (RFC 9111 §4.3.1); None when it has no validator.
 ///

@@ -3,10 +3,10 @@
 //! "Not stored" is a value with a reason ([`NotStored`]), shown in `Cache-Status` as the
 //! `detail` of a response that was forwarded but not stored.
 
-use crate::cache_control::{self, CacheControl};
-use crate::decision::EdgeStorage;
-use crate::freshness::is_heuristically_cacheable;
 use crate::http::{RequestHead, ResponseHead};
+use crate::rfc::cache_control::{self, CacheControl};
+use crate::rfc::freshness::is_heuristically_cacheable;
+use crate::rfc::freshness::EdgeStorage;
 
 /// Why a response is not stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,8 +11,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::decision::{Audience, EdgeStorage};
+use crate::storage::key::Audience;
+
 use crate::http::{Headers, ResponseHead, Time};
+use crate::rfc::freshness::EdgeStorage;
 
 /// The longest encoded record accepted, in bytes.
 pub const MAX_ENCODED_LEN: usize = 16 * 1024;
@@ -48,12 +50,30 @@ impl fmt::Display for MetaError {
 
 impl std::error::Error for MetaError {}
 
+/// Whether a stored entry was purged through the global ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purged {
+    No,
+    /// Hard purge: the entry is a miss.
+    Hard,
+    /// Soft purge: the entry is stale from `at` and must be revalidated.
+    Soft {
+        at: Time,
+    },
+    /// The isolate's copy of the ledger is older than the propagation bound and the entry is
+    /// old enough to have been purged meanwhile: revalidate it before use (no
+    /// stale-while-revalidate), with `Cache-Status: …; detail=ledger-unverified`.
+    Unverified {
+        before: Time,
+    },
+}
+
 /// What is stored beside each cached body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
     /// The primary key (normalised URL).
     pub url: String,
-    /// The canonical variant of the request that stored it (see [`crate::key::variant`]).
+    /// The canonical variant of the request that stored it (see [`crate::storage::key::variant`]).
     pub variant: Option<String>,
     /// The split-view audience it was stored for.
     pub audience: Option<Audience>,
@@ -121,8 +141,8 @@ impl From<MetaV1> for Meta {
 
 impl Meta {
     /// The entry as freshness is judged (RFC 9111 §4.2), with its soft-purge instant.
-    pub fn freshness_view(&self) -> crate::freshness::Stored<'_> {
-        crate::freshness::Stored {
+    pub fn freshness_view(&self) -> crate::rfc::freshness::Stored<'_> {
+        crate::rfc::freshness::Stored {
             head: &self.head,
             request_time: self.request_time,
             response_time: self.response_time,
@@ -150,9 +170,9 @@ impl Meta {
     /// key is a hash; this check makes a hash collision a miss instead of a wrong answer.
     /// When the entry is stale from, given what the purge ledger says of it: a soft purge
     /// makes it stale from the purge's time (or from an earlier stale mark it already has).
-    pub fn stale_after(&self, purged: crate::engine::Purged) -> Option<Time> {
+    pub fn stale_after(&self, purged: Purged) -> Option<Time> {
         match purged {
-            crate::engine::Purged::Soft { at } | crate::engine::Purged::Unverified { before: at } => {
+            Purged::Soft { at } | Purged::Unverified { before: at } => {
                 Some(self.stale_from.map_or(at, |s| s.min(at)))
             }
             _ => self.stale_from,

@@ -2,8 +2,19 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::Outcome;
 use crate::http::Time;
+
+/// How a request was answered, for statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Hit,
+    StaleServed,
+    Miss,
+    Revalidated304,
+    Revalidated200,
+    Bypass,
+    Synthetic,
+}
 
 /// Counts for one ruleset.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::meta::{Meta, VaryIndex};
+use crate::storage::meta::{Meta, VaryIndex};
 
 /// What is kept under one key.
 #[derive(Debug, Clone)]

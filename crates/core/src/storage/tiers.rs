@@ -3,11 +3,11 @@
 //! long a request waits for the origin or for another request's fetch. The shell holds the
 //! state (one per isolate) and performs the I/O; every choice is made here.
 
-use crate::engine::Outcome;
 use crate::http::Time;
-use crate::key::StorageKey;
-use crate::lru::ByteLru;
-use crate::meta::Meta;
+use crate::storage::key::StorageKey;
+use crate::storage::lru::ByteLru;
+use crate::storage::meta::Meta;
+use crate::storage::stats::Outcome;
 
 /// How long the Cache API keeps what we store. Freshness is decided by the flow; this only
 /// bounds how long an entry stays available for revalidation and stale serving. The purge
@@ -229,7 +229,7 @@ mod tests {
             stored_at: 0,
             tags: vec!["news".into()],
             head: crate::http::ResponseHead::new(200, fields),
-            storage: crate::decision::EdgeStorage::HonourOrigin,
+            storage: crate::rfc::freshness::EdgeStorage::HonourOrigin,
             ruleset: Some("plone.content.itemView".into()),
             operation: "moderateCaching".into(),
             policy_version: 1,
@@ -352,7 +352,7 @@ pub struct Collapser {
 }
 
 impl Collapser {
-    /// How a fetch for `coalesce` (the flow's [`crate::engine::Step::Fetch`] key) goes.
+    /// How a fetch for `coalesce` (the flow's [`crate::flow::engine::Step::Fetch`] key) goes.
     pub fn join(&mut self, coalesce: Option<&StorageKey>, leading: bool, pass_marked: bool) -> Join {
         let Some(key) = coalesce.filter(|_| !leading && !pass_marked) else { return Join::Alone };
         if let Some(ticket) = self.inflight.get(key) {

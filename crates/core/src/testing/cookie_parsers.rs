@@ -15,7 +15,7 @@
 //!
 //! Each returns the `(name, value)` pairs the application would see.
 
-use crate::audience::{percent_decode, AudienceConfig};
+use crate::policy::audience::{percent_decode, AudienceConfig};
 
 /// Whether `cookies` holds an auth cookie (under `cfg`) with a value that is not empty once
 /// spaces and tabs are trimmed.

@@ -6,15 +6,16 @@
 
 use std::rc::Rc;
 
-use crate::engine::{merge_index, BodySource, Flow, Found, Outcome, Purged, ReplyBody, Step};
+use crate::flow::engine::{merge_index, BodySource, Flow, Found, ReplyBody, Step};
 use crate::flow::{Effect, Tier};
 use crate::http::{Headers, RequestHead, ResponseHead, Time};
-use crate::key::StorageKey;
-use crate::lru::ByteLru;
-use crate::meta::Meta;
 use crate::policy::Policy;
-use crate::store::{MemoryStore, Record, Store};
-use crate::tiers::{self, Collapser, HitForPass, Join, KvWrites};
+use crate::storage::key::StorageKey;
+use crate::storage::lru::ByteLru;
+use crate::storage::meta::{Meta, Purged};
+use crate::storage::stats::Outcome;
+use crate::storage::store::{MemoryStore, Record, Store};
+use crate::storage::tiers::{self, Collapser, HitForPass, Join, KvWrites};
 
 /// What the origin closure returns: a response, or `None` when it cannot be reached.
 pub type OriginResult = Option<(ResponseHead, Vec<u8>)>;
@@ -412,7 +413,7 @@ fn advance(
                             panic!("an answer from a stored body when none is held")
                         };
                         match range {
-                            Some(range) => Rc::from(crate::range::cut(stored, Some(range))),
+                            Some(range) => Rc::from(crate::rfc::range::cut(stored, Some(range))),
                             None => Rc::clone(stored),
                         }
                     }

@@ -5,11 +5,10 @@
 
 use std::cell::{Ref, RefCell};
 
-use crate::engine::Purged;
 use crate::http::{Headers, RequestHead, ResponseHead, Time};
-use crate::meta::Meta;
 use crate::policy::Policy;
-use crate::sim::{Edge, Exchange, OriginResult};
+use crate::storage::meta::{Meta, Purged};
+use crate::testing::sim::{Edge, Exchange, OriginResult};
 
 /// The instant every world starts at.
 pub const T0: Time = 1_800_000_000_000;

@@ -12,7 +12,7 @@ use worker::*;
 use super::cache::{self, MEMORY, STATS};
 use super::convert::headers_to_js;
 use super::{assets, ledger, policy_store, Config, REPLAY};
-use rulecache::engine::Found;
+use rulecache::flow::engine::Found;
 use rulecache::flow::explain::Explain;
 use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
 use rulecache::purge::auth::{authorize, precheck, AuthError, AuthInput, Credential, Scope};

@@ -8,9 +8,7 @@ use worker::*;
 use super::{auth_failure, authenticated_body, check, json_response};
 use crate::cache::{self, MEMORY};
 use crate::{ledger, persist, policy_store, Config};
-use rulecache::decision::Audience;
 use rulecache::http::Time;
-use rulecache::key::{self, PrimaryKey};
 use rulecache::purge::auth::{authorize_address, AuthError, Credential, Scheme, Scope};
 use rulecache::purge::burst::{Burst, Offer};
 use rulecache::purge::ledger::{
@@ -18,6 +16,8 @@ use rulecache::purge::ledger::{
     CLOCK_SKEW_MARGIN_MS,
 };
 use rulecache::purge::request::{PurgeRequest, MAX_BODY_BYTES};
+use rulecache::storage::key::Audience;
+use rulecache::storage::key::{self, PrimaryKey};
 
 /// `PURGE <url>`: the Varnish/Squid/plone.cachepurging convention. Never forwarded. Purges
 /// proven by Basic credentials or an allowed address join this isolate's burst window

@@ -13,13 +13,14 @@ use crate::convert::{
     OutHeaders,
 };
 use crate::persist;
-use rulecache::engine::{merge_index, BodySource, Flow, Outcome, Reply, ReplyBody};
+use rulecache::flow::engine::{merge_index, BodySource, Flow, Reply, ReplyBody};
 use rulecache::flow::{Effect, Tier};
 use rulecache::http::{Headers, Time};
-use rulecache::key::StorageKey;
-use rulecache::meta::{Meta, VaryIndex};
-use rulecache::range;
-use rulecache::tiers;
+use rulecache::rfc::range;
+use rulecache::storage::key::StorageKey;
+use rulecache::storage::meta::{Meta, VaryIndex};
+use rulecache::storage::stats::Outcome;
+use rulecache::storage::tiers;
 
 impl Io {
     /// Applies a reply's effects in order (see [`Flow::effects`]): deletions, the hit-for-pass
@@ -60,7 +61,7 @@ impl Io {
                 Effect::Answer if self.unreadable => {
                     answered = true;
                     reply = None;
-                    let (head, text) = rulecache::engine::unreadable_body_reply();
+                    let (head, text) = rulecache::flow::engine::unreadable_body_reply();
                     let body = OutBody::Bytes(text.as_bytes());
                     response = Some(respond(head.status, &OutHeaders::Core(&head.headers), body)?);
                 }

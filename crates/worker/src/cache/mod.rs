@@ -11,22 +11,23 @@ use worker::*;
 
 use super::convert::{edited_copy, forward, headers_to_js, response_head, HeaderEdits, RequestLines};
 use super::{ledger, now, persist, policy_store, Config};
-use rulecache::engine::{Flow, Found, Outcome, Purged, Reply, Step};
+use rulecache::flow::engine::{Flow, Found, Reply, Step};
 use rulecache::flow::{lookup_tiers, Tier};
 use rulecache::http::{Headers, RequestHead, Time};
-use rulecache::key::StorageKey;
-use rulecache::lru::ByteLru;
-use rulecache::meta::{Meta, VaryIndex};
 use rulecache::policy::Policy;
 use rulecache::purge::auth;
-use rulecache::stats::Stats;
-use rulecache::tiers::{self, Collapser, HitForPass, Join, COLLAPSE_POLL_MS};
+use rulecache::storage::key::StorageKey;
+use rulecache::storage::lru::ByteLru;
+use rulecache::storage::meta::{Meta, Purged, VaryIndex};
+use rulecache::storage::stats::Outcome;
+use rulecache::storage::stats::Stats;
+use rulecache::storage::tiers::{self, Collapser, HitForPass, Join, COLLAPSE_POLL_MS};
 
 /// Header carrying an entry's record on a Cache API response.
 pub const META_HEADER: &str = "x-rulecache-meta";
 /// Header carrying a URL's variant index on a Cache API response.
 pub const INDEX_HEADER: &str = "x-rulecache-index";
-pub use rulecache::tiers::STORAGE_SECS;
+use rulecache::storage::tiers::STORAGE_SECS;
 
 /// A body held by the memory tier.
 #[derive(Clone)]
@@ -302,7 +303,7 @@ impl Io {
                                 }
                                 Err(message) => flow.origin_error(
                                     policy,
-                                    rulecache::engine::fetch_failure_detail(&message),
+                                    rulecache::flow::engine::fetch_failure_detail(&message),
                                     None,
                                     now,
                                 ),

@@ -13,17 +13,16 @@ use worker::*;
 
 mod object;
 
-use super::cache::STORAGE_SECS;
 use super::now;
-use rulecache::engine::Purged;
 use rulecache::http::{hex, Time};
-use rulecache::meta::Meta;
 use rulecache::purge::fanout::{
     self, Outcome, PendingAppends, Plan, Refresh, Refresher, SharedAnswer, REFRESH_GIVE_UP_MS,
 };
 use rulecache::purge::ledger::{
     AppendAnswer, AppendOrder, LedgerCopy, LedgerError, Progress, Seen, SinceAnswer, Target, Unrecorded,
 };
+use rulecache::storage::meta::{Meta, Purged};
+use rulecache::storage::tiers::STORAGE_SECS;
 
 const BINDING: &str = "PURGE_LEDGER";
 const OBJECT_NAME: &str = "global";

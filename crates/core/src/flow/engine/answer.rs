@@ -115,7 +115,7 @@ impl Flow {
             key = Some(self.primary.as_str());
         }
         if debug {
-            let rule = self.ruleset_name(policy).unwrap_or(crate::stats::DEFAULT_RULESET);
+            let rule = self.ruleset_name(policy).unwrap_or(crate::storage::stats::DEFAULT_RULESET);
             head.headers.set("x-rulecache-rule", rule);
             if let Some(op) = operation {
                 head.headers.set("x-rulecache-operation", op);
@@ -142,7 +142,7 @@ impl Flow {
 
     /// A fetch step in the current state, with the deadline the state allows.
     pub(super) fn fetch(&self, request: RequestHead, with_body: bool, coalesce: Option<StorageKey>) -> Step {
-        let deadline_ms = self.has_stale_fallback().then_some(crate::tiers::ORIGIN_DEADLINE_MS);
+        let deadline_ms = self.has_stale_fallback().then_some(crate::storage::tiers::ORIGIN_DEADLINE_MS);
         Step::Fetch { request, with_body, coalesce, deadline_ms }
     }
 }

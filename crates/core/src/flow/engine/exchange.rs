@@ -2,12 +2,13 @@
 //! the next step, the final reply and what it stores, and why a response is not stored.
 
 use super::Flow;
-use crate::decision::Bypass;
-use crate::http::{RequestHead, ResponseHead, Time};
-use crate::key::StorageKey;
-use crate::meta::{Meta, VaryIndex};
+use crate::http::{RequestHead, ResponseHead};
+use crate::policy::decision::Bypass;
 use crate::policy::RulesetId;
-use crate::storable;
+use crate::rfc::storable;
+use crate::storage::key::StorageKey;
+use crate::storage::meta::{Meta, VaryIndex};
+use crate::storage::stats::Outcome;
 
 /// What a stored record at a key turned out to be.
 #[derive(Debug, Clone)]
@@ -19,26 +20,8 @@ pub enum Found {
     Index(VaryIndex),
 }
 
-/// Whether a stored entry was purged through the global ledger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purged {
-    No,
-    /// Hard purge: the entry is a miss.
-    Hard,
-    /// Soft purge: the entry is stale from `at` and must be revalidated.
-    Soft {
-        at: Time,
-    },
-    /// The isolate's copy of the ledger is older than the propagation bound and the entry is
-    /// old enough to have been purged meanwhile: revalidate it before use (no
-    /// stale-while-revalidate), with `Cache-Status: …; detail=ledger-unverified`.
-    Unverified {
-        before: Time,
-    },
-}
-
 /// The `Cache-Status` detail of an entry revalidated because the purge ledger could not be
-/// consulted (see [`Purged::Unverified`]).
+/// consulted (see [`Purged::Unverified`](crate::storage::meta::Purged::Unverified)).
 pub const LEDGER_UNVERIFIED: &str = "ledger-unverified";
 
 /// Why a response is not stored: the `detail` of `Cache-Status` ("not cacheable" is a value
@@ -111,18 +94,6 @@ pub enum BodySource {
     Stored,
     /// The body of the last origin response.
     Origin,
-}
-
-/// How a request was answered, for statistics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Hit,
-    StaleServed,
-    Miss,
-    Revalidated304,
-    Revalidated200,
-    Bypass,
-    Synthetic,
 }
 
 /// One thing for the driver to do.

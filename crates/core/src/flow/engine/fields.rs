@@ -2,7 +2,7 @@
 //! response private downstream, `Vary`, and the variant index of a URL.
 
 use crate::http::Headers;
-use crate::meta::VaryIndex;
+use crate::storage::meta::VaryIndex;
 
 /// Keeps a response to an authenticated request out of every shared cache downstream: `public`,
 /// `s-maxage` and `proxy-revalidate` are removed from `Cache-Control` and `private` added

@@ -1,7 +1,7 @@
 //! The request flow as data: decisions in, actions out.
 //!
 //! A [`Flow`] is a small state machine. The driver (the worker shell, or the native harness
-//! in [`crate::sim`]) asks it for the next [`Step`], performs that step's I/O, and feeds the
+//! in [`crate::testing::sim`]) asks it for the next [`Step`], performs that step's I/O, and feeds the
 //! result back; a reply becomes an ordered effect list ([`crate::flow::Effect`]) both apply.
 //! The flow never touches a body: it says which body to send ([`BodySource`]) and the driver
 //! moves the bytes (or the JavaScript stream) itself.
@@ -18,24 +18,25 @@ mod origin;
 mod start;
 mod store;
 
-pub use exchange::{
-    BodySource, Found, Outcome, Purged, Refusal, Reply, ReplyBody, Step, StoreOrder, LEDGER_UNVERIFIED,
-};
+pub use exchange::{BodySource, Found, Refusal, Reply, ReplyBody, Step, StoreOrder, LEDGER_UNVERIFIED};
 pub use fields::{keep_private, merge_index, merge_vary};
 
 use std::borrow::Cow;
 
-use crate::cache_status::{CacheStatus, Fwd};
-use crate::conditional::{self, Conditional};
-use crate::decision::{Audience, Bypass, EdgeStorage, ModifyContext};
-use crate::freshness::{self, Verdict};
 use crate::http::{is_listed, Headers, Method, RequestHead, ResponseHead, Time};
-use crate::key::{self, PrimaryKey, StorageKey, VarySpec};
-use crate::meta::{Meta, VaryIndex};
-use crate::operations::Operation;
+use crate::policy::decision::{Bypass, ModifyContext};
+use crate::policy::operations::Operation;
 use crate::policy::{PageAction, Policy, RulesetId};
-use crate::storable;
-use crate::{cache_control, hop, invalidate, range, revalidate};
+use crate::rfc::cache_status::{CacheStatus, Fwd};
+use crate::rfc::conditional::{self, Conditional};
+use crate::rfc::freshness::EdgeStorage;
+use crate::rfc::freshness::{self, Verdict};
+use crate::rfc::storable;
+use crate::rfc::{cache_control, hop, invalidate, range, revalidate};
+use crate::storage::key::Audience;
+use crate::storage::key::{self, PrimaryKey, StorageKey, VarySpec};
+use crate::storage::meta::{Meta, Purged, VaryIndex};
+use crate::storage::stats::Outcome;
 
 /// The name this cache uses in `Cache-Status` (RFC 9211 §2: "a token identifying the cache").
 pub const CACHE_NAME: &str = "rulecache";
@@ -384,7 +385,7 @@ pub fn unreadable_body_reply() -> (ResponseHead, &'static str) {
 
 /// Whether any `Cookie` field names an auth cookie (`<name>=`) or an auth cookie prefix
 /// anywhere in its text, however a server would split it.
-fn mentions_auth_cookie(cfg: &crate::audience::AudienceConfig, h: &Headers) -> bool {
+fn mentions_auth_cookie(cfg: &crate::policy::audience::AudienceConfig, h: &Headers) -> bool {
     h.get_all("cookie").any(|v| {
         cfg.auth_cookies.iter().any(|name| {
             v.match_indices(name.as_str())

@@ -222,7 +222,7 @@ impl Flow {
                 || policy.key_options().keep_cookies.iter().any(|k| k == name)
         };
         let storable = self.audience.is_anonymous() || policy.operation(self.ruleset).share_authenticated();
-        let cookie = storable.then(|| crate::audience::keep_only(&self.client.headers, keep));
+        let cookie = storable.then(|| crate::policy::audience::keep_only(&self.client.headers, keep));
         // Parameters left out of the key are left out of the request too (and a parameter
         // cloaked behind `;` in a dropped one with them).
         let forwarded = self.client.url.query().and_then(|q| key::forwarded_query(q, policy.key_options()));

@@ -89,8 +89,10 @@ impl Flow {
         // body of that kind (as Cloudflare's Cache Deception Armor checks), or a logged-in
         // page requested as `/account/x.css` would be stored as a stylesheet.
         let rule = self.rule_id.as_deref().and_then(|id| policy.rules().iter().find(|r| r.id == id));
-        if let Some(ext) = rule.and_then(|r| crate::classify::extension_to_check(r, self.client.url.path())) {
-            if !crate::classify::content_type_fits_extension(ext, head.headers.get("content-type")) {
+        if let Some(ext) =
+            rule.and_then(|r| crate::policy::classify::extension_to_check(r, self.client.url.path()))
+        {
+            if !crate::policy::classify::content_type_fits_extension(ext, head.headers.get("content-type")) {
                 return Err(Refusal::ContentType);
             }
         }
@@ -152,7 +154,7 @@ impl Flow {
             request_time: self.request_time,
             response_time,
             stored_at: now,
-            tags: crate::meta::tags_from_headers(&head.headers),
+            tags: crate::storage::meta::tags_from_headers(&head.headers),
             head: stored_head,
             storage,
             ruleset: self.ruleset_name(policy).map(str::to_string),

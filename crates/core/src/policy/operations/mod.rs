@@ -24,8 +24,10 @@
 
 use std::borrow::Cow;
 
-use crate::audience::AudienceConfig;
-use crate::decision::{Audience, Bypass, EdgeStorage};
+use crate::policy::audience::AudienceConfig;
+use crate::policy::decision::Bypass;
+use crate::rfc::freshness::EdgeStorage;
+use crate::storage::key::Audience;
 
 mod modify;
 mod parameters;

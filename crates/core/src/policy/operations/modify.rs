@@ -7,9 +7,10 @@ use std::borrow::Cow;
 use sha2::{Digest, Sha256};
 
 use super::{EtagComponent, Operation, OperationKind};
-use crate::audience;
-use crate::decision::{Audience, ModifyContext};
 use crate::http::{Headers, ResponseHead};
+use crate::policy::audience;
+use crate::policy::decision::ModifyContext;
+use crate::storage::key::Audience;
 
 impl Operation {
     /// Edits the response head sent downstream (see the module documentation).
@@ -155,7 +156,7 @@ impl Operation {
             }
             EtagComponent::LastModified => h
                 .get("last-modified")
-                .and_then(crate::freshness::http_date)
+                .and_then(crate::rfc::freshness::http_date)
                 .map(|secs| Cow::Owned(secs.to_string())),
             EtagComponent::PolicyVersion => Some(Cow::Owned(ctx.policy_version.to_string())),
             EtagComponent::Copy => {

@@ -109,7 +109,7 @@ impl Walker {
                 continue;
             }
             let lower = name.to_ascii_lowercase();
-            if crate::key::is_forwarding_field(&lower) {
+            if crate::storage::key::is_forwarding_field(&lower) {
                 self.err(
                     &np,
                     format!(

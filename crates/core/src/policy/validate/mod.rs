@@ -15,11 +15,11 @@ use serde_json::{Map, Value};
 
 use super::glob::Glob;
 use super::{Hint, PageAction, Policy, PolicyError, Ruleset, RulesetId, RulesetInfo};
-use crate::audience::{AudienceConfig, DEFAULT_SPLIT_VIEW_HEADER};
-use crate::classify::{Conditions, HostPattern, Rule, ValueTest};
-use crate::key::KeyOptions;
-use crate::operations::{EtagComponent, Operation, OperationKind, Parameters};
+use crate::policy::audience::{AudienceConfig, DEFAULT_SPLIT_VIEW_HEADER};
+use crate::policy::classify::{Conditions, HostPattern, Rule, ValueTest};
+use crate::policy::operations::{EtagComponent, Operation, OperationKind, Parameters};
 use crate::purge::auth::AddressRange;
+use crate::storage::key::KeyOptions;
 
 mod keying;
 mod operations;

@@ -30,7 +30,7 @@
 //!    request target as sent, e.g. `/_purge?x=1`; the body hash of an empty body is that of
 //!    zero bytes; each of the four header lines is that field's values as sent, joined by
 //!    `, `, empty when absent: every field that changes what a `PURGE` purges, see
-//!    [`super::request::PURGE_METHOD_HEADERS`]). A signed request is accepted when its
+//!    [`PURGE_METHOD_HEADERS`]). A signed request is accepted when its
 //!    timestamp is within [`MAX_CLOCK_SKEW_SECS`] of the server's clock, in either
 //!    direction, and the same signature has not been accepted before ([`ReplayGuard`], and
 //!    across isolates the purge ledger, both comparing the decoded signature bytes).
@@ -87,6 +87,11 @@ pub use signed::{digests_equal, sign, sign_v2, signature_bytes_of};
 pub const TIMESTAMP_HEADER: &str = "x-rulecache-timestamp";
 /// Request header carrying `v1=<hex signature>`.
 pub const SIGNATURE_HEADER: &str = "x-rulecache-signature";
+/// The request fields that change what a `PURGE <url>` purges (read by
+/// [`PurgeRequest::from_purge_method`](super::request::PurgeRequest::from_purge_method)); a
+/// signed request covers every one of them.
+pub const PURGE_METHOD_HEADERS: &[&str] =
+    &["x-purge-tags", "x-purge-soft", "surrogate-key", "fastly-soft-purge"];
 /// How far a signed request's timestamp may be from the server's clock, either way.
 pub const MAX_CLOCK_SKEW_SECS: u64 = 300;
 /// How many accepted signatures a [`ReplayGuard`] remembers at most.

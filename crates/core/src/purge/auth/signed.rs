@@ -45,7 +45,7 @@ pub(super) fn check_signed(
         (v2, string_to_sign_v2(req.method, req.path_and_query, ts, req.body, req.headers))
     } else if let Some(v1) = signature.strip_prefix("v1=") {
         // The older form covers no header field: refused when one that changes the purge is sent.
-        if crate::purge::request::PURGE_METHOD_HEADERS.iter().any(|h| req.headers.contains(h)) {
+        if PURGE_METHOD_HEADERS.iter().any(|h| req.headers.contains(h)) {
             return Err(AuthError::Invalid);
         }
         (v1, string_to_sign(req.method, req.path_and_query, ts, req.body))
@@ -112,7 +112,7 @@ pub(super) fn string_to_sign_v2(
         timestamp,
         body_hash
     );
-    for name in crate::purge::request::PURGE_METHOD_HEADERS {
+    for name in PURGE_METHOD_HEADERS {
         let values: Vec<&str> = headers.get_all(name).map(str::trim).collect();
         text.push('\n');
         text.push_str(&values.join(", "));

@@ -410,8 +410,8 @@ impl LedgerCopy {
     /// when the entry's origin request was sent (`request_time`, kept by every format of the
     /// stored record), not by when its response arrived or was stored. A response fetched
     /// before a purge and arriving after it is purged.
-    pub fn purged(&self, meta: &crate::meta::Meta, now: Time) -> crate::engine::Purged {
-        use crate::engine::Purged;
+    pub fn purged(&self, meta: &crate::storage::meta::Meta, now: Time) -> crate::storage::meta::Purged {
+        use crate::storage::meta::Purged;
         match self.judge(&meta.url, &meta.tags, meta.request_time, now) {
             None => Purged::No,
             Some(Effect::Hard) => Purged::Hard,

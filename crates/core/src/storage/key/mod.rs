@@ -19,6 +19,8 @@
 use std::borrow::{Borrow, Cow};
 use std::fmt::{self, Write as _};
 
+use serde::{Deserialize, Serialize};
+
 use crate::http::is_listed;
 
 mod storage_key;
@@ -26,6 +28,27 @@ mod variant;
 
 pub use storage_key::{fnv1a_64, storage_key};
 pub use variant::{negotiate_encoding, variant, VarySpec};
+
+/// Who is asking: split-view caching keys and varies on this (the policy tells which).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Audience {
+    Anonymous,
+    Authenticated,
+}
+
+impl Audience {
+    pub fn is_anonymous(self) -> bool {
+        self == Audience::Anonymous
+    }
+
+    /// The token used in cache keys and Cache-Status details.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Audience::Anonymous => "anon",
+            Audience::Authenticated => "auth",
+        }
+    }
+}
 
 /// Cache-key options from the policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! absolute URL usable as a Workers Cache API key, and the key of a URL's variant index.
 
 use super::{split_origin, PrimaryKey, StorageKey, RESERVED_PREFIX};
-use crate::decision::Audience;
+use crate::storage::key::Audience;
 
 // ---------------------------------------------------------------------------------------------
 // Storage keys
@@ -28,7 +28,7 @@ fn fnv1a_64_more(hash: u64, data: &[u8]) -> u64 {
 /// audience token (`anon`, `auth`, or `any` when the response is not split by audience) and
 /// the hex FNV-1a-64 of audience and variant, e.g. `anon-1f0c…`. The audience is written in
 /// clear so that no hash collision can ever hand one audience's entry to the other; the
-/// stored [`crate::meta::Meta`] still records the exact variant, to be checked on read.
+/// stored [`crate::storage::meta::Meta`] still records the exact variant, to be checked on read.
 pub fn storage_key(primary: &PrimaryKey, audience: Option<Audience>, variant: Option<&str>) -> StorageKey {
     let primary = primary.as_str();
     let (origin, target) = split_origin(primary);

@@ -2,8 +2,8 @@
 #![allow(clippy::disallowed_methods)] // the tests check what the parser itself makes of inputs
 
 use super::*;
-use crate::decision::Audience;
 use crate::http::Headers;
+use crate::storage::key::Audience;
 use crate::testing::XorShift;
 
 fn key(url: &str) -> String {

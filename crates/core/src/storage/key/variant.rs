@@ -125,7 +125,7 @@ fn reduced_cookies(req: &Headers, listed: &[String]) -> Option<String> {
         return None;
     }
     let mut kept: Vec<(&str, &str)> =
-        crate::audience::cookies(req).filter(|(n, _)| listed.iter().any(|p| param_matches(n, p))).collect();
+        crate::http::cookies(req).filter(|(n, _)| listed.iter().any(|p| param_matches(n, p))).collect();
     kept.sort_unstable();
     let mut out = String::new();
     for (i, (n, v)) in kept.into_iter().enumerate() {
