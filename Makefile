@@ -52,6 +52,8 @@ run: build origin
 
 lint: tools-rust docs-check
 	cargo fmt --all --check
+	@# Imports run downwards only: the layer order of docs/src/architecture.md.
+	cargo test -q -p rulecache --test layers
 	@# The worker's JavaScript modules and the entry shim parse as ES modules.
 	@for f in crates/worker/js/*.js crates/pack/src/shim.js; do node --input-type=module --check < $$f || { echo "$$f: syntax error"; exit 1; }; done
 	cargo clippy --workspace --all-targets -- -D warnings
