@@ -527,6 +527,30 @@ fn paths(
             }
             break;
         }
+        // The rest of the path, for the message.
+        while starts(i, "::") {
+            i += 2;
+            if b.get(i) == Some(&'{') {
+                let mut depth = 0;
+                while i < b.len() {
+                    depth += match b[i] {
+                        '{' => 1,
+                        '}' => -1,
+                        _ => 0,
+                    };
+                    i += 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+            } else if b.get(i) == Some(&'*') {
+                i += 1;
+            } else {
+                while i < b.len() && ident(b[i]) {
+                    i += 1;
+                }
+            }
+        }
         out.push((start, b[start..i].iter().collect(), targets));
     }
     out

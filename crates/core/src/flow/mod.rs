@@ -1,5 +1,6 @@
-//! The request flow: the vocabulary passed between the policy and the engine, and the engine
-//! itself (a sans-I/O state machine: decisions in, actions out).
+//! The request flow: the engine (a sans-I/O state machine: decisions in, actions out), the
+//! effects a reply becomes, and the explanation and rehearsal built on it. What the policy
+//! hands the engine is in [`crate::policy::decision`].
 
 mod effects;
 pub mod engine;
