@@ -42,7 +42,7 @@ fn the_purge_secret_purges_and_opens_nothing_else() {
     assert_eq!(bearer_for(&s, Scope::Read, PURGE), Err(AuthError::Invalid));
     assert!(!s.proves(Scope::Admin, PURGE.as_bytes()));
     assert!(!s.proves(Scope::Read, PURGE.as_bytes()));
-    assert_eq!(precheck(&s, Scope::Admin, &bearer(PURGE)), Err(AuthError::Invalid));
+    assert_eq!(precheck(&s, Scope::Admin, "POST", &bearer(PURGE), NOW), Err(AuthError::Invalid));
     // Debug headers take the admin scope: the purge secret does not turn them on.
     assert!(!is_authorized_quick(&s, Scope::Admin, &bearer(PURGE)));
 }
@@ -53,7 +53,7 @@ fn the_admin_secret_opens_the_admin_api_and_may_purge_and_read() {
     for scope in Scope::ALL {
         assert_eq!(bearer_for(&s, scope, ADMIN), Ok(Scheme::Bearer), "{scope:?}");
         assert!(s.proves(scope, ADMIN.as_bytes()), "{scope:?}");
-        assert_eq!(precheck(&s, scope, &bearer(ADMIN)), Ok(()), "{scope:?}");
+        assert_eq!(precheck(&s, scope, "POST", &bearer(ADMIN), NOW), Ok(()), "{scope:?}");
     }
     assert!(is_authorized_quick(&s, Scope::Admin, &bearer(ADMIN)));
 }
@@ -143,7 +143,10 @@ fn an_empty_list_turns_its_scope_off_whatever_is_presented() {
             assert_eq!(bearer_for(&s, Scope::Read, token), Err(AuthError::NotConfigured(Scope::Read)));
             assert!(!is_authorized_quick(&s, Scope::Admin, &bearer(token)));
         }
-        assert_eq!(precheck(&s, Scope::Admin, &Headers::new()), Err(AuthError::NotConfigured(Scope::Admin)));
+        assert_eq!(
+            precheck(&s, Scope::Admin, "POST", &Headers::new(), NOW),
+            Err(AuthError::NotConfigured(Scope::Admin))
+        );
         // No purge secret: purging is off unless the admin secret is set (admin may purge).
         let s = Secrets::from_vars(empty, None, None);
         assert_eq!(bearer_for(&s, Scope::Purge, PURGE), Err(AuthError::NotConfigured(Scope::Purge)));
@@ -187,5 +190,71 @@ fn no_secret_appears_in_a_message_or_a_debug_form() {
     for scope in Scope::ALL {
         let message = AuthError::NotConfigured(scope).message();
         assert!(message.contains("disabled"), "{message}");
+    }
+}
+
+/// What the headers settle before a body is read: everything but a well-formed signature in
+/// its window, whose body the MAC covers.
+#[test]
+fn precheck_refuses_before_the_body_whatever_the_headers_alone_settle() {
+    let s = secrets();
+    let with = |pairs: &[(&str, &str)]| Headers::from_pairs(pairs.iter().copied());
+    let basic = |password: &str| {
+        use base64::Engine;
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("purge:{password}")))
+    };
+    let ts = TS.to_string();
+    let old = (TS - 301).to_string();
+    let mac = format!("v2={}", "ab".repeat(32));
+    let cases: Vec<(&str, Headers, Result<(), AuthError>)> = vec![
+        ("PURGE", Headers::new(), Err(AuthError::Missing)),
+        ("PURGE", with(&[("authorization", &basic(PURGE))]), Ok(())),
+        ("PURGE", with(&[("authorization", &basic("wrong"))]), Err(AuthError::Invalid)),
+        ("PURGE", with(&[("authorization", "Basic !!!")]), Err(AuthError::Invalid)),
+        ("POST", with(&[("authorization", &basic(PURGE))]), Err(AuthError::Invalid)),
+        ("PURGE", with(&[("authorization", "Digest x")]), Err(AuthError::Invalid)),
+        ("PURGE", with(&[("x-rulecache-timestamp", &ts)]), Err(AuthError::Invalid)),
+        ("PURGE", with(&[("x-rulecache-signature", &mac)]), Err(AuthError::Invalid)),
+        (
+            "PURGE",
+            with(&[("x-rulecache-timestamp", "soon"), ("x-rulecache-signature", &mac)]),
+            Err(AuthError::Invalid),
+        ),
+        (
+            "PURGE",
+            with(&[("x-rulecache-timestamp", &ts), ("x-rulecache-signature", "zz")]),
+            Err(AuthError::Invalid),
+        ),
+        (
+            "PURGE",
+            with(&[("x-rulecache-timestamp", &ts), ("x-rulecache-signature", "v2=abcd")]),
+            Err(AuthError::Invalid),
+        ),
+        (
+            "PURGE",
+            with(&[("x-rulecache-timestamp", &old), ("x-rulecache-signature", &mac)]),
+            Err(AuthError::Expired),
+        ),
+        ("PURGE", with(&[("x-rulecache-timestamp", &ts), ("x-rulecache-signature", &mac)]), Ok(())),
+        (
+            "PURGE",
+            with(&[
+                ("x-rulecache-timestamp", &ts),
+                ("x-rulecache-signature", &mac.replace("v2=", "v1=")),
+                ("x-purge-soft", "1"),
+            ]),
+            Err(AuthError::Invalid),
+        ),
+    ];
+    for (method, headers, want) in cases {
+        assert_eq!(precheck(&s, Scope::Purge, method, &headers, NOW), want, "{method} {headers:?}");
+        // What precheck refuses, authorize refuses too (with any body).
+        if want.is_err() {
+            let input = AuthInput { method, path_and_query: "/news", headers: &headers, body: b"" };
+            assert!(
+                authorize(&s, Scope::Purge, &input, NOW, &mut ReplayGuard::new()).is_err(),
+                "{method} {headers:?}"
+            );
+        }
     }
 }

@@ -77,15 +77,18 @@ fn check(
 }
 
 /// The body of an admin or purge request, read only once its headers could carry a valid
-/// credential for `scope` (a request without one, or with a wrong bearer token, is refused
-/// unread), and at most [`MAX_BODY_BYTES`] of it (`None`: longer).
+/// credential for `scope` (`precheck`: a request without one, with a wrong Bearer token or
+/// Basic password, or with a malformed or expired signature is refused before any body byte
+/// is read), and at most [`MAX_BODY_BYTES`] of it (`None`: longer; the rest is never read).
 async fn authenticated_body(
     req: &Request,
     config: &Config,
     scope: Scope,
+    method: &str,
     headers: &Headers,
+    now: Time,
 ) -> Result<Option<std::result::Result<Vec<u8>, AuthError>>> {
-    if let Err(e) = precheck(&config.secrets, scope, headers) {
+    if let Err(e) = precheck(&config.secrets, scope, method, headers, now / 1000 * 1000) {
         return Ok(Some(Err(e)));
     }
     Ok(super::convert::read_capped(req.inner(), MAX_BODY_BYTES).await?.map(Ok))
@@ -122,7 +125,7 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
     };
     let headers = super::convert::headers_from_js(req.headers());
     let scope = Scope::of_admin_call(&method, api);
-    let Some(body) = authenticated_body(&req, config, scope, &headers).await? else {
+    let Some(body) = authenticated_body(&req, config, scope, &method, &headers, now).await? else {
         return json_response(413, &json!({ "error": "request body too large" }));
     };
     let body = match body {

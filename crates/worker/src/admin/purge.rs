@@ -38,7 +38,7 @@ pub async fn purge_method(
     let body = if allowed.is_some() {
         crate::convert::read_capped(req.inner(), MAX_BODY_BYTES).await?
     } else {
-        match authenticated_body(&req, config, Scope::Purge, &headers).await? {
+        match authenticated_body(&req, config, Scope::Purge, "PURGE", &headers, now).await? {
             Some(Ok(body)) => Some(body),
             Some(Err(e)) => return auth_failure(e),
             None => None,

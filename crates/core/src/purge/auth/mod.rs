@@ -291,10 +291,29 @@ pub fn authorize(
     }
 }
 
-/// What the headers alone settle, before any body is read: the scope off, no credential at
-/// all, or a wrong bearer token. `Ok` means the body is needed (a signature covers it) or the
-/// request may be authorized; [`authorize`] decides.
-pub fn precheck(secrets: &Secrets, scope: Scope, headers: &Headers) -> Result<(), AuthError> {
+/// What the headers alone settle, before any body byte is read. A request is refused here
+/// unless its headers could still prove `scope`:
+///
+/// - the scope off ([`AuthError::NotConfigured`]);
+/// - no credential at all ([`AuthError::Missing`]);
+/// - a Bearer token, or (for `PURGE` and [`Scope::Purge`] only) a Basic password, that does
+///   not prove the scope: both are decided in full here, the body takes no part in them;
+///   any other `Authorization` scheme on an unsigned request ([`AuthError::Invalid`]);
+/// - signed, but one of the two headers missing, the timestamp not a number, the signature
+///   not `v2=`/`v1=` and 32 bytes of hex, or a `v1=` signature on a request carrying a field
+///   only `v2=` covers ([`AuthError::Invalid`]); or the timestamp more than
+///   [`MAX_CLOCK_SKEW_SECS`] from `now` ([`AuthError::Expired`]).
+///
+/// `Ok` means the body may be read (at most [`crate::purge::request::MAX_BODY_BYTES`]): the
+/// credential is proven already (Bearer, Basic) or a well-formed signature in its window
+/// covers the body; [`authorize`] then decides on the exact bytes. Nothing is recorded.
+pub fn precheck(
+    secrets: &Secrets,
+    scope: Scope,
+    method: &str,
+    headers: &Headers,
+    now: Time,
+) -> Result<(), AuthError> {
     if !secrets.enables(scope) {
         return Err(AuthError::NotConfigured(scope));
     }
@@ -302,10 +321,27 @@ pub fn precheck(secrets: &Secrets, scope: Scope, headers: &Headers) -> Result<()
     if let Some(token) = authorization.and_then(bearer_token) {
         return if secrets.proves(scope, token.as_bytes()) { Ok(()) } else { Err(AuthError::Invalid) };
     }
-    if authorization.is_none() && !headers.contains(TIMESTAMP_HEADER) && !headers.contains(SIGNATURE_HEADER) {
-        return Err(AuthError::Missing);
+    let timestamp = headers.get(TIMESTAMP_HEADER);
+    let signature = headers.get(SIGNATURE_HEADER);
+    match (timestamp, signature) {
+        (None, None) => match authorization.and_then(basic_credentials) {
+            Some(basic) => {
+                if !method.eq_ignore_ascii_case("PURGE") || scope != Scope::Purge {
+                    return Err(AuthError::Invalid);
+                }
+                let password = basic.ok_or(AuthError::Invalid)?;
+                if secrets.proves(scope, password.trim().as_bytes()) {
+                    Ok(())
+                } else {
+                    Err(AuthError::Invalid)
+                }
+            }
+            None if authorization.is_none() => Err(AuthError::Missing),
+            None => Err(AuthError::Invalid),
+        },
+        (Some(ts), Some(sig)) => signed::precheck_signed(ts, sig, headers, now),
+        _ => Err(AuthError::Invalid),
     }
-    Ok(())
 }
 
 /// True when `headers` carry `Authorization: Bearer <value>` for a value that proves `scope`.

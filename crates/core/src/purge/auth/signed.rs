@@ -70,6 +70,37 @@ pub(super) fn check_signed(
     Ok(Credential { scheme: Scheme::Signed, scope })
 }
 
+/// The checks of a signed request its headers settle (see [`super::precheck`]): the
+/// timestamp a number within [`MAX_CLOCK_SKEW_SECS`] of `now`, the signature `v2=` or `v1=`
+/// and the 32 bytes of an HMAC-SHA256 in hex, `v1=` only on a request without the fields it
+/// does not cover.
+pub(super) fn precheck_signed(
+    timestamp: &str,
+    signature: &str,
+    headers: &Headers,
+    now: Time,
+) -> Result<(), AuthError> {
+    let ts: u64 = timestamp.trim().parse().map_err(|_| AuthError::Invalid)?;
+    let signature = signature.trim();
+    let hex_part = if let Some(v2) = signature.strip_prefix("v2=") {
+        v2
+    } else if let Some(v1) = signature.strip_prefix("v1=") {
+        if crate::purge::request::PURGE_METHOD_HEADERS.iter().any(|h| headers.contains(h)) {
+            return Err(AuthError::Invalid);
+        }
+        v1
+    } else {
+        return Err(AuthError::Invalid);
+    };
+    if unhex(hex_part).is_none_or(|bytes| bytes.len() != 32) {
+        return Err(AuthError::Invalid);
+    }
+    if secs(now).abs_diff(ts) > MAX_CLOCK_SKEW_SECS {
+        return Err(AuthError::Expired);
+    }
+    Ok(())
+}
+
 /// Whether `presented` is the HMAC of `message` under `key`, compared in constant time.
 fn mac_matches(key: &str, message: &[u8], presented: &[u8]) -> bool {
     #[cfg(test)]
