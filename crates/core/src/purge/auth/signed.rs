@@ -85,7 +85,7 @@ pub(super) fn precheck_signed(
     let hex_part = if let Some(v2) = signature.strip_prefix("v2=") {
         v2
     } else if let Some(v1) = signature.strip_prefix("v1=") {
-        if crate::purge::request::PURGE_METHOD_HEADERS.iter().any(|h| headers.contains(h)) {
+        if crate::purge::auth::PURGE_METHOD_HEADERS.iter().any(|h| headers.contains(h)) {
             return Err(AuthError::Invalid);
         }
         v1
