@@ -201,8 +201,12 @@ test('unauthenticated PURGE and admin requests are answered without reading thei
   assert.equal(await endlessBody('/zope/x', { method: 'PURGE', fields: {} }), 401);
   assert.equal(await endlessBody('/_rulecache/api/purge', { fields: { 'content-type': 'application/json' } }), 401);
   assert.equal(await endlessBody('/_rulecache/api/purge', { fields: { authorization: 'Bearer wrong' } }), 401);
-  // A signed request needs its body, and gets at most 1 MiB of it.
-  const signed = { 'x-rulecache-timestamp': String(Math.floor(Date.now() / 1000)), 'x-rulecache-signature': 'v1=00' };
+  // A malformed signature is refused unread; a well-formed one in its window needs its body,
+  // and gets at most 1 MiB of it.
+  const ts = String(Math.floor(Date.now() / 1000));
+  const malformed = { 'x-rulecache-timestamp': ts, 'x-rulecache-signature': 'v1=00' };
+  assert.equal(await endlessBody('/_rulecache/api/purge', { fields: malformed }), 401);
+  const signed = { 'x-rulecache-timestamp': ts, 'x-rulecache-signature': `v1=${'0'.repeat(64)}` };
   assert.equal(await endlessBody('/_rulecache/api/purge', { fields: signed }), 413);
 });
 
