@@ -1,7 +1,6 @@
 //! Request methods (RFC 9110 §9).
 
 use std::fmt;
-use std::ops::Deref;
 
 /// A request method. Tokens are upper-cased when read (RFC 9110 §9.1 makes them
 /// case-sensitive; every registered method is upper case, and a lower-case `get` is read as
@@ -75,13 +74,6 @@ impl From<&str> for Method {
     }
 }
 
-impl Deref for Method {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
 
 impl PartialEq<str> for Method {
     fn eq(&self, other: &str) -> bool {
