@@ -74,7 +74,6 @@ impl From<&str> for Method {
     }
 }
 
-
 impl PartialEq<str> for Method {
     fn eq(&self, other: &str) -> bool {
         self.as_str() == other
