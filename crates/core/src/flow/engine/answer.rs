@@ -3,22 +3,62 @@
 
 use super::*;
 
+/// What the flow answers with, before the client's own conditionals and range are applied
+/// ([`Flow::reply`]).
+pub(super) struct Answer {
+    pub head: ResponseHead,
+    /// Which body goes with it.
+    pub body: BodySource,
+    /// Its `Cache-Status`.
+    pub status: CacheStatus,
+    /// What it stores, if anything.
+    pub store: Option<StoreOrder>,
+    pub outcome: Outcome,
+    /// A revalidation to run after answering.
+    pub background: Option<Box<Flow>>,
+    /// Storage keys to remove (RFC 9111 §4.4 invalidation, an entry a response refuses).
+    pub invalidate: Vec<StorageKey>,
+    /// Why the origin's answer was not stored, when it was not.
+    pub refusal: Option<Refusal>,
+}
+
+impl Answer {
+    pub fn new(head: ResponseHead, body: BodySource, status: CacheStatus, outcome: Outcome) -> Self {
+        Answer {
+            head,
+            body,
+            status,
+            store: None,
+            outcome,
+            background: None,
+            invalidate: Vec::new(),
+            refusal: None,
+        }
+    }
+
+    pub fn storing(self, order: StoreOrder) -> Self {
+        Answer { store: Some(order), ..self }
+    }
+
+    pub fn with_store(self, store: Option<StoreOrder>) -> Self {
+        Answer { store, ..self }
+    }
+
+    pub fn with_background(self, background: Option<Box<Flow>>) -> Self {
+        Answer { background, ..self }
+    }
+
+    pub fn invalidating(self, keys: Vec<StorageKey>) -> Self {
+        Answer { invalidate: keys, ..self }
+    }
+}
+
 impl Flow {
-    /// Builds the client's answer: the operation's downstream headers, split-view Vary,
-    /// debug headers, `Cache-Status`, and the client's own conditionals (→ 304).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn reply(
-        &mut self,
-        policy: &Policy,
-        mut head: ResponseHead,
-        mut body: BodySource,
-        cs: CacheStatus,
-        store: Option<StoreOrder>,
-        outcome: Outcome,
-        background: Option<Box<Flow>>,
-        _meta: Option<&Meta>,
-        now: Time,
-    ) -> Step {
+    /// Builds the client's answer to `answer`: the operation's downstream headers, split-view
+    /// Vary, debug headers, `Cache-Status`, and the client's own conditionals (→ 304).
+    pub(super) fn reply(&mut self, policy: &Policy, answer: Answer, now: Time) -> Step {
+        let Answer { mut head, mut body, status: cs, store, outcome, background, invalidate, refusal } =
+            answer;
         let operation = policy.operation(self.ruleset);
         if outcome != Outcome::Bypass || self.client.is_get_or_head() {
             self.modify(policy, operation, &mut head, now);
@@ -79,11 +119,11 @@ impl Flow {
             head,
             body,
             store,
-            invalidate: Vec::new(),
+            invalidate,
             background,
             outcome,
             ruleset: self.ruleset_name(policy).map(str::to_string),
-            refusal: None,
+            refusal,
         }))
     }
 

@@ -225,6 +225,10 @@ impl Flow {
         // Room for what `reply` adds (age, expires, vary, debug fields, Cache-Status).
         head.headers.reserve(8, 160);
         head.headers.set("age", freshness::age_header_value(age));
-        self.reply(policy, head, BodySource::Stored, cs, None, outcome, background, None, now)
+        self.reply(
+            policy,
+            Answer::new(head, BodySource::Stored, cs, outcome).with_background(background),
+            now,
+        )
     }
 }

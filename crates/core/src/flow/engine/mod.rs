@@ -18,6 +18,8 @@ mod origin;
 mod start;
 mod store;
 
+use answer::Answer;
+
 pub use exchange::{BodySource, Found, Refusal, Reply, ReplyBody, Step, StoreOrder, LEDGER_UNVERIFIED};
 pub use fields::{keep_private, merge_index, merge_vary};
 

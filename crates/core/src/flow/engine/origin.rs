@@ -17,21 +17,11 @@ impl Flow {
                 status.fwd_status = Some(head.status);
                 let invalidate =
                     if self.client.is_safe() { Vec::new() } else { self.invalidation(policy, &head) };
-                let mut step = self.reply(
+                self.reply(
                     policy,
-                    head,
-                    BodySource::Origin,
-                    status,
-                    None,
-                    Outcome::Bypass,
-                    None,
-                    None,
+                    Answer::new(head, BodySource::Origin, status, Outcome::Bypass).invalidating(invalidate),
                     now,
-                );
-                if let Step::Respond(r) = &mut step {
-                    r.invalidate = invalidate;
-                }
-                step
+                )
             }
             State::Missing { mut status, client_validators } => {
                 status.fwd_status = Some(head.status);
@@ -40,13 +30,7 @@ impl Flow {
                     // stored (it has no content to store).
                     return self.reply(
                         policy,
-                        head,
-                        BodySource::Empty,
-                        status,
-                        None,
-                        Outcome::Revalidated304,
-                        None,
-                        None,
+                        Answer::new(head, BodySource::Empty, status, Outcome::Revalidated304),
                         now,
                     );
                 }
@@ -120,13 +104,7 @@ impl Flow {
                     out.headers.set("age", "0");
                     return self.reply(
                         policy,
-                        out,
-                        BodySource::Stored,
-                        cs,
-                        Some(order),
-                        Outcome::Revalidated304,
-                        None,
-                        Some(&meta),
+                        Answer::new(out, BodySource::Stored, cs, Outcome::Revalidated304).storing(order),
                         now,
                     );
                 }
@@ -141,21 +119,12 @@ impl Flow {
                     // HEAD's answer passes through (it has no content to store).
                     let cs =
                         CacheStatus { fwd: Some(fwd), fwd_status: Some(head.status), ..Default::default() };
-                    let mut step = self.reply(
-                        policy,
-                        head,
-                        BodySource::Empty,
-                        cs,
-                        None,
-                        Outcome::Revalidated200,
-                        None,
-                        None,
-                        now,
-                    );
-                    if let (Step::Respond(r), revalidate::HeadComparison::Differs) = (&mut step, comparison) {
-                        r.invalidate.push(self.entry_key());
-                    }
-                    return step;
+                    let invalidate = match comparison {
+                        revalidate::HeadComparison::Differs => vec![self.entry_key()],
+                        _ => Vec::new(),
+                    };
+                    let answer = Answer::new(head, BodySource::Empty, cs, Outcome::Revalidated200);
+                    return self.reply(policy, answer.invalidating(invalidate), now);
                 }
                 if head.status == 304 {
                     // RFC 9111 §4.3.3: the 304 does not select the stored response; fetch it anew.
@@ -259,12 +228,8 @@ impl Flow {
                 (None, Some(reason))
             }
         };
-        // `reply` does not look at the meta; cloning it here only cost allocations.
-        let mut step = self.reply(policy, head, BodySource::Origin, status, order, outcome, None, None, now);
-        if let Step::Respond(r) = &mut step {
-            r.refusal = refusal;
-        }
-        step
+        let answer = Answer::new(head, BodySource::Origin, status, outcome).with_store(order);
+        self.reply(policy, Answer { refusal, ..answer }, now)
     }
 
     /// What becomes of a stored entry that a revalidation validated, `merged` being the
@@ -313,21 +278,12 @@ impl Flow {
             ..Default::default()
         };
         merged.headers.set("age", "0");
-        let mut step = self.reply(
+        let invalidate = if drop { vec![self.entry_key()] } else { Vec::new() };
+        self.reply(
             policy,
-            merged,
-            BodySource::Stored,
-            cs,
-            None,
-            Outcome::Revalidated304,
-            None,
-            None,
+            Answer::new(merged, BodySource::Stored, cs, Outcome::Revalidated304).invalidating(invalidate),
             now,
-        );
-        if let (Step::Respond(r), true) = (&mut step, drop) {
-            r.invalidate = vec![self.entry_key()];
-        }
-        step
+        )
     }
 
     /// This flow as a request that says nothing of its own (see `fate_after_revalidation`).
