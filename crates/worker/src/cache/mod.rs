@@ -400,7 +400,7 @@ impl Io {
             None => (headers_to_js(&request.headers).0, HeaderEdits::default()),
         };
         let body = if with_body { self.client.take().and_then(|(client, _)| client.body()) } else { None };
-        let send = forward(&url, &request.method, &headers, &edits, body);
+        let send = forward(&url, request.method.as_str(), &headers, &edits, body);
         let Some(deadline_ms) = deadline_ms else { return send.await.map_err(|e| e.to_string()) };
         let timeout = Box::pin(Delay::from(std::time::Duration::from_millis(deadline_ms)));
         let outcome = {
