@@ -8,140 +8,150 @@ impl Flow {
     /// The origin answered the last [`Step::Fetch`].
     pub fn origin_response(&mut self, policy: &Policy, mut head: ResponseHead, now: Time) -> Step {
         hop::strip_hop_by_hop(&mut head.headers);
-        let response_time = now;
         if let Some(detail) = unusable_status(head.status) {
             return self.origin_error(policy, detail, Some(head.status), now);
         }
         match std::mem::replace(&mut self.state, State::Done) {
-            State::Forwarding { mut status } => {
-                status.fwd_status = Some(head.status);
-                let invalidate =
-                    if self.client.is_safe() { Vec::new() } else { self.invalidation(policy, &head) };
-                self.reply(
-                    policy,
-                    Answer::new(head, BodySource::Origin, status, Outcome::Bypass).invalidating(invalidate),
-                    now,
-                )
-            }
-            State::Missing { mut status, client_validators } => {
-                status.fwd_status = Some(head.status);
-                if head.status == 304 && client_validators {
-                    // The origin's answer to the client's own `If-None-Match`: passed on, not
-                    // stored (it has no content to store).
-                    return self.reply(
-                        policy,
-                        Answer::new(head, BodySource::Empty, status, Outcome::Revalidated304),
-                        now,
-                    );
-                }
-                self.after_full_response(policy, head, status, Outcome::Miss, response_time, now)
+            State::Forwarding { status } => self.forwarded(policy, head, status, now),
+            State::Missing { status, client_validators } => {
+                self.missed(policy, head, status, client_validators, now)
             }
             State::Revalidating { stored, serve_if_error, background, fwd, head: via_head } => {
-                let comparison = match head.status {
-                    304 => revalidate::merge_not_modified(&stored.head, &head)
-                        .map_or(revalidate::HeadComparison::Differs, revalidate::HeadComparison::Matches),
-                    200 if via_head => revalidate::compare_head(&stored.head, &head),
-                    _ => revalidate::HeadComparison::Differs,
-                };
-                if let revalidate::HeadComparison::Matches(merged) = comparison {
-                    // The updated response is judged again (RFC 9111 §4.3.4: the stored
-                    // response is updated with the 304's fields). Its fate is decided by the
-                    // response and the policy only (see `fate_after_revalidation`).
-                    let merged_head = ResponseHead::new(merged.status, merged.headers.clone());
-                    let storage = match self.fate_after_revalidation(policy, &stored, &merged_head) {
-                        Fate::Update(storage) => storage,
-                        Fate::Keep(reason) => {
-                            return self.revalidated_unstored(
-                                policy,
-                                merged,
-                                (fwd, head.status),
-                                reason,
-                                false,
-                                now,
-                            )
-                        }
-                        Fate::Drop(reason) => {
-                            return self.revalidated_unstored(
-                                policy,
-                                merged,
-                                (fwd, head.status),
-                                reason,
-                                true,
-                                now,
-                            )
-                        }
-                    };
-                    let validators_changed = ["etag", "last-modified"]
-                        .iter()
-                        .any(|n| stored.head.headers.get(n) != merged.headers.get(n));
-                    let mut meta = *stored;
-                    meta.storage = storage;
-                    meta.head = merged;
-                    meta.request_time = self.request_time;
-                    meta.response_time = response_time;
-                    meta.stored_at = now;
-                    meta.stale_from = None;
-                    let cs = CacheStatus {
-                        fwd: Some(fwd),
-                        fwd_status: Some(head.status),
-                        stored: true,
-                        ttl: Some(self.ttl_of(&meta, now)),
-                        detail: self.unverified.then_some(LEDGER_UNVERIFIED),
-                        ..Default::default()
-                    };
-                    // The entry is kept as its own ruleset says (the stored record's name).
-                    let ruleset = meta.ruleset.as_deref().and_then(|name| policy.ruleset_id(name));
-                    let order = StoreOrder {
-                        key: self.entry_key(),
-                        ruleset,
-                        memory: memory_for(policy.operation(ruleset), meta.storage),
-                        shared: shared_copy_gains(&meta, validators_changed, now),
-                        meta: meta.clone(),
-                        body: BodySource::Stored,
-                        index: None,
-                    };
-                    let mut out = meta.head.clone();
-                    out.headers.set("age", "0");
-                    return self.reply(
-                        policy,
-                        Answer::new(out, BodySource::Stored, cs, Outcome::Revalidated304).storing(order),
-                        now,
-                    );
-                }
-                if head.status >= 500 && serve_if_error && !background {
-                    return self.serve_stale_on_error(policy, *stored, Some(head.status), now);
-                }
-                if via_head {
-                    // RFC 9111 §4.3.5: a 200 to the HEAD that does not match the stored response
-                    // means "the cache SHOULD consider the stored response to be stale": when a
-                    // field both have differs it is dropped; when the HEAD response only has a
-                    // field the stored one lacks, nothing says it changed and it stays. The
-                    // HEAD's answer passes through (it has no content to store).
-                    let cs =
-                        CacheStatus { fwd: Some(fwd), fwd_status: Some(head.status), ..Default::default() };
-                    let invalidate = match comparison {
-                        revalidate::HeadComparison::Differs => vec![self.entry_key()],
-                        _ => Vec::new(),
-                    };
-                    let answer = Answer::new(head, BodySource::Empty, cs, Outcome::Revalidated200);
-                    return self.reply(policy, answer.invalidating(invalidate), now);
-                }
-                if head.status == 304 {
-                    // RFC 9111 §4.3.3: the 304 does not select the stored response; fetch it anew.
-                    let mut request = self.upstream_request();
-                    strip_conditionals(&mut request.headers);
-                    let status = CacheStatus { fwd: Some(fwd), ..Default::default() };
-                    self.state = State::Missing { status, client_validators: false };
-                    return self.fetch(request, false, None);
-                }
-                let status =
-                    CacheStatus { fwd: Some(fwd), fwd_status: Some(head.status), ..Default::default() };
-                self.after_full_response(policy, head, status, Outcome::Revalidated200, response_time, now)
+                let revalidation = Revalidation { stored, serve_if_error, background, fwd, via_head };
+                self.revalidated(policy, head, revalidation, now)
             }
             State::Base | State::Variant | State::Reloading | State::Done => {
                 self.error_reply(policy, 500, "unexpected-origin-response")
             }
         }
+    }
+
+    /// The origin's answer to a request that bypassed the cache: passed on; an unsafe method's
+    /// success invalidates what it names (RFC 9111 §4.4).
+    fn forwarded(&mut self, policy: &Policy, head: ResponseHead, mut status: CacheStatus, now: Time) -> Step {
+        status.fwd_status = Some(head.status);
+        let invalidate = if self.client.is_safe() { Vec::new() } else { self.invalidation(policy, &head) };
+        self.reply(
+            policy,
+            Answer::new(head, BodySource::Origin, status, Outcome::Bypass).invalidating(invalidate),
+            now,
+        )
+    }
+
+    /// The origin's answer to a miss.
+    fn missed(
+        &mut self,
+        policy: &Policy,
+        head: ResponseHead,
+        mut status: CacheStatus,
+        client_validators: bool,
+        now: Time,
+    ) -> Step {
+        status.fwd_status = Some(head.status);
+        if head.status == 304 && client_validators {
+            // The origin's answer to the client's own `If-None-Match`: passed on, not
+            // stored (it has no content to store).
+            return self.reply(
+                policy,
+                Answer::new(head, BodySource::Empty, status, Outcome::Revalidated304),
+                now,
+            );
+        }
+        self.after_full_response(policy, head, status, Outcome::Miss, now, now)
+    }
+
+    /// The origin's answer to a conditional revalidation of a stored entry.
+    fn revalidated(
+        &mut self,
+        policy: &Policy,
+        head: ResponseHead,
+        revalidation: Revalidation,
+        now: Time,
+    ) -> Step {
+        let Revalidation { stored, serve_if_error, background, fwd, via_head } = revalidation;
+        let comparison = match head.status {
+            304 => revalidate::merge_not_modified(&stored.head, &head)
+                .map_or(revalidate::HeadComparison::Differs, revalidate::HeadComparison::Matches),
+            200 if via_head => revalidate::compare_head(&stored.head, &head),
+            _ => revalidate::HeadComparison::Differs,
+        };
+        if let revalidate::HeadComparison::Matches(merged) = comparison {
+            // The updated response is judged again (RFC 9111 §4.3.4: the stored
+            // response is updated with the 304's fields). Its fate is decided by the
+            // response and the policy only (see `fate_after_revalidation`).
+            let merged_head = ResponseHead::new(merged.status, merged.headers.clone());
+            let storage = match self.fate_after_revalidation(policy, &stored, &merged_head) {
+                Fate::Update(storage) => storage,
+                Fate::Keep(reason) => {
+                    return self.revalidated_unstored(policy, merged, (fwd, head.status), reason, false, now)
+                }
+                Fate::Drop(reason) => {
+                    return self.revalidated_unstored(policy, merged, (fwd, head.status), reason, true, now)
+                }
+            };
+            let validators_changed =
+                ["etag", "last-modified"].iter().any(|n| stored.head.headers.get(n) != merged.headers.get(n));
+            let mut meta = *stored;
+            meta.storage = storage;
+            meta.head = merged;
+            meta.request_time = self.request_time;
+            meta.response_time = now;
+            meta.stored_at = now;
+            meta.stale_from = None;
+            let cs = CacheStatus {
+                fwd: Some(fwd),
+                fwd_status: Some(head.status),
+                stored: true,
+                ttl: Some(self.ttl_of(&meta, now)),
+                detail: self.unverified.then_some(LEDGER_UNVERIFIED),
+                ..Default::default()
+            };
+            // The entry is kept as its own ruleset says (the stored record's name).
+            let ruleset = meta.ruleset.as_deref().and_then(|name| policy.ruleset_id(name));
+            let order = StoreOrder {
+                key: self.entry_key(),
+                ruleset,
+                memory: memory_for(policy.operation(ruleset), meta.storage),
+                shared: shared_copy_gains(&meta, validators_changed, now),
+                meta: meta.clone(),
+                body: BodySource::Stored,
+                index: None,
+            };
+            let mut out = meta.head.clone();
+            out.headers.set("age", "0");
+            return self.reply(
+                policy,
+                Answer::new(out, BodySource::Stored, cs, Outcome::Revalidated304).storing(order),
+                now,
+            );
+        }
+        if head.status >= 500 && serve_if_error && !background {
+            return self.serve_stale_on_error(policy, *stored, Some(head.status), now);
+        }
+        if via_head {
+            // RFC 9111 §4.3.5: a 200 to the HEAD that does not match the stored response
+            // means "the cache SHOULD consider the stored response to be stale": when a
+            // field both have differs it is dropped; when the HEAD response only has a
+            // field the stored one lacks, nothing says it changed and it stays. The
+            // HEAD's answer passes through (it has no content to store).
+            let cs = CacheStatus { fwd: Some(fwd), fwd_status: Some(head.status), ..Default::default() };
+            let invalidate = match comparison {
+                revalidate::HeadComparison::Differs => vec![self.entry_key()],
+                _ => Vec::new(),
+            };
+            let answer = Answer::new(head, BodySource::Empty, cs, Outcome::Revalidated200);
+            return self.reply(policy, answer.invalidating(invalidate), now);
+        }
+        if head.status == 304 {
+            // RFC 9111 §4.3.3: the 304 does not select the stored response; fetch it anew.
+            let mut request = self.upstream_request();
+            strip_conditionals(&mut request.headers);
+            let status = CacheStatus { fwd: Some(fwd), ..Default::default() };
+            self.state = State::Missing { status, client_validators: false };
+            return self.fetch(request, false, None);
+        }
+        let status = CacheStatus { fwd: Some(fwd), fwd_status: Some(head.status), ..Default::default() };
+        self.after_full_response(policy, head, status, Outcome::Revalidated200, now, now)
     }
 
     /// The origin could not be reached (connection refused, reset, timed out).
@@ -307,6 +317,15 @@ impl Flow {
         }
         keys
     }
+}
+
+/// A revalidation the origin answered: the `State::Revalidating` it was sent in.
+struct Revalidation {
+    stored: Box<Meta>,
+    serve_if_error: bool,
+    background: bool,
+    fwd: Fwd,
+    via_head: bool,
 }
 
 /// What a revalidation does to the stored entry (see `Flow::fate_after_revalidation`).
