@@ -18,6 +18,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WORKERS } from '../benches/load/workers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BEGIN = '<!-- generated:begin -->';
@@ -59,14 +60,6 @@ function runDate(json, file) {
 // ---------------------------------------------------------------------------------------
 // One renderer per file: (json, date) → Markdown lines
 
-const WORKERS = {
-  'js-fixed': 'plain JS fixed response',
-  'js-forwarder': 'plain JS forwarder',
-  'rust-forwarder': 'plain Rust forwarder',
-  'js-edge-cache': 'plain JS edge cache',
-  'js-caches-default-hit': 'plain JS caches.default hit',
-  'js-same-answer': 'plain JS same answer',
-};
 
 function load(r, date) {
   const out = [];

@@ -44,6 +44,7 @@ import net from 'node:net';
 import { Miniflare } from 'miniflare';
 import { startOrigin, workerOptions } from '../../tests/support/stack.mjs';
 import * as sameAnswer from './same-answer.mjs';
+import { WORKERS } from './workers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -977,14 +978,6 @@ function wasmSize(file) {
 // The Markdown report (bench-results/load.md)
 // ---------------------------------------------------------------------------------------
 
-const WORKERS = {
-  'js-fixed': 'plain JS fixed response',
-  'js-forwarder': 'plain JS forwarder',
-  'rust-forwarder': 'plain Rust forwarder',
-  'js-edge-cache': 'plain JS edge cache',
-  'js-caches-default-hit': 'plain JS caches.default hit',
-  'js-same-answer': sameAnswer.NAME,
-};
 
 /** Every row of one run as Markdown tables: throughput, cold start, peak memory. */
 function markdownReport(report) {

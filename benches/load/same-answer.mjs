@@ -16,7 +16,9 @@ import http from 'node:http';
 import net from 'node:net';
 
 /** The baseline's name in the tables. */
-export const NAME = 'plain JS same answer';
+import { WORKERS } from './workers.mjs';
+
+export const NAME = WORKERS['js-same-answer'];
 
 /** The fields oha sends (besides Host), as the load benchmark drives every worker. */
 export const GENERATOR_FIELDS = [

@@ -361,23 +361,30 @@ fn inline_modules(code: &[char]) -> Vec<(usize, usize, String)> {
             continue;
         }
         let start = k;
-        let mut braces = 0;
-        while k < code.len() {
-            match code[k] {
-                '{' => braces += 1,
-                '}' => {
-                    braces -= 1;
-                    if braces == 0 {
-                        break;
-                    }
-                }
-                _ => {}
-            }
-            k += 1;
-        }
+        let k = matching_brace(code, k);
         out.push((start, k, name));
     }
     out
+}
+
+/// The index of the `}` that closes the `{` at `open` (or the end of `code`).
+fn matching_brace(code: &[char], open: usize) -> usize {
+    let mut braces = 0;
+    let mut k = open;
+    while k < code.len() {
+        match code[k] {
+            '{' => braces += 1,
+            '}' => {
+                braces -= 1;
+                if braces == 0 {
+                    return k;
+                }
+            }
+            _ => {}
+        }
+        k += 1;
+    }
+    k
 }
 
 /// Which characters of `code` belong to a `#[cfg(test)]` item (a test module, function or
@@ -400,20 +407,7 @@ fn test_items(code: &[char]) -> Vec<bool> {
                 ')' | ']' => depth -= 1,
                 ';' if depth == 0 => break,
                 '{' if depth == 0 => {
-                    let mut braces = 0;
-                    while k < code.len() {
-                        match code[k] {
-                            '{' => braces += 1,
-                            '}' => {
-                                braces -= 1;
-                                if braces == 0 {
-                                    break;
-                                }
-                            }
-                            _ => {}
-                        }
-                        k += 1;
-                    }
+                    k = matching_brace(code, k);
                     break;
                 }
                 _ => {}
