@@ -92,7 +92,7 @@ fn a_body_over_the_memory_bound_or_of_unknown_length_goes_to_the_cache_api_only(
             Some((ResponseHead::new(200, h), body_of(len)))
         };
         run(&mut edge, &policy, &mut origin, path, T0);
-        assert_eq!(edge.memory.len(), 0, "{path}: not in memory");
+        assert_eq!(edge.isolate.memory.len(), 0, "{path}: not in memory");
         let hit = run(&mut edge, &policy, &mut origin, path, T0 + 1000);
         assert_eq!(hit.outcome, Outcome::Hit, "{path}");
         assert_eq!(hit.looked_in, [Tier::Memory, Tier::Cache], "{path}: served from the Cache API");
@@ -109,7 +109,7 @@ fn the_memory_tier_stays_within_its_capacity_evicting_the_oldest() {
     for i in 0..n {
         run(&mut edge, &policy, &mut origin, &format!("/r/{i}"), T0);
     }
-    assert!(edge.memory.bytes() <= rulecache::storage::tiers::MEMORY_CAPACITY);
+    assert!(edge.isolate.memory.bytes() <= rulecache::storage::tiers::MEMORY_CAPACITY);
     let first = run(&mut edge, &policy, &mut origin, "/r/0", T0 + 1000);
     assert_eq!(first.outcome, Outcome::Hit);
     assert_eq!(first.looked_in, [Tier::Memory, Tier::Cache], "the oldest left memory but not the Cache API");
@@ -189,7 +189,7 @@ fn a_304_refreshes_the_entry_in_every_tier_that_holds_it() {
     assert_eq!(revalidated.outcome, Outcome::Revalidated304);
     assert_eq!(revalidated.text(), "body");
     let key = edge.cache.keys().next().map(str::to_string).unwrap();
-    let in_memory = edge.memory.peek(&key).map(|(m, _)| (**m).clone()).unwrap();
+    let in_memory = edge.isolate.memory.peek(&key).map(|(m, _)| (**m).clone()).unwrap();
     let (in_cache, in_kv) = (entry_in(&edge.cache, &key), entry_in(&edge.kv, &key));
     for (tier, meta) in [("memory", &in_memory), ("cache", &in_cache), ("kv", &in_kv)] {
         assert_eq!(meta.head.headers.get("x-fresh"), Some("2"), "{tier} holds the merged head");
@@ -248,7 +248,7 @@ fn a_304_leaving_the_entry_stale_on_arrival_rewrites_only_the_memory_copy() {
         let in_cache = entry_in(&edge.cache, &key);
         let rewritten = in_cache.response_time == T0 + 5_000;
         assert_eq!(rewritten, i > 0, "answer {i}: the Cache API copy rewritten only when it gains");
-        if let Some((m, _)) = edge.memory.peek(&key) {
+        if let Some((m, _)) = edge.isolate.memory.peek(&key) {
             assert_eq!(m.response_time, T0 + 5_000, "answer {i}: the memory copy is always refreshed");
         }
     }

@@ -5,6 +5,7 @@
 mod effects;
 pub mod engine;
 pub mod explain;
+pub mod isolate;
 pub mod rehearse;
 
 pub use effects::{lookup_tiers, Effect, Tier};

@@ -7,6 +7,7 @@
 use std::rc::Rc;
 
 use crate::flow::engine::{merge_index, BodySource, Flow, Found, ReplyBody, Step};
+use crate::flow::isolate::Isolate;
 use crate::flow::{Effect, Tier};
 use crate::http::{Headers, RequestHead, ResponseHead, Time};
 use crate::policy::Policy;
@@ -44,27 +45,18 @@ impl Exchange {
     }
 }
 
-/// One location's storage as one isolate sees it: its memory tier, hit-for-pass marks and
-/// fetches in flight, the location's Cache API, and KV.
+/// One location's storage as one isolate sees it: the isolate's own state (the core's
+/// [`Isolate`], as the worker keeps it: memory tier, hit-for-pass marks, fetches in flight, KV
+/// budget), the location's Cache API, and KV.
 pub struct Edge {
-    pub memory: ByteLru<(Box<Meta>, Rc<[u8]>)>,
+    pub isolate: Isolate<(Box<Meta>, Rc<[u8]>)>,
     pub cache: MemoryStore,
     pub kv: MemoryStore,
-    pub pass: HitForPass,
-    pub collapser: Collapser,
-    pub kv_writes: KvWrites,
 }
 
 impl Default for Edge {
     fn default() -> Self {
-        Edge {
-            memory: tiers::memory_tier(),
-            cache: MemoryStore::new(),
-            kv: MemoryStore::new(),
-            pass: HitForPass::default(),
-            collapser: Collapser::default(),
-            kv_writes: KvWrites::default(),
-        }
+        Edge { isolate: Isolate::default(), cache: MemoryStore::new(), kv: MemoryStore::new() }
     }
 }
 
@@ -132,12 +124,12 @@ impl Edge {
 
     fn tiers(&mut self) -> Tiers<'_> {
         Tiers {
-            memory: &mut self.memory,
+            memory: &mut self.isolate.memory,
             cache: &mut self.cache,
             kv: &mut self.kv,
-            pass: &mut self.pass,
-            collapser: &mut self.collapser,
-            kv_writes: &mut self.kv_writes,
+            pass: &mut self.isolate.pass,
+            collapser: &mut self.isolate.collapser,
+            kv_writes: &mut self.isolate.kv_writes,
         }
     }
 }
@@ -216,15 +208,14 @@ pub fn run(
     now: Time,
     purged: &dyn Fn(&Meta) -> Purged,
 ) -> Exchange {
-    let (mut memory, mut kv, mut pass) = (tiers::memory_tier(), MemoryStore::new(), HitForPass::default());
-    let (mut collapser, mut kv_writes) = (Collapser::default(), KvWrites::default());
+    let (mut isolate, mut kv) = (Isolate::default(), MemoryStore::new());
     let mut tiers = Tiers {
-        memory: &mut memory,
+        memory: &mut isolate.memory,
         cache: store,
         kv: &mut kv,
-        pass: &mut pass,
-        collapser: &mut collapser,
-        kv_writes: &mut kv_writes,
+        pass: &mut isolate.pass,
+        collapser: &mut isolate.collapser,
+        kv_writes: &mut isolate.kv_writes,
     };
     run_on(policy, &mut tiers, origin, request, now, purged)
 }

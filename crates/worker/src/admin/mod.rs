@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::*;
 
-use super::cache::{self, MEMORY, STATS};
+use super::cache::{self, with_isolate};
 use super::convert::headers_to_js;
 use super::{assets, ledger, policy_store, Config, REPLAY};
 use rulecache::flow::engine::Found;
@@ -202,13 +202,12 @@ async fn policy_info(env: &Env, now: Time) -> Result<Response> {
 }
 
 fn stats() -> Result<Response> {
-    let (since, rulesets) = STATS.with(|s| match s.borrow().as_ref() {
-        Some(s) => (s.since, serde_json::to_value(&s.rulesets).unwrap_or(Value::Null)),
-        None => (super::now(), json!({})),
-    });
-    let (entries, bytes, capacity) = MEMORY.with(|m| {
-        let m = m.borrow();
-        (m.len(), m.bytes(), m.capacity())
+    let (since, rulesets, entries, bytes, capacity) = with_isolate(|i| {
+        let (since, rulesets) = match i.stats.as_ref() {
+            Some(s) => (s.since, serde_json::to_value(&s.rulesets).unwrap_or(Value::Null)),
+            None => (super::now(), json!({})),
+        };
+        (since, rulesets, i.memory.len(), i.memory.bytes(), i.memory.capacity())
     });
     json_response(
         200,

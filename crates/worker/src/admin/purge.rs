@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use worker::*;
 
 use super::{auth_failure, authenticated_body, check, json_response};
-use crate::cache::{self, MEMORY};
+use crate::cache::{self, with_isolate};
 use crate::{ledger, persist, policy_store, Config};
 use rulecache::http::Time;
 use rulecache::purge::auth::{authorize_address, AuthError, Credential, Scheme, Scope};
@@ -237,8 +237,7 @@ async fn remove_local(env: &Env, targets: &[Target]) -> usize {
         }
         // The memory tier is swept by the core's matching rule (whole path segments for a
         // prefix, every query string for a URL without one).
-        removed +=
-            MEMORY.with(|m| m.borrow_mut().remove_where(|_, e| target.reaches(&e.meta.url, &e.meta.tags)));
+        removed += with_isolate(|i| i.memory.remove_where(|_, e| target.reaches(&e.meta.url, &e.meta.tags)));
     }
     removed
 }

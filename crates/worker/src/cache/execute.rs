@@ -6,7 +6,7 @@ use std::rc::Rc;
 use worker::*;
 
 use super::{
-    delete_key, record_stats, Io, MemEntry, StoredBody, INDEX_HEADER, MEMORY, META_HEADER, PASS, STORAGE_SECS,
+    delete_key, record_stats, with_isolate, Io, MemEntry, StoredBody, INDEX_HEADER, META_HEADER, STORAGE_SECS,
 };
 use crate::convert::{
     edited_out, headers_to_js, lean_response, read_body, respond, slice_stream, HeaderEdits, OutBody,
@@ -113,10 +113,10 @@ impl Io {
             Effect::Delete { key } => {
                 delete_key(&key).await;
             }
-            Effect::Pass { key, change } => PASS.with(|p| p.borrow_mut().apply(&key, change, now)),
+            Effect::Pass { key, change } => with_isolate(|i| i.pass.apply(&key, change, now)),
             Effect::Put { key, meta, body, tier: Tier::Memory } => self.put_memory(key, *meta, body).await?,
             Effect::Forget { key, tier: Tier::Memory } => {
-                MEMORY.with(|m| m.borrow_mut().remove(key.as_str()));
+                with_isolate(|i| i.memory.remove(key.as_str()));
             }
             other => return Ok(Some(other)),
         }
@@ -138,7 +138,7 @@ impl Io {
         };
         meta.body_len = bytes.len() as u64;
         let size = tiers::memory_entry_size(&meta, bytes.len());
-        MEMORY.with(|m| m.borrow_mut().insert(key.into_string(), MemEntry::new(meta, bytes), size));
+        with_isolate(|i| i.memory.insert(key.into_string(), MemEntry::new(meta, bytes), size));
         Ok(())
     }
 
@@ -237,7 +237,7 @@ impl Io {
                 }
                 Effect::Put { key, meta, body, tier: Tier::Kv } => {
                     // Within the isolate's budget of KV writes (the core's rule).
-                    if super::KV_WRITES.with(|k| k.borrow_mut().admit(now)) {
+                    if with_isolate(|i| i.kv_writes.admit(now)) {
                         self.put_kv(&key, *meta, body).await?;
                     }
                 }
@@ -365,6 +365,6 @@ async fn write_index(cache: &Cache, index_key: StorageKey, index: VaryIndex) -> 
         ("cache-control", format!("public, max-age={STORAGE_SECS}")),
     ]);
     let resp = Response::builder().with_status(200).with_headers(headers_to_js(&h)).empty();
-    MEMORY.with(|m| m.borrow_mut().remove(index_key.as_str()));
+    with_isolate(|i| i.memory.remove(index_key.as_str()));
     cache.put(index_key.as_str(), resp).await
 }

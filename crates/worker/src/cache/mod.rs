@@ -12,16 +12,15 @@ use worker::*;
 use super::convert::{edited_copy, forward, headers_to_js, response_head, HeaderEdits, RequestLines};
 use super::{ledger, now, persist, policy_store, Config};
 use rulecache::flow::engine::{Flow, Found, Reply, Step};
+use rulecache::flow::isolate::Isolate;
 use rulecache::flow::{lookup_tiers, Tier};
 use rulecache::http::{Headers, RequestHead, Time};
 use rulecache::policy::Policy;
 use rulecache::purge::auth;
 use rulecache::storage::key::StorageKey;
-use rulecache::storage::lru::ByteLru;
 use rulecache::storage::meta::{Meta, Purged, VaryIndex};
 use rulecache::storage::stats::Outcome;
-use rulecache::storage::stats::Stats;
-use rulecache::storage::tiers::{self, Collapser, HitForPass, Join, COLLAPSE_POLL_MS};
+use rulecache::storage::tiers::{Collapser, Join, COLLAPSE_POLL_MS};
 
 /// Header carrying an entry's record on a Cache API response.
 pub const META_HEADER: &str = "x-rulecache-meta";
@@ -70,7 +69,7 @@ struct InflightGuard {
 
 impl Drop for InflightGuard {
     fn drop(&mut self) {
-        COLLAPSER.with(|c| c.borrow_mut().finish(&self.key, self.ticket));
+        with_isolate(|i| i.collapser.finish(&self.key, self.ticket));
     }
 }
 
@@ -78,34 +77,32 @@ impl Drop for InflightGuard {
 /// request wait.
 async fn wait_for_fetch(key: &StorageKey, ticket: u64) {
     let mut waited = 0;
-    while !COLLAPSER.with(|c| c.borrow().is_done(key, ticket)) && !Collapser::gives_up(waited) {
+    while !with_isolate(|i| i.collapser.is_done(key, ticket)) && !Collapser::gives_up(waited) {
         Delay::from(std::time::Duration::from_millis(COLLAPSE_POLL_MS)).await;
         waited += COLLAPSE_POLL_MS;
     }
 }
 
 thread_local! {
-    /// Hit-for-pass marks (the core's rules).
-    static PASS: RefCell<HitForPass> = RefCell::new(HitForPass::default());
-    /// Fetches in flight (the core's rules).
-    static COLLAPSER: RefCell<Collapser> = RefCell::new(Collapser::default());
-    pub static MEMORY: RefCell<ByteLru<MemEntry>> = RefCell::new(tiers::memory_tier());
-    pub static STATS: RefCell<Option<Stats>> = const { RefCell::new(None) };
-    /// The isolate's budget of KV writes (the core's rules).
-    static KV_WRITES: RefCell<tiers::KvWrites> = RefCell::new(tiers::KvWrites::default());
+    /// What this isolate remembers between requests: the core's `Isolate` (memory tier,
+    /// hit-for-pass marks, fetches in flight, KV budget, statistics) and its rules.
+    static ISOLATE: RefCell<Isolate<MemEntry>> = RefCell::new(Isolate::default());
+}
+
+/// Runs `f` on this isolate's state. `f` runs in one go (it never awaits) and never calls
+/// `with_isolate` itself.
+pub fn with_isolate<R>(f: impl FnOnce(&mut Isolate<MemEntry>) -> R) -> R {
+    ISOLATE.with(|i| f(&mut i.borrow_mut()))
 }
 
 /// Counts one answered request in this isolate's statistics.
 fn record_stats(ruleset: Option<&str>, outcome: Outcome, bytes: u64, now: Time) {
-    STATS.with(|s| {
-        let mut s = s.borrow_mut();
-        s.get_or_insert_with(|| Stats::new(now)).record(ruleset, outcome, bytes);
-    });
+    with_isolate(|i| i.record(ruleset, outcome, bytes, now));
 }
 
 /// Whether `base_key` is marked hit-for-pass (its last response could not be stored).
 fn is_hit_for_pass(base_key: &StorageKey, now: Time) -> bool {
-    PASS.with(|p| p.borrow().is_marked(base_key, now))
+    with_isolate(|i| i.pass.is_marked(base_key, now))
 }
 
 /// The body the last lookup found.
@@ -177,17 +174,15 @@ pub async fn lookup(env: &Env, key: &StorageKey, kv: bool) -> (Found, Option<Rc<
 pub async fn delete_key(key: &StorageKey) -> usize {
     let key = key.as_str();
     let mut removed = 0;
-    MEMORY.with(|m| {
-        if m.borrow_mut().remove(key).is_some() {
-            removed += 1;
-        }
-    });
+    if with_isolate(|i| i.memory.remove(key).is_some()) {
+        removed += 1;
+    }
     let cache = Cache::default();
     if let Ok(Some(resp)) = cache.get(key, false).await {
         if let Ok(Some(index)) = resp.headers().get(INDEX_HEADER) {
             if let Ok(index) = VaryIndex::decode(&index) {
                 for v in &index.variants {
-                    MEMORY.with(|m| m.borrow_mut().remove(v));
+                    with_isolate(|i| i.memory.remove(v));
                     if matches!(cache.delete(v.as_str(), false).await, Ok(CacheDeletionOutcome::Success)) {
                         removed += 1;
                     }
@@ -280,8 +275,8 @@ impl Io {
                 // fetch and look again (the core says when: not for a URL marked hit-for-pass).
                 Step::Fetch { request, with_body, coalesce, deadline_ms } => {
                     let marked = is_hit_for_pass(&flow.base_key(), self.now);
-                    let join = COLLAPSER
-                        .with(|c| c.borrow_mut().join(coalesce.as_ref(), self.leader.is_some(), marked));
+                    let join =
+                        with_isolate(|i| i.collapser.join(coalesce.as_ref(), self.leader.is_some(), marked));
                     match (join, coalesce) {
                         (Join::Wait(ticket), Some(key)) => {
                             wait_for_fetch(&key, ticket).await;
@@ -337,11 +332,11 @@ impl Io {
 
     fn lookup_memory(&mut self, key: &StorageKey) -> Found {
         let key = key.as_str();
-        let Some(entry) = MEMORY.with(|m| m.borrow_mut().get(key).cloned()) else { return Found::Nothing };
+        let Some(entry) = with_isolate(|i| i.memory.get(key).cloned()) else { return Found::Nothing };
         // An entry older than the storage horizon may have outlived the ledger records that
         // purged it (they are compacted after that long): it is dropped, not served.
         if entry.meta.stored_at < self.now.saturating_sub(STORAGE_SECS * 1000) {
-            MEMORY.with(|m| m.borrow_mut().remove(key));
+            with_isolate(|i| i.memory.remove(key));
             return Found::Nothing;
         }
         self.stored = StoredBody::Memory(entry.body.clone());
