@@ -5,6 +5,7 @@
 #                purge propagation
 #   make soak    the split-view soak at a larger size (SOAK_REQUESTS, default 24000)
 #   make test-e2e  the worker in front of real Plone 6.2.2 and Django 5.2 sites (installed from PyPI)
+#   make fuzz    every fuzz target for FUZZ_SECONDS (default 60) on the stable toolchain
 # Each target installs what it needs first and skips what is already there.
 
 SHELL := /bin/bash
@@ -168,7 +169,37 @@ docs-performance:
 
 docs-check:
 	@node docs/check-links.mjs
+	@node docs/gen-fuzzing.mjs --check
 
 docs: docs-performance docs-check tools-docs
 	mdbook build docs
 	@echo "the documentation is in target/book/index.html"
+
+## Fuzzing on the stable toolchain: cargo-fuzz (from crates.io, pinned) builds the libFuzzer
+## targets in fuzz/ with --sanitizer none (fuzz/run.mjs). `make fuzz` runs each target for
+## FUZZ_SECONDS on its committed corpus fuzz/corpus/<target>/, FUZZ_JOBS at a time at nice 19,
+## adds the run to fuzz/stats.json, minimises the corpora and writes the table in
+## docs/src/testing.md; it fails when a target crashes. FUZZ_TARGETS="a b:300" picks targets
+## (TARGET:SECONDS sets one's time). `make fuzz-replay` runs every committed corpus and
+## fuzz/regressions/ input once; `make fuzz-cmin` only minimises. Not part of `make test`.
+CARGO_FUZZ_VERSION := 0.13.2
+export FUZZ_SECONDS ?= 60
+export FUZZ_JOBS ?= 2
+FUZZ_TARGETS ?=
+.PHONY: tools-fuzz fuzz fuzz-replay fuzz-cmin
+
+tools-fuzz:
+	@[ "$$(cargo fuzz --version 2>/dev/null)" = "cargo-fuzz $(CARGO_FUZZ_VERSION)" ] || \
+	  nice -n 19 cargo install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION)
+
+fuzz: tools-fuzz
+	@status=0; node fuzz/run.mjs run $(FUZZ_TARGETS) || status=$$?; \
+	  if [ $$status -eq 0 ]; then node fuzz/run.mjs cmin $(FUZZ_TARGETS); fi; \
+	  node docs/gen-fuzzing.mjs; exit $$status
+
+fuzz-replay: tools-fuzz
+	node fuzz/run.mjs replay
+
+fuzz-cmin: tools-fuzz
+	node fuzz/run.mjs cmin $(FUZZ_TARGETS)
+	node docs/gen-fuzzing.mjs
