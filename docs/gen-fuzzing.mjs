@@ -29,15 +29,18 @@ function generate() {
     return '\nNo fuzzing recorded yet (`fuzz/stats.json` is missing): run `make fuzz`.\n\n';
   }
   const rows = Object.entries(stats.targets ?? {});
-  const total = rows.reduce((a, [, s]) => ({ seconds: a.seconds + s.seconds, executions: a.executions + s.executions }), { seconds: 0, executions: 0 });
+  const total = rows.reduce(
+    (a, [, s]) => ({ seconds: a.seconds + s.seconds, cpu: a.cpu + (s.cpu_seconds ?? 0), executions: a.executions + s.executions }),
+    { seconds: 0, cpu: 0, executions: 0 },
+  );
   const lines = [
     '',
-    `Cumulative, over every recorded run (\`fuzz/stats.json\`): ${hours(total.seconds)} hours and ${int(total.executions)} executions in all.`,
+    `Cumulative, over every recorded run (\`fuzz/stats.json\`): ${hours(total.seconds)} hours of fuzzing (${hours(total.cpu)} CPU hours: at nice 19 a fuzzer gets only the CPU other work leaves) and ${int(total.executions)} executions in all.`,
     '',
-    '| target | hours | executions | runs | corpus inputs | corpus KiB | crashes | last run |',
-    '|---|---:|---:|---:|---:|---:|---:|---|',
+    '| target | hours run | CPU hours | executions | runs | corpus inputs | corpus KiB | crashes | last run |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---|',
     ...rows.map(([t, s]) =>
-      `| \`${t}\` | ${hours(s.seconds)} | ${int(s.executions)} | ${s.runs} | ${int(s.corpus_files ?? 0)} | ${kib(s.corpus_bytes ?? 0)} | ${s.crashes} | ${s.last_run ?? ''} |`,
+      `| \`${t}\` | ${hours(s.seconds)} | ${hours(s.cpu_seconds ?? 0)} | ${int(s.executions)} | ${s.runs} | ${int(s.corpus_files ?? 0)} | ${kib(s.corpus_bytes ?? 0)} | ${s.crashes} | ${s.last_run ?? ''} |`,
     ),
     '',
   ];
