@@ -138,7 +138,7 @@ struct ForwardEdits {
 impl ForwardEdits {
     /// Whether a request field reaches the origin on the cache path.
     fn forwards(&self, name: &str) -> bool {
-        key::forwarded_on_cache_path(name, &self.also) || self.also.iter().any(|a| a == name)
+        key::forwarded_on_cache_path(name, &self.also)
     }
 
     fn apply(&self, u: &mut RequestHead) {

@@ -228,11 +228,10 @@ impl Flow {
         let forwarded = self.client.url.query().and_then(|q| key::forwarded_query(q, policy.key_options()));
         let query = (!rewritten && forwarded.as_deref() != self.client.url.query()).then_some(forwarded);
         let accept_encoding = key::negotiate_encoding(&self.client.headers, policy.key_options()).to_string();
-        // Fields beyond the keyed ones and the unkeyed-safe list: the policy's, the split-view
-        // header and the forwarding fields the edge set.
+        // Fields beyond the keyed ones and the unkeyed-safe list: the policy's and the
+        // split-view header.
         let mut also: Vec<String> = policy.key_options().trusted_headers.clone();
         also.extend(policy.split_view_header().map(str::to_string));
-        also.extend(key::edge_forwarding_fields(&self.client.url).map(|(name, _)| name.to_string()));
         ForwardEdits { cookie, query, accept_encoding, also }
     }
 

@@ -145,12 +145,17 @@ pub const FORWARDED_KEYED: [&str; 3] = ["cookie", "accept-encoding", "authorizat
 /// unkeyed-safe list (client hints `Sec-CH-*` included), or added by the policy (`extra`, lower
 /// case). Never a field of the forwarding family.
 pub fn forwarded_on_cache_path(name: &str, extra: &[String]) -> bool {
-    !is_forwarding_field(name)
-        && (is_listed(name, &FORWARDED_UNKEYED)
-            || is_listed(name, &FORWARDED_KEYED)
-            || name.starts_with("sec-ch-")
-            || extra.iter().any(|e| e == name))
+    // The edge's own forwarding fields: a client's were removed and replaced at the start.
+    is_listed(name, &EDGE_FORWARDING_FIELDS)
+        || (!is_forwarding_field(name)
+            && (is_listed(name, &FORWARDED_UNKEYED)
+                || is_listed(name, &FORWARDED_KEYED)
+                || name.starts_with("sec-ch-")
+                || extra.iter().any(|e| e == name)))
 }
+
+/// The forwarding fields the edge sets itself ([`edge_forwarding_fields`]).
+pub const EDGE_FORWARDING_FIELDS: [&str; 2] = ["x-forwarded-proto", "x-forwarded-host"];
 
 /// The forwarding fields the edge sets on every request to the origin, from the URL the client
 /// asked for (and so from the key): `X-Forwarded-Proto` and `X-Forwarded-Host`.
@@ -159,7 +164,8 @@ pub fn edge_forwarding_fields(url: &crate::http::Url) -> [(&'static str, String)
         Some(port) => format!("{}:{port}", url.host_str().unwrap_or("")),
         None => url.host_str().unwrap_or("").to_string(),
     };
-    [("x-forwarded-proto", url.scheme().to_string()), ("x-forwarded-host", host)]
+    let [proto, forwarded_host] = EDGE_FORWARDING_FIELDS;
+    [(proto, url.scheme().to_string()), (forwarded_host, host)]
 }
 
 /// The codings assumed when [`KeyOptions::encodings`] is empty.
