@@ -47,7 +47,7 @@ function namesBuild() {
 // The functions of heads.js (heads and bodies across the boundary), read from its source;
 // everything else in index.js is wasm-bindgen's glue and the entry shim.
 const HEADS_JS = new Set(
-  [...fs.readFileSync(path.join(root, 'crates/worker/js/heads.js'), 'utf8').matchAll(/\bfunction\s+(\w+)\s*\(/g)].map((m) => m[1]),
+  [...fs.readFileSync(path.join(root, 'js/heads.js'), 'utf8').matchAll(/\bfunction\s+(\w+)\s*\(/g)].map((m) => m[1]),
 );
 
 /** The bucket of one profile node (its own time, not its callees'). */

@@ -36,8 +36,8 @@ fn the_core_imports_only_downwards() {
 
 #[test]
 fn the_worker_imports_only_downwards() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../worker/src");
-    let problems = check(&src, "crates/worker/src", WORKER_LAYERS, &[], true);
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../src");
+    let problems = check(&src, "src", WORKER_LAYERS, &[], true);
     assert!(problems.is_empty(), "{}", report(&problems));
 }
 

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 
 /// The panel's sources, at the repository root.
-const WWW: &str = "../../www";
+const WWW: &str = "www";
 /// The generated module, read by `wasm_bindgen(module = ...)` in `src/assets.rs`.
 const MODULE: &str = "js/panel.gen.js";
 /// The generated module of the shipped profiles, read by `src/assets.rs`.
@@ -41,7 +41,7 @@ fn main() {
 fn profiles_module() -> String {
     use rulecache::policy::{Policy, DEFAULT_PROFILE};
     use serde_json::{json, Value};
-    println!("cargo:rerun-if-changed=../../policy");
+    println!("cargo:rerun-if-changed=policy");
     let list: Vec<Value> = Policy::profiles()
         .iter()
         .map(|(id, text)| {
