@@ -3,8 +3,6 @@
 //! more per field; JavaScript objects nothing needs to change are passed on as they are, and
 //! a body held in memory is handed to the runtime as a view, copied once by `new Response`.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -12,6 +10,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::ReadableStream;
 use worker::{Headers as JsHeaders, Response, Result};
 
+use crate::isolate::with_isolate;
 use rulecache::http::{write_line, HeaderEdit, Headers, RequestHead, ResponseHead};
 
 #[wasm_bindgen(module = "/js/heads.js")]
@@ -107,34 +106,10 @@ pub(crate) fn url_of(req: &worker::Request) -> Result<rulecache::http::Url> {
     rulecache::http::parse_url(&text).ok_or_else(|| worker::Error::RustError(format!("not a URL: {text}")))
 }
 
-/// At most this many request URLs are kept parsed; when full, all are forgotten at once.
-const URL_MEMO_ENTRIES: usize = 256;
-/// A request URL longer than this is parsed every time (the memo holds at most 256 × 1 KiB).
-const URL_MEMO_MAX_LEN: usize = 1024;
-
-thread_local! {
-    /// Request URLs parsed lately, by their text: a cache answers the same URLs again and
-    /// again, and parsing one costs more than finding it.
-    static URLS: RefCell<HashMap<Box<str>, rulecache::http::Url>> = RefCell::new(HashMap::new());
-}
-
-/// A request's URL (as the runtime serialised it), parsed as `parse_url` does.
+/// A request's URL (as the runtime serialised it), parsed as `parse_url` does, through the
+/// isolate's memo of URLs parsed lately.
 fn request_url(text: &str) -> Option<rulecache::http::Url> {
-    if text.len() > URL_MEMO_MAX_LEN {
-        return rulecache::http::parse_url(text);
-    }
-    if let Some(url) = URLS.with(|m| m.borrow().get(text).cloned()) {
-        return Some(url);
-    }
-    let url = rulecache::http::parse_url(text)?;
-    URLS.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.len() >= URL_MEMO_ENTRIES {
-            m.clear();
-        }
-        m.insert(text.into(), url.clone());
-    });
-    Some(url)
+    with_isolate(|i| i.urls.parse(text))
 }
 
 /// The head of a runtime response, read in one crossing.

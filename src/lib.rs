@@ -8,6 +8,7 @@ mod admin;
 mod assets;
 mod cache;
 mod convert;
+mod isolate;
 mod ledger;
 mod persist;
 mod policy_store;
@@ -21,7 +22,7 @@ use wasm_bindgen::JsValue;
 use worker::*;
 
 use rulecache::http::Time;
-use rulecache::purge::auth::{ReplayGuard, Secrets};
+use rulecache::purge::auth::Secrets;
 
 /// The default admin path prefix (`ADMIN_PREFIX` var).
 const DEFAULT_ADMIN_PREFIX: &str = "/_rulecache";
@@ -63,8 +64,6 @@ impl Config {
 thread_local! {
     /// The settings, read once per isolate (a new deployment starts new isolates).
     static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
-    /// Signatures already accepted by this isolate (HMAC replay protection).
-    pub(crate) static REPLAY: RefCell<ReplayGuard> = RefCell::new(ReplayGuard::new());
 }
 
 /// A future behind a pointer: its state machine is a function of its own, which the runtime

@@ -4,19 +4,18 @@
 //! validates, the isolate keeps the last good policy it has (the bundled one only if it never
 //! had another), logs the failure and reports it in the admin API (`storeError`).
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use worker::*;
 
+use crate::isolate::with_isolate;
 use rulecache::http::Time;
+use rulecache::policy::versions::StoreRead;
 use rulecache::policy::{versions, Policy, PolicyError};
 
 const KV_BINDING: &str = "RULECACHE_KV";
 const ACTIVE_KEY: &str = "policy:active";
 const HISTORY_KEY: &str = "policy:history";
-/// How long an isolate trusts its copy before checking KV for a newer active version.
-pub const POLICY_CHECK_MS: Time = 5_000;
 
 fn version_key(v: u64) -> String {
     format!("policy:v:{v}")
@@ -24,19 +23,9 @@ fn version_key(v: u64) -> String {
 
 pub use rulecache::policy::versions::HistoryItem;
 
-struct Active {
-    policy: Rc<Policy>,
-    /// "kv" or "bundled".
-    source: &'static str,
-    checked_at: Time,
-}
-
 thread_local! {
-    /// The bundled default profile, compiled once per isolate.
+    /// The bundled default profile, compiled once per isolate (a constant of the build).
     static BUNDLED: Rc<Policy> = Rc::new(Policy::fallback(&crate::assets::default_profile()));
-    static ACTIVE: RefCell<Option<Active>> = const { RefCell::new(None) };
-    /// The last failure to read the active policy, while it lasts: (when, what).
-    static STORE_ERROR: RefCell<Option<(Time, String)>> = const { RefCell::new(None) };
 }
 
 /// The bundled default profile (compiled on first use: [`prepare`] does it when the module
@@ -54,54 +43,37 @@ pub fn prepare(now: Time) {
 
 /// The policy store's last failure, while the active policy could not be read: (when, what).
 pub fn store_error() -> Option<(Time, String)> {
-    STORE_ERROR.with(|e| e.borrow().clone())
+    with_isolate(|i| i.policy.store_error().cloned())
 }
 
-/// The active policy (and where it came from).
+/// The active policy (and where it came from): the isolate's copy while it is recent, else
+/// what the store says, settled by the core's rules (`versions::ActivePolicy`).
 pub async fn active_with_source(env: &Env, now: Time) -> (Rc<Policy>, &'static str) {
-    let cached = ACTIVE.with(|a| {
-        a.borrow()
-            .as_ref()
-            .map(|a| (a.policy.clone(), a.source, now.saturating_sub(a.checked_at) < POLICY_CHECK_MS))
-    });
-    if let Some((policy, source, true)) = cached {
-        return (policy, source);
+    if let Some((policy, source)) = with_isolate(|i| i.policy.if_fresh(now)) {
+        return (policy, source.as_str());
     }
-    let current = cached.map(|(p, s, _)| (p, s));
-    let (policy, source) = match load_active(env, current.as_ref().map(|(p, _)| p.version())).await {
-        Ok(Some(p)) => (Rc::new(p), "kv"),
-        // Same version as ours: keep it.
-        Ok(None) if current.is_some() => match current {
-            Some((p, s)) => (p, s),
-            None => (bundled(), "bundled"),
-        },
-        Ok(None) => (bundled(), "bundled"),
-        // KV failed, or its active version no longer validates: keep the last good policy
-        // (the bundled default only when there never was another), and say so.
-        Err(e) => {
-            let kept = current.unwrap_or_else(|| (bundled(), "bundled"));
-            console_error!(
-                "rulecache: reading the active policy failed ({e}); keeping {} v{}",
-                kept.0.name(),
-                kept.0.version()
-            );
-            STORE_ERROR.with(|s| *s.borrow_mut() = Some((now, e.to_string())));
-            set_active(kept.0.clone(), kept.1, now);
-            return kept;
-        }
+    let known = with_isolate(|i| i.policy.known_version());
+    let read = match load_active(env, known).await {
+        Ok(Some(p)) => StoreRead::Newer(Box::new(p)),
+        Ok(None) => StoreRead::Nothing,
+        Err(e) => StoreRead::Failed(e.to_string()),
     };
-    STORE_ERROR.with(|s| *s.borrow_mut() = None);
-    set_active(policy.clone(), source, now);
-    (policy, source)
+    let failed = matches!(read, StoreRead::Failed(_));
+    let (policy, source) = with_isolate(|i| i.policy.settle(read, &bundled(), now));
+    if failed {
+        console_error!(
+            "rulecache: reading the active policy failed ({}); keeping {} v{}",
+            store_error().map(|(_, e)| e).unwrap_or_default(),
+            policy.name(),
+            policy.version()
+        );
+    }
+    (policy, source.as_str())
 }
 
 /// The active policy.
 pub async fn active(env: &Env, now: Time) -> Rc<Policy> {
     active_with_source(env, now).await.0
-}
-
-fn set_active(policy: Rc<Policy>, source: &'static str, now: Time) {
-    ACTIVE.with(|a| *a.borrow_mut() = Some(Active { policy, source, checked_at: now }));
 }
 
 /// Reads the active version from KV: `Ok(None)` when KV has none, or it is `known`.
@@ -155,7 +127,7 @@ pub async fn push(env: &Env, text: &str, now: Time) -> Result<std::result::Resul
     );
     put_text(&kv, HISTORY_KEY, &serde_json::to_string(&items)?).await?;
     put_text(&kv, ACTIVE_KEY, &version.to_string()).await?;
-    set_active(Rc::new(policy.with_version(version)), "kv", now);
+    with_isolate(|i| i.policy.adopt(Rc::new(policy.with_version(version)), now));
     Ok(Ok(version))
 }
 
@@ -172,6 +144,6 @@ pub async fn rollback(env: &Env, version: u64, now: Time) -> Result<bool> {
     let Some(text) = kv.get(&version_key(version)).text().await.map_err(kv_err)? else { return Ok(false) };
     let Ok(policy) = Policy::from_json(&text) else { return Ok(false) };
     put_text(&kv, ACTIVE_KEY, &version.to_string()).await?;
-    set_active(Rc::new(policy.with_version(version)), "kv", now);
+    with_isolate(|i| i.policy.adopt(Rc::new(policy.with_version(version)), now));
     Ok(true)
 }

@@ -9,9 +9,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::*;
 
-use super::cache::{self, with_isolate};
+use super::cache;
 use super::convert::headers_to_js;
-use super::{assets, ledger, policy_store, Config, REPLAY};
+use super::isolate::with_isolate;
+use super::{assets, ledger, policy_store, Config};
 use rulecache::flow::engine::Found;
 use rulecache::flow::explain::Explain;
 use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
@@ -73,7 +74,7 @@ fn check(
     };
     headers.set("host", host.to_ascii_lowercase());
     let input = AuthInput { method, path_and_query: &path_and_query, headers: &headers, body };
-    REPLAY.with(|r| authorize(&config.secrets, scope, &input, now / 1000 * 1000, &mut r.borrow_mut()))
+    with_isolate(|i| authorize(&config.secrets, scope, &input, now / 1000 * 1000, &mut i.replay))
 }
 
 /// The body of an admin or purge request, read only once its headers could carry a valid

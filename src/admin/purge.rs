@@ -6,11 +6,12 @@ use serde_json::{json, Value};
 use worker::*;
 
 use super::{auth_failure, authenticated_body, check, json_response};
-use crate::cache::{self, with_isolate};
+use crate::cache;
+use crate::isolate::with_isolate;
 use crate::{ledger, persist, policy_store, Config};
 use rulecache::http::Time;
 use rulecache::purge::auth::{authorize_address, AuthError, Credential, Scheme, Scope};
-use rulecache::purge::burst::{Burst, Offer};
+use rulecache::purge::burst::Offer;
 use rulecache::purge::ledger::{
     credential_label, site_of, AppendOrder, SignedNonce, Target, Unrecorded, BLOCKING_REFRESH_AFTER_MS,
     CLOCK_SKEW_MARGIN_MS,
@@ -71,7 +72,7 @@ pub async fn purge_method(
         Ok(t) => t,
         Err(problems) => return json_response(400, &json!({ "errors": problems })),
     };
-    let offer = BURST.with(|b| b.borrow_mut().offer(&targets, purge.soft, now));
+    let offer = with_isolate(|i| i.burst.offer(&targets, purge.soft, now));
     match offer {
         Offer::Full => return run_purge(env, ctx, purge, credential, &url, None, now).await,
         Offer::Opened => {
@@ -82,7 +83,7 @@ pub async fn purge_method(
         Offer::Joined => {}
     }
     let removed = if purge.soft { 0 } else { remove_local(env, &targets).await };
-    let due = BURST.with(|b| b.borrow().due_at(purge.soft)).unwrap_or(now);
+    let due = with_isolate(|i| i.burst.due_at(purge.soft)).unwrap_or(now);
     let mut answer = purge_answer(
         None,
         purge.soft,
@@ -96,11 +97,6 @@ pub async fn purge_method(
     json_response(200, &answer)
 }
 
-thread_local! {
-    /// This isolate's open burst windows of unsigned PURGE requests.
-    static BURST: std::cell::RefCell<Burst> = std::cell::RefCell::new(Burst::new());
-}
-
 /// Writes the burst window (hard or `soft`) to the ledger once it is due, in one append; when
 /// the ledger fails, the window is applied here and kept for retrying (`ledger::keep_pending`).
 /// `opened_at`: when the window's first purge was taken; `credential` and `site`: the budget
@@ -108,7 +104,7 @@ thread_local! {
 async fn write_window(env: &Env, soft: bool, opened_at: Time, credential: &str, site: Option<String>) {
     loop {
         let now = crate::now();
-        match BURST.with(|b| b.borrow_mut().take_due(soft, now)) {
+        match with_isolate(|i| i.burst.take_due(soft, now)) {
             Ok(targets) => {
                 let order = AppendOrder {
                     targets,

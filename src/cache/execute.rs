@@ -5,13 +5,12 @@ use std::rc::Rc;
 
 use worker::*;
 
-use super::{
-    delete_key, record_stats, with_isolate, Io, MemEntry, StoredBody, INDEX_HEADER, META_HEADER, STORAGE_SECS,
-};
+use super::{delete_key, record_stats, Io, StoredBody, INDEX_HEADER, META_HEADER, STORAGE_SECS};
 use crate::convert::{
     edited_out, headers_to_js, lean_response, read_body, respond, slice_stream, HeaderEdits, OutBody,
     OutHeaders,
 };
+use crate::isolate::{with_isolate, MemEntry};
 use crate::persist;
 use rulecache::flow::engine::{merge_index, BodySource, Flow, Reply, ReplyBody};
 use rulecache::flow::{Effect, Tier};

@@ -3,16 +3,15 @@
 
 mod execute;
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures_util::future::{select, Either};
 use worker::*;
 
 use super::convert::{edited_copy, forward, headers_to_js, response_head, HeaderEdits, RequestLines};
+use super::isolate::{with_isolate, MemEntry};
 use super::{ledger, now, persist, policy_store, Config};
 use rulecache::flow::engine::{Flow, Found, Reply, Step};
-use rulecache::flow::isolate::Isolate;
 use rulecache::flow::{lookup_tiers, Tier};
 use rulecache::http::{Headers, RequestHead, Time};
 use rulecache::policy::Policy;
@@ -28,23 +27,7 @@ pub const META_HEADER: &str = "x-rulecache-meta";
 pub const INDEX_HEADER: &str = "x-rulecache-index";
 use rulecache::storage::tiers::STORAGE_SECS;
 
-/// A body held by the memory tier.
-#[derive(Clone)]
-pub struct MemEntry {
-    pub meta: Rc<Meta>,
-    pub body: Rc<[u8]>,
-    /// The head fields of the last response served from this entry, and the same as a
-    /// JavaScript `Headers`: the next hit passes that object on again when its fields are the
-    /// same (they change with `Age`), else a copy edited where they differ, instead of sending
-    /// every field across.
-    last_head: Rc<RefCell<Option<(Headers, web_sys::Headers)>>>,
-}
-
 impl MemEntry {
-    fn new(meta: Meta, body: Rc<[u8]>) -> Self {
-        MemEntry { meta: Rc::new(meta), body, last_head: Rc::default() }
-    }
-
     /// The JavaScript `Headers` of a response from this entry with head fields `to`.
     fn headers_for(&self, to: &Headers) -> web_sys::Headers {
         let mut last = self.last_head.borrow_mut();
@@ -81,18 +64,6 @@ async fn wait_for_fetch(key: &StorageKey, ticket: u64) {
         Delay::from(std::time::Duration::from_millis(COLLAPSE_POLL_MS)).await;
         waited += COLLAPSE_POLL_MS;
     }
-}
-
-thread_local! {
-    /// What this isolate remembers between requests: the core's `Isolate` (memory tier,
-    /// hit-for-pass marks, fetches in flight, KV budget, statistics) and its rules.
-    static ISOLATE: RefCell<Isolate<MemEntry>> = RefCell::new(Isolate::default());
-}
-
-/// Runs `f` on this isolate's state. `f` runs in one go (it never awaits) and never calls
-/// `with_isolate` itself.
-pub fn with_isolate<R>(f: impl FnOnce(&mut Isolate<MemEntry>) -> R) -> R {
-    ISOLATE.with(|i| f(&mut i.borrow_mut()))
 }
 
 /// Counts one answered request in this isolate's statistics.

@@ -13,13 +13,12 @@ use worker::*;
 
 mod object;
 
+use super::isolate::with_isolate;
 use super::now;
 use rulecache::http::{hex, Time};
-use rulecache::purge::fanout::{
-    self, Outcome, PendingAppends, Plan, Refresh, Refresher, SharedAnswer, REFRESH_GIVE_UP_MS,
-};
+use rulecache::purge::fanout::{self, Outcome, Plan, Refresh, SharedAnswer, REFRESH_GIVE_UP_MS};
 use rulecache::purge::ledger::{
-    AppendAnswer, AppendOrder, LedgerCopy, LedgerError, Progress, Seen, SinceAnswer, Target, Unrecorded,
+    AppendAnswer, AppendOrder, LedgerError, Progress, Seen, SinceAnswer, Target, Unrecorded,
 };
 use rulecache::storage::meta::{Meta, Purged};
 use rulecache::storage::tiers::STORAGE_SECS;
@@ -37,18 +36,14 @@ const WAIT_POLL_MS: u64 = 10;
 const MAX_ROUNDS: usize = 64;
 
 thread_local! {
-    static COPY: RefCell<LedgerCopy> = RefCell::new(LedgerCopy::new());
-    static REFRESHER: RefCell<Refresher> = RefCell::new(Refresher::new());
     /// The refresh in flight: set when it is done. (Waiters poll it on their own timers: the
     /// runtime cancels a promise one request resolves for another.)
     static FLIGHT: RefCell<Option<Rc<Cell<bool>>>> = const { RefCell::new(None) };
-    /// Purges the ledger did not take, retried.
-    static PENDING: RefCell<PendingAppends> = RefCell::new(PendingAppends::new());
 }
 
 /// What the ledger says about a stored entry at `now`, as the engine wants it.
 pub fn effect(meta: &Meta, now: Time) -> Purged {
-    COPY.with(|c| c.borrow().purged(meta, now))
+    with_isolate(|i| i.ledger.purged(meta, now))
 }
 
 /// Applies the answer to this isolate's own purge (out of band: the cursor only moves over
@@ -56,12 +51,12 @@ pub fn effect(meta: &Meta, now: Time) -> Purged {
 /// it sent after that postdates the purge (the purger sends it after the change), so it is
 /// not purged again whatever the clocks say.
 pub fn apply_own(answer: &AppendAnswer, taken_at: Time) {
-    COPY.with(|c| c.borrow_mut().apply_own(answer, taken_at));
+    with_isolate(|i| i.ledger.apply_own(answer, taken_at));
 }
 
 /// Applies a purge the ledger has not taken (yet) to this isolate only.
 pub fn apply_local(targets: &[Target], soft: bool, at: Time) {
-    COPY.with(|c| c.borrow_mut().apply_local(targets, soft, at));
+    with_isolate(|i| i.ledger.apply_local(targets, soft, at));
 }
 
 /// Refreshes the copy when due: in the background (the current request uses the copy it
@@ -70,9 +65,9 @@ pub fn apply_local(targets: &[Target], soft: bool, at: Time) {
 /// wait; see `fanout::Refresher::due_before_lookup`).
 /// True when it waited (the clock has moved on).
 pub async fn refresh_if_due(env: &Env, ctx: &Context, now: Time, serves_stored: bool) -> bool {
-    let last = COPY.with(|c| c.borrow().last_success());
-    let due = REFRESHER.with(|r| {
-        let r = r.borrow();
+    let last = with_isolate(|i| i.ledger.last_success());
+    let due = with_isolate(|i| {
+        let r = &i.refresher;
         if serves_stored {
             r.due(last, now)
         } else {
@@ -86,7 +81,7 @@ pub async fn refresh_if_due(env: &Env, ctx: &Context, now: Time, serves_stored: 
             false
         }
         Refresh::Blocking { until } => {
-            let running = REFRESHER.with(|r| r.borrow().in_flight(now));
+            let running = with_isolate(|i| i.refresher.in_flight(now));
             let flight = match FLIGHT.with(|f| f.borrow().clone()) {
                 Some(f) if running => f,
                 _ => start_flight(env, ctx, now, true),
@@ -100,7 +95,7 @@ pub async fn refresh_if_due(env: &Env, ctx: &Context, now: Time, serves_stored: 
 }
 
 fn start_flight(env: &Env, ctx: &Context, now: Time, blocking: bool) -> Rc<Cell<bool>> {
-    REFRESHER.with(|r| r.borrow_mut().start(now));
+    with_isolate(|i| i.refresher.start(now));
     let done = Rc::new(Cell::new(false));
     FLIGHT.with(|f| *f.borrow_mut() = Some(done.clone()));
     let env = env.clone();
@@ -118,7 +113,7 @@ fn start_flight(env: &Env, ctx: &Context, now: Time, blocking: bool) -> Rc<Cell<
             Either::Left((outcome, _)) => outcome,
             Either::Right(_) => Outcome::Failure,
         };
-        REFRESHER.with(|r| r.borrow_mut().finish(outcome, super::now()));
+        with_isolate(|i| i.refresher.finish(outcome, super::now()));
         flag.set(true);
         FLIGHT.with(|f| {
             let mut f = f.borrow_mut();
@@ -141,13 +136,13 @@ async fn refresh(env: &Env, blocking: bool) -> Outcome {
             Some(plan) => (plan, None),
             None => {
                 let shared = read_shared().await;
-                (COPY.with(|c| fanout::plan(&c.borrow(), shared.as_ref(), now())), shared)
+                (with_isolate(|i| fanout::plan(&i.ledger, shared.as_ref(), now())), shared)
             }
         };
         let progress = match (plan, shared) {
             (Plan::UseShared, Some(s)) => {
                 let at = now();
-                COPY.with(|c| c.borrow_mut().apply_answer(&s.answer, s.sent_at, at))
+                with_isolate(|i| i.ledger.apply_answer(&s.answer, s.sent_at, at))
             }
             (Plan::Wait, _) => return Outcome::Deferred,
             (Plan::UseShared, None) => return Outcome::Failure,
@@ -157,7 +152,7 @@ async fn refresh(env: &Env, blocking: bool) -> Outcome {
                     write_shared(&s).await;
                 }
                 let sent_at = now();
-                let seen = COPY.with(|c| c.borrow().seen());
+                let seen = with_isolate(|i| i.ledger.seen());
                 let answer = match fetch_since(env, since, seen.as_ref()).await {
                     Ok(a) => a,
                     Err(e) => {
@@ -166,7 +161,7 @@ async fn refresh(env: &Env, blocking: bool) -> Outcome {
                     }
                 };
                 let at = now();
-                let progress = COPY.with(|c| c.borrow_mut().apply_answer(&answer, sent_at, at));
+                let progress = with_isolate(|i| i.ledger.apply_answer(&answer, sent_at, at));
                 if fanout::shareable(&answer) {
                     write_shared(&SharedAnswer { answer, sent_at, claimed_at: None }).await;
                 }
@@ -175,10 +170,10 @@ async fn refresh(env: &Env, blocking: bool) -> Outcome {
         };
         if progress == Progress::Complete {
             let at = now();
-            COPY.with(|c| c.borrow_mut().compact(at, MAX_ENTRY_LIFETIME_MS));
+            with_isolate(|i| i.ledger.compact(at, MAX_ENTRY_LIFETIME_MS));
             return Outcome::Success;
         }
-        next = COPY.with(|c| fanout::plan_after(&c.borrow(), progress));
+        next = with_isolate(|i| fanout::plan_after(&i.ledger, progress));
     }
     Outcome::Failure
 }
@@ -240,7 +235,7 @@ pub async fn append(env: &Env, order: &AppendOrder) -> std::result::Result<Appen
 /// Keeps a purge the ledger did not take for retrying: once after the first retry delay (in
 /// the background of the request that took it), then with every refresh of the copy.
 pub fn defer_append(env: &Env, ctx: &Context, order: AppendOrder, now: Time) {
-    PENDING.with(|p| p.borrow_mut().push(order, now));
+    with_isolate(|i| i.pending.push(order, now));
     let env = env.clone();
     ctx.wait_until(async move {
         let delay = fanout::retry_delay(1).unwrap_or(500);
@@ -251,12 +246,12 @@ pub fn defer_append(env: &Env, ctx: &Context, order: AppendOrder, now: Time) {
 
 /// Keeps a purge the ledger did not take for retrying with the next refreshes of the copy.
 pub fn keep_pending(order: AppendOrder, now: Time) {
-    PENDING.with(|p| p.borrow_mut().push(order, now));
+    with_isolate(|i| i.pending.push(order, now));
 }
 
 /// Tries the kept purges that are due.
 async fn flush_pending(env: &Env) {
-    let due = PENDING.with(|p| p.borrow_mut().take_due(now()));
+    let due = with_isolate(|i| i.pending.take_due(now()));
     for (order, attempts) in due {
         match append(env, &order).await {
             Ok(answer) => apply_own(&answer, now()),
@@ -266,7 +261,7 @@ async fn flush_pending(env: &Env) {
                     console_error!("rulecache: the purge ledger refused a kept purge: {why}");
                 }
                 Unrecorded::Replayed | Unrecorded::RetryLater => {
-                    PENDING.with(|p| p.borrow_mut().failed(order, attempts, now()))
+                    with_isolate(|i| i.pending.failed(order, attempts, now()))
                 }
             },
         }

@@ -1,9 +1,16 @@
 //! What one isolate remembers between requests, in one value: the memory tier, the hit-for-pass
-//! marks, the fetches in flight, the budget of KV writes and the statistics. The worker keeps
+//! marks, the fetches in flight, the budget of KV writes, the statistics, the copy of the purge
+//! ledger with its refresh schedule, the purges kept for retrying, the open purge bursts, the
+//! signatures already accepted, the active policy and the URLs parsed lately. The worker keeps
 //! one instance per isolate and the native harness ([`crate::testing::sim::Edge`]) one per
 //! simulated isolate; both apply a reply's effects to it by the same rules (`storage::tiers`).
 
-use crate::http::Time;
+use crate::http::{Time, UrlMemo};
+use crate::policy::versions::ActivePolicy;
+use crate::purge::auth::ReplayGuard;
+use crate::purge::burst::Burst;
+use crate::purge::fanout::{PendingAppends, Refresher};
+use crate::purge::ledger::LedgerCopy;
 use crate::storage::lru::ByteLru;
 use crate::storage::stats::{Outcome, Stats};
 use crate::storage::tiers::{self, Collapser, HitForPass, KvWrites};
@@ -22,6 +29,20 @@ pub struct Isolate<M> {
     pub kv_writes: KvWrites,
     /// Counters of the answered requests, from the first one.
     pub stats: Option<Stats>,
+    /// This isolate's copy of the purge ledger ([`LedgerCopy`]).
+    pub ledger: LedgerCopy,
+    /// When the ledger copy is refreshed ([`Refresher`]).
+    pub refresher: Refresher,
+    /// Purges the ledger did not take, kept for retrying ([`PendingAppends`]).
+    pub pending: PendingAppends,
+    /// The open burst windows of unsigned purges ([`Burst`]).
+    pub burst: Burst,
+    /// Signatures already accepted (HMAC replay protection, [`ReplayGuard`]).
+    pub replay: ReplayGuard,
+    /// The active policy and the store's last failure ([`ActivePolicy`]).
+    pub policy: ActivePolicy,
+    /// Request URLs parsed lately ([`UrlMemo`]).
+    pub urls: UrlMemo,
 }
 
 impl<M> Default for Isolate<M> {
@@ -32,6 +53,13 @@ impl<M> Default for Isolate<M> {
             collapser: Collapser::default(),
             kv_writes: KvWrites::default(),
             stats: None,
+            ledger: LedgerCopy::new(),
+            refresher: Refresher::new(),
+            pending: PendingAppends::new(),
+            burst: Burst::new(),
+            replay: ReplayGuard::new(),
+            policy: ActivePolicy::default(),
+            urls: UrlMemo::default(),
         }
     }
 }

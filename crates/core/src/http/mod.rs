@@ -513,6 +513,48 @@ pub fn parse_url(input: &str) -> Option<Url> {
     Url::parse(input).ok()
 }
 
+/// At most this many request URLs are kept parsed by a [`UrlMemo`]; when full, all are
+/// forgotten at once.
+pub const URL_MEMO_ENTRIES: usize = 256;
+/// A request URL longer than this is parsed every time (a memo holds at most 256 × 1 KiB).
+pub const URL_MEMO_MAX_LEN: usize = 1024;
+
+/// Request URLs parsed lately, by their text: a cache sees the same URLs again and again, and
+/// parsing one costs more than finding it. Bounded by [`URL_MEMO_ENTRIES`] and
+/// [`URL_MEMO_MAX_LEN`]; answers exactly as [`parse_url`] does.
+#[derive(Debug, Default)]
+pub struct UrlMemo {
+    parsed: std::collections::HashMap<Box<str>, Url>,
+}
+
+impl UrlMemo {
+    /// `text` parsed as [`parse_url`] parses it.
+    pub fn parse(&mut self, text: &str) -> Option<Url> {
+        if text.len() > URL_MEMO_MAX_LEN {
+            return parse_url(text);
+        }
+        if let Some(url) = self.parsed.get(text) {
+            return Some(url.clone());
+        }
+        let url = parse_url(text)?;
+        if self.parsed.len() >= URL_MEMO_ENTRIES {
+            self.parsed.clear();
+        }
+        self.parsed.insert(text.into(), url.clone());
+        Some(url)
+    }
+
+    /// How many URLs are kept.
+    pub fn len(&self) -> usize {
+        self.parsed.len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.parsed.is_empty()
+    }
+}
+
 /// Resolves the reference `input` (absolute, scheme- or path-relative) against `base`, with
 /// the same rules as [`parse_url`].
 pub fn join_url(base: &Url, input: &str) -> Option<Url> {
@@ -625,6 +667,25 @@ pub fn has_path_prefix(path: &str, prefix: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_url_memo_answers_as_parse_url_within_its_bounds() {
+        let mut memo = UrlMemo::default();
+        for text in
+            ["https://a.example/x?y=1", "https://a.example/%7Ex", "not a url", "https://a.example/x?y=1"]
+        {
+            assert_eq!(memo.parse(text), parse_url(text), "{text}");
+        }
+        assert_eq!(memo.len(), 2, "each URL kept once; what does not parse is not kept");
+        for n in 0..URL_MEMO_ENTRIES + 10 {
+            memo.parse(&format!("https://a.example/{n}"));
+            assert!(memo.len() <= URL_MEMO_ENTRIES);
+        }
+        let long = format!("https://a.example/{}", "x".repeat(URL_MEMO_MAX_LEN));
+        let before = memo.len();
+        assert_eq!(memo.parse(&long), parse_url(&long));
+        assert_eq!(memo.len(), before, "a long URL is parsed, never kept");
+    }
 
     fn pairs(h: &Headers) -> Vec<(String, String)> {
         h.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
