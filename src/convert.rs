@@ -11,6 +11,7 @@ use web_sys::ReadableStream;
 use worker::{Headers as JsHeaders, Response, Result};
 
 use crate::isolate::with_isolate;
+use rulecache::flow::engine::FetchFailure;
 use rulecache::http::{write_line, HeaderEdit, Headers, RequestHead, ResponseHead};
 
 #[wasm_bindgen(module = "/js/heads.js")]
@@ -137,11 +138,32 @@ pub async fn forward(
     headers: &web_sys::Headers,
     edits: &HeaderEdits,
     body: Option<ReadableStream>,
-) -> Result<web_sys::Response> {
-    let send = forward_js(url, method, headers, &edits.removed, &edits.added, body)?;
-    let answer = super::settle::JsAwait::new(send).await?;
+) -> std::result::Result<web_sys::Response, FetchFailure> {
+    let answer = match forward_js(url, method, headers, &edits.removed, &edits.added, body) {
+        Ok(send) => super::settle::JsAwait::new(send).await,
+        Err(e) => Err(e),
+    };
     // `fetch` resolves to a Response.
-    Ok(answer.unchecked_into())
+    answer.map(JsCast::unchecked_into).map_err(|e| fetch_failure(&e))
+}
+
+/// What a rejected `fetch` says, read from the error object's own properties: the runtime
+/// marks an error `retryable` when the connection could not be made or was lost; any other is
+/// its refusal of what the origin sent (a status line, framing or `Content-Length` it cannot
+/// parse). The message is logged for the operator, never matched.
+fn fetch_failure(error: &JsValue) -> FetchFailure {
+    let retryable =
+        js_sys::Reflect::get(error, &JsValue::from_str("retryable")).ok().and_then(|v| v.as_bool());
+    let message = js_sys::Reflect::get(error, &JsValue::from_str("message")).ok().and_then(|m| m.as_string());
+    worker::console_warn!(
+        "rulecache: the origin fetch failed: {}",
+        message.as_deref().unwrap_or("(no message)")
+    );
+    if retryable == Some(true) {
+        FetchFailure::Unreachable
+    } else {
+        FetchFailure::InvalidResponse
+    }
 }
 
 /// Reads a request's body, at most `cap` bytes: `None` when it is (or says it is) longer; the

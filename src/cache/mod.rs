@@ -11,7 +11,7 @@ use worker::*;
 use super::convert::{edited_copy, forward, headers_to_js, response_head, HeaderEdits, RequestLines};
 use super::isolate::{with_isolate, MemEntry};
 use super::{ledger, now, persist, policy_store, Config};
-use rulecache::flow::engine::{Flow, Found, Reply, Step};
+use rulecache::flow::engine::{FetchFailure, Flow, Found, Reply, Step};
 use rulecache::flow::{lookup_tiers, Tier};
 use rulecache::http::{Headers, RequestHead, Time};
 use rulecache::policy::Policy;
@@ -267,12 +267,7 @@ impl Io {
                                     self.origin = Some(resp);
                                     flow.origin_response(policy, head, now)
                                 }
-                                Err(message) => flow.origin_error(
-                                    policy,
-                                    rulecache::flow::engine::fetch_failure_detail(&message),
-                                    None,
-                                    now,
-                                ),
+                                Err(failure) => flow.fetch_failed(policy, failure, now),
                             }
                         }
                     }
@@ -356,7 +351,7 @@ impl Io {
         request: &RequestHead,
         with_body: bool,
         deadline_ms: Option<u64>,
-    ) -> std::result::Result<web_sys::Response, String> {
+    ) -> std::result::Result<web_sys::Response, FetchFailure> {
         let url = match &config.origin {
             Some(origin) => rulecache::http::origin_url(origin, &request.url),
             None => request.url.to_string(),
@@ -367,13 +362,13 @@ impl Io {
         };
         let body = if with_body { self.client.take().and_then(|(client, _)| client.body()) } else { None };
         let send = forward(&url, request.method.as_str(), &headers, &edits, body);
-        let Some(deadline_ms) = deadline_ms else { return send.await.map_err(|e| e.to_string()) };
+        let Some(deadline_ms) = deadline_ms else { return send.await };
         let timeout = Box::pin(Delay::from(std::time::Duration::from_millis(deadline_ms)));
         let outcome = {
             let fetch = Box::pin(send);
             match select(fetch, timeout).await {
-                Either::Left((result, _)) => result.map_err(|e| e.to_string()),
-                Either::Right(_) => Err("timed out".to_string()),
+                Either::Left((result, _)) => result,
+                Either::Right(_) => Err(FetchFailure::TimedOut),
             }
         };
         outcome

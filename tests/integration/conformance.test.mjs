@@ -166,7 +166,18 @@ test('an unknown Transfer-Encoding or conflicting Content-Length is a 502 saying
   routes.set('/cl-twice', () => 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok');
   const c = await raw('/cl-twice');
   assert.equal(c.status, 502, c.cs);
-  assert.equal(detail(c.cs), 'origin-invalid-content-length');
+  assert.equal(detail(c.cs), 'origin-invalid-response');
+});
+
+test('an origin that closes the connection without answering is a 502 origin-unreachable, apart from one that answers garbage', async () => {
+  routes.set('/drop', () => '');
+  const r = await raw('/drop');
+  assert.equal(r.status, 502, r.cs);
+  assert.equal(detail(r.cs), 'origin-unreachable');
+  routes.set('/garbage', () => 'NOT HTTP AT ALL\r\n\r\n');
+  const g = await raw('/garbage');
+  assert.equal(g.status, 502, g.cs);
+  assert.equal(detail(g.cs), 'origin-invalid-response');
 });
 
 test('content that ends before its Content-Length is a 502, not stored, never a 500', async () => {
@@ -218,7 +229,7 @@ for (const method of ['PROPFIND', 'REPORT', 'SEARCH', 'MKCOL', 'QUERY']) {
   });
 }
 
-test('M-SEARCH and other methods the runtime does not know get its 501 and never reach the origin', async () => {
+test('M-SEARCH and other methods the runtime cannot send get a 501 and never reach the origin', async () => {
   routes.set('/msearch', () => resp(200, [], 'never'));
   for (const method of ['M-SEARCH', 'BREW']) {
     const r = await raw('/msearch', { method });

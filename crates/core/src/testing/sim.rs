@@ -6,7 +6,7 @@
 
 use std::rc::Rc;
 
-use crate::flow::engine::{merge_index, BodySource, Flow, Found, ReplyBody, Step};
+use crate::flow::engine::{merge_index, BodySource, FetchFailure, Flow, Found, ReplyBody, Step};
 use crate::flow::isolate::Isolate;
 use crate::flow::{Effect, Tier};
 use crate::http::{Headers, RequestHead, ResponseHead, Time};
@@ -323,7 +323,7 @@ fn advance(
                         *origin_body = Rc::from(body);
                         flow.origin_response(policy, head, now)
                     }
-                    None => flow.origin_failed(policy, now),
+                    None => flow.fetch_failed(policy, FetchFailure::Unreachable, now),
                 }
             }
             Step::Respond(reply) => {

@@ -332,8 +332,92 @@ fn strip_conditionals(h: &mut Headers) {
     }
 }
 
-/// The `detail` of a request whose method the runtime cannot send to the origin.
+/// The `Cache-Status` detail of a request whose method the runtime cannot send to the origin.
 pub const METHOD_NOT_FORWARDABLE: &str = "method-not-forwardable";
+
+/// The methods the Workers runtime's `fetch` can send, in upper case (it compares them case
+/// insensitively and sends them upper-cased). Measured in workerd: `new Request(url,
+/// { method })` throws `TypeError: Invalid HTTP method string` for any other (`CONNECT`,
+/// `M-SEARCH`, `LINK`, `BIND`, `MKCALENDAR`, `BREW`, …), and the runtime answers such a
+/// request 501 itself before the worker runs.
+pub const WORKERS_FETCH_METHODS: &[&str] = &[
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "DELETE",
+    "PATCH",
+    "PURGE",
+    "OPTIONS",
+    "TRACE",
+    "COPY",
+    "LOCK",
+    "MKCOL",
+    "MOVE",
+    "PROPFIND",
+    "PROPPATCH",
+    "SEARCH",
+    "UNLOCK",
+    "ACL",
+    "REPORT",
+    "MKACTIVITY",
+    "CHECKOUT",
+    "MERGE",
+    "MSEARCH",
+    "NOTIFY",
+    "SUBSCRIBE",
+    "UNSUBSCRIBE",
+    "QUERY",
+    "BAN",
+];
+
+/// Whether the runtime can send a request with `method` to the origin.
+pub fn is_forwardable_method(method: &str) -> bool {
+    WORKERS_FETCH_METHODS.iter().any(|m| m.eq_ignore_ascii_case(method))
+}
+
+/// Why an origin fetch brought back no response the runtime could read, as the shell tells
+/// it from the runtime's error object (never from its text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchFailure {
+    /// The connection could not be made or was lost (the runtime marks such errors
+    /// `retryable`).
+    Unreachable,
+    /// The runtime refused what the origin sent: a status line or framing it cannot parse
+    /// (an unknown `Transfer-Encoding`, conflicting `Content-Length`s).
+    InvalidResponse,
+    /// No response head before the origin deadline ([`crate::storage::tiers`]).
+    TimedOut,
+}
+
+/// Why the origin's answer cannot be passed on to the client: a fetch that failed, or a
+/// response the cache must not pass on. Each is a 502 with its `Cache-Status` detail, or the
+/// stale entry under stale-if-error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OriginFault {
+    Fetch(FetchFailure),
+    /// A 1xx handed over as if it were final.
+    InterimResponse,
+    /// A status outside 100..599.
+    InvalidStatus,
+    /// Content that ended before its `Content-Length`, or a connection that failed while the
+    /// content was read for storage.
+    InvalidContent,
+}
+
+impl OriginFault {
+    /// The `Cache-Status` detail that names it.
+    pub fn detail(self) -> &'static str {
+        match self {
+            OriginFault::Fetch(FetchFailure::Unreachable) => "origin-unreachable",
+            OriginFault::Fetch(FetchFailure::InvalidResponse) => "origin-invalid-response",
+            OriginFault::Fetch(FetchFailure::TimedOut) => "origin-timeout",
+            OriginFault::InterimResponse => "origin-interim-response",
+            OriginFault::InvalidStatus => "origin-invalid-status",
+            OriginFault::InvalidContent => "origin-invalid-content",
+        }
+    }
+}
 
 /// Why an origin response with this status cannot be passed on, or None when it can.
 ///
@@ -345,31 +429,11 @@ pub const METHOD_NOT_FORWARDABLE: &str = "method-not-forwardable";
 /// over as if it were final (what follows it, the final response, arriving as its content),
 /// so neither can reach the client: the answer is a 502 (or the stale entry, under
 /// stale-if-error), and nothing stored is replaced.
-pub fn unusable_status(status: u16) -> Option<&'static str> {
+pub fn unusable_status(status: u16) -> Option<OriginFault> {
     match status {
-        100..=199 => Some("origin-interim-response"),
+        100..=199 => Some(OriginFault::InterimResponse),
         200..=599 => None,
-        _ => Some("origin-invalid-status"),
-    }
-}
-
-/// The `detail` for an origin fetch that failed with the runtime's error `message`: a
-/// framing the runtime refuses (`Transfer-Encoding` it does not know, conflicting
-/// `Content-Length`), a method it cannot send, or a connection that failed.
-pub fn fetch_failure_detail(message: &str) -> &'static str {
-    let m = message.to_ascii_lowercase();
-    if m.contains("invalid http method") || m.contains("method") && m.contains("unsupported") {
-        METHOD_NOT_FORWARDABLE
-    } else if m.contains("content-length") {
-        "origin-invalid-content-length"
-    } else if m.contains("transfer encoding") || m.contains("transfer-encoding") {
-        "origin-invalid-transfer-encoding"
-    } else if m.contains("internal error") || m.contains("parse") || m.contains("invalid") {
-        // The runtime reports most malformed responses (an unknown Transfer-Encoding among
-        // them) only as an internal error with a reference number.
-        "origin-invalid-response"
-    } else {
-        "origin-unreachable"
+        _ => Some(OriginFault::InvalidStatus),
     }
 }
 
@@ -380,7 +444,7 @@ pub fn unreadable_body_reply() -> (ResponseHead, &'static str) {
     let mut h = Headers::new();
     h.set("content-type", "text/plain; charset=utf-8");
     h.set("cache-control", "no-store");
-    let cs = CacheStatus { detail: Some("origin-invalid-content"), ..Default::default() };
+    let cs = CacheStatus { detail: Some(OriginFault::InvalidContent.detail()), ..Default::default() };
     h.set("cache-status", cs.to_value_with_key(CACHE_NAME, None));
     (ResponseHead::new(502, h), "502 origin-invalid-content\n")
 }

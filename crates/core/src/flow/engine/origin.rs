@@ -8,8 +8,8 @@ impl Flow {
     /// The origin answered the last [`Step::Fetch`].
     pub fn origin_response(&mut self, policy: &Policy, mut head: ResponseHead, now: Time) -> Step {
         hop::strip_hop_by_hop(&mut head.headers);
-        if let Some(detail) = unusable_status(head.status) {
-            return self.origin_error(policy, detail, Some(head.status), now);
+        if let Some(fault) = unusable_status(head.status) {
+            return self.origin_error(policy, fault, Some(head.status), now);
         }
         match std::mem::replace(&mut self.state, State::Done) {
             State::Forwarding { status } => self.forwarded(policy, head, status, now),
@@ -154,20 +154,19 @@ impl Flow {
         self.after_full_response(policy, head, status, Outcome::Revalidated200, now, now)
     }
 
-    /// The origin could not be reached (connection refused, reset, timed out).
-    pub fn origin_failed(&mut self, policy: &Policy, now: Time) -> Step {
-        self.origin_error(policy, "origin-unreachable", None, now)
+    /// The origin fetch failed: no response the runtime could read.
+    pub fn fetch_failed(&mut self, policy: &Policy, failure: FetchFailure, now: Time) -> Step {
+        self.origin_error(policy, OriginFault::Fetch(failure), None, now)
     }
 
-    /// The origin's answer could not be used: the connection failed, or what came back cannot
-    /// be passed on (`detail` says why, see [`fetch_failure_detail`] and the statuses of
-    /// [`unusable_status`]; `fwd_status` is the status it sent, if any). A stale entry that may
-    /// stand in (stale-if-error) is served; otherwise the client gets a 502 (a 501 for a
-    /// method the runtime cannot send), and nothing stored is replaced or removed.
+    /// The origin's answer could not be used: the fetch failed, or what came back cannot be
+    /// passed on (`fault` says why; `fwd_status` is the status it sent, if any). A stale entry
+    /// that may stand in (stale-if-error) is served; otherwise the client gets a 502, and
+    /// nothing stored is replaced or removed.
     pub fn origin_error(
         &mut self,
         policy: &Policy,
-        detail: &'static str,
+        fault: OriginFault,
         fwd_status: Option<u16>,
         now: Time,
     ) -> Step {
@@ -175,10 +174,7 @@ impl Flow {
             State::Revalidating { stored, serve_if_error: true, background: false, .. } => {
                 self.serve_stale_on_error(policy, *stored, fwd_status, now)
             }
-            _ => {
-                let status = if detail == METHOD_NOT_FORWARDABLE { 501 } else { 502 };
-                self.error_reply_with(policy, status, detail, fwd_status)
-            }
+            _ => self.error_reply_with(policy, 502, fault.detail(), fwd_status),
         }
     }
 

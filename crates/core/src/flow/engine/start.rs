@@ -69,6 +69,14 @@ impl Flow {
             variant_room: true,
         };
         flow.persist = policy.operation(flow.ruleset).persist();
+        // Every path of a request the cache cannot answer itself reaches the origin; a method
+        // the runtime cannot send is answered 501 here, from its name, before anything else
+        // (RFC 9110 §9.1: "An origin server that receives a request method that is
+        // unrecognized or not implemented SHOULD respond with the 501").
+        if !is_forwardable_method(flow.client.method.as_str()) {
+            let step = flow.error_reply(policy, 501, METHOD_NOT_FORWARDABLE);
+            return (flow, step);
+        }
         let step = flow.first_step(policy);
         (flow, step)
     }
