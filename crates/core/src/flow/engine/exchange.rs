@@ -1,7 +1,7 @@
 //! What the flow and its driver exchange: what a lookup found, whether the ledger purged it,
 //! the next step, the final reply and what it stores, and why a response is not stored.
 
-use super::Flow;
+use super::{Flow, OriginFault};
 use crate::http::{RequestHead, ResponseHead};
 use crate::policy::decision::Bypass;
 use crate::policy::RulesetId;
@@ -20,9 +20,54 @@ pub enum Found {
     Index(VaryIndex),
 }
 
-/// The `Cache-Status` detail of an entry revalidated because the purge ledger could not be
-/// consulted (see [`Purged::Unverified`](crate::storage::meta::Purged::Unverified)).
-pub const LEDGER_UNVERIFIED: &str = "ledger-unverified";
+/// What the `detail` parameter of `Cache-Status` says: RFC 9211 §2.8, "additional
+/// information not captured in other parameters". One variant per reason the flow gives; the
+/// text is written only when the field is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Why the response was not stored.
+    Refusal(Refusal),
+    /// Why the request went past the cache.
+    Bypass(Bypass),
+    /// Why the origin's answer could not be passed on.
+    Fault(OriginFault),
+    /// A stale entry served while it is revalidated in the background (RFC 5861 §3).
+    StaleWhileRevalidate,
+    /// A stale entry served because the origin failed (RFC 5861 §4).
+    StaleIfError,
+    /// Answered from the policy's page map.
+    PageMap,
+    /// An entry revalidated because the purge ledger could not be consulted (see
+    /// [`Purged::Unverified`](crate::storage::meta::Purged::Unverified)).
+    LedgerUnverified,
+    /// The stored entry was purged: fetched anew.
+    Purged,
+    /// `only-if-cached` and nothing stored may answer (RFC 9111 §5.2.1.7: a 504).
+    OnlyIfCached,
+    /// The runtime cannot send the request's method ([`super::WORKERS_FETCH_METHODS`]).
+    MethodNotForwardable,
+    /// An origin answer the flow did not ask for (a defect, answered 500).
+    UnexpectedOriginResponse,
+}
+
+impl Detail {
+    /// The parameter's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Detail::Refusal(r) => r.as_str(),
+            Detail::Bypass(b) => b.as_str(),
+            Detail::Fault(f) => f.detail(),
+            Detail::StaleWhileRevalidate => "stale-while-revalidate",
+            Detail::StaleIfError => "stale-if-error",
+            Detail::PageMap => "page-map",
+            Detail::LedgerUnverified => "ledger-unverified",
+            Detail::Purged => "purged",
+            Detail::OnlyIfCached => "only-if-cached",
+            Detail::MethodNotForwardable => "method-not-forwardable",
+            Detail::UnexpectedOriginResponse => "unexpected-origin-response",
+        }
+    }
+}
 
 /// Why a response is not stored: the `detail` of `Cache-Status` ("not cacheable" is a value
 /// with a reason, not an error).

@@ -42,18 +42,18 @@ impl Flow {
         }
     }
 
-    pub(super) fn miss(&mut self, policy: &Policy, fwd: Fwd, detail: Option<&'static str>) -> Step {
+    pub(super) fn miss(&mut self, policy: &Policy, fwd: Fwd, detail: Option<Detail>) -> Step {
         if cache_control::CacheControl::from_headers(&self.client.headers, "cache-control")
             .is_some_and(|cc| cc.only_if_cached)
         {
             // RFC 9111 §5.2.1.7: "If it receives this directive, a cache SHOULD either respond
             // using a stored response ... or respond with a 504 (Gateway Timeout) status code."
-            return self.error_reply(policy, 504, "only-if-cached");
+            return self.error_reply(policy, 504, Detail::OnlyIfCached);
         }
         if self.client.headers.contains("range") {
             return self.forward_range_miss(fwd);
         }
-        let status = CacheStatus { fwd: Some(fwd), detail, ..Default::default() };
+        let status = CacheStatus { fwd: Some(fwd), detail: detail.map(Detail::as_str), ..Default::default() };
         let mut request = self.upstream_request();
         // Nothing stored can answer the client's `If-None-Match`, so it goes to the origin as
         // it came (RFC 9110 §13.2.1: conditionals are forwarded "since the generating client
@@ -87,13 +87,16 @@ impl Flow {
             }
         }
         self.bypass = Some(Bypass::Range);
-        let status =
-            CacheStatus { fwd: Some(fwd), detail: Some(Bypass::Range.as_str()), ..Default::default() };
+        let status = CacheStatus {
+            fwd: Some(fwd),
+            detail: Some(Detail::Bypass(Bypass::Range).as_str()),
+            ..Default::default()
+        };
         self.state = State::Forwarding { status };
         self.fetch(request, false, None)
     }
 
-    pub(super) fn error_reply(&mut self, policy: &Policy, status: u16, detail: &'static str) -> Step {
+    pub(super) fn error_reply(&mut self, policy: &Policy, status: u16, detail: Detail) -> Step {
         self.error_reply_with(policy, status, detail, None)
     }
 
@@ -103,20 +106,20 @@ impl Flow {
         &mut self,
         policy: &Policy,
         status: u16,
-        detail: &'static str,
+        detail: Detail,
         fwd_status: Option<u16>,
     ) -> Step {
         let mut h = Headers::new();
         h.set("content-type", "text/plain; charset=utf-8");
         h.set("cache-control", "no-store");
-        let cs = CacheStatus { detail: Some(detail), fwd_status, ..Default::default() };
+        let cs = CacheStatus { detail: Some(detail.as_str()), fwd_status, ..Default::default() };
         let ruleset = self.ruleset_name(policy).map(str::to_string);
         self.answer_locally(
             policy,
             ResponseHead::new(status, h),
             &cs,
             ruleset,
-            Some(format!("{status} {detail}\n")),
+            Some(format!("{status} {}\n", detail.as_str())),
         )
     }
 
@@ -130,7 +133,7 @@ impl Flow {
             self.unverified = true;
         }
         if purged == Purged::Hard {
-            return self.miss(policy, Fwd::Miss, Some("purged"));
+            return self.miss(policy, Fwd::Miss, Some(Detail::Purged));
         }
         meta.stale_from = meta.stale_after(purged);
         if self.ruleset.is_none() {
@@ -164,7 +167,7 @@ impl Flow {
                 let cs = CacheStatus {
                     hit: true,
                     ttl: Some(-(stale_for as i64)),
-                    detail: Some("stale-while-revalidate"),
+                    detail: Some(Detail::StaleWhileRevalidate.as_str()),
                     ..Default::default()
                 };
                 let background = self.background_revalidation(&meta);
@@ -174,7 +177,7 @@ impl Flow {
                 if cache_control::CacheControl::from_headers(&self.client.headers, "cache-control")
                     .is_some_and(|cc| cc.only_if_cached)
                 {
-                    return self.error_reply(policy, 504, "only-if-cached");
+                    return self.error_reply(policy, 504, Detail::OnlyIfCached);
                 }
                 let mut request = self.upstream_request();
                 if let Some(cond) = revalidate::conditional_headers(&meta.head) {

@@ -20,7 +20,7 @@ mod store;
 
 use answer::Answer;
 
-pub use exchange::{BodySource, Found, Refusal, Reply, ReplyBody, Step, StoreOrder, LEDGER_UNVERIFIED};
+pub use exchange::{BodySource, Detail, Found, Refusal, Reply, ReplyBody, Step, StoreOrder};
 pub use fields::{keep_private, merge_index, merge_vary};
 
 use std::borrow::Cow;
@@ -332,9 +332,6 @@ fn strip_conditionals(h: &mut Headers) {
     }
 }
 
-/// The `Cache-Status` detail of a request whose method the runtime cannot send to the origin.
-pub const METHOD_NOT_FORWARDABLE: &str = "method-not-forwardable";
-
 /// The methods the Workers runtime's `fetch` can send, in upper case (it compares them case
 /// insensitively and sends them upper-cased). Measured in workerd: `new Request(url,
 /// { method })` throws `TypeError: Invalid HTTP method string` for any other (`CONNECT`,
@@ -444,7 +441,10 @@ pub fn unreadable_body_reply() -> (ResponseHead, &'static str) {
     let mut h = Headers::new();
     h.set("content-type", "text/plain; charset=utf-8");
     h.set("cache-control", "no-store");
-    let cs = CacheStatus { detail: Some(OriginFault::InvalidContent.detail()), ..Default::default() };
+    let cs = CacheStatus {
+        detail: Some(Detail::Fault(OriginFault::InvalidContent).as_str()),
+        ..Default::default()
+    };
     h.set("cache-status", cs.to_value_with_key(CACHE_NAME, None));
     (ResponseHead::new(502, h), "502 origin-invalid-content\n")
 }

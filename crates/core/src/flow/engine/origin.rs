@@ -21,7 +21,7 @@ impl Flow {
                 self.revalidated(policy, head, revalidation, now)
             }
             State::Base | State::Variant | State::Reloading | State::Done => {
-                self.error_reply(policy, 500, "unexpected-origin-response")
+                self.error_reply(policy, 500, Detail::UnexpectedOriginResponse)
             }
         }
     }
@@ -103,7 +103,7 @@ impl Flow {
                 fwd_status: Some(head.status),
                 stored: true,
                 ttl: Some(self.ttl_of(&meta, now)),
-                detail: self.unverified.then_some(LEDGER_UNVERIFIED),
+                detail: self.unverified.then_some(Detail::LedgerUnverified.as_str()),
                 ..Default::default()
             };
             // The entry is kept as its own ruleset says (the stored record's name).
@@ -174,7 +174,7 @@ impl Flow {
             State::Revalidating { stored, serve_if_error: true, background: false, .. } => {
                 self.serve_stale_on_error(policy, *stored, fwd_status, now)
             }
-            _ => self.error_reply_with(policy, 502, fault.detail(), fwd_status),
+            _ => self.error_reply_with(policy, 502, Detail::Fault(fault), fwd_status),
         }
     }
 
@@ -191,7 +191,7 @@ impl Flow {
             fwd: Some(Fwd::Stale),
             fwd_status,
             ttl: Some(self.ttl_of(&meta, now)),
-            detail: Some("stale-if-error"),
+            detail: Some(Detail::StaleIfError.as_str()),
             ..Default::default()
         };
         self.serve_stored(policy, meta, age, cs, Outcome::StaleServed, None, now)
@@ -230,7 +230,7 @@ impl Flow {
                 (Some(order), None)
             }
             Err(reason) => {
-                status.detail = Some(reason.as_str());
+                status.detail = Some(Detail::Refusal(reason).as_str());
                 (None, Some(reason))
             }
         };
@@ -280,7 +280,7 @@ impl Flow {
         let cs = CacheStatus {
             fwd: Some(fwd),
             fwd_status: Some(fwd_status),
-            detail: Some(reason.as_str()),
+            detail: Some(Detail::Refusal(reason).as_str()),
             ..Default::default()
         };
         merged.headers.set("age", "0");

@@ -74,7 +74,7 @@ impl Flow {
         // (RFC 9110 §9.1: "An origin server that receives a request method that is
         // unrecognized or not implemented SHOULD respond with the 501").
         if !is_forwardable_method(flow.client.method.as_str()) {
-            let step = flow.error_reply(policy, 501, METHOD_NOT_FORWARDABLE);
+            let step = flow.error_reply(policy, 501, Detail::MethodNotForwardable);
             return (flow, step);
         }
         let step = flow.first_step(policy);
@@ -195,7 +195,11 @@ impl Flow {
         self.bypass = bypass;
         if let Some(reason) = bypass {
             let fwd = if reason == Bypass::Method { Fwd::Method } else { Fwd::Bypass };
-            let status = CacheStatus { fwd: Some(fwd), detail: Some(reason.as_str()), ..Default::default() };
+            let status = CacheStatus {
+                fwd: Some(fwd),
+                detail: Some(Detail::Bypass(reason).as_str()),
+                ..Default::default()
+            };
             self.state = State::Forwarding { status };
             // The client's address, from the runtime (`CF-Connecting-IP`), for an answer that
             // is never stored; a request of the cache path does not carry it (it is not keyed).
@@ -250,7 +254,7 @@ impl Flow {
         headers: Headers,
         text: Option<String>,
     ) -> Step {
-        let cs = CacheStatus { hit: true, detail: Some("page-map"), ..Default::default() };
+        let cs = CacheStatus { hit: true, detail: Some(Detail::PageMap.as_str()), ..Default::default() };
         self.answer_locally(policy, ResponseHead::new(status, headers), &cs, None, text)
     }
 
