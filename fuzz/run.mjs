@@ -20,7 +20,7 @@
 //
 // A crash leaves its input in fuzz/artifacts/<target>/ (not committed): shrink it with
 // `cargo fuzz tmin --sanitizer none <target> <file>`, put it in fuzz/regressions/<target>/ and
-// keep it as a test in crates/core/tests/fuzz_regressions.rs.
+// keep it as a test in crates/core/tests/flow/fuzz_regressions.rs.
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';

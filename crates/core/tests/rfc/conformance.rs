@@ -32,7 +32,7 @@ use rulecache::testing::world::{self, ScriptedOrigin, World, T0};
 /// `trust.rs`, `an_undeclared_field_reaches_the_origin_only_once_a_stored_vary_names_it`).
 #[allow(clippy::indexing_slicing)] // a JSON object the test builds
 fn policy_under_test() -> Policy {
-    let mut bundle: serde_json::Value = if module_path!().starts_with("conformance_default") {
+    let mut bundle: serde_json::Value = if module_path!().contains("::conformance_default") {
         serde_json::from_str(Policy::profile_text("with-caching-proxy-splitviews").unwrap()).unwrap()
     } else {
         serde_json::json!({"version": 1, "name": "conformance"})
