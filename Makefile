@@ -4,7 +4,7 @@
 #   make bench   criterion benchmarks, the load benchmark against plain workers, CPU profiles,
 #                purge propagation
 #   make soak    the split-view soak at a larger size (SOAK_REQUESTS, default 24000)
-#   make test-e2e  the worker in front of real Plone 6.2.2 and Django 5.2 sites (installed from PyPI)
+#   make test-e2e  the worker in front of real Plone 6.2.2, Django 5.2 and Wagtail 7.4 sites (from PyPI)
 #   make fuzz    every fuzz target for FUZZ_SECONDS (default 60) on the stable toolchain
 # Each target installs what it needs first and skips what is already there.
 
@@ -69,17 +69,20 @@ test-runtime: build origin
 test-browser: build origin tools-browser
 	node --test --test-concurrency=1 tests/browser/
 
-## End-to-end: Plone and Django from PyPI (pinned by tests/e2e/*-constraints.txt) in
+## End-to-end: Plone, Django and Wagtail from PyPI (pinned by tests/e2e/*-constraints.txt) in
 ## target/e2e, sites created by script, started on loopback; each step skipped when done.
-E2E_DIR := $(CURDIR)/target/e2e
+export E2E_DIR := $(CURDIR)/target/e2e
 export E2E_PLONE_PORT ?= 18080
 export E2E_DJANGO_PORT ?= 18090
+export E2E_WAGTAIL_PORT ?= 18100
 export E2E_PLONE_URL := http://127.0.0.1:$(E2E_PLONE_PORT)
 export E2E_DJANGO_URL := http://127.0.0.1:$(E2E_DJANGO_PORT)
+export E2E_WAGTAIL_URL := http://127.0.0.1:$(E2E_WAGTAIL_PORT)
 
 e2e-install:
 	bash tests/e2e/plone/setup.sh $(E2E_DIR) $(E2E_PLONE_PORT)
 	bash tests/e2e/django/setup.sh $(E2E_DIR)
+	bash tests/e2e/wagtail/setup.sh $(E2E_DIR)
 
 e2e-start: e2e-install
 	bash tests/e2e/apps.sh start $(E2E_DIR)

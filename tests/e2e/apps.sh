@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts or stops the real applications of the end-to-end tests on loopback:
-# Plone (waitress, $E2E_PLONE_PORT) and Django (gunicorn, $E2E_DJANGO_PORT).
-#   apps.sh start DIR   starts what is not running yet and waits until both answer
+# Plone (waitress, $E2E_PLONE_PORT), Django (gunicorn, $E2E_DJANGO_PORT) and Wagtail
+# (gunicorn, $E2E_WAGTAIL_PORT).
+#   apps.sh start DIR   starts what is not running yet and waits until each answers
 #   apps.sh stop DIR    stops what `start` started (by the PIDs it wrote)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -9,6 +10,7 @@ cmd="$1"
 dir="$(mkdir -p "$2" && cd "$2" && pwd)"
 plone_port="${E2E_PLONE_PORT:-18080}"
 django_port="${E2E_DJANGO_PORT:-18090}"
+wagtail_port="${E2E_WAGTAIL_PORT:-18100}"
 
 answers() { curl -s -o /dev/null --max-time 5 "$1"; }
 
@@ -34,11 +36,17 @@ case "$cmd" in
         --bind "127.0.0.1:$django_port" --workers 2 e2esite.wsgi) >"$dir/django.log" 2>&1 &
       echo $! >"$dir/django.pid"
     fi
+    if ! answers "http://127.0.0.1:$wagtail_port/news/"; then
+      (cd "$here/wagtail" && E2E_WAGTAIL_STATE="$dir/wagtail-state" exec "$dir/wagtail-venv/bin/gunicorn" \
+        --bind "127.0.0.1:$wagtail_port" --workers 2 wagsite.wsgi) >"$dir/wagtail.log" 2>&1 &
+      echo $! >"$dir/wagtail.pid"
+    fi
     wait_for "http://127.0.0.1:$plone_port/Plone" Plone "$dir/plone.log"
     wait_for "http://127.0.0.1:$django_port/" Django "$dir/django.log"
+    wait_for "http://127.0.0.1:$wagtail_port/news/" Wagtail "$dir/wagtail.log"
     ;;
   stop)
-    for app in plone django; do
+    for app in plone django wagtail; do
       if [ -f "$dir/$app.pid" ]; then
         pid="$(cat "$dir/$app.pid")"
         kill "$pid" 2>/dev/null || true
