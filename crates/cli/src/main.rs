@@ -172,7 +172,10 @@ mod cli {
         match a {
             PageAction::Redirect { status, location } => format!("{status} redirect to {location}"),
             PageAction::Gone { status } => format!("answered with {status}"),
-            PageAction::Rewrite { path } => format!("rewritten to origin path {path}"),
+            PageAction::Rewrite { path, origin: None } => format!("rewritten to origin path {path}"),
+            PageAction::Rewrite { path, origin: Some(origin) } => {
+                format!("served from origin {origin} at {path}")
+            }
         }
     }
 
