@@ -129,7 +129,13 @@ mod cli {
             Explain::start(&policy, req, now_millis()).finish(&policy, None, sample_response(), now_millis());
         if let Some(action) = &x.page_map {
             println!("page map:      {}", describe_page_action(action));
-            return Ok(0);
+            if !matches!(action, PageAction::Rewrite { .. }) {
+                return Ok(0);
+            }
+        }
+        match &x.named_origin_url {
+            Some(url) => println!("origin:        {} ({url})", x.origin),
+            None => println!("origin:        default (ORIGIN) {}", x.origin_path),
         }
         println!("audience:      {}", if x.audience == "anon" { "anonymous" } else { "authenticated" });
         let split = policy

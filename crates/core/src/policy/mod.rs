@@ -359,7 +359,7 @@ impl Policy {
             return None;
         }
         let own = url.origin();
-        let origin = self.origins.iter().find(|o| o.purge_aliases.iter().any(|a| *a == own))?;
+        let origin = self.origins.iter().find(|o| o.purge_aliases.contains(&own))?;
         let path = origin.public_path(url.path())?;
         let mut public = site.clone();
         public.set_path(&path);
