@@ -269,6 +269,7 @@ async fn explain(env: &Env, body: &[u8], config: &Config, now: Time) -> Result<R
     let mut body = serde_json::to_value(&explanation).unwrap_or(Value::Null);
     // The URL the origin is sent, in this deployment.
     let origin_url = match &config.origin {
+        _ if explanation.named_origin_url.is_some() => explanation.named_origin_url.clone(),
         Some(o) => rulecache::http::join_url(o, &explanation.origin_path).map(|u| u.to_string()),
         None => rulecache::http::parse_url(&input.url)
             .and_then(|u| rulecache::http::join_url(&u, &explanation.origin_path))

@@ -10,6 +10,7 @@ use crate::cache;
 use crate::isolate::with_isolate;
 use crate::{ledger, persist, policy_store, Config};
 use rulecache::http::Time;
+use rulecache::policy::Policy;
 use rulecache::purge::auth::{authorize_address, AuthError, Credential, Scheme, Scope};
 use rulecache::purge::burst::Offer;
 use rulecache::purge::ledger::{
@@ -62,11 +63,12 @@ pub async fn purge_method(
     if !matches!(credential.scheme(), Scheme::Basic | Scheme::Address) {
         return run_purge(env, ctx, purge, credential, &url, nonce, now).await;
     }
-    let targets = match purge.targets_with_aliases(
+    let targets = match purge.targets_for_site(
         &credential,
         &url,
         policy.purge_paths(),
         policy.purge_aliases(),
+        |u| policy.public_url(u, &url),
         |u| key::primary_key(u, policy.key_options()),
     ) {
         Ok(t) => t,
@@ -82,7 +84,7 @@ pub async fn purge_method(
         }
         Offer::Joined => {}
     }
-    let removed = if purge.soft { 0 } else { remove_local(env, &targets).await };
+    let removed = if purge.soft { 0 } else { remove_local(env, &policy, &targets).await };
     let due = with_isolate(|i| i.burst.due_at(purge.soft)).unwrap_or(now);
     let mut answer = purge_answer(
         None,
@@ -142,11 +144,12 @@ pub(super) async fn run_purge(
     now: Time,
 ) -> Result<Response> {
     let policy = policy_store::active(env, now).await;
-    let targets = match purge.targets_with_aliases(
+    let targets = match purge.targets_for_site(
         &credential,
         base,
         policy.purge_paths(),
         policy.purge_aliases(),
+        |u| policy.public_url(u, base),
         |u| key::primary_key(u, policy.key_options()),
     ) {
         Ok(t) => t,
@@ -195,7 +198,7 @@ pub(super) async fn run_purge(
     };
     // A hard purge also removes this location's copies at once; a soft one keeps them so
     // they can be revalidated conditionally (the ledger marks them stale).
-    let removed = if purge.soft { 0 } else { remove_local(env, &targets).await };
+    let removed = if purge.soft { 0 } else { remove_local(env, &policy, &targets).await };
     let bound = now + BLOCKING_REFRESH_AFTER_MS + CLOCK_SKEW_MARGIN_MS;
     let mut answer = purge_answer(id.as_deref(), purge.soft, &targets, removed, bound);
     if let Value::Object(fields) = &mut answer {
@@ -216,17 +219,21 @@ pub(super) async fn run_purge(
 }
 
 /// Removes this location's copies of what `targets` reach; how many were removed.
-async fn remove_local(env: &Env, targets: &[Target]) -> usize {
+async fn remove_local(env: &Env, policy: &Policy, targets: &[Target]) -> usize {
     let mut removed = 0usize;
+    let sources: Vec<Option<&str>> = policy.key_sources().collect();
     for target in targets {
         match target {
             Target::Url(pk) => {
                 // A ledger row holds the primary key as `key::primary_key` wrote it.
                 let pk = PrimaryKey::from_stored(pk.as_str());
-                for audience in [None, Some(Audience::Anonymous), Some(Audience::Authenticated)] {
-                    let storage_key = key::storage_key(&pk, audience, None);
-                    removed += cache::delete_key(&storage_key).await;
-                    persist::delete(env, &storage_key).await;
+                // Every origin's copies of the URL (see `key::origin_storage_key`).
+                for &source in &sources {
+                    for audience in [None, Some(Audience::Anonymous), Some(Audience::Authenticated)] {
+                        let storage_key = key::origin_storage_key(&pk, source, audience, None);
+                        removed += cache::delete_key(&storage_key).await;
+                        persist::delete(env, &storage_key).await;
+                    }
                 }
             }
             Target::Prefix(_) | Target::Tag(_) => {}

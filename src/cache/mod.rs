@@ -258,7 +258,8 @@ impl Io {
                             if let (Join::Lead(ticket), Some(key)) = (join, key) {
                                 self.leader = Some(InflightGuard { key, ticket });
                             }
-                            let fetched = self.fetch(config, &request, with_body, deadline_ms).await;
+                            let named = flow.origin_name().is_some();
+                            let fetched = self.fetch(config, &request, named, with_body, deadline_ms).await;
                             let now = self.tick();
                             match fetched {
                                 Ok(resp) => {
@@ -344,17 +345,19 @@ impl Io {
     }
 
     /// Sends `request` to the origin; the runtime's error message when it cannot be reached
-    /// (within `deadline_ms` when the flow set one) or its answer cannot be read.
+    /// (within `deadline_ms` when the flow set one) or its answer cannot be read. `named`: the
+    /// request is for a named origin of the policy, and its URL is already that origin's.
     async fn fetch(
         &mut self,
         config: &Config,
         request: &RequestHead,
+        named: bool,
         with_body: bool,
         deadline_ms: Option<u64>,
     ) -> std::result::Result<web_sys::Response, FetchFailure> {
         let url = match &config.origin {
-            Some(origin) => rulecache::http::origin_url(origin, &request.url),
-            None => request.url.to_string(),
+            Some(origin) if !named => rulecache::http::origin_url(origin, &request.url),
+            _ => request.url.to_string(),
         };
         let (headers, edits) = match &self.client {
             Some((js, received)) => (js.headers(), HeaderEdits::between(received, &request.headers)),

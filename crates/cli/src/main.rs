@@ -129,7 +129,13 @@ mod cli {
             Explain::start(&policy, req, now_millis()).finish(&policy, None, sample_response(), now_millis());
         if let Some(action) = &x.page_map {
             println!("page map:      {}", describe_page_action(action));
-            return Ok(0);
+            if !matches!(action, PageAction::Rewrite { .. }) {
+                return Ok(0);
+            }
+        }
+        match &x.named_origin_url {
+            Some(url) => println!("origin:        {} ({url})", x.origin),
+            None => println!("origin:        default (ORIGIN) {}", x.origin_path),
         }
         println!("audience:      {}", if x.audience == "anon" { "anonymous" } else { "authenticated" });
         let split = policy
@@ -172,7 +178,10 @@ mod cli {
         match a {
             PageAction::Redirect { status, location } => format!("{status} redirect to {location}"),
             PageAction::Gone { status } => format!("answered with {status}"),
-            PageAction::Rewrite { path } => format!("rewritten to origin path {path}"),
+            PageAction::Rewrite { path, origin: None } => format!("rewritten to origin path {path}"),
+            PageAction::Rewrite { path, origin: Some(origin) } => {
+                format!("served from origin {origin} at {path}")
+            }
         }
     }
 

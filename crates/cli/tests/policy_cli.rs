@@ -63,6 +63,7 @@ fn explain_shows_the_decision_for_a_url() {
     for line in [
         "audience:      anonymous",
         "to origin:     x-anonymous: 1",
+        "origin:        default (ORIGIN) /news/item-1",
         "ruleset:       plone.content.itemView (rule item-views)",
         "operation:     moderateCaching",
         "bypass:        none",

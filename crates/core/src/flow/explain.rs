@@ -46,6 +46,15 @@ pub struct Explanation {
     pub key: String,
     pub storage_key: String,
     pub variant: String,
+    /// The page-map entry that answers the path, as the bundle writes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_map_entry: Option<serde_json::Value>,
+    /// The origin that serves the request: a named origin of the policy, or `default` (the
+    /// deployment's own).
+    pub origin: String,
+    /// The URL a named origin is sent (the default origin's depends on the deployment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub named_origin_url: Option<String>,
     /// The path and query sent to the origin.
     pub origin_path: String,
     #[serde(serialize_with = "fields")]
@@ -134,8 +143,16 @@ impl Explain {
             Some(q) => format!("{}?{q}", upstream.url.path()),
             None => upstream.url.path().to_string(),
         };
+        let path = flow.client().url.path();
         Explanation {
-            page_map: policy.page_action(flow.client().url.path()).cloned(),
+            page_map_entry: policy.page_action(path).map(|a| a.entry_json(path)),
+            origin: flow.origin_name().unwrap_or(crate::policy::origins::DEFAULT_ORIGIN).to_string(),
+            named_origin_url: flow.origin_name().map(|_| {
+                let mut url = upstream.url.clone();
+                url.set_fragment(None);
+                url.to_string()
+            }),
+            page_map: policy.page_action(path).cloned(),
             ruleset: flow.ruleset_name(policy).map(str::to_string),
             rule: flow.rule_id().map(str::to_string),
             operation: operation.name().to_string(),

@@ -24,6 +24,8 @@ pub struct Classified<'a> {
     pub ruleset_id: RulesetId,
     /// The rule id; None when the ruleset came from the origin's hint header.
     pub rule_id: Option<&'a str>,
+    /// The named origin the rule sends its requests to, when it names one.
+    pub origin: Option<&'a str>,
 }
 
 /// What a query parameter, header or cookie condition asks of a value.
@@ -100,6 +102,8 @@ pub struct Rule {
     /// The id of `ruleset` in the policy the rule belongs to.
     pub ruleset_id: RulesetId,
     pub conditions: Conditions,
+    /// The named origin that serves what this rule classifies (None: the ruleset's).
+    pub origin: Option<String>,
 }
 
 impl Rule {
@@ -109,7 +113,12 @@ impl Rule {
     }
 
     fn classified(&self) -> Classified<'_> {
-        Classified { ruleset: &self.ruleset, ruleset_id: self.ruleset_id, rule_id: Some(&self.id) }
+        Classified {
+            ruleset: &self.ruleset,
+            ruleset_id: self.ruleset_id,
+            rule_id: Some(&self.id),
+            origin: self.origin.as_deref(),
+        }
     }
 }
 

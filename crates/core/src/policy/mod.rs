@@ -40,6 +40,7 @@ pub mod classify;
 pub mod decision;
 pub(crate) mod glob;
 pub mod operations;
+pub mod origins;
 mod validate;
 pub mod versions;
 
@@ -50,6 +51,7 @@ use crate::http::{Headers, RequestHead, ResponseHead};
 use crate::policy::audience::AudienceConfig;
 pub use crate::policy::classify::{Classified, Rule};
 pub use crate::policy::operations::{EtagComponent, Operation, OperationKind, Parameters};
+use crate::policy::origins::Origin;
 use crate::storage::key::Audience;
 use crate::storage::key::KeyOptions;
 
@@ -106,6 +108,8 @@ struct Ruleset {
     info: RulesetInfo,
     operation: Option<Operation>,
     parameters: Option<serde_json::Value>,
+    /// The named origin that serves this ruleset (None: the default origin).
+    origin: Option<String>,
 }
 
 /// What the page map answers at the edge for a path.
@@ -115,8 +119,32 @@ pub enum PageAction {
     Redirect { status: u16, location: String },
     /// 404 or 410.
     Gone { status: u16 },
-    /// Fetch this origin path instead.
-    Rewrite { path: String },
+    /// Fetch this path (with its query, when it has one) from `origin` (None: the default
+    /// origin) instead: served and stored like any response of that origin.
+    Rewrite { path: String, origin: Option<String> },
+}
+
+impl PageAction {
+    /// The entry for `path` as a bundle's `pageMap` writes it.
+    pub fn entry_json(&self, path: &str) -> serde_json::Value {
+        let mut entry = serde_json::Map::new();
+        entry.insert("path".into(), path.into());
+        let (action, to, origin) = match self {
+            PageAction::Redirect { status: 301, location } => ("redirect301", Some(location), None),
+            PageAction::Redirect { location, .. } => ("redirect302", Some(location), None),
+            PageAction::Gone { status: 410 } => ("gone410", None, None),
+            PageAction::Gone { .. } => ("gone404", None, None),
+            PageAction::Rewrite { path, origin } => ("rewrite", Some(path), origin.as_ref()),
+        };
+        entry.insert("action".into(), action.into());
+        if let Some(to) = to {
+            entry.insert("to".into(), to.as_str().into());
+        }
+        if let Some(origin) = origin {
+            entry.insert("origin".into(), origin.as_str().into());
+        }
+        serde_json::Value::Object(entry)
+    }
 }
 
 /// The origin's ruleset hint header.
@@ -151,6 +179,8 @@ pub struct Policy {
     purge_aliases: Vec<Vec<String>>,
     purge_allow_from: Vec<crate::purge::auth::AddressRange>,
     page_map: BTreeMap<String, PageAction>,
+    /// The named origins (`origins`), sorted by name.
+    origins: Vec<Origin>,
 }
 
 /// The shipped profiles, compacted by `build.rs` (whitespace between tokens dropped).
@@ -230,6 +260,7 @@ impl Policy {
             purge_aliases: Vec::new(),
             purge_allow_from: Vec::new(),
             page_map: BTreeMap::new(),
+            origins: Vec::new(),
         }
     }
 
@@ -287,6 +318,54 @@ impl Policy {
     /// The page-map entry for exactly this path.
     pub fn page_action(&self, path: &str) -> Option<&PageAction> {
         self.page_map.get(path)
+    }
+
+    /// The named origins (`origins`), by name.
+    pub fn origins(&self) -> &[Origin] {
+        &self.origins
+    }
+
+    /// Whose copies a URL may have: the default origin's (None), then each named origin's
+    /// (their storage keys carry the name: `key::origin_storage_key`).
+    pub fn key_sources(&self) -> impl Iterator<Item = Option<&str>> {
+        std::iter::once(None).chain(self.origins.iter().map(|o| Some(o.name.as_str())))
+    }
+
+    /// The named origin `name` (None for the default origin or an undeclared name).
+    pub fn origin(&self, name: &str) -> Option<&Origin> {
+        self.origins.binary_search_by(|o| o.name.as_str().cmp(name)).ok().and_then(|i| self.origins.get(i))
+    }
+
+    /// The named origin that serves a request for `path` classified as `classified`: the
+    /// page-map entry's, else the rule's, else the ruleset's; None: the default origin.
+    pub fn route(&self, path: &str, classified: Option<&Classified<'_>>) -> Option<&Origin> {
+        let named = match self.page_map.get(path) {
+            Some(PageAction::Rewrite { origin, .. }) => origin.as_deref(),
+            _ => None,
+        }
+        .or_else(|| classified.and_then(|c| c.origin))
+        .or_else(|| {
+            classified.and_then(|c| self.rulesets.get(c.ruleset_id.index())).and_then(|r| r.origin.as_deref())
+        })?;
+        self.origin(named)
+    }
+
+    /// The public URL (under `site`, the purge request's own scheme and host) that `url`
+    /// answers for, when `url` is under a named origin's purge alias: the application sent its
+    /// own path, and the origin's base path is removed from it. None for any other URL (and
+    /// for a path outside the base path, which the edge never asks that origin for).
+    pub fn public_url(&self, url: &crate::http::Url, site: &crate::http::Url) -> Option<crate::http::Url> {
+        if self.origins.is_empty() {
+            return None;
+        }
+        let own = url.origin();
+        let origin = self.origins.iter().find(|o| o.purge_aliases.contains(&own))?;
+        let path = origin.public_path(url.path())?;
+        let mut public = site.clone();
+        public.set_path(&path);
+        public.set_query(url.query());
+        public.set_fragment(None);
+        Some(public)
     }
 
     /// Anonymous or authenticated, from the auth cookies and `Authorization` header (also
@@ -348,7 +427,7 @@ impl Policy {
         let named = resp.headers.get(&self.hint.header)?.trim();
         let id = self.ruleset_id(named)?;
         let ruleset = self.ruleset_name(id)?;
-        Some(Classified { ruleset, ruleset_id: id, rule_id: None })
+        Some(Classified { ruleset, ruleset_id: id, rule_id: None, origin: None })
     }
 
     /// The operation for a ruleset; the default operation for None or an unmapped ruleset.

@@ -196,6 +196,26 @@ impl PurgeRequest {
         aliases: &[Vec<String>],
         primary_key: impl Fn(&crate::http::Url) -> PrimaryKey,
     ) -> Result<Vec<Target>, Vec<PurgeProblem>> {
+        self.targets_for_site(authorized, base, templates, aliases, |_| None, primary_key)
+    }
+
+    /// As [`targets_with_aliases`](PurgeRequest::targets_with_aliases), and a URL or prefix an
+    /// origin's application names by its own address (a purge alias of a named origin) is
+    /// first turned into the public URL it answers for by `public` (None: the URL is public
+    /// already), so that the application's purges reach what the edge stores.
+    pub fn targets_for_site(
+        &self,
+        authorized: &Credential,
+        base: &crate::http::Url,
+        templates: &[String],
+        aliases: &[Vec<String>],
+        public: impl Fn(&crate::http::Url) -> Option<crate::http::Url>,
+        primary_key: impl Fn(&crate::http::Url) -> PrimaryKey,
+    ) -> Result<Vec<Target>, Vec<PurgeProblem>> {
+        let resolve = |base: &crate::http::Url, text: &str| {
+            let url = resolve(base, text)?;
+            Some(public(&url).unwrap_or(url))
+        };
         if !authorized.allows(Scope::Purge) {
             return Err(vec![PurgeProblem::new("/", "the credential presented does not allow purging")]);
         }

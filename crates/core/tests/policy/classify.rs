@@ -118,7 +118,10 @@ fn the_page_map_answers_exact_paths() {
     assert_eq!(p.page_action("/temporary").cloned(), redirect(302, "/elsewhere"));
     assert_eq!(p.page_action("/removed"), Some(&PageAction::Gone { status: 410 }));
     assert_eq!(p.page_action("/missing"), Some(&PageAction::Gone { status: 404 }));
-    assert_eq!(p.page_action("/alias"), Some(&PageAction::Rewrite { path: "/real".to_string() }));
+    assert_eq!(
+        p.page_action("/alias"),
+        Some(&PageAction::Rewrite { path: "/real".to_string(), origin: None })
+    );
     assert_eq!(p.page_action("/old/"), None);
     assert_eq!(p.page_action("/OLD"), None);
 }

@@ -4,6 +4,7 @@
 mod classify;
 mod invalid;
 mod operations;
+mod origins;
 mod profiles;
 mod robustness;
 mod schema;

@@ -23,7 +23,7 @@ impl Flow {
                 let spec = VarySpec::Fields(index.vary.clone());
                 match key::variant(&spec, &self.client.headers, policy.key_options()) {
                     Some(v) => {
-                        let k = key::storage_key(&self.primary, self.keyed_audience, Some(&v));
+                        let k = self.key_of(Some(&v));
                         self.variant_room = index.admits(k.as_str(), now);
                         self.vary = Some(spec);
                         self.variant = Some(v);
@@ -68,8 +68,7 @@ impl Flow {
         }
         self.state = State::Missing { status, client_validators };
         // A second miss after waiting for another request's fetch is not coalesced again.
-        let coalesce = (!self.collapsed && !client_validators)
-            .then(|| key::storage_key(&self.primary, self.keyed_audience, self.variant.as_deref()));
+        let coalesce = (!self.collapsed && !client_validators).then(|| self.key_of(self.variant.as_deref()));
         self.fetch(request, false, coalesce)
     }
 

@@ -120,6 +120,9 @@ pub struct Flow {
     persist: bool,
     /// The URL's variant index (when one was found) has room for this request's variant.
     variant_room: bool,
+    /// The named origin that serves this request (None: the default origin); its copies are
+    /// keyed by its name.
+    origin: Option<String>,
 }
 
 /// The edits that make a request of the cache path forward exactly what is keyed: the query
@@ -255,7 +258,7 @@ impl Flow {
     pub fn entry_key(&self) -> StorageKey {
         match self.variant.as_deref() {
             None => self.base_key(),
-            variant => key::storage_key(&self.primary, self.keyed_audience, variant),
+            variant => self.key_of(variant),
         }
     }
 
@@ -277,6 +280,17 @@ impl Flow {
                 }
             }
         }
+    }
+
+    /// The storage key of this request's `variant` (None: the base record) at the origin that
+    /// serves it.
+    fn key_of(&self, variant: Option<&str>) -> StorageKey {
+        key::origin_storage_key(&self.primary, self.origin.as_deref(), self.keyed_audience, variant)
+    }
+
+    /// The named origin that serves this request (None: the default origin).
+    pub fn origin_name(&self) -> Option<&str> {
+        self.origin.as_deref()
     }
 
     /// The storage key of the base record for this request.

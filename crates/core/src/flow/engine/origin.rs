@@ -307,8 +307,11 @@ impl Flow {
         let mut keys = Vec::new();
         for url in invalidate::targets(&self.client, head) {
             let primary = key::primary_key(&url, policy.key_options());
-            for audience in [None, Some(Audience::Anonymous), Some(Audience::Authenticated)] {
-                keys.push(key::storage_key(&primary, audience, None));
+            // The URL may be served by any origin of the policy: each one's copies go.
+            for source in policy.key_sources() {
+                for audience in [None, Some(Audience::Anonymous), Some(Audience::Authenticated)] {
+                    keys.push(key::origin_storage_key(&primary, source, audience, None));
+                }
             }
         }
         keys

@@ -42,9 +42,10 @@ impl Flow {
         let classified = policy.classify_request(&client);
         let ruleset = classified.as_ref().map(|c| c.ruleset_id);
         let rule_id = classified.as_ref().and_then(|c| c.rule_id.map(str::to_string));
+        let origin = policy.route(client.url.path(), classified.as_ref()).map(|o| o.name.clone());
         let keyed_audience = policy.split_view_header().map(|_| audience);
         let primary = key::primary_key(&client.url, policy.key_options());
-        let base = key::storage_key(&primary, keyed_audience, None);
+        let base = key::origin_storage_key(&primary, origin.as_deref(), keyed_audience, None);
         let mut flow = Flow {
             client,
             upstream,
@@ -67,6 +68,7 @@ impl Flow {
             forward: None,
             persist: false,
             variant_room: true,
+            origin,
         };
         flow.persist = policy.operation(flow.ruleset).persist();
         // Every path of a request the cache cannot answer itself reaches the origin; a method
@@ -170,7 +172,7 @@ impl Flow {
                     let text = if *status == 410 { "Gone\n" } else { "Not Found\n" };
                     return self.synthetic(policy, *status, h, Some(text.into()));
                 }
-                PageAction::Rewrite { path } => {
+                PageAction::Rewrite { path, .. } => {
                     let (p, q) = match path.split_once('?') {
                         Some((p, q)) => (p.to_string(), Some(q.to_string())),
                         None => (path.clone(), self.upstream_mut().url.query().map(str::to_string)),
@@ -181,6 +183,11 @@ impl Flow {
                     rewritten = true;
                 }
             }
+        }
+        // A named origin gets the request at its own URL (its base path before the path).
+        if let Some(origin) = self.origin.as_deref().and_then(|name| policy.origin(name)) {
+            let upstream = self.upstream_mut();
+            upstream.url = origin.target(&upstream.url);
         }
         let operation = policy.operation(self.ruleset);
         let bypass = if !policy.caching_enabled() {
@@ -228,10 +235,12 @@ impl Flow {
         // A response to an authenticated request that may not be shared is never stored: its
         // cookies go as they came (the origin must see the login however it spells it).
         let audience = policy.audience_config();
+        let origin = self.origin.as_deref().and_then(|name| policy.origin(name));
         let keep = |name: &str| {
             audience.is_auth_cookie(name)
                 || policy.cache_stop_variables().iter().any(|v| v == name)
                 || policy.key_options().keep_cookies.iter().any(|k| k == name)
+                || origin.is_some_and(|o| o.keep_cookies.iter().any(|k| k == name))
         };
         let storable = self.audience.is_anonymous() || policy.operation(self.ruleset).share_authenticated();
         let cookie = storable.then(|| crate::policy::audience::keep_only(&self.client.headers, keep));
@@ -243,6 +252,7 @@ impl Flow {
         // Fields beyond the keyed ones and the unkeyed-safe list: the policy's and the
         // split-view header.
         let mut also: Vec<String> = policy.key_options().trusted_headers.clone();
+        also.extend(origin.iter().flat_map(|o| o.trusted_headers.iter().cloned()));
         also.extend(policy.split_view_header().map(str::to_string));
         ForwardEdits { cookie, query, accept_encoding, also }
     }

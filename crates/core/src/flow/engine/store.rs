@@ -129,7 +129,7 @@ impl Flow {
                 // Keyed by what the origin was sent: a field it did not see is absent.
                 let v = key::variant(&spec, &self.sent_fields(&spec), policy.key_options())
                     .ok_or(Refusal::VaryStar)?;
-                let k = key::storage_key(&self.primary, self.keyed_audience, Some(&v));
+                let k = self.key_of(Some(&v));
                 if !self.variant_room {
                     // The URL's index is full of fresh variants (see `VaryIndex::admits`).
                     return Err(Refusal::VariantBudget);
@@ -165,7 +165,7 @@ impl Flow {
         };
         Ok(StoreOrder {
             shared: true,
-            key: key::storage_key(&self.primary, self.keyed_audience, variant.as_deref()),
+            key: self.key_of(variant.as_deref()),
             ruleset: self.ruleset,
             memory: memory_for(operation, meta.storage),
             meta,

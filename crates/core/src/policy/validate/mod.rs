@@ -23,6 +23,7 @@ use crate::storage::key::KeyOptions;
 
 mod keying;
 mod operations;
+mod origins;
 mod purge;
 mod rules;
 
@@ -42,6 +43,7 @@ const TOP_KEYS: &[&str] = &[
     "splitView",
     "purge",
     "pageMap",
+    "origins",
 ];
 const MATCH_KEYS: &[&str] = &[
     "methods",
@@ -282,8 +284,10 @@ impl Walker {
         let name = self.required_string(m, "name", "").unwrap_or_default().to_string();
         let description = self.string(m, "description", "").unwrap_or_default().to_string();
         let (caching_enabled, debug_headers, not_found_ttl) = self.caching(m);
-        let rulesets = self.rulesets(m);
-        let rules = self.rules(m, &rulesets);
+        let origins = self.origins(m);
+        let declared: BTreeSet<String> = origins.iter().map(|o| o.name.clone()).collect();
+        let (rulesets, mut ruleset_origins) = self.rulesets(m, &declared);
+        let rules = self.rules(m, &rulesets, &declared);
         let hint = self.hint(m);
         let audience = self.split_view(m);
         let (mut operations, mut parameters, default_operation) = self.operations(m, &rulesets, &audience);
@@ -292,6 +296,7 @@ impl Walker {
             .map(|(name, info)| Ruleset {
                 operation: operations.remove(&name),
                 parameters: parameters.remove(&name),
+                origin: ruleset_origins.remove(&name),
                 name,
                 info,
             })
@@ -301,7 +306,7 @@ impl Walker {
         let key_options = self.cache_key(m);
         let (purge_paths, purge_aliases) = self.purge(m);
         let purge_allow_from = self.purge_allow_from(m);
-        let page_map = self.page_map(m);
+        let page_map = self.page_map(m, &declared);
         Some(Policy {
             source: text.to_string(),
             version: version?,
@@ -321,6 +326,7 @@ impl Walker {
             purge_aliases,
             purge_allow_from,
             page_map,
+            origins,
         })
     }
 
@@ -346,10 +352,16 @@ impl Walker {
         (enabled, debug, not_found)
     }
 
-    fn rulesets(&mut self, m: &Map<String, Value>) -> BTreeMap<String, RulesetInfo> {
+    /// The declared rulesets, and the origin each names (when it names one).
+    fn rulesets(
+        &mut self,
+        m: &Map<String, Value>,
+        origins: &BTreeSet<String>,
+    ) -> (BTreeMap<String, RulesetInfo>, BTreeMap<String, String>) {
         let mut out = BTreeMap::new();
+        let mut named = BTreeMap::new();
         let Some(rs) = self.free_section(m, "rulesets", "") else {
-            return out;
+            return (out, named);
         };
         for (name, info) in rs {
             let p = child("/rulesets", name);
@@ -361,9 +373,12 @@ impl Walker {
                     ),
                 );
             }
-            let Some(info) = self.object(info, &p, &["title", "description"]) else {
+            let Some(info) = self.object(info, &p, &["title", "description", "origin"]) else {
                 continue;
             };
+            if let Some(origin) = self.origin_ref(info, &p, origins) {
+                named.insert(name.clone(), origin);
+            }
             let title = self.string(info, "title", &p).unwrap_or(name).to_string();
             let description = self.string(info, "description", &p).unwrap_or_default().to_string();
             out.insert(name.clone(), RulesetInfo { title, description });
@@ -378,7 +393,7 @@ impl Walker {
                 ),
             );
         }
-        out
+        (out, named)
     }
 
     fn declared(&mut self, rulesets: &BTreeMap<String, RulesetInfo>, name: &str, path: &str) -> bool {

@@ -82,7 +82,11 @@ impl Walker {
         groups
     }
 
-    pub(super) fn page_map(&mut self, m: &Map<String, Value>) -> BTreeMap<String, PageAction> {
+    pub(super) fn page_map(
+        &mut self,
+        m: &Map<String, Value>,
+        origins: &BTreeSet<String>,
+    ) -> BTreeMap<String, PageAction> {
         let mut out = BTreeMap::new();
         let Some(v) = m.get("pageMap") else {
             return out;
@@ -94,14 +98,14 @@ impl Walker {
         let mut first: BTreeMap<String, String> = BTreeMap::new();
         for (i, item) in items.iter().enumerate() {
             let p = index("/pageMap", i);
-            let Some(e) = self.object(item, &p, &["path", "action", "to"]) else {
+            let Some(e) = self.object(item, &p, &["path", "action", "to", "origin"]) else {
                 continue;
             };
             let path = self.required_string(e, "path", &p).map(str::to_string);
             if let Some(path) = path.as_deref().filter(|s| !s.starts_with('/')) {
                 self.err(&child(&p, "path"), format!("\"{path}\" must start with /"));
             }
-            let action = self.page_entry(e, &p);
+            let action = self.page_entry(e, &p, origins);
             let (Some(path), Some(action)) = (path, action) else { continue };
             if let Some(at) = first.get(&path) {
                 self.err(&child(&p, "path"), format!("duplicate page-map path \"{path}\" (first at {at})"));
@@ -113,8 +117,17 @@ impl Walker {
         out
     }
 
-    pub(super) fn page_entry(&mut self, e: &Map<String, Value>, p: &str) -> Option<PageAction> {
+    pub(super) fn page_entry(
+        &mut self,
+        e: &Map<String, Value>,
+        p: &str,
+        origins: &BTreeSet<String>,
+    ) -> Option<PageAction> {
         let action = self.required_string(e, "action", p)?;
+        let origin = self.origin_ref(e, p, origins);
+        if e.contains_key("origin") && action != "rewrite" {
+            self.err(&child(p, "origin"), format!("\"origin\" does not apply to {action}"));
+        }
         let to = self.string(e, "to", p);
         let tp = child(p, "to");
         let needs_to = |w: &mut Walker| {
@@ -145,7 +158,10 @@ impl Walker {
                     self.err(&tp, format!("\"{to}\" must be a path starting with /"));
                     return None;
                 }
-                Some(PageAction::Rewrite { path: to.to_string() })
+                if e.contains_key("origin") && origin.is_none() {
+                    return None;
+                }
+                Some(PageAction::Rewrite { path: to.to_string(), origin })
             }
             other => {
                 let known = "redirect301, redirect302, gone404, gone410, rewrite";

@@ -7,6 +7,7 @@ impl Walker {
         &mut self,
         m: &Map<String, Value>,
         rulesets: &BTreeMap<String, RulesetInfo>,
+        origins: &BTreeSet<String>,
     ) -> Vec<Rule> {
         let Some(v) = m.get("rules") else {
             return Vec::new();
@@ -19,7 +20,7 @@ impl Walker {
         let mut rules = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let p = index("/rules", i);
-            let Some(r) = self.object(item, &p, &["id", "description", "ruleset", "match"]) else {
+            let Some(r) = self.object(item, &p, &["id", "description", "ruleset", "match", "origin"]) else {
                 continue;
             };
             let id = self.required_string(r, "id", &p);
@@ -40,6 +41,15 @@ impl Walker {
                     None
                 }
             };
+            let origin = self.origin_ref(r, &p, origins);
+            // The origin is chosen before the request is sent: a rule that needs the response
+            // cannot choose it.
+            if origin.is_some() && conditions.as_ref().is_some_and(|c| !c.content_types.is_empty()) {
+                self.err(
+                    &child(&p, "origin"),
+                    "a rule with a contentType condition classifies the response: it cannot choose the origin that is asked",
+                );
+            }
             // Declared rulesets are numbered in name order, as the compiled policy keeps them.
             let ruleset_id = ruleset
                 .and_then(|name| rulesets.keys().position(|k| k == name))
@@ -47,7 +57,13 @@ impl Walker {
             if let (Some(id), Some(ruleset), Some(ruleset_id), Some(conditions)) =
                 (id, ruleset, ruleset_id, conditions)
             {
-                rules.push(Rule { id: id.to_string(), ruleset: ruleset.to_string(), ruleset_id, conditions });
+                rules.push(Rule {
+                    id: id.to_string(),
+                    ruleset: ruleset.to_string(),
+                    ruleset_id,
+                    conditions,
+                    origin,
+                });
             }
         }
         rules

@@ -26,7 +26,7 @@ use crate::http::is_listed;
 mod storage_key;
 mod variant;
 
-pub use storage_key::{fnv1a_64, storage_key};
+pub use storage_key::{fnv1a_64, origin_storage_key, storage_key};
 pub use variant::{negotiate_encoding, variant, VarySpec};
 
 /// Who is asking: split-view caching keys and varies on this (the policy tells which).

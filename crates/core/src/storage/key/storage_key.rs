@@ -30,11 +30,32 @@ fn fnv1a_64_more(hash: u64, data: &[u8]) -> u64 {
 /// clear so that no hash collision can ever hand one audience's entry to the other; the
 /// stored [`crate::storage::meta::Meta`] still records the exact variant, to be checked on read.
 pub fn storage_key(primary: &PrimaryKey, audience: Option<Audience>, variant: Option<&str>) -> StorageKey {
+    origin_storage_key(primary, None, audience, variant)
+}
+
+/// The storage key of a variant fetched from the named origin `source` (None: the
+/// deployment's own origin, whose keys are [`storage_key`]'s):
+/// `origin/.rulecache/@<source>/<variant id>/<path>[?query]`. A variant id never starts with
+/// `@`, so the copies of two origins never share a key, whichever of them a URL is routed to.
+/// (The primary key, which purges match, stays the public URL: a purge reaches every
+/// origin's copies.)
+pub fn origin_storage_key(
+    primary: &PrimaryKey,
+    source: Option<&str>,
+    audience: Option<Audience>,
+    variant: Option<&str>,
+) -> StorageKey {
     let primary = primary.as_str();
     let (origin, target) = split_origin(primary);
-    let mut out = String::with_capacity(primary.len() + RESERVED_PREFIX.len() + 22);
+    let source_len = source.map_or(0, |s| s.len() + 2);
+    let mut out = String::with_capacity(primary.len() + RESERVED_PREFIX.len() + 22 + source_len);
     out.push_str(origin);
     out.push_str(RESERVED_PREFIX);
+    if let Some(source) = source {
+        out.push('@');
+        out.push_str(source);
+        out.push('/');
+    }
     let variant = variant.unwrap_or("");
     match audience {
         None if variant.is_empty() => out.push_str("base"),
