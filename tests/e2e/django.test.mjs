@@ -106,3 +106,25 @@ test("WhiteNoise's hashed statics are kept; a purge from an allowed address need
   const after = await get(worker.url, '/');
   assert.ok(!isHit(after), after.status);
 });
+
+test('saving an article invalidates its cache group at the edge from the save response itself (RFC 9875), with no purge call', async () => {
+  const slug = `a${Date.now()}`;
+  const first = await get(worker.url, `/articles/${slug}/`);
+  assert.equal(first.r.status, 200, first.status);
+  assert.equal(first.r.headers.get('cache-groups'), null, 'the group names are the edge\'s, not the client\'s');
+  const stored = await get(worker.url, `/articles/${slug}/`);
+  assert.ok(isHit(stored), `kept for the hour the view asks: ${stored.status}`);
+  const text = `edited at ${Date.now()}`;
+  const save = await fetch(`${worker.url}/articles/${slug}/edit/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ text }),
+  });
+  assert.equal(save.status, 200);
+  const after = await get(worker.url, `/articles/${slug}/`);
+  assert.match(after.body, new RegExp(text), `the saved text at the first request after the save: ${after.status}`);
+  const other = await get(worker.url, '/articles/untouched/');
+  await get(worker.url, '/articles/untouched/');
+  const again = await get(worker.url, '/articles/untouched/');
+  assert.ok(isHit(again), `another article keeps its entry: ${other.status} / ${again.status}`);
+});

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs Django 5.2 LTS, gunicorn and WhiteNoise (pinned by django-constraints.txt) into a
-# virtual environment and prepares the test site's state (database, user, static files).
+# Installs Django 5.2 LTS, gunicorn, WhiteNoise (pinned by django-constraints.txt) and this
+# project's Django helper (integrations/django) into a virtual environment, and prepares the
+# test site's state (database, user, static files).
 #   usage: setup.sh DIR
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -13,6 +14,9 @@ if [ ! -x "$venv/bin/gunicorn" ]; then
   "$python" -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -c "$here/../django-constraints.txt" Django gunicorn whitenoise
 fi
+# This project's Django helper (integrations/django), from its path: reinstalled every time
+# (cheap), so that the site runs what is checked out.
+"$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$here/../../../integrations/django"
 if [ ! -f "$E2E_DJANGO_STATE/ready" ]; then
   mkdir -p "$E2E_DJANGO_STATE"
   cd "$here"

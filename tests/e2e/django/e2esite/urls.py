@@ -8,6 +8,8 @@ urlpatterns = [
     path("cached/", views.cached, name="cached"),
     path("private/", views.private, name="private"),
     path("message/", views.message, name="message"),
+    path("articles/<slug>/", views.article, name="article"),
+    path("articles/<slug>/edit/", views.edit_article, name="edit_article"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

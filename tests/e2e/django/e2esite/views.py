@@ -1,9 +1,16 @@
 import itertools
+import os
+import re
+from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed
+from django.utils.html import escape
 from django.views.decorators.cache import cache_control, cache_page
+from django.views.decorators.csrf import csrf_exempt
+from rulecache_django import cache_groups, invalidates_groups
 
 _renders = itertools.count(1)
 
@@ -27,3 +34,39 @@ def private(request):
 def message(request):
     messages.info(request, "Your message was sent")
     return redirect("home")
+
+
+# Articles: text files in the state folder, shared by every gunicorn worker.
+_ARTICLES = Path(os.environ.get("E2E_DJANGO_STATE", Path(__file__).resolve().parent.parent / "state")) / "articles"
+
+
+def _article_file(slug):
+    if not re.fullmatch(r"[a-z0-9-]{1,40}", slug):
+        return None
+    return _ARTICLES / f"{slug}.txt"
+
+
+@cache_groups(lambda request, slug: [f"article-{slug}"])
+@cache_control(public=True, max_age=3600)
+def article(request, slug):
+    """An article, public for an hour, in the cache group `article-<slug>` (RFC 9875)."""
+    f = _article_file(slug)
+    if f is None:
+        return HttpResponseBadRequest("bad slug")
+    text = f.read_text() if f.exists() else f"{slug}: first version"
+    return HttpResponse(f'<!doctype html><p id="body">{escape(text)}</p>')
+
+
+@csrf_exempt
+@invalidates_groups(lambda request, slug: [f"article-{slug}"])
+def edit_article(request, slug):
+    """Saves an article (POST text=...): the response invalidates its cache group at the edge
+    (Cache-Group-Invalidation), without a purge call."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    f = _article_file(slug)
+    if f is None:
+        return HttpResponseBadRequest("bad slug")
+    _ARTICLES.mkdir(parents=True, exist_ok=True)
+    f.write_text(request.POST.get("text", ""))
+    return HttpResponse("saved")
