@@ -153,11 +153,11 @@ impl AudienceConfig {
         if self.auth_query_params.is_empty() {
             return false;
         }
+        // Read in place, without allocating: the name's characters are decoded as they are
+        // compared (see `query_name_is`).
         query.split(['&', ';']).any(|piece| {
             let raw = piece.split_once('=').map_or(piece, |(name, _)| name);
-            let decoded = percent_decode(&raw.replace('+', " "));
-            let name = decoded.split(':').next().unwrap_or("").trim();
-            self.auth_query_params.iter().any(|p| p.eq_ignore_ascii_case(name))
+            self.auth_query_params.iter().any(|p| query_name_is(raw, p))
         })
     }
 
@@ -263,6 +263,109 @@ pub fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether the raw query parameter name `raw` reads as `wanted`: `raw` with `+` as a space,
+/// percent-decoded, read as UTF-8 (an invalid sequence is U+FFFD, as
+/// `String::from_utf8_lossy` and Python's `unquote_plus` read it), cut at its first `:`,
+/// trimmed of white space, equal to `wanted` with ASCII case ignored. Nothing is allocated:
+/// the characters are decoded one by one as they are compared.
+fn query_name_is(raw: &str, wanted: &str) -> bool {
+    // A trimmed name has no white space at either end, so a wanted name with some never matches.
+    if wanted.trim() != wanted || wanted.is_empty() {
+        return false;
+    }
+    let mut name =
+        Utf8Lossy::new(PlusPercentDecoded::new(raw.as_bytes())).take_while(|c| *c != ':').peekable();
+    while name.next_if(|c| c.is_whitespace()).is_some() {}
+    // `wanted` starts with a character that is not white space, so skipping all of it first
+    // cannot have skipped part of the name.
+    for w in wanted.chars() {
+        match name.next() {
+            Some(c) if c.eq_ignore_ascii_case(&w) => {}
+            _ => return false,
+        }
+    }
+    name.all(char::is_whitespace)
+}
+
+/// The bytes of a query piece with `+` read as a space and `%XX` as the byte it escapes (a `%`
+/// not followed by two hex digits stands for itself), as [`percent_decode`] reads them.
+struct PlusPercentDecoded<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> PlusPercentDecoded<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        PlusPercentDecoded { bytes, at: 0 }
+    }
+}
+
+impl Iterator for PlusPercentDecoded<'_> {
+    type Item = u8;
+
+    fn next(&mut self) -> Option<u8> {
+        let b = *self.bytes.get(self.at)?;
+        let hex = |j: usize| self.bytes.get(j).and_then(|c| char::from(*c).to_digit(16));
+        match (b, hex(self.at + 1), hex(self.at + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                self.at += 3;
+                Some(u8::try_from(hi * 16 + lo).unwrap_or(b'%'))
+            }
+            (b'+', _, _) => {
+                self.at += 1;
+                Some(b' ')
+            }
+            _ => {
+                self.at += 1;
+                Some(b)
+            }
+        }
+    }
+}
+
+/// The characters of a byte stream read as UTF-8, each invalid sequence read as one U+FFFD
+/// in the way `String::from_utf8_lossy` reads it (the Unicode Standard's "maximal subpart"
+/// practice, §3.9: a lead byte and the continuation bytes that can still follow it are one
+/// replacement; the byte that breaks the sequence starts the next character).
+struct Utf8Lossy<I: Iterator<Item = u8>> {
+    bytes: std::iter::Peekable<I>,
+}
+
+impl<I: Iterator<Item = u8>> Utf8Lossy<I> {
+    fn new(bytes: I) -> Self {
+        Utf8Lossy { bytes: bytes.peekable() }
+    }
+}
+
+impl<I: Iterator<Item = u8>> Iterator for Utf8Lossy<I> {
+    type Item = char;
+
+    fn next(&mut self) -> Option<char> {
+        let lead = self.bytes.next()?;
+        // The sequence's length and the range its second byte must fall in (RFC 3629, §4).
+        let (len, second) = match lead {
+            0x00..=0x7F => return Some(char::from(lead)),
+            0xC2..=0xDF => (2, 0x80..=0xBF),
+            0xE0 => (3, 0xA0..=0xBF),
+            0xE1..=0xEC | 0xEE..=0xEF => (3, 0x80..=0xBF),
+            0xED => (3, 0x80..=0x9F),
+            0xF0 => (4, 0x90..=0xBF),
+            0xF1..=0xF3 => (4, 0x80..=0xBF),
+            0xF4 => (4, 0x80..=0x8F),
+            _ => return Some(char::REPLACEMENT_CHARACTER),
+        };
+        let mut code = u32::from(lead) & (0x7F >> len);
+        for i in 1..len {
+            let range = if i == 1 { second.clone() } else { 0x80..=0xBF };
+            match self.bytes.next_if(|b| range.contains(b)) {
+                Some(b) => code = (code << 6) | u32::from(b & 0x3F),
+                None => return Some(char::REPLACEMENT_CHARACTER),
+            }
+        }
+        Some(char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER))
+    }
 }
 
 fn starts_with_ci_bytes(s: &[u8], prefix: &[u8]) -> bool {
