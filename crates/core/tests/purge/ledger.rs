@@ -4,8 +4,8 @@
 
 use rulecache::http::Time;
 use rulecache::purge::ledger::{
-    AppendOrder, Effect, Head, Ledger, LedgerCopy, LedgerError, LedgerRows, MemoryRows, Progress,
-    PurgeRecord, RowsWrite, SinceAnswer, Target, BLOCKING_REFRESH_AFTER_MS, CLOCK_SKEW_MARGIN_MS,
+    AppendOrder, BudgetLimits, Effect, Head, Ledger, LedgerCopy, LedgerError, LedgerRows, MemoryRows,
+    Progress, PurgeRecord, RowsWrite, SinceAnswer, Target, BLOCKING_REFRESH_AFTER_MS, CLOCK_SKEW_MARGIN_MS,
     NONCE_LIFETIME_MS, PAGE_RECORDS,
 };
 use rulecache::storage::meta::{Meta, Purged};
@@ -550,16 +550,25 @@ fn a_read_error_fails_the_request_and_never_starts_an_empty_ledger() {
 }
 
 #[test]
-fn more_than_nine_thousand_records_are_kept_and_served_in_pages() {
+fn more_than_a_page_of_records_is_kept_and_served_in_pages() {
     let mut w = World::new();
-    // Ten API purges of 1,000 URLs each, by ten credentials (each within its budget): 10,000
-    // records.
-    for p in 0..10 {
+    // Budgets wide enough for this many purges at once: this is about paging.
+    let wide = BudgetLimits {
+        credential_burst: 1 << 40,
+        credential_per_minute: 0,
+        global_burst: 1 << 40,
+        global_per_minute: 0,
+    };
+    w.ledger = Ledger::with_budgets(DAY_MS, wide);
+    // API purges of 1,000 URLs each: a page and a half of records.
+    let purges = (PAGE_RECORDS + PAGE_RECORDS / 2) / 1000;
+    let total = purges * 1000;
+    for p in 0..purges as u64 {
         let targets = (0..1000).map(|i| url(&format!("https://e.com/{p}/{i}"))).collect();
         let o = AppendOrder { credential: Some(format!("c{p}")), ..order(targets, p % 2 == 1) };
         w.ledger.append(&mut w.rows, &o, T0 + p, EPOCH).expect("append");
     }
-    assert_eq!(w.rows.records.len(), 10_000);
+    assert_eq!(w.rows.records.len(), total);
     let first = w.since(0);
     assert_eq!(first.records.len(), PAGE_RECORDS);
     assert!(first.more);
@@ -567,15 +576,17 @@ fn more_than_nine_thousand_records_are_kept_and_served_in_pages() {
     assert_eq!(copy.apply_answer(&first, T0 + 20, Time::MAX), Progress::More);
     assert_eq!(copy.last_success(), None, "one page is not a complete copy");
     w.refresh(&mut copy, T0 + 21);
-    assert_eq!(copy.cursor(), 10_000);
-    assert_eq!(copy.len(), 10_000);
-    assert_eq!(copy.effect("https://e.com/9/999", &[], T0), Some(Effect::Soft { at: T0 + 9 }));
-    // Restarted, the ledger still has all of them and gives out 10,001 next.
+    assert_eq!(copy.cursor(), total as u64);
+    assert_eq!(copy.len(), total);
+    let last = purges as u64 - 1;
+    let want = if last % 2 == 1 { Effect::Soft { at: T0 + last } } else { Effect::Hard };
+    assert_eq!(copy.effect(&format!("https://e.com/{last}/999"), &[], T0), Some(want));
+    // Restarted, the ledger still has all of them and gives out the next number.
     let mut restarted = Ledger::new(DAY_MS);
     let next = restarted
         .append(&mut w.rows, &order(vec![url("https://e.com/x")], false), T0 + 30, "e")
         .expect("append");
-    assert_eq!(next.records[0].seq, 10_001);
+    assert_eq!(next.records[0].seq, total as u64 + 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1021,7 +1032,7 @@ fn a_flood_of_tags_collapses_into_one_record_for_the_site() {
 
 #[test]
 fn all_credentials_together_have_a_budget_too() {
-    use rulecache::purge::ledger::{BudgetLimits, GLOBAL_BURST_TARGETS};
+    use rulecache::purge::ledger::GLOBAL_BURST_TARGETS;
     let mut w =
         World { ledger: Ledger::with_budgets(DAY_MS, BudgetLimits::default()), rows: MemoryRows::default() };
     let mut collapsed = 0;
