@@ -3,11 +3,13 @@
 // than 9,000 records across a restart of its Durable Object; a signature is one nonce
 // whatever the case of its hex; a signed PURGE covers the fields that change it; a location
 // 60,000 records behind catches up at once; the ledger chains its records and changes epoch
-// when a copy read further than its rows; a flood of tags collapses into one record.
+// when a copy read further than its rows; a flood of tags collapses into one record; a location
+// that read past a ledger later restored from an older copy starts over and honours the purges
+// recorded under the reissued numbers.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
@@ -283,5 +285,101 @@ test('a flood of tags from one credential collapses into one record for the site
   } finally {
     await mf.dispose();
     await origin.stop();
+  }
+});
+
+test('a ledger restored from an older copy: a location that read past it starts over and does not serve what the reissued numbers purged', async () => {
+  // The runtime's own restore, point-in-time recovery (storage.getBookmarkForTime,
+  // onNextSessionRestoreBookmark), throws in local workerd ("This Durable Object's storage
+  // back-end does not implement point-in-time recovery"). So the ledger runs in a runtime of
+  // its own, its Durable Object storage persisted to a folder; the location runs in another,
+  // bound to the ledger's object across the two runtimes (Miniflare's dev registry), so the
+  // ledger can be stopped, its folder put back to an older copy and started again while the
+  // location's isolate keeps its copy of the ledger.
+  const origin = await startOrigin();
+  const dir = mkdtempSync(join(tmpdir(), 'rulecache-restore-'));
+  const registry = join(dir, 'registry');
+  const base = workerOptions({ originUrl: origin.url, secret: SECRET, bindings: { PURGE_BUDGETS: WIDE } });
+  const ledgerOptions = () => ({ ...base, name: 'ledger', port: 0, durableObjectsPersist: join(dir, 'do'), unsafeDevRegistryPath: registry });
+  let ledgerRuntime = new Miniflare(ledgerOptions());
+  const location = new Miniflare({
+    ...base,
+    name: 'location',
+    durableObjects: { PURGE_LEDGER: { className: 'PurgeLedger', scriptName: 'ledger', useSQLite: true } },
+    unsafeDevRegistryPath: registry,
+  });
+  const restart = async (restore) => {
+    await ledgerRuntime.dispose();
+    restore?.();
+    ledgerRuntime = new Miniflare(ledgerOptions());
+    await ledgerRuntime.ready;
+    // The location learns the ledger's new address from the registry.
+    await sleep(500);
+  };
+  const append = async (targets) => {
+    const namespace = await ledgerRuntime.getDurableObjectNamespace('PURGE_LEDGER');
+    const stub = namespace.get(namespace.idFromName('global'));
+    const r = await stub.fetch('https://ledger/append', { method: 'POST', body: JSON.stringify({ targets, soft: false }) });
+    const text = await r.text();
+    assert.equal(r.status, 200, text);
+    return JSON.parse(text);
+  };
+  const tags = (name, n) => Array.from({ length: n }, (_, i) => ({ tag: `${name}-${process.pid}-${i}` }));
+  try {
+    await ledgerRuntime.ready;
+    const url = (await location.ready).toString().replace(/\/$/, '');
+    const g = (p, init) => fetch(`${url}${p}`, { redirect: 'manual', ...init });
+    const kept = `${ns('ledger-restored-kept')}?cc=max-age%3D600`;
+    const seen = `${ns('ledger-restored-seen')}?cc=max-age%3D600`;
+    const keptKey = await cachedKey(g, kept);
+    const seenKey = await cachedKey(g, seen);
+    // The ledger holds 3 records; a copy of its storage is taken while it is stopped.
+    const first = await append(tags('old', 3));
+    assert.equal(first.records.at(-1).seq, 3);
+    await restart(() => cpSync(join(dir, 'do'), join(dir, 'do-old'), { recursive: true }));
+    // Records 4 to 1,503, then 1,504 purging `seen`: once the location honours it, its copy has
+    // read up to 1,504. (More than the 1,000 records a location's poll reaches back below its
+    // cursor, SHARED_REACH_BACK: a poll reaching back to 3 would read the reissued numbers
+    // again and honour them without any detection.)
+    await append(tags('lost', 1_500));
+    const last = await append([{ url: seenKey }]);
+    assert.equal(last.records[0].seq, 1_504);
+    assert.ok((await untilMiss(g, seen)) !== null, 'the location read the ledger up to 1,504');
+    await sleep(300);
+    const r0 = await g(kept); await r0.arrayBuffer();
+    assert.ok(isHit(r0), `nothing purged the kept entry yet: ${cacheStatus(r0)}`);
+    // The ledger's storage goes back to the copy at 3 (same epoch), and new purges are given
+    // the numbers 4 onwards again: 4 purges the kept entry, 5 to 2,004 move the head past the
+    // location's cursor, so "the records after 1,504" would be 1,505 to 2,004 only.
+    await restart(() => {
+      rmSync(join(dir, 'do'), { recursive: true, force: true });
+      cpSync(join(dir, 'do-old'), join(dir, 'do'), { recursive: true });
+    });
+    const reissued = await append([{ url: keptKey }]);
+    assert.equal(reissued.records[0].seq, 4, 'the restored ledger gives 4 out again');
+    assert.equal(reissued.epoch, first.epoch, 'in the same epoch');
+    const after = await append(tags('new', 2_000));
+    assert.equal(after.records.at(-1).seq, 2_004);
+    // The location finds the history it read rewritten, starts over and honours record 4:
+    // the kept entry is answered as purged (not only revalidated while the copy is unsure).
+    const t0 = Date.now();
+    let ms = null;
+    while (ms === null && Date.now() - t0 < 15_000) {
+      const r = await g(kept); await r.arrayBuffer();
+      if (/fwd=miss\b/.test(cacheStatus(r)) && /detail=purged/.test(cacheStatus(r))) ms = Date.now() - t0;
+      else await sleep(200);
+    }
+    assert.ok(ms !== null, 'the purge under a reissued number was honoured');
+    console.log(`# restored ledger: the purge under a reissued number honoured after ${ms} ms`);
+    // The ledger changed its epoch when the location reported a position its rows contradict.
+    const namespace = await ledgerRuntime.getDurableObjectNamespace('PURGE_LEDGER');
+    const stub = namespace.get(namespace.idFromName('global'));
+    const head = await (await stub.fetch('https://ledger/since?seq=2004')).json();
+    assert.notEqual(head.epoch, first.epoch, 'a new epoch');
+  } finally {
+    await location.dispose();
+    await ledgerRuntime.dispose();
+    await origin.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
