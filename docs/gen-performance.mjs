@@ -148,6 +148,26 @@ function load(r, date) {
       '',
     );
   }
+  const flood = Array.isArray(r.flood) ? r.flood : [];
+  if (flood.length) {
+    out.push(
+      `**Peak memory under a flood of small entries** (${int(flood[0].entriesSent)} distinct URLs of ${int(flood[0].bodyBytes)} B, each stored in the memory tier on its miss; what the tier counts beside what the isolate holds: its wasm linear memory before and after, its JS heap and ArrayBuffers at their peak)`,
+      '',
+    );
+    const rows = flood.map((x) => [
+      runtimeName(x.runtime), int(x.rps), int(x.memoryTier?.entries), mib(x.memoryTier?.bytes), mib(x.memoryTier?.capacityBytes), int(x.countedBytesPerEntry),
+      `${mib(x.wasmMemoryBeforeBytes)} → ${mib(x.wasmMemoryAfterBytes)}`, int(x.wasmGrowthPerHeldEntry), `${mib(x.jsBeforeBytes)} → ${mib(x.jsPeakBytes)}`,
+      mib(x.isolatePeakBytes), pct(x.fractionOfLimit),
+    ]);
+    out.push(
+      ...table(
+        ['runtime', 'req/s', 'entries held', 'counted MiB', 'budget MiB', 'counted B an entry', 'wasm memory MiB (before → after)', 'wasm growth B a held entry', 'JS heap + ArrayBuffers MiB (before → peak)', 'isolate peak MiB', 'of the 128 MiB limit'],
+        ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+        rows,
+      ),
+      '',
+    );
+  }
   const w = r.wasm?.rulecache;
   if (w) out.push(`Release wasm: ${int(w.raw)} B raw, ${int(w.gzip)} B gzipped.`, '');
   return out;

@@ -15,7 +15,8 @@
 // Every row, printed or in the JSON, names its runtime; every ratio is against a baseline in
 // the same runtime and run. Then: peak memory under load (rulecache with its inspector open,
 // the memory tier filled, 1 MB and 10 MB bodies streaming; the plain JS forwarder beside it),
-// cold start, the release wasm's size, and the goals of issue 17.
+// peak memory under a flood of small distinct entries (the tier's count against the isolate's
+// heap), cold start, the release wasm's size, and the goals of issue 17.
 //
 //   make bench-load            (builds the worker and the origin first)
 //   node --experimental-websocket benches/load/run.mjs  (when both are built; Node 20 needs
@@ -29,7 +30,9 @@
 // Environment: BENCH_DURATION (seconds per worker and round, default 3), BENCH_WARMUP (default
 // 1), BENCH_ROUNDS (default 3), BENCH_CONCURRENCY (default 32), BENCH_COLD_ROUNDS (default 7, after one uncounted round), BENCH_RUST_FORWARDER=0 to
 // leave out the plain Rust forwarder baseline (built once with worker-pack, then reused),
-// BENCH_WORKERD=0 to leave out the bare-workerd rows.
+// BENCH_WORKERD=0 to leave out the bare-workerd rows, BENCH_FLOOD_ENTRIES (default 40000) the
+// size of the flood of small entries, BENCH_ONLY=flood to run that flood alone (its rows
+// written into an existing bench-results/load.json).
 //
 // Prints a table and writes bench-results/load.json and bench-results/load.md (every row as
 // Markdown tables); generated workerd configs go to target/bench-load/. Everything it starts
@@ -921,6 +924,107 @@ async function memoryRuns(gen, runtime, origin, wdConfigs, worker = 'rulecache')
 }
 
 // ---------------------------------------------------------------------------------------
+// Peak memory under a flood of small entries
+// ---------------------------------------------------------------------------------------
+
+// FLOOD_ENTRIES distinct URLs with tiny bodies, each stored in the memory tier on its miss:
+// many more than the tier's budget holds once each entry's whole cost is counted. What the
+// tier counts (GET …/api/stats) is set beside what the isolate really holds: the growth of
+// its wasm linear memory (where the tier lives) and the peak of its JS heap and ArrayBuffers
+// (the runtime's objects for the last heads), from the isolate's inspector.
+const FLOOD_ENTRIES = Number(process.env.BENCH_FLOOD_ENTRIES ?? 40_000);
+const FLOOD_BYTES = 16;
+const FLOOD_CONCURRENCY = 16;
+const floodPath = (i) => `/t/flood-${i}?bytes=${FLOOD_BYTES}&cc=max-age%3D3600`;
+
+/** The isolate's heap now: JS heap used plus ArrayBuffer backing stores, and its wasm memory. */
+async function isolateHeap(inspectorUrl) {
+  const s = await inspectorSession(inspectorUrl);
+  try {
+    const u = await s.call('Runtime.getHeapUsage');
+    const wasm = await wasmMemoryBytes(s).catch(() => null);
+    return { jsUsed: u.usedSize, backing: u.backingStorageSize ?? 0, wasm };
+  } finally {
+    s.close();
+  }
+}
+
+/** Rulecache in `runtime` under the flood: the tier's count against the isolate's heap. */
+async function floodRun(runtime, origin, wdConfigs) {
+  const target = await startMemoryTarget(runtime, origin, wdConfigs);
+  try {
+    await prime(target.url + floodPath('warm'), {});
+    const before = await isolateHeap(target.inspectorUrl);
+    const session = await inspectorSession(target.inspectorUrl);
+    const peak = { js: 0, samples: 0 };
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        try {
+          const u = await session.call('Runtime.getHeapUsage');
+          peak.js = Math.max(peak.js, u.usedSize + (u.backingStorageSize ?? 0));
+          peak.samples += 1;
+        } catch {
+          // a sample lost under load
+        }
+        await sleep(100);
+      }
+    })();
+    let next = 0;
+    let errors = 0;
+    let stored = 0;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: FLOOD_CONCURRENCY }, async () => {
+      while (next < FLOOD_ENTRIES) {
+        const i = next;
+        next += 1;
+        try {
+          const r = await fetch(target.url + floodPath(i));
+          await r.arrayBuffer();
+          if (r.status !== 200) errors += 1;
+          if (/; stored/.test(r.headers.get('cache-status') ?? '')) stored += 1;
+        } catch {
+          errors += 1;
+        }
+      }
+    }));
+    const seconds = (performance.now() - t0) / 1000;
+    sampling = false;
+    await sampler;
+    session.close();
+    const tier = await memoryTierStats(target.url);
+    const after = await isolateHeap(target.inspectorUrl);
+    const wasmGrowth = after.wasm != null && before.wasm != null ? after.wasm - before.wasm : null;
+    const row = {
+      runtime,
+      entriesSent: FLOOD_ENTRIES,
+      bodyBytes: FLOOD_BYTES,
+      rps: FLOOD_ENTRIES / seconds,
+      errors,
+      storedAnswers: stored,
+      memoryTier: tier,
+      countedBytesPerEntry: tier?.entries ? tier.bytes / tier.entries : null,
+      wasmMemoryBeforeBytes: before.wasm,
+      wasmMemoryAfterBytes: after.wasm,
+      wasmGrowthBytes: wasmGrowth,
+      wasmGrowthPerHeldEntry: wasmGrowth != null && tier?.entries ? wasmGrowth / tier.entries : null,
+      jsBeforeBytes: before.jsUsed + before.backing,
+      jsPeakBytes: peak.js,
+      jsAfterBytes: after.jsUsed + after.backing,
+      isolatePeakBytes: peak.js + (after.wasm ?? 0),
+      fractionOfLimit: (peak.js + (after.wasm ?? 0)) / ISOLATE_LIMIT,
+      samples: peak.samples,
+      method: 'inspector: wasm memory (every WebAssembly.Memory) before and after the flood (linear memory never shrinks, so after is its peak); JS heap used plus ArrayBuffer backing stores, the max of Runtime.getHeapUsage samples every 100 ms; the memory tier\'s entries and counted bytes from GET /_rulecache/api/stats after the flood',
+    };
+    const MiB = 1024 * 1024;
+    console.log(`  ${runtime.padEnd(9)} ${FLOOD_ENTRIES} entries of ${FLOOD_BYTES} B at ${row.rps.toFixed(0)} req/s${errors ? ` (${errors} errors)` : ''}: the tier holds ${tier?.entries ?? '?'} counted at ${tier ? (tier.bytes / MiB).toFixed(1) : '?'} MiB (${row.countedBytesPerEntry?.toFixed(0) ?? '?'} B each) of ${tier ? (tier.capacityBytes / MiB).toFixed(0) : '?'} MiB; wasm memory ${before.wasm == null ? '?' : (before.wasm / MiB).toFixed(1)} → ${after.wasm == null ? '?' : (after.wasm / MiB).toFixed(1)} MiB (${row.wasmGrowthPerHeldEntry?.toFixed(0) ?? '?'} B per held entry); JS heap + ArrayBuffers peak ${(peak.js / MiB).toFixed(1)} MiB (${(row.jsBeforeBytes / MiB).toFixed(1)} before); isolate peak ${(row.isolatePeakBytes / MiB).toFixed(1)} MiB, ${(100 * row.fractionOfLimit).toFixed(0)} % of 128 MiB`);
+    return row;
+  } finally {
+    await target.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
 // Cold start and size
 // ---------------------------------------------------------------------------------------
 
@@ -1008,6 +1112,17 @@ function markdownReport(report) {
     const js = report.coldStart.find((o) => o.runtime === c.runtime && o.label === 'plain JS forwarder');
     lines.push(`| ${c.label === 'rulecache' ? '**rulecache**' : c.label} | ${rtName(c.runtime)} | ${f(c.firstResponseMs)} | ${f(c.readyMs)} | ${f(c.firstRequestMs, 1)} | ${js && c !== js ? x(c.firstResponseMs / js.firstResponseMs) : ''} | ${js && c !== js ? x(c.firstRequestMs / js.firstRequestMs) : ''} |`);
   }
+  if (report.flood?.length) {
+    lines.push('');
+    lines.push(`Peak memory under a flood of small entries (${report.flood[0].entriesSent} distinct URLs of ${report.flood[0].bodyBytes} B, each stored in the memory tier on its miss; the tier's count from its stats, the isolate's wasm linear memory before and after, its JS heap and ArrayBuffers at their peak from the inspector):`);
+    lines.push('');
+    lines.push('| runtime | req/s | entries held | counted MiB | counted B an entry | wasm memory MiB before → after | wasm growth B a held entry | JS heap + ArrayBuffers MiB before → peak | isolate peak MiB |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    const m1 = (v) => (v == null ? '?' : (v / (1024 * 1024)).toFixed(1));
+    for (const x of report.flood) {
+      lines.push(`| ${rtName(x.runtime)} | ${x.rps.toFixed(0)} | ${x.memoryTier?.entries ?? '?'} | ${m1(x.memoryTier?.bytes)} | ${x.countedBytesPerEntry?.toFixed(0) ?? '?'} | ${m1(x.wasmMemoryBeforeBytes)} → ${m1(x.wasmMemoryAfterBytes)} | ${x.wasmGrowthPerHeldEntry?.toFixed(0) ?? '?'} | ${m1(x.jsBeforeBytes)} → ${m1(x.jsPeakBytes)} | ${m1(x.isolatePeakBytes)} |`);
+    }
+  }
   if (report.memory?.length) {
     lines.push('');
     lines.push(`Peak memory under load (rulecache, and the plain JS forwarder beside it on the same misses; rulecache's memory tier filled first with ${FILL_ENTRIES} entries of ${FILL_BYTES / 1000} kB, and full for every row after; isolate: the inspector's \`Runtime.getHeapUsage\` sampled every 100 ms, used JS heap plus ArrayBuffer backing stores at their peak, plus the wasm linear memory; process: VmHWM of the workerd process from /proc, reset before each row):`);
@@ -1035,7 +1150,43 @@ function markdownReport(report) {
 
 // ---------------------------------------------------------------------------------------
 
+/**
+ * BENCH_ONLY=flood: the flood of small entries alone, its rows written into
+ * bench-results/load.json (the other rows of an earlier run kept, the flood's own date beside).
+ */
+async function floodOnly() {
+  const origin = await startOrigin();
+  try {
+    const haveWorkerd = WANT_WORKERD && fs.existsSync(WORKERD_BIN);
+    const wdConfigs = haveWorkerd ? workerdConfigs(origin.url, false) : null;
+    console.log(`peak memory under a flood of small entries (rulecache, ${FLOOD_ENTRIES} distinct URLs of ${FLOOD_BYTES} B, ${FLOOD_CONCURRENCY} at a time):`);
+    const flood = [];
+    for (const rt of [...(haveWorkerd ? [WD] : []), MF]) {
+      try {
+        flood.push({ ...(await floodRun(rt, origin, wdConfigs)), when: new Date().toISOString() });
+      } catch (e) {
+        console.log(`  ${rt}: the flood failed: ${e.message}`);
+      }
+    }
+    const outDir = path.join(root, 'bench-results');
+    fs.mkdirSync(outDir, { recursive: true });
+    const file = path.join(outDir, 'load.json');
+    let report = {};
+    try {
+      report = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch {
+      report = { when: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '', node: process.version } };
+    }
+    report.flood = flood;
+    fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`wrote the flood rows into ${path.relative(root, file)}`);
+  } finally {
+    await origin.stop();
+  }
+}
+
 async function main() {
+  if (process.env.BENCH_ONLY === 'flood') return floodOnly();
   const tStart = performance.now();
   const gen = ensureGenerator();
   const genVersion = spawnSync(gen, ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? '';
@@ -1250,6 +1401,20 @@ async function main() {
       }
     }
 
+    const flood = [];
+    console.log(`\npeak memory under a flood of small entries (rulecache, ${FLOOD_ENTRIES} distinct URLs of ${FLOOD_BYTES} B, ${FLOOD_CONCURRENCY} at a time):`);
+    if (typeof WebSocket === 'undefined') {
+      console.log('  skipped: the inspector client needs WebSocket (node --experimental-websocket on Node 20; make bench-load passes it)');
+    } else {
+      for (const rt of [...(wd?.rc ? [WD] : []), MF]) {
+        try {
+          flood.push(await floodRun(rt, origin, wdConfigs));
+        } catch (e) {
+          console.log(`  ${rt}: the flood failed: ${e.message}`);
+        }
+      }
+    }
+
     console.log('\ncold start (new runtime → first response):');
     const cold = [];
     cold.push(await coldStart('rulecache', () => workerOptions({ originUrl: origin.url, secret: 'bench-secret' }), SMALL));
@@ -1310,6 +1475,7 @@ async function main() {
       goal('cold start, new runtime -> first response <= 1.5 x the plain JS forwarder', WD, rcCold && jsCold ? rcCold.firstResponseMs / jsCold.firstResponseMs : null, (v) => v <= 1.5),
       goal('cold start, first request alone <= 15 ms', WD, rcCold?.firstRequestMs, (v) => v <= 15, 'ms'),
       goal('isolate peak memory under load <= 64 MiB (half the 128 MiB limit)', null, maxIsolate == null ? null : maxIsolate / MiB, (v) => v <= 64, 'MiB'),
+      goal(`isolate peak memory under a flood of ${FLOOD_ENTRIES} small entries <= 64 MiB`, null, flood.length ? Math.max(...flood.map((x) => x.isolatePeakBytes)) / MiB : null, (v) => v <= 64, 'MiB'),
       goal('release wasm <= 600 KiB raw', null, size.raw, (v) => v <= 600 * KiB, 'B'),
       goal('release wasm <= 250 KiB gzipped', null, size.gzip, (v) => v <= 250 * KiB, 'B'),
     ];
@@ -1379,6 +1545,7 @@ async function main() {
       budgets,
       informational,
       memory,
+      flood,
       isolateLimitBytes: ISOLATE_LIMIT,
     };
     fs.writeFileSync(path.join(outDir, 'load.json'), `${JSON.stringify(report, null, 2)}\n`);
