@@ -64,7 +64,10 @@ function runDate(json, file) {
 function load(r, date) {
   const out = [];
   const m = r.machine ?? {};
-  out.push(
+  if (!Array.isArray(r.results) || !r.results.length) {
+    // `BENCH_ONLY=flood` alone: the flood's rows and nothing else.
+    out.push(`Run of ${date}: ${m.cpus ?? '?'} CPUs; the flood of small entries alone (\`BENCH_ONLY=flood\`).`, '');
+  } else out.push(
     `Run of ${date}: ${m.cpus ?? '?'} CPUs shared by load generator, runtime and origin; ${r.generator ?? 'load generator'}, ` +
       `${r.concurrency} connections, ${r.warmupSeconds} s warm-up and ${r.durationSeconds} s per worker and round, ` +
       `${r.rounds} rounds; ${fix(r.totalSeconds)} s in all. A row's req/s is the worker's median round; a ratio is the ` +
@@ -151,17 +154,18 @@ function load(r, date) {
   const flood = Array.isArray(r.flood) ? r.flood : [];
   if (flood.length) {
     out.push(
-      `**Peak memory under a flood of small entries** (${int(flood[0].entriesSent)} distinct URLs of ${int(flood[0].bodyBytes)} B, each stored in the memory tier on its miss; what the tier counts beside what the isolate holds: its wasm linear memory before and after, its JS heap and ArrayBuffers at their peak)`,
+      `**Peak memory under a flood of small entries** (${int(flood[0].entriesSent)} distinct URLs of ${int(flood[0].bodyBytes)} B, each stored in the memory tier on its miss; what the tier counts beside what the isolate holds after a full garbage collection, wasm linear memory and JS heap with ArrayBuffers, before and after; the JS peak sampled during the flood includes garbage not yet collected)`,
       '',
     );
     const rows = flood.map((x) => [
       runtimeName(x.runtime), int(x.rps), int(x.memoryTier?.entries), mib(x.memoryTier?.bytes), mib(x.memoryTier?.capacityBytes), int(x.countedBytesPerEntry),
-      `${mib(x.wasmMemoryBeforeBytes)} → ${mib(x.wasmMemoryAfterBytes)}`, int(x.wasmGrowthPerHeldEntry), `${mib(x.jsBeforeBytes)} → ${mib(x.jsPeakBytes)}`,
+      `${int(x.heldBytesPerEntry)} (${int(x.wasmGrowthPerHeldEntry)} + ${int(x.jsGrowthPerHeldEntry)})`,
+      `${mib(x.wasmMemoryBeforeBytes)} → ${mib(x.wasmMemoryAfterBytes)}`, `${mib(x.jsBeforeBytes)} → ${mib(x.jsAfterBytes)} (${mib(x.jsPeakBytes)})`,
       mib(x.isolatePeakBytes), pct(x.fractionOfLimit),
     ]);
     out.push(
       ...table(
-        ['runtime', 'req/s', 'entries held', 'counted MiB', 'budget MiB', 'counted B an entry', 'wasm memory MiB (before → after)', 'wasm growth B a held entry', 'JS heap + ArrayBuffers MiB (before → peak)', 'isolate peak MiB', 'of the 128 MiB limit'],
+        ['runtime', 'req/s', 'entries held', 'counted MiB', 'budget MiB', 'counted B an entry', 'held B an entry (wasm + JS)', 'wasm memory MiB (before → after)', 'JS heap + ArrayBuffers MiB held (before → after; peak with garbage)', 'isolate peak MiB', 'of the 128 MiB limit'],
         ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
         rows,
       ),
