@@ -131,6 +131,8 @@ async fn refresh(env: &Env, blocking: bool) -> Outcome {
     }
     // The first answer may be the location's shared one; the pages after it follow back to back.
     let mut next: Option<Plan> = None;
+    // The page after the last one, asked for before that one was applied (`fanout::read_ahead`).
+    let mut ahead: Option<PageRequest<'_>> = None;
     for _ in 0..MAX_ROUNDS {
         let (plan, shared) = match next.take() {
             Some(plan) => (plan, None),
@@ -151,15 +153,21 @@ async fn refresh(env: &Env, blocking: bool) -> Outcome {
                     s.claimed_at = Some(now());
                     write_shared(&s).await;
                 }
-                let sent_at = now();
-                let seen = with_isolate(|i| i.ledger.seen());
-                let answer = match fetch_since(env, since, seen.as_ref()).await {
+                let request = match ahead.take().filter(|a| a.since == since) {
+                    Some(a) => a,
+                    None => PageRequest::send(env, since).await,
+                };
+                let sent_at = request.sent_at;
+                let answer = match request.answer.await {
                     Ok(a) => a,
                     Err(e) => {
                         console_error!("rulecache: the purge ledger could not be read: {e}");
                         return Outcome::Failure;
                     }
                 };
+                if let Some(from) = fanout::read_ahead(&answer) {
+                    ahead = Some(PageRequest::send(env, from).await);
+                }
                 let at = now();
                 let progress = with_isolate(|i| i.ledger.apply_answer(&answer, sent_at, at));
                 if fanout::shareable(&answer) {
@@ -176,6 +184,30 @@ async fn refresh(env: &Env, blocking: bool) -> Outcome {
         next = with_isolate(|i| fanout::plan_after(&i.ledger, progress));
     }
     Outcome::Failure
+}
+
+/// A ledger page asked for: its request is sent at once, its answer awaited later (so a page
+/// can be asked for ahead of need, `fanout::read_ahead`).
+struct PageRequest<'a> {
+    since: u64,
+    sent_at: Time,
+    answer: super::OwnFuture<'a, Result<SinceAnswer>>,
+}
+
+impl<'a> PageRequest<'a> {
+    /// Sends the request for the records after `since` now (the future is polled once, which
+    /// hands the request to the runtime), without waiting for its answer.
+    async fn send(env: &'a Env, since: u64) -> PageRequest<'a> {
+        let seen = with_isolate(|i| i.ledger.seen());
+        let sent_at = now();
+        let mut answer: super::OwnFuture<'a, Result<SinceAnswer>> =
+            Box::pin(async move { fetch_since(env, since, seen.as_ref()).await });
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(answer.as_mut().poll(cx))).await;
+        if let std::task::Poll::Ready(done) = first {
+            answer = Box::pin(std::future::ready(done));
+        }
+        PageRequest { since, sent_at, answer }
+    }
 }
 
 async fn read_shared() -> Option<SharedAnswer> {

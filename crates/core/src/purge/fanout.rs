@@ -11,6 +11,10 @@
 //! the ledger and shares the answer. A location of any size therefore polls the ledger about
 //! once per [`SHARED_ANSWER_FRESH_MS`] while it has traffic, whatever its isolate count.
 //!
+//! **Catching up.** A copy far behind (a new isolate, a start over) reads the pages after the
+//! first back to back ([`plan_after`]), each asked for before the one before it is applied
+//! ([`read_ahead`]).
+//!
 //! **Blocking refresh.** A request about to serve a stored entry whose copy is
 //! [`BLOCKING_REFRESH_AFTER_MS`] old (or that never completed a refresh) waits for a refresh;
 //! a request that serves nothing stored never waits, it only starts that refresh
@@ -238,13 +242,24 @@ pub fn plan(copy: &LedgerCopy, shared: Option<&SharedAnswer>, now: Time) -> Plan
 /// once it is complete; otherwise (a page of a longer ledger, a gap, a start over) it asks the
 /// ledger at once for the records after the cursor: back to back, not after the location's
 /// shared answer (which holds a short tail, never a page) nor after the claim hold (the claim
-/// is its own). A copy 60,000 records behind reads its twelve pages in a row rather than one
+/// is its own). A copy 60,000 records behind reads its three pages in a row rather than one
 /// per refresh.
 pub fn plan_after(copy: &LedgerCopy, progress: Progress) -> Option<Plan> {
     match progress {
         Progress::Complete => None,
         Progress::More | Progress::Gap => Some(Plan::Poll { since: copy.cursor(), claim: false }),
     }
+}
+
+/// Where the page after `answer` starts, when there is one: an answer that says `more` ends
+/// at `to`, and a copy far behind asks for the page after it as soon as it arrives, before
+/// applying it, so that the next round trip runs while this page is applied (a page of
+/// [`super::ledger::PAGE_RECORDS`] takes about as long to apply as a round trip to a distant
+/// ledger). The answer read ahead is used only when [`plan_after`] then polls from that very
+/// sequence number; otherwise (the page showed a rewritten history, or left a gap) it is
+/// dropped.
+pub fn read_ahead(answer: &SinceAnswer) -> Option<u64> {
+    answer.more.then_some(answer.to)
 }
 
 /// Whether a poll's answer goes into the location's cache for the other isolates.

@@ -255,7 +255,7 @@ fn purges_the_ledger_did_not_take_are_kept_and_retried_with_a_backoff() {
 
 #[test]
 fn a_copy_far_behind_reads_its_pages_back_to_back() {
-    use rulecache::purge::fanout::plan_after;
+    use rulecache::purge::fanout::{plan_after, read_ahead};
     use rulecache::purge::ledger::{AppendOrder, BudgetLimits, Ledger, MemoryRows, Progress, PAGE_RECORDS};
     // 60,000 records (the budgets opened wide: this is about paging).
     let wide = BudgetLimits {
@@ -281,12 +281,18 @@ fn a_copy_far_behind_reads_its_pages_back_to_back() {
     loop {
         polls += 1;
         let answer = ledger.since(&rows, since).expect("since");
+        // The next page is asked for before this one is applied: the very page the plan polls.
+        let ahead = read_ahead(&answer);
         let progress = copy.apply_answer(&answer, T0 + 100, T0 + 100);
         match plan_after(&copy, progress) {
-            None => break,
+            None => {
+                assert_eq!(ahead, None, "nothing read ahead after the last page");
+                break;
+            }
             Some(Plan::Poll { since: next, claim }) => {
                 assert!(!claim, "no claim between pages");
                 assert_eq!(progress, Progress::More);
+                assert_eq!(ahead, Some(next), "the page read ahead is the one the plan polls");
                 since = next;
             }
             Some(other) => panic!("{other:?}"),
@@ -297,4 +303,22 @@ fn a_copy_far_behind_reads_its_pages_back_to_back() {
     // The location's poll claimed by this very isolate would have sent it waiting.
     let claimed = SharedAnswer { answer: answer(0, 0), sent_at: T0, claimed_at: Some(T0 + 50) };
     assert_eq!(plan(&copy, Some(&claimed), T0 + 100), Plan::Wait);
+}
+
+#[test]
+fn a_page_read_ahead_is_dropped_when_the_page_before_it_shows_a_rewritten_history() {
+    use rulecache::purge::fanout::{plan_after, read_ahead};
+    use rulecache::purge::ledger::Progress;
+    // The copy read to 10; the ledger's page from 10 says more, but its chain at 10 is not
+    // the one the copy read (another history under the same numbers).
+    let mut copy = copy_at(10, T0);
+    let mut page = answer(10, 20);
+    page.more = true;
+    page.anchor = Some("another history".into());
+    let ahead = read_ahead(&page);
+    assert_eq!(ahead, Some(20), "asked for on arrival");
+    let progress = copy.apply_answer(&page, T0 + 100, T0 + 100);
+    assert_eq!(progress, Progress::Gap);
+    assert_eq!(plan_after(&copy, progress), Some(Plan::Poll { since: 0, claim: false }), "starts over");
+    assert_ne!(ahead, Some(copy.cursor()), "the page read ahead is not the one polled: it is dropped");
 }
