@@ -67,7 +67,7 @@ fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
     if let Ok(m) = record(&mut u) {
         round_trip(&m);
-        let tags = meta::tags_from_headers(&m.head.headers);
+        let tags = meta::tags_from_headers(&m.head.headers, meta::TagSources::ALL);
         assert!(tags.len() <= MAX_TAGS);
         for t in &tags {
             assert!(!t.is_empty() && t.len() <= MAX_TAG_LEN);

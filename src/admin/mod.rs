@@ -19,6 +19,7 @@ use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
 use rulecache::purge::auth::{authorize, precheck, AuthError, AuthInput, Credential, Scope};
 use rulecache::purge::ledger::SignedNonce;
 use rulecache::purge::request::{PurgeRequest, MAX_BODY_BYTES};
+use rulecache::storage::stats::Invalidations;
 
 mod purge;
 
@@ -203,12 +204,20 @@ async fn policy_info(env: &Env, now: Time) -> Result<Response> {
 }
 
 fn stats() -> Result<Response> {
-    let (since, rulesets, entries, bytes, capacity) = with_isolate(|i| {
-        let (since, rulesets) = match i.stats.as_ref() {
-            Some(s) => (s.since, serde_json::to_value(&s.rulesets).unwrap_or(Value::Null)),
-            None => (super::now(), json!({})),
+    let (since, rulesets, invalidations, entries, bytes, capacity) = with_isolate(|i| {
+        let (since, rulesets, invalidations) = match i.stats.as_ref() {
+            Some(s) => (
+                s.since,
+                serde_json::to_value(&s.rulesets).unwrap_or(Value::Null),
+                serde_json::to_value(&s.invalidations).unwrap_or(Value::Null),
+            ),
+            None => (
+                super::now(),
+                json!({}),
+                serde_json::to_value(Invalidations::default()).unwrap_or(Value::Null),
+            ),
         };
-        (since, rulesets, i.memory.len(), i.memory.bytes(), i.memory.capacity())
+        (since, rulesets, invalidations, i.memory.len(), i.memory.bytes(), i.memory.capacity())
     });
     json_response(
         200,
@@ -216,6 +225,7 @@ fn stats() -> Result<Response> {
             "scope": "isolate",
             "since": since,
             "rulesets": rulesets,
+            "invalidations": invalidations,
             "memory": { "entries": entries, "bytes": bytes, "capacityBytes": capacity },
         }),
     )

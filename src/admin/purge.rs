@@ -236,7 +236,7 @@ async fn remove_local(env: &Env, policy: &Policy, targets: &[Target]) -> usize {
                     }
                 }
             }
-            Target::Prefix(_) | Target::Tag(_) => {}
+            Target::Prefix(_) | Target::Tag(_) | Target::Group(_) => {}
         }
         // The memory tier is swept by the core's matching rule (whole path segments for a
         // prefix, every query string for a URL without one).
@@ -253,6 +253,7 @@ fn purge_answer(id: Option<&str>, soft: bool, targets: &[Target], removed: usize
             Target::Url(u) => json!({ "url": u }),
             Target::Prefix(p) => json!({ "prefix": p }),
             Target::Tag(t) => json!({ "tag": t }),
+            Target::Group(g) => json!({ "group": g }),
         })
         .collect();
     let urls: Vec<&str> =

@@ -12,7 +12,7 @@ use crate::convert::{
 };
 use crate::isolate::{with_isolate, MemEntry};
 use crate::persist;
-use rulecache::flow::engine::{merge_index, BodySource, Flow, Reply, ReplyBody};
+use rulecache::flow::engine::{merge_index, BodySource, Flow, Invalidation, Reply, ReplyBody};
 use rulecache::flow::{Effect, Tier};
 use rulecache::http::{Headers, Time};
 use rulecache::rfc::range;
@@ -45,6 +45,10 @@ impl Io {
             let effect = match effect {
                 Effect::Background(flow) => {
                     background = Some(flow);
+                    continue;
+                }
+                Effect::Record(record) => {
+                    self.record(record, ctx, now);
                     continue;
                 }
                 effect if answered => {
@@ -102,6 +106,23 @@ impl Io {
             });
         }
         Ok((response, background))
+    }
+
+    /// Records an origin's invalidation (`Effect::Record`): counted; a hard one leaves the
+    /// memory tier at once (the ledger's copy judges every other tier); the ledger takes it.
+    fn record(&mut self, record: Invalidation, ctx: &Context, now: Time) {
+        with_isolate(|i| {
+            i.record_invalidation(&record, now);
+            if !record.soft {
+                for target in &record.targets {
+                    i.memory.remove_where(|_, e| target.reaches(&e.meta.url, &e.meta.tags));
+                }
+            }
+        });
+        match &self.env {
+            Some(env) => crate::ledger::record_invalidation(env, ctx, record, now),
+            None => crate::ledger::apply_local(&record.targets, record.soft, now),
+        }
     }
 
     /// Applies the effects that touch only this isolate and this location's deletions (no body
@@ -242,6 +263,7 @@ impl Io {
                 }
                 // Applied by `apply_local`, or nothing to do without a client.
                 Effect::Delete { .. }
+                | Effect::Record(_)
                 | Effect::Pass { .. }
                 | Effect::Put { tier: Tier::Memory, .. }
                 | Effect::Forget { .. }

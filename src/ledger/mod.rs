@@ -15,6 +15,7 @@ mod object;
 
 use super::isolate::with_isolate;
 use super::now;
+use rulecache::flow::engine::{Invalidation, ORIGIN_BUDGET};
 use rulecache::http::{hex, Time};
 use rulecache::purge::fanout::{self, Outcome, Plan, Refresh, SharedAnswer, REFRESH_GIVE_UP_MS};
 use rulecache::purge::ledger::{
@@ -262,6 +263,38 @@ pub async fn append(env: &Env, order: &AppendOrder) -> std::result::Result<Appen
         return Err(LedgerError::from_answer(status, &resp.text().await.unwrap_or_default()));
     }
     resp.json().await.map_err(unreachable)
+}
+
+/// Records what an origin's response to an unsafe request invalidates
+/// (`rulecache::flow::engine::Invalidation`): this isolate's copy honours it at once, and it is
+/// appended to the ledger after the answer, under the origin's own budget; when the ledger does
+/// not take it, it is kept and retried like any purge.
+pub fn record_invalidation(env: &Env, ctx: &Context, record: Invalidation, now: Time) {
+    apply_local(&record.targets, record.soft, now);
+    let order = AppendOrder {
+        targets: record.targets,
+        soft: record.soft,
+        nonce: Some(retry_key()),
+        signed_at: None,
+        credential: Some(ORIGIN_BUDGET.to_owned()),
+        site: Some(record.site),
+    };
+    let env = env.clone();
+    ctx.wait_until(async move {
+        match append(&env, &order).await {
+            Ok(answer) => apply_own(&answer, now),
+            Err(e) => match e.for_retry() {
+                Unrecorded::AlreadyRecorded => {}
+                Unrecorded::Refused(why) => {
+                    console_error!("rulecache: the purge ledger refused an origin's invalidation: {why}");
+                }
+                Unrecorded::Replayed | Unrecorded::RetryLater => {
+                    console_error!("rulecache: the purge ledger did not take an origin's invalidation ({e}); retrying");
+                    keep_pending(order, super::now());
+                }
+            },
+        }
+    });
 }
 
 /// Keeps a purge the ledger did not take for retrying: once after the first retry delay (in

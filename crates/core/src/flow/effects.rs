@@ -6,7 +6,7 @@
 //! the URL's hit-for-pass mark, whether the body is read before the client is answered — is
 //! made here.
 
-use crate::flow::engine::{BodySource, Flow, Reply};
+use crate::flow::engine::{BodySource, Flow, Invalidation, Reply};
 use crate::policy::Policy;
 use crate::storage::key::StorageKey;
 use crate::storage::meta::{Meta, VaryIndex};
@@ -26,6 +26,11 @@ pub enum Tier {
 /// One thing the driver does, in list order.
 #[derive(Debug, Clone)]
 pub enum Effect {
+    /// Record what the response to an unsafe request invalidates everywhere (see
+    /// [`Invalidation`]): apply it to the isolate's copy of the purge ledger now (a hard one
+    /// also removes what it reaches from the memory tier), append it to the ledger (after the
+    /// answer is fine: this isolate already honours it), and count it in the statistics.
+    Record(Invalidation),
     /// Remove what is stored under `key` from the memory tier and the Cache API and, when it is
     /// a variant index, every variant it lists (RFC 9111 §4.4 invalidation).
     Delete { key: StorageKey },
@@ -50,7 +55,8 @@ impl Flow {
     /// The effects of `reply`, in the order they are applied. Takes the reply's store order,
     /// invalidations and background flow out of it; what is left is the answer.
     pub fn effects(&self, policy: &Policy, reply: &mut Reply) -> Vec<Effect> {
-        let mut effects: Vec<Effect> = reply.invalidate.drain(..).map(|key| Effect::Delete { key }).collect();
+        let mut effects: Vec<Effect> = reply.record.take().map(Effect::Record).into_iter().collect();
+        effects.extend(reply.invalidate.drain(..).map(|key| Effect::Delete { key }));
         let order = reply.store.take();
         let for_the_resource = reply.refusal.is_some_and(|r| self.refusal_marks_pass(r));
         let change = tiers::pass_change(reply.outcome, order.is_some(), for_the_resource, reply.head.status);

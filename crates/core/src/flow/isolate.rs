@@ -65,6 +65,15 @@ impl<M> Default for Isolate<M> {
 }
 
 impl<M> Isolate<M> {
+    /// Counts the invalidations one response recorded (see [`Stats::record_invalidation`]).
+    pub fn record_invalidation(&mut self, record: &crate::flow::engine::Invalidation, now: Time) {
+        self.stats.get_or_insert_with(|| Stats::new(now)).record_invalidation(
+            record.urls,
+            record.groups,
+            record.whole_site,
+        );
+    }
+
     /// Counts one answered request (`bytes` sent from storage).
     pub fn record(&mut self, ruleset: Option<&str>, outcome: Outcome, bytes: u64, now: Time) {
         self.stats.get_or_insert_with(|| Stats::new(now)).record(ruleset, outcome, bytes);

@@ -5,6 +5,7 @@
 
 pub mod date;
 mod method;
+pub mod structured;
 mod url;
 
 use std::borrow::Cow;

@@ -178,6 +178,11 @@ pub struct Policy {
     /// Groups of origins that are one site: a URL purge reaches every origin of its group.
     purge_aliases: Vec<Vec<String>>,
     purge_allow_from: Vec<crate::purge::auth::AddressRange>,
+    /// The response fields tags are read from (`purge.tagSources`).
+    tag_sources: crate::storage::meta::TagSources,
+    /// The invalidations an unsafe request's response carries are recorded soft
+    /// (`purge.invalidation`).
+    invalidation_soft: bool,
     page_map: BTreeMap<String, PageAction>,
     /// The named origins (`origins`), sorted by name.
     origins: Vec<Origin>,
@@ -259,6 +264,8 @@ impl Policy {
             purge_paths: vec!["${path}".to_string()],
             purge_aliases: Vec::new(),
             purge_allow_from: Vec::new(),
+            tag_sources: crate::storage::meta::TagSources::ALL,
+            invalidation_soft: false,
             page_map: BTreeMap::new(),
             origins: Vec::new(),
         }
@@ -473,6 +480,17 @@ impl Policy {
     /// The `purge.aliases` groups, each a list of normalised origins (`scheme://host[:port]`).
     pub fn purge_aliases(&self) -> &[Vec<String>] {
         &self.purge_aliases
+    }
+
+    /// The response fields a stored response's tags are read from (`purge.tagSources`).
+    pub fn tag_sources(&self) -> crate::storage::meta::TagSources {
+        self.tag_sources
+    }
+
+    /// Whether the invalidations carried by the response to an unsafe request (RFC 9111 §4.4,
+    /// RFC 9875 `Cache-Group-Invalidation`) are recorded as soft purges (`purge.invalidation`).
+    pub fn invalidation_soft(&self) -> bool {
+        self.invalidation_soft
     }
 
     /// Addresses whose `PURGE` requests need no secret (`purge.allowFrom`).

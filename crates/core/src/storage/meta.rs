@@ -284,14 +284,64 @@ impl VaryIndex {
 // Tags
 // ---------------------------------------------------------------------------------------------
 
-/// The purge tags of a response: `Cache-Tag` (comma separated) and `Surrogate-Key` (space
-/// separated), normalised by [`normalise_tag`], de-duplicated in first-seen order, at most
-/// [`MAX_TAGS`].
-pub fn tags_from_headers(h: &Headers) -> Vec<String> {
-    let cache_tags = h.get_all("cache-tag").flat_map(|v| v.split(','));
-    let surrogate_keys = h.get_all("surrogate-key").flat_map(|v| v.split([' ', '\t']));
+/// The response fields a response's purge tags are read from (the policy's
+/// `purge.tagSources`; every one unless it says otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TagSources {
+    /// `Cache-Groups` (RFC 9875): a List of Strings.
+    pub cache_groups: bool,
+    /// `Cache-Tag` (Cloudflare, Akamai): comma separated.
+    pub cache_tag: bool,
+    /// `Surrogate-Key` (Fastly): space separated.
+    pub surrogate_key: bool,
+    /// `xkey` (Varnish's xkey module): separated by spaces or commas.
+    pub xkey: bool,
+}
+
+impl Default for TagSources {
+    fn default() -> Self {
+        TagSources::ALL
+    }
+}
+
+impl TagSources {
+    /// Every source.
+    pub const ALL: TagSources =
+        TagSources { cache_groups: true, cache_tag: true, surrogate_key: true, xkey: true };
+    /// No source: responses carry no tags.
+    pub const NONE: TagSources =
+        TagSources { cache_groups: false, cache_tag: false, surrogate_key: false, xkey: false };
+    /// The sources' names as a policy writes them (compared without regard to case).
+    pub const NAMES: [&'static str; 4] = ["Cache-Groups", "Cache-Tag", "Surrogate-Key", "xkey"];
+
+    /// Adds the source called `name` (any case); false when there is none of that name.
+    pub fn enable(&mut self, name: &str) -> bool {
+        let slot = match name.to_ascii_lowercase().as_str() {
+            "cache-groups" => &mut self.cache_groups,
+            "cache-tag" => &mut self.cache_tag,
+            "surrogate-key" => &mut self.surrogate_key,
+            "xkey" => &mut self.xkey,
+            _ => return false,
+        };
+        *slot = true;
+        true
+    }
+}
+
+/// The purge tags of a response, from the fields `sources` names: `Cache-Groups` first (RFC
+/// 9875 §2: "Implementations MUST support at least 32 groups in a field value", which
+/// [`MAX_TAGS`] leaves room for whatever the other fields hold), then `Cache-Tag` (comma
+/// separated), `Surrogate-Key` (space separated) and `xkey` (spaces or commas); normalised by
+/// [`normalise_tag`], de-duplicated in first-seen order, at most [`MAX_TAGS`].
+pub fn tags_from_headers(h: &Headers, sources: TagSources) -> Vec<String> {
+    let groups = if sources.cache_groups { crate::rfc::groups::groups(h, MAX_TAGS) } else { Vec::new() };
+    let cache_tags = h.get_all("cache-tag").filter(|_| sources.cache_tag).flat_map(|v| v.split(','));
+    let surrogate_keys =
+        h.get_all("surrogate-key").filter(|_| sources.surrogate_key).flat_map(|v| v.split([' ', '\t']));
+    let xkeys = h.get_all("xkey").filter(|_| sources.xkey).flat_map(|v| v.split([' ', '\t', ',']));
     let mut tags: Vec<String> = Vec::new();
-    for tag in cache_tags.chain(surrogate_keys).filter_map(normalise_tag) {
+    let listed = groups.iter().map(String::as_str).chain(cache_tags).chain(surrogate_keys).chain(xkeys);
+    for tag in listed.filter_map(normalise_tag) {
         if tags.len() == MAX_TAGS {
             break;
         }
@@ -301,6 +351,10 @@ pub fn tags_from_headers(h: &Headers) -> Vec<String> {
     }
     tags
 }
+
+/// The response fields tags are read from, which the edge removes from its answers (they
+/// describe the origin's purge structure; the admin secret's debug view keeps them).
+pub const TAG_FIELDS: [&str; 4] = ["cache-groups", "cache-tag", "surrogate-key", "xkey"];
 
 /// A tag as stored and as matched by a purge: trimmed, ASCII lower-cased (tags are
 /// case-insensitive) and cut to [`MAX_TAG_LEN`] bytes at a character boundary. None when
@@ -533,15 +587,55 @@ mod tests {
             ("Surrogate-Key", "doc-1  folder-2\tfolder-3"),
             ("cache-tag", "extra"),
         ]);
-        assert_eq!(tags_from_headers(&h), vec!["news", "doc-1", "extra", "folder-2", "folder-3"]);
-        assert!(tags_from_headers(&Headers::new()).is_empty());
+        assert_eq!(
+            tags_from_headers(&h, TagSources::ALL),
+            vec!["news", "doc-1", "extra", "folder-2", "folder-3"]
+        );
+        assert!(tags_from_headers(&Headers::new(), TagSources::ALL).is_empty());
+    }
+
+    #[test]
+    fn cache_groups_come_first_then_xkey_last_and_each_source_can_be_off() {
+        let h = Headers::from_pairs([
+            ("xkey", "k1 k2,k3"),
+            ("Cache-Tag", "t1"),
+            ("Cache-Groups", r#""Front Page", "t1""#),
+            ("Surrogate-Key", "s1"),
+        ]);
+        assert_eq!(tags_from_headers(&h, TagSources::ALL), vec!["front page", "t1", "s1", "k1", "k2", "k3"]);
+        let only_groups = TagSources { cache_groups: true, ..TagSources::NONE };
+        assert_eq!(tags_from_headers(&h, only_groups), vec!["front page", "t1"]);
+        let no_groups = TagSources { cache_groups: false, ..TagSources::ALL };
+        assert_eq!(tags_from_headers(&h, no_groups), vec!["t1", "s1", "k1", "k2", "k3"]);
+        assert!(tags_from_headers(&h, TagSources::NONE).is_empty());
+        // A malformed Cache-Groups names no group; the other fields still count.
+        let bad = Headers::from_pairs([("Cache-Groups", "front-page"), ("Cache-Tag", "t1")]);
+        assert_eq!(tags_from_headers(&bad, TagSources::ALL), vec!["t1"]);
+    }
+
+    #[test]
+    fn thirty_two_groups_fit_beside_a_full_cache_tag() {
+        let groups: Vec<String> = (0..32).map(|i| format!("\"group-{i:02}-{}\"", "x".repeat(20))).collect();
+        let many: Vec<String> = (0..200).map(|i| format!("t{i}")).collect();
+        let h = Headers::from_pairs([("cache-tag", many.join(",")), ("cache-groups", groups.join(", "))]);
+        let tags = tags_from_headers(&h, TagSources::ALL);
+        assert_eq!(tags.len(), MAX_TAGS);
+        assert!((0..32).all(|i| tags.contains(&format!("group-{i:02}-{}", "x".repeat(20)))));
+    }
+
+    #[test]
+    fn sources_are_named_in_any_case() {
+        let mut s = TagSources::NONE;
+        assert!(s.enable("CACHE-GROUPS") && s.enable("XKey"));
+        assert!(!s.enable("Cache-Tags"));
+        assert_eq!(s, TagSources { cache_groups: true, xkey: true, ..TagSources::NONE });
     }
 
     #[test]
     fn tags_are_bounded_in_count_and_length() {
         let many: Vec<String> = (0..200).map(|i| format!("t{i}")).collect();
         let h = Headers::from_pairs([("cache-tag", many.join(","))]);
-        let tags = tags_from_headers(&h);
+        let tags = tags_from_headers(&h, TagSources::ALL);
         assert_eq!(tags.len(), MAX_TAGS);
         assert_eq!(tags.last().map(String::as_str), Some("t63"));
         let long = "\u{e9}".repeat(100);
@@ -619,8 +713,15 @@ mod tests {
             let noise = String::from_utf8_lossy(&noise);
             let _ = Meta::decode(&noise);
             let _ = VaryIndex::decode(&format!("i2:{noise}"));
-            let _ =
-                tags_from_headers(&Headers::from_pairs([("cache-tag", &*noise), ("surrogate-key", &*noise)]));
+            let _ = tags_from_headers(
+                &Headers::from_pairs([
+                    ("cache-tag", &*noise),
+                    ("surrogate-key", &*noise),
+                    ("cache-groups", &*noise),
+                    ("xkey", &*noise),
+                ]),
+                TagSources::ALL,
+            );
         }
     }
 }

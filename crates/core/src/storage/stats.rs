@@ -36,6 +36,24 @@ pub struct Counters {
 pub struct Stats {
     pub since: Time,
     pub rulesets: BTreeMap<String, Counters>,
+    /// What origins' responses to unsafe requests invalidated.
+    pub invalidations: Invalidations,
+}
+
+/// Counts of the invalidations carried by origins' responses to unsafe requests (RFC 9111
+/// §4.4 and RFC 9875 `Cache-Group-Invalidation`), each recorded in the purge ledger.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Invalidations {
+    /// Responses that invalidated something.
+    pub responses: u64,
+    /// URL targets recorded (the target URI, `Location`, `Content-Location`).
+    pub urls: u64,
+    /// Group targets recorded.
+    pub groups: u64,
+    /// Responses that listed more groups than one response may and invalidated their whole
+    /// site instead.
+    pub whole_site: u64,
 }
 
 /// The name statistics use for unclassified requests.
@@ -43,7 +61,17 @@ pub const DEFAULT_RULESET: &str = "(default)";
 
 impl Stats {
     pub fn new(since: Time) -> Self {
-        Self { since, rulesets: BTreeMap::new() }
+        Self { since, rulesets: BTreeMap::new(), invalidations: Invalidations::default() }
+    }
+
+    /// Counts one response's invalidations: `urls` URL targets, `groups` group targets, and
+    /// whether it invalidated its whole site.
+    pub fn record_invalidation(&mut self, urls: usize, groups: usize, whole_site: bool) {
+        let i = &mut self.invalidations;
+        i.responses = i.responses.saturating_add(1);
+        i.urls = i.urls.saturating_add(urls as u64);
+        i.groups = i.groups.saturating_add(groups as u64);
+        i.whole_site = i.whole_site.saturating_add(u64::from(whole_site));
     }
 
     /// Counts one answered request.

@@ -6,7 +6,9 @@
 
 use std::rc::Rc;
 
-use crate::flow::engine::{merge_index, BodySource, FetchFailure, Flow, Found, ReplyBody, Step};
+use crate::flow::engine::{
+    merge_index, BodySource, FetchFailure, Flow, Found, Invalidation, ReplyBody, Step,
+};
 use crate::flow::isolate::Isolate;
 use crate::flow::{Effect, Tier};
 use crate::http::{Headers, RequestHead, ResponseHead, Time};
@@ -33,6 +35,8 @@ pub struct Exchange {
     pub fetch_deadlines: Vec<Option<u64>>,
     /// The tiers the last lookup of an entry searched, in order.
     pub looked_in: Vec<Tier>,
+    /// What the answer recorded in the purge ledger (an unsafe request's invalidations).
+    pub recorded: Option<Invalidation>,
 }
 
 impl Exchange {
@@ -329,8 +333,19 @@ fn advance(
             Step::Respond(reply) => {
                 let mut reply = *reply;
                 let mut background = None;
+                let mut recorded = None;
                 for effect in flow.effects(policy, &mut reply) {
                     match effect {
+                        Effect::Record(record) => {
+                            // As the shell does: a hard invalidation leaves the memory tier at
+                            // once (the ledger's copy judges every other tier).
+                            if !record.soft {
+                                for target in &record.targets {
+                                    tiers.memory.remove_where(|_, (m, _)| target.reaches(&m.url, &m.tags));
+                                }
+                            }
+                            recorded = Some(record);
+                        }
                         Effect::Delete { key } => {
                             let key = key.as_str();
                             tiers.memory.remove(key);
@@ -417,6 +432,7 @@ fn advance(
                     ruleset: reply.ruleset,
                     fetch_deadlines: std::mem::take(fetch_deadlines),
                     looked_in: std::mem::take(looked_in),
+                    recorded,
                 };
                 // The answer and the memory tier are in place: release the waiters.
                 if let Some((key, ticket)) = running.leading.take() {

@@ -1,6 +1,8 @@
 //! The request flow on the deterministic harness: the engine, explain, the tiers, the trust
-//! rules, and the inputs fuzzing once found.
+//! rules, invalidation carried by origins' responses (RFC 9875, RFC 9111 §4.4), and the inputs
+//! fuzzing once found.
 
+mod cache_groups;
 mod engine;
 mod explain;
 mod fuzz_regressions;

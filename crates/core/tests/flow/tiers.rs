@@ -273,6 +273,7 @@ fn a_storable_miss_puts_memory_before_the_answer_and_the_rest_after() {
             Effect::Answer => "answer".into(),
             Effect::WriteIndex { .. } => "index".into(),
             Effect::Delete { .. } => "delete".into(),
+            Effect::Record(_) => "record".into(),
             Effect::Background(_) => "background".into(),
         })
         .collect();

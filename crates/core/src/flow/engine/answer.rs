@@ -18,6 +18,8 @@ pub(super) struct Answer {
     pub background: Option<Box<Flow>>,
     /// Storage keys to remove (RFC 9111 §4.4 invalidation, an entry a response refuses).
     pub invalidate: Vec<StorageKey>,
+    /// What it invalidates everywhere (the purge ledger).
+    pub record: Option<Invalidation>,
     /// Why the origin's answer was not stored, when it was not.
     pub refusal: Option<Refusal>,
 }
@@ -32,6 +34,7 @@ impl Answer {
             outcome,
             background: None,
             invalidate: Vec::new(),
+            record: None,
             refusal: None,
         }
     }
@@ -51,14 +54,27 @@ impl Answer {
     pub fn invalidating(self, keys: Vec<StorageKey>) -> Self {
         Answer { invalidate: keys, ..self }
     }
+
+    pub fn recording(self, record: Option<Invalidation>) -> Self {
+        Answer { record, ..self }
+    }
 }
 
 impl Flow {
     /// Builds the client's answer to `answer`: the operation's downstream headers, split-view
     /// Vary, debug headers, `Cache-Status`, and the client's own conditionals (→ 304).
     pub(super) fn reply(&mut self, policy: &Policy, answer: Answer, now: Time) -> Step {
-        let Answer { mut head, mut body, status: cs, store, outcome, background, invalidate, refusal } =
-            answer;
+        let Answer {
+            mut head,
+            mut body,
+            status: cs,
+            store,
+            outcome,
+            background,
+            invalidate,
+            record,
+            refusal,
+        } = answer;
         let operation = policy.operation(self.ruleset);
         if outcome != Outcome::Bypass || self.client.is_get_or_head() {
             self.modify(policy, operation, &mut head, now);
@@ -120,6 +136,7 @@ impl Flow {
             body,
             store,
             invalidate,
+            record,
             background,
             outcome,
             ruleset: self.ruleset_name(policy).map(str::to_string),
@@ -147,8 +164,9 @@ impl Flow {
         // origin's cache tags and the cache key only with the secret.
         let debug = policy.debug_headers() || self.debug_proven;
         if !self.debug_proven {
-            head.headers.remove("cache-tag");
-            head.headers.remove("surrogate-key");
+            for field in crate::storage::meta::TAG_FIELDS {
+                head.headers.remove(field);
+            }
         }
         let mut key = cs.key.as_deref();
         if self.debug_proven {

@@ -5,6 +5,7 @@ use super::{Flow, OriginFault};
 use crate::http::{RequestHead, ResponseHead};
 use crate::policy::decision::Bypass;
 use crate::policy::RulesetId;
+use crate::purge::ledger::Target;
 use crate::rfc::storable;
 use crate::storage::key::StorageKey;
 use crate::storage::meta::{Meta, VaryIndex};
@@ -167,6 +168,9 @@ pub struct Reply {
     pub store: Option<StoreOrder>,
     /// Storage keys to delete (RFC 9111 §4.4 invalidation).
     pub invalidate: Vec<StorageKey>,
+    /// What the response to an unsafe request invalidates everywhere: recorded in the purge
+    /// ledger like a purge.
+    pub record: Option<Invalidation>,
     pub background: Option<Box<Flow>>,
     pub outcome: Outcome,
     /// The ruleset (for statistics), `None` when unclassified.
@@ -174,6 +178,31 @@ pub struct Reply {
     /// Why the origin's answer was not stored, when it was not.
     pub refusal: Option<Refusal>,
 }
+
+/// What the origin's response to an unsafe request invalidates at every location, recorded in
+/// the purge ledger like a purge (soft or hard as the policy's `purge.invalidation` says): the
+/// resource at the target URI and at a same-origin `Location` or `Content-Location` (RFC 9111
+/// §4.4), and the groups its `Cache-Group-Invalidation` lists, on the request's origin (RFC
+/// 9875 §3). The driver applies it to its own copy of the ledger before answering, then
+/// appends it to the ledger under the budget of the origin ([`ORIGIN_BUDGET`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalidation {
+    pub targets: Vec<Target>,
+    pub soft: bool,
+    /// The request's site (`scheme://host[:port]/`): what an order beyond the budget collapses
+    /// into.
+    pub site: String,
+    /// How many of the targets are URLs (RFC 9111 §4.4) and groups (RFC 9875), for statistics.
+    pub urls: usize,
+    pub groups: usize,
+    /// The response listed more than `rfc::groups::MAX_INVALIDATED_GROUPS` groups: the whole
+    /// site is invalidated instead.
+    pub whole_site: bool,
+}
+
+/// The ledger budget every origin invalidation is counted against (apart from the purge
+/// credentials' budgets; all together still count against the global one).
+pub const ORIGIN_BUDGET: &str = "origin";
 
 /// The body of the client's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]

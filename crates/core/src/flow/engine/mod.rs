@@ -20,7 +20,9 @@ mod store;
 
 use answer::Answer;
 
-pub use exchange::{BodySource, Detail, Found, Refusal, Reply, ReplyBody, Step, StoreOrder};
+pub use exchange::{
+    BodySource, Detail, Found, Invalidation, Refusal, Reply, ReplyBody, Step, StoreOrder, ORIGIN_BUDGET,
+};
 pub use fields::{keep_private, merge_index, merge_vary};
 
 use std::borrow::Cow;
@@ -29,10 +31,12 @@ use crate::http::{is_listed, Headers, Method, RequestHead, ResponseHead, Time};
 use crate::policy::decision::{Bypass, ModifyContext};
 use crate::policy::operations::Operation;
 use crate::policy::{PageAction, Policy, RulesetId};
+use crate::purge::ledger::Target;
 use crate::rfc::cache_status::{CacheStatus, Fwd};
 use crate::rfc::conditional::{self, Conditional};
 use crate::rfc::freshness::EdgeStorage;
 use crate::rfc::freshness::{self, Verdict};
+use crate::rfc::groups::{self, Invalidated};
 use crate::rfc::storable;
 use crate::rfc::{cache_control, hop, invalidate, range, revalidate};
 use crate::storage::key::Audience;
@@ -43,10 +47,18 @@ use crate::storage::stats::Outcome;
 /// The name this cache uses in `Cache-Status` (RFC 9211 §2: "a token identifying the cache").
 pub const CACHE_NAME: &str = "rulecache";
 
-/// Request header fields a client may never set: they are ours. (The split-view header is
-/// removed by the policy, whatever its configured name.)
-pub const INTERNAL_REQUEST_HEADERS: &[&str] =
-    &["x-rulecache-meta", "x-rulecache-index", "x-rulecache-timestamp", "x-rulecache-signature"];
+/// Request header fields a client may never set: they are ours, or (RFC 9875's
+/// `Cache-Groups` and `Cache-Group-Invalidation`) response fields only an origin may send,
+/// which a client's request must neither carry to the origin nor have any effect with. (The
+/// split-view header is removed by the policy, whatever its configured name.)
+pub const INTERNAL_REQUEST_HEADERS: &[&str] = &[
+    "x-rulecache-meta",
+    "x-rulecache-index",
+    "x-rulecache-timestamp",
+    "x-rulecache-signature",
+    crate::rfc::groups::CACHE_GROUPS,
+    crate::rfc::groups::CACHE_GROUP_INVALIDATION,
+];
 
 #[derive(Debug, Clone)]
 enum State {

@@ -27,15 +27,14 @@ impl Flow {
     }
 
     /// The origin's answer to a request that bypassed the cache: passed on; an unsafe method's
-    /// success invalidates what it names (RFC 9111 §4.4).
+    /// success invalidates what it names (RFC 9111 §4.4) here and, through the purge ledger,
+    /// everywhere, with the groups its `Cache-Group-Invalidation` lists (RFC 9875 §3).
     fn forwarded(&mut self, policy: &Policy, head: ResponseHead, mut status: CacheStatus, now: Time) -> Step {
         status.fwd_status = Some(head.status);
         let invalidate = if self.client.is_safe() { Vec::new() } else { self.invalidation(policy, &head) };
-        self.reply(
-            policy,
-            Answer::new(head, BodySource::Origin, status, Outcome::Bypass).invalidating(invalidate),
-            now,
-        )
+        let record = self.recorded_invalidation(policy, &head);
+        let answer = Answer::new(head, BodySource::Origin, status, Outcome::Bypass);
+        self.reply(policy, answer.invalidating(invalidate).recording(record), now)
     }
 
     /// The origin's answer to a miss.
@@ -301,6 +300,61 @@ impl Flow {
         });
         neutral.audience = self.keyed_audience.unwrap_or(Audience::Anonymous);
         neutral
+    }
+
+    /// What the response to an unsafe request invalidates at every location (see
+    /// [`Invalidation`]); `None` for a safe method or when it invalidates nothing.
+    ///
+    /// RFC 9111 §4.4 invalidates "the target URI" and lets a cache invalidate "the URI(s) in
+    /// the Location and Content-Location response header fields", but "MUST NOT trigger an
+    /// invalidation under these conditions if the origin [...] of the URI to be invalidated
+    /// differs from that of the target URI" (`rfc::invalidate::targets`). Each is recorded as
+    /// the resource (every query string, as a URL purge is). RFC 9875 §2.1 groups responses
+    /// only within one "URI origin": a group is recorded on the request's site, and more groups
+    /// than `rfc::groups::MAX_INVALIDATED_GROUPS` become the whole site. The client's own
+    /// `Cache-Group-Invalidation` is a request field, which RFC 9875 does not define: it is
+    /// never read (and not forwarded, see `hop`).
+    pub(super) fn recorded_invalidation(&self, policy: &Policy, head: &ResponseHead) -> Option<Invalidation> {
+        if self.client.is_safe() {
+            return None;
+        }
+        let site = crate::purge::ledger::site_of(self.primary.as_str())?;
+        let mut targets: Vec<Target> = Vec::new();
+        let mut urls = 0;
+        for mut url in invalidate::targets(&self.client, head) {
+            url.set_query(None);
+            let target = Target::Url(key::primary_key(&url, policy.key_options()).into_string());
+            if !targets.contains(&target) {
+                targets.push(target);
+                urls += 1;
+            }
+        }
+        let (mut groups, mut whole_site) = (0, false);
+        match groups::invalidated(&self.client, head) {
+            Invalidated::Nothing => {}
+            Invalidated::Groups(listed) => {
+                // Named as entries record their tags (`storage::meta::normalise_tag`).
+                for group in listed.iter().filter_map(|g| crate::storage::meta::normalise_tag(g)) {
+                    let target = Target::group(&site, &group);
+                    if !targets.contains(&target) {
+                        targets.push(target);
+                        groups += 1;
+                    }
+                }
+            }
+            Invalidated::TooMany => {
+                targets.push(Target::Prefix(site.clone()));
+                whole_site = true;
+            }
+        }
+        (!targets.is_empty()).then(|| Invalidation {
+            targets,
+            soft: policy.invalidation_soft(),
+            site,
+            urls,
+            groups,
+            whole_site,
+        })
     }
 
     pub(super) fn invalidation(&self, policy: &Policy, head: &ResponseHead) -> Vec<StorageKey> {

@@ -154,7 +154,7 @@ impl Flow {
             request_time: self.request_time,
             response_time,
             stored_at: now,
-            tags: crate::storage::meta::tags_from_headers(&head.headers),
+            tags: crate::storage::meta::tags_from_headers(&head.headers, policy.tag_sources()),
             head: stored_head,
             storage,
             ruleset: self.ruleset_name(policy).map(str::to_string),

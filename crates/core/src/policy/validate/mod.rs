@@ -306,6 +306,7 @@ impl Walker {
         let key_options = self.cache_key(m);
         let (purge_paths, purge_aliases) = self.purge(m);
         let purge_allow_from = self.purge_allow_from(m);
+        let (tag_sources, invalidation_soft) = self.purge_origin_settings(m);
         let page_map = self.page_map(m, &declared);
         Some(Policy {
             source: text.to_string(),
@@ -325,6 +326,8 @@ impl Walker {
             purge_paths,
             purge_aliases,
             purge_allow_from,
+            tag_sources,
+            invalidation_soft,
             page_map,
             origins,
         })

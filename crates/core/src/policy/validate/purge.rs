@@ -1,6 +1,8 @@
-//! `/purge` (purge paths, aliases, addresses allowed to purge) and `/pageMap`.
+//! `/purge` (purge paths, aliases, addresses allowed to purge, tag sources, how an unsafe
+//! request's invalidations are recorded) and `/pageMap`.
 
 use super::*;
+use crate::storage::meta::TagSources;
 
 impl Walker {
     pub(super) fn purge_allow_from(&mut self, m: &Map<String, Value>) -> Vec<AddressRange> {
@@ -21,7 +23,8 @@ impl Walker {
     }
 
     pub(super) fn purge(&mut self, m: &Map<String, Value>) -> (Vec<String>, Vec<Vec<String>>) {
-        let Some(s) = self.section(m, "purge", "", &["paths", "aliases", "allowFrom"]) else {
+        let keys = ["paths", "aliases", "allowFrom", "tagSources", "invalidation"];
+        let Some(s) = self.section(m, "purge", "", &keys) else {
             return (vec!["${path}".to_string()], Vec::new());
         };
         let mut out = Vec::new();
@@ -33,6 +36,43 @@ impl Walker {
             }
         }
         (out, self.purge_aliases(s))
+    }
+
+    /// `purge.tagSources` (the response fields tags are read from; all of them when absent)
+    /// and `purge.invalidation` (`"hard"`, the default, or `"soft"`: how the invalidations an
+    /// unsafe request's response carries are recorded). Returns the sources and whether
+    /// invalidations are soft.
+    pub(super) fn purge_origin_settings(&mut self, m: &Map<String, Value>) -> (TagSources, bool) {
+        let Some(s) = m.get("purge").and_then(Value::as_object) else {
+            return (TagSources::ALL, false);
+        };
+        let mut sources = if s.contains_key("tagSources") { TagSources::NONE } else { TagSources::ALL };
+        let mut first: BTreeMap<String, String> = BTreeMap::new();
+        for (name, tp) in self.string_list(s, "tagSources", "/purge") {
+            let folded = name.to_ascii_lowercase();
+            if let Some(at) = first.get(&folded) {
+                self.err(&tp, format!("\"{name}\" is already listed at {at}"));
+                continue;
+            }
+            if sources.enable(&name) {
+                first.insert(folded, tp);
+            } else {
+                let known = TagSources::NAMES.join(", ");
+                self.err(&tp, format!("unknown tag source \"{name}\"; expected any of {known}"));
+            }
+        }
+        let soft = match self.string(s, "invalidation", "/purge") {
+            None | Some("hard") => false,
+            Some("soft") => true,
+            Some(other) => {
+                self.err(
+                    "/purge/invalidation",
+                    format!("unknown invalidation \"{other}\"; expected \"hard\" or \"soft\""),
+                );
+                false
+            }
+        };
+        (sources, soft)
     }
 
     /// `purge.aliases`: groups of origins (`scheme://host[:port]`) that are one site.

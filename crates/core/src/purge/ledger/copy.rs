@@ -101,6 +101,8 @@ pub struct LedgerCopy {
     max_targets: usize,
     urls: HashMap<String, Marks>,
     tags: HashMap<String, Marks>,
+    /// Group targets by their value (`site group`).
+    groups: HashMap<String, Marks>,
     prefixes: HashMap<String, Marks>,
     /// The distinct byte lengths of the prefixes, so a lookup probes one slice per length.
     prefix_lengths: BTreeSet<usize>,
@@ -130,6 +132,7 @@ impl LedgerCopy {
             max_targets: max_targets.max(10),
             urls: HashMap::new(),
             tags: HashMap::new(),
+            groups: HashMap::new(),
             prefixes: HashMap::new(),
             prefix_lengths: BTreeSet::new(),
         }
@@ -274,6 +277,7 @@ impl LedgerCopy {
             .urls
             .values()
             .chain(self.tags.values())
+            .chain(self.groups.values())
             .chain(self.prefixes.values())
             .map(Marks::newest)
             .collect();
@@ -289,6 +293,7 @@ impl LedgerCopy {
         };
         self.urls.retain(|_, m| collapse(m));
         self.tags.retain(|_, m| collapse(m));
+        self.groups.retain(|_, m| collapse(m));
         self.prefixes.retain(|_, m| collapse(m));
         self.prefix_lengths = self.prefixes.keys().map(String::len).collect();
     }
@@ -309,6 +314,7 @@ impl LedgerCopy {
         let (map, key) = match &record.target {
             Target::Url(url) => (&mut self.urls, url),
             Target::Tag(tag) => (&mut self.tags, tag),
+            Target::Group(group) => (&mut self.groups, group),
             Target::Prefix(prefix) => {
                 self.prefix_lengths.insert(prefix.len());
                 (&mut self.prefixes, prefix)
@@ -363,6 +369,21 @@ impl LedgerCopy {
         }
         if !self.tags.is_empty() {
             tags.iter().filter_map(|tag| self.tags.get(tag)).for_each(&mut merge);
+        }
+        if !self.groups.is_empty() && !tags.is_empty() {
+            // A group of the entry's own origin only (RFC 9875 §2.1).
+            if let Some(site) = site_of(url) {
+                let mut key = String::with_capacity(site.len() + 1 + crate::storage::meta::MAX_TAG_LEN);
+                for tag in tags {
+                    key.clear();
+                    key.push_str(&site);
+                    key.push(' ');
+                    key.push_str(tag);
+                    if let Some(marks) = self.groups.get(&key) {
+                        merge(marks);
+                    }
+                }
+            }
         }
         for len in self.prefix_lengths.range(..=url.len()) {
             // Whole segments only, as every prefix in rulecache (`http::has_path_prefix`).
@@ -427,6 +448,7 @@ impl LedgerCopy {
         let live = |marks: &mut Marks| !is_spent(marks.newest(), now, max_entry_lifetime_ms);
         self.urls.retain(|_, m| live(m));
         self.tags.retain(|_, m| live(m));
+        self.groups.retain(|_, m| live(m));
         self.prefixes.retain(|_, m| live(m));
         self.prefix_lengths = self.prefixes.keys().map(String::len).collect();
         if is_spent(self.floor.newest(), now, max_entry_lifetime_ms) {
@@ -444,7 +466,7 @@ impl LedgerCopy {
     /// marks and a control byte) and each key's text.
     pub fn approx_bytes(&self) -> usize {
         let slot = std::mem::size_of::<String>() + std::mem::size_of::<Marks>() + 1;
-        [&self.urls, &self.tags, &self.prefixes]
+        [&self.urls, &self.tags, &self.groups, &self.prefixes]
             .iter()
             .map(|m| m.capacity() * slot + m.keys().map(String::capacity).sum::<usize>())
             .sum()
@@ -452,7 +474,7 @@ impl LedgerCopy {
 
     /// How many distinct targets the copy holds.
     pub fn len(&self) -> usize {
-        self.urls.len() + self.tags.len() + self.prefixes.len()
+        self.urls.len() + self.tags.len() + self.groups.len() + self.prefixes.len()
     }
 
     pub fn is_empty(&self) -> bool {

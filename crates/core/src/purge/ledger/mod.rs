@@ -52,7 +52,8 @@
 //! segments, scheme and host included (`https://example.com/news` matches
 //! `https://example.com/news`, `https://example.com/news/a` and `…/news?page=2`, not
 //! `https://example.com/newsletter`, nor anything on another host); a [`Target::Tag`] matches
-//! every entry carrying that tag (exact, case-sensitive).
+//! every entry carrying that tag (exact, case-sensitive), a [`Target::Group`] every entry of
+//! its site carrying that tag.
 
 use std::collections::HashMap;
 
@@ -121,8 +122,14 @@ pub enum Target {
     Url(String),
     /// A primary-key prefix, `scheme://host[:port]/path-prefix`, by whole path segments.
     Prefix(String),
-    /// A cache tag (`Cache-Tag` / `Surrogate-Key` from the origin).
+    /// A cache tag (`Cache-Groups`, `Cache-Tag`, `Surrogate-Key` or `xkey` from the origin),
+    /// on every site.
     Tag(String),
+    /// A cache group of one origin (RFC 9875 §2.1: responses belong to the same group when
+    /// their `Cache-Groups` hold the same String "and they both share the same URI origin"):
+    /// the site as [`site_of`] writes it (`scheme://host[:port]/`), a space, and the group as
+    /// entries record their tags. Made by [`Target::group`].
+    Group(String),
 }
 
 impl Target {
@@ -132,13 +139,14 @@ impl Target {
             Target::Url(_) => "url",
             Target::Prefix(_) => "prefix",
             Target::Tag(_) => "tag",
+            Target::Group(_) => "group",
         }
     }
 
     /// The target's text (URL, prefix or tag).
     pub fn value(&self) -> &str {
         match self {
-            Target::Url(s) | Target::Prefix(s) | Target::Tag(s) => s,
+            Target::Url(s) | Target::Prefix(s) | Target::Tag(s) | Target::Group(s) => s,
         }
     }
 
@@ -150,7 +158,17 @@ impl Target {
             Target::Url(target) => url == target || (!target.contains('?') && path_part(url) == target),
             Target::Prefix(prefix) => crate::http::has_path_prefix(url, prefix),
             Target::Tag(tag) => tags.iter().any(|t| t == tag),
+            // The site ends with `/`, so it is a prefix of the keys of that origin only.
+            Target::Group(value) => value
+                .split_once(' ')
+                .is_some_and(|(site, group)| url.starts_with(site) && tags.iter().any(|t| t == group)),
         }
+    }
+
+    /// The target of `group` (as entries record it) on the site `site` (`scheme://host[:port]/`,
+    /// as [`site_of`] writes it).
+    pub fn group(site: &str, group: &str) -> Target {
+        Target::Group(format!("{site} {group}"))
     }
 
     /// The target of a row; None for an unknown kind.
@@ -159,6 +177,7 @@ impl Target {
             "url" => Some(Target::Url(value)),
             "prefix" => Some(Target::Prefix(value)),
             "tag" => Some(Target::Tag(value)),
+            "group" => Some(Target::Group(value)),
             _ => None,
         }
     }
@@ -549,7 +568,7 @@ pub fn collapse(order: &AppendOrder) -> Option<Vec<Target>> {
     let mut sites = std::collections::BTreeSet::new();
     for t in &order.targets {
         match t {
-            Target::Url(v) | Target::Prefix(v) => {
+            Target::Url(v) | Target::Prefix(v) | Target::Group(v) => {
                 if let Some(s) = site_of(v) {
                     sites.insert(s);
                 }
