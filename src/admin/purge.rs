@@ -63,11 +63,10 @@ pub async fn purge_method(
     if !matches!(credential.scheme(), Scheme::Basic | Scheme::Address) {
         return run_purge(env, ctx, purge, credential, &url, nonce, now).await;
     }
-    let targets = match purge.targets_for_site(
+    let targets = match purge.targets_expanded(
         &credential,
         &url,
-        policy.purge_paths(),
-        policy.purge_aliases(),
+        &policy.purge_expansion(),
         |u| policy.public_url(u, &url),
         |u| key::primary_key(u, policy.key_options()),
     ) {
@@ -144,11 +143,10 @@ pub(super) async fn run_purge(
     now: Time,
 ) -> Result<Response> {
     let policy = policy_store::active(env, now).await;
-    let targets = match purge.targets_for_site(
+    let targets = match purge.targets_expanded(
         &credential,
         base,
-        policy.purge_paths(),
-        policy.purge_aliases(),
+        &policy.purge_expansion(),
         |u| policy.public_url(u, base),
         |u| key::primary_key(u, policy.key_options()),
     ) {

@@ -178,6 +178,10 @@ pub struct Policy {
     /// Groups of origins that are one site: a URL purge reaches every origin of its group.
     purge_aliases: Vec<Vec<String>>,
     purge_allow_from: Vec<crate::purge::auth::AddressRange>,
+    /// Prefix templates (`purge.prefixes`).
+    purge_prefixes: Vec<String>,
+    /// The API traverser segment (`purge.apiTraverser`).
+    purge_api_traverser: Option<String>,
     /// The response fields tags are read from (`purge.tagSources`).
     tag_sources: crate::storage::meta::TagSources,
     /// The invalidations an unsafe request's response carries are recorded soft
@@ -264,6 +268,8 @@ impl Policy {
             purge_paths: vec!["${path}".to_string()],
             purge_aliases: Vec::new(),
             purge_allow_from: Vec::new(),
+            purge_prefixes: Vec::new(),
+            purge_api_traverser: None,
             tag_sources: crate::storage::meta::TagSources::ALL,
             invalidation_soft: false,
             page_map: BTreeMap::new(),
@@ -480,6 +486,17 @@ impl Policy {
     /// The `purge.aliases` groups, each a list of normalised origins (`scheme://host[:port]`).
     pub fn purge_aliases(&self) -> &[Vec<String>] {
         &self.purge_aliases
+    }
+
+    /// How a purged object reaches everything published for it: `purge.paths`,
+    /// `purge.prefixes`, `purge.apiTraverser` and `purge.aliases`.
+    pub fn purge_expansion(&self) -> crate::purge::expand::Expansion<'_> {
+        crate::purge::expand::Expansion {
+            paths: &self.purge_paths,
+            prefixes: &self.purge_prefixes,
+            api_traverser: self.purge_api_traverser.as_deref(),
+            aliases: &self.purge_aliases,
+        }
     }
 
     /// The response fields a stored response's tags are read from (`purge.tagSources`).

@@ -33,6 +33,80 @@ pub fn expand_paths(templates: &[String], path: &str) -> Vec<String> {
     paths
 }
 
+/// The most path segments an API traverser is inserted between (see [`api_paths`]).
+pub const MAX_API_DEPTH: usize = 16;
+
+/// How one purged object reaches everything published for it (the policy's `purge` section):
+/// the path templates ([`expand_paths`]), prefix templates (everything under
+/// `${path}/@@images`, say: every scale), an API traverser, and the alias groups.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Expansion<'a> {
+    /// Path templates (`purge.paths`): each a URL purge.
+    pub paths: &'a [String],
+    /// Prefix templates (`purge.prefixes`): each a prefix purge of the object's path applied
+    /// to it.
+    pub prefixes: &'a [String],
+    /// A traverser segment an API publishes the object's JSON under, such as plone.restapi's
+    /// `++api++` (`purge.apiTraverser`): see [`api_paths`].
+    pub api_traverser: Option<&'a str>,
+    /// Origins that are one site (`purge.aliases`).
+    pub aliases: &'a [Vec<String>],
+}
+
+/// The object's prefixes to purge: each prefix template applied to the object's path (as
+/// [`expand_paths`] takes it), without duplicates; none for a path with a query.
+pub fn expand_prefixes(templates: &[String], path: &str) -> Vec<String> {
+    let given = with_leading_slash(path);
+    let mut out: Vec<String> = Vec::new();
+    if given.contains('?') {
+        return out;
+    }
+    let object = object_path(&given);
+    for template in templates {
+        let expanded = apply(template, object);
+        if !expanded.is_empty() && !out.contains(&expanded) {
+            out.push(expanded);
+        }
+    }
+    out
+}
+
+/// The paths an API publishes the object at `path` under when its traverser `segment` may
+/// stand at any depth: plone.restapi serves the JSON of `/Plone/doc` at `/Plone/++api++/doc`
+/// (the traverser after the site root, wherever the site is mounted: `/++api++/doc` behind
+/// VirtualHostMonster at the root) and at `/Plone/doc/++api++`. Where the site root is cannot
+/// be told from the path, so the segment is put at every depth, from before the first segment
+/// to after the last (at most [`MAX_API_DEPTH`] + 1 paths). None for a path with a query, or
+/// one that already holds the segment.
+pub fn api_paths(segment: &str, path: &str) -> Vec<String> {
+    let given = with_leading_slash(path);
+    if given.contains('?') || segment.is_empty() {
+        return Vec::new();
+    }
+    let object = object_path(&given);
+    let segments: Vec<&str> = object.split('/').filter(|s| !s.is_empty()).collect();
+    if segments.contains(&segment) {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(segments.len().min(MAX_API_DEPTH) + 1);
+    for at in 0..=segments.len().min(MAX_API_DEPTH) {
+        let (before, after) = segments.split_at(at);
+        let mut p = String::with_capacity(object.len() + segment.len() + 2);
+        for s in before {
+            p.push('/');
+            p.push_str(s);
+        }
+        p.push('/');
+        p.push_str(segment);
+        for s in after {
+            p.push('/');
+            p.push_str(s);
+        }
+        out.push(p);
+    }
+    out
+}
+
 /// `path` with a `/` in front when it has none.
 fn with_leading_slash(path: &str) -> String {
     let path = path.trim();

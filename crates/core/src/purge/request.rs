@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::auth::{Credential, Scope};
-use super::expand::{alias_urls, expand_paths, resolve};
+use super::expand::{alias_urls, api_paths, expand_paths, expand_prefixes, resolve, Expansion};
 use super::ledger::Target;
 use crate::storage::key::PrimaryKey;
 
@@ -212,6 +212,24 @@ impl PurgeRequest {
         public: impl Fn(&crate::http::Url) -> Option<crate::http::Url>,
         primary_key: impl Fn(&crate::http::Url) -> PrimaryKey,
     ) -> Result<Vec<Target>, Vec<PurgeProblem>> {
+        let expansion = Expansion { paths: templates, aliases, ..Expansion::default() };
+        self.targets_expanded(authorized, base, &expansion, public, primary_key)
+    }
+
+    /// As [`targets_for_site`](PurgeRequest::targets_for_site), with every part of the
+    /// policy's expansion: each URL purged as an object (query dropped, unless `exactQuery`)
+    /// also purges the prefixes of `expansion.prefixes` (`${path}/@@images`: every scale) and
+    /// the object's API paths (`expansion.api_traverser`, see [`api_paths`]) under every query
+    /// string, on every origin of its alias group.
+    pub fn targets_expanded(
+        &self,
+        authorized: &Credential,
+        base: &crate::http::Url,
+        expansion: &Expansion<'_>,
+        public: impl Fn(&crate::http::Url) -> Option<crate::http::Url>,
+        primary_key: impl Fn(&crate::http::Url) -> PrimaryKey,
+    ) -> Result<Vec<Target>, Vec<PurgeProblem>> {
+        let (templates, aliases) = (expansion.paths, expansion.aliases);
         let resolve = |base: &crate::http::Url, text: &str| {
             let url = resolve(base, text)?;
             Some(public(&url).unwrap_or(url))
@@ -243,6 +261,22 @@ impl PurgeRequest {
                 if let Some(expanded) = resolve(&url, &path) {
                     for alias in alias_urls(aliases, &expanded) {
                         push(Target::Url(primary_key(&alias).into_string()));
+                    }
+                }
+            }
+            // The API's JSON of the object, under every query string (expanders).
+            let api = expansion.api_traverser.map(|t| api_paths(t, &path_and_query)).unwrap_or_default();
+            for path in api {
+                if let Some(expanded) = resolve(&url, &path) {
+                    for alias in alias_urls(aliases, &expanded) {
+                        push(Target::Url(primary_key(&alias).into_string()));
+                    }
+                }
+            }
+            for path in expand_prefixes(expansion.prefixes, &path_and_query) {
+                if let Some(expanded) = resolve(&url, &path) {
+                    for alias in alias_urls(aliases, &expanded) {
+                        push(Target::Prefix(primary_key(&alias).into_string()));
                     }
                 }
             }

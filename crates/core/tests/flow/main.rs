@@ -6,5 +6,6 @@ mod cache_groups;
 mod engine;
 mod explain;
 mod fuzz_regressions;
+mod plone_rest;
 mod tiers;
 mod trust;

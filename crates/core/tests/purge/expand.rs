@@ -81,3 +81,30 @@ fn absolute_urls_are_taken_as_they_are_when_http() {
         assert_eq!(resolve(&base, rejected), None, "{rejected}");
     }
 }
+
+#[test]
+fn an_api_traverser_stands_at_every_depth_of_the_object_path() {
+    use rulecache::purge::expand::{api_paths, MAX_API_DEPTH};
+    assert_eq!(
+        api_paths("++api++", "/Plone/doc1"),
+        ["/++api++/Plone/doc1", "/Plone/++api++/doc1", "/Plone/doc1/++api++"]
+    );
+    assert_eq!(api_paths("++api++", "/Plone/doc1/view"), api_paths("++api++", "/Plone/doc1"), "the object's");
+    assert_eq!(api_paths("++api++", "/"), ["/++api++"]);
+    assert!(api_paths("++api++", "/Plone/++api++/doc1").is_empty(), "already an API path");
+    assert!(api_paths("++api++", "/Plone/doc1?x=1").is_empty(), "a path with a query is purged as given");
+    let deep = format!("/{}", vec!["d"; 40].join("/"));
+    assert_eq!(api_paths("++api++", &deep).len(), MAX_API_DEPTH + 1);
+}
+
+#[test]
+fn prefix_templates_apply_to_the_object_path() {
+    use rulecache::purge::expand::expand_prefixes;
+    let templates = ["${path}/@@images", "${path}/@@download"].map(String::from).to_vec();
+    assert_eq!(
+        expand_prefixes(&templates, "/Plone/doc1/"),
+        ["/Plone/doc1/@@images", "/Plone/doc1/@@download"]
+    );
+    assert_eq!(expand_prefixes(&templates, "/"), ["/@@images", "/@@download"]);
+    assert!(expand_prefixes(&templates, "/a?b=1").is_empty());
+}

@@ -307,6 +307,7 @@ impl Walker {
         let (purge_paths, purge_aliases) = self.purge(m);
         let purge_allow_from = self.purge_allow_from(m);
         let (tag_sources, invalidation_soft) = self.purge_origin_settings(m);
+        let (purge_prefixes, purge_api_traverser) = self.purge_expansion(m);
         let page_map = self.page_map(m, &declared);
         Some(Policy {
             source: text.to_string(),
@@ -326,6 +327,8 @@ impl Walker {
             purge_paths,
             purge_aliases,
             purge_allow_from,
+            purge_prefixes,
+            purge_api_traverser,
             tag_sources,
             invalidation_soft,
             page_map,

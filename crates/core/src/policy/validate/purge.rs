@@ -23,7 +23,8 @@ impl Walker {
     }
 
     pub(super) fn purge(&mut self, m: &Map<String, Value>) -> (Vec<String>, Vec<Vec<String>>) {
-        let keys = ["paths", "aliases", "allowFrom", "tagSources", "invalidation"];
+        let keys =
+            ["paths", "prefixes", "apiTraverser", "aliases", "allowFrom", "tagSources", "invalidation"];
         let Some(s) = self.section(m, "purge", "", &keys) else {
             return (vec!["${path}".to_string()], Vec::new());
         };
@@ -36,6 +37,40 @@ impl Walker {
             }
         }
         (out, self.purge_aliases(s))
+    }
+
+    /// `purge.prefixes` (templates with `${path}`, each purged as a prefix) and
+    /// `purge.apiTraverser` (one path segment, such as `++api++`).
+    pub(super) fn purge_expansion(&mut self, m: &Map<String, Value>) -> (Vec<String>, Option<String>) {
+        let Some(s) = m.get("purge").and_then(Value::as_object) else {
+            return (Vec::new(), None);
+        };
+        let mut prefixes = Vec::new();
+        for (t, tp) in self.string_list(s, "prefixes", "/purge") {
+            if !t.contains("${path}") {
+                self.err(&tp, "a purge prefix must contain ${path}");
+            } else if t.contains('?') || t.contains('#') {
+                self.err(&tp, "a purge prefix is a path: no query or fragment");
+            } else {
+                prefixes.push(t);
+            }
+        }
+        let traverser = match self.string(s, "apiTraverser", "/purge") {
+            None => None,
+            Some(t)
+                if !t.is_empty() && !t.contains(['/', '?', '#', ' ']) && !t.chars().any(char::is_control) =>
+            {
+                Some(t.to_owned())
+            }
+            Some(t) => {
+                self.err(
+                    "/purge/apiTraverser",
+                    format!("\"{t}\" is not one path segment (such as \"++api++\")"),
+                );
+                None
+            }
+        };
+        (prefixes, traverser)
     }
 
     /// `purge.tagSources` (the response fields tags are read from; all of them when absent)
