@@ -1,6 +1,7 @@
 // rulecache with the shipped plone6-splitviews profile in front of a stock Plone 6.2.2 site
-// (plone.app.caching's with-caching-proxy profile, plone.cachepurging unchanged), started by
-// `make e2e-start`. Content and users come from tests/e2e/plone/create_site.py.
+// (plone.app.caching's with-caching-proxy profile, plone.cachepurging unchanged, Anonymous
+// allowed to use the REST API as on a Volto or Seven site), started by `make e2e-start`.
+// Content and users come from tests/e2e/plone/create_site.py.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -120,6 +121,83 @@ test('an edit through the web is purged by plone.cachepurging and the next anony
   console.log(`# purge-to-visible ${visible.elapsedMs} ms after the edit was saved`);
 });
 
+/** GET with the Accept header Volto and Seven send for content JSON. */
+const json = (base, p, headers = {}) => get(base, p, { accept: 'application/json', ...headers });
+
+test('anonymous REST API content reads (++api++, with expanders) are hits like the HTML views', async () => {
+  const objects = ['/Plone/++api++', '/Plone/++api++/doc1', '/Plone/++api++/folder1', '/Plone/++api++/folder1/item1', '/Plone/++api++/news', '/Plone/++api++/events'];
+  const queries = ['', '?expand=breadcrumbs', '?expand=breadcrumbs,navigation,actions'];
+  const urls = objects.flatMap((o) => queries.map((q) => `${o}${q}`));
+  let reads = 0;
+  let hits = 0;
+  for (let round = 0; round < 5; round += 1) {
+    for (const u of urls) {
+      const x = await json(worker.url, u);
+      assert.equal(x.r.status, 200, `${u}: ${x.r.status}`);
+      assert.match(x.r.headers.get('content-type'), /application\/json/, u);
+      if (round === 0) {
+        assert.equal(x.r.headers.get('x-rulecache-rule'), 'plone.content.api', `${u}: ${x.status}`);
+        assert.match(x.status, /stored/, `${u}: ${x.status}`);
+      } else {
+        assert.ok(isHit(x), `${u} round ${round}: ${x.status}`);
+      }
+      reads += 1;
+      if (isHit(x)) hits += 1;
+    }
+  }
+  // A REST endpoint is not content: it stays dynamic, revalidated with Plone.
+  const search = await json(worker.url, '/Plone/++api++/@search?SearchableText=doc1');
+  assert.equal(search.r.headers.get('x-rulecache-rule'), 'plone.content.dynamic', search.status);
+  console.log(`# ++api++ anonymous reads: ${hits} hits of ${reads} (${((100 * hits) / reads).toFixed(1)} %; ${urls.length} URLs, 5 rounds)`);
+});
+
+test('an edit through the REST API is visible at the edge in the HTML view and the ++api++ JSON, purged by plone.cachepurging alone', async () => {
+  const page = '/Plone/folder1/item1';
+  const reads = [page, '/Plone/++api++/folder1/item1', '/Plone/++api++/folder1/item1?expand=breadcrumbs,navigation', '/Plone/folder1/item1/++api++'];
+  // The HTML view as a browser asks for it; the JSON as Volto and Seven do.
+  const read = (u) => (u === page ? get(worker.url, u) : json(worker.url, u));
+  for (const u of reads) {
+    await read(u);
+    const again = await read(u);
+    assert.ok(isHit(again), `${u}: ${again.status}`);
+  }
+  const title = `Item one edited ${Date.now()}`;
+  // The editor saves through plone.restapi on the backend: only plone.cachepurging's PURGEs
+  // (the object's view paths) reach the edge.
+  const saved = Date.now();
+  const r = await fetch(`${PLONE}${page}`, {
+    method: 'PATCH',
+    headers: {
+      authorization: `Basic ${Buffer.from(`editor1:${users.editor1.password}`).toString('base64')}`,
+      accept: 'application/json',
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify({ title }),
+  });
+  assert.equal(r.status, 204, await r.text());
+  // Every read is polled in each round, so each time is when that read first showed the edit.
+  const times = {};
+  const last = {};
+  const visible = await until(async () => {
+    await Promise.all(reads.filter((u) => !(u in times)).map(async (u) => {
+      const x = await read(u);
+      last[u] = x.status;
+      if (x.body.includes(title)) times[u] = Date.now() - saved;
+    }));
+    return reads.every((u) => u in times);
+  }, { everyMs: 50, limitMs: 20_000 });
+  assert.ok(visible.value, `the edit never became visible everywhere: ${JSON.stringify({ times, last })}`);
+  for (const u of reads) {
+    const hit = await until(async () => {
+      const x = await read(u);
+      assert.ok(x.body.includes(title), `${u}: the old copy came back: ${x.status}`);
+      return isHit(x) ? x : null;
+    }, { everyMs: 100, limitMs: 10_000 });
+    assert.ok(hit.value, `${u} is a hit again once the purges are done`);
+  }
+  console.log(`# REST edit to visible at the edge (ms from sending the PATCH): ${JSON.stringify(times)}`);
+});
+
 test("a private file fetched by its owner is never served to anyone else", async () => {
   const owner = await ploneLogin(worker.url, 'member1');
   const other = await ploneLogin(worker.url, 'member2');
@@ -159,6 +237,24 @@ test('behind VirtualHostMonster at the root: hits, purges of the virtual paths, 
     assert.equal(purge.status, 200, await purge.text());
     const after = await get(vworker.url, '/folder1/item1');
     assert.ok(!isHit(after), after.status);
+    // The JSON at the root's ++api++ (as Volto reads it), with expanders, and an image scale:
+    // purged by the same one PURGE of the object.
+    const api = ['/++api++/folder1/item1', '/++api++/folder1/item1?expand=breadcrumbs'];
+    for (const u of api) {
+      await json(vworker.url, u);
+      const again = await json(vworker.url, u);
+      assert.ok(isHit(again), `${u}: ${again.status}`);
+      assert.ok(again.body.includes(`http://${host}/folder1/item1`), 'public URLs in the JSON');
+    }
+    const purge2 = await fetch(`${vworker.url}/VirtualHostBase/http/${host}/Plone/VirtualHostRoot/folder1/item1`, {
+      method: 'PURGE',
+      headers: { authorization: `Basic ${Buffer.from(`purge:${SECRET}`).toString('base64')}` },
+    });
+    assert.equal(purge2.status, 200, await purge2.text());
+    for (const u of api) {
+      const x = await json(vworker.url, u);
+      assert.ok(!isHit(x), `${u} purged: ${x.status}`);
+    }
   } finally {
     await vworker.stop();
     await proxy.stop();

@@ -2,7 +2,8 @@
 #   zconsole run etc/zope.conf create_site.py
 # (the server must be stopped). The Classic distribution with its example content, caching
 # installed with plone.app.caching's with-caching-proxy profile, purging on with Document
-# purged too, two users and a little content of our own:
+# purged too, Anonymous allowed to use the REST API (as on a Volto or Seven site), two users and
+# a little content of our own:
 #   /Plone/doc1                  published Document ("Original text of doc1")
 #   /Plone/folder1               published Folder, with /Plone/folder1/item1 (published)
 #   /Plone/members-area          private Folder owned by member1, holding secret.txt (a File)
@@ -53,6 +54,9 @@ api.portal.set_registry_record("plone.cachepurging.interfaces.ICachePurgingSetti
 purged = "plone.app.caching.interfaces.IPloneCacheSettings.purgedContentTypes"
 types = tuple(api.portal.get_registry_record(purged) or ())
 api.portal.set_registry_record(purged, types + tuple(t for t in ("Document", "Folder") if t not in types))
+# As a Volto or Seven site is set up (plone.volto grants it): Anonymous may use the REST API,
+# so anonymous visitors read content as JSON under ++api++.
+site.manage_permission("plone.restapi: Use REST API", roles=["Anonymous"], acquire=1)
 # Plone switches its theme off for requests to 127.0.0.1 unless this list is emptied.
 api.portal.set_registry_record("plone.app.theming.interfaces.IThemeSettings.hostnameBlacklist", [])
 

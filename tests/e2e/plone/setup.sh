@@ -35,7 +35,8 @@ PY
 fi
 sed -i "s/^port = .*/port = $port/" "$instance/etc/zope.ini"
 
-if [ ! -f "$instance/var/site-created" ]; then
+# The marker names the version of create_site.py: a site made by an older one is made again.
+if [ ! -f "$instance/var/site-created-2" ]; then
   PLONE_E2E_USERS="$here/users.json" "$venv/bin/zconsole" run "$instance/etc/zope.conf" "$here/create_site.py"
-  touch "$instance/var/site-created"
+  touch "$instance/var/site-created-2"
 fi
