@@ -112,3 +112,27 @@ test('a wrong purge secret changes nothing at the edge and is logged as refused'
   const still = await get(worker.url, '/news/');
   assert.ok(isHit(still), `the entry stands: ${still.status}`);
 });
+
+test("the backend's tag purge reaches a page by the cache group it names (RFC 9875 Cache-Groups)", async () => {
+  const v = `events version ${Date.now()} (tagged)`;
+  const { page } = await publish('events', v);
+  await get(worker.url, '/events/');
+  const stored = await get(worker.url, '/events/');
+  assert.ok(isHit(stored), stored.status);
+  // The page changes behind the edge's back (no publish, so no purge) ...
+  const site = path.join(root, 'tests/e2e/wagtail');
+  const env = { ...process.env, E2E_WAGTAIL_STATE: path.join(dir, 'wagtail-state') };
+  const changed = `${v} (changed quietly)`;
+  await run(path.join(dir, 'wagtail-venv/bin/python'), ['manage.py', 'shell', '-v', '0', '-c',
+    `from wagsite.models import ArticlePage; ArticlePage.objects.filter(pk=${page}).update(body=${JSON.stringify(changed)})`], { cwd: site, env });
+  assert.equal(bodyOf(await get(worker.url, '/events/')), v, 'still the stored copy');
+  // ... and one tag purge of its group brings the new text.
+  const { stdout } = await run(path.join(dir, 'wagtail-venv/bin/python'), ['-c', [
+    'from rulecache_wagtail import RulecacheBackend',
+    `b = RulecacheBackend({"LOCATION": "${worker.url}", "PURGE_SECRET": "${SECRET}"})`,
+    `b.purge_tags(["page-${page}"])`,
+    'print(len(b.last_ids))',
+  ].join('\n')], { cwd: site });
+  assert.equal(stdout.trim(), '1');
+  assert.equal(bodyOf(await get(worker.url, '/events/')), changed);
+});
