@@ -31,14 +31,18 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import fs from 'node:fs';
 import { startOrigin } from '../../tests/support/stack.mjs';
-import * as load from './run.mjs';
+import { runMain, sleep } from './processes.mjs';
+import { median } from './statistics.mjs';
+import { JS_FORWARDER } from './workers.mjs';
+import { packEnv } from './pack.mjs';
+import { jsWorkerConfig, rulecacheConfig, startWorkerd, workerdConfig, writeConfig, writeModule } from './workerd.mjs';
+import { SMALL } from './scenarios.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ROUNDS = Number(process.env.BENCH_COLD_ROUNDS ?? 11);
 const buildDir = path.join(root, 'build');
 const namesDir = path.join(root, 'target/bench-cold/build');
 const outDir = path.join(root, 'bench-results');
-const { median, sleep } = load;
 
 // The plain JS forwarder's fetch handler, with the module imported (and, for the second,
 // instantiated with an import object of no-ops) at load.
@@ -62,13 +66,13 @@ ${FORWARD}`;
 
 function stageConfigs(originUrl) {
   const wasm = { name: 'index_bg.wasm', kind: 'wasm', file: path.join(buildDir, 'index_bg.wasm') };
-  const js = (id, source) => ({ name: `${id}.js`, kind: 'esModule', file: load.writeModule(`${id}.js`, source) });
-  const config = (id, modules) => load.writeConfig(id, load.workerdConfig({ id, modules, text: { ORIGIN: originUrl } }));
+  const js = (id, source) => ({ name: `${id}.js`, kind: 'esModule', file: writeModule(`${id}.js`, source) });
+  const config = (id, modules) => writeConfig(id, workerdConfig({ id, modules, text: { ORIGIN: originUrl } }));
   return {
-    forwarder: load.jsWorkerConfig('cold-js-forwarder', load.JS_FORWARDER, originUrl),
+    forwarder: jsWorkerConfig('cold-js-forwarder', JS_FORWARDER, originUrl),
     moduleOnly: config('cold-module-only', [js('cold-module-only', MODULE_ONLY), wasm]),
     instantiated: config('cold-instantiated', [js('cold-instantiated', INSTANTIATED), wasm]),
-    rulecache: load.rulecacheConfig('cold-rulecache', originUrl),
+    rulecache: rulecacheConfig('cold-rulecache', originUrl),
   };
 }
 
@@ -78,7 +82,7 @@ async function stages(configs) {
   for (let i = -1; i < ROUNDS; i += 1) {
     const round = {};
     for (const [name, file] of Object.entries(configs)) {
-      const wd = await load.startWorkerd(file, load.SMALL);
+      const wd = await startWorkerd(file, SMALL);
       round[name] = { listen: wd.listenMs, first: wd.answerMs - wd.listenMs };
       await wd.stop();
     }
@@ -155,16 +159,16 @@ const COMPILED = /Compiled function 0x[0-9a-f]+#(\d+) using (\w+), took (\d+) \S
  * to listening, while the first request is answered, and in the 300 ms after its response.
  */
 async function traceRound(originUrl) {
-  const config = load.rulecacheConfig('cold-trace', originUrl, namesDir, ['--trace-wasm-compilation-times']);
+  const config = rulecacheConfig('cold-trace', originUrl, namesDir, ['--trace-wasm-compilation-times']);
   const compiled = [];
-  const wd = await load.startWorkerd(config, null, [], (line) => {
+  const wd = await startWorkerd(config, null, [], (line) => {
     const m = COMPILED.exec(line);
     if (m) compiled.push({ index: Number(m[1]), tier: m[2], us: Number(m[3]), bytes: Number(m[4]) });
   });
   try {
     await sleep(300);
     const atListen = compiled.length;
-    const r = await fetch(wd.url + load.SMALL);
+    const r = await fetch(wd.url + SMALL);
     await r.arrayBuffer();
     const atAnswer = compiled.length;
     await sleep(300);
@@ -201,7 +205,7 @@ function summarise(list, names) {
 
 async function compileTrace(originUrl) {
   const pack = path.join(root, 'target/debug/worker-pack');
-  const r = spawnSync(pack, ['--out', namesDir, '--names'], { cwd: root, env: load.packEnv(), stdio: 'inherit' });
+  const r = spawnSync(pack, ['--out', namesDir, '--names'], { cwd: root, env: packEnv(), stdio: 'inherit' });
   if (r.status !== 0) throw new Error('worker-pack --names failed');
   const names = functionNames(path.join(namesDir, 'index_bg.wasm'));
   const runs = [];
@@ -266,4 +270,4 @@ async function main() {
   }
 }
 
-load.runMain(main);
+runMain(main);

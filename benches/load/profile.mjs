@@ -26,7 +26,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { startOrigin } from '../../tests/support/stack.mjs';
 // The load benchmark's runtimes, workers, scenarios and load generator.
-import * as load from './run.mjs';
+import { runMain } from './processes.mjs';
+import { drive, ensureGenerator } from './generator.mjs';
+import { JS_FIXED, JS_FORWARDER } from './workers.mjs';
+import { packEnv } from './pack.mjs';
+import { jsWorkerConfig, rulecacheConfig, startWorkerd } from './workerd.mjs';
+import { ALICE, prime, SCENARIOS } from './scenarios.mjs';
+import { freePort, inspectorSession, inspectorTarget } from './inspector.mjs';
 import * as same from './same-answer.mjs';
 
 const SAME_ANSWER = same.NAME;
@@ -40,7 +46,7 @@ const outDir = path.join(root, 'bench-results');
 /** The release worker packed with its function names (wasm name section, unmangled glue). */
 function namesBuild() {
   const pack = path.join(root, 'target/debug/worker-pack');
-  const r = spawnSync(pack, ['--out', buildDir, '--names'], { cwd: root, env: load.packEnv(), stdio: 'inherit' });
+  const r = spawnSync(pack, ['--out', buildDir, '--names'], { cwd: root, env: packEnv(), stdio: 'inherit' });
   if (r.status !== 0) throw new Error('worker-pack --names failed');
 }
 
@@ -121,14 +127,14 @@ function summarise(profile, requests) {
 }
 
 async function profileRow(gen, worker, url, headers, file) {
-  const target = await load.inspectorTarget(worker.inspectorPort, () => true);
-  const session = await load.inspectorSession(target.url);
+  const target = await inspectorTarget(worker.inspectorPort, () => true);
+  const session = await inspectorSession(target.url);
   try {
-    await load.drive(gen, url, headers, 1);
+    await drive(gen, url, headers, 1);
     await session.call('Profiler.enable');
     await session.call('Profiler.setSamplingInterval', { interval: INTERVAL_US });
     await session.call('Profiler.start');
-    const m = await load.drive(gen, url, headers, DURATION);
+    const m = await drive(gen, url, headers, DURATION);
     const { profile } = await session.call('Profiler.stop');
     fs.writeFileSync(file, JSON.stringify(profile));
     return { rps: m.rps, ...summarise(profile, Math.max(m.ok, 1)) };
@@ -146,8 +152,8 @@ const PINNED = CPUS >= 2 && spawnSync('sh', ['-c', 'command -v taskset'], { stdi
 const pin = (pid, cpus) => spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' }).status === 0;
 
 async function startWithInspector(configFile) {
-  const inspectorPort = await load.freePort();
-  const w = await load.startWorkerd(configFile, '/', [`--inspector-addr=127.0.0.1:${inspectorPort}`]);
+  const inspectorPort = await freePort();
+  const w = await startWorkerd(configFile, '/', [`--inspector-addr=127.0.0.1:${inspectorPort}`]);
   if (PINNED && !pin(w.pid, String(CPUS - 1))) throw new Error('taskset could not pin workerd');
   return { ...w, inspectorPort };
 }
@@ -180,33 +186,33 @@ function markdown(report) {
 }
 
 async function main() {
-  const gen = load.ensureGenerator();
+  const gen = ensureGenerator();
   namesBuild();
   // Before the origin starts: it and every load generator run inherit this process's CPUs.
   if (PINNED && !pin(process.pid, CPUS === 2 ? '0' : `0-${CPUS - 2}`)) throw new Error('taskset could not pin this process');
   const origin = await startOrigin();
   try {
     const configs = {
-      rulecache: load.rulecacheConfig('profile-rulecache', origin.url, buildDir),
-      'plain JS forwarder': load.jsWorkerConfig('profile-js-forwarder', load.JS_FORWARDER, origin.url),
-      'plain JS fixed response': load.jsWorkerConfig('profile-js-fixed', load.JS_FIXED, origin.url),
+      rulecache: rulecacheConfig('profile-rulecache', origin.url, buildDir),
+      'plain JS forwarder': jsWorkerConfig('profile-js-forwarder', JS_FORWARDER, origin.url),
+      'plain JS fixed response': jsWorkerConfig('profile-js-fixed', JS_FIXED, origin.url),
     };
-    const scenarios = load.SCENARIOS.filter((s) => s.needs.length === 0);
+    const scenarios = SCENARIOS.filter((s) => s.needs.length === 0);
     // rulecache's answers, recorded in front of a recording proxy, for the same-answer workers.
-    const recipes = await same.record(origin.url, (o) => load.startWorkerd(load.rulecacheConfig('profile-record', o, buildDir), '/'), scenarios);
+    const recipes = await same.record(origin.url, (o) => startWorkerd(rulecacheConfig('profile-record', o, buildDir), '/'), scenarios);
     for (const sc of scenarios) {
-      configs[`${SAME_ANSWER} ${sc.id}`] = load.jsWorkerConfig(`profile-same-answer-${sc.id}`, same.source(recipes[sc.id]), origin.url);
+      configs[`${SAME_ANSWER} ${sc.id}`] = jsWorkerConfig(`profile-same-answer-${sc.id}`, same.source(recipes[sc.id]), origin.url);
     }
     const rows = [];
     for (const sc of scenarios) {
       const baselineName = sc.fixedBaseline ? 'plain JS fixed response' : 'plain JS forwarder';
-      const headers = sc.headers.Cookie ? { Cookie: `__ac=${load.ALICE}` } : {};
+      const headers = sc.headers.Cookie ? { Cookie: `__ac=${ALICE}` } : {};
       const row = { id: sc.id, title: sc.title.replace(/^rulecache /, ''), path: sc.path, cookie: Boolean(sc.headers.Cookie), baselineName };
       for (const [which, name] of [['rulecache', 'rulecache'], ['sameAnswer', `${SAME_ANSWER} ${sc.id}`], ['baseline', baselineName]]) {
         const w = await startWithInspector(configs[name]);
         try {
           const url = w.url + sc.path;
-          const cs = await load.prime(url, headers);
+          const cs = await prime(url, headers);
           if (which === 'rulecache' && !sc.expect(cs)) throw new Error(`${sc.id}: rulecache answered with Cache-Status "${cs}"`);
           if (which === 'sameAnswer') {
             const problems = await same.check(w.url, recipes[sc.id]);
@@ -231,4 +237,4 @@ async function main() {
   }
 }
 
-load.runMain(main);
+runMain(main);

@@ -8,7 +8,7 @@
 // read: at most MAX_BODY_BYTES (1 MiB), then 413.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rulecacheConfig, startWorkerd } from '../../benches/load/run.mjs';
+import { rulecacheConfig, startWorkerd } from '../../benches/load/workerd.mjs';
 import { upload } from '../support/upload.mjs';
 
 const MIB = 1024 * 1024;
