@@ -55,8 +55,8 @@ lint: tools-rust docs-check
 	cargo fmt --all --check
 	@# Imports run downwards only: the layer order of docs/src/architecture.md.
 	cargo test -q -p rulecache --test layers
-	@# The worker's JavaScript modules and the entry shim parse as ES modules.
-	@for f in js/*.js crates/pack/src/shim.js; do node --input-type=module --check < $$f || { echo "$$f: syntax error"; exit 1; }; done
+	@# The worker's JavaScript modules, the entry shim and the panel's modules parse as ES modules.
+	@for f in js/*.js crates/pack/src/shim.js www/*.js; do node --input-type=module --check < $$f || { echo "$$f: syntax error"; exit 1; }; done
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p rulecache -p rulecache-worker --lib --target wasm32-unknown-unknown -- -D warnings
 

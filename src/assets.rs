@@ -35,13 +35,13 @@ impl Asset {
     }
 }
 
-/// The asset at `path` (relative to the admin prefix, e.g. `/app.js`).
+// `PANEL_FILES`: every file of `www/` with its content type, written by `build.rs` from the
+// folder itself, so that each file the panel loads is served.
+include!(concat!(env!("OUT_DIR"), "/panel_files.rs"));
+
+/// The asset at `path` (relative to the admin prefix, e.g. `/app.js`; `/` is `index.html`).
 pub fn find(path: &str) -> Option<Asset> {
-    let (content_type, name) = match path {
-        "/" | "/index.html" => ("text/html; charset=utf-8", "index.html"),
-        "/app.js" => ("text/javascript; charset=utf-8", "app.js"),
-        "/app.css" => ("text/css; charset=utf-8", "app.css"),
-        _ => return None,
-    };
+    let wanted = if path == "/" { "index.html" } else { path.strip_prefix('/')? };
+    let &(name, content_type) = PANEL_FILES.iter().find(|(name, _)| *name == wanted)?;
     Some(Asset { content_type, name })
 }

@@ -359,10 +359,14 @@ test('weakCaching stores, revalidates every use with a conditional request, and 
 });
 
 test('the control panel is served from the bundle with its security headers, as the files in www/ say', async () => {
+  // Every file of www/ (the panel's ES modules import one another by name), and the folder's
+  // index at the prefix itself.
+  const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+  const names = fs.readdirSync(path.join(root, 'www')).filter((f) => !f.startsWith('.')).sort();
+  assert.ok(names.includes('app.js') && names.length > 3, `www/ holds the panel's modules: ${names}`);
   const files = [
-    ['/_rulecache/', 'text/html; charset=utf-8', 'index.html'],
-    ['/_rulecache/app.js', 'text/javascript; charset=utf-8', 'app.js'],
-    ['/_rulecache/app.css', 'text/css; charset=utf-8', 'app.css'],
+    ['/_rulecache/', types['.html'], 'index.html'],
+    ...names.map((f) => [`/_rulecache/${f}`, types[path.extname(f)], f]),
   ];
   for (const [p, type, file] of files) {
     const r = await get(p);
@@ -384,6 +388,8 @@ test('the control panel is served from the bundle with its security headers, as 
   }
   const post = await get('/_rulecache/app.js', { method: 'POST', body: 'x' });
   assert.equal(post.status, 405);
+  // Only the files of www/ are served under the prefix.
+  assert.equal((await get('/_rulecache/not-a-panel-file.js')).status, 404);
 });
 
 test('the shipped profiles are served from the bundle as JSON, each the bundle policy/ holds', async () => {
