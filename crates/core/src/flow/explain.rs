@@ -88,7 +88,7 @@ impl Explain {
     pub fn start(policy: &Policy, request: RequestHead, now: Time) -> Explain {
         let (flow, step) = Flow::start(policy, request, now, true);
         let lookup = match step {
-            Step::Lookup { key, kv } => Some((key, kv)),
+            Step::Lookup { key, kv, .. } => Some((key, kv)),
             _ => None,
         };
         Explain { flow, lookup }
@@ -104,7 +104,7 @@ impl Explain {
     pub fn found(&mut self, policy: &Policy, found: &Found, now: Time) {
         self.lookup = match found {
             Found::Index(_) => match self.flow.clone().found(policy, found.clone(), Purged::No, now) {
-                Step::Lookup { key, kv } => Some((key, kv)),
+                Step::Lookup { key, kv, .. } => Some((key, kv)),
                 _ => None,
             },
             _ => None,
