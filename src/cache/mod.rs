@@ -134,11 +134,11 @@ pub async fn handle(
 }
 
 /// Looks up what is stored under `key` in the tiers a lookup searches (see
-/// [`Io::lookup`]; KV through `env` when `kv`). Used by "explain".
-pub async fn lookup(env: &Env, key: &StorageKey, kv: bool) -> (Found, Option<Rc<Meta>>) {
+/// [`Io::lookup`]; KV through `env` when `kv`, R2 when `r2`). Used by "explain".
+pub async fn lookup(env: &Env, key: &StorageKey, kv: bool, r2: bool) -> (Found, Option<Rc<Meta>>) {
     let mut io = Io::new(now());
     io.env = Some(env.clone());
-    let found = io.lookup(key, kv, false).await;
+    let found = io.lookup(key, kv, r2).await;
     let meta = match &found {
         Found::Entry(m) => Some(Rc::new((**m).clone())),
         _ => None,
