@@ -14,7 +14,7 @@ use worker::{Bucket, Conditional, Env, Range};
 
 use rulecache::storage::key::StorageKey;
 use rulecache::storage::meta::Meta;
-use rulecache::storage::tiers::R2_RECORD_FIELD;
+use rulecache::storage::tiers::{r2_object_name as object_key, R2_RECORD_FIELD};
 
 #[wasm_bindgen(module = "/js/r2.js")]
 extern "C" {
@@ -30,14 +30,9 @@ extern "C" {
 }
 
 const R2_BINDING: &str = "RULECACHE_R2";
-const PREFIX: &str = "obj/";
 
 fn bucket(env: &Env) -> Option<Bucket> {
     env.bucket(R2_BINDING).ok()
-}
-
-fn object_key(storage_key: &StorageKey) -> String {
-    format!("{PREFIX}{storage_key}")
 }
 
 /// The record of the object under `storage_key`, and the object's ETag (its version), if any.

@@ -96,7 +96,7 @@ impl Flow {
             effects.push(Effect::Put { key: key.clone(), meta: meta.clone(), body, tier: Tier::Kv });
         }
         if r2 && order.shared && self.kv_admits(policy) {
-            if let Some(meta) = r2_record(&meta, length) {
+            if let Some(meta) = r2_record(&key, &meta, length) {
                 effects.push(Effect::Put { key: key.clone(), meta: Box::new(meta), body, tier: Tier::R2 });
             }
         }
@@ -119,14 +119,16 @@ impl Flow {
     }
 }
 
-/// The record an R2 copy of an entry keeps (its body `length` bytes long), when R2 takes it
-/// ([`tiers::r2_admits`]): the body streams in through a stream of exactly that length.
-fn r2_record(meta: &Meta, length: Option<u64>) -> Option<Meta> {
+/// The record an R2 copy of the entry under `key` keeps (its body `length` bytes long), when
+/// R2 takes it ([`tiers::r2_admits`]): the body streams in through a stream of exactly that
+/// length.
+fn r2_record(key: &StorageKey, meta: &Meta, length: Option<u64>) -> Option<Meta> {
     let mut record = meta.clone();
     record.body_len = length?;
     let encoded = record.encode().ok()?;
     let coding = record.head.headers.get("content-encoding");
-    tiers::r2_admits(length, coding, encoded.len()).then_some(record)
+    let name_len = tiers::r2_object_name(key).len();
+    tiers::r2_admits(length, coding, encoded.len(), name_len).then_some(record)
 }
 
 /// The tiers a lookup searches, in order: the memory tier; the Cache API unless the key is

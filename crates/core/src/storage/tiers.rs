@@ -149,21 +149,37 @@ pub const R2_MAX_OBJECT: u64 = (5 << 30) - (5 << 20);
 pub const R2_MAX_METADATA: usize = 8192;
 /// The name of the custom metadata field that holds the stored record of an R2 object.
 pub const R2_RECORD_FIELD: &str = "rulecache-record";
+/// What an R2 object's name is: this prefix, then the entry's storage key.
+pub const R2_OBJECT_PREFIX: &str = "obj/";
+/// The longest object name R2 takes, in bytes.
+pub const R2_MAX_KEY: usize = 1024;
+
+/// The name of the R2 object holding the entry stored under `storage_key`.
+pub fn r2_object_name(storage_key: &StorageKey) -> String {
+    format!("{R2_OBJECT_PREFIX}{storage_key}")
+}
 
 /// Whether R2 takes a body whose record encodes to `record_len` bytes, declared `declared`
-/// bytes long (the origin's `Content-Length`) and coded as `content_encoding` says.
+/// bytes long (the origin's `Content-Length`) and coded as `content_encoding` says, under an
+/// object name of `name_len` bytes.
 ///
 /// R2 takes a stream only when its length is known in advance, so the body streams into it
 /// through a stream of exactly the declared length: a body of unknown length is not stored
 /// there, nor one the runtime decodes on the way (any `Content-Encoding` but `identity`,
 /// RFC 9110 §8.4: what arrives is then not what `Content-Length` counted), nor one over
-/// [`R2_MAX_OBJECT`], nor a record over the metadata limit.
-pub fn r2_admits(declared: Option<u64>, content_encoding: Option<&str>, record_len: usize) -> bool {
+/// [`R2_MAX_OBJECT`], nor a record over the metadata limit, nor a name over [`R2_MAX_KEY`].
+pub fn r2_admits(
+    declared: Option<u64>,
+    content_encoding: Option<&str>,
+    record_len: usize,
+    name_len: usize,
+) -> bool {
     let identity =
         content_encoding.is_none_or(|c| c.trim().is_empty() || c.trim().eq_ignore_ascii_case("identity"));
     identity
         && declared.is_some_and(|n| n <= R2_MAX_OBJECT)
         && R2_RECORD_FIELD.len() + record_len <= R2_MAX_METADATA
+        && name_len <= R2_MAX_KEY
 }
 
 /// Whether an entry stored at `stored_at` has outlived the storage horizon at `now`: it may

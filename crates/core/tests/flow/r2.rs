@@ -122,6 +122,12 @@ fn r2_takes_only_bodies_of_declared_length_as_they_travel() {
     let mut origin = |_: &RequestHead| media(&[("content-encoding", "identity")]);
     run(&mut edge, &policy, &mut origin, "/media/f", T0);
     assert_eq!(edge.r2.len(), 1);
+    // A name longer than R2 takes.
+    let mut edge = Edge::new();
+    let long_path = format!("/media/{}", "n".repeat(tiers::R2_MAX_KEY));
+    run(&mut edge, &policy, &mut origin, &long_path, T0);
+    assert_eq!(edge.r2.len(), 0, "an object name over R2's limit");
+    assert_eq!(edge.cache.len(), 1, "kept at the location");
     // A query the policy does not bound (a cache-busting parameter) never costs a write.
     let mut edge = Edge::new();
     let mut origin = |_: &RequestHead| media(&[]);
