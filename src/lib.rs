@@ -12,6 +12,7 @@ mod isolate;
 mod ledger;
 mod persist;
 mod policy_store;
+mod r2;
 mod settle;
 
 use std::cell::RefCell;

@@ -267,7 +267,7 @@ async fn explain(env: &Env, body: &[u8], config: &Config, now: Time) -> Result<R
     let mut explain = Explain::start(&policy, request, now);
     let mut entry = None;
     while let Some((key, kv)) = explain.lookup().map(|(k, kv)| (k.clone(), kv)) {
-        let (found, _) = cache::lookup(env, &key, kv).await;
+        let (found, _) = cache::lookup(env, &key, kv, explain.searches_r2()).await;
         explain.found(&policy, &found, now);
         if let Found::Entry(meta) = found {
             entry = Some(*meta);

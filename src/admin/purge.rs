@@ -229,7 +229,7 @@ async fn remove_local(env: &Env, policy: &Policy, targets: &[Target]) -> usize {
                 for &source in &sources {
                     for audience in [None, Some(Audience::Anonymous), Some(Audience::Authenticated)] {
                         let storage_key = key::origin_storage_key(&pk, source, audience, None);
-                        removed += cache::delete_key(&storage_key).await;
+                        removed += cache::delete_key(&storage_key, Some(env)).await;
                         persist::delete(env, &storage_key).await;
                     }
                 }

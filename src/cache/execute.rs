@@ -11,7 +11,7 @@ use crate::convert::{
     OutHeaders,
 };
 use crate::isolate::{with_isolate, MemEntry};
-use crate::persist;
+use crate::{persist, r2};
 use rulecache::flow::engine::{merge_index, BodySource, Flow, Invalidation, Reply, ReplyBody};
 use rulecache::flow::{Effect, Tier};
 use rulecache::http::{Headers, Time};
@@ -35,7 +35,7 @@ impl Io {
     ) -> Result<(Option<web_sys::Response>, Option<Box<Flow>>)> {
         // A body also stored after the answer reaches the client through a copy.
         let storing_after =
-            effects.iter().any(|e| matches!(e, Effect::Put { tier: Tier::Cache | Tier::Kv, .. }));
+            effects.iter().any(|e| matches!(e, Effect::Put { tier: Tier::Cache | Tier::Kv | Tier::R2, .. }));
         let mut reply = reply;
         let mut response = None;
         let mut later = Vec::new();
@@ -131,7 +131,7 @@ impl Io {
     async fn apply_local(&mut self, effect: Effect, now: Time) -> Result<Option<Effect>> {
         match effect {
             Effect::Delete { key } => {
-                delete_key(&key).await;
+                delete_key(&key, self.env.as_ref()).await;
             }
             Effect::Pass { key, change } => with_isolate(|i| i.pass.apply(&key, change, now)),
             Effect::Put { key, meta, body, tier: Tier::Memory } => self.put_memory(key, *meta, body).await?,
@@ -222,6 +222,28 @@ impl Io {
                         }
                     }
                 }
+                StoredBody::R2 { key, etag } => {
+                    let stream = match &self.env {
+                        Some(env) => r2::body(env, key, etag, range).await,
+                        None => None,
+                    };
+                    match stream {
+                        Some(stream) => {
+                            sent_bytes = range.map_or(0, |(start, end)| end.saturating_sub(start) + 1);
+                            OutBody::Stream(stream)
+                        }
+                        // Gone, or replaced, since its head was read: the core's answer for
+                        // content that cannot be read, never a part of another version.
+                        None => {
+                            let (head, text) = rulecache::flow::engine::unreadable_body_reply();
+                            return respond(
+                                head.status,
+                                &OutHeaders::Core(&head.headers),
+                                OutBody::Bytes(text.as_bytes()),
+                            );
+                        }
+                    }
+                }
                 StoredBody::None => OutBody::None,
             },
             ReplyBody::Origin => match (&self.pending_bytes, self.origin.as_ref()) {
@@ -248,6 +270,7 @@ impl Io {
     pub(super) async fn execute_stored(&mut self, effects: Vec<Effect>, now: Time) -> Result<()> {
         let needs_bytes =
             effects.iter().any(|e| matches!(e, Effect::Put { tier: Tier::Kv | Tier::Memory, .. }));
+        let mut r2_puts = Vec::new();
         for effect in effects {
             let Some(effect) = self.apply_local(effect, now).await? else { continue };
             match effect {
@@ -261,6 +284,16 @@ impl Io {
                         self.put_kv(&key, *meta, body).await?;
                     }
                 }
+                Effect::Put { key, meta, body, tier: Tier::R2 } => {
+                    // Within the isolate's budget of R2 writes (the core's rule). A streamed
+                    // put runs beside the puts that follow (the Cache API's reads its own
+                    // branch of the same body meanwhile), and is awaited last.
+                    if with_isolate(|i| i.r2_writes.admit(now)) {
+                        if let Some(put) = self.put_r2(&key, &meta, body, needs_bytes).await? {
+                            r2_puts.push((key, put));
+                        }
+                    }
+                }
                 // Applied by `apply_local`, or nothing to do without a client.
                 Effect::Delete { .. }
                 | Effect::Record(_)
@@ -269,6 +302,11 @@ impl Io {
                 | Effect::Forget { .. }
                 | Effect::Answer
                 | Effect::Background(_) => {}
+            }
+        }
+        for (key, put) in r2_puts {
+            if let Err(e) = put.await {
+                console_error!("rulecache: storing {} in R2 failed: {e:?}", key.as_str());
             }
         }
         Ok(())
@@ -289,6 +327,11 @@ impl Io {
             BodySource::Stored => match std::mem::replace(&mut self.stored, StoredBody::None) {
                 StoredBody::Memory(b) => b,
                 StoredBody::Cache(mut resp) => resp.bytes().await?.into(),
+                StoredBody::R2 { key, etag } => {
+                    let Some(stream) = self.r2_stream(&key, &etag).await else { return Ok(None) };
+                    let resp = web_sys::Response::new_with_opt_readable_stream(Some(&stream))?;
+                    read_body(&resp).await?
+                }
                 StoredBody::None => return Ok(None),
             },
             BodySource::Empty => Rc::from(Vec::new()),
@@ -321,7 +364,7 @@ impl Io {
             && self.pending_bytes.is_none()
             && match body {
                 BodySource::Origin => self.origin.is_some(),
-                BodySource::Stored => matches!(self.stored, StoredBody::Cache(_)),
+                BodySource::Stored => matches!(self.stored, StoredBody::Cache(_) | StoredBody::R2 { .. }),
                 BodySource::Empty => false,
             };
         if streams {
@@ -329,6 +372,10 @@ impl Io {
                 BodySource::Origin => self.origin.take().map(lean_response),
                 _ => match std::mem::replace(&mut self.stored, StoredBody::None) {
                     StoredBody::Cache(resp) => Some(resp),
+                    StoredBody::R2 { key, etag } => match self.r2_stream(&key, &etag).await {
+                        Some(stream) => Some(Response::from_body(ResponseBody::Stream(stream))?),
+                        None => None,
+                    },
                     _ => None,
                 },
             };
@@ -344,6 +391,54 @@ impl Io {
         let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
         let stored = stored_response(&meta_value, ResponseBody::Body(bytes.to_vec()))?;
         cache.put(key.as_str(), stored).await
+    }
+
+    /// The whole body of the R2 object `key` at version `etag`, as a stream.
+    async fn r2_stream(&self, key: &StorageKey, etag: &str) -> Option<web_sys::ReadableStream> {
+        r2::body(self.env.as_ref()?, key, etag, None).await
+    }
+
+    /// Keeps an entry in R2 for every location: a body already read is put as bytes; one that
+    /// streams is teed (the origin's, or another R2 object's), its put started now and
+    /// returned to be awaited after the puts that follow. The record says the body's length
+    /// (the core admitted it for that length only).
+    async fn put_r2(
+        &mut self,
+        key: &StorageKey,
+        meta: &Meta,
+        body: BodySource,
+        read: bool,
+    ) -> Result<Option<wasm_bindgen_futures::JsFuture>> {
+        let Some(env) = self.env.clone() else { return Ok(None) };
+        let meta_value = meta.encode().map_err(|e| Error::RustError(e.to_string()))?;
+        if read || self.pending_bytes.is_some() || body == BodySource::Empty {
+            let bytes = self.held_body(key, body).await?;
+            if bytes.len() as u64 == meta.body_len {
+                if let Err(e) = r2::put_bytes(&env, key, &bytes, &meta_value).await {
+                    console_error!("rulecache: storing {} in R2 failed: {e}", key.as_str());
+                }
+            }
+            return Ok(None);
+        }
+        let stream = match body {
+            BodySource::Origin => match &self.origin {
+                Some(resp) => resp.clone()?.body(),
+                None => None,
+            },
+            _ => match &mut self.stored {
+                StoredBody::R2 { key: from, etag } if from == key => {
+                    // The same object with a new record: R2 keeps no record apart from its body.
+                    let (from, etag) = (from.clone(), etag.clone());
+                    self.r2_stream(&from, &etag).await
+                }
+                StoredBody::Cache(resp) => match resp.cloned()?.into_parts().1 {
+                    ResponseBody::Stream(stream) => Some(stream),
+                    _ => None,
+                },
+                _ => None,
+            },
+        };
+        Ok(stream.and_then(|s| r2::put_stream(&env, key, s, meta.body_len, &meta_value)))
     }
 
     /// Keeps an entry in KV for every location.

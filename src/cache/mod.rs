@@ -10,7 +10,7 @@ use worker::*;
 
 use super::convert::{edited_copy, forward, headers_to_js, response_head, HeaderEdits, RequestLines};
 use super::isolate::{with_isolate, MemEntry};
-use super::{ledger, now, persist, policy_store, Config};
+use super::{ledger, now, persist, policy_store, r2, Config};
 use rulecache::flow::engine::{FetchFailure, Flow, Found, Reply, Step};
 use rulecache::flow::{lookup_tiers, Tier};
 use rulecache::http::{Headers, RequestHead, Time};
@@ -19,7 +19,7 @@ use rulecache::purge::auth;
 use rulecache::storage::key::StorageKey;
 use rulecache::storage::meta::{Meta, Purged, VaryIndex};
 use rulecache::storage::stats::Outcome;
-use rulecache::storage::tiers::{Collapser, Join, COLLAPSE_POLL_MS};
+use rulecache::storage::tiers::{self, Collapser, Join, COLLAPSE_POLL_MS};
 
 /// Header carrying an entry's record on a Cache API response.
 pub const META_HEADER: &str = "x-rulecache-meta";
@@ -81,6 +81,12 @@ enum StoredBody {
     None,
     Memory(Rc<[u8]>),
     Cache(Response),
+    /// An R2 object: its key and version; its body is read when it is sent (a range by R2's
+    /// ranged read).
+    R2 {
+        key: StorageKey,
+        etag: String,
+    },
 }
 
 /// Serves one request through the cache.
@@ -128,11 +134,11 @@ pub async fn handle(
 }
 
 /// Looks up what is stored under `key` in the tiers a lookup searches (see
-/// [`Io::lookup`]; KV through `env` when `kv`). Used by "explain".
-pub async fn lookup(env: &Env, key: &StorageKey, kv: bool) -> (Found, Option<Rc<Meta>>) {
+/// [`Io::lookup`]; KV through `env` when `kv`, R2 when `r2`). Used by "explain".
+pub async fn lookup(env: &Env, key: &StorageKey, kv: bool, r2: bool) -> (Found, Option<Rc<Meta>>) {
     let mut io = Io::new(now());
     io.env = Some(env.clone());
-    let found = io.lookup(key, kv).await;
+    let found = io.lookup(key, kv, r2).await;
     let meta = match &found {
         Found::Entry(m) => Some(Rc::new((**m).clone())),
         _ => None,
@@ -141,8 +147,12 @@ pub async fn lookup(env: &Env, key: &StorageKey, kv: bool) -> (Found, Option<Rc<
 }
 
 /// Removes whatever is stored under `key` (and, for an index, every variant it lists) from
-/// this location. Returns how many records were removed.
-pub async fn delete_key(key: &StorageKey) -> usize {
+/// this location, and from R2 when `env` is given. Returns how many records were removed
+/// from this location.
+pub async fn delete_key(key: &StorageKey, env: Option<&Env>) -> usize {
+    if let Some(env) = env {
+        r2::delete(env, key).await;
+    }
     let key = key.as_str();
     let mut removed = 0;
     if with_isolate(|i| i.memory.remove(key).is_some()) {
@@ -154,6 +164,9 @@ pub async fn delete_key(key: &StorageKey) -> usize {
             if let Ok(index) = VaryIndex::decode(&index) {
                 for v in &index.variants {
                     with_isolate(|i| i.memory.remove(v));
+                    if let Some(env) = env {
+                        r2::delete(env, &StorageKey::from_stored(v)).await;
+                    }
                     if matches!(cache.delete(v.as_str(), false).await, Ok(CacheDeletionOutcome::Success)) {
                         removed += 1;
                     }
@@ -227,8 +240,8 @@ impl Io {
     ) -> Reply {
         loop {
             step = match step {
-                Step::Lookup { key, kv } => {
-                    let found = self.lookup(&key, kv).await;
+                Step::Lookup { key, kv, r2 } => {
+                    let found = self.lookup(&key, kv, r2).await;
                     let purged = match &found {
                         Found::Entry(meta) => {
                             if let (Some(ctx), Some(env)) = (ctx, self.env.as_ref()) {
@@ -279,13 +292,14 @@ impl Io {
     }
 
     /// Searches the tiers the core names for `key` (memory, the Cache API unless the key is
-    /// marked hit-for-pass, KV when `kv`).
-    async fn lookup(&mut self, key: &StorageKey, kv: bool) -> Found {
-        for tier in lookup_tiers(kv, is_hit_for_pass(key, self.now)) {
+    /// marked hit-for-pass, KV when `kv`, R2 when `r2`).
+    async fn lookup(&mut self, key: &StorageKey, kv: bool, r2: bool) -> Found {
+        for tier in lookup_tiers(kv, r2, is_hit_for_pass(key, self.now)) {
             let found = match tier {
                 Tier::Memory => self.lookup_memory(key),
                 Tier::Cache => self.lookup_cache(key).await,
                 Tier::Kv => self.lookup_kv(key).await,
+                Tier::R2 => self.lookup_r2(key).await,
             };
             if tier != Tier::Memory {
                 self.tick();
@@ -302,7 +316,7 @@ impl Io {
         let Some(entry) = with_isolate(|i| i.memory.get(key).cloned()) else { return Found::Nothing };
         // An entry older than the storage horizon may have outlived the ledger records that
         // purged it (they are compacted after that long): it is dropped, not served.
-        if entry.meta.stored_at < self.now.saturating_sub(STORAGE_SECS * 1000) {
+        if tiers::outlived(entry.meta.stored_at, self.now) {
             with_isolate(|i| i.memory.remove(key));
             return Found::Nothing;
         }
@@ -338,6 +352,21 @@ impl Io {
         match persist::get(env, key).await {
             Some((meta, body)) => {
                 self.stored = StoredBody::Memory(body.into());
+                Found::Entry(Box::new(meta))
+            }
+            None => Found::Nothing,
+        }
+    }
+
+    /// Only the object's head (its record) is read here; its body when it is sent.
+    async fn lookup_r2(&mut self, key: &StorageKey) -> Found {
+        let Some(env) = &self.env else { return Found::Nothing };
+        match r2::head(env, key).await {
+            // An object older than the storage horizon may have outlived the ledger records
+            // that purged it: not served (the next miss replaces it).
+            Some((meta, _)) if tiers::outlived(meta.stored_at, self.now) => Found::Nothing,
+            Some((meta, etag)) => {
+                self.stored = StoredBody::R2 { key: key.clone(), etag };
                 Found::Entry(Box::new(meta))
             }
             None => Found::Nothing,

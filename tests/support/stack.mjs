@@ -57,12 +57,13 @@ export function workerOptions({ originUrl, secret, adminSecret = secret, statsSe
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
     compatibilityDate: '2026-04-01',
     kvNamespaces: ['RULECACHE_KV'],
+    r2Buckets: ['RULECACHE_R2'],
     durableObjects: { PURGE_LEDGER: { className: 'PurgeLedger', useSQLite: true } },
     bindings: vars,
     host: '127.0.0.1',
     port,
     ...(persist
-      ? { kvPersist: path.join(persistRoot, 'kv'), cachePersist: path.join(persistRoot, 'cache'), durableObjectsPersist: path.join(persistRoot, 'do') }
+      ? { kvPersist: path.join(persistRoot, 'kv'), cachePersist: path.join(persistRoot, 'cache'), durableObjectsPersist: path.join(persistRoot, 'do'), r2Persist: path.join(persistRoot, 'r2') }
       : {}),
   };
 }

@@ -21,6 +21,9 @@ pub enum Tier {
     Cache,
     /// Workers KV (entries of rulesets whose operation says `persist`), shared by every location.
     Kv,
+    /// R2 (entries of rulesets whose operation says `"globalTier": "r2"`: large bodies), shared
+    /// by every location. The body streams in as it streams to the client, never read whole.
+    R2,
 }
 
 /// One thing the driver does, in list order.
@@ -31,8 +34,8 @@ pub enum Effect {
     /// also removes what it reaches from the memory tier), append it to the ledger (after the
     /// answer is fine: this isolate already honours it), and count it in the statistics.
     Record(Invalidation),
-    /// Remove what is stored under `key` from the memory tier and the Cache API and, when it is
-    /// a variant index, every variant it lists (RFC 9111 §4.4 invalidation).
+    /// Remove what is stored under `key` from the memory tier, the Cache API and R2 and, when
+    /// it is a variant index, every variant it lists (RFC 9111 §4.4 invalidation).
     Delete { key: StorageKey },
     /// Apply `change` to the hit-for-pass mark of `key` (the URL's base key).
     Pass { key: StorageKey, change: PassChange },
@@ -77,6 +80,7 @@ impl Flow {
         });
         let memory = order.memory && tiers::memory_admits(length);
         let persist = policy.operation(order.ruleset).persist();
+        let r2 = policy.operation(order.ruleset).r2();
         let (key, meta, body) = (order.key, Box::new(order.meta), order.body);
         if memory {
             // Before the answer: the next request in this isolate finds it.
@@ -90,6 +94,11 @@ impl Flow {
         }
         if persist && order.shared && self.kv_admits(policy) {
             effects.push(Effect::Put { key: key.clone(), meta: meta.clone(), body, tier: Tier::Kv });
+        }
+        if r2 && order.shared && self.kv_admits(policy) {
+            if let Some(meta) = r2_record(&key, &meta, length) {
+                effects.push(Effect::Put { key: key.clone(), meta: Box::new(meta), body, tier: Tier::R2 });
+            }
         }
         if order.shared {
             effects.push(Effect::Put { key, meta, body, tier: Tier::Cache });
@@ -110,9 +119,28 @@ impl Flow {
     }
 }
 
+/// The record an R2 copy of the entry under `key` keeps (its body `length` bytes long), when
+/// R2 takes it ([`tiers::r2_admits`]): the body streams in through a stream of exactly that
+/// length.
+fn r2_record(key: &StorageKey, meta: &Meta, length: Option<u64>) -> Option<Meta> {
+    let mut record = meta.clone();
+    record.body_len = length?;
+    let encoded = record.encode().ok()?;
+    let coding = record.head.headers.get("content-encoding");
+    let name_len = tiers::r2_object_name(key).len();
+    tiers::r2_admits(length, coding, encoded.len(), name_len).then_some(record)
+}
+
 /// The tiers a lookup searches, in order: the memory tier; the Cache API unless the key is
 /// marked hit-for-pass (its responses are not stored, so there is nothing to find); KV when
-/// the ruleset persists its entries.
-pub fn lookup_tiers(kv: bool, pass_marked: bool) -> impl Iterator<Item = Tier> {
-    [Some(Tier::Memory), (!pass_marked).then_some(Tier::Cache), kv.then_some(Tier::Kv)].into_iter().flatten()
+/// the ruleset persists its entries; R2 when it keeps them there.
+pub fn lookup_tiers(kv: bool, r2: bool, pass_marked: bool) -> impl Iterator<Item = Tier> {
+    [
+        Some(Tier::Memory),
+        (!pass_marked).then_some(Tier::Cache),
+        kv.then_some(Tier::Kv),
+        r2.then_some(Tier::R2),
+    ]
+    .into_iter()
+    .flatten()
 }

@@ -81,17 +81,24 @@ fn fields<S: serde::Serializer>(h: &Headers, s: S) -> Result<S::Ok, S::Error> {
 pub struct Explain {
     flow: Flow,
     lookup: Option<(StorageKey, bool)>,
+    /// The lookups search R2 too (the ruleset keeps its entries there).
+    r2: bool,
 }
 
 impl Explain {
     /// Starts explaining `request` (with debug headers, as the admin secret was proven).
     pub fn start(policy: &Policy, request: RequestHead, now: Time) -> Explain {
         let (flow, step) = Flow::start(policy, request, now, true);
-        let lookup = match step {
-            Step::Lookup { key, kv } => Some((key, kv)),
-            _ => None,
+        let (lookup, r2) = match step {
+            Step::Lookup { key, kv, r2 } => (Some((key, kv)), r2),
+            _ => (None, false),
         };
-        Explain { flow, lookup }
+        Explain { flow, lookup, r2 }
+    }
+
+    /// Whether the lookups search R2 after the other tiers (`"globalTier": "r2"`).
+    pub fn searches_r2(&self) -> bool {
+        self.r2
     }
 
     /// The key to look up next (and whether KV is searched), if the flow would look.
@@ -104,7 +111,7 @@ impl Explain {
     pub fn found(&mut self, policy: &Policy, found: &Found, now: Time) {
         self.lookup = match found {
             Found::Index(_) => match self.flow.clone().found(policy, found.clone(), Purged::No, now) {
-                Step::Lookup { key, kv } => Some((key, kv)),
+                Step::Lookup { key, kv, .. } => Some((key, kv)),
                 _ => None,
             },
             _ => None,

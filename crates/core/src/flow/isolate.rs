@@ -13,7 +13,7 @@ use crate::purge::fanout::{PendingAppends, Refresher};
 use crate::purge::ledger::LedgerCopy;
 use crate::storage::lru::ByteLru;
 use crate::storage::stats::{Outcome, Stats};
-use crate::storage::tiers::{self, Collapser, HitForPass, KvWrites};
+use crate::storage::tiers::{self, Collapser, HitForPass, KvWrites, R2Writes};
 
 /// One isolate's state; `M` is what the memory tier holds for an entry (the worker keeps the
 /// runtime's objects beside the record and body, the harness the record and body alone).
@@ -27,6 +27,8 @@ pub struct Isolate<M> {
     pub collapser: Collapser,
     /// The budget of Workers KV writes ([`KvWrites`]).
     pub kv_writes: KvWrites,
+    /// The budget of R2 writes ([`R2Writes`]).
+    pub r2_writes: R2Writes,
     /// Counters of the answered requests, from the first one.
     pub stats: Option<Stats>,
     /// This isolate's copy of the purge ledger ([`LedgerCopy`]).
@@ -52,6 +54,7 @@ impl<M> Default for Isolate<M> {
             pass: HitForPass::default(),
             collapser: Collapser::default(),
             kv_writes: KvWrites::default(),
+            r2_writes: R2Writes::default(),
             stats: None,
             ledger: LedgerCopy::new(),
             refresher: Refresher::new(),

@@ -92,23 +92,36 @@ pub const KV_WRITE_BURST: u32 = 20;
 /// See [`KV_WRITE_BURST`].
 pub const KV_WRITES_PER_MINUTE: u32 = 10;
 
-/// One isolate's budget of Workers KV writes: a bucket of [`KV_WRITE_BURST`] writes, refilled
-/// at [`KV_WRITES_PER_MINUTE`]. A write over budget is skipped (the entry stays in the
-/// location's tiers; another location fetches it itself).
+/// How many R2 writes one isolate may make at once, and how many more a minute after that
+/// (`"globalTier": "r2"`). Each is a class A operation, billed per million, and a large body
+/// it carries is read once more from the origin's stream: a flood of misses spends this
+/// budget, never the bucket's.
+pub const R2_WRITE_BURST: u32 = 20;
+/// See [`R2_WRITE_BURST`].
+pub const R2_WRITES_PER_MINUTE: u32 = 10;
+
+/// One isolate's budget of writes to a global tier: a bucket of `BURST` writes, refilled at
+/// `PER_MINUTE`. A write over budget is skipped (the entry stays in the location's tiers;
+/// another location fetches it itself).
 #[derive(Debug, Clone)]
-pub struct KvWrites {
+pub struct WriteBudget<const BURST: u32, const PER_MINUTE: u32> {
     tokens: u32,
     refilled_at: Time,
 }
 
-impl Default for KvWrites {
+/// The budget of Workers KV writes ([`KV_WRITE_BURST`], [`KV_WRITES_PER_MINUTE`]).
+pub type KvWrites = WriteBudget<KV_WRITE_BURST, KV_WRITES_PER_MINUTE>;
+/// The budget of R2 writes ([`R2_WRITE_BURST`], [`R2_WRITES_PER_MINUTE`]).
+pub type R2Writes = WriteBudget<R2_WRITE_BURST, R2_WRITES_PER_MINUTE>;
+
+impl<const BURST: u32, const PER_MINUTE: u32> Default for WriteBudget<BURST, PER_MINUTE> {
     fn default() -> Self {
-        KvWrites { tokens: KV_WRITE_BURST, refilled_at: 0 }
+        WriteBudget { tokens: BURST, refilled_at: 0 }
     }
 }
 
-impl KvWrites {
-    /// Whether a KV write may be made at `now` (and counts it when it may).
+impl<const BURST: u32, const PER_MINUTE: u32> WriteBudget<BURST, PER_MINUTE> {
+    /// Whether a write may be made at `now` (and counts it when it may).
     pub fn admit(&mut self, now: Time) -> bool {
         const MINUTE: Time = 60_000;
         if self.refilled_at == 0 {
@@ -116,8 +129,8 @@ impl KvWrites {
         }
         let minutes = now.saturating_sub(self.refilled_at) / MINUTE;
         if minutes > 0 {
-            let added = u32::try_from(minutes).unwrap_or(u32::MAX).saturating_mul(KV_WRITES_PER_MINUTE);
-            self.tokens = self.tokens.saturating_add(added).min(KV_WRITE_BURST);
+            let added = u32::try_from(minutes).unwrap_or(u32::MAX).saturating_mul(PER_MINUTE);
+            self.tokens = self.tokens.saturating_add(added).min(BURST);
             self.refilled_at += minutes * MINUTE;
         }
         if self.tokens == 0 {
@@ -126,6 +139,55 @@ impl KvWrites {
         self.tokens -= 1;
         true
     }
+}
+
+/// The largest body R2 takes in one streamed put: R2's limit for a single upload is 5 GiB
+/// less 5 MiB. A larger body is served and kept by the location's tiers only.
+pub const R2_MAX_OBJECT: u64 = (5 << 30) - (5 << 20);
+/// The most bytes of custom metadata (names and values) R2 keeps with an object: our record
+/// travels there, and a record that does not fit is not stored in R2.
+pub const R2_MAX_METADATA: usize = 8192;
+/// The name of the custom metadata field that holds the stored record of an R2 object.
+pub const R2_RECORD_FIELD: &str = "rulecache-record";
+/// What an R2 object's name is: this prefix, then the entry's storage key.
+pub const R2_OBJECT_PREFIX: &str = "obj/";
+/// The longest object name R2 takes, in bytes.
+pub const R2_MAX_KEY: usize = 1024;
+
+/// The name of the R2 object holding the entry stored under `storage_key`.
+pub fn r2_object_name(storage_key: &StorageKey) -> String {
+    format!("{R2_OBJECT_PREFIX}{storage_key}")
+}
+
+/// Whether R2 takes a body whose record encodes to `record_len` bytes, declared `declared`
+/// bytes long (the origin's `Content-Length`) and coded as `content_encoding` says, under an
+/// object name of `name_len` bytes.
+///
+/// R2 takes a stream only when its length is known in advance, so the body streams into it
+/// through a stream of exactly the declared length: a body of unknown length is not stored
+/// there, nor one the runtime decodes on the way (any `Content-Encoding` but `identity`,
+/// RFC 9110 §8.4: what arrives is then not what `Content-Length` counted), nor one over
+/// [`R2_MAX_OBJECT`], nor a record over the metadata limit, nor a name over [`R2_MAX_KEY`].
+pub fn r2_admits(
+    declared: Option<u64>,
+    content_encoding: Option<&str>,
+    record_len: usize,
+    name_len: usize,
+) -> bool {
+    let identity =
+        content_encoding.is_none_or(|c| c.trim().is_empty() || c.trim().eq_ignore_ascii_case("identity"));
+    identity
+        && declared.is_some_and(|n| n <= R2_MAX_OBJECT)
+        && R2_RECORD_FIELD.len() + record_len <= R2_MAX_METADATA
+        && name_len <= R2_MAX_KEY
+}
+
+/// Whether an entry stored at `stored_at` has outlived the storage horizon at `now`: it may
+/// have outlived the purge ledger's records that purged it (they are compacted after
+/// [`STORAGE_SECS`]), so it is not served. R2 and the memory tier keep entries without an
+/// expiry of their own; the Cache API and KV are given this lifetime when stored.
+pub fn outlived(stored_at: Time, now: Time) -> bool {
+    stored_at < now.saturating_sub(STORAGE_SECS * 1000)
 }
 
 /// What an answer does to the URL's hit-for-pass mark.

@@ -18,7 +18,7 @@ use crate::storage::lru::ByteLru;
 use crate::storage::meta::{Meta, Purged};
 use crate::storage::stats::Outcome;
 use crate::storage::store::{MemoryStore, Record, Store};
-use crate::storage::tiers::{self, Collapser, HitForPass, Join, KvWrites};
+use crate::storage::tiers::{self, Collapser, HitForPass, Join, KvWrites, R2Writes};
 
 /// What the origin closure returns: a response, or `None` when it cannot be reached.
 pub type OriginResult = Option<(ResponseHead, Vec<u8>)>;
@@ -51,16 +51,22 @@ impl Exchange {
 
 /// One location's storage as one isolate sees it: the isolate's own state (the core's
 /// [`Isolate`], as the worker keeps it: memory tier, hit-for-pass marks, fetches in flight, KV
-/// budget), the location's Cache API, and KV.
+/// budget), the location's Cache API, KV and R2.
 pub struct Edge {
     pub isolate: Isolate<(Box<Meta>, Rc<[u8]>)>,
     pub cache: MemoryStore,
     pub kv: MemoryStore,
+    pub r2: MemoryStore,
 }
 
 impl Default for Edge {
     fn default() -> Self {
-        Edge { isolate: Isolate::default(), cache: MemoryStore::new(), kv: MemoryStore::new() }
+        Edge {
+            isolate: Isolate::default(),
+            cache: MemoryStore::new(),
+            kv: MemoryStore::new(),
+            r2: MemoryStore::new(),
+        }
     }
 }
 
@@ -131,9 +137,11 @@ impl Edge {
             memory: &mut self.isolate.memory,
             cache: &mut self.cache,
             kv: &mut self.kv,
+            r2: &mut self.r2,
             pass: &mut self.isolate.pass,
             collapser: &mut self.isolate.collapser,
             kv_writes: &mut self.isolate.kv_writes,
+            r2_writes: &mut self.isolate.r2_writes,
         }
     }
 }
@@ -159,9 +167,11 @@ struct Tiers<'a> {
     memory: &'a mut ByteLru<(Box<Meta>, Rc<[u8]>)>,
     cache: &'a mut dyn Store,
     kv: &'a mut dyn Store,
+    r2: &'a mut dyn Store,
     pass: &'a mut HitForPass,
     collapser: &'a mut Collapser,
     kv_writes: &'a mut KvWrites,
+    r2_writes: &'a mut R2Writes,
 }
 
 /// What an origin answers for a page: a cacheable 200 with validators and purge tags.
@@ -212,14 +222,16 @@ pub fn run(
     now: Time,
     purged: &dyn Fn(&Meta) -> Purged,
 ) -> Exchange {
-    let (mut isolate, mut kv) = (Isolate::default(), MemoryStore::new());
+    let (mut isolate, mut kv, mut r2) = (Isolate::default(), MemoryStore::new(), MemoryStore::new());
     let mut tiers = Tiers {
         memory: &mut isolate.memory,
         cache: store,
         kv: &mut kv,
+        r2: &mut r2,
         pass: &mut isolate.pass,
         collapser: &mut isolate.collapser,
         kv_writes: &mut isolate.kv_writes,
+        r2_writes: &mut isolate.r2_writes,
     };
     run_on(policy, &mut tiers, origin, request, now, purged)
 }
@@ -250,13 +262,14 @@ fn lookup(
     tiers: &mut Tiers<'_>,
     key: &StorageKey,
     kv: bool,
+    r2: bool,
     now: Time,
     looked_in: &mut Vec<Tier>,
 ) -> (Found, Rc<[u8]>) {
     looked_in.clear();
     let none = || (Found::Nothing, Rc::from(Vec::new()));
     let (marked, key) = (tiers.pass.is_marked(key, now), key.as_str());
-    for tier in crate::flow::lookup_tiers(kv, marked) {
+    for tier in crate::flow::lookup_tiers(kv, r2, marked) {
         looked_in.push(tier);
         let found = match tier {
             // A hit promotes the entry in the memory tier, as the worker's lookup does.
@@ -268,6 +281,11 @@ fn lookup(
             Tier::Kv => tiers.kv.get(key).and_then(|(record, body)| match record {
                 Record::Entry(m) => Some((Found::Entry(m), body)),
                 Record::Index(_) => None,
+            }),
+            // As the worker's R2 lookup: an object past the storage horizon is not served.
+            Tier::R2 => tiers.r2.get(key).and_then(|(record, body)| match record {
+                Record::Entry(m) if !tiers::outlived(m.stored_at, now) => Some((Found::Entry(m), body)),
+                _ => None,
             }),
         };
         if let Some(found) = found {
@@ -296,8 +314,8 @@ fn advance(
     let Some(mut step) = running.step.take() else { return Progress::Waiting };
     loop {
         step = match step {
-            Step::Lookup { key, kv } => {
-                let (found, body) = lookup(tiers, &key, kv, now, looked_in);
+            Step::Lookup { key, kv, r2 } => {
+                let (found, body) = lookup(tiers, &key, kv, r2, now, looked_in);
                 let state = match &found {
                     Found::Entry(m) => {
                         *stored_body = Some(body);
@@ -353,9 +371,11 @@ fn advance(
                                 for v in &i.variants {
                                     tiers.memory.remove(v);
                                     tiers.cache.delete(v);
+                                    tiers.r2.delete(v);
                                 }
                             }
                             tiers.cache.delete(key);
+                            tiers.r2.delete(key);
                         }
                         Effect::Pass { key, change } => tiers.pass.apply(&key, change, now),
                         Effect::Put { key, mut meta, body, tier } => {
@@ -368,7 +388,12 @@ fn advance(
                                 },
                                 _ => Rc::clone(origin_body),
                             };
-                            // As the shell does: the record holds the length of the body it stores.
+                            // As the shell does: the record holds the length of the body it stores
+                            // (an R2 put streams exactly the length its record declares, and
+                            // fails on a body of another length).
+                            if tier == Tier::R2 && meta.body_len != body.len() as u64 {
+                                continue;
+                            }
                             meta.body_len = body.len() as u64;
                             match tier {
                                 Tier::Memory => {
@@ -379,6 +404,11 @@ fn advance(
                                 Tier::Kv => {
                                     if tiers.kv_writes.admit(now) {
                                         tiers.kv.put(key.as_str(), Record::Entry(meta), body)
+                                    }
+                                }
+                                Tier::R2 => {
+                                    if tiers.r2_writes.admit(now) {
+                                        tiers.r2.put(key.as_str(), Record::Entry(meta), body)
                                     }
                                 }
                             }
@@ -392,6 +422,9 @@ fn advance(
                             }
                             Tier::Kv => {
                                 tiers.kv.delete(key.as_str());
+                            }
+                            Tier::R2 => {
+                                tiers.r2.delete(key.as_str());
                             }
                         },
                         Effect::Answer => {}

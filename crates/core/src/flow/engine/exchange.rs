@@ -145,9 +145,9 @@ pub enum BodySource {
 /// One thing for the driver to do.
 #[derive(Debug, Clone)]
 pub enum Step {
-    /// Look `key` up (memory tier, then Cache API, then — when `kv` — Workers KV) and call
-    /// [`Flow::found`].
-    Lookup { key: StorageKey, kv: bool },
+    /// Look `key` up (memory tier, then Cache API, then — when `kv` — Workers KV, then — when
+    /// `r2` — R2; see [`crate::flow::lookup_tiers`]) and call [`Flow::found`].
+    Lookup { key: StorageKey, kv: bool, r2: bool },
     /// Send `request` to the origin (with the client's body when `with_body`), then call
     /// [`Flow::origin_response`] or [`Flow::origin_failed`]. `coalesce`: the storage key this
     /// miss will fill; a driver that already has a fetch for it in flight may wait for that

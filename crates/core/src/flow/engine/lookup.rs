@@ -11,7 +11,7 @@ impl Flow {
         self.variant = None;
         self.vary = None;
         self.state = State::Base;
-        Step::Lookup { key: self.base_key(), kv: self.persist }
+        Step::Lookup { key: self.base_key(), kv: self.persist, r2: self.r2 }
     }
 
     /// The driver found `record` at the key of the last [`Step::Lookup`]. `purged` is what the
@@ -29,7 +29,7 @@ impl Flow {
                         self.variant = Some(v);
                         self.forward_varied_fields();
                         self.state = State::Variant;
-                        Step::Lookup { key: k, kv: self.persist }
+                        Step::Lookup { key: k, kv: self.persist, r2: self.r2 }
                     }
                     None => self.miss(policy, Fwd::VaryMiss, None),
                 }

@@ -130,6 +130,9 @@ pub struct Flow {
     forward: Option<Box<ForwardEdits>>,
     /// The request's ruleset keeps its entries in KV too: lookups fall back to it.
     persist: bool,
+    /// The request's ruleset keeps its entries in R2 too (`"globalTier": "r2"`): lookups fall
+    /// back to it after KV.
+    r2: bool,
     /// The URL's variant index (when one was found) has room for this request's variant.
     variant_room: bool,
     /// The named origin that serves this request (None: the default origin); its copies are

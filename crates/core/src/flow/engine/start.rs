@@ -67,10 +67,12 @@ impl Flow {
             unverified: false,
             forward: None,
             persist: false,
+            r2: false,
             variant_room: true,
             origin,
         };
         flow.persist = policy.operation(flow.ruleset).persist();
+        flow.r2 = policy.operation(flow.ruleset).r2();
         // Every path of a request the cache cannot answer itself reaches the origin; a method
         // the runtime cannot send is answered 501 here, from its name, before anything else
         // (RFC 9110 §9.1: "An origin server that receives a request method that is
@@ -100,7 +102,7 @@ impl Flow {
     /// request's lookups search (KV too, for a ruleset that persists). The driver keeps the
     /// body it finds, as for any lookup; a 304 re-stores that body, never one it does not hold.
     pub fn background_step(&self) -> Step {
-        Step::Lookup { key: self.entry_key(), kv: self.persist }
+        Step::Lookup { key: self.entry_key(), kv: self.persist, r2: self.r2 }
     }
 
     /// The entry a background revalidation refreshes, found again (see
@@ -226,7 +228,7 @@ impl Flow {
         }
         self.forward = Some(Box::new(edits));
         self.state = State::Base;
-        Step::Lookup { key: self.base_key(), kv: self.persist }
+        Step::Lookup { key: self.base_key(), kv: self.persist, r2: self.r2 }
     }
 
     /// What a request of the cache path forwards: the key is exactly what is forwarded.

@@ -172,6 +172,11 @@ impl Operation {
         self.any(|p| p.persist)
     }
 
+    /// Whether the response is also kept in R2, the global tier for large bodies.
+    pub fn r2(&self) -> bool {
+        self.any(|p| p.r2)
+    }
+
     /// Whether `Set-Cookie` is removed from the origin's response before storing.
     pub fn strip_set_cookie(&self) -> bool {
         self.any(|p| p.strip_set_cookie)

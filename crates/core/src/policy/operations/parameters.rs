@@ -53,7 +53,7 @@ impl OperationKind {
 
     /// The parameters this kind accepts (plone's `options` plus the edge's own).
     pub fn parameter_names(self) -> &'static [&'static str] {
-        const EDGE: [&str; 7] = [
+        const EDGE: [&str; 8] = [
             "staleWhileRevalidate",
             "staleIfError",
             "persist",
@@ -61,9 +61,10 @@ impl OperationKind {
             "splitView",
             "shareAuthenticated",
             "storeAnonymousPrivate",
+            "globalTier",
         ];
         // strongCaching's parameters; moderateCaching takes all but the first (`maxage`).
-        const STRONG: [&str; 14] = [
+        const STRONG: [&str; 15] = [
             "maxage",
             "smaxage",
             "etags",
@@ -78,6 +79,7 @@ impl OperationKind {
             EDGE[4],
             EDGE[5],
             EDGE[6],
+            EDGE[7],
         ];
         match self {
             OperationKind::StrongCaching | OperationKind::TerseCaching => &STRONG,
@@ -176,6 +178,8 @@ pub struct Parameters {
     pub stale_if_error: u64,
     /// Also keep the response in the global store (KV).
     pub persist: bool,
+    /// Also keep the response in R2, the global tier for large bodies (`"globalTier": "r2"`).
+    pub r2: bool,
     /// `noCaching` only: send `Cache-Control: no-store`.
     pub no_store: bool,
     /// Remove `Set-Cookie` from the origin's response so it can be stored.

@@ -151,6 +151,18 @@ impl Walker {
                 *slot = b;
             }
         }
+        match m.get("globalTier") {
+            None => {}
+            // The global tier a response is kept in besides the location's: KV (as `persist`)
+            // for small objects, R2 for large ones (files, images, video).
+            Some(Value::String(t)) if t == "kv" => params.persist = true,
+            Some(Value::String(t)) if t == "r2" => params.r2 = true,
+            Some(Value::String(t)) => self.err(
+                &child(p, "globalTier"),
+                format!("unknown global tier \"{t}\"; the tiers are \"kv\" (Workers KV, values up to 25 MiB) and \"r2\" (R2, for large bodies)"),
+            ),
+            Some(other) => self.expected(&child(p, "globalTier"), "\"kv\" or \"r2\"", other),
+        }
         if m.contains_key("etags") {
             params.etags = Some(self.etags(m, p));
         }
