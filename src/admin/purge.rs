@@ -114,6 +114,7 @@ async fn write_window(env: &Env, soft: bool, opened_at: Time, credential: &str, 
                     signed_at: None,
                     credential: Some(credential.to_owned()),
                     site,
+                    soft_when_collapsed: false,
                 };
                 match ledger::append(env, &order).await {
                     Ok(answer) => ledger::apply_own(&answer, opened_at),
@@ -169,6 +170,7 @@ pub(super) async fn run_purge(
         signed_at,
         credential: Some(credential_label(credential.scheme()).to_owned()),
         site: site_of(base.as_str()),
+        soft_when_collapsed: false,
     };
     let id = match ledger::append(env, &order).await {
         Ok(answer) => {

@@ -278,6 +278,7 @@ pub fn record_invalidation(env: &Env, ctx: &Context, record: Invalidation, now: 
         signed_at: None,
         credential: Some(ORIGIN_BUDGET.to_owned()),
         site: Some(record.site),
+        soft_when_collapsed: true,
     };
     let env = env.clone();
     ctx.wait_until(async move {

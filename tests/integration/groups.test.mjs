@@ -216,3 +216,39 @@ test('a bad policy setting is refused with every problem at its place', async ()
   assert.match(text, /\/purge\/tagSources\/1/);
   assert.match(text, /\/purge\/invalidation/);
 });
+
+test('a flood of invalidations beyond the origin budget makes the site revalidate, never miss', async () => {
+  // An origin budget of one target, never refilled: the second edit is beyond it.
+  const { host, port, ...options } = workerOptions({ originUrl: origin.url, secret: SECRET, bindings: { PURGE_BUDGETS: '1,0,1000,0' } });
+  const small = new Miniflare({ ...options, host, port });
+  try {
+    await small.ready;
+    const s = (url, init = {}) => small.dispatchFetch(url, { redirect: 'manual', ...init });
+    origin.route('/g6/a', page('"kept"'));
+    origin.route('/g6/edit', edit(200, { 'cache-group-invalidation': '"flooded"' }));
+    await stored(s, 'https://a.example/g6/a');
+    for (let i = 0; i < 3; i += 1) {
+      const r = await s('https://a.example/g6/edit', { method: 'POST', body: `${i}` }); await r.arrayBuffer();
+    }
+    const namespace = await small.getDurableObjectNamespace('PURGE_LEDGER');
+    const stub = namespace.get(namespace.idFromName('global'));
+    let records = [];
+    for (let i = 0; i < 50 && !records.some((r) => r.target.prefix); i += 1) {
+      await sleep(50);
+      records = (await (await stub.fetch('https://ledger/since?seq=0')).json()).records;
+    }
+    const site = records.filter((r) => r.target.prefix === 'https://a.example/');
+    assert.ok(site.length >= 1, JSON.stringify(records));
+    assert.ok(site.every((r) => r.soft), 'collapsed into a soft record of the site');
+    // The page of another group is revalidated with the origin (304), not fetched again.
+    await sleep(2_500); // the copy refreshes from the ledger in the background after 2 s
+    let status = '';
+    for (let i = 0; i < 20 && !/fwd=stale/.test(status); i += 1) {
+      status = await (async () => { const r = await s('https://a.example/g6/a'); await r.arrayBuffer(); return cacheStatus(r); })();
+      if (!/fwd=stale/.test(status)) await sleep(200);
+    }
+    assert.match(status, /fwd=stale; fwd-status=304/, status);
+  } finally {
+    await small.dispose();
+  }
+});

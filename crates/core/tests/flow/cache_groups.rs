@@ -251,16 +251,19 @@ fn an_origin_beyond_its_budget_collapses_into_its_site() {
         targets,
         credential: Some(rulecache::flow::engine::ORIGIN_BUDGET.to_owned()),
         site: Some("https://a.example/".into()),
+        soft_when_collapsed: true,
         ..AppendOrder::default()
     };
     let first = ledger.append(&mut rows, &order(vec![group(A, "x"), group(A, "y")]), 1, "e").unwrap();
     assert!(!first.collapsed);
+    assert!(first.records.iter().all(|r| !r.soft), "hard while within the budget");
     let second = ledger.append(&mut rows, &order(vec![group(A, "z"), group(A, "w")]), 2, "e").unwrap();
     assert!(second.collapsed);
     assert_eq!(
         second.records.iter().map(|r| r.target.clone()).collect::<Vec<_>>(),
         [Target::Prefix("https://a.example/".into())]
     );
+    assert!(second.records[0].soft, "a flood makes the site revalidate, not miss");
     // A group target reaches entries of its site carrying the group, nothing else.
     let g = group(A, "x");
     assert!(g.reaches("https://a.example/p?q=1", &["x".into()]));

@@ -357,6 +357,12 @@ pub struct AppendOrder {
     /// its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
+    /// Beyond its budget, the order collapses into soft records (its site revalidated, not
+    /// dropped) even when it is hard: for orders anyone can cause, such as the invalidations
+    /// an origin's answers to unsafe requests carry, so that a flood of them makes the site
+    /// revalidate rather than miss.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub soft_when_collapsed: bool,
     /// The site the purge was asked for, as a primary-key prefix `scheme://host[:port]/`: the
     /// coarse record tag targets collapse into when the order is beyond its budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -723,7 +729,7 @@ impl Ledger {
                 id: id.clone(),
                 at: now,
                 target: target.clone(),
-                soft: order.soft,
+                soft: order.soft || (collapsed.is_some() && order.soft_when_collapsed),
                 chain: String::new(),
             };
             record.chain = chain_next(&chain, &record);
