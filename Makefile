@@ -24,7 +24,7 @@ export WRANGLER_LOG_PATH := $(CURDIR)/target/wrangler-logs
 export CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: e2e-install e2e-start e2e-stop test-e2e e2e-measure
-.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser soak bench bench-core bench-load bench-profile bench-cold bench-propagation bench-purge-sim bench-instructions size clean-state
+.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser soak bench bench-core bench-load bench-profile bench-cold bench-propagation bench-purge-sim bench-instructions bench-offload offload-content size clean-state
 
 all: build
 
@@ -148,6 +148,32 @@ bench-instructions:
 
 bench-propagation: build origin
 	node benches/propagation/run.mjs
+
+## Origin offload on one seeded trace (benches/offload/): rulecache with the shipped profiles,
+## Varnish (Debian's, plone.vcl / django.vcl), the hand-written JS edge cache and no cache, each
+## in front of the same real Plone and Django sites with OFFLOAD_PAGES pages; OFFLOAD_REQUESTS
+## per contender (default 50000; smaller for a quick look). Writes bench-results/offload.json,
+## offload.md and offload.png. Not part of `make test`.
+export OFFLOAD_PAGES ?= 2000
+PLOT_VENV := $(CURDIR)/target/offload/plot-venv
+
+offload-content: e2e-install
+	@command -v varnishd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq varnish >/dev/null; }
+	@[ -x $(PLOT_VENV)/bin/python ] && $(PLOT_VENV)/bin/python -c 'import matplotlib' 2>/dev/null || { \
+	  python3 -m venv $(PLOT_VENV) && $(PLOT_VENV)/bin/pip install -q --disable-pip-version-check -c benches/offload/plot-constraints.txt matplotlib; }
+	@# The content is added with the applications stopped (Plone's database is written directly).
+	@if [ ! -f $(E2E_DIR)/plone-instance/var/offload-$(OFFLOAD_PAGES) ]; then \
+	  bash tests/e2e/apps.sh stop $(E2E_DIR); \
+	  $(E2E_DIR)/plone-venv/bin/zconsole run $(E2E_DIR)/plone-instance/etc/zope.conf benches/offload/plone_content.py && \
+	  touch $(E2E_DIR)/plone-instance/var/offload-$(OFFLOAD_PAGES); fi
+	@if [ ! -f $(E2E_DIR)/django-state/offload-$(OFFLOAD_PAGES) ]; then \
+	  cd tests/e2e/django && E2E_DJANGO_STATE=$(E2E_DIR)/django-state $(E2E_DIR)/django-venv/bin/python manage.py shell \
+	    -c "exec(open('../../../benches/offload/django_content.py').read())" && touch $(E2E_DIR)/django-state/offload-$(OFFLOAD_PAGES); fi
+
+bench-offload: build offload-content e2e-start
+	@status=0; node benches/offload/run.mjs || status=$$?; \
+	  bash tests/e2e/apps.sh stop $(E2E_DIR); \
+	  if [ $$status -eq 0 ]; then $(PLOT_VENV)/bin/python benches/offload/plot.py bench-results && node docs/gen-performance.mjs; fi; exit $$status
 
 size: build
 	@raw=$$(stat -c %s build/index_bg.wasm); gz=$$(gzip -9c build/index_bg.wasm | wc -c); \

@@ -17,11 +17,16 @@ fi
 # This project's Django helper (integrations/django), from its path: reinstalled every time
 # (cheap), so that the site runs what is checked out.
 "$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$here/../../../integrations/django"
+mkdir -p "$E2E_DJANGO_STATE"
+cd "$here"
+# Each step is idempotent: a state made before a new migration or user is brought up to date.
+"$venv/bin/python" manage.py migrate -v 0
 if [ ! -f "$E2E_DJANGO_STATE/ready" ]; then
-  mkdir -p "$E2E_DJANGO_STATE"
-  cd "$here"
-  "$venv/bin/python" manage.py migrate -v 0
   "$venv/bin/python" manage.py collectstatic --noinput -v 0
-  "$venv/bin/python" manage.py shell -c "from django.contrib.auth.models import User; User.objects.filter(username='member1').exists() or User.objects.create_user('member1', password='member1-e2e-pass')"
   touch "$E2E_DJANGO_STATE/ready"
 fi
+"$venv/bin/python" manage.py shell -c "
+from django.contrib.auth.models import User
+for name, staff in (('member1', False), ('member2', False), ('editor1', True)):
+    User.objects.filter(username=name).exists() or User.objects.create_user(name, password=name + '-e2e-pass', is_staff=staff)
+"

@@ -17,7 +17,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "e2esite",
+    "e2esite.apps.E2ESiteConfig",
 ]
 
 MIDDLEWARE = [

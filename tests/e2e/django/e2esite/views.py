@@ -5,8 +5,8 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import escape
 from django.views.decorators.cache import cache_control, cache_page
 from django.views.decorators.csrf import csrf_exempt
@@ -70,3 +70,33 @@ def edit_article(request, slug):
     _ARTICLES.mkdir(parents=True, exist_ok=True)
     f.write_text(request.POST.get("text", ""))
     return HttpResponse("saved")
+
+
+@cache_control(max_age=300)
+def page_list(request):
+    from .models import Page
+
+    pages = Page.objects.order_by("slug").values_list("slug", "title")[:200]
+    return render(request, "pages.html", {"pages": pages, "render": next(_renders)})
+
+
+@cache_control(max_age=300)
+def page(request, slug):
+    from .models import Page
+
+    return render(request, "page.html", {"page": get_object_or_404(Page, slug=slug), "render": next(_renders)})
+
+
+@login_required
+def page_edit(request, slug):
+    """Staff edit a page's text; saving purges the edge (purging.py)."""
+    from .models import Page
+
+    if not request.user.is_staff:
+        return HttpResponseForbidden("staff only")
+    obj = get_object_or_404(Page, slug=slug)
+    if request.method == "POST":
+        obj.body = request.POST.get("body", obj.body)
+        obj.save()
+        return redirect(obj.get_absolute_url())
+    return render(request, "page_edit.html", {"page": obj})

@@ -1,0 +1,91 @@
+# Varnish 7 in front of a Django site, the usual configuration: pass whatever carries a session
+# (sessionid) or Authorization, strip every other cookie (csrftoken, analytics, messages) for
+# anonymous visitors so their requests are cacheable, PURGE from loopback (the site's save
+# handler sends it), grace 10 s while healthy and 1 h while the backend is sick (health probe).
+# The backend's address is filled in by the offload benchmark (BACKEND_*).
+vcl 4.1;
+
+import std;
+
+probe backend_probe {
+    .request = "GET / HTTP/1.1" "Host: 127.0.0.1" "User-Agent: varnish-health-probe" "Connection: close";
+    .timeout = 5s;
+    .interval = 1s;
+    .window = 3;
+    .threshold = 2;
+    .initial = 2;
+}
+
+backend default {
+    .host = "BACKEND_HOST";
+    .port = "BACKEND_PORT";
+    .connect_timeout = 2s;
+    .first_byte_timeout = 60s;
+    .between_bytes_timeout = 60s;
+    .probe = backend_probe;
+}
+
+acl list_purge {
+    "localhost";
+    "127.0.0.1";
+}
+
+sub vcl_recv {
+    if (req.method == "PURGE") {
+        if (!client.ip ~ list_purge) {
+            return (synth(405, "Not allowed."));
+        }
+        return (purge);
+    }
+    if (req.method != "GET" && req.method != "HEAD") {
+        return (pass);
+    }
+    if (req.http.Authorization || req.http.Cookie ~ "(^|;\s*)sessionid=") {
+        return (pass);
+    }
+    if (req.url ~ "^/admin/") {
+        return (pass);
+    }
+    # Anonymous: no cookie reaches the cache or Django.
+    unset req.http.Cookie;
+    return (hash);
+}
+
+sub vcl_hit {
+    if (obj.ttl >= 0s) {
+        return (deliver);
+    }
+    if (std.healthy(req.backend_hint)) {
+        if (obj.ttl + 10s > 0s) {
+            return (deliver);
+        }
+        return (miss);
+    }
+    if (obj.ttl + obj.grace > 0s) {
+        return (deliver);
+    }
+    return (miss);
+}
+
+sub vcl_backend_response {
+    # The request carried no cookie, so Vary: Cookie splits nothing: drop it to keep one copy.
+    if (!bereq.http.Cookie && beresp.http.Vary) {
+        set beresp.http.Vary = regsuball(beresp.http.Vary, "(?i)(^|,)\s*Cookie\s*(,|$)", "\2");
+        set beresp.http.Vary = regsub(beresp.http.Vary, "^[,\s]+|[,\s]+$", "");
+        if (beresp.http.Vary == "") {
+            unset beresp.http.Vary;
+        }
+    }
+    if (beresp.http.Set-Cookie) {
+        set beresp.ttl = 120s;
+        set beresp.uncacheable = true;
+        return (deliver);
+    }
+    if (beresp.status >= 500) {
+        set beresp.ttl = 0s;
+        set beresp.uncacheable = true;
+        return (deliver);
+    }
+    set beresp.grace = 1h;
+    return (deliver);
+}
