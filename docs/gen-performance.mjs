@@ -10,6 +10,8 @@
 //   propagation.json   make bench-propagation  (benches/propagation/run.mjs)
 //   soak.json          make soak               (tests/integration/soak.test.mjs)
 //   e2e.json           make e2e-measure        (tests/e2e/measure.mjs)
+//   offload.json       make bench-offload      (benches/offload/run.mjs; its plot offload.png
+//                      is copied to docs/src/offload.png)
 //
 // A missing folder or file gives a "not run yet" line, a file of another shape a note; neither
 // fails. Node 20, no dependencies.
@@ -268,6 +270,29 @@ function e2e(r, date) {
   return out;
 }
 
+function offload(r, date) {
+  const ms = (v) => (isNum(v) ? int(v) : '–');
+  const out = [
+    `Run of ${date}: ${int(r.requestsPerContender)} client requests per contender from one trace (seed ${r.seed}, ${int(r.pages)} pages, ${r.concurrency} at a time), ${fix((r.seconds ?? 0) / 60, 0)} minutes in all. Origin requests per 1,000 client requests, overall and by audience; edit-to-visible from the save's answer to the first anonymous read showing the edit, with the edits not visible within ${fix((r.runs[0]?.editsNotVisibleWithinMs?.limit ?? 0) / 1000, 0)} s in brackets.`,
+    '',
+  ];
+  out.push(...table(
+    ['origin', 'contender', 'origin req. / 1,000', 'anonymous', 'member', 'crawler', 'hit ratio', 'MB from origin', 'outage answers', 'outage errors', 'edit-to-visible p50 / p95 / max ms', 'crossings'],
+    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    r.runs.map((x) => [
+      x.origin, x.contender, fix(x.originPer1000, 1), fix(x.originPer1000ByAudience.anonymous, 1), fix(x.originPer1000ByAudience.member, 1), fix(x.originPer1000ByAudience.crawler, 1),
+      pct(x.hitRatio), fix(x.originBytes / 1e6, 1), int(x.outageAnswers), int(x.outageErrors),
+      `${ms(x.editToVisibleMs.p50)} / ${ms(x.editToVisibleMs.p95)} / ${ms(x.editToVisibleMs.max)} (${int(x.editsNotVisibleWithinMs?.count)} of ${int(x.edits)})`, int(x.crossings),
+    ]),
+  ), '');
+  const png = path.join(resultsDir, 'offload.png');
+  if (fs.existsSync(png)) {
+    if (!toStdout) fs.copyFileSync(png, path.join(path.dirname(pagePath), 'offload.png'));
+    out.push('![Hit ratio and origin requests per 1,000 over the trace, one line per contender](offload.png)', '');
+  }
+  return out;
+}
+
 const SECTIONS = [
   { file: 'load.json', title: 'Load', make: 'make bench-load', render: load, also: 'load.md' },
   { file: 'profile.json', title: 'CPU profiles', make: 'make bench-profile', render: profile },
@@ -277,6 +302,7 @@ const SECTIONS = [
   { file: 'propagation.json', title: 'Purge propagation', make: 'make bench-propagation', render: propagation },
   { file: 'soak.json', title: 'Split-view soak', make: 'make soak', render: soak },
   { file: 'e2e.json', title: 'Plone and Django', make: 'make e2e-measure', render: e2e },
+  { file: 'offload.json', title: 'Origin offload', make: 'make bench-offload', render: offload, also: 'offload.md' },
 ];
 
 // ---------------------------------------------------------------------------------------

@@ -31,6 +31,9 @@ acl list_purge {
 }
 
 sub vcl_recv {
+    if (std.healthy(req.backend_hint)) {
+        set req.grace = 10s;
+    }
     if (req.method == "PURGE") {
         if (!client.ip ~ list_purge) {
             return (synth(405, "Not allowed."));
@@ -52,19 +55,11 @@ sub vcl_recv {
 }
 
 sub vcl_hit {
-    if (obj.ttl >= 0s) {
-        return (deliver);
-    }
-    if (std.healthy(req.backend_hint)) {
-        if (obj.ttl + 10s > 0s) {
-            return (deliver);
-        }
-        return (miss);
-    }
-    if (obj.ttl + obj.grace > 0s) {
-        return (deliver);
-    }
-    return (miss);
+    # Grace: while the backend is healthy, req.grace (vcl_recv) limits a stale object to 10 s
+    # past its lifetime (delivered while it is fetched again in the background); while it is
+    # sick, the object's full grace (beresp.grace, 1 h) applies. Varnish 7 spells
+    # plone.recipe.varnish's vcl_hit this way (return (miss) is gone from vcl_hit).
+    return (deliver);
 }
 
 sub vcl_backend_response {

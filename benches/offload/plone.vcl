@@ -32,6 +32,9 @@ acl list_purge {
 }
 
 sub vcl_recv {
+    if (std.healthy(req.backend_hint)) {
+        set req.grace = 10s;
+    }
     # Split view: X-Anonymous is the edge's statement, never the client's.
     unset req.http.X-Anonymous;
     if (!(req.http.Authorization || req.http.Cookie ~ "(^|;\s*)(__ac(|_(name|password|persistent))|auth_token)=")) {
@@ -118,24 +121,11 @@ sub vcl_purge {
 }
 
 sub vcl_hit {
-    if (obj.ttl >= 0s) {
-        return (deliver);
-    }
-    if (std.healthy(req.backend_hint)) {
-        if (obj.ttl + 10s > 0s) {
-            set req.http.grace = "normal(limited)";
-            return (deliver);
-        } else {
-            return (miss);
-        }
-    } else {
-        if (obj.ttl + obj.grace > 0s) {
-            set req.http.grace = "full";
-            return (deliver);
-        } else {
-            return (miss);
-        }
-    }
+    # Grace: while the backend is healthy, req.grace (vcl_recv) limits a stale object to 10 s
+    # past its lifetime (delivered while it is fetched again in the background); while it is
+    # sick, the object's full grace (beresp.grace, 1 h) applies. Varnish 7 spells
+    # plone.recipe.varnish's vcl_hit this way (return (miss) is gone from vcl_hit).
+    return (deliver);
 }
 
 sub vcl_miss {

@@ -193,7 +193,8 @@ async function djangoSite() {
     vcl: 'django.vcl',
     authCookie: 'sessionid',
     pages,
-    listings: ['/', '/pages/', '/cached/'],
+    // Not /cached/: Django's own cache_page serves its anonymous render to members too.
+    listings: ['/', '/pages/'],
     // The Django site has no media library: its downloads are its static files.
     images: statics,
     files: statics,
@@ -246,6 +247,9 @@ async function startVarnish(site, proxy) {
   const backend = new URL(proxy.url);
   const vcl = fs.readFileSync(path.join(here, site.vcl), 'utf8').replace('BACKEND_HOST', backend.hostname).replace('BACKEND_PORT', backend.port);
   fs.writeFileSync(path.join(dir, 'default.vcl'), vcl);
+  // varnishd reads the VCL after dropping root for its own user.
+  fs.chmodSync(dir, 0o755);
+  fs.chmodSync(path.join(dir, 'default.vcl'), 0o644);
   const child = spawn('varnishd', ['-F', '-n', dir, '-a', `127.0.0.1:${port}`, '-f', path.join(dir, 'default.vcl'), '-s', 'malloc,256m'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c) => { stderr += c; });
