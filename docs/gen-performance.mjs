@@ -273,7 +273,7 @@ function e2e(r, date) {
 function offload(r, date) {
   const ms = (v) => (isNum(v) ? int(v) : '–');
   const out = [
-    `Run of ${date}: ${int(r.requestsPerContender)} client requests per contender from one trace (seed ${r.seed}, ${int(r.pages)} pages, ${r.concurrency} at a time), ${fix((r.seconds ?? 0) / 60, 0)} minutes in all. Origin requests per 1,000 client requests, overall and by audience; edit-to-visible from the save's answer to the first anonymous read showing the edit, with the edits not visible within ${fix((r.runs[0]?.editsNotVisibleWithinMs?.limit ?? 0) / 1000, 0)} s in brackets.`,
+    `Run of ${date}: ${Object.entries(r.requestsPerContender).map(([o, n]) => `${o} ${int(n)}`).join(', ')} client requests per contender from one trace per origin (seed ${r.seed}, ${int(r.pages)} pages, ${r.concurrency} at a time), ${fix((r.seconds ?? 0) / 60, 0)} minutes in all. Origin requests per 1,000 client requests, overall and by audience; edit-to-visible from the save's answer to the first anonymous read showing the edit, with the edits not visible within ${fix((r.runs[0]?.editsNotVisibleWithinMs?.limit ?? 0) / 1000, 0)} s in brackets.`,
     '',
   ];
   out.push(...table(

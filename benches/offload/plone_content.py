@@ -35,7 +35,8 @@ def published(container, type_, id_, **kw):
     if id_ in container.objectIds():
         return container[id_], False
     obj = api.content.create(container=container, type=type_, id=id_, **kw)
-    api.content.transition(obj=obj, transition="publish")
+    if type_ not in ("Image", "File"):  # these have no workflow: they show as their folder does
+        api.content.transition(obj=obj, transition="publish")
     return obj, True
 
 

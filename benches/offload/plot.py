@@ -25,7 +25,7 @@ for col, origin in enumerate(origins):
         if outage:
             ax.axvspan(outage["start"], outage["end"], color="0.85", label="origin outage")
         ax.grid(True, alpha=0.3)
-    axes[0][col].set_title(f"{origin}: {data['requestsPerContender']:,} requests, seed {data['seed']}")
+    axes[0][col].set_title(f"{origin}: {run['clientRequests']:,} requests per contender, seed {data['seed']}")
     axes[0][col].set_ylabel("hit ratio (%)")
     axes[0][col].set_ylim(0, 100)
     axes[1][col].set_ylabel("origin requests per 1,000")

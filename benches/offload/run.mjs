@@ -15,7 +15,7 @@
 // for Django). A probe (its own User-Agent, not counted) polls the edited page as an anonymous
 // visitor until the new text shows: edit-to-visible.
 //
-// Environment: OFFLOAD_REQUESTS (50000), OFFLOAD_SEED (30), OFFLOAD_PAGES (2000: what the
+// Environment: OFFLOAD_REQUESTS (50000; OFFLOAD_REQUESTS_PLONE / _DJANGO for one origin), OFFLOAD_SEED (30), OFFLOAD_PAGES (2000: what the
 // content scripts made), OFFLOAD_CONCURRENCY (4), OFFLOAD_ORIGINS (plone,django),
 // OFFLOAD_CONTENDERS (rulecache,varnish,js-edge-cache,none), OFFLOAD_VARNISH_PLONE_PORT /
 // OFFLOAD_VARNISH_DJANGO_PORT (a free port), E2E_PLONE_URL / E2E_DJANGO_URL.
@@ -404,6 +404,7 @@ async function replay(site, name, trace, proxy, cookies) {
       const n = done - lastMark.done;
       timeline.push({ upTo: done, hitRatio: +((hitsTotal - lastMark.hits) / n).toFixed(4), originPer1000: +((1000 * (origin - lastMark.origin)) / n).toFixed(1) });
       lastMark = { done, hits: hitsTotal, origin };
+      if (timeline.length % 8 === 0) console.log(`  ${done} of ${trace.requests} (${Math.round((Date.now() - started) / 1000)} s)`);
     }
   }
 
@@ -466,7 +467,7 @@ function markdown(result) {
   const lines = [
     `# Origin offload (make bench-offload)`,
     '',
-    `${result.requestsPerContender.toLocaleString('en-US')} client requests per contender, trace seed ${result.seed}, ${result.pages.toLocaleString('en-US')} pages, ${result.concurrency} at a time; run ${result.when.slice(0, 10)} in ${Math.round(result.seconds / 60)} minutes. Origin requests and hits are counted at a proxy in front of the origin; edit-to-visible is from the save's answer to the first anonymous read showing the edit (not visible within ${VISIBLE_LIMIT_MS / 1000} s: counted apart).`,
+    `${Object.entries(result.requestsPerContender).map(([o, n]) => `${o} ${n.toLocaleString('en-US')}`).join(', ')} client requests per contender, trace seed ${result.seed}, ${result.pages.toLocaleString('en-US')} pages, ${result.concurrency} at a time; run ${result.when.slice(0, 10)} in ${Math.round(result.seconds / 60)} minutes. Origin requests and hits are counted at a proxy in front of the origin; edit-to-visible is from the save's answer to the first anonymous read showing the edit (not visible within ${VISIBLE_LIMIT_MS / 1000} s: counted apart).`,
     '',
     '| origin | contender | origin req. / 1,000 | anonymous | member | crawler | hit ratio | MB from origin | outage answers (errors) | edit-to-visible p50 / p95 / max ms (not visible) | crossings |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -483,16 +484,18 @@ function markdown(result) {
 const cookiesFor = async (site) => Object.fromEntries(await Promise.all(site.members.map(async (m) => [m, await site.login(m)])));
 
 const started = Date.now();
-const result = { when: new Date().toISOString(), seed: SEED, requestsPerContender: REQUESTS, pages: PAGES, concurrency: CONCURRENCY, outage: {}, runs: [] };
+const result = { when: new Date().toISOString(), seed: SEED, requestsPerContender: {}, pages: PAGES, concurrency: CONCURRENCY, outage: {}, runs: [] };
 for (const kind of ORIGINS) {
   const site = kind === 'plone' ? await ploneSite() : await djangoSite();
-  const trace = generateTrace({ seed: SEED, requests: REQUESTS, site });
+  const requests = Number(process.env[`OFFLOAD_REQUESTS_${kind.toUpperCase()}`] ?? REQUESTS);
+  const trace = generateTrace({ seed: SEED, requests, site });
   result.outage[kind] = trace.outage;
+  result.requestsPerContender[kind] = requests;
   const proxy = await startCountingProxy(site.origin);
   try {
     for (const name of CONTENDERS) {
       const cookies = await cookiesFor(site);
-      console.log(`${kind} · ${name}: ${REQUESTS} requests …`);
+      console.log(`${kind} · ${name}: ${requests} requests …`);
       const run = await replay(site, name, trace, proxy, cookies);
       console.log(`  ${run.originPer1000} origin requests / 1,000, hit ratio ${run.hitRatio}, outage ${run.outageAnswers} answers ${run.outageErrors} errors, edit-to-visible p50 ${run.editToVisibleMs.p50} ms, crossings ${run.crossings} (${run.seconds} s)`);
       result.runs.push(run);

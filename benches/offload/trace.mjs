@@ -31,7 +31,8 @@ export const MIX = {
   zipf: 1.0,
   /** Distinct anonymous visitors. */
   visitors: 400,
-  /** One edit every this many requests, to one of the this many most popular pages. */
+  /** One edit every this many requests (fewer in a trace of under 5,000 requests: ten in
+   * all), to one of the this many most popular pages. */
   editEvery: 500,
   editedTop: 100,
   /** The outage: from this share of the trace to that one. */
@@ -120,11 +121,12 @@ export function generateTrace({ seed, requests, site, mix = MIX }) {
   const imageCdf = zipfCdf(site.images.length, mix.zipf);
   const fileCdf = zipfCdf(site.files.length, mix.zipf);
   const outage = { start: Math.floor(requests * mix.outage[0]), end: Math.floor(requests * mix.outage[1]) };
+  const editEvery = Math.max(10, Math.min(mix.editEvery, Math.floor(requests / 10)));
   const events = [];
   let crawled = 0;
   let edits = 0;
   for (let i = 0; i < requests; i += 1) {
-    if (i > 0 && i % mix.editEvery === 0 && (i < outage.start || i >= outage.end)) {
+    if (i > 0 && i % editEvery === 0 && (i < outage.start || i >= outage.end)) {
       events.push({ edit: edits, path: popular[rng.below(Math.min(mix.editedTop, popular.length))], i });
       edits += 1;
     }
