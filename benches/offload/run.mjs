@@ -11,8 +11,8 @@
 // was served from the cache), and plays the outage (it drops every connection in the window).
 //
 // Edits go to the origin directly, as an editor's do; the CMS then purges the contender the way
-// it does (plone.cachepurging with the purge secret in its proxy URL; the site's save handler
-// for Django). A probe (its own User-Agent, not counted) polls the edited page as an anonymous
+// it does (plone.cachepurging with the purge secret in its proxy URL; for Django the site's
+// save handler, through the project's integration rulecache_django for rulecache). A probe (its own User-Agent, not counted) polls the edited page as an anonymous
 // visitor until the new text shows: edit-to-visible.
 //
 // Environment: OFFLOAD_REQUESTS (50000; OFFLOAD_REQUESTS_PLONE / _DJANGO for one origin), OFFLOAD_SEED (30), OFFLOAD_PAGES (2000: what the
@@ -26,6 +26,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { Miniflare } from 'miniflare';
 import { generateTrace } from './trace.mjs';
 import { JS_EDGE_CACHE } from '../load/workers.mjs';
@@ -147,7 +148,9 @@ async function ploneSite() {
     members,
     crawl: (i) => (i % 5 === 4 ? `${sections[i % sections.length]}?b_start:int=${20 * (1 + (Math.floor(i / 5) % 4))}` : pages[(i * 7919) % pages.length]),
     async login(user) {
-      return (await ploneLogin(PLONE, user)).all.join('; ');
+      // The login cookie alone: the statusmessages cookie of the login answer is gone once
+      // the next page has shown its message.
+      return (await ploneLogin(PLONE, user)).ac;
     },
     /** Who a page was rendered for: the member whose full name is on it, else anonymous. */
     seenAs(body) {
@@ -208,7 +211,7 @@ async function djangoSite() {
     },
     async pointPurgesAt(edge) {
       const file = path.join(root, 'target/e2e/django-state/purge-proxies.json');
-      fs.writeFileSync(file, JSON.stringify(edge ? [{ url: edge.url, authorization: edge.purgeAuthorization ?? null }] : []));
+      fs.writeFileSync(file, JSON.stringify(edge ? [edge.purgeSecret ? { kind: 'rulecache', url: edge.url, secret: edge.purgeSecret } : { kind: 'http', url: edge.url }] : []));
     },
     async edit(pagePath, text) {
       editor ??= await djangoLogin('editor1', 'editor1-e2e-pass');
@@ -274,7 +277,7 @@ async function startVarnish(site, proxy) {
 async function startContender(name, site, proxy) {
   if (name === 'rulecache') {
     const w = await startWorker({ originUrl: proxy.url, profile: site.profile });
-    return { url: w.url, purgeUrl: `http://purge:${SECRET}@${new URL(w.url).host}`, purgeAuthorization: `Bearer ${SECRET}`, stop: w.stop };
+    return { url: w.url, purgeUrl: `http://purge:${SECRET}@${new URL(w.url).host}`, purgeSecret: SECRET, stop: w.stop };
   }
   if (name === 'varnish') return startVarnish(site, proxy);
   if (name === 'js-edge-cache') {
@@ -296,6 +299,34 @@ async function startContender(name, site, proxy) {
 
 // ---------------------------------------------------------------------------------------
 // Replay
+
+// The visitors' client: node:http, so a request carries exactly the fields a browser's would
+// (fetch adds `Cache-Control: no-cache` and `Pragma: no-cache` to every conditional request,
+// which no browser revisiting a page sends).
+const clientAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+function send(url, { method = 'GET', headers = {}, timeoutMs = 120_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers: { accept: '*/*', 'accept-encoding': 'gzip, br', ...headers }, agent: clientAgent }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        let body = Buffer.concat(chunks);
+        try {
+          const enc = res.headers['content-encoding'];
+          if (enc === 'gzip') body = zlib.gunzipSync(body);
+          else if (enc === 'br') body = zlib.brotliDecompressSync(body);
+          else if (enc === 'deflate') body = zlib.inflateSync(body);
+        } catch { /* a body that does not decode is compared as it came */ }
+        resolve({ status: res.statusCode, headers: res.headers, body });
+      });
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 const quantile = (xs, q) => {
   if (!xs.length) return null;
@@ -329,13 +360,18 @@ async function replay(site, name, trace, proxy, cookies) {
 
   async function probeUntil(pagePath, text) {
     const start = Date.now();
+    let last = null;
     while (Date.now() - start < VISIBLE_LIMIT_MS) {
       try {
-        const r = await fetch(`${edge.url}${pagePath}`, { headers: { 'user-agent': UA.probe } });
-        if ((await r.text()).includes(text)) return Date.now() - start;
-      } catch { /* keep probing */ }
+        const r = await send(`${edge.url}${pagePath}`, { headers: { 'user-agent': UA.probe } });
+        if (r.body.toString('utf8').includes(text)) return Date.now() - start;
+        last = `${r.status} ${r.headers['cache-status'] ?? r.headers['x-cache'] ?? ''}`;
+      } catch (e) {
+        last = e.message;
+      }
       await sleep(PROBE_EVERY_MS);
     }
+    console.log(`  the edit of ${pagePath} was not visible within ${VISIBLE_LIMIT_MS} ms (last answer: ${last})`);
     return null;
   }
 
@@ -368,15 +404,14 @@ async function replay(site, name, trace, proxy, cookies) {
     let body = '';
     let fromOrigin = false;
     try {
-      const r = await fetch(`${edge.url}${ev.path}`, { method: ev.method, headers, redirect: 'manual', signal: AbortSignal.timeout(120_000) });
+      const r = await send(`${edge.url}${ev.path}`, { method: ev.method, headers });
       status = r.status;
-      const serial = r.headers.get('x-offload-origin');
+      const serial = r.headers['x-offload-origin'] ?? null;
       fromOrigin = serial !== null && !seenSerials.has(serial);
       if (serial !== null) seenSerials.add(serial);
-      const type = r.headers.get('content-type') ?? '';
-      const buf = await r.arrayBuffer();
-      if (type.startsWith('text/html')) body = Buffer.from(buf).toString('utf8');
-      const etag = r.headers.get('etag');
+      const type = r.headers['content-type'] ?? '';
+      if (type.startsWith('text/html')) body = r.body.toString('utf8');
+      const etag = r.headers.etag;
       if (status === 200 && etag) etags.set(etagKey, etag);
     } catch {
       status = 0;

@@ -1,9 +1,11 @@
-"""Purges the edge when a page is saved, as the purge documentation shows for Django: one
-PURGE per changed URL to each configured edge, with the purge secret as a Bearer credential.
-The edges are read at each save from $E2E_DJANGO_STATE/purge-proxies.json
-([{"url": "http://127.0.0.1:8787", "authorization": "Bearer ..."}]), so a running site can be
-pointed at another edge; no file, no purge."""
+"""Purges the edge when a page is saved: the page's URL and the page list, to each configured
+edge. A rulecache edge is purged with the project's own Django integration
+(rulecache_django.PurgeClient: one signed purge, the purge secret never sent); any other edge
+(Varnish) with one plain PURGE per URL, which its ACL admits. The edges are read at each save
+from $E2E_DJANGO_STATE/purge-proxies.json ([{"kind": "rulecache" | "http", "url": ...,
+"secret": ...}]), so a running site can be pointed at another edge; no file, no purge."""
 import json
+import logging
 import urllib.request
 
 from django.conf import settings
@@ -12,6 +14,8 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from .models import Page
+
+log = logging.getLogger(__name__)
 
 
 def edges():
@@ -24,13 +28,17 @@ def edges():
 
 def purge(paths):
     for edge in edges():
-        for path in paths:
-            headers = {"authorization": edge["authorization"]} if edge.get("authorization") else {}
-            request = urllib.request.Request(edge["url"].rstrip("/") + path, method="PURGE", headers=headers)
-            try:
-                urllib.request.urlopen(request, timeout=5).read()
-            except OSError:
-                pass  # an edge that refuses keeps its copy until it expires
+        try:
+            if edge.get("kind") == "rulecache":
+                from rulecache_django import PurgeClient
+
+                PurgeClient(edge["url"], edge["secret"]).purge(urls=paths)
+            else:
+                for path in paths:
+                    request = urllib.request.Request(edge["url"].rstrip("/") + path, method="PURGE")
+                    urllib.request.urlopen(request, timeout=5).read()
+        except Exception as e:  # an edge that refuses keeps its copies until they expire
+            log.warning("purge of %s at %s failed: %s", paths, edge.get("url"), e)
 
 
 @receiver(post_save, sender=Page)
