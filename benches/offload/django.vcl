@@ -9,11 +9,11 @@ import std;
 
 probe backend_probe {
     .request = "GET / HTTP/1.1" "Host: 127.0.0.1" "User-Agent: varnish-health-probe" "Connection: close";
-    .timeout = 5s;
-    .interval = 1s;
-    .window = 3;
-    .threshold = 2;
-    .initial = 2;
+    .timeout = 30s;
+    .interval = 2s;
+    .window = 5;
+    .threshold = 3;
+    .initial = 3;
 }
 
 backend default {

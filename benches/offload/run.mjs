@@ -516,6 +516,13 @@ function markdown(result) {
   return lines.join('\n');
 }
 
+function write(result) {
+  result.seconds = Math.round((Date.now() - started) / 1000);
+  fs.mkdirSync(out, { recursive: true });
+  fs.writeFileSync(path.join(out, 'offload.json'), `${JSON.stringify(result, null, 2)}\n`);
+  fs.writeFileSync(path.join(out, 'offload.md'), markdown(result));
+}
+
 const cookiesFor = async (site) => Object.fromEntries(await Promise.all(site.members.map(async (m) => [m, await site.login(m)])));
 
 const started = Date.now();
@@ -534,14 +541,13 @@ for (const kind of ORIGINS) {
       const run = await replay(site, name, trace, proxy, cookies);
       console.log(`  ${run.originPer1000} origin requests / 1,000, hit ratio ${run.hitRatio}, outage ${run.outageAnswers} answers ${run.outageErrors} errors, edit-to-visible p50 ${run.editToVisibleMs.p50} ms, crossings ${run.crossings} (${run.seconds} s)`);
       result.runs.push(run);
+      // Written after each contender, so a long run that is stopped keeps what it measured.
+      write(result);
     }
   } finally {
     await site.pointPurgesAt(null);
     await proxy.stop();
   }
 }
-result.seconds = Math.round((Date.now() - started) / 1000);
-fs.mkdirSync(out, { recursive: true });
-fs.writeFileSync(path.join(out, 'offload.json'), `${JSON.stringify(result, null, 2)}\n`);
-fs.writeFileSync(path.join(out, 'offload.md'), markdown(result));
+write(result);
 console.log(`bench-results/offload.json and offload.md written (${result.seconds} s)`);

@@ -75,6 +75,38 @@ fn plone6_keeps_anonymous_views_that_plone_calls_private_wherever_the_site_is_mo
     }
 }
 
+/// Plone down (the offload benchmark's outage): a copy kept past its lifetime stands in for
+/// up to a day instead of a 502, as the grace of Plone's Varnish configuration does while its
+/// backend is sick; past that day, and for members (who bypass), the error shows. RFC 9111
+/// §4.2.4 allows a stale response "in accordance with an out-of-band contract": the profile's
+/// `staleIfError`.
+#[test]
+fn plone6_serves_a_kept_copy_for_a_day_while_plone_is_down_and_members_get_the_error() {
+    let down = std::rc::Rc::new(std::cell::Cell::new(false));
+    let origin_down = down.clone();
+    let mut w = <World as Scenario>::new("plone6-splitviews", move |req| {
+        if origin_down.get() {
+            None
+        } else {
+            plone_view(req)
+        }
+    });
+    assert_eq!(w.get("/Plone/doc1", &[], T0).outcome, Outcome::Miss);
+    down.set(true);
+    // past the policy's s-maxage of 3600 s
+    let during = w.get("/Plone/doc1", &[], T0 + 3_700_000);
+    assert_eq!((during.head.status, during.outcome, during.text().as_str()), (200, Outcome::StaleServed, "public page"));
+    assert!(during.header("cache-status").unwrap().contains("stale-if-error"), "{:?}", during.head);
+    let member = w.get("/Plone/doc1", &[("cookie", "__ac=\"bWVtYmVyMQ==\"")], T0 + 3_700_000);
+    assert_eq!(member.head.status, 502);
+    // a day past the lifetime, nothing stands in
+    let later = w.get("/Plone/doc1", &[], T0 + (3600 + 86_400 + 60) * 1000);
+    assert_eq!(later.head.status, 502);
+    down.set(false);
+    let back = w.get("/Plone/doc1", &[], T0 + (3600 + 86_400 + 61) * 1000);
+    assert_eq!((back.head.status, back.text().as_str()), (200, "public page"));
+}
+
 #[test]
 fn plone6_logged_in_members_bypass_with_either_login_cookie_and_never_get_the_anonymous_copy() {
     let mut w = <World as Scenario>::new("plone6-splitviews", plone_view);
