@@ -18,8 +18,11 @@
 // Environment: OFFLOAD_REQUESTS (50000; OFFLOAD_REQUESTS_PLONE / _DJANGO for one origin), OFFLOAD_SEED (30), OFFLOAD_PAGES (2000: what the
 // content scripts made), OFFLOAD_CONCURRENCY (4), OFFLOAD_ORIGINS (plone,django),
 // OFFLOAD_CONTENDERS (rulecache,varnish,js-edge-cache,none), OFFLOAD_VARNISH_PLONE_PORT /
-// OFFLOAD_VARNISH_DJANGO_PORT (a free port), E2E_PLONE_URL / E2E_DJANGO_URL.
-// Writes bench-results/offload.json and offload.md (the plot: plot.py).
+// OFFLOAD_VARNISH_DJANGO_PORT (a free port), E2E_PLONE_URL / E2E_DJANGO_URL, OFFLOAD_OUT
+// (bench-results/offload.json).
+// Writes that file and its Markdown table beside it (.md) (the plot: plot.py). `run.mjs --merge A B` writes
+// offload.json and offload.md from A's runs with B's in place of A's for the same origin and
+// contender (a contender run again on the same trace after a change); each run keeps its time.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -45,7 +48,7 @@ const VISIBLE_LIMIT_MS = 30_000;
 const PROBE_EVERY_MS = 100;
 const TIMELINE_BUCKETS = 40;
 const here = path.join(root, 'benches/offload');
-const out = path.join(root, 'bench-results');
+const outFile = path.resolve(process.env.OFFLOAD_OUT ?? path.join(root, 'bench-results/offload.json'));
 
 const UA = {
   anonymous: 'Mozilla/5.0 (X11; Linux x86_64) offload-anonymous',
@@ -349,7 +352,7 @@ async function replay(site, name, trace, proxy, cookies) {
   const outage = { answers: 0, errors: 0, served: 0 };
   let errors = 0;
   const timeline = [];
-  const bucket = Math.max(1, Math.ceil(trace.requests / TIMELINE_BUCKETS));
+  const bucket = Math.max(50, Math.ceil(trace.requests / TIMELINE_BUCKETS));
   let done = 0;
   let lastMark = { done: 0, hits: 0, origin: 0 };
   let hitsTotal = 0;
@@ -491,6 +494,7 @@ async function replay(site, name, trace, proxy, cookies) {
     crossingExamples,
     overheadRequests: { probe: counts.requests.probe ?? 0, health: counts.requests.health ?? 0, purge: counts.requests.purge ?? 0, other: counts.requests.other ?? 0 },
     seconds: +seconds.toFixed(1),
+    when: new Date(started).toISOString(),
     timeline,
   };
 }
@@ -516,16 +520,34 @@ function markdown(result) {
   return lines.join('\n');
 }
 
-function write(result) {
-  result.seconds = Math.round((Date.now() - started) / 1000);
-  fs.mkdirSync(out, { recursive: true });
-  fs.writeFileSync(path.join(out, 'offload.json'), `${JSON.stringify(result, null, 2)}\n`);
-  fs.writeFileSync(path.join(out, 'offload.md'), markdown(result));
+let started = 0;
+
+function write(result, file = outFile) {
+  if (started) result.seconds = Math.round((Date.now() - started) / 1000);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  fs.writeFileSync(file.replace(/\.json$/, '.md'), markdown(result));
+}
+
+if (process.argv[2] === '--merge') {
+  const [a, b] = process.argv.slice(3).map((f) => JSON.parse(fs.readFileSync(f, 'utf8')));
+  const again = new Set(b.runs.map((r) => `${r.origin} ${r.contender}`));
+  for (const r of b.runs) {
+    if (a.requestsPerContender[r.origin] !== b.requestsPerContender[r.origin] || a.seed !== b.seed) {
+      throw new Error(`${r.origin}: the runs were not made on the same trace`);
+    }
+  }
+  a.runs = a.runs.map((r) => (again.has(`${r.origin} ${r.contender}`) ? b.runs.find((x) => x.origin === r.origin && x.contender === r.contender) : r));
+  a.seconds += b.seconds;
+  a.merged = b.when;
+  write(a, path.join(root, 'bench-results/offload.json'));
+  console.log('bench-results/offload.json and offload.md written (merged)');
+  process.exit(0);
 }
 
 const cookiesFor = async (site) => Object.fromEntries(await Promise.all(site.members.map(async (m) => [m, await site.login(m)])));
 
-const started = Date.now();
+started = Date.now();
 const result = { when: new Date().toISOString(), seed: SEED, requestsPerContender: {}, pages: PAGES, concurrency: CONCURRENCY, outage: {}, runs: [] };
 for (const kind of ORIGINS) {
   const site = kind === 'plone' ? await ploneSite() : await djangoSite();
@@ -550,4 +572,4 @@ for (const kind of ORIGINS) {
   }
 }
 write(result);
-console.log(`bench-results/offload.json and offload.md written (${result.seconds} s)`);
+console.log(`${path.relative(root, outFile)} and offload.md written (${result.seconds} s)`);

@@ -84,18 +84,25 @@ fn plone6_keeps_anonymous_views_that_plone_calls_private_wherever_the_site_is_mo
 fn plone6_serves_a_kept_copy_for_a_day_while_plone_is_down_and_members_get_the_error() {
     let down = std::rc::Rc::new(std::cell::Cell::new(false));
     let origin_down = down.clone();
-    let mut w = <World as Scenario>::new("plone6-splitviews", move |req| {
-        if origin_down.get() {
-            None
-        } else {
-            plone_view(req)
-        }
-    });
+    let mut w =
+        <World as Scenario>::new(
+            "plone6-splitviews",
+            move |req| {
+                if origin_down.get() {
+                    None
+                } else {
+                    plone_view(req)
+                }
+            },
+        );
     assert_eq!(w.get("/Plone/doc1", &[], T0).outcome, Outcome::Miss);
     down.set(true);
     // past the policy's s-maxage of 3600 s
     let during = w.get("/Plone/doc1", &[], T0 + 3_700_000);
-    assert_eq!((during.head.status, during.outcome, during.text().as_str()), (200, Outcome::StaleServed, "public page"));
+    assert_eq!(
+        (during.head.status, during.outcome, during.text().as_str()),
+        (200, Outcome::StaleServed, "public page")
+    );
     assert!(during.header("cache-status").unwrap().contains("stale-if-error"), "{:?}", during.head);
     let member = w.get("/Plone/doc1", &[("cookie", "__ac=\"bWVtYmVyMQ==\"")], T0 + 3_700_000);
     assert_eq!(member.head.status, 502);
@@ -206,6 +213,55 @@ fn store_anonymous_private_needs_anon_only_and_does_not_apply_to_honour_origin()
     let honour = r#"{"version":1,"name":"t","rulesets":{"r":{}},
         "operations":{"r":{"operation":"honourOrigin","parameters":{"storeAnonymousPrivate":true}}}}"#;
     assert!(Policy::from_json(honour).is_err());
+}
+
+/// Plone's answer for a theme resource (strongCaching): `public` to everybody, logged in or
+/// not; `private` only where the test asks for it.
+fn plone_resource(private: bool) -> impl Fn(&RequestHead) -> OriginResult {
+    move |_req| {
+        let cc = if private { "max-age=86400, private" } else { "max-age=86400, proxy-revalidate, public" };
+        resp(
+            200,
+            &[
+                ("content-type", "text/css"),
+                ("cache-control", cc),
+                ("last-modified", "Sat, 03 Dec 2016 23:13:14 GMT"),
+                ("x-cache-rule", "plone.resource"),
+            ],
+            "body { color: black }",
+        )
+    }
+}
+
+/// Members' requests for theme resources (a fifth of what a logged-in visitor asks for in the
+/// offload benchmark) are served from one copy shared by every logged-in visitor, as Plone
+/// answers them `public`; an answer Plone marks `private` is still never kept, and the
+/// anonymous copy stays apart.
+#[test]
+fn plone6_shares_public_theme_resources_between_logged_in_visitors_only_when_plone_says_public() {
+    let css = "/Plone/++plone++static/plone.min.css";
+    let mut w = <World as Scenario>::new("plone6-splitviews", plone_resource(false));
+    let first = w.get(css, &[("cookie", "__ac=\"bWVtYmVyMQ==\"")], T0);
+    assert_eq!(first.outcome, Outcome::Miss);
+    assert!(first.header("cache-status").unwrap().contains("stored"), "{:?}", first.head);
+    let other = w.get(css, &[("cookie", "__ac=\"bWVtYmVyMg==\"")], T0 + 1000);
+    assert_eq!(other.outcome, Outcome::Hit);
+    // downstream the member's copy is private (split-view: never public for a logged-in answer)
+    assert!(other.header("cache-control").unwrap().contains("private"), "{:?}", other.head);
+    assert_eq!(w.origin_hits(), 1);
+    // the anonymous copy is its own
+    assert_eq!(w.get(css, &[], T0 + 2000).outcome, Outcome::Miss);
+    assert_eq!(w.origin_hits(), 2);
+
+    let mut w = <World as Scenario>::new("plone6-splitviews", plone_resource(true));
+    w.get(css, &[("cookie", "__ac=\"bWVtYmVyMQ==\"")], T0);
+    assert_ne!(w.get(css, &[("cookie", "__ac=\"bWVtYmVyMg==\"")], T0 + 1000).outcome, Outcome::Hit);
+    assert_eq!(w.origin_hits(), 2);
+    // and a member's page view still bypasses
+    let mut w = <World as Scenario>::new("plone6-splitviews", plone_view);
+    let page = w.get("/Plone/doc1", &[("cookie", "__ac=\"bWVtYmVyMQ==\"")], T0);
+    assert_eq!(page.text(), "page for member1");
+    assert_ne!(w.get("/Plone/doc1", &[("cookie", "__ac=\"bWVtYmVyMQ==\"")], T0 + 1000).outcome, Outcome::Hit);
 }
 
 #[test]
