@@ -276,7 +276,7 @@ function offload(r, date) {
     `Run of ${date}: ${Object.entries(r.requestsPerContender).map(([o, n]) => `${o} ${int(n)}`).join(', ')} client requests per contender from one trace per origin (seed ${r.seed}, ${int(r.pages)} pages, ${r.concurrency} at a time), ${fix((r.seconds ?? 0) / 60, 0)} minutes in all. Origin requests per 1,000 client requests, overall and by audience; edit-to-visible from the save's answer to the first anonymous read showing the edit, with the edits not visible within ${fix((r.runs[0]?.editsNotVisibleWithinMs?.limit ?? 0) / 1000, 0)} s in brackets.`,
     '',
   ];
-  if (r.merged) out.push(`Rows run again on the same trace (\`run.mjs --merge\`, ${r.merged.slice(0, 16).replace('T', ' ')}): ${r.runs.filter((x) => x.when >= r.merged.slice(0, 19)).map((x) => `${x.origin} ${x.contender}`).join(', ') || 'none'}.`, '');
+  if (r.rerun?.length) out.push(`Rows run again later on the same trace and merged in (\`run.mjs --merge\`): ${r.rerun.join(', ')}.`, '');
   out.push(...table(
     ['origin', 'contender', 'origin req. / 1,000', 'anonymous', 'member', 'crawler', 'hit ratio', 'MB from origin', 'outage answers', 'outage errors', 'edit-to-visible p50 / p95 / max ms', 'crossings'],
     ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],

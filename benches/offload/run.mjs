@@ -539,7 +539,7 @@ if (process.argv[2] === '--merge') {
   }
   a.runs = a.runs.map((r) => (again.has(`${r.origin} ${r.contender}`) ? b.runs.find((x) => x.origin === r.origin && x.contender === r.contender) : r));
   a.seconds += b.seconds;
-  a.merged = b.when;
+  a.rerun = [...new Set([...(a.rerun ?? []), ...again])];
   write(a, path.join(root, 'bench-results/offload.json'));
   console.log('bench-results/offload.json and offload.md written (merged)');
   process.exit(0);
