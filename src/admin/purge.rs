@@ -83,6 +83,10 @@ pub async fn purge_method(
         }
         Offer::Joined => {}
     }
+    // Until the window is written, this isolate's copy holds the purge, so that it reaches
+    // here at once what only the ledger's targets reach (every query string of a URL, tags,
+    // prefixes), not only the entries removed by key.
+    ledger::apply_local(&targets, purge.soft, now);
     let removed = if purge.soft { 0 } else { remove_local(env, &policy, &targets).await };
     let due = with_isolate(|i| i.burst.due_at(purge.soft)).unwrap_or(now);
     let mut answer = purge_answer(

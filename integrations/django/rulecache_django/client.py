@@ -6,12 +6,15 @@ The request is signed as the edge verifies it (``X-Rulecache-Signature: v2=<hex>
     LF X-Purge-Tags LF X-Purge-Soft LF Surrogate-Key LF Fastly-Soft-Purge
 
 keyed with the purge secret, which never leaves this process. A signature is accepted once,
-within 300 s of its timestamp. Standard library only.
+within 300 s of its timestamp: each request carries a random `n` query parameter, which the
+signature covers, so that the same purge sent twice within one second (two publishes of one
+page) is two signatures, not a replay. Standard library only.
 """
 
 import hashlib
 import hmac
 import json
+import secrets
 import time
 import urllib.error
 import urllib.parse
@@ -88,9 +91,10 @@ class PurgeClient:
     def _send(self, body):
         data = json.dumps(body, separators=(",", ":")).encode()
         timestamp = int(time.time())
-        signature = sign_v2(self._secret, "POST", self._host, self._path, timestamp, data)
+        path = f"{self._path}?n={secrets.token_hex(8)}"
+        signature = sign_v2(self._secret, "POST", self._host, path, timestamp, data)
         request = urllib.request.Request(
-            self._origin + self._path,
+            self._origin + path,
             data=data,
             method="POST",
             headers={
