@@ -12,7 +12,7 @@ use crate::purge::burst::Burst;
 use crate::purge::fanout::{PendingAppends, Refresher};
 use crate::purge::ledger::LedgerCopy;
 use crate::storage::lru::ByteLru;
-use crate::storage::stats::{Outcome, Stats};
+use crate::storage::stats::{Served, Stats};
 use crate::storage::tiers::{self, Collapser, HitForPass, KvWrites, R2Writes};
 
 /// One isolate's state; `M` is what the memory tier holds for an entry (the worker keeps the
@@ -77,8 +77,13 @@ impl<M> Isolate<M> {
         );
     }
 
-    /// Counts one answered request (`bytes` sent from storage).
-    pub fn record(&mut self, ruleset: Option<&str>, outcome: Outcome, bytes: u64, now: Time) {
-        self.stats.get_or_insert_with(|| Stats::new(now)).record(ruleset, outcome, bytes);
+    /// Counts one answered request.
+    pub fn record(&mut self, served: &Served, now: Time) {
+        self.stats.get_or_insert_with(|| Stats::new(now)).record(served, now);
+    }
+
+    /// Counts one purge taken.
+    pub fn record_purge(&mut self, now: Time) {
+        self.stats.get_or_insert_with(|| Stats::new(now)).record_purge();
     }
 }

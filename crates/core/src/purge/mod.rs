@@ -9,12 +9,14 @@
 //! only a successful authorization yields), appends them to the [`ledger::Ledger`] held by a
 //! Durable Object over rows of its storage, and keeps a [`ledger::LedgerCopy`] in every isolate to decide
 //! whether a stored entry has been purged, refreshed as [`fanout`] decides. When the ledger
-//! does not record a purge, [`refusal`] says why and what the isolate does then.
+//! does not record a purge, [`refusal`] says why and what the isolate does then; [`receipt`]
+//! says where a recorded purge has been applied.
 
 pub mod auth;
 pub mod burst;
 pub mod expand;
 pub mod fanout;
 pub mod ledger;
+pub mod receipt;
 pub mod refusal;
 pub mod request;

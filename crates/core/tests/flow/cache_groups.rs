@@ -136,8 +136,8 @@ fn an_unsafe_response_invalidates_its_groups_on_its_own_origin_only() {
     assert_eq!(edge.get(B, "/page/a?g=news").outcome, Outcome::Hit, "the same group of another origin");
     // The invalidation affects what was stored before it only.
     assert_eq!(edge.get(A, "/page/a?g=news").outcome, Outcome::Hit);
-    assert_eq!(edge.stats.invalidations.responses, 1);
-    assert_eq!(edge.stats.invalidations.groups, 1);
+    assert_eq!(edge.stats.figures.invalidations.responses, 1);
+    assert_eq!(edge.stats.figures.invalidations.groups, 1);
 }
 
 #[test]
@@ -215,7 +215,7 @@ fn more_groups_than_the_limit_invalidate_the_whole_origin() {
     assert!(record.targets.contains(&Target::Prefix("https://a.example/".into())));
     assert_eq!(edge.get(A, "/page/a?g=unlisted").outcome, Outcome::Miss);
     assert_eq!(edge.get(B, "/page/a?g=unlisted").outcome, Outcome::Hit);
-    assert_eq!(edge.stats.invalidations.whole_site, 1);
+    assert_eq!(edge.stats.figures.invalidations.whole_site, 1);
 }
 
 #[test]
