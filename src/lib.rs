@@ -8,6 +8,7 @@ mod admin;
 mod assets;
 mod cache;
 mod convert;
+mod fleet;
 mod isolate;
 mod ledger;
 mod persist;
@@ -36,6 +37,11 @@ pub(crate) struct Config {
     /// `PURGE_SECRET`, `ADMIN_SECRET` and `STATS_SECRET`, each a list of accepted values; the
     /// core decides which proves what. Never logged, never sent.
     pub secrets: Secrets,
+    /// `STATS_LOCATION`: the location this deployment reports its statistics under, instead
+    /// of the runtime's data centre (local runs and tests).
+    pub stats_location: Option<String>,
+    /// `STATS_FLUSH_MS`: how often an isolate flushes its statistics (within the core's range).
+    pub stats_flush_ms: Time,
 }
 
 impl Config {
@@ -58,7 +64,12 @@ impl Config {
             text("ADMIN_SECRET").as_deref(),
             text("STATS_SECRET").as_deref(),
         );
-        Config { origin, admin_prefix, secrets }
+        let var = |name: &str| env.var(name).ok().map(|v| v.to_string()).filter(|v| !v.trim().is_empty());
+        let stats_location =
+            var("STATS_LOCATION").map(|v| rulecache::storage::stats::fleet::location_name(Some(&v)));
+        let stats_flush_ms =
+            rulecache::storage::stats::fleet::interval_from_setting(var("STATS_FLUSH_MS").as_deref());
+        Config { origin, admin_prefix, secrets, stats_location, stats_flush_ms }
     }
 }
 
@@ -114,17 +125,21 @@ async fn route(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     // read in one crossing); the admin paths take the `worker` crate's wrapper (which reads
     // every property, `cf` included).
     let incoming = convert::RequestLines::read(&req);
-    if rulecache::http::url_path_is_under(incoming.url(), &config.admin_prefix) {
+    let location = fleet::location_of(&config, &req);
+    let answer = if rulecache::http::url_path_is_under(incoming.url(), &config.admin_prefix) {
         // Neither the admin API nor PURGE is compiled with the cache path (see OwnFuture).
         let admin: OwnFuture<Result<Response>> =
             Box::pin(admin::handle(req.into(), &env, &ctx, &config, now));
-        return admin.await.map(Into::into);
-    }
-    if incoming.method().eq_ignore_ascii_case("PURGE") {
+        admin.await.map(Into::into)
+    } else if incoming.method().eq_ignore_ascii_case("PURGE") {
         // Never forwarded to the origin, with or without credentials.
         let purge: OwnFuture<Result<Response>> =
             Box::pin(admin::purge_method(req.into(), &env, &ctx, &config, now));
-        return purge.await.map(Into::into);
-    }
-    cache::handle(req, incoming, &env, &ctx, &config, now).await
+        purge.await.map(Into::into)
+    } else {
+        cache::handle(req, incoming, &env, &ctx, &config, now).await
+    };
+    // Once answered, this isolate's statistics go to its location when a flush is due.
+    fleet::flush_if_due(&env, &ctx, &config, &location, now);
+    answer
 }

@@ -69,7 +69,7 @@ function renderStats(data) {
       el('th', { scope: 'row' }, el('code', null, name)),
       ...[s.hits, s.stale, s.misses, s.revalidated304, s.revalidated200, s.bypass].map((v) => el('td', { className: 'num' }, num(v))),
       el('td', { className: 'num' }, total ? `${Math.round((served / total) * 100)} %` : '—'),
-      el('td', { className: 'num' }, bytes(s.bytes)),
+      el('td', { className: 'num' }, bytes(s.bytesFromCache)),
     ));
   }
   table.append(tbody);

@@ -12,7 +12,9 @@ use worker::*;
 use super::cache;
 use super::convert::headers_to_js;
 use super::isolate::with_isolate;
-use super::{assets, ledger, policy_store, Config};
+use super::{assets, fleet, ledger, policy_store, Config};
+use rulecache::purge::receipt::DEFAULT_ACTIVE_WINDOW_MS;
+use rulecache::storage::stats::exposition::{self, Format};
 use rulecache::flow::engine::Found;
 use rulecache::flow::explain::Explain;
 use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
@@ -122,7 +124,9 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
         ]);
         return Ok(asset.response(&headers_to_js(&h).0, method == "HEAD").into());
     }
-    let Some(api) = rest.strip_prefix("/api/") else {
+    // The metrics live beside the API (`<prefix>/metrics`, where scrapers look for them).
+    let api = if rest == "/metrics" { Some("metrics") } else { rest.strip_prefix("/api/") };
+    let Some(api) = api else {
         return json_response(404, &json!({ "error": "not found" }));
     };
     let headers = super::convert::headers_from_js(req.headers());
@@ -175,6 +179,9 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
             Err(problems) => json_response(400, &json!({ "errors": problems })),
         },
         ("GET", "stats") => stats(),
+        ("GET", "stats/fleet") => fleet_stats(env, config, now).await,
+        ("GET", "metrics") => metrics(env, &headers, now).await,
+        ("GET", p) if p.starts_with("purges/") => receipt(env, p.trim_start_matches("purges/"), &url, now).await,
         ("POST", "explain") => explain(env, &body, config, now).await,
         _ => json_response(404, &json!({ "error": "no such admin endpoint" })),
     }
@@ -208,8 +215,8 @@ fn stats() -> Result<Response> {
         let (since, rulesets, invalidations) = match i.stats.as_ref() {
             Some(s) => (
                 s.since,
-                serde_json::to_value(&s.rulesets).unwrap_or(Value::Null),
-                serde_json::to_value(&s.invalidations).unwrap_or(Value::Null),
+                serde_json::to_value(&s.figures.rulesets).unwrap_or(Value::Null),
+                serde_json::to_value(&s.figures.invalidations).unwrap_or(Value::Null),
             ),
             None => (
                 super::now(),
@@ -229,6 +236,88 @@ fn stats() -> Result<Response> {
             "memory": { "entries": entries, "bytes": bytes, "capacityBytes": capacity },
         }),
     )
+}
+
+/// The fleet's figures: every location's reports summed (at most two flush intervals behind).
+async fn fleet_stats(env: &Env, config: &Config, now: Time) -> Result<Response> {
+    let rollup = match fleet::rollup(env).await {
+        Ok(r) => r,
+        Err(e) => return json_response(503, &json!({ "error": format!("the fleet statistics could not be read: {e}") })),
+    };
+    let total = rollup.figures.total();
+    let latency = &rollup.figures.origin_latency;
+    let quantile = |q: f64| latency.quantile_ms(q).filter(|v| v.is_finite());
+    let minutes: Vec<Value> = rollup
+        .minutes()
+        .map(|(m, c)| {
+            let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut v {
+                map.insert("at".into(), json!(m * 60_000));
+            }
+            v
+        })
+        .collect();
+    let locations: serde_json::Map<String, Value> = rollup
+        .locations
+        .iter()
+        .map(|(name, s)| {
+            (
+                name.clone(),
+                json!({ "lastReport": s.last_report, "firstReport": s.first_report, "isolates": s.isolates,
+                        "requests": s.totals.requests(), "hits": s.totals.hits,
+                        "ledger": s.ledger }),
+            )
+        })
+        .collect();
+    json_response(
+        200,
+        &json!({
+            "scope": "fleet",
+            "since": rollup.since,
+            "now": now,
+            "flushIntervalMs": config.stats_flush_ms,
+            "totals": total,
+            "requests": total.requests(),
+            "rulesets": rollup.figures.rulesets,
+            "originLatencyMs": { "count": latency.count(), "p50": quantile(0.5), "p95": quantile(0.95), "p99": quantile(0.99) },
+            "purges": rollup.figures.purges,
+            "minutes": minutes,
+            "locations": locations,
+        }),
+    )
+}
+
+/// The fleet's figures for Prometheus (`promtool check metrics` reads the text format;
+/// Prometheus asks for OpenMetrics).
+async fn metrics(env: &Env, headers: &Headers, now: Time) -> Result<Response> {
+    let rollup = match fleet::rollup(env).await {
+        Ok(r) => r,
+        Err(e) => return json_response(503, &json!({ "error": format!("the fleet statistics could not be read: {e}") })),
+    };
+    let format = Format::from_accept(headers.get("accept"));
+    let body = exposition::render(&rollup, format, now);
+    let h = Headers::from_pairs([("content-type", format.content_type()), ("cache-control", "no-store")]);
+    Ok(Response::builder().with_status(200).with_headers(headers_to_js(&h)).fixed(body.into_bytes()))
+}
+
+/// A purge's receipt: when it was recorded, and where it has been applied.
+async fn receipt(env: &Env, id: &str, url: &rulecache::http::Url, now: Time) -> Result<Response> {
+    let recorded = match ledger::recorded(env, id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return json_response(404, &json!({ "error": "the purge ledger holds no purge with this id" })),
+        Err(e) => return json_response(503, &json!({ "error": format!("the purge ledger could not be read: {e}") })),
+    };
+    let window = url
+        .query_pairs()
+        .find(|(k, _)| k == "activeWithinMs")
+        .and_then(|(_, v)| v.parse::<Time>().ok())
+        .unwrap_or(DEFAULT_ACTIVE_WINDOW_MS);
+    let rollup = match fleet::rollup(env).await {
+        Ok(r) => r,
+        Err(e) => return json_response(503, &json!({ "error": format!("the fleet statistics could not be read: {e}") })),
+    };
+    let receipt = rulecache::purge::receipt::receipt(&recorded, &rollup.locations, window, now);
+    json_response(200, &serde_json::to_value(&receipt).unwrap_or(Value::Null))
 }
 
 #[derive(Deserialize)]

@@ -73,6 +73,7 @@ pub async fn purge_method(
         Ok(t) => t,
         Err(problems) => return json_response(400, &json!({ "errors": problems })),
     };
+    with_isolate(|i| i.record_purge(now));
     let offer = with_isolate(|i| i.burst.offer(&targets, purge.soft, now));
     match offer {
         Offer::Full => return run_purge(env, ctx, purge, credential, &url, None, now).await,
@@ -176,6 +177,7 @@ pub(super) async fn run_purge(
         site: site_of(base.as_str()),
         soft_when_collapsed: false,
     };
+    with_isolate(|i| i.record_purge(now));
     let id = match ledger::append(env, &order).await {
         Ok(answer) => {
             ledger::apply_own(&answer, now);

@@ -18,7 +18,7 @@ use rulecache::http::{Headers, Time};
 use rulecache::rfc::range;
 use rulecache::storage::key::StorageKey;
 use rulecache::storage::meta::{Meta, VaryIndex};
-use rulecache::storage::stats::Outcome;
+use rulecache::storage::stats::{Outcome, Served};
 use rulecache::storage::tiers;
 
 impl Io {
@@ -164,7 +164,7 @@ impl Io {
 
     /// The client's response for `reply`.
     async fn answer(&mut self, reply: Reply, storing_after: bool, now: Time) -> Result<web_sys::Response> {
-        let Reply { head, body, outcome, ruleset, .. } = reply;
+        let Reply { head, body, outcome, ruleset, refusal, .. } = reply;
         // An origin response passes its own headers object on, edited where the flow changed it.
         let out_headers = match (&body, self.origin.as_ref(), self.origin_head.as_ref()) {
             (ReplyBody::Origin, Some(resp), Some(received)) => {
@@ -261,7 +261,28 @@ impl Io {
         {
             sent_bytes = head.headers.content_length().unwrap_or(0);
         }
-        record_stats(ruleset.as_deref(), outcome, sent_bytes, now);
+        // An origin body is counted by what it is known to hold (read, or declared).
+        let origin_bytes = match (&body, &out_body) {
+            (_, OutBody::None) => 0,
+            (ReplyBody::Origin, _) => match &self.pending_bytes {
+                Some(bytes) => bytes.len() as u64,
+                None => head.headers.content_length().unwrap_or(0),
+            },
+            _ => 0,
+        };
+        let from_cache = matches!(body, ReplyBody::Stored { .. });
+        record_stats(
+            &Served {
+                ruleset: ruleset.as_deref(),
+                outcome,
+                status: head.status,
+                not_stored: refusal.map(|r| r.as_str()),
+                bytes_from_cache: if from_cache { sent_bytes } else { 0 },
+                bytes_from_origin: origin_bytes,
+                origin_ms: self.origin_ms,
+            },
+            now,
+        );
         respond(head.status, &out_headers, out_body)
     }
 

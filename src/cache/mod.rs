@@ -18,7 +18,7 @@ use rulecache::policy::Policy;
 use rulecache::purge::auth;
 use rulecache::storage::key::StorageKey;
 use rulecache::storage::meta::{Meta, Purged, VaryIndex};
-use rulecache::storage::stats::Outcome;
+use rulecache::storage::stats::Served;
 use rulecache::storage::tiers::{self, Collapser, Join, COLLAPSE_POLL_MS};
 
 /// Header carrying an entry's record on a Cache API response.
@@ -67,8 +67,8 @@ async fn wait_for_fetch(key: &StorageKey, ticket: u64) {
 }
 
 /// Counts one answered request in this isolate's statistics.
-fn record_stats(ruleset: Option<&str>, outcome: Outcome, bytes: u64, now: Time) {
-    with_isolate(|i| i.record(ruleset, outcome, bytes, now));
+fn record_stats(served: &Served, now: Time) {
+    with_isolate(|i| i.record(served, now));
 }
 
 /// Whether `base_key` is marked hit-for-pass (its last response could not be stored).
@@ -118,7 +118,13 @@ pub async fn handle(
         let origin = config.origin.clone();
         let env = env.clone();
         ctx.wait_until(async move {
-            let config = Config { origin, admin_prefix: String::new(), secrets: Default::default() };
+            let config = Config {
+                origin,
+                admin_prefix: String::new(),
+                secrets: Default::default(),
+                stats_location: None,
+                stats_flush_ms: 0,
+            };
             let mut flow = *bg;
             let step = flow.background_step();
             let mut io = Io::new(super::now());
@@ -199,6 +205,8 @@ struct Io {
     /// The origin's content could not be read in full for the memory tier: nothing is stored
     /// and the client gets the core's 502 for it (`engine::unreadable_body_reply`).
     unreadable: bool,
+    /// How long the origin took to answer the last fetch (its response head), for statistics.
+    origin_ms: Option<u64>,
     /// The time, read again after each wait (a lookup in the Cache API or KV, a purge ledger
     /// refresh, the origin, another request's fetch): between two waits the flow runs in one
     /// go, and the clock is one call into JavaScript.
@@ -218,6 +226,7 @@ impl Io {
             leader: None,
             env: None,
             unreadable: false,
+            origin_ms: None,
             now,
         }
     }
@@ -271,9 +280,11 @@ impl Io {
                             if let (Join::Lead(ticket), Some(key)) = (join, key) {
                                 self.leader = Some(InflightGuard { key, ticket });
                             }
+                            let sent = self.tick();
                             let named = flow.origin_name().is_some();
                             let fetched = self.fetch(config, &request, named, with_body, deadline_ms).await;
                             let now = self.tick();
+                            self.origin_ms = Some(now.saturating_sub(sent));
                             match fetched {
                                 Ok(resp) => {
                                     let head = response_head(&resp);

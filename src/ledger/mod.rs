@@ -42,6 +42,27 @@ thread_local! {
     static FLIGHT: RefCell<Option<Rc<Cell<bool>>>> = const { RefCell::new(None) };
 }
 
+/// Where this isolate's copy of the ledger stands, once it has read the ledger.
+pub fn cursor() -> Option<rulecache::storage::stats::fleet::LedgerCursor> {
+    with_isolate(|i| {
+        let c = &i.ledger;
+        c.epoch().map(|epoch| rulecache::storage::stats::fleet::LedgerCursor { epoch: epoch.to_string(), seq: c.cursor() })
+    })
+}
+
+/// What the ledger says of purge `id`: when it was recorded and its last record; `None` when
+/// the ledger holds no record of it.
+pub async fn recorded(env: &Env, id: &str) -> Result<Option<rulecache::purge::receipt::PurgeRecorded>> {
+    let stub = env.durable_object(BINDING)?.get_by_name(OBJECT_NAME)?;
+    let enc = String::from(js_sys::encode_uri_component(id));
+    let mut resp = stub.fetch_with_str(&format!("https://ledger/purge?id={enc}")).await?;
+    match resp.status_code() {
+        200 => Ok(Some(resp.json().await?)),
+        404 => Ok(None),
+        s => Err(Error::RustError(format!("status {s}: {}", resp.text().await.unwrap_or_default()))),
+    }
+}
+
 /// What the ledger says about a stored entry at `now`, as the engine wants it.
 pub fn effect(meta: &Meta, now: Time) -> Purged {
     with_isolate(|i| i.ledger.purged(meta, now))

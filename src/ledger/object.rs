@@ -11,6 +11,7 @@ use worker::*;
 use super::{retry_key, MAX_ENTRY_LIFETIME_MS};
 use crate::now;
 use rulecache::http::{hex, Time};
+use rulecache::purge::receipt::PurgeRecorded;
 use rulecache::purge::ledger::{
     AppendOrder, BudgetLimits, Head, Ledger, LedgerError, LedgerRows, PurgeRecord, RowsWrite, Seen, Target,
 };
@@ -197,6 +198,29 @@ impl LedgerRows for SqlRows {
     }
 }
 
+impl SqlRows {
+    /// When purge `id` was recorded and its last record, in the ledger's epoch.
+    fn recorded(&self, id: &str) -> std::result::Result<Option<PurgeRecorded>, String> {
+        #[derive(Deserialize)]
+        struct Row {
+            at: Option<f64>,
+            seq: Option<f64>,
+        }
+        let rows: Vec<Row> = self
+            .storage
+            .sql()
+            .exec(
+                "SELECT MIN(at) AS at, MAX(seq) AS seq FROM purge_records WHERE purge_id = ?",
+                vec![SqlStorageValue::String(id.to_owned())],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(text)?;
+        let Some(Row { at: Some(at), seq: Some(seq) }) = rows.into_iter().next() else { return Ok(None) };
+        let Some(head) = self.head()? else { return Ok(None) };
+        Ok(Some(PurgeRecorded { id: id.to_owned(), recorded_at: at as u64, epoch: head.epoch, last_seq: seq as u64 }))
+    }
+}
+
 /// Runs `body` in one SQLite transaction (`storage.transactionSync`): an error rolls every
 /// statement of it back.
 fn transaction_sync(storage: &Storage, body: impl FnOnce() -> Result<()> + 'static) -> Result<()> {
@@ -283,6 +307,14 @@ impl DurableObject for PurgeLedger {
                 match answer {
                     Ok(a) => Response::from_json(&a),
                     Err(e) => ledger_error(&e),
+                }
+            }
+            (Method::Get, "/purge") => {
+                let id = url.query_pairs().find(|(k, _)| k == "id").map(|(_, v)| v.into_owned()).unwrap_or_default();
+                match rows.recorded(&id) {
+                    Ok(Some(r)) => Response::from_json(&r),
+                    Ok(None) => Response::error("no such purge", 404),
+                    Err(e) => ledger_error(&LedgerError::Storage(e)),
                 }
             }
             (Method::Post, "/append") => {

@@ -58,7 +58,10 @@ export function workerOptions({ originUrl, secret, adminSecret = secret, statsSe
     compatibilityDate: '2026-04-01',
     kvNamespaces: ['RULECACHE_KV'],
     r2Buckets: ['RULECACHE_R2'],
-    durableObjects: { PURGE_LEDGER: { className: 'PurgeLedger', useSQLite: true } },
+    durableObjects: {
+      PURGE_LEDGER: { className: 'PurgeLedger', useSQLite: true },
+      FLEET_STATS: { className: 'FleetStats', useSQLite: true },
+    },
     bindings: vars,
     host: '127.0.0.1',
     port,

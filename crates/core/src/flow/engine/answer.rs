@@ -140,7 +140,11 @@ impl Flow {
             background,
             outcome,
             ruleset: self.ruleset_name(policy).map(str::to_string),
-            refusal,
+            // A bypass is not stored because the policy sent it past the cache: its reason.
+            refusal: match (outcome, refusal) {
+                (Outcome::Bypass, None) => self.bypass.map(Refusal::Bypass),
+                (_, refusal) => refusal,
+            },
         }))
     }
 

@@ -34,13 +34,18 @@ impl Scope {
     /// Every scope.
     pub const ALL: [Scope; 3] = [Scope::Purge, Scope::Admin, Scope::Read];
 
-    /// The scope a call of the admin API needs: `POST purge` purges, `GET stats` reads, and
-    /// every other call (known or not: an unknown one is answered 404 only once proven) is
-    /// an admin call. `endpoint` is the path after `<admin prefix>/api/`.
+    /// The scope a call of the admin API needs: `POST purge` purges and `GET purges/{id}`
+    /// reads a purge's receipt (so a purger can wait for its purge); `GET stats`,
+    /// `GET stats/fleet` and `GET metrics` (`<admin prefix>/metrics`) read; every other call
+    /// (known or not: an unknown one is answered 404 only once proven) is an admin call.
+    /// `endpoint` is the path after `<admin prefix>/api/`.
     pub fn of_admin_call(method: &str, endpoint: &str) -> Scope {
         match (method.to_ascii_uppercase().as_str(), endpoint) {
             ("POST", "purge") => Scope::Purge,
-            ("GET", "stats") => Scope::Read,
+            ("GET", e) if e.strip_prefix("purges/").is_some_and(|id| !id.is_empty() && !id.contains('/')) => {
+                Scope::Purge
+            }
+            ("GET", "stats" | "stats/fleet" | "metrics") => Scope::Read,
             _ => Scope::Admin,
         }
     }

@@ -183,6 +183,9 @@ pub struct LocationShard {
     pub location: String,
     /// Counted, not yet forwarded.
     pub unsent: Figures,
+    /// Kept in memory only: a shard that restarts relearns its isolates from their next
+    /// flushes (one interval).
+    #[serde(skip)]
     pub isolates: BTreeMap<String, IsolateSeen>,
     pub last_forward: Time,
     pub forward_seq: u64,
