@@ -175,3 +175,57 @@ test('a real Prometheus scrapes the worker with the stats secret', async () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** Runs the command line tool; resolves to { status, out } while the event loop keeps running. */
+function cli(args, env = {}) {
+  const bin = path.join(root, 'target/debug/rulecache');
+  if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: run "cargo build -p rulecache-cli" first`);
+  return new Promise((resolve) => {
+    const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    child.on('exit', (status) => resolve({ status, out }));
+  });
+}
+
+/** Sends requests to `locs` every 100 ms until `done` settles (the traffic that carries their
+ * ledger cursors to the fleet's figures). */
+async function traffic(locs, done) {
+  let over = false;
+  done.finally(() => { over = true; });
+  const p = `${ns('fleet-traffic')}?cc=max-age%3D600`;
+  while (!over) {
+    for (const loc of locs) await send(loc, p);
+    await sleep(100);
+  }
+  return done;
+}
+
+test('a purge receipt says when each location applied it; purge --wait returns once all have', async () => {
+  const started = Date.now();
+  const [{ status, out }] = await Promise.all([
+    traffic([ams, fra], cli(['purge', url, '--wait', '--timeout', '30', `${ns('receipt')}`], { RULECACHE_SECRET: PURGE })),
+  ]);
+  assert.equal(status, 0, out);
+  assert.match(out, /applied everywhere: 2 active location\(s\)/);
+  const id = /purge (\S+) recorded/.exec(out)?.[1];
+  const { status: s, body: receipt } = await adminJson(`purges/${encodeURIComponent(id)}`, PURGE);
+  assert.equal(s, 200, JSON.stringify(receipt));
+  assert.equal(receipt.appliedEverywhere, true);
+  assert.ok(receipt.recordedAt >= started - 1000);
+  for (const name of ['AMS', 'FRA']) {
+    const loc = receipt.locations.find((l) => l.location === name);
+    assert.ok(loc?.appliedAt >= receipt.recordedAt, `${name} applied it after it was recorded: ${JSON.stringify(loc)}`);
+  }
+  assert.equal((await adminJson('purges/no-such-purge', PURGE)).status, 404);
+  assert.ok([401, 403].includes((await adminJson(`purges/${encodeURIComponent(id)}`, STATS)).status), 'the stats secret reads no receipt');
+});
+
+test('purge --wait names a location that stopped answering within its timeout', async () => {
+  // FRA reported a moment ago (active), then gets no more requests: it never reports the new purge.
+  await traffic([ams, fra], sleep(1_500));
+  const { status, out } = await traffic([ams], cli(['purge', url, '--wait', '--timeout', '6', `${ns('receipt-stopped')}`], { RULECACHE_SECRET: PURGE }));
+  assert.equal(status, 3, out);
+  assert.match(out, /not applied within 6 s at: FRA\n/);
+});

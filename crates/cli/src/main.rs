@@ -6,10 +6,11 @@
 //! rulecache explain FILE METHOD URL [--cookie 'a=b'] [--header 'Name: value']
 //! rulecache push URL FILE
 //! rulecache rollback URL VERSION
+//! rulecache purge URL [--soft] [--wait] [--timeout SECONDS] TARGET…
 //! ```
 //!
 //! `push` and `rollback` authenticate with the admin secret (a value of the worker's
-//! `ADMIN_SECRET`) from `RULECACHE_SECRET`.
+//! `ADMIN_SECRET`) from `RULECACHE_SECRET`; `purge` with the purge secret or the admin one.
 
 fn main() {
     std::process::exit(cli::run(std::env::args().skip(1).collect()));
@@ -25,7 +26,11 @@ mod cli {
   rulecache check FILE…
   rulecache explain FILE METHOD URL [--cookie 'a=b'] [--header 'Name: value']
   rulecache push URL FILE        (admin secret from RULECACHE_SECRET)
-  rulecache rollback URL VERSION (admin secret from RULECACHE_SECRET)";
+  rulecache rollback URL VERSION (admin secret from RULECACHE_SECRET)
+  rulecache purge URL [--soft] [--wait] [--timeout SECONDS] TARGET…
+                                 (purge secret from RULECACHE_SECRET; TARGET: a path or URL,
+                                 tag:NAME or prefix:/PATH; --wait: until every location active
+                                 in the last 5 minutes has applied it, 60 s at most)";
 
     /// Runs the command line; returns the exit status.
     pub fn run(args: Vec<String>) -> i32 {
@@ -35,6 +40,7 @@ mod cli {
             ["explain", rest @ ..] => explain(rest),
             ["push", url, file] => push(url, file),
             ["rollback", url, version] => rollback(url, version),
+            ["purge", url, rest @ ..] if !rest.is_empty() => purge(url, rest),
             _ => Err(USAGE.to_string()),
         };
         match result {
@@ -213,6 +219,94 @@ mod cli {
         let status = resp.status().as_u16();
         let text = resp.body_mut().read_to_string().map_err(|e| format!("{url}: {e}"))?;
         Ok((status, text))
+    }
+
+    /// GETs an admin API URL; returns the status and the response body.
+    fn get(url: &str) -> Result<(u16, String), String> {
+        let secret = secret()?;
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut resp = agent
+            .get(url)
+            .header("Authorization", &format!("Bearer {secret}"))
+            .call()
+            .map_err(|e| format!("{url}: {e}"))?;
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().map_err(|e| format!("{url}: {e}"))?;
+        Ok((status, text))
+    }
+
+    /// `purge`: sends the purge; with `--wait`, reads its receipt until every active location
+    /// has applied it (exit 0) or the timeout passes (exit 3, naming the locations that have
+    /// not).
+    fn purge(base: &str, args: &[&str]) -> Result<i32, String> {
+        let (mut soft, mut wait, mut timeout_s) = (false, false, 60u64);
+        let (mut urls, mut tags, mut prefixes) = (Vec::new(), Vec::new(), Vec::new());
+        let mut rest = args.iter();
+        while let Some(arg) = rest.next() {
+            match *arg {
+                "--soft" => soft = true,
+                "--wait" => wait = true,
+                "--timeout" => {
+                    let v = rest.next().ok_or("--timeout needs a number of seconds")?;
+                    timeout_s = v.parse().map_err(|_| format!("--timeout {v}: not a number of seconds"))?;
+                }
+                t if t.starts_with("tag:") => tags.push(t.trim_start_matches("tag:").to_string()),
+                t if t.starts_with("prefix:") => prefixes.push(t.trim_start_matches("prefix:").to_string()),
+                t if t.starts_with('/') || t.starts_with("http://") || t.starts_with("https://") => {
+                    urls.push(t.to_string())
+                }
+                t => return Err(format!("{t}: a target is a path or URL, tag:NAME or prefix:/PATH\n{USAGE}")),
+            }
+        }
+        if urls.is_empty() && tags.is_empty() && prefixes.is_empty() {
+            return Err(format!("nothing to purge\n{USAGE}"));
+        }
+        let root = base.trim_end_matches('/');
+        let body = serde_json::json!({ "urls": urls, "tags": tags, "prefixes": prefixes, "soft": soft });
+        let (status, text) = post(&format!("{root}/_rulecache/api/purge"), &body.to_string())?;
+        let answer: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        if !(200..300).contains(&status) {
+            println!("HTTP {status}: {text}");
+            return Ok(1);
+        }
+        let Some(id) = answer.get("id").and_then(|v| v.as_str()).map(str::to_string) else {
+            println!("purged here; not recorded in the ledger yet: {text}");
+            return Ok(if wait { 3 } else { 0 });
+        };
+        println!("purge {id} recorded");
+        if !wait {
+            return Ok(0);
+        }
+        let started = now_millis();
+        let mut last = serde_json::Value::Null;
+        while now_millis().saturating_sub(started) < timeout_s * 1000 {
+            let (status, text) = get(&format!("{root}/_rulecache/api/purges/{id}"))?;
+            if status == 200 {
+                last = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+                if last.get("appliedEverywhere").and_then(|v| v.as_bool()) == Some(true) {
+                    let n = last.get("locations").and_then(|l| l.as_array()).map_or(0, |l| {
+                        l.iter().filter(|x| x.get("active").and_then(|a| a.as_bool()) == Some(true)).count()
+                    });
+                    println!("applied everywhere: {n} active location(s), {} ms after it was sent", now_millis() - started);
+                    return Ok(0);
+                }
+            } else if status != 404 && status != 503 {
+                println!("HTTP {status}: {text}");
+                return Ok(1);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        let pending: Vec<String> = last
+            .get("pending")
+            .and_then(|p| p.as_array())
+            .map(|p| p.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        if pending.is_empty() {
+            println!("not confirmed within {timeout_s} s: no location active in the last 5 minutes has reported");
+        } else {
+            println!("not applied within {timeout_s} s at: {}", pending.join(", "));
+        }
+        Ok(3)
     }
 
     fn api(base: &str, tail: &str) -> String {
