@@ -60,7 +60,16 @@ pub fn flush_if_due(env: &Env, ctx: &Context, config: &Config, location: &str, n
         with_isolate(|i| {
             if let Some(stats) = i.stats.as_mut() {
                 match sent {
-                    Ok(()) => stats.flushed(&report),
+                    Ok(answer) => {
+                        stats.flushed(&report);
+                        // The shard's advice: a longer interval when its location is crowded.
+                        if let Some(ms) = serde_json::from_str::<serde_json::Value>(&answer)
+                            .ok()
+                            .and_then(|v| v.get("intervalMs").and_then(serde_json::Value::as_u64))
+                        {
+                            stats.flush.advise(ms);
+                        }
+                    }
                     Err(e) => {
                         console_error!("rulecache: flushing the statistics failed: {e}");
                         stats.flush_failed(report);
@@ -71,7 +80,8 @@ pub fn flush_if_due(env: &Env, ctx: &Context, config: &Config, location: &str, n
     });
 }
 
-async fn send<T: serde::Serialize>(env: &Env, object: &str, path: &str, body: &T, interval: Time) -> Result<()> {
+/// POSTs `body` to `path` of the named object; its answer's text.
+async fn send<T: serde::Serialize>(env: &Env, object: &str, path: &str, body: &T, interval: Time) -> Result<String> {
     let stub = env.durable_object(BINDING)?.get_by_name(object)?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_body(Some(serde_json::to_string(body)?.into()));
@@ -80,7 +90,7 @@ async fn send<T: serde::Serialize>(env: &Env, object: &str, path: &str, body: &T
     if resp.status_code() != 200 {
         return Err(Error::RustError(format!("status {}: {}", resp.status_code(), resp.text().await?)));
     }
-    Ok(())
+    resp.text().await
 }
 
 /// The fleet's roll-up, as the global object holds it.
@@ -205,6 +215,7 @@ impl FleetStats {
                 .unwrap_or_else(|| LocationShard::new(&report.location, now)),
         };
         shard.apply(&report, now);
+        let advised = shard.advised_interval(interval, now);
         let forward = shard.take_forward(interval, now);
         *self.shard.borrow_mut() = Some(shard.clone());
         storage.put(SHARD_KEY, serde_json::to_string(&shard)?).await?;
@@ -212,7 +223,7 @@ impl FleetStats {
             let sent = send(&self.env, GLOBAL, "/report", &forward, interval).await;
             let mut shard = self.shard.borrow().clone().unwrap_or(shard);
             match sent {
-                Ok(()) => shard.forwarded(&forward),
+                Ok(_) => shard.forwarded(&forward),
                 Err(e) => {
                     console_error!("rulecache: forwarding a location's statistics failed: {e}");
                     shard.forward_failed(forward);
@@ -221,7 +232,7 @@ impl FleetStats {
             storage.put(SHARD_KEY, serde_json::to_string(&shard)?).await?;
             *self.shard.borrow_mut() = Some(shard);
         }
-        Response::ok("counted")
+        Response::from_json(&serde_json::json!({ "intervalMs": advised }))
     }
 }
 

@@ -6,9 +6,13 @@
 //! with no requests has nothing new to say.
 //!
 //! Load: a location's shard takes one flush per active isolate per interval, the roll-up one
-//! report per active location per interval (`make bench-fleet-sim` measures both at 1k, 10k
-//! and 100k isolates). Staleness: a request is in the roll-up at most two intervals (and the
-//! wait for the next request of its isolate and location) after it was answered.
+//! report per active location per interval. A shard with many isolates lengthens its isolates'
+//! interval (its answer to each flush advises one: [`LocationShard::advised_interval`]) so
+//! that it takes at most [`SHARD_FLUSHES_PER_S`] whatever their number, up to
+//! [`MAX_ADVISED_INTERVAL_MS`]; `make bench-fleet-sim` measures the load and the staleness at
+//! 1k, 10k and 100k isolates. Staleness: a request is in the roll-up at most an isolate's
+//! interval plus a shard's (and the wait for the next request of its isolate and location)
+//! after it was answered.
 //!
 //! Exactly once: every flush carries its sender's name and a sequence number; a shard counts
 //! a flush once however often it is delivered (a flush whose answer was lost is sent again
@@ -51,6 +55,12 @@ pub fn interval_from_setting(setting: Option<&str>) -> Time {
         .map_or(DEFAULT_INTERVAL_MS, |ms| ms.clamp(INTERVAL_RANGE_MS.0, INTERVAL_RANGE_MS.1))
 }
 
+/// The flushes per second a location's shard asks for at most (a Durable Object takes about
+/// 1,000 requests a second; the rest is headroom).
+pub const SHARD_FLUSHES_PER_S: u64 = 250;
+/// The longest interval a shard advises.
+pub const MAX_ADVISED_INTERVAL_MS: Time = 300_000;
+
 /// A location's name as reports carry it: up to [`MAX_LOCATION_LEN`] of ASCII letters, digits,
 /// `-`, `_` and `.`; anything else is `unknown`.
 pub fn location_name(raw: Option<&str>) -> String {
@@ -81,6 +91,8 @@ pub struct FlushClock {
     seq: u64,
     /// A flush that failed, sent again before anything newer.
     retry: Option<FlushReport>,
+    /// The interval the location's shard last advised.
+    advised: Option<Time>,
 }
 
 /// What an isolate sends its location's shard.
@@ -100,14 +112,22 @@ pub struct FlushReport {
 
 impl FlushClock {
     pub fn new(started: Time) -> Self {
-        FlushClock { last: started, in_flight: None, seq: 0, retry: None }
+        FlushClock { last: started, in_flight: None, seq: 0, retry: None, advised: None }
     }
 
     /// Whether a flush is due at `now`: something to send (pending figures or a failed flush),
     /// no flush in flight (or the one in flight given up), and the last one `interval` old.
+    /// `interval` is the deployment's; a longer one the shard advised wins.
     pub fn due(&self, pending: &Figures, interval: Time, now: Time) -> bool {
         let free = self.in_flight.is_none_or(|sent| now.saturating_sub(sent) >= FLUSH_GIVE_UP_MS);
+        let interval = interval.max(self.advised.unwrap_or(0));
         free && (self.retry.is_some() || !pending.is_empty()) && now.saturating_sub(self.last) >= interval
+    }
+
+    /// Takes the interval the shard advised in its answer (bounded by
+    /// [`MAX_ADVISED_INTERVAL_MS`]).
+    pub fn advise(&mut self, interval: Time) {
+        self.advised = Some(interval.min(MAX_ADVISED_INTERVAL_MS));
     }
 
     /// Flushes taken so far.
@@ -178,7 +198,7 @@ pub enum Applied {
 
 /// One location's shard: the isolates' flushes summed until forwarded to the roll-up.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct LocationShard {
     pub location: String,
     /// Counted, not yet forwarded.
@@ -192,6 +212,8 @@ pub struct LocationShard {
     pub forward_in_flight: Option<Time>,
     /// A report that failed, sent again before anything newer.
     pub forward_retry: Option<LocationReport>,
+    /// The interval it advised last (0: the deployment's).
+    pub advised: Time,
 }
 
 /// What a location's shard sends the roll-up.
@@ -235,6 +257,18 @@ impl LocationShard {
         Applied::Counted
     }
 
+    /// The interval this shard asks its isolates to flush at, from `base` (the deployment's):
+    /// long enough that the isolates heard from in the last three advised intervals send at
+    /// most [`SHARD_FLUSHES_PER_S`], at most [`MAX_ADVISED_INTERVAL_MS`]. Counted when a flush
+    /// is applied, and sent in the answer to it.
+    pub fn advised_interval(&mut self, base: Time, now: Time) -> Time {
+        let window = 3 * self.advised.max(base);
+        let active = self.isolates.values().filter(|s| now.saturating_sub(s.at) <= window).count() as u64;
+        let needed = active.saturating_mul(1000) / SHARD_FLUSHES_PER_S;
+        self.advised = needed.clamp(base, MAX_ADVISED_INTERVAL_MS.max(base));
+        self.advised
+    }
+
     /// The location's ledger cursor at `now`: the lowest cursor of the isolates heard from in
     /// the last `window` ms, in the epoch of the most recent report (an active isolate in
     /// another epoch, or without a cursor, holds it at 0: it cannot be said to have applied
@@ -262,7 +296,7 @@ impl LocationShard {
         if !free || now.saturating_sub(self.last_forward) < interval {
             return None;
         }
-        let window = 3 * interval;
+        let window = 3 * interval.max(self.advised);
         let active = self.isolates.values().filter(|s| now.saturating_sub(s.at) <= window).count() as u64;
         if let Some(mut again) = self.forward_retry.take() {
             self.forward_in_flight = Some(now);
@@ -497,6 +531,36 @@ mod tests {
         assert_eq!(shard.cursor(30_000, 2_000).map(|c| c.seq), Some(7));
         shard.apply(&report("a", 2, 12), 40_000);
         assert_eq!(shard.cursor(30_000, 40_000).map(|c| c.seq), Some(12), "b went quiet: no longer counted");
+    }
+
+    #[test]
+    fn a_crowded_shard_lengthens_its_isolates_interval_to_keep_its_load() {
+        let mut shard = LocationShard::new("AMS", 0);
+        let flush = |i: usize| FlushReport {
+            isolate: format!("i{i}"),
+            seq: 1,
+            location: "AMS".into(),
+            sent_at: 0,
+            figures: Figures::default(),
+            ledger: None,
+        };
+        for i in 0..100 {
+            shard.apply(&flush(i), 1_000);
+        }
+        assert_eq!(shard.advised_interval(10_000, 1_000), 10_000, "100 isolates at 10 s: 10 a second");
+        for i in 100..10_000 {
+            shard.apply(&flush(i), 2_000);
+        }
+        let advised = shard.advised_interval(10_000, 2_000);
+        assert_eq!(advised, 40_000, "10,000 isolates at 250 flushes a second");
+        let mut stats = Stats::new(0);
+        stats.flush.advise(advised);
+        hit(&mut stats, 0);
+        assert!(stats.take_flush("i", "AMS", None, 10_000, 20_000).is_none(), "the advised interval holds");
+        assert!(stats.take_flush("i", "AMS", None, 10_000, 40_000).is_some());
+        stats.flush.advise(u64::MAX);
+        hit(&mut stats, 40_000);
+        assert!(stats.take_flush("i", "AMS", None, 10_000, 40_000 + MAX_ADVISED_INTERVAL_MS).is_some(), "bounded");
     }
 
     #[test]
