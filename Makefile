@@ -24,7 +24,7 @@ export WRANGLER_LOG_PATH := $(CURDIR)/target/wrangler-logs
 export CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: e2e-install e2e-start e2e-stop test-e2e e2e-measure
-.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser soak bench bench-core bench-load bench-profile bench-cold bench-propagation bench-purge-sim bench-instructions bench-offload offload-content size clean-state
+.PHONY: all tools tools-rust tools-node tools-browser build build-dev origin run test lint test-native test-runtime test-browser soak bench bench-core bench-load bench-profile bench-cold bench-propagation bench-purge-sim bench-fleet-sim bench-instructions bench-offload offload-content size clean-state tools-prometheus
 
 all: build
 
@@ -38,6 +38,10 @@ tools-node:
 
 tools-browser:
 	@[ -x "$(CHROMIUM)" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# promtool and Prometheus (Debian's prometheus package) for the metrics test.
+tools-prometheus:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
 
 ## The release worker: build/index.js + build/index_bg.wasm (a no-op when nothing changed)
 build: tools
@@ -63,7 +67,9 @@ lint: tools-rust docs-check
 test-native:
 	cargo test --workspace --all-targets
 
-test-runtime: build origin
+test-runtime: build origin tools-prometheus
+	@# The command line tool, for the purge receipts' --wait.
+	cargo build -q -p rulecache-cli
 	node --test --test-concurrency=1 tests/integration/
 
 test-browser: build origin tools-browser
@@ -109,7 +115,7 @@ SOAK_REQUESTS ?= 24000
 soak: build
 	SOAK_REQUESTS=$(SOAK_REQUESTS) node --test tests/integration/soak.test.mjs
 
-bench: bench-core bench-instructions bench-load bench-profile bench-cold bench-propagation bench-purge-sim
+bench: bench-core bench-instructions bench-load bench-profile bench-cold bench-propagation bench-purge-sim bench-fleet-sim
 
 # The benchmarks need unwinding (criterion), the release profile aborts on panic (wasm):
 # a separate target folder keeps the two builds of the library apart.
@@ -119,6 +125,12 @@ bench-core:
 # The global purge path simulated natively and deterministically (1k, 10k, 100k isolates).
 bench-purge-sim:
 	CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR=$(CURDIR)/target/bench-core cargo bench -p rulecache --bench purge_sim
+
+# The fleet's statistics simulated natively and deterministically (1k, 10k, 100k isolates in
+# 300 locations): the load on each Durable Object and the staleness of the figures
+# (bench-results/fleet-sim.json).
+bench-fleet-sim:
+	CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR=$(CURDIR)/target/bench-core cargo bench -p rulecache --bench fleet_sim
 
 bench-load: build origin
 	node --experimental-websocket --disable-warning=ExperimentalWarning benches/load/run.mjs
