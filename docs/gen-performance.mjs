@@ -8,6 +8,7 @@
 //   instructions.json  make bench-instructions (Makefile)
 //   core-scaling.json  make bench-core         (crates/core/benches/core.rs)
 //   propagation.json   make bench-propagation  (benches/propagation/run.mjs)
+//   fleet-sim.json     make bench-fleet-sim    (crates/core/benches/fleet_sim.rs)
 //   soak.json          make soak               (tests/integration/soak.test.mjs)
 //   e2e.json           make e2e-measure        (tests/e2e/measure.mjs)
 //   offload.json       make bench-offload      (benches/offload/run.mjs; its plot offload.png
@@ -244,6 +245,23 @@ function propagation(r, date) {
   ];
 }
 
+function fleetSim(r, date) {
+  const s = (ms) => (isNum(ms) ? fix(ms / 1000, 1) : '');
+  const rows = (r.results ?? []).map((x) => [
+    int(x.isolates),
+    `${int(x.busiestLocationIsolates)}, ${fix(x.shardMeanRps)} (${int(x.shardPeakRps)}), ${s(x.advisedIntervalMs)} s`,
+    `${fix(x.rollupMeanRps, 1)} (${int(x.rollupPeakRps)})`,
+    `${s(x.stalenessMeanMs)} / ${s(x.stalenessP99Ms)} / ${s(x.stalenessMaxMs)} s`,
+    x.served === x.counted ? `yes (${int(x.served)})` : `**no** (${int(x.served)} served, ${int(x.counted)} counted)`,
+  ]);
+  return [
+    `Run of ${date}: ${r.locations ?? '?'} locations, ${r.ratePerIsolate ?? '?'} req/s per isolate, ${r.seconds ?? '?'} s measured, flush interval ${s(r.flushIntervalMs)} s, ${pct(r.lostAnswers)} of answers lost.`,
+    '',
+    ...table(['isolates', 'busiest location: isolates, shard req/s mean (busiest s), advised interval', 'roll-up req/s mean (busiest s)', 'staleness mean / p99 / max', 'served = counted'], ['r', 'r', 'r', 'r', 'r'], rows),
+    '',
+  ];
+}
+
 function soak(r, date) {
   const rep = r.report ?? r;
   const t = rep.total ?? {};
@@ -301,6 +319,7 @@ const SECTIONS = [
   { file: 'instructions.json', title: 'Instructions per request', make: 'make bench-instructions', render: instructions },
   { file: 'core-scaling.json', title: 'Scaling curves', make: 'make bench-core', render: coreScaling },
   { file: 'propagation.json', title: 'Purge propagation', make: 'make bench-propagation', render: propagation },
+  { file: 'fleet-sim.json', title: 'Fleet statistics, simulated', make: 'make bench-fleet-sim', render: fleetSim },
   { file: 'soak.json', title: 'Split-view soak', make: 'make soak', render: soak },
   { file: 'e2e.json', title: 'Plone and Django', make: 'make e2e-measure', render: e2e },
   { file: 'offload.json', title: 'Origin offload', make: 'make bench-offload', render: offload, also: 'offload.md' },
