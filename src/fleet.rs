@@ -81,7 +81,13 @@ pub fn flush_if_due(env: &Env, ctx: &Context, config: &Config, location: &str, n
 }
 
 /// POSTs `body` to `path` of the named object; its answer's text.
-async fn send<T: serde::Serialize>(env: &Env, object: &str, path: &str, body: &T, interval: Time) -> Result<String> {
+async fn send<T: serde::Serialize>(
+    env: &Env,
+    object: &str,
+    path: &str,
+    body: &T,
+    interval: Time,
+) -> Result<String> {
     let stub = env.durable_object(BINDING)?.get_by_name(object)?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_body(Some(serde_json::to_string(body)?.into()));
@@ -125,7 +131,10 @@ async fn get_json<T: serde::de::DeserializeOwned>(storage: &Storage, key: &str) 
     Ok(serde_json::from_str(&text).ok())
 }
 
-async fn list_json<T: serde::de::DeserializeOwned>(storage: &Storage, prefix: &str) -> Result<Vec<(String, T)>> {
+async fn list_json<T: serde::de::DeserializeOwned>(
+    storage: &Storage,
+    prefix: &str,
+) -> Result<Vec<(String, T)>> {
     let map = storage.list_with_options(ListOptions::new().prefix(prefix)).await?;
     let mut out = Vec::new();
     for entry in map.entries() {
@@ -157,7 +166,12 @@ impl FleetStats {
 
     /// Stores what `apply` changed: the totals, the minutes it touched (and drops those
     /// that left the day), its location.
-    async fn save_rollup(&self, rollup: &Rollup, before: &BTreeSet<u64>, report: &LocationReport) -> Result<()> {
+    async fn save_rollup(
+        &self,
+        rollup: &Rollup,
+        before: &BTreeSet<u64>,
+        report: &LocationReport,
+    ) -> Result<()> {
         let storage = self.state.storage();
         let mut main = rollup.clone();
         main.figures.minutes = BTreeMap::new();
@@ -177,7 +191,9 @@ impl FleetStats {
             storage.delete_multiple(gone).await?;
         }
         if let Some(state) = rollup.locations.get(&report.location) {
-            storage.put(&format!("{LOCATION_PREFIX}{}", report.location), serde_json::to_string(state)?).await?;
+            storage
+                .put(&format!("{LOCATION_PREFIX}{}", report.location), serde_json::to_string(state)?)
+                .await?;
         }
         let forgotten: Vec<String> = self
             .rollup

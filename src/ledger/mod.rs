@@ -46,7 +46,10 @@ thread_local! {
 pub fn cursor() -> Option<rulecache::storage::stats::fleet::LedgerCursor> {
     with_isolate(|i| {
         let c = &i.ledger;
-        c.epoch().map(|epoch| rulecache::storage::stats::fleet::LedgerCursor { epoch: epoch.to_string(), seq: c.cursor() })
+        c.epoch().map(|epoch| rulecache::storage::stats::fleet::LedgerCursor {
+            epoch: epoch.to_string(),
+            seq: c.cursor(),
+        })
     })
 }
 

@@ -11,10 +11,10 @@ use worker::*;
 use super::{retry_key, MAX_ENTRY_LIFETIME_MS};
 use crate::now;
 use rulecache::http::{hex, Time};
-use rulecache::purge::receipt::PurgeRecorded;
 use rulecache::purge::ledger::{
     AppendOrder, BudgetLimits, Head, Ledger, LedgerError, LedgerRows, PurgeRecord, RowsWrite, Seen, Target,
 };
+use rulecache::purge::receipt::PurgeRecorded;
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS ledger_head (id INTEGER PRIMARY KEY CHECK (id = 1), epoch TEXT NOT NULL, last_seq INTEGER NOT NULL, chain TEXT NOT NULL DEFAULT '')",
@@ -217,7 +217,12 @@ impl SqlRows {
             .map_err(text)?;
         let Some(Row { at: Some(at), seq: Some(seq) }) = rows.into_iter().next() else { return Ok(None) };
         let Some(head) = self.head()? else { return Ok(None) };
-        Ok(Some(PurgeRecorded { id: id.to_owned(), recorded_at: at as u64, epoch: head.epoch, last_seq: seq as u64 }))
+        Ok(Some(PurgeRecorded {
+            id: id.to_owned(),
+            recorded_at: at as u64,
+            epoch: head.epoch,
+            last_seq: seq as u64,
+        }))
     }
 }
 
@@ -310,7 +315,11 @@ impl DurableObject for PurgeLedger {
                 }
             }
             (Method::Get, "/purge") => {
-                let id = url.query_pairs().find(|(k, _)| k == "id").map(|(_, v)| v.into_owned()).unwrap_or_default();
+                let id = url
+                    .query_pairs()
+                    .find(|(k, _)| k == "id")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
                 match rows.recorded(&id) {
                     Ok(Some(r)) => Response::from_json(&r),
                     Ok(None) => Response::error("no such purge", 404),

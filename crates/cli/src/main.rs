@@ -255,7 +255,9 @@ mod cli {
                 t if t.starts_with('/') || t.starts_with("http://") || t.starts_with("https://") => {
                     urls.push(t.to_string())
                 }
-                t => return Err(format!("{t}: a target is a path or URL, tag:NAME or prefix:/PATH\n{USAGE}")),
+                t => {
+                    return Err(format!("{t}: a target is a path or URL, tag:NAME or prefix:/PATH\n{USAGE}"))
+                }
             }
         }
         if urls.is_empty() && tags.is_empty() && prefixes.is_empty() {
@@ -287,7 +289,10 @@ mod cli {
                     let n = last.get("locations").and_then(|l| l.as_array()).map_or(0, |l| {
                         l.iter().filter(|x| x.get("active").and_then(|a| a.as_bool()) == Some(true)).count()
                     });
-                    println!("applied everywhere: {n} active location(s), {} ms after it was sent", now_millis() - started);
+                    println!(
+                        "applied everywhere: {n} active location(s), {} ms after it was sent",
+                        now_millis() - started
+                    );
                     return Ok(0);
                 }
             } else if status != 404 && status != 503 {
@@ -302,7 +307,9 @@ mod cli {
             .map(|p| p.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
             .unwrap_or_default();
         if pending.is_empty() {
-            println!("not confirmed within {timeout_s} s: no location active in the last 5 minutes has reported");
+            println!(
+                "not confirmed within {timeout_s} s: no location active in the last 5 minutes has reported"
+            );
         } else {
             println!("not applied within {timeout_s} s at: {}", pending.join(", "));
         }

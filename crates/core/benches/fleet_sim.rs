@@ -39,7 +39,8 @@ const WARM_UP_MS: Time = 60_000;
 const SHARD_RTT_MS: Time = 10;
 /// Share of answers lost (the report was counted, the sender does not know).
 const LOST: f64 = 0.01;
-const RULESETS: [&str; 5] = ["plone.content.itemView", "plone.resource", "plone.content.file", "(default)", "feed"];
+const RULESETS: [&str; 5] =
+    ["plone.content.itemView", "plone.resource", "plone.content.file", "(default)", "feed"];
 
 /// Round trip from a location to the roll-up: 20–250 ms.
 fn rtt(loc: usize) -> Time {
@@ -185,7 +186,9 @@ fn simulate(isolates: usize) -> Outcome_ {
                 served += 1;
                 pending_ages[i].add(Ages { count: 1, sum: u128::from(now), oldest: now });
                 let loc = location_of[i];
-                if let Some(report) = stats[i].take_flush(&iso_names[i], &names[loc], None, DEFAULT_INTERVAL_MS, now) {
+                if let Some(report) =
+                    stats[i].take_flush(&iso_names[i], &names[loc], None, DEFAULT_INTERVAL_MS, now)
+                {
                     // A new flush carries the requests counted since the last; a flush sent
                     // again carries what it carried.
                     if report.seq > sent_seq[i] {
@@ -199,7 +202,7 @@ fn simulate(isolates: usize) -> Outcome_ {
             }
             Ev::FlushArrives(i, report) => {
                 let loc = location_of[i];
-                if now >= WARM_UP_MS && now <= END_MS {
+                if (WARM_UP_MS..=END_MS).contains(&now) {
                     *shard_load.entry((loc, now / 1000)).or_default() += 1;
                 }
                 let shard = &mut shards[loc];
@@ -229,7 +232,7 @@ fn simulate(isolates: usize) -> Outcome_ {
                 None => stats[i].flush_failed(report),
             },
             Ev::ReportArrives(loc, report) => {
-                if now >= WARM_UP_MS && now <= END_MS {
+                if (WARM_UP_MS..=END_MS).contains(&now) {
                     *rollup_load.entry(now / 1000).or_default() += 1;
                 }
                 if rollup.apply(&report, now) == Applied::Counted {
@@ -260,7 +263,9 @@ fn simulate(isolates: usize) -> Outcome_ {
     for round in 0..2 {
         let now = later * (round + 1);
         for i in 0..isolates {
-            if let Some(report) = stats[i].take_flush(&iso_names[i], &names[location_of[i]], None, DEFAULT_INTERVAL_MS, now) {
+            if let Some(report) =
+                stats[i].take_flush(&iso_names[i], &names[location_of[i]], None, DEFAULT_INTERVAL_MS, now)
+            {
                 if shards[location_of[i]].apply(&report, now) == Applied::Duplicate {
                     duplicates += 1;
                 }
@@ -349,7 +354,10 @@ fn main() {
             (END_MS - WARM_UP_MS) / 1000,
             rows.join(",\n    ")
         );
-        if std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join("fleet-sim.json"), json)).is_err() {
+        if std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(dir.join("fleet-sim.json"), json))
+            .is_err()
+        {
             eprintln!("bench-results/fleet-sim.json could not be written");
         }
     }

@@ -83,7 +83,12 @@ pub fn receipt(
                 None => pending.push(name.clone()),
             }
         }
-        list.push(LocationReceipt { location: name.clone(), applied_at: at, last_report: state.last_report, active });
+        list.push(LocationReceipt {
+            location: name.clone(),
+            applied_at: at,
+            last_report: state.last_report,
+            active,
+        });
     }
     let everywhere = any_active && pending.is_empty();
     Receipt {
@@ -129,7 +134,10 @@ mod tests {
         let r = receipt(&purge, &rollup.locations, 60_000, 4_000);
         assert!(r.applied_everywhere);
         assert_eq!(r.applied_everywhere_at, Some(4_000));
-        assert_eq!(r.locations.iter().map(|l| l.applied_at).collect::<Vec<_>>(), vec![Some(3_000), Some(4_000)]);
+        assert_eq!(
+            r.locations.iter().map(|l| l.applied_at).collect::<Vec<_>>(),
+            vec![Some(3_000), Some(4_000)]
+        );
     }
 
     #[test]

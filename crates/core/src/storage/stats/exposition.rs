@@ -109,10 +109,18 @@ pub fn render(rollup: &Rollup, format: Format, now: Time) -> String {
     w.family("rulecache_requests", "counter", "Requests answered, by ruleset and outcome.");
     for (name, c) in &rulesets {
         for kind in Kind::ALL {
-            w.sample("rulecache_requests_total", &[("ruleset", name), ("outcome", kind.as_str())], c.of(kind));
+            w.sample(
+                "rulecache_requests_total",
+                &[("ruleset", name), ("outcome", kind.as_str())],
+                c.of(kind),
+            );
         }
     }
-    w.family("rulecache_bypass", "counter", "Requests the policy sent past the cache, by ruleset and reason.");
+    w.family(
+        "rulecache_bypass",
+        "counter",
+        "Requests the policy sent past the cache, by ruleset and reason.",
+    );
     for (name, c) in &rulesets {
         for (reason, n) in &c.bypass_reasons {
             w.sample("rulecache_bypass_total", &[("ruleset", name), ("reason", reason)], n);
@@ -126,8 +134,16 @@ pub fn render(rollup: &Rollup, format: Format, now: Time) -> String {
     }
     w.family("rulecache_response_bytes", "counter", "Body bytes sent to clients, by ruleset and source.");
     for (name, c) in &rulesets {
-        w.sample("rulecache_response_bytes_total", &[("ruleset", name), ("source", "cache")], c.bytes_from_cache);
-        w.sample("rulecache_response_bytes_total", &[("ruleset", name), ("source", "origin")], c.bytes_from_origin);
+        w.sample(
+            "rulecache_response_bytes_total",
+            &[("ruleset", name), ("source", "cache")],
+            c.bytes_from_cache,
+        );
+        w.sample(
+            "rulecache_response_bytes_total",
+            &[("ruleset", name), ("source", "origin")],
+            c.bytes_from_origin,
+        );
     }
     w.family("rulecache_purges", "counter", "Purge requests taken and carried out.");
     w.sample("rulecache_purges_total", &[], rollup.figures.purges);
@@ -181,7 +197,14 @@ mod tests {
         figures.record(&served, 0);
         let mut rollup = Rollup::new(0);
         rollup.apply(
-            &LocationReport { location: "AMS".into(), seq: 1, sent_at: 0, figures, ledger: None, isolates: 2 },
+            &LocationReport {
+                location: "AMS".into(),
+                seq: 1,
+                sent_at: 0,
+                figures,
+                ledger: None,
+                isolates: 2,
+            },
             0,
         );
         let om = render(&rollup, Format::OpenMetrics, 1_000);
@@ -195,7 +218,10 @@ mod tests {
         assert!(prom.contains("# TYPE rulecache_requests_total counter\n"));
         assert!(!prom.contains("# EOF"));
         assert!(prom.contains("rulecache_location_isolates{location=\"AMS\"} 2\n"));
-        assert_eq!(Format::from_accept(Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5")), Format::OpenMetrics);
+        assert_eq!(
+            Format::from_accept(Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5")),
+            Format::OpenMetrics
+        );
         assert_eq!(Format::from_accept(None), Format::Prometheus);
     }
 }

@@ -398,7 +398,8 @@ impl Rollup {
             state.ledger = Some(cursor.clone());
         }
         while self.locations.len() > MAX_LOCATIONS {
-            let Some(oldest) = self.locations.iter().min_by_key(|(_, s)| s.last_report).map(|(k, _)| k.clone())
+            let Some(oldest) =
+                self.locations.iter().min_by_key(|(_, s)| s.last_report).map(|(k, _)| k.clone())
             else {
                 break;
             };
@@ -413,7 +414,11 @@ impl Rollup {
     }
 
     /// The locations heard from within `window` ms of `now`.
-    pub fn active_locations(&self, window: Time, now: Time) -> impl Iterator<Item = (&String, &LocationState)> {
+    pub fn active_locations(
+        &self,
+        window: Time,
+        now: Time,
+    ) -> impl Iterator<Item = (&String, &LocationState)> {
         self.locations.iter().filter(move |(_, s)| now.saturating_sub(s.last_report) <= window)
     }
 }
@@ -483,7 +488,7 @@ mod tests {
         let mut served = 0u64;
         for t in (0..30_000u64).step_by(250) {
             for (i, iso) in isolates.iter_mut().enumerate() {
-                if (t / 250 + i as u64) % 3 == 0 {
+                if (t / 250 + i as u64).is_multiple_of(3) {
                     hit(iso, t);
                     served += 1;
                 }
@@ -560,7 +565,10 @@ mod tests {
         assert!(stats.take_flush("i", "AMS", None, 10_000, 40_000).is_some());
         stats.flush.advise(u64::MAX);
         hit(&mut stats, 40_000);
-        assert!(stats.take_flush("i", "AMS", None, 10_000, 40_000 + MAX_ADVISED_INTERVAL_MS).is_some(), "bounded");
+        assert!(
+            stats.take_flush("i", "AMS", None, 10_000, 40_000 + MAX_ADVISED_INTERVAL_MS).is_some(),
+            "bounded"
+        );
     }
 
     #[test]

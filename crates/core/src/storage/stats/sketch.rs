@@ -132,7 +132,10 @@ mod tests {
             let i = bucket_of(ms);
             assert!(upper_bound_ms(i).is_none_or(|b| (ms as f64) <= b), "{ms} in {i}");
             if i > 0 {
-                assert!(upper_bound_ms(i - 1).is_some_and(|b| (ms as f64) > b), "{ms} belongs lower than {i}");
+                assert!(
+                    upper_bound_ms(i - 1).is_some_and(|b| (ms as f64) > b),
+                    "{ms} belongs lower than {i}"
+                );
             }
         }
         assert_eq!(bucket_of(u64::MAX), FINITE_BUCKETS);
@@ -154,7 +157,8 @@ mod tests {
 
     #[test]
     fn merging_equals_counting_everything_in_one() {
-        let (mut a, mut b, mut both) = (LatencySketch::default(), LatencySketch::default(), LatencySketch::default());
+        let (mut a, mut b, mut both) =
+            (LatencySketch::default(), LatencySketch::default(), LatencySketch::default());
         for ms in [3u64, 40, 41, 700] {
             a.add(ms);
             both.add(ms);
@@ -170,7 +174,8 @@ mod tests {
     #[test]
     fn a_malformed_list_is_bounded() {
         let mut s: LatencySketch =
-            serde_json::from_str(&format!("{{\"counts\": {:?}, \"sumMs\": 5}}", vec![1u64; 500])).unwrap_or_default();
+            serde_json::from_str(&format!("{{\"counts\": {:?}, \"sumMs\": 5}}", vec![1u64; 500]))
+                .unwrap_or_default();
         s.add(1);
         assert_eq!(s.counts().count(), BUCKETS);
         assert_eq!(s.count(), 501);
