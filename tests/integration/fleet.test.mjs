@@ -132,6 +132,21 @@ test('the stats secret reads the metrics, promtool accepts them, and they agree 
   assert.ok(om.endsWith('# EOF\n') && om.includes('# TYPE rulecache_requests counter'));
 });
 
+test('rulecache stats prints the fleet figures, with the stats secret', async () => {
+  const fleet = (await adminJson('stats/fleet', STATS)).body;
+  const table = await cli(['stats', url], { RULECACHE_SECRET: STATS });
+  assert.equal(table.status, 0, table.out);
+  const all = table.out.split('\n').find((l) => l.startsWith('(all)'))?.split(/\s+/);
+  assert.equal(Number(all?.[1]), fleet.requests, table.out);
+  assert.equal(Number(all?.[2]), fleet.totals.hits, table.out);
+  assert.match(table.out, /anon-only \d+/);
+  assert.match(table.out, /locations: AMS \(\d+ requests, \d+ isolates\), FRA/);
+  const json = await cli(['stats', url, '--json'], { RULECACHE_SECRET: STATS });
+  assert.equal(JSON.parse(json.out).requests, fleet.requests);
+  const refused = await cli(['stats', url], { RULECACHE_SECRET: PURGE });
+  assert.equal(refused.status, 1, 'the purge secret reads no statistics');
+});
+
 async function freePort() {
   return new Promise((resolve) => {
     const s = net.createServer();

@@ -7,10 +7,11 @@
 //! rulecache push URL FILE
 //! rulecache rollback URL VERSION
 //! rulecache purge URL [--soft] [--wait] [--timeout SECONDS] TARGET…
+//! rulecache stats URL [--json]
 //! ```
 //!
 //! `push` and `rollback` authenticate with the admin secret (a value of the worker's
-//! `ADMIN_SECRET`) from `RULECACHE_SECRET`; `purge` with the purge secret or the admin one.
+//! `ADMIN_SECRET`) from `RULECACHE_SECRET`; `purge` with the purge secret or the admin one, `stats` with the stats secret or the admin one.
 
 fn main() {
     std::process::exit(cli::run(std::env::args().skip(1).collect()));
@@ -30,7 +31,8 @@ mod cli {
   rulecache purge URL [--soft] [--wait] [--timeout SECONDS] TARGET…
                                  (purge secret from RULECACHE_SECRET; TARGET: a path or URL,
                                  tag:NAME or prefix:/PATH; --wait: until every location active
-                                 in the last 5 minutes has applied it, 60 s at most)";
+                                 in the last 5 minutes has applied it, 60 s at most)
+  rulecache stats URL [--json]   (the fleet's figures; stats secret from RULECACHE_SECRET)";
 
     /// Runs the command line; returns the exit status.
     pub fn run(args: Vec<String>) -> i32 {
@@ -41,6 +43,8 @@ mod cli {
             ["push", url, file] => push(url, file),
             ["rollback", url, version] => rollback(url, version),
             ["purge", url, rest @ ..] if !rest.is_empty() => purge(url, rest),
+            ["stats", url] => stats(url, false),
+            ["stats", url, "--json"] => stats(url, true),
             _ => Err(USAGE.to_string()),
         };
         match result {
@@ -314,6 +318,112 @@ mod cli {
             println!("not applied within {timeout_s} s at: {}", pending.join(", "));
         }
         Ok(3)
+    }
+
+    /// `stats`: the fleet's figures, as a table per ruleset (or the endpoint's JSON).
+    fn stats(base: &str, json: bool) -> Result<i32, String> {
+        let (status, text) = get(&format!("{}/_rulecache/api/stats/fleet", base.trim_end_matches('/')))?;
+        if status != 200 {
+            println!("HTTP {status}: {text}");
+            return Ok(1);
+        }
+        if json {
+            println!("{text}");
+            return Ok(0);
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("not the fleet's figures: {e}"))?;
+        print!("{}", stats_table(&v));
+        Ok(0)
+    }
+
+    /// The fleet's figures as text: one line per ruleset, then the totals, the origin's
+    /// latency and the locations.
+    pub fn stats_table(v: &serde_json::Value) -> String {
+        use std::fmt::Write;
+        let n = |x: &serde_json::Value, k: &str| x.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<32} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  bypass reasons / not stored",
+            "ruleset", "requests", "hits", "stale", "misses", "bypass", "hit %"
+        );
+        let line = |out: &mut String, name: &str, c: &serde_json::Value| {
+            let requests: u64 = [
+                "hits",
+                "stale",
+                "misses",
+                "revalidated304",
+                "revalidated200",
+                "bypass",
+                "errors",
+                "synthetic",
+            ]
+            .iter()
+            .map(|k| n(c, k))
+            .sum();
+            let from_cache = n(c, "hits") + n(c, "stale") + n(c, "revalidated304");
+            let ratio = if requests == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.1}", 100.0 * from_cache as f64 / requests as f64)
+            };
+            let reasons = |k: &str| {
+                c.get(k)
+                    .and_then(serde_json::Value::as_object)
+                    .map(|m| {
+                        m.iter()
+                            .map(|(r, x)| format!("{r} {}", x.as_u64().unwrap_or(0)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default()
+            };
+            let _ = writeln!(
+                out,
+                "{:<32} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  {} / {}",
+                name,
+                requests,
+                n(c, "hits"),
+                n(c, "stale"),
+                n(c, "misses"),
+                n(c, "bypass"),
+                ratio,
+                reasons("bypassReasons"),
+                reasons("notStored")
+            );
+        };
+        if let Some(rulesets) = v.get("rulesets").and_then(serde_json::Value::as_object) {
+            for (name, c) in rulesets {
+                line(&mut out, name, c);
+            }
+        }
+        if let Some(total) = v.get("totals") {
+            line(&mut out, "(all)", total);
+        }
+        if let Some(l) = v.get("originLatencyMs") {
+            let q = |k: &str| {
+                l.get(k).and_then(serde_json::Value::as_f64).map_or("-".to_string(), |x| format!("{x:.0} ms"))
+            };
+            let _ = writeln!(
+                out,
+                "origin latency: p50 {}, p95 {}, p99 {} ({} answers)",
+                q("p50"),
+                q("p95"),
+                q("p99"),
+                n(l, "count")
+            );
+        }
+        if let Some(locations) = v.get("locations").and_then(serde_json::Value::as_object) {
+            let list: Vec<String> = locations
+                .iter()
+                .map(|(name, s)| {
+                    format!("{name} ({} requests, {} isolates)", n(s, "requests"), n(s, "isolates"))
+                })
+                .collect();
+            let _ = writeln!(out, "locations: {}", list.join(", "));
+        }
+        out
     }
 
     fn api(base: &str, tail: &str) -> String {
