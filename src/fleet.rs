@@ -125,6 +125,8 @@ const ROLLUP_KEY: &str = "rollup";
 const MINUTE_PREFIX: &str = "minute:";
 const LOCATION_PREFIX: &str = "location:";
 const SHARD_KEY: &str = "shard";
+/// The interval the shard's last flush named, for its alarm.
+const INTERVAL_KEY: &str = "interval";
 
 async fn get_json<T: serde::de::DeserializeOwned>(storage: &Storage, key: &str) -> Result<Option<T>> {
     let Some(text) = storage.get::<String>(key).await? else { return Ok(None) };
@@ -220,18 +222,29 @@ impl FleetStats {
         Response::ok("counted")
     }
 
+    async fn load_shard(&self, location: &str, now: Time) -> Result<LocationShard> {
+        let loaded = self.shard.borrow().clone();
+        Ok(match loaded {
+            Some(s) => s,
+            None => get_json::<LocationShard>(&self.state.storage(), SHARD_KEY)
+                .await?
+                .unwrap_or_else(|| LocationShard::new(location, now)),
+        })
+    }
+
     async fn take_flush(&self, report: FlushReport, interval: Time) -> Result<Response> {
         let now = now();
-        let storage = self.state.storage();
-        let loaded = self.shard.borrow().clone();
-        let mut shard = match loaded {
-            Some(s) => s,
-            None => get_json::<LocationShard>(&storage, SHARD_KEY)
-                .await?
-                .unwrap_or_else(|| LocationShard::new(&report.location, now)),
-        };
+        let mut shard = self.load_shard(&report.location, now).await?;
         shard.apply(&report, now);
         let advised = shard.advised_interval(interval, now);
+        self.state.storage().put(INTERVAL_KEY, interval.to_string()).await?;
+        self.forward(shard, interval, now).await?;
+        Response::from_json(&serde_json::json!({ "intervalMs": advised }))
+    }
+
+    /// Sends the shard's report when due, and sets the alarm for what stays unsent.
+    async fn forward(&self, mut shard: LocationShard, interval: Time, now: Time) -> Result<()> {
+        let storage = self.state.storage();
         let forward = shard.take_forward(interval, now);
         *self.shard.borrow_mut() = Some(shard.clone());
         storage.put(SHARD_KEY, serde_json::to_string(&shard)?).await?;
@@ -248,13 +261,30 @@ impl FleetStats {
             storage.put(SHARD_KEY, serde_json::to_string(&shard)?).await?;
             *self.shard.borrow_mut() = Some(shard);
         }
-        Response::from_json(&serde_json::json!({ "intervalMs": advised }))
+        // A quiet location's last figures go out when due, flush or not (the core's rule).
+        let due = self.shard.borrow().as_ref().and_then(|s| s.forward_due_at(interval));
+        if let Some(at) = due {
+            let offset = i64::try_from(at.saturating_sub(now)).unwrap_or(i64::MAX).max(1);
+            storage.set_alarm(offset).await?;
+        }
+        Ok(())
     }
 }
 
 impl DurableObject for FleetStats {
     fn new(state: State, env: Env) -> Self {
         Self { state, env, shard: std::cell::RefCell::new(None), rollup: std::cell::RefCell::new(None) }
+    }
+
+    /// A shard's alarm: what it could not forward with the last flush.
+    async fn alarm(&self) -> Result<Response> {
+        let now = now();
+        let interval = rulecache::storage::stats::fleet::interval_from_setting(
+            self.state.storage().get::<String>(INTERVAL_KEY).await?.as_deref(),
+        );
+        let shard = self.load_shard("unknown", now).await?;
+        self.forward(shard, interval, now).await?;
+        Response::ok("forwarded")
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {

@@ -2,7 +2,8 @@
 //! (`storage::stats` and `storage::stats::fleet`): I isolates in 300 locations (isolates spread
 //! over the locations by a Zipf law, so the busiest location holds about a sixth of them),
 //! Poisson request traffic, each isolate flushing to its location's shard after a request
-//! when due, each shard forwarding to the global roll-up after a flush when due; 1 % of the
+//! when due, each shard forwarding to the global roll-up after a flush when due (or on its
+//! alarm, for what it holds when no flush comes); 1 % of the
 //! answers are lost (the sender retries what was counted: exactly once is checked). Time is
 //! simulated; nothing is measured on the machine's clock.
 //!
@@ -73,6 +74,8 @@ enum Ev {
     FlushAnswer(usize, FlushReport, Option<Time>),
     ReportArrives(usize, LocationReport),
     ReportAnswer(usize, LocationReport, bool),
+    /// A shard's alarm: what it could not forward with the last flush.
+    Alarm(usize),
 }
 
 struct Sim {
@@ -144,6 +147,7 @@ fn simulate(isolates: usize) -> Outcome_ {
     let mut unsent_ages: Vec<Ages> = vec![Ages::default(); LOCATIONS];
     let mut report_ages: HashMap<(usize, u64), Ages> = HashMap::new();
     let mut rollup = Rollup::new(0);
+    let mut alarm_at: Vec<Option<Time>> = vec![None; LOCATIONS];
 
     let mut shard_load: HashMap<(usize, Time), u32> = HashMap::new();
     let mut rollup_load: HashMap<Time, u32> = HashMap::new();
@@ -152,6 +156,26 @@ fn simulate(isolates: usize) -> Outcome_ {
     let (mut served, mut duplicates) = (0u64, 0u64);
 
     let mut sim = Sim { queue: BinaryHeap::new(), events: Vec::new(), n: 0 };
+    // A shard forwards what is due, then sets its alarm for what stays unsent.
+    macro_rules! forward {
+        ($loc:expr, $now:expr) => {{
+            let (loc, now) = ($loc, $now);
+            if let Some(forward) = shards[loc].take_forward(DEFAULT_INTERVAL_MS, now) {
+                if forward.seq > forward_seq[loc] {
+                    forward_seq[loc] = forward.seq;
+                    report_ages.insert((loc, forward.seq), std::mem::take(&mut unsent_ages[loc]));
+                }
+                sim.at(now + rtt(loc) / 2, Ev::ReportArrives(loc, forward));
+            }
+            if let Some(at) = shards[loc].forward_due_at(DEFAULT_INTERVAL_MS) {
+                let at = at.max(now + 1);
+                if alarm_at[loc].is_none_or(|a| a > at) {
+                    alarm_at[loc] = Some(at);
+                    sim.at(at, Ev::Alarm(loc));
+                }
+            }
+        }};
+    }
     for i in 0..isolates {
         let gap = poisson_gap(&mut rng, RATE_PER_S);
         sim.at(gap, Ev::Request(i));
@@ -214,13 +238,7 @@ fn simulate(isolates: usize) -> Outcome_ {
                     duplicates += 1;
                 }
                 let advised = shard.advised_interval(DEFAULT_INTERVAL_MS, now);
-                if let Some(forward) = shard.take_forward(DEFAULT_INTERVAL_MS, now) {
-                    if forward.seq > forward_seq[loc] {
-                        forward_seq[loc] = forward.seq;
-                        report_ages.insert((loc, forward.seq), std::mem::take(&mut unsent_ages[loc]));
-                    }
-                    sim.at(now + rtt(loc) / 2, Ev::ReportArrives(loc, forward));
-                }
+                forward!(loc, now);
                 let lost = (rng.next() % 10_000) as f64 / 10_000.0 < LOST;
                 sim.at(now + SHARD_RTT_MS / 2, Ev::FlushAnswer(i, report, (!lost).then_some(advised)));
             }
@@ -255,6 +273,14 @@ fn simulate(isolates: usize) -> Outcome_ {
                 } else {
                     shards[loc].forward_failed(report);
                 }
+                forward!(loc, now);
+            }
+            Ev::Alarm(loc) => {
+                if alarm_at[loc] != Some(now) {
+                    continue;
+                }
+                alarm_at[loc] = None;
+                forward!(loc, now);
             }
         }
     }

@@ -6,7 +6,9 @@
 //! with no requests has nothing new to say.
 //!
 //! Load: a location's shard takes one flush per active isolate per interval, the roll-up one
-//! report per active location per interval. A shard with many isolates lengthens its isolates'
+//! report per active location per interval; a shard holding figures it could not forward yet
+//! forwards them when they are due even if no flush comes ([`LocationShard::forward_due_at`]:
+//! its Durable Object's alarm, one per location). A shard with many isolates lengthens its isolates'
 //! interval (its answer to each flush advises one: [`LocationShard::advised_interval`]) so
 //! that it takes at most [`SHARD_FLUSHES_PER_S`] whatever their number, up to
 //! [`MAX_ADVISED_INTERVAL_MS`]; `make bench-fleet-sim` measures the load and the staleness at
@@ -269,6 +271,15 @@ impl LocationShard {
         self.advised
     }
 
+    /// When this shard's unsent figures (or a report to send again) are due at the roll-up:
+    /// the shard forwards then even if no flush arrives, so that a location gone quiet does not
+    /// keep its last interval's figures. `None`: nothing to send, or a report in flight (its
+    /// answer asks again).
+    pub fn forward_due_at(&self, interval: Time) -> Option<Time> {
+        (self.forward_in_flight.is_none() && (!self.unsent.is_empty() || self.forward_retry.is_some()))
+            .then(|| self.last_forward.saturating_add(interval.max(1)))
+    }
+
     /// The location's ledger cursor at `now`: the lowest cursor of the isolates heard from in
     /// the last `window` ms, in the epoch of the most recent report (an active isolate in
     /// another epoch, or without a cursor, holds it at 0: it cannot be said to have applied
@@ -478,6 +489,28 @@ mod tests {
         assert_eq!((next.seq, next.figures.total().hits), (2, 1), "what came after goes next");
         assert_eq!(shard.apply(&next, 3_000), Applied::Counted);
         assert_eq!(shard.unsent.total().hits, 2);
+    }
+
+    #[test]
+    fn a_quiet_shard_names_when_its_last_figures_are_due() {
+        let mut s = Stats::new(0);
+        let mut shard = LocationShard::new("AMS", 0);
+        assert_eq!(shard.forward_due_at(1_000), None, "nothing to send");
+        hit(&mut s, 0);
+        let first = s.take_flush("i", "AMS", None, 500, 1_000).unwrap_or_else(|| panic!("due"));
+        s.flushed(&first);
+        shard.apply(&first, 1_000);
+        let report = shard.take_forward(1_000, 1_000).unwrap_or_else(|| panic!("due"));
+        shard.forwarded(&report);
+        hit(&mut s, 1_200);
+        let second = s.take_flush("i", "AMS", None, 500, 1_500).unwrap_or_else(|| panic!("due"));
+        shard.apply(&second, 1_500);
+        assert!(shard.take_forward(1_000, 1_500).is_none(), "within an interval of the last report");
+        assert_eq!(shard.forward_due_at(1_000), Some(2_000), "its figures are due then, flush or not");
+        let late = shard.take_forward(1_000, 2_000).unwrap_or_else(|| panic!("due"));
+        assert_eq!(late.figures.total().hits, 1);
+        shard.forwarded(&late);
+        assert_eq!(shard.forward_due_at(1_000), None);
     }
 
     #[test]
