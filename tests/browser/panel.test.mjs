@@ -77,7 +77,7 @@ async function get(path) {
 describe('control panel', { timeout: 240_000 }, () => {
   before(async () => {
     await mkdir(SHOTS, { recursive: true });
-    stack = await startStack({ secret: PURGE_SECRET, adminSecret: SECRET });
+    stack = await startStack({ secret: PURGE_SECRET, adminSecret: SECRET, bindings: { STATS_LOCATION: 'PANEL', STATS_FLUSH_MS: '500' } });
     panelUrl = `${stack.workerUrl}/_rulecache/`;
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 60_000 });
     context = await browser.newContext({ viewport: DESKTOP });
@@ -255,6 +255,18 @@ describe('control panel', { timeout: 240_000 }, () => {
     assert.match(await page.textContent('#stats-scope'), /this isolate/);
     await page.locator('#memory-meter').waitFor();
     assert.ok((await page.locator('#stats-body svg rect').count()) >= 1, 'chart drawn');
+    // The fleet's figures arrive once this isolate has flushed (STATS_FLUSH_MS, on the back of
+    // a request): refreshed until the ruleset shows there too.
+    let fleetRow = 0;
+    for (let i = 0; i < 20 && !fleetRow; i += 1) {
+      await new Promise((r) => setTimeout(r, 700));
+      await page.click('#stats-refresh');
+      await page.locator('#fleet-table').waitFor();
+      fleetRow = await page.locator('#fleet-table tbody tr').filter({ hasText: 'plone.content.folderView' }).count();
+    }
+    assert.ok(fleetRow, 'the fleet table shows the ruleset');
+    assert.match(await page.textContent('#fleet-locations'), /PANEL/);
+    assert.ok((await page.locator('#fleet-minutes rect').count()) >= 1, 'hit ratio per minute drawn');
     await shot('stats');
   });
 
