@@ -13,14 +13,14 @@ use super::cache;
 use super::convert::headers_to_js;
 use super::isolate::with_isolate;
 use super::{assets, fleet, ledger, policy_store, Config};
-use rulecache::purge::receipt::DEFAULT_ACTIVE_WINDOW_MS;
-use rulecache::storage::stats::exposition::{self, Format};
 use rulecache::flow::engine::Found;
 use rulecache::flow::explain::Explain;
 use rulecache::http::{Headers, RequestHead, ResponseHead, Time};
 use rulecache::purge::auth::{authorize, precheck, AuthError, AuthInput, Credential, Scope};
 use rulecache::purge::ledger::SignedNonce;
+use rulecache::purge::receipt::DEFAULT_ACTIVE_WINDOW_MS;
 use rulecache::purge::request::{PurgeRequest, MAX_BODY_BYTES};
+use rulecache::storage::stats::exposition::{self, Format};
 use rulecache::storage::stats::Invalidations;
 
 mod purge;
@@ -181,7 +181,9 @@ pub async fn handle(req: Request, env: &Env, ctx: &Context, config: &Config, now
         ("GET", "stats") => stats(),
         ("GET", "stats/fleet") => fleet_stats(env, config, now).await,
         ("GET", "metrics") => metrics(env, &headers, now).await,
-        ("GET", p) if p.starts_with("purges/") => receipt(env, p.trim_start_matches("purges/"), &url, now).await,
+        ("GET", p) if p.starts_with("purges/") => {
+            receipt(env, p.trim_start_matches("purges/"), &url, now).await
+        }
         ("POST", "explain") => explain(env, &body, config, now).await,
         _ => json_response(404, &json!({ "error": "no such admin endpoint" })),
     }
@@ -242,7 +244,12 @@ fn stats() -> Result<Response> {
 async fn fleet_stats(env: &Env, config: &Config, now: Time) -> Result<Response> {
     let rollup = match fleet::rollup(env).await {
         Ok(r) => r,
-        Err(e) => return json_response(503, &json!({ "error": format!("the fleet statistics could not be read: {e}") })),
+        Err(e) => {
+            return json_response(
+                503,
+                &json!({ "error": format!("the fleet statistics could not be read: {e}") }),
+            )
+        }
     };
     let total = rollup.figures.total();
     let latency = &rollup.figures.origin_latency;
@@ -292,7 +299,12 @@ async fn fleet_stats(env: &Env, config: &Config, now: Time) -> Result<Response> 
 async fn metrics(env: &Env, headers: &Headers, now: Time) -> Result<Response> {
     let rollup = match fleet::rollup(env).await {
         Ok(r) => r,
-        Err(e) => return json_response(503, &json!({ "error": format!("the fleet statistics could not be read: {e}") })),
+        Err(e) => {
+            return json_response(
+                503,
+                &json!({ "error": format!("the fleet statistics could not be read: {e}") }),
+            )
+        }
     };
     let format = Format::from_accept(headers.get("accept"));
     let body = exposition::render(&rollup, format, now);
@@ -304,8 +316,15 @@ async fn metrics(env: &Env, headers: &Headers, now: Time) -> Result<Response> {
 async fn receipt(env: &Env, id: &str, url: &rulecache::http::Url, now: Time) -> Result<Response> {
     let recorded = match ledger::recorded(env, id).await {
         Ok(Some(r)) => r,
-        Ok(None) => return json_response(404, &json!({ "error": "the purge ledger holds no purge with this id" })),
-        Err(e) => return json_response(503, &json!({ "error": format!("the purge ledger could not be read: {e}") })),
+        Ok(None) => {
+            return json_response(404, &json!({ "error": "the purge ledger holds no purge with this id" }))
+        }
+        Err(e) => {
+            return json_response(
+                503,
+                &json!({ "error": format!("the purge ledger could not be read: {e}") }),
+            )
+        }
     };
     let window = url
         .query_pairs()
@@ -314,7 +333,12 @@ async fn receipt(env: &Env, id: &str, url: &rulecache::http::Url, now: Time) -> 
         .unwrap_or(DEFAULT_ACTIVE_WINDOW_MS);
     let rollup = match fleet::rollup(env).await {
         Ok(r) => r,
-        Err(e) => return json_response(503, &json!({ "error": format!("the fleet statistics could not be read: {e}") })),
+        Err(e) => {
+            return json_response(
+                503,
+                &json!({ "error": format!("the fleet statistics could not be read: {e}") }),
+            )
+        }
     };
     let receipt = rulecache::purge::receipt::receipt(&recorded, &rollup.locations, window, now);
     json_response(200, &serde_json::to_value(&receipt).unwrap_or(Value::Null))

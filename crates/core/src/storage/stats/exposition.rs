@@ -147,9 +147,18 @@ pub fn render(rollup: &Rollup, format: Format, now: Time) -> String {
     }
     w.family("rulecache_purges", "counter", "Purge requests taken and carried out.");
     w.sample("rulecache_purges_total", &[], rollup.figures.purges);
-    w.family("rulecache_invalidations", "counter", "Targets origins' responses to unsafe requests invalidated, by kind.");
+    w.family(
+        "rulecache_invalidations",
+        "counter",
+        "Targets origins' responses to unsafe requests invalidated, by kind.",
+    );
     let inv = &rollup.figures.invalidations;
-    for (kind, n) in [("response", inv.responses), ("url", inv.urls), ("group", inv.groups), ("whole_site", inv.whole_site)] {
+    for (kind, n) in [
+        ("response", inv.responses),
+        ("url", inv.urls),
+        ("group", inv.groups),
+        ("whole_site", inv.whole_site),
+    ] {
         w.sample("rulecache_invalidations_total", &[("kind", kind)], n);
     }
     w.family("rulecache_origin_latency_seconds", "histogram", "Time to the origin's response head.");

@@ -407,7 +407,12 @@ pub struct Stats {
 
 impl Stats {
     pub fn new(since: Time) -> Self {
-        Self { since, figures: Figures::default(), pending: Figures::default(), flush: fleet::FlushClock::new(since) }
+        Self {
+            since,
+            figures: Figures::default(),
+            pending: Figures::default(),
+            flush: fleet::FlushClock::new(since),
+        }
     }
 
     /// Counts one answered request.
@@ -458,7 +463,10 @@ mod tests {
         s.record(&Served { bytes_from_cache: 100, ..served(Some("plone.resource"), Outcome::Hit) }, 10);
         s.record(&Served { bytes_from_cache: 50, ..served(Some("plone.resource"), Outcome::Hit) }, 10);
         s.record(&Served { bytes_from_origin: 7, origin_ms: Some(30), ..served(None, Outcome::Miss) }, 10);
-        s.record(&Served { bytes_from_cache: 10, ..served(Some("plone.resource"), Outcome::Revalidated304) }, 10);
+        s.record(
+            &Served { bytes_from_cache: 10, ..served(Some("plone.resource"), Outcome::Revalidated304) },
+            10,
+        );
         let r = &s.figures.rulesets["plone.resource"];
         assert_eq!((r.hits, r.revalidated304, r.bytes_from_cache), (2, 1, 160));
         assert_eq!(s.figures.rulesets[DEFAULT_RULESET].misses, 1);
