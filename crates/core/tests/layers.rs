@@ -24,8 +24,19 @@ const CORE_TEST_ONLY: &[&str] = &["testing"];
 
 /// The worker's modules, bottom up. Its root (`lib.rs`: the entry points and the `Config`,
 /// clock and replay guard every module reads) stands outside the order.
-const WORKER_LAYERS: &[&str] =
-    &["settle", "isolate", "convert", "assets", "persist", "r2", "policy_store", "ledger", "cache", "fleet", "admin"];
+const WORKER_LAYERS: &[&str] = &[
+    "settle",
+    "isolate",
+    "convert",
+    "assets",
+    "persist",
+    "r2",
+    "policy_store",
+    "ledger",
+    "cache",
+    "fleet",
+    "admin",
+];
 
 #[test]
 fn the_core_imports_only_downwards() {
