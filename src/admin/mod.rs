@@ -240,16 +240,16 @@ fn stats() -> Result<Response> {
     )
 }
 
+/// The 503 of a call that needs the fleet roll-up when it cannot be read.
+fn fleet_unreadable(e: &Error) -> Result<Response> {
+    json_response(503, &json!({ "error": format!("the fleet statistics could not be read: {e}") }))
+}
+
 /// The fleet's figures: every location's reports summed (at most two flush intervals behind).
 async fn fleet_stats(env: &Env, config: &Config, now: Time) -> Result<Response> {
     let rollup = match fleet::rollup(env).await {
         Ok(r) => r,
-        Err(e) => {
-            return json_response(
-                503,
-                &json!({ "error": format!("the fleet statistics could not be read: {e}") }),
-            )
-        }
+        Err(e) => return fleet_unreadable(&e),
     };
     let total = rollup.figures.total();
     let latency = &rollup.figures.origin_latency;
@@ -299,12 +299,7 @@ async fn fleet_stats(env: &Env, config: &Config, now: Time) -> Result<Response> 
 async fn metrics(env: &Env, headers: &Headers, now: Time) -> Result<Response> {
     let rollup = match fleet::rollup(env).await {
         Ok(r) => r,
-        Err(e) => {
-            return json_response(
-                503,
-                &json!({ "error": format!("the fleet statistics could not be read: {e}") }),
-            )
-        }
+        Err(e) => return fleet_unreadable(&e),
     };
     let format = Format::from_accept(headers.get("accept"));
     let body = exposition::render(&rollup, format, now);
@@ -333,12 +328,7 @@ async fn receipt(env: &Env, id: &str, url: &rulecache::http::Url, now: Time) -> 
         .unwrap_or(DEFAULT_ACTIVE_WINDOW_MS);
     let rollup = match fleet::rollup(env).await {
         Ok(r) => r,
-        Err(e) => {
-            return json_response(
-                503,
-                &json!({ "error": format!("the fleet statistics could not be read: {e}") }),
-            )
-        }
+        Err(e) => return fleet_unreadable(&e),
     };
     let receipt = rulecache::purge::receipt::receipt(&recorded, &rollup.locations, window, now);
     json_response(200, &serde_json::to_value(&receipt).unwrap_or(Value::Null))
