@@ -263,3 +263,15 @@ test('a local hard purge of a prefix removes whole path segments only, in the me
   const kept = await get(letter); await kept.text();
   assert.match(status(kept), /hit/);
 });
+
+test("a Basic PURGE (plone.cachepurging's, batched into a burst) reaches every query string at the location that took it at once", async () => {
+  const p = ns('purge-burst-query');
+  const spellings = [`${p}?cc=max-age%3D600`, `${p}?cc=max-age%3D600&ref=newsletter`, `${p}?cc=max-age%3D600&zz=1`];
+  for (const s of spellings) await cached(s);
+  const basic = { authorization: `Basic ${Buffer.from(`purge:${SECRET}`).toString('base64')}` };
+  const r = await get(spellings[0], { method: 'PURGE', headers: basic });
+  const answer = await r.json();
+  assert.equal(r.status, 200, JSON.stringify(answer));
+  assert.equal(answer.batched, true, 'taken into a burst window, written to the ledger later');
+  for (const s of spellings) { const x = await get(s); await x.text(); assert.match(status(x), /fwd=/, `${s} right after the PURGE`); }
+});
